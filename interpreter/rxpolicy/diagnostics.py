@@ -1,0 +1,69 @@
+"""Errors as data: every problem with a rule file, a case or a command line is a :class:`Diagnostic`.
+
+Codes are stable and documented in docs/errors.md:
+
+* RX0xx  files that cannot be read
+* RX1xx  rule-file syntax
+* RX2xx  rule-file structure (clauses missing or repeated)
+* RX3xx  names, types, citations, validity, exceptions (the checker)
+* RX4xx  case files
+* RX5xx  evaluation (conflicts, gaps, nothing in force on the date)
+* RX6xx  command line and policy selection
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from .source import Span
+
+__all__ = ["Diagnostic", "RxError", "Severity", "did_you_mean"]
+
+
+class Severity(enum.Enum):
+    """How bad a finding is: errors stop evaluation, warnings are shown and do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@attrs.frozen(kw_only=True)
+class Diagnostic:
+    """One problem, with where it is, what is wrong and how to fix it."""
+
+    code: str
+    message: str
+    span: Span | None = None
+    help: str | None = None
+    severity: Severity = Severity.ERROR
+    #: Other places worth showing, e.g. the other rule of a conflict.
+    related: tuple[tuple[str, Span], ...] = ()
+    #: For case files: the field path, e.g. ``medicine.atc``.
+    field: str | None = None
+    #: Extra lines shown under the message (e.g. a witness case).
+    notes: tuple[str, ...] = ()
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        """Diagnostics are reported in file order."""
+        if self.span is None:
+            return ("", 0, 0, self.code)
+        return (self.span.path, self.span.line, self.span.column, self.code)
+
+
+class RxError(Exception):
+    """Raised with one or more diagnostics when input is bad; the CLI turns it into exit code 2."""
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]) -> None:
+        items = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(items, key=Diagnostic.sort_key))
+        super().__init__("; ".join(f"{d.code}: {d.message}" for d in self.diagnostics))
+
+
+def did_you_mean(word: str, candidates: Sequence[str] | Iterable[str]) -> str | None:
+    """The closest candidate to a misspelt word, or None when nothing is close enough."""
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None

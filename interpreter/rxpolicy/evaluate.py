@@ -1,0 +1,183 @@
+"""Stage 5: compiled policy × case → :class:`Evaluation` (decisions, deciding rules, trace, receipt).
+
+Evaluation picks the period in force on the dispensing date and runs its compiled function, with
+the trace or without. Runtime problems become diagnostics (RX5xx) that name the date, the decision
+and the rules involved: two rules deciding differently without an exception between them, no rule
+deciding, an amount or the policy not in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+
+import attrs
+
+from . import runtime
+from .case import Case
+from .compile import ENGINE_VERSION, CompiledPolicy, Epoch, RuleMeta
+from .diagnostics import Diagnostic, RxError
+from .grammar import grammar_sha256
+from .trace import RuleTrace, Trace
+from .types import Type
+
+__all__ = ["DecisionResult", "Evaluation", "Receipt", "evaluate"]
+
+# A fixed arithmetic context, so that an embedder's own decimal settings never change a result.
+_CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation,
+                                                                             decimal.DivisionByZero])
+
+
+@attrs.frozen(kw_only=True)
+class Receipt:
+    """What is needed to replay a decision later: engine, grammar and rule-file versions, date, case hash."""
+
+    engine_version: str
+    policy: str
+    policy_fingerprint: str
+    grammar_sha256: str
+    rule_files: Mapping[str, str]
+    dispensed_on: dt.date
+    case_sha256: str
+
+
+@attrs.frozen(kw_only=True)
+class DecisionResult:
+    """One decision: its value and the rules that decided it (several when they agree)."""
+
+    name: str
+    type: Type
+    value: object
+    rules: tuple[RuleMeta, ...]
+
+    @property
+    def rule(self) -> RuleMeta:
+        """The first deciding rule."""
+        return self.rules[0]
+
+
+@attrs.frozen(kw_only=True)
+class Evaluation:
+    """The outcome of evaluating one case against one policy."""
+
+    policy: CompiledPolicy = attrs.field(eq=False, repr=False)
+    case: Case
+    values: tuple[object, ...]
+    deciders: tuple[tuple[int, ...], ...]
+    trace: Trace | None
+    receipt: Receipt
+
+    def __getitem__(self, name: str) -> DecisionResult:
+        for index, decision in enumerate(self.policy.decisions):
+            if decision.name == name:
+                return DecisionResult(name=name, type=decision.type, value=self.values[index],
+                                      rules=tuple(self.policy.rules[i] for i in self.deciders[index]))
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[DecisionResult]:
+        return (self[d.name] for d in self.policy.decisions)
+
+    def __contains__(self, name: object) -> bool:
+        return any(d.name == name for d in self.policy.decisions)
+
+    @property
+    def values_by_name(self) -> Mapping[str, object]:
+        """Every decision's value by name."""
+        return {d.name: v for d, v in zip(self.policy.decisions, self.values)}
+
+    @property
+    def outcome(self) -> str | None:
+        """'covered' or 'not_covered' (None while the policy has no `covered` decision)."""
+        if "covered" not in self:
+            return None
+        return "covered" if self["covered"].value else "not_covered"
+
+    @property
+    def reasons(self) -> tuple[RuleMeta, ...]:
+        """When not covered: the rules that decided so."""
+        return self["covered"].rules if self.outcome == "not_covered" else ()
+
+    def explain(self, name: str) -> tuple[RuleTrace, ...]:
+        """The rules that took part in a decision, deciding ones first (needs the trace)."""
+        if self.trace is None:
+            raise ValueError("this evaluation was made without a trace; evaluate with trace=True")
+        result = self[name]
+        deciders = tuple(r.index for r in result.rules)
+        related = [r for r in self.policy.rules if name in r.decides]
+        ordered = [r for r in related if r.index in deciders] + [r for r in related if r.index not in deciders]
+        return tuple(self.trace.rule_trace(r, deciders) for r in ordered)
+
+
+def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evaluation:
+    """Evaluate one case; raises :class:`RxError` (RX5xx) when the policy cannot decide it."""
+    epoch = policy.epoch_for(case.dispensed_on)
+    if epoch is None:
+        raise RxError(_not_in_force(policy, case.dispensed_on))
+    records: list[tuple[int, object, object]] = []
+    outcomes: dict[int, bool] = {}
+    try:
+        with decimal.localcontext(_CONTEXT):
+            if trace:
+                values, deciders = epoch.traced(case.values, records, outcomes)
+            else:
+                values, deciders = epoch.fast(case.values)
+    except runtime.Conflict as conflict:
+        raise RxError(_conflict(policy, case, conflict)) from None
+    except runtime.Gap as gap:
+        raise RxError(_gap(policy, case, epoch, gap)) from None
+    except runtime.NotInForce as missing:
+        raise RxError(_missing(policy, case, missing)) from None
+    the_trace = Trace(policy=policy, records=tuple(records), rule_outcomes=outcomes,
+                      rules_in_force=epoch.rules_in_force) if trace else None
+    return Evaluation(policy=policy, case=case, values=values, deciders=deciders, trace=the_trace,
+                      receipt=_receipt(policy, case))
+
+
+def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:
+    canonical = json.dumps(case.to_mapping(only_changed=False), sort_keys=True, default=str)
+    return Receipt(engine_version=ENGINE_VERSION, policy=policy.name, policy_fingerprint=policy.fingerprint,
+                   grammar_sha256=grammar_sha256(), rule_files=policy.file_hashes, dispensed_on=case.dispensed_on,
+                   case_sha256=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _not_in_force(policy: CompiledPolicy, day: dt.date) -> Diagnostic:
+    period = str(policy.validity) if policy.validity else "no period"
+    return Diagnostic(code="RX501", field="dispensed_on",
+                      message=f"the policy `{policy.name}` has no rules in force on {day} (it is in force {period})",
+                      help="check the dispensing date, or choose a policy in force on that date (`rxpolicy policies`)")
+
+
+def _gap(policy: CompiledPolicy, case: Case, epoch: Epoch, gap: runtime.Gap) -> Diagnostic:
+    decision = policy.decisions[gap.decision]
+    in_force = [r for r in policy.rules if decision.name in r.decides and r.index in epoch.rules_in_force]
+    reason = ("no rule for it is in force on that date" if not in_force
+              else "none of its rules applies to this case")
+    return Diagnostic(code="RX502", span=decision.span, field="dispensed_on" if not in_force else None,
+                      message=f"the policy `{policy.name}` does not decide `{decision.name}` for this case dispensed "
+                              f"on {case.dispensed_on}: {reason}",
+                      help="add a rule (or a last table row without `when`) that covers this case; "
+                           "`rxpolicy check` lists gaps with an example case")
+
+
+def _conflict(policy: CompiledPolicy, case: Case, conflict: runtime.Conflict) -> Diagnostic:
+    decision = policy.decisions[conflict.decision]
+    hits = [(policy.rules[i], value) for i, value in conflict.hits]
+    (a, va), (b, vb) = next(((x, y) for x in hits for y in hits if x[1] != y[1]))
+    return Diagnostic(code="RX503", span=a.span,
+                      message=f"the rules `{a.id}` and `{b.id}` both apply to this case and give `{decision.name}` "
+                              f"different values ({va} and {vb}), and neither is an exception to the other",
+                      help=f"write `exception to {a.id}` in `{b.id}` (or the other way round), or narrow their "
+                           "`when` so they do not overlap", related=((f"`{b.id}`", b.span),))
+
+
+def _missing(policy: CompiledPolicy, case: Case, missing: runtime.NotInForce) -> Diagnostic:
+    parameter = policy.checked.parameters[missing.parameter]
+    periods = ", ".join(str(v.validity) for v in parameter.values if v.validity) or "none"
+    return Diagnostic(code="RX504", span=parameter.span, field="dispensed_on",
+                      message=f"the amount `{parameter.name}` of policy `{policy.name}` has no value in force on "
+                              f"{case.dispensed_on} (values exist for: {periods})",
+                      help=f"add a `value … in force from …` to `{parameter.name}` that covers "
+                           f"{case.dispensed_on.year}, or check the dispensing date")

@@ -1,0 +1,70 @@
+"""The decision contract's JSON form (../shared/spec/README.md), plus documented extra keys.
+
+Extra keys: per decision ``layer`` (which layer's rule decided), ``explanation`` (the rule's
+patient sentence), ``rules`` (all deciding rules when several agree), ``line`` (file:line of the
+rule), ``interpretation`` where the rule is marked as one, ``alternatives`` for a supply limit,
+``overridden`` (rules set aside by an exception); at the top ``reasons`` when not covered and a
+``receipt`` for replay.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..compile import RuleMeta
+from ..evaluate import Evaluation
+from ..values import SupplyLimit
+from .explain import decision_views
+from .words import json_value
+
+__all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
+    ref: dict[str, Any] = {"rule": rule.id, "source": rule.source, "layer": rule.layer,
+                           "explanation": rule.explains.get(lang) or rule.explains.get("en"),
+                           "line": f"{rule.span.path}:{rule.span.line}"}
+    if rule.rejection_code:
+        ref["rejection_code"] = rule.rejection_code
+    if rule.interpretation:
+        ref["interpretation"] = rule.interpretation
+    return ref
+
+
+def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = True) -> dict[str, Any]:
+    """The evaluation as plain JSON-ready data."""
+    decisions: dict[str, Any] = {}
+    for view in decision_views(evaluation, lang):
+        first = view.rules[0]
+        entry: dict[str, Any] = {"value": json_value(view.value), **_rule_ref(first, lang),
+                                 "because": list(view.because)}
+        if len(view.rules) > 1:
+            entry["rules"] = [_rule_ref(r, lang) for r in view.rules]
+        if isinstance(view.value, SupplyLimit) and (view.value.or_smallest_pack or view.value.or_one_course):
+            entry["alternatives"] = [alt for alt, on in (("the smallest pack", view.value.or_smallest_pack),
+                                                         ("one course", view.value.or_one_course)) if on]
+        if view.overridden:
+            entry["overridden"] = [{"rule": o.rule.id, "by": [b.id for b in o.beaten_by]} for o in view.overridden]
+        decisions[view.name] = entry
+    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "policy": evaluation.policy.name,
+                            "dispensed_on": evaluation.case.dispensed_on.isoformat()}
+    if evaluation.outcome is not None:
+        data["outcome"] = evaluation.outcome
+    if evaluation.reasons:
+        data["reasons"] = [{**_rule_ref(r, lang), "because": decisions["covered"]["because"]}
+                           for r in evaluation.reasons]
+    data["decisions"] = decisions
+    if receipt:
+        r = evaluation.receipt
+        data["receipt"] = {"engine_version": r.engine_version, "policy_fingerprint": r.policy_fingerprint,
+                           "grammar_sha256": r.grammar_sha256, "rule_files": dict(r.rule_files),
+                           "case_sha256": r.case_sha256}
+    return data
+
+
+def evaluation_json(evaluation: Evaluation, lang: str = "en", receipt: bool = True) -> str:
+    """The evaluation as indented JSON text."""
+    return json.dumps(evaluation_dict(evaluation, lang, receipt), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,45 @@
+"""The explanation as Markdown: a summary table of decisions, then one section per decision."""
+
+from __future__ import annotations
+
+from ..evaluate import Evaluation
+from .explain import decision_views
+from .words import term, value_text
+
+__all__ = ["evaluation_markdown"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def evaluation_markdown(evaluation: Evaluation, lang: str = "en") -> str:
+    """Markdown for a reviewer or an auditor."""
+    case = evaluation.case
+    out = [f"# {case.get('medicine.name')} — {evaluation.policy.title}", "",
+           f"{term('dispensed on', lang).capitalize()} {case.dispensed_on.isoformat()}, policy `{evaluation.policy.name}`."]
+    if evaluation.outcome is not None:
+        out += ["", f"**{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang)}**"]
+        out += [f"- {r.explains.get(lang) or r.explains.get('en')} (`{r.id}`"
+                + (f", {term('rejection code', lang)} {r.rejection_code})" if r.rejection_code else ")")
+                for r in evaluation.reasons]
+    views = decision_views(evaluation, lang)
+    out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
+            "|---|---|---|---|"]
+    out += [f"| `{v.name}` | {_cell(value_text(v.value, lang))} | `{v.rules[0].id}` | {v.rules[0].layer} |"
+            for v in views]
+    for view in views:
+        out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
+        for rule in view.rules:
+            out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
+            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
+                    f"- {term('source', lang)}: {rule.source}"]
+            if rule.interpretation:
+                out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")
+        if view.because:
+            out += ["", f"{term('because', lang).capitalize()}:", ""]
+            out += [f"- {sentence}" for sentence in view.because]
+        for beaten in view.overridden:
+            out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
+                       + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
+    return "\n".join(out) + "\n"

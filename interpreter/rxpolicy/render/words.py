@@ -1,0 +1,177 @@
+"""Words for values and facts, in English and Dutch: the only place explanations become sentences.
+
+A fact is one recorded test (``medicine.atc matches N05B*``) with its outcome; its sentence uses
+the case field's wording from the schema, a definition's or decision's own sentence, or, for
+anything else, the test as the rule file writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from .. import ast
+from ..check import SymbolKind
+from ..compile import CompiledPolicy
+from ..schema import FIELDS
+from ..trace import Fact
+from ..values import Duration, SupplyLimit, Unit, format_money
+
+__all__ = ["LANGUAGES", "fact_sentence", "value_text", "json_value", "term"]
+
+LANGUAGES = ("en", "nl")
+
+_TERMS = {
+    "yes": ("yes", "ja"), "no": ("no", "nee"), "not applicable": ("not applicable", "niet van toepassing"),
+    "day": ("day", "dag"), "days": ("days", "dagen"), "month": ("month", "maand"), "months": ("months", "maanden"),
+    "or the smallest pack": ("or the smallest pack", "of de kleinste verpakking"),
+    "or one course": ("or one course", "of één kuur"),
+    "at most": ("at most", "ten hoogste"),
+    ">=": ("at least", "ten minste"), ">": ("more than", "meer dan"), "<=": ("at most", "ten hoogste"),
+    "<": ("less than", "minder dan"), "is": ("is", "is"), "is not": ("is not", "is niet"), "not": ("not", "niet"),
+    "covered": ("covered", "vergoed"), "not_covered": ("not covered", "niet vergoed"),
+    "decision": ("decision", "beslissing"), "value": ("value", "waarde"), "rule": ("rule", "regel"),
+    "source": ("source", "bron"), "because": ("because", "omdat"), "meaning": ("meaning", "betekenis"),
+    "outcome": ("outcome", "uitkomst"), "reasons": ("reasons", "redenen"), "layer": ("layer", "laag"),
+    "overridden": ("set aside by the exception", "opzijgezet door de uitzondering"),
+    "exception to": ("exception to", "uitzondering op"), "interpretation": ("interpretation", "interpretatie"),
+    "rejection code": ("rejection code", "afwijzingscode"), "dispensed on": ("dispensed on", "afgeleverd op"),
+}
+
+
+def term(word: str, lang: str) -> str:
+    """A fixed term in the language asked for."""
+    pair = _TERMS.get(word)
+    if pair is None:
+        return word
+    return pair[1] if lang == "nl" else pair[0]
+
+
+def _duration(value: Duration, lang: str) -> str:
+    word = ("day" if value.amount == 1 else "days") if value.unit is Unit.DAYS else (
+        "month" if value.amount == 1 else "months")
+    return f"{value.amount} {term(word, lang)}"
+
+
+def value_text(value: object, lang: str = "en") -> str:
+    """A value as people read it: ``€ 12.40``, ``1 month``, ``yes``, ``2025-03-14``."""
+    if value is None:
+        return term("not applicable", lang)
+    if isinstance(value, bool):
+        return term("yes" if value else "no", lang)
+    if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
+        return f"€ {format_money(value)}"
+    if isinstance(value, Duration):
+        return _duration(value, lang)
+    if isinstance(value, SupplyLimit):
+        text = _duration(value.duration, lang)
+        if value.or_smallest_pack:
+            text += " " + term("or the smallest pack", lang)
+        if value.or_one_course:
+            text += " " + term("or one course", lang)
+        return text
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return ", ".join(value_text(v, lang) for v in value) or "—"
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    return str(value)
+
+
+def json_value(value: object) -> object:
+    """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        money = isinstance(exponent, int) and exponent <= -2
+        return format_money(value) if money or value == value.to_integral_value() else str(value)
+    if isinstance(value, SupplyLimit):
+        return str(value.duration)
+    if isinstance(value, (Duration, dt.date)):
+        return str(value) if isinstance(value, Duration) else value.isoformat()
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+    """What a test is about: a case field's noun, a decision's description, or the text as written."""
+    if isinstance(node, ast.Name):
+        resolved = policy.checked.names.get(id(node))
+        if resolved and resolved.kind is SymbolKind.FIELD:
+            spec = FIELDS[resolved.target]
+            return spec.noun.get(lang) or spec.noun.get("en") or resolved.target
+        if resolved and resolved.kind is SymbolKind.DECISION:
+            decision = policy.checked.decisions[resolved.target]
+            return decision.explains.get(lang) or decision.explains.get("en") or resolved.target
+    return _written(node, policy)
+
+
+def _written(node: ast.Expr, policy: CompiledPolicy) -> str:
+    source = policy.checked.source_of(node.span.path)
+    return source.slice(node.span) if source else "…"
+
+
+def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str) -> str:
+    resolved = policy.checked.names.get(id(node))
+    outcome = bool(fact.outcome)
+    if resolved and resolved.kind is SymbolKind.FIELD:
+        spec = FIELDS[resolved.target]
+        phrases = spec.yes if outcome else spec.no
+        if phrases:
+            return phrases.get(lang) or phrases["en"]
+    if resolved and resolved.kind is SymbolKind.DEFINITION:
+        definition = policy.checked.definitions[resolved.target]
+        text = definition.explains.get(lang) or definition.explains.get("en")
+        if text and outcome:
+            return text
+        if text:
+            return f"{term('not', lang)}: {text}"
+    return f"{_subject(node, policy, lang)}: {value_text(outcome, lang)}"
+
+
+def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
+                  decisions: Mapping[str, object] | None = None) -> str:
+    """One recorded test as a sentence a patient could read (``decisions``: values to quote)."""
+    node, observed, outcome = fact.node, fact.observed, bool(fact.outcome)
+    if isinstance(node, ast.Name):
+        return _name_sentence(node, fact, policy, lang)
+    if isinstance(node, ast.Matches):
+        groups = (" of " if lang == "nl" else " or ").join(p.rstrip("*") for p in node.patterns)
+        if lang == "nl":
+            return f"de ATC-code {observed} {'valt' if outcome else 'valt niet'} in groep {groups}"
+        return f"the ATC code {observed} {'is' if outcome else 'is not'} in group {groups}"
+    if isinstance(node, ast.FitsWithin):
+        limit = _written(node.limit, policy)
+        if decisions is not None and limit in decisions:
+            limit = f"{value_text(decisions[limit], lang)} ({_subject(node.limit, policy, lang)})"
+        if lang == "nl":
+            return f"een voorraad van {value_text(observed, lang)} past {'' if outcome else 'niet '}binnen {limit}"
+        return f"a supply of {value_text(observed, lang)} {'fits' if outcome else 'does not fit'} within {limit}"
+    if isinstance(node, ast.Known):
+        subject = _subject(node.operand, policy, lang)
+        known = outcome != node.negated
+        if lang == "nl":
+            return f"{subject} is {'bekend' if known else 'niet bekend'}"
+        return f"{subject} is {'known' if known else 'not known'}"
+    if isinstance(node, ast.Compare):
+        subject = _subject(node.left, policy, lang)
+        right = _written(node.right, policy).replace("_", " ")
+        shown = value_text(observed, lang)
+        if node.op in ("is", "is not"):
+            holds_is = outcome == (node.op == "is")
+            return f"{subject} {term('is', lang)} {shown}" + ("" if holds_is else f" ({term('not', lang)} {right})")
+        requirement = f"{term(node.op, lang)} {right}"
+        return f"{subject} {term('is', lang)} {shown} ({requirement if outcome else term('not', lang) + ' ' + requirement})"
+    if isinstance(node, (ast.OneOf, ast.InList)):
+        subject = _subject(node.operand, policy, lang)
+        inside = outcome != node.negated
+        others = (", ".join(_written(o, policy) for o in node.options) if isinstance(node, ast.OneOf)
+                  else _subject(node.collection, policy, lang))
+        among = "een van" if lang == "nl" else "one of"
+        return (f"{subject} {term('is', lang)} {value_text(observed, lang)}"
+                f" ({'' if inside else term('not', lang) + ' '}{among} {others})")
+    return f"{_written(node, policy)}: {value_text(outcome, lang)}"
