@@ -282,10 +282,11 @@ class Policy:
 
 @attrs.frozen(kw_only=True)
 class Layer:
-    """``layer statutory ... end``: a layer of rules shared by policies."""
+    """``layer statutory ... end``: a layer of rules shared by policies; ``kind`` is 'statutory' or 'insurer'."""
 
     name: str
     titles: tuple[str, ...]
+    kind: str = "statutory"
     span: Span = _span
 
 

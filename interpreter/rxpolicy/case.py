@@ -158,6 +158,8 @@ def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None
         # A reader error (a control character in the text) only knows its offset.
         offset = mark.index if mark else int(getattr(error, "position", 0))
         problem = getattr(error, "problem", None) or getattr(error, "reason", None) or str(error)
+        if getattr(error, "context", None):  # "expected a single document", "but found another document"
+            problem = f"{getattr(error, 'context')}, {problem}"
         raise RxError(Diagnostic(code="RX401", message=f"the case is not valid YAML: {problem}",
                                  span=SourceFile(path=path, text=text).span(offset, offset + 1),
                                  help="write each field as `name: value` on its own line, indenting the "
@@ -435,7 +437,8 @@ class _Run:
     def walk(self, item: _Item, prefix: str) -> None:
         """Sort the keys of one section into fields, sections and unknown names."""
         if not isinstance(item.value, dict):
-            what, fix = (f"the section `{prefix}`", f"`{prefix}` indented under `{prefix}:`") if prefix else (
+            name = prefix.rpartition(".")[2]
+            what, fix = (f"the section `{prefix}`", f"`{prefix}` indented under `{name}:`") if prefix else (
                 "a case", "the case as `name: value` lines")
             self.report("RX401", prefix or None, f"{what} must hold `name: value` lines, not {_shown(item)}",
                         item.span, f"write the fields of {fix}")
@@ -531,8 +534,9 @@ class _Run:
             if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
                 # Blame a field the author wrote; the other may be a default (the insured period).
                 blame = blame if blame in self.written else first if blame == later else later
-                self.report("RX405", blame, f"`{later}` ({b}) is before `{first}` ({a})",
-                            self.written[blame].span, f"check both dates: {why}")
+                a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
+                said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
+                self.report("RX405", blame, said, self.written[blame].span, f"check both dates: {why}")
         born, start, end = v["insured.born_on"], v["insured.insured_from"], v["insured.insured_until"]
         if not (isinstance(born, dt.date) and isinstance(start, dt.date) and isinstance(end, dt.date)):
             return ()  # a date could not be read; its problem is already reported
@@ -540,4 +544,5 @@ class _Run:
         v["insured.age"] = whole_years_between(born, on)
         v["insured.days_insured"] = max(0, (last_day - first_day).days + 1)
         v["days_in_year"] = days_in_year(on.year)
+        v["start_of_year"], v["end_of_year"] = dt.date(on.year, 1, 1), dt.date(on.year, 12, 31)
         return tuple(v[path] for path in FIELDS)

@@ -202,11 +202,15 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
             walk(node.otherwise, owner, False, negated)
         elif isinstance(node, _ATOMIC):
             leaf(node, owner, negated)
-        elif isinstance(node, ast.Name) and condition:
+        elif isinstance(node, ast.Name) and (condition or _is_decision(node)):
             leaf(node, owner, negated)
         for child in _children(node):
             if not isinstance(node, (ast.BoolOp, ast.Not, ast.IfThenElse)):
                 walk(child, owner, False, negated)
+
+    def _is_decision(node: ast.Name) -> bool:
+        resolved = checked.names.get(id(node))
+        return resolved is not None and resolved.kind is SymbolKind.DECISION
 
     for name, definition in checked.definitions.items():
         walk(definition.expr, ("definition", name), checked.expr_types.get(id(definition.expr)) == t.BOOL, False)
@@ -257,7 +261,8 @@ class _Generator:
         namespace: dict[str, Any] = {
             "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
             "duration_key": runtime.duration_key, "date_add": runtime.date_add, "round_to": runtime.round_to,
-            "longest": runtime.longest, "shortest": runtime.shortest, "Decimal": Decimal,
+            "longest": runtime.longest, "shortest": runtime.shortest,
+            "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
             "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
             "_lf": _lf, "_rc": _rc, **self.constants,
         }
@@ -456,6 +461,11 @@ class _Generator:
 
     def _call(self, node: ast.Call) -> str:
         args = ", ".join(self.expr(a) for a in node.args)
+        if node.function == "days_between":
+            first, second = (self.expr(a) for a in node.args)
+            return f"({second} - {first}).days"
+        if node.function == "first_day_of_next_month":
+            return f"first_day_of_next_month({args})"
         if self.typ(node).kind is Kind.DURATION:
             return f"{'shortest' if node.function == 'min' else 'longest'}(D, {args})"
         return f"{node.function}({args})"

@@ -118,8 +118,10 @@ def policy_sources(directory: Path) -> PolicySources:
                 continue
             layer_files, layer_problems = read_rule_files(layer_dir)
             problems.extend(layer_problems)
-            title = next((d.titles[0] for d in _declaration(layer_files, ast.Layer) if d.titles), base)
-            layers.append(LayerSources(name=base, kind=LayerKind.STATUTORY, title=title, files=tuple(layer_files)))
+            declared = [d for d in _declaration(layer_files, ast.Layer) if isinstance(d, ast.Layer)]
+            title = next((d.titles[0] for d in declared if d.titles), base)
+            kind = LayerKind(declared[0].kind) if declared else LayerKind.STATUTORY
+            layers.append(LayerSources(name=base, kind=kind, title=title, files=tuple(layer_files)))
         title = declaration.titles[0] if declaration.titles else directory.name
         layers.append(LayerSources(name=directory.name, kind=LayerKind.INSURER, title=title, files=tuple(files)))
     else:

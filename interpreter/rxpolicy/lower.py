@@ -138,8 +138,13 @@ class _Lower(Transformer[Token, Any]):
                           validity=self._single(clauses, "validity", "`in force`"),
                           plans=tuple(p for c in clauses if c[0] == "plans" for p in c[1]), span=self.span(meta))
 
+    def kind_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
+        return ("kind", str(children[0]), self.span(meta))
+
     def layer_decl(self, meta: Meta, children: list[Any]) -> ast.Layer:
-        return ast.Layer(name=str(children[0]), titles=tuple(c[1] for c in children[1:-1]), span=self.span(meta))
+        clauses = children[1:-1]
+        return ast.Layer(name=str(children[0]), titles=tuple(c[1] for c in clauses if c[0] == "title"),
+                         kind=self._single(clauses, "kind", "`kind`") or "statutory", span=self.span(meta))
 
     def type(self, meta: Meta, children: list[Any]) -> ast.TypeRef:
         words = " ".join(_words(t) for t in children if isinstance(t, Token))

@@ -94,6 +94,11 @@ def fits_within(supply: Duration, limit: Duration | SupplyLimit, start: dt.date,
                 <= start + dt.timedelta(days=course_days))
 
 
+def first_day_of_next_month(day: dt.date) -> dt.date:
+    """The first day of the month after ``day``'s month."""
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 def date_add(day: dt.date, period: Duration, sign: int) -> dt.date:
     """A date plus or minus a duration (calendar months clamp to the month's last day)."""
     return Duration(sign * period.amount, period.unit).end_from(day)

@@ -221,6 +221,10 @@ _DERIVED: tuple[FieldSpec, ...] = (
           "het aantal verzekerde dagen in het jaar van terhandstelling", derived=True),
     _noun("days_in_year", t.NUMBER, "the days in the dispensing year", "het aantal dagen in het jaar",
           derived=True),
+    _noun("start_of_year", t.DATE, "1 January of the dispensing year", "1 januari van het jaar van terhandstelling",
+          derived=True),
+    _noun("end_of_year", t.DATE, "31 December of the dispensing year", "31 december van het jaar van terhandstelling",
+          derived=True),
 )
 
 FIELDS: Mapping[str, FieldSpec] = MappingProxyType({f.path: f for f in _FIELDS + _DERIVED})

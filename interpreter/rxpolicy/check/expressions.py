@@ -38,6 +38,8 @@ _ARITH: dict[tuple[str, Kind, Kind], Kind] = {
     ("/", Kind.NUMBER, Kind.NUMBER): Kind.NUMBER, ("/", Kind.MONEY, Kind.MONEY): Kind.NUMBER,
 }
 _SIMPLE = {k: Type(k) for k in Kind}
+#: Date functions: how many dates they take and what they give.
+_DATE_FUNCTIONS = {"days_between": (2, t.NUMBER), "first_day_of_next_month": (1, t.DATE)}
 
 Lookup = Callable[[str], tuple[SymbolKind, Type] | None]
 
@@ -243,6 +245,8 @@ class ExprChecker:
         return {"EUR": t.MONEY, "%": t.PERCENT}.get(node.unit, t.DURATION)
 
     def _call(self, node: ast.Call, known: frozenset[str]) -> Type:
+        if node.function in _DATE_FUNCTIONS:
+            return self._date_function(node, known)
         types = [self.infer(arg, known) for arg in node.args]
         real = [x for x in types if x.kind is not Kind.NOTHING]
         for arg, typ in zip(node.args, types):
@@ -254,6 +258,18 @@ class ExprChecker:
             return self.problem("RX348", node, f"`{node.function}` needs values of one kind that can be ordered",
                                 "give it numbers, amounts, dates or durations, all of one kind")
         return first.known()
+
+    def _date_function(self, node: ast.Call, known: frozenset[str]) -> Type:
+        arity, result = _DATE_FUNCTIONS[node.function]
+        if len(node.args) != arity:
+            return self.problem("RX349", node, f"`{node.function}` takes {arity} date{'s' if arity > 1 else ''}",
+                                f"write `{node.function}({', '.join(['a date'] * arity)})`")
+        for arg in node.args:
+            typ = self.infer(arg, known)
+            self._require_known(arg, typ)
+            if typ.kind not in (Kind.DATE, Kind.NOTHING):
+                self.problem("RX348", arg, f"`{node.function}` needs a date, not a {typ}", "give it a date")
+        return result
 
     def _supplylimitexpr(self, node: ast.SupplyLimitExpr, known: frozenset[str]) -> Type:
         typ = self.infer(node.duration, known)
