@@ -151,3 +151,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="rxpolicy")
 
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# The policy experts' tools, one module each; each module defines a click command added here.
+# (tools: add your `from .X import Y_command` and `cli.add_command(Y_command)` lines below this one)
