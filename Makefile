@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rxpolicy eval examples/benzodiazepine-chronic.yaml --policy hollandzorg
+	$(BIN)/rxpolicy eval examples/hollandzorg/benzodiazepine-chronic.yaml --policy hollandzorg
 
 test: $(STAMP)
 	$(BIN)/rxpolicy check

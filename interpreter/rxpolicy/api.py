@@ -40,7 +40,7 @@ def load_policy(name_or_path: str = "hollandzorg") -> CompiledPolicy:
 
 def evaluate_case_file(case_path: Path, policy: CompiledPolicy, *, trace: bool = True) -> Evaluation:
     """Load a case file (with the policy's plan names) and evaluate it."""
-    return evaluate(policy, load_case(case_path, plans=policy.plans or None), trace=trace)
+    return evaluate(policy, load_case(case_path, plans=policy.plans), trace=trace)
 
 
 class PolicyStore:
@@ -63,7 +63,8 @@ class PolicyStore:
 
 
 def _content_key(directory: Path) -> str:
-    digest = hashlib.sha256(f"{ENGINE_VERSION}:{grammar_sha256()}".encode())
+    # The policy's own directory first: sibling policies share the same set of files.
+    digest = hashlib.sha256(f"{ENGINE_VERSION}:{grammar_sha256()}:{directory.resolve()}".encode())
     for folder in sorted({directory, *(p for p in directory.parent.iterdir() if p.is_dir())}):
         for path in sorted(folder.glob(f"*{RULE_SUFFIX}")):
             digest.update(str(path).encode())

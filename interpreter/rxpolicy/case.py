@@ -369,11 +369,20 @@ _CONVERTERS: Mapping[Kind, Callable[[FieldSpec, _Scalar], object]] = MappingProx
     Kind.TEXT: lambda _, s: s.text, Kind.ATC: _atc, Kind.ENUM: _choice})
 
 
+#: Number fields that count whole units.
+_WHOLE_COUNTS = MappingProxyType({"dispensing.supply_days": "days", "prescription.course_days": "days",
+                                  "dispensing.months_in_use": "months"})
+
+
 def _check_limits(path: str, value: object, plans: Collection[str] | None) -> None:
     """The limits some fields have beyond their type."""
     if path == "dispensing.supply_days" and isinstance(value, (int, Decimal)) and value < 1:
         raise _Problem("RX405", f"is {value}, but a dispensing covers at least 1 day",
                        "write the days of use this dispensing covers, e.g. `supply_days: 30`")
+    if path in _WHOLE_COUNTS and isinstance(value, Decimal) and value != value.to_integral_value():
+        # Days and months are counted whole: the month arithmetic lays whole days from the dispensing date.
+        raise _Problem("RX405", f"is {value}, but it counts whole {_WHOLE_COUNTS[path]}",
+                       f"write a whole number of {_WHOLE_COUNTS[path]}, e.g. `{path.rsplit('.', 1)[1]}: 30`")
     if path == "insured.voluntary_excess" and value not in (0, 100, 200, 300, 400, 500):
         raise _Problem("RX405", f"is {value}, not a voluntary excess one can choose",
                        "write 0, 100, 200, 300, 400 or 500")

@@ -190,35 +190,37 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
             ids[id(node)] = len(leaves)
             leaves.append(LeafMeta(index=len(leaves), node=node, owner=owner, negated=negated))
 
-    def walk(node: ast.Expr, owner: tuple[str, object], condition: bool, negated: bool) -> None:
+    def walk(node: ast.Expr, owner: tuple[str, object], condition: bool, negated: bool, in_test: bool) -> None:
         if isinstance(node, ast.BoolOp):
-            walk(node.left, owner, True, negated)
-            walk(node.right, owner, True, negated)
+            walk(node.left, owner, True, negated, in_test)
+            walk(node.right, owner, True, negated, in_test)
         elif isinstance(node, ast.Not):
-            walk(node.operand, owner, True, not negated)
+            walk(node.operand, owner, True, not negated, in_test)
         elif isinstance(node, ast.IfThenElse):
-            walk(node.condition, owner, True, False)
-            walk(node.then, owner, False, negated)
-            walk(node.otherwise, owner, False, negated)
+            walk(node.condition, owner, True, False, in_test)
+            walk(node.then, owner, False, negated, in_test)
+            walk(node.otherwise, owner, False, negated, in_test)
         elif isinstance(node, _ATOMIC):
             leaf(node, owner, negated)
-        elif isinstance(node, ast.Name) and (condition or _is_decision(node)):
+        elif isinstance(node, ast.Name) and (condition or (not in_test and _is_input(node))):
+            # Yes/no names are tests; in a computed value every name is an input the explanation shows.
             leaf(node, owner, negated)
         for child in _children(node):
             if not isinstance(node, (ast.BoolOp, ast.Not, ast.IfThenElse)):
-                walk(child, owner, False, negated)
+                walk(child, owner, False, negated, in_test or isinstance(node, _ATOMIC))
 
-    def _is_decision(node: ast.Name) -> bool:
+    def _is_input(node: ast.Name) -> bool:
         resolved = checked.names.get(id(node))
-        return resolved is not None and resolved.kind is SymbolKind.DECISION
+        return resolved is not None and resolved.kind is not SymbolKind.CHOICE
 
     for name, definition in checked.definitions.items():
-        walk(definition.expr, ("definition", name), checked.expr_types.get(id(definition.expr)) == t.BOOL, False)
+        walk(definition.expr, ("definition", name), checked.expr_types.get(id(definition.expr)) == t.BOOL, False,
+             False)
     for index, info in enumerate(checked.rules):
         if info.rule.when is not None:
-            walk(info.rule.when, ("rule", index), True, False)
+            walk(info.rule.when, ("rule", index), True, False, False)
         for assignment in info.rule.assignments:
-            walk(assignment.value, ("value", index), False, False)
+            walk(assignment.value, ("value", index), False, False, False)
     return tuple(leaves), MappingProxyType(ids)
 
 

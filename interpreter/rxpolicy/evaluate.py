@@ -21,6 +21,7 @@ from .case import Case
 from .compile import ENGINE_VERSION, CompiledPolicy, Epoch, RuleMeta
 from .diagnostics import Diagnostic, RxError
 from .grammar import grammar_sha256
+from .source import Span
 from .trace import RuleTrace, Trace
 from .types import Type
 
@@ -115,7 +116,7 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     """Evaluate one case; raises :class:`RxError` (RX5xx) when the policy cannot decide it."""
     epoch = policy.epoch_for(case.dispensed_on)
     if epoch is None:
-        raise RxError(_not_in_force(policy, case.dispensed_on))
+        raise RxError(_not_in_force(policy, case))
     records: list[tuple[int, object, object]] = []
     outcomes: dict[int, bool] = {}
     try:
@@ -143,9 +144,18 @@ def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:
                    case_sha256=hashlib.sha256(canonical.encode()).hexdigest())
 
 
-def _not_in_force(policy: CompiledPolicy, day: dt.date) -> Diagnostic:
+def _date_span(case: Case) -> Span | None:
+    """Where the case file writes its dispensing date, so a date problem points at it."""
+    line = case.lines.get("dispensed_on")
+    if line is None:
+        return None
+    return Span(path=case.source, line=line, column=1, end_line=line, end_column=len("dispensed_on") + 1)
+
+
+def _not_in_force(policy: CompiledPolicy, case: Case) -> Diagnostic:
+    day = case.dispensed_on
     period = str(policy.validity) if policy.validity else "no period"
-    return Diagnostic(code="RX501", field="dispensed_on",
+    return Diagnostic(code="RX501", field="dispensed_on", span=_date_span(case),
                       message=f"the policy `{policy.name}` has no rules in force on {day} (it is in force {period})",
                       help="check the dispensing date, or choose a policy in force on that date (`rxpolicy policies`)")
 

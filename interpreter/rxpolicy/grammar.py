@@ -11,7 +11,9 @@ import hashlib
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark
+from collections.abc import Iterator
+
+from lark import Lark, Token
 
 __all__ = ["GRAMMAR_FILE", "grammar_text", "grammar_sha256", "parser", "package_data_dir"]
 
@@ -41,8 +43,22 @@ def grammar_sha256() -> str:
     return hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()
 
 
+class _WholeWords:
+    """A stateless post-lexer whose only job is to make NAME known to the lexer in every parser state.
+
+    Lark's contextual lexer matches a keyword as a plain string where no name is expected, so
+    `untill` would lex as `until` + `l`. With NAME always accepted, every word is lexed whole and a
+    keyword is recognised only when the whole word is one.
+    """
+
+    always_accept = ("NAME",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        return stream
+
+
 @functools.cache
 def parser() -> Lark:
     """The LALR parser. Built once; Lark's LALR parser keeps no state between parses, so threads share it."""
     return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True)
+                maybe_placeholders=True, postlex=_WholeWords())

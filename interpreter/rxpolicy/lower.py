@@ -109,6 +109,9 @@ class _Lower(Transformer[Token, Any]):
                          "swap the dates, or correct the one that is wrong")
         return ("validity", ast.Validity(start=start, end=end, span=span), span)
 
+    def according_to(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
+        return self.source_clause(meta, children)
+
     def source_clause(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
         span = self.span(meta)
         return ("source", ast.Citation(text=children[0], span=span), span)

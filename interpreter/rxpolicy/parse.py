@@ -6,6 +6,8 @@ there (in words, not terminal names) and, for a misspelt keyword, which keyword 
 
 from __future__ import annotations
 
+import functools
+
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -52,6 +54,13 @@ def _keyword(name: str) -> str | None:
     return None
 
 
+@functools.cache
+def keywords() -> frozenset[str]:
+    """Every keyword of the language (reserved words: they cannot be names)."""
+    return frozenset(str(t.pattern.value) for t in parser().terminals
+                     if t.pattern.type == "str" and str(t.pattern.value).isalpha())
+
+
 def _expected_words(expected: set[str]) -> str:
     words = sorted({describe_terminal(e) for e in expected if not e.startswith("__")})
     if len(words) > 8:
@@ -76,7 +85,7 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
                           help=f"write {_expected_words(set(error.allowed or ()))} here"
                           if error.allowed else "remove it, or put text between double quotes")
     if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
-        expected = set(getattr(error, "expected", ()) or ())
+        expected = _acceptable(error)
         return Diagnostic(code="RX102", span=source.last_text_position(),
                           message="the file ends here, but the rule text is not finished",
                           help=f"add {_expected_words(expected)}; every block closes with `end`")
@@ -84,19 +93,37 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
     return _unexpected_token(source, error)
 
 
+def _acceptable(error: UnexpectedInput) -> set[str]:
+    """What the parser would really accept here.
+
+    LALR merges states, so ``error.expected`` may list tokens valid only in another context (``row``
+    outside a table); asking the interactive parser gives the exact set.
+    """
+    interactive = getattr(error, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts())
+        except Exception:  # noqa: BLE001 - fall back to Lark's own list if replaying fails
+            pass
+    return set(getattr(error, "expected", ()) or ())
+
+
 def _unexpected_token(source: SourceFile, error: UnexpectedToken) -> Diagnostic:
     token = error.token
     span = Span(path=source.path, line=token.line or 1, column=token.column or 1,
                 end_line=token.end_line or token.line or 1,
                 end_column=token.end_column or (token.column or 1) + len(str(token)))
-    expected = set(error.expected)
-    keywords = [kw for kw in (_keyword(e) for e in expected) if kw]
-    suggestion = did_you_mean(str(token), keywords) if token.type in ("NAME", "RULE_ID") else None
+    expected = _acceptable(error)
+    expected_keywords = [kw for kw in (_keyword(e) for e in expected) if kw]
+    # Where no keyword fits, the lexer hands a keyword over as a plain name.
+    is_keyword = _keyword(token.type) is not None or str(token) in keywords()
+    suggestion = did_you_mean(str(token), expected_keywords) \
+        if token.type in ("NAME", "RULE_ID") and not is_keyword else None
     if suggestion:
         return Diagnostic(code="RX103", span=span, message=f"`{token}` is not a keyword the rule language knows here",
                           help=f"did you mean `{suggestion}`?")
     found = f"`{token}`" if token.type != "$END" else "the end of the file"
-    if _keyword(token.type):
+    if is_keyword:
         found = f"the keyword `{token}`"
     return Diagnostic(code="RX104", span=span, message=f"{found} is not expected here",
                       help=f"expected {_expected_words(expected)}")

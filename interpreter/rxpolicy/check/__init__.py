@@ -18,7 +18,7 @@ from .. import types as t
 from ..diagnostics import Diagnostic, RxError, Severity, did_you_mean
 from ..schema import FIELDS
 from ..types import Kind, Type
-from .expressions import ExprChecker
+from .expressions import ExprChecker, known_when
 from .model import (CheckedPolicy, DecisionInfo, DefinitionInfo, LayerInfo, LayerKind, ParameterInfo,
                     ParameterValueInfo, Resolved, RuleInfo, SymbolKind)
 
@@ -84,7 +84,9 @@ class _PolicyChecker:
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
-        self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names)
+        declaration = sources.declaration
+        self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names,
+                                 plans=declaration.plans if declaration else ())
 
     def problem(self, code: str, span: object, message: str, help: str,
                 severity: Severity = Severity.ERROR, related: tuple[tuple[str, object], ...] = ()) -> None:
@@ -184,7 +186,7 @@ class _PolicyChecker:
             values.append(ParameterValueInfo(value=number, validity=value.validity,
                                              citation=value.citation.text if value.citation else None,
                                              span=value.span))
-        if not values:
+        if not item.values:
             self.problem("RX361", item.span, f"the parameter `{item.name}` has no value",
                          "add `value … in force from YYYY-MM-DD`")
         self.check_overlaps([(v.validity, v.span) for v in values], f"values of `{item.name}`")
@@ -254,17 +256,19 @@ class _PolicyChecker:
         if rule.when is not None:
             self.exprs.condition(rule.when)
         condition_uses = self.exprs.used
+        # A rule's values are only computed when its `when` holds, so what that proves known stays known.
+        known = known_when(rule.when, True) if rule.when is not None else frozenset()
         for assignment in rule.assignments:
             self.exprs.used = set()
-            self.check_assignment(assignment)
+            self.check_assignment(assignment, known)
             uses = self.deps.setdefault((SymbolKind.DECISION, assignment.decision), set())
             uses.update(condition_uses, self.exprs.used)
         for ref in rule.exception_to:
             self.check_exception(info, ref, by_id)
 
-    def check_assignment(self, assignment: ast.Assignment) -> None:
+    def check_assignment(self, assignment: ast.Assignment, known: frozenset[str] = frozenset()) -> None:
         target = self.decisions.get(assignment.decision)
-        got = self.exprs.infer(assignment.value)
+        got = self.exprs.infer(assignment.value, known)
         if target is None:
             guess = did_you_mean(assignment.decision, list(self.decisions))
             self.problem("RX320", assignment.name_span, f"`{assignment.decision}` is not a decision of this policy",
@@ -334,8 +338,10 @@ class _PolicyChecker:
             if state is True:
                 return
             if state is False:
+                if node[0] is SymbolKind.DEFINITION:
+                    return  # already reported, with its place, when the definition was checked
                 cycle = trail[trail.index(node):] + [node]
-                span = self.decisions[node[1]].span if node[1] in self.decisions else None
+                span = self.decisions[node[1]].span
                 self.problem("RX350", span, "these depend on each other in a circle: "
                              + " → ".join(n for _, n in cycle), "a decision cannot depend on itself; break the circle")
                 return

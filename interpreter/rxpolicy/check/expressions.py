@@ -54,6 +54,8 @@ class ExprChecker:
 
     lookup: Lookup
     known_names: Callable[[], list[str]]
+    #: The plan names the policy declares; rules may only name these.
+    plans: tuple[str, ...] = ()
     problems: list[Diagnostic] = attrs.field(factory=list)
     names: dict[int, Resolved] = attrs.field(factory=dict)
     types: dict[int, Type] = attrs.field(factory=dict)
@@ -140,9 +142,18 @@ class ExprChecker:
         return a.maybe() if (a.nullable or b.nullable) else a
 
     # ---------------------------------------------------------------- comparisons
+    def _plan_name(self, subject: ast.Expr, value: ast.Expr) -> None:
+        """A plan written in a rule must be one the policy declares (a typo would never match)."""
+        if isinstance(subject, ast.Name) and subject.dotted == "insured.plan" and isinstance(value, ast.Literal) \
+                and isinstance(value.value, str) and value.value not in self.plans:
+            guess = did_you_mean(value.value, self.plans)
+            self.problem("RX351", value, f'"{value.value}" is not a plan this policy declares',
+                         f'did you mean "{guess}"?' if guess else "add it to the policy's `plans`, or fix the name")
+
     def _compare(self, node: ast.Compare, known: frozenset[str]) -> Type:
         left = self.infer(node.left, known)
         right = self._choice(node.right, left, known)
+        self._plan_name(node.left, node.right)
         if Kind.NOTHING in (left.kind, right.kind):
             return t.BOOL
         if node.op in ("is", "is not"):
@@ -171,6 +182,7 @@ class ExprChecker:
         left = self.infer(node.operand, known)
         for option in node.options:
             right = self._choice(option, left, known)
+            self._plan_name(node.operand, option)
             if Kind.NOTHING not in (left.kind, right.kind) and not left.same_values(right):
                 self.problem("RX342", option, f"a {left} is compared with a {right}", "list values of the same kind")
         return t.BOOL

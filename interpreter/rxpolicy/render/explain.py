@@ -8,6 +8,8 @@ supporting tests and the tests inside the value it gave; then the sub-decisions 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from ..check import SymbolKind
@@ -16,7 +18,15 @@ from ..evaluate import Evaluation
 from ..trace import Fact, RuleStatus, RuleTrace, Trace
 from .words import fact_sentence
 
-__all__ = ["DecisionView", "decision_views", "because_facts", "because"]
+__all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons"]
+
+
+@attrs.frozen(kw_only=True)
+class Reason:
+    """One fact a decision rests on, with the facts it was in turn computed from."""
+
+    sentence: str
+    inputs: tuple[Reason, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -26,9 +36,15 @@ class DecisionView:
     name: str
     value: object
     rules: tuple[RuleMeta, ...]
-    because: tuple[str, ...]
+    #: The facts it rests on, each with what it was computed from.
+    reasons: tuple[Reason, ...]
     #: Rules that applied but were set aside by an exception.
     overridden: tuple[RuleTrace, ...]
+
+    @property
+    def because(self) -> tuple[str, ...]:
+        """The top-level sentences (the contract's ``because``)."""
+        return tuple(r.sentence for r in self.reasons)
 
 
 def _first_failure(facts: tuple[Fact, ...]) -> tuple[Fact, ...]:
@@ -37,7 +53,7 @@ def _first_failure(facts: tuple[Fact, ...]) -> tuple[Fact, ...]:
 
 
 def because_facts(trace: Trace, rule: RuleMeta) -> list[Fact]:
-    """The recorded tests a deciding rule rested on, in reading order."""
+    """The recorded tests and inputs a deciding rule rested on, in reading order."""
     policy = trace.policy
     facts: list[Fact] = []
     if rule.table is not None:
@@ -52,14 +68,38 @@ def because_facts(trace: Trace, rule: RuleMeta) -> list[Fact]:
     return [concrete for fact in facts for concrete in _concrete(trace, fact)]
 
 
+def _definition(trace: Trace, fact: Fact) -> str | None:
+    resolved = trace.policy.checked.names.get(id(fact.node))
+    return resolved.target if resolved is not None and resolved.kind is SymbolKind.DEFINITION else None
+
+
 def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
-    """A definition that did not hold is shown by the test inside it that failed (more telling than 'not: …')."""
-    node = fact.node
-    resolved = trace.policy.checked.names.get(id(node))
-    if resolved is None or resolved.kind is not SymbolKind.DEFINITION or fact.outcome:
+    """A yes/no definition that did not hold is shown by the test inside it that failed (more telling than 'not: …')."""
+    name = _definition(trace, fact)
+    if name is None or not isinstance(fact.outcome, bool) or fact.outcome:
         return [fact]
-    inner = _first_failure(tuple(f for f in trace.facts_of(("definition", resolved.target)) if not f.outcome))
-    return [c for f in inner for c in _concrete(trace, f)] or [fact]
+    failing = _first_failure(tuple(f for f in trace.facts_of(("definition", name)) if not f.outcome))
+    return [c for f in failing for c in _concrete(trace, f)] or [fact]
+
+
+def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str]) -> Reason:
+    """A fact with, for a computed amount, the inputs it was computed from."""
+    sentence = fact_sentence(fact, trace.policy, lang, values)
+    name = _definition(trace, fact)
+    if name is None or isinstance(fact.outcome, bool) or name in seen:
+        return Reason(sentence=sentence)
+    inner = [c for f in trace.facts_of(("definition", name)) for c in _concrete(trace, f)]
+    inputs = _reasons(trace, inner, lang, values, seen | {name})
+    return Reason(sentence=sentence, inputs=inputs)
+
+
+def _reasons(trace: Trace, facts: list[Fact], lang: str, values: Mapping[str, object],
+             seen: frozenset[str] = frozenset()) -> tuple[Reason, ...]:
+    found: dict[str, Reason] = {}
+    for fact in facts:
+        reason = _reason(trace, fact, lang, values, seen)
+        found.setdefault(reason.sentence, reason)
+    return tuple(found.values())
 
 
 def _parents(policy: CompiledPolicy, rule: RuleMeta) -> list[RuleMeta]:
@@ -68,15 +108,16 @@ def _parents(policy: CompiledPolicy, rule: RuleMeta) -> list[RuleMeta]:
 
 def because(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[str, ...]:
     """The sentences a decision rests on (deduplicated, in order)."""
+    return tuple(r.sentence for r in reasons(evaluation, name, lang))
+
+
+def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason, ...]:
+    """The facts a decision rests on, as a tree of computed inputs."""
     trace = evaluation.trace
     if trace is None:
         return ()
-    result = evaluation[name]
-    sentences: dict[str, None] = {}
-    for rule in result.rules:
-        for fact in because_facts(trace, rule):
-            sentences.setdefault(fact_sentence(fact, evaluation.policy, lang, evaluation.values_by_name))
-    return tuple(sentences)
+    facts = [fact for rule in evaluation[name].rules for fact in because_facts(trace, rule)]
+    return _reasons(trace, facts, lang, evaluation.values_by_name)
 
 
 def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionView, ...]:
@@ -87,5 +128,5 @@ def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionVi
         if evaluation.trace is not None:
             overridden = tuple(r for r in evaluation.explain(result.name) if r.status is RuleStatus.OVERRIDDEN)
         views.append(DecisionView(name=result.name, value=result.value, rules=result.rules,
-                                  because=because(evaluation, result.name, lang), overridden=overridden))
+                                  reasons=reasons(evaluation, result.name, lang), overridden=overridden))
     return tuple(views)

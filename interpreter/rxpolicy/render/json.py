@@ -15,7 +15,7 @@ from typing import Any
 from ..compile import RuleMeta
 from ..evaluate import Evaluation
 from ..values import SupplyLimit
-from .explain import decision_views
+from .explain import Reason, decision_views
 from .words import json_value
 
 __all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
@@ -34,6 +34,13 @@ def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
     return ref
 
 
+def _computation(reason: Reason) -> dict[str, Any]:
+    node: dict[str, Any] = {"fact": reason.sentence}
+    if reason.inputs:
+        node["from"] = [_computation(r) for r in reason.inputs]
+    return node
+
+
 def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = True) -> dict[str, Any]:
     """The evaluation as plain JSON-ready data."""
     decisions: dict[str, Any] = {}
@@ -41,6 +48,8 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
         first = view.rules[0]
         entry: dict[str, Any] = {"value": json_value(view.value), **_rule_ref(first, lang),
                                  "because": list(view.because)}
+        if any(r.inputs for r in view.reasons):
+            entry["computation"] = [_computation(r) for r in view.reasons]
         if len(view.rules) > 1:
             entry["rules"] = [_rule_ref(r, lang) for r in view.rules]
         if isinstance(view.value, SupplyLimit) and (view.value.or_smallest_pack or view.value.or_one_course):

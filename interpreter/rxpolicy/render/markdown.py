@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..evaluate import Evaluation
-from .explain import decision_views
+from .explain import Reason, decision_views
 from .words import term, value_text
 
 __all__ = ["evaluation_markdown"]
@@ -11,6 +11,14 @@ __all__ = ["evaluation_markdown"]
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _reason_lines(reasons: tuple[Reason, ...], depth: int) -> list[str]:
+    lines = []
+    for reason in reasons:
+        lines.append("  " * depth + f"- {reason.sentence}")
+        lines.extend(_reason_lines(reason.inputs, depth + 1))
+    return lines
 
 
 def evaluation_markdown(evaluation: Evaluation, lang: str = "en") -> str:
@@ -36,9 +44,9 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en") -> str:
                     f"- {term('source', lang)}: {rule.source}"]
             if rule.interpretation:
                 out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")
-        if view.because:
+        if view.reasons:
             out += ["", f"{term('because', lang).capitalize()}:", ""]
-            out += [f"- {sentence}" for sentence in view.because]
+            out += _reason_lines(view.reasons, 0)
         for beaten in view.overridden:
             out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
                        + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))

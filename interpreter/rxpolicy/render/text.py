@@ -29,9 +29,12 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en") -> str:
             lines.append(f"  {term('meaning', lang)}: {rule.explains.get(lang) or rule.explains.get('en')}")
             if rule.interpretation:
                 lines.append(f"  {term('interpretation', lang)}: {rule.interpretation}")
-        if view.because:
+        if view.reasons:
             lines.append(f"  {term('because', lang)}:")
-            lines.extend(f"    - {sentence}" for sentence in view.because)
+            for reason in view.reasons:
+                lines.append(f"    - {reason.sentence}")
+                # One level of inputs keeps a computed amount checkable without burying the reasons.
+                lines.extend(f"        · {inner.sentence}" for inner in reason.inputs)
         for beaten in view.overridden:
             by = ", ".join(b.id for b in beaten.beaten_by)
             lines.append(f"  {beaten.rule.id}: {term('overridden', lang)} {by}")

@@ -104,9 +104,15 @@ def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
         if resolved and resolved.kind is SymbolKind.FIELD:
             spec = FIELDS[resolved.target]
             return spec.noun.get(lang) or spec.noun.get("en") or resolved.target
+        texts: Mapping[str, str] = {}
         if resolved and resolved.kind is SymbolKind.DECISION:
-            decision = policy.checked.decisions[resolved.target]
-            return decision.explains.get(lang) or decision.explains.get("en") or resolved.target
+            texts = policy.checked.decisions[resolved.target].explains
+        elif resolved and resolved.kind is SymbolKind.DEFINITION:
+            texts = policy.checked.definitions[resolved.target].explains
+        elif resolved and resolved.kind is SymbolKind.PARAMETER:
+            texts = policy.checked.parameters[resolved.target].explains
+        if resolved and resolved.kind is not SymbolKind.CHOICE:
+            return texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
     return _written(node, policy)
 
 
@@ -117,20 +123,27 @@ def _written(node: ast.Expr, policy: CompiledPolicy) -> str:
 
 def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str) -> str:
     resolved = policy.checked.names.get(id(node))
-    outcome = bool(fact.outcome)
-    if resolved and resolved.kind is SymbolKind.FIELD:
+    value = fact.outcome
+    if resolved is None:
+        return f"{_written(node, policy)}: {value_text(value, lang)}"
+    texts: Mapping[str, str] = {}
+    if resolved.kind is SymbolKind.FIELD:
         spec = FIELDS[resolved.target]
-        phrases = spec.yes if outcome else spec.no
-        if phrases:
+        if isinstance(value, bool) and (spec.yes or spec.no):
+            phrases = spec.yes if value else spec.no
             return phrases.get(lang) or phrases["en"]
-    if resolved and resolved.kind is SymbolKind.DEFINITION:
-        definition = policy.checked.definitions[resolved.target]
-        text = definition.explains.get(lang) or definition.explains.get("en")
-        if text and outcome:
-            return text
-        if text:
-            return f"{term('not', lang)}: {text}"
-    return f"{_subject(node, policy, lang)}: {value_text(outcome, lang)}"
+        texts = spec.noun
+    elif resolved.kind is SymbolKind.DEFINITION:
+        texts = policy.checked.definitions[resolved.target].explains
+        text = texts.get(lang) or texts.get("en")
+        if isinstance(value, bool) and text:
+            return text if value else f"{term('not', lang)}: {text}"
+    elif resolved.kind is SymbolKind.DECISION:
+        texts = policy.checked.decisions[resolved.target].explains
+    elif resolved.kind is SymbolKind.PARAMETER:
+        texts = policy.checked.parameters[resolved.target].explains
+    subject = texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
+    return f"{subject}: {value_text(value, lang)}"
 
 
 def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
@@ -159,7 +172,7 @@ def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
         return f"{subject} is {'known' if known else 'not known'}"
     if isinstance(node, ast.Compare):
         subject = _subject(node.left, policy, lang)
-        right = _written(node.right, policy).replace("_", " ")
+        right = _subject(node.right, policy, lang).replace("_", " ")
         shown = value_text(observed, lang)
         if node.op in ("is", "is not"):
             holds_is = outcome == (node.op == "is")

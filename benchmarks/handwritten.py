@@ -1,0 +1,240 @@
+"""HollandZorg 2025 medicinal care, written by hand as plain Python: the benchmark's yardstick.
+
+This is what a competent developer would write for the same rules without rxpolicy: one function
+per concern, ``Decimal`` money, the contract's month arithmetic (:func:`rxpolicy.values.add_months`),
+no trace, no rule ids. It implements the rule files under ``rules/statutory``, ``rules/model`` and
+``rules/hollandzorg`` as they are in force in 2025 (the esketamine authorisation ended on
+2023-12-31; 2024 has the same rules). The amounts are those of 2025: compulsory excess (verplicht
+eigen risico) EUR 385, personal contribution cap (eigen bijdrage) EUR 250.
+
+It reads a case's value tuple (:attr:`rxpolicy.Case.values`) by the positions
+:func:`rxpolicy.schema.field_index` gives, looked up once at import, as the compiled policy does.
+``tests/unit/test_handwritten_agrees.py`` checks it against ``evaluate(policy, case)`` on thousands
+of generated cases, so it doubles as a second, independent reading of the rule files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
+
+from rxpolicy.schema import field_index
+from rxpolicy.values import CENT, Duration, SupplyLimit, Unit, add_months
+
+__all__ = ["DECISIONS", "decide"]
+
+#: The decisions :func:`decide` returns, in the order of ``CompiledPolicy.decisions``.
+DECISIONS = ("in_package", "preference_met", "appendix_2_conditions", "prescriber_allowed",
+             "authorisation_required", "authorisation_ok", "max_supply", "min_supply", "supply_ok", "covered",
+             "excess_exempt", "personal_contribution", "excess_charged", "insurer_pays", "plan_pays",
+             "patient_pays")
+
+ZERO = Decimal("0.00")
+ONE = Decimal(1)
+COMPULSORY_EXCESS = Decimal("385.00")  # verplicht eigen risico, Zvw art. 19
+CONTRIBUTION_CAP = Decimal("250.00")  # maximum eigen bijdrage, Rzv art. 2.32 lid 2
+EXCESS_AGE = 18
+PREFERENCE_MARGIN = Decimal("1.03")  # at most 3 % above the cheapest in the group
+PLANS_PAYING_CONTRIBUTION = frozenset({"Compact", "No Risk II"})
+PRESCRIBERS = frozenset({"gp", "specialist", "youth_doctor", "elderly_care_physician", "nurse_specialist",
+                         "physician_assistant", "dentist", "orthodontist", "midwife", "other"})
+EXCLUDED_PURPOSES = frozenset({"travel_sickness", "research", "compassionate_use"})
+ENDOMETRIOSIS_OR_MENORRHAGIA = frozenset({"endometriosis", "menorrhagia"})
+
+CONTRACEPTIVE = ("G03A", "G02B")
+BENZODIAZEPINE_HYPNOTIC_ANXIOLYTIC = ("N05B", "N05C")
+DIPHTHERIA_POLIO_WHOOPING_COUGH = ("J07AF", "J07BF", "J07AJ", "J07CA")
+HEPATITIS_DIPHTHERIA_POLIO_WHOOPING_COUGH = ("J07BC", *DIPHTHERIA_POLIO_WHOOPING_COUGH)
+
+PILL = SupplyLimit(Duration(12, Unit.MONTHS))
+ONE_MONTH_OR_COURSE = SupplyLimit(Duration(1, Unit.MONTHS), or_one_course=True)
+FIFTEEN_DAYS_OR_SMALLEST_PACK = SupplyLimit(Duration(15, Unit.DAYS), or_smallest_pack=True)
+TWELVE_MONTHS = SupplyLimit(Duration(12, Unit.MONTHS))
+ONE_MONTH = SupplyLimit(Duration(1, Unit.MONTHS))
+THREE_MONTHS = Duration(3, Unit.MONTHS)
+
+_FIELDS = (
+    "dispensed_on", "insured.born_on", "insured.insured_from", "insured.insured_until", "insured.plan",
+    "insured.voluntary_excess", "insured.excess_used", "insured.contribution_paid",
+    "prescription.prescriber", "prescription.expert_in_indication", "prescription.indication",
+    "prescription.first_for_indication", "prescription.chronic", "prescription.acute", "prescription.course_days",
+    "prescription.medical_necessity", "prescription.logistical_necessity", "prescription.rare_condition",
+    "prescription.specialised_in_condition", "prescription.challenge_test_done",
+    "prescription.appendix_2_condition_met", "prescription.purpose",
+    "medicine.atc", "medicine.route", "medicine.registered", "medicine.appendix_1", "medicine.appendix_2",
+    "medicine.appendix_2_added_on", "medicine.doctors_note_procedure", "medicine.doctors_note_prescribers",
+    "medicine.dietary_preparation", "medicine.infant_formula", "medicine.chemists_preparation",
+    "medicine.authorisation_listed", "medicine.equivalent_to_non_appendix_1", "medicine.preferred",
+    "medicine.cheapest_in_group", "medicine.on_excess_free_list", "medicine.price", "medicine.reimbursement_limit",
+    "dispensing.supply_days", "dispensing.smallest_pack", "dispensing.ml_per_day", "dispensing.new_to_patient",
+    "dispensing.months_in_use", "dispensing.adjusted", "dispensing.during_admission",
+    "dispensing.fees.dispensing", "dispensing.fees.delivery", "dispensing.fees.counselling",
+    "dispensing.fees.inhaler_instruction", "authorisation.granted_on", "authorisation.valid_until",
+    "insured.age", "insured.days_insured", "days_in_year", "start_of_year", "end_of_year",
+)
+_READ = itemgetter(*(field_index(path) for path in _FIELDS))
+
+
+def decide(values: tuple[object, ...]) -> tuple[object, ...]:
+    """Every decision for one case's value tuple, in the order of :data:`DECISIONS`."""
+    (on, born, insured_from, insured_until, plan, voluntary_excess, excess_used, contribution_paid,
+     prescriber, expert, indication, first_for_indication, chronic, acute, course_days, medical_necessity,
+     logistical_necessity, rare_condition, specialised, challenge_test_done, condition_met, purpose,
+     atc, route, registered, appendix_1, appendix_2, added_on, doctors_note, doctors_note_prescribers,
+     dietary, infant_formula, chemists_preparation, authorisation_listed, equivalent, preferred,
+     cheapest, excess_free_list, price, limit, supply_days, smallest_pack, ml_per_day, new_to_patient,
+     months_in_use, adjusted, during_admission, fee_dispensing, fee_delivery, fee_counselling, fee_inhaler,
+     granted_on, valid_until, age, days_insured, days_in_year, start_of_year, end_of_year) = _READ(values)
+    preference = _preference_met(price, preferred, cheapest, medical_necessity, logistical_necessity)
+    package = _in_package(registered, appendix_1, chemists_preparation, equivalent, purpose, during_admission,
+                          preference)
+    contraceptive = atc.startswith(CONTRACEPTIVE)
+    appendix_2_ok = _appendix_2_conditions(appendix_2, atc, contraceptive, age, indication, condition_met)
+    prescriber_ok = _prescriber_allowed(prescriber, expert, appendix_2 and first_for_indication, rare_condition,
+                                        specialised, atc, contraceptive, dietary, doctors_note,
+                                        doctors_note_prescribers)
+    formula_for_allergy = infant_formula and indication == "cows_milk_allergy"
+    required = (
+        (formula_for_allergy and (challenge_test_done is not True or age >= 2
+                                  or (ml_per_day is not None and ml_per_day > 1000)))
+        or _on_authorisation_list(atc, route)
+        or (contraceptive and indication in ENDOMETRIOSIS_OR_MENORRHAGIA)
+        or rare_condition
+        or (chemists_preparation and authorisation_listed)
+        or (appendix_2 and added_on is not None and added_on >= start_of_year and not doctors_note))
+    authorisation_ok = not required or (granted_on is not None and granted_on <= on <= valid_until)
+    max_supply, min_supply = _dispensing_period(atc, route, acute, new_to_patient, chronic, months_in_use, adjusted)
+    supply_ok = _supply_ok(on, supply_days, max_supply, smallest_pack, course_days)
+    covered = (insured_from <= on <= insured_until and package and appendix_2_ok is not False and prescriber_ok
+               and authorisation_ok and supply_ok)
+    exempt = (age < EXCESS_AGE or (contraceptive and appendix_2)
+              or (preferred is True and excess_free_list and not medical_necessity))
+    always_subject = fee_delivery + fee_counselling + fee_inhaler
+    total = price + fee_dispensing + always_subject
+    if not covered:
+        money: tuple[Decimal, ...] = (ZERO, ZERO, ZERO, ZERO, total)
+    else:
+        contribution = _personal_contribution(price, limit, days_insured, days_in_year, contribution_paid)
+        excess = ZERO if age < EXCESS_AGE else min(
+            always_subject if exempt else total - contribution,
+            _excess_room(born, insured_from, insured_until, start_of_year, end_of_year, days_in_year,
+                         voluntary_excess, excess_used))
+        plan_pays = contribution if plan in PLANS_PAYING_CONTRIBUTION else ZERO
+        money = (contribution, excess, total - contribution - excess, plan_pays, contribution - plan_pays + excess)
+    return (package, preference, appendix_2_ok, prescriber_ok, required, authorisation_ok, max_supply, min_supply,
+            supply_ok, covered, exempt, *money)
+
+
+def _preference_met(price: Decimal, preferred: bool | None, cheapest: Decimal | None, medical_necessity: bool,
+                    logistical_necessity: bool) -> bool:
+    """The preference policy (voorkeursbeleid): preferred medicine, or within 3 % of the cheapest, or MN / LN."""
+    if medical_necessity or logistical_necessity:
+        return True
+    if preferred is False:
+        return False
+    return not (preferred is None and cheapest is not None and price > cheapest * PREFERENCE_MARGIN)
+
+
+def _in_package(registered: bool, appendix_1: bool, chemists_preparation: bool, equivalent: bool, purpose: str,
+                during_admission: bool, preference_met: bool) -> bool:
+    """Medicinal care (farmaceutische zorg, Bzv art. 2.8): listed or an allowed preparation, no exclusion."""
+    if not (registered and appendix_1 or chemists_preparation and not equivalent):
+        return False
+    if purpose in EXCLUDED_PURPOSES or equivalent or during_admission:
+        return False
+    return preference_met
+
+
+def _appendix_2_conditions(appendix_2: bool, atc: str, contraceptive: bool, age: int, indication: str | None,
+                           condition_met: bool) -> bool | None:
+    """The Appendix 2 (Bijlage 2) condition: decided here where the case holds the facts, else the pharmacy's."""
+    if not appendix_2:
+        return None
+    if contraceptive:
+        return age < 21 or indication in ENDOMETRIOSIS_OR_MENORRHAGIA
+    if atc.startswith(DIPHTHERIA_POLIO_WHOOPING_COUGH):
+        return age < 18
+    return condition_met
+
+
+def _prescriber_allowed(prescriber: str, expert: bool, first_appendix_2: bool, rare_condition: bool,
+                        specialised: bool, atc: str, contraceptive: bool, dietary: str | None, doctors_note: bool,
+                        doctors_note_prescribers: Collection[str]) -> bool:
+    """Whether this prescriber may issue this prescription (first Appendix 2 prescriptions are restricted)."""
+    if rare_condition and specialised:
+        return True
+    if prescriber not in PRESCRIBERS:  # a dietician: dietary preparations only
+        return dietary is not None
+    if not first_appendix_2:
+        return True
+    if dietary is not None:
+        return prescriber in ("dietician", "youth_doctor", "gp", "specialist")
+    if atc.startswith(HEPATITIS_DIPHTHERIA_POLIO_WHOOPING_COUGH):
+        return prescriber in ("gp", "specialist")
+    if atc.startswith("J07AL"):
+        return prescriber == "specialist"
+    if contraceptive:
+        return True
+    return prescriber == "specialist" and expert or doctors_note and prescriber in doctors_note_prescribers
+
+
+def _on_authorisation_list(atc: str, route: str) -> bool:
+    """Medicines that need prior written authorisation (machtiging) given by some routes."""
+    if atc == "B01AC09":  # epoprostenol
+        return route == "intravenous"
+    if atc == "B01AC11":  # iloprost
+        return route == "inhalation"
+    if atc == "B01AC21":  # treprostinil
+        return route in ("subcutaneous", "intravenous")
+    return False
+
+
+def _dispensing_period(atc: str, route: str, acute: bool, new_to_patient: bool, chronic: bool,
+                       months_in_use: int | Decimal, adjusted: bool) -> tuple[SupplyLimit, Duration | None]:
+    """Maximum and minimum dispensing period (afleverperiode); the first row that applies wins."""
+    if route == "oral" and atc.startswith("G03A"):
+        return PILL, None
+    if acute and atc.startswith("J01"):
+        return ONE_MONTH_OR_COURSE, None
+    if new_to_patient:
+        return FIFTEEN_DAYS_OR_SMALLEST_PACK, None
+    if chronic and months_in_use >= 6 and adjusted:
+        if atc.startswith(BENZODIAZEPINE_HYPNOTIC_ANXIOLYTIC):
+            return ONE_MONTH, None
+        return TWELVE_MONTHS, THREE_MONTHS
+    return ONE_MONTH, None
+
+
+def _supply_ok(on: dt.date, supply_days: int | Decimal, max_supply: SupplyLimit, smallest_pack: bool,
+               course_days: int | Decimal | None) -> bool:
+    """Whether ``on + supply_days days <= on + max_supply``, or the alternative the limit allows."""
+    if supply_days <= (max_supply.duration.end_from(on) - on).days:
+        return True
+    if max_supply.or_smallest_pack and smallest_pack:
+        return True
+    return max_supply.or_one_course and course_days is not None and supply_days <= course_days
+
+
+def _pro_rate(amount: Decimal, days: int, days_in_year: int) -> Decimal:
+    """A yearly amount for part of a year, rounded half up to whole euros."""
+    return (amount * days / days_in_year).quantize(ONE, ROUND_HALF_UP).quantize(CENT)
+
+
+def _personal_contribution(price: Decimal, limit: Decimal | None, days_insured: int, days_in_year: int,
+                           contribution_paid: Decimal) -> Decimal:
+    """The price above the reimbursement limit, up to what remains of the year's (pro-rated) cap."""
+    above_limit = price - limit if limit is not None and price > limit else ZERO
+    room = max(ZERO, _pro_rate(CONTRIBUTION_CAP, days_insured, days_in_year) - contribution_paid)
+    return min(above_limit, room)
+
+
+def _excess_room(born: dt.date, insured_from: dt.date, insured_until: dt.date, start_of_year: dt.date,
+                 end_of_year: dt.date, days_in_year: int, voluntary: Decimal, used: Decimal) -> Decimal:
+    """What remains of this year's compulsory plus voluntary excess, each pro-rated from the 18th birthday."""
+    start = max(insured_from, start_of_year, add_months(born, 12 * EXCESS_AGE))
+    end = min(insured_until, end_of_year)
+    days = (end - start).days + 1 if start <= end else 0
+    return max(ZERO, _pro_rate(COMPULSORY_EXCESS, days, days_in_year) + _pro_rate(voluntary, days, days_in_year)
+               - used)

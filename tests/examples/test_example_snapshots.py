@@ -1,0 +1,80 @@
+"""Snapshots of the explanations of every example case: a rule change shows up as a reviewed diff.
+
+The snapshots are our own renderings (text in English and Dutch, the contract JSON, Markdown),
+never Python objects. Update them only on purpose (`pytest --snapshot-update`), read the diff,
+and say in the commit message why the explanation changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from rxpolicy import PolicyStore, evaluate_case_file
+from rxpolicy.render.json import evaluation_dict
+from rxpolicy.render.markdown import evaluation_markdown
+from rxpolicy.render.text import evaluation_text
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CASES = sorted(EXAMPLES.glob("*/*.yaml"))
+
+
+class TextSnapshot(SingleFileSnapshotExtension):
+    """One plain-text file per snapshot, readable in a review."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "txt"
+
+
+class JsonSnapshot(TextSnapshot):
+    file_extension = "json"
+
+
+class MarkdownSnapshot(TextSnapshot):
+    file_extension = "md"
+
+
+@pytest.fixture(scope="module")
+def store() -> PolicyStore:
+    return PolicyStore()
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}-{path.stem}"
+
+
+def test_every_family_and_insurer_has_examples() -> None:
+    policies = {p.parent.name for p in CASES}
+    assert policies == {"hollandzorg", "asr"}
+    assert len(CASES) >= 12
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=_id)
+def test_text_explanation(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
+    evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
+    assert evaluation_text(evaluation, "en") == snapshot(extension_class=TextSnapshot)
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=_id)
+def test_dutch_explanation(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
+    evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
+    assert evaluation_text(evaluation, "nl") == snapshot(extension_class=TextSnapshot)
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=_id)
+def test_json_decisions(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
+    evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
+    # The receipt holds versions and hashes that change with every rule edit; the decisions are what we review.
+    rendered = json.dumps(evaluation_dict(evaluation, "en", receipt=False), indent=2, ensure_ascii=False) + "\n"
+    assert rendered == snapshot(extension_class=JsonSnapshot)
+
+
+@pytest.mark.parametrize("case_path", [p for p in CASES if p.stem in {"benzodiazepine-chronic", "pill-age-19"}],
+                         ids=_id)
+def test_markdown_explanation(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
+    evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
+    assert evaluation_markdown(evaluation, "en") == snapshot(extension_class=MarkdownSnapshot)
