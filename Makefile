@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/rxpolicy check
+	PYTHONPATH=interpreter $(BIN)/lint-imports
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 

@@ -18,7 +18,7 @@ import click
 
 from . import api
 from .diagnostics import Diagnostic, RxError, Severity
-from .load import builtin_policies, builtin_rules_dir
+from .load import builtin_policies, builtin_rules_dir, split_policy_year
 from .render.diagnostics import render_diagnostics
 from .render.json import evaluation_json
 from .render.markdown import evaluation_markdown
@@ -97,6 +97,13 @@ def eval_command(case_file: Path, policy_name: str, output_format: str, lang: st
                                  help="give the path of a case YAML file, e.g. examples/benzodiazepine-chronic.yaml"))
     policy = api.PolicyStore().load(policy_name)
     evaluation = api.evaluate_case_file(case_file, policy)
+    _, year = split_policy_year(policy_name)
+    if year is not None and evaluation.case.dispensed_on.year != year:
+        raise RxError(Diagnostic(
+            code="RX602", field="dispensed_on",
+            message=f"the case is dispensed on {evaluation.case.dispensed_on}, but `{policy_name}` asks for the "
+                    f"rules of {year}",
+            help=f"use `--policy {policy.name}` (the dispensing date picks the year), or check the case's date"))
     render = {"text": evaluation_text, "json": evaluation_json, "markdown": evaluation_markdown}[output_format]
     click.echo(render(evaluation, lang), nl=False)
 

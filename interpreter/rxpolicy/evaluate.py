@@ -24,12 +24,10 @@ from .grammar import grammar_sha256
 from .source import Span
 from .trace import RuleTrace, Trace
 from .types import Type
+from .values import MONEY_CONTEXT
 
 __all__ = ["DecisionResult", "Evaluation", "Receipt", "evaluate"]
 
-# A fixed arithmetic context, so that an embedder's own decimal settings never change a result.
-_CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation,
-                                                                             decimal.DivisionByZero])
 
 
 @attrs.frozen(kw_only=True)
@@ -69,7 +67,11 @@ class Evaluation:
     values: tuple[object, ...]
     deciders: tuple[tuple[int, ...], ...]
     trace: Trace | None
-    receipt: Receipt
+
+    @property
+    def receipt(self) -> Receipt:
+        """What is needed to replay this decision later (computed on request: it hashes the case)."""
+        return _receipt(self.policy, self.case)
 
     def __getitem__(self, name: str) -> DecisionResult:
         for index, decision in enumerate(self.policy.decisions):
@@ -120,7 +122,7 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     records: list[tuple[int, object, object]] = []
     outcomes: dict[int, bool] = {}
     try:
-        with decimal.localcontext(_CONTEXT):
+        with decimal.localcontext(MONEY_CONTEXT):
             if trace:
                 values, deciders = epoch.traced(case.values, records, outcomes)
             else:
@@ -133,12 +135,12 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
         raise RxError(_missing(policy, case, missing)) from None
     the_trace = Trace(policy=policy, records=tuple(records), rule_outcomes=outcomes,
                       rules_in_force=epoch.rules_in_force) if trace else None
-    return Evaluation(policy=policy, case=case, values=values, deciders=deciders, trace=the_trace,
-                      receipt=_receipt(policy, case))
+    return Evaluation(policy=policy, case=case, values=values, deciders=deciders, trace=the_trace)
 
 
 def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:
-    canonical = json.dumps(case.to_mapping(only_changed=False), sort_keys=True, default=str)
+    with decimal.localcontext(MONEY_CONTEXT):
+        canonical = json.dumps(case.to_mapping(only_changed=False), sort_keys=True, default=str)
     return Receipt(engine_version=ENGINE_VERSION, policy=policy.name, policy_fingerprint=policy.fingerprint,
                    grammar_sha256=grammar_sha256(), rule_files=policy.file_hashes, dispensed_on=case.dispensed_on,
                    case_sha256=hashlib.sha256(canonical.encode()).hexdigest())

@@ -20,7 +20,7 @@ from .lower import parse_rule_file
 from .source import SourceFile
 
 __all__ = ["BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "policy_sources", "read_rule_files",
-           "resolve_policy_dir"]
+           "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
 
@@ -76,9 +76,18 @@ def builtin_policies() -> tuple[BuiltinPolicy, ...]:
     return tuple(found)
 
 
+def split_policy_year(name: str) -> tuple[str, int | None]:
+    """``hollandzorg-2025`` → (``hollandzorg``, 2025): a built-in policy named with the year it is used for."""
+    base, _, year = name.rpartition("-")
+    if base and year.isdigit() and len(year) == 4 and base in {p.name for p in builtin_policies()}:
+        return base, int(year)
+    return name, None
+
+
 def resolve_policy_dir(name_or_path: str) -> Path:
-    """A built-in policy name, or a path to a directory of rule files; raises RX601 for neither."""
+    """A built-in policy name (optionally ``name-YYYY``), or a directory of rule files; raises RX601 for neither."""
     names = {p.name: p.directory for p in builtin_policies()}
+    name_or_path = split_policy_year(name_or_path)[0]
     if name_or_path in names:
         return names[name_or_path]
     path = Path(name_or_path)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import enum
+import decimal
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 import attrs
 
 __all__ = [
     "CENT",
+    "MONEY_CONTEXT",
     "Duration",
     "Rounding",
     "SupplyLimit",
@@ -29,6 +31,11 @@ __all__ = [
 ]
 
 CENT = Decimal("0.01")
+
+#: The arithmetic every amount is computed and rounded in, whatever decimal context an embedder
+#: has set for its own thread (never modified after import).
+MONEY_CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN,
+                                traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
 
 class Unit(enum.Enum):
@@ -127,9 +134,10 @@ _DECIMAL_MODES = {"half up": ROUND_HALF_UP, "down": ROUND_DOWN, "up": ROUND_UP, 
 def round_money(amount: Decimal, rounding: Rounding) -> Decimal:
     """Round an amount as a rule says; the result keeps two decimals (``137.00``)."""
     quantum = Decimal(1) if rounding.unit == "whole euros" else CENT
-    return amount.quantize(quantum, rounding=_DECIMAL_MODES[rounding.mode]).quantize(CENT)
+    rounded = amount.quantize(quantum, rounding=_DECIMAL_MODES[rounding.mode], context=MONEY_CONTEXT)
+    return rounded.quantize(CENT, context=MONEY_CONTEXT)
 
 
 def format_money(amount: Decimal) -> str:
     """Money as the contract writes it: a string with exactly two decimals."""
-    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT))
