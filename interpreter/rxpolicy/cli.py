@@ -94,7 +94,7 @@ def eval_command(case_file: Path, policy_name: str, output_format: str, lang: st
     """Evaluate one case and explain every decision."""
     if not case_file.is_file():
         raise RxError(Diagnostic(code="RX001", message=f"the case file {case_file} does not exist",
-                                 help="give the path of a case YAML file, e.g. examples/benzodiazepine-chronic.yaml"))
+                                 help="give the path of a case YAML file, e.g. examples/hollandzorg/benzodiazepine-chronic.yaml"))
     policy = api.PolicyStore().load(policy_name)
     evaluation = api.evaluate_case_file(case_file, policy)
     _, year = split_policy_year(policy_name)

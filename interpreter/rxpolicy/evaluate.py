@@ -24,7 +24,7 @@ from .grammar import grammar_sha256
 from .source import Span
 from .trace import RuleTrace, Trace
 from .types import Type
-from .values import MONEY_CONTEXT
+from .values import MONEY_CONTEXT, describe
 
 __all__ = ["DecisionResult", "Evaluation", "Receipt", "evaluate"]
 
@@ -180,7 +180,8 @@ def _conflict(policy: CompiledPolicy, case: Case, conflict: runtime.Conflict) ->
     (a, va), (b, vb) = next(((x, y) for x in hits for y in hits if x[1] != y[1]))
     return Diagnostic(code="RX503", span=a.span,
                       message=f"the rules `{a.id}` and `{b.id}` both apply to this case and give `{decision.name}` "
-                              f"different values ({va} and {vb}), and neither is an exception to the other",
+                              f"different values ({describe(va)} and {describe(vb)}), and neither is an exception "
+                              "to the other",
                       help=f"write `exception to {a.id}` in `{b.id}` (or the other way round), or narrow their "
                            "`when` so they do not overlap", related=((f"`{b.id}`", b.span),))
 

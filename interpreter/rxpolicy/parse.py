@@ -81,9 +81,15 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
         position = error.pos_in_stream or 0
         span = source.span(position, position + 1)
         char = source.text[position]
+        if char == '"':
+            return Diagnostic(code="RX101", span=span, message="this text has no closing double quote",
+                              help='end the text with `"` on the same line; a long text can be split into '
+                                   'several quoted parts, one after the other')
+        # The lexer accepts a name everywhere (whole-word keywords); offer one only where the parser would.
+        allowed = _acceptable(error) or set(error.allowed or ()) - {"NAME"}
         return Diagnostic(code="RX101", span=span, message=f"the character `{char}` cannot be used here",
-                          help=f"write {_expected_words(set(error.allowed or ()))} here"
-                          if error.allowed else "remove it, or put text between double quotes")
+                          help=f"write {_expected_words(allowed)} here"
+                          if allowed else "remove it, or put text between double quotes")
     if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
         expected = _acceptable(error)
         return Diagnostic(code="RX102", span=source.last_text_position(),

@@ -56,7 +56,8 @@ def settle(hits: list[tuple[int, object]], decision: int) -> tuple[object, tuple
     for _, other in hits[1:]:
         if other != value:
             raise Conflict(decision, hits)
-    return value, tuple(rule for rule, _ in hits)
+    # An exception to several rules that all apply is reached once per rule; it is one reason.
+    return value, tuple(dict.fromkeys(rule for rule, _ in hits))
 
 
 def missing(parameter: str) -> object:

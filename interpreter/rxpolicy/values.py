@@ -24,6 +24,7 @@ __all__ = [
     "SupplyLimit",
     "Unit",
     "add_months",
+    "describe",
     "days_in_year",
     "format_money",
     "round_money",
@@ -141,3 +142,16 @@ def round_money(amount: Decimal, rounding: Rounding) -> Decimal:
 def format_money(amount: Decimal) -> str:
     """Money as the contract writes it: a string with exactly two decimals."""
     return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT))
+
+
+def describe(value: object) -> str:
+    """A value in plain words for a message: ``yes``/``no``, ``12.40 EUR``, ``1 month``, ``not applicable``."""
+    if value is None:
+        return "not applicable"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{format_money(value)} EUR"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -214,7 +214,7 @@ def test_rx310_parameter_without_source(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("where", ['  source "Bzv art. 2.8"\n', '  interpretation "our reading"\n', ""])
 def test_a_parameter_may_cite_itself_its_value_or_an_interpretation(tmp_path: Path, where: str) -> None:
-    value_source = "" if where else ' source "2024"'
+    value_source = "" if where else ' according to "2024"'
     text = f"parameter cap: money\n{where}  value 250.00 EUR in force from 2023-01-01{value_source}\nend\n"
     assert clean(Policy(tmp_path, text)) == ()
 
@@ -447,9 +447,8 @@ def test_rx342_comparing_different_kinds(tmp_path: Path, condition: str, message
     assert found.message == message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a date literal in an expression is lexed as NUMBER - NUMBER - NUMBER, "
-                   "so `dispensed_on >= 2024-01-01` fails with RX342 \"`>=` cannot compare a date with a number\"")
 def test_a_date_field_compared_with_a_date_literal(tmp_path: Path) -> None:
+    # Regression: the date was lexed as 2024 - 1 - 1, giving RX342 "cannot compare a date with a number".
     assert clean(Policy(tmp_path, rule("r/a", "when dispensed_on >= 2024-01-01", "then covered = yes"))) == ()
 
 
@@ -490,10 +489,8 @@ def test_rx343_a_guard_that_does_not_always_hold_does_not_count(tmp_path: Path) 
     assert policy.where(only(policy))[0] == "RX343"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (false positive): a rule's `then` is only evaluated when its `when` "
-                   "holds (compile.py), but the checker does not carry the `when … is known` guard into the "
-                   "assignments, so this reports RX343")
 def test_no_rx343_in_then_when_the_rules_when_guards_it(tmp_path: Path) -> None:
+    # Regression (false positive): a rule's `then` is only evaluated when its `when` holds.
     body = ("when medicine.reimbursement_limit is known",
             "then patient_pays = medicine.price - medicine.reimbursement_limit")
     assert clean(Policy(tmp_path, rule("r/a", *body))) == ()
@@ -558,10 +555,8 @@ def test_rx350_definitions_that_depend_on_each_other(tmp_path: Path) -> None:
     assert any("`a` depends on itself (a → b → a)" == d.message for d in found)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a circle of definitions is reported twice, once by "
-                   "_PolicyChecker.definition (with a place) and once by _PolicyChecker.order with span=None "
-                   "(order() only looks up spans of decisions), so one RX350 names no file, line or column")
 def test_rx350_every_report_of_a_circle_names_its_place(tmp_path: Path) -> None:
+    # Regression: the circle was reported a second time by the ordering step, with no span.
     found = Policy(tmp_path, "define a = b\ndefine b = a\n").errors()
     assert all(d.span is not None for d in found), [(d.code, d.message) for d in found if d.span is None]
 
@@ -618,9 +613,8 @@ def test_rx362_parameter_value_that_is_not_written_out(tmp_path: Path) -> None:
     assert rx362.message == "a parameter value must be written out, like `250.00 EUR`"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a parameter whose only value is not a literal also gets RX361 "
-                   "\"the parameter `cap` has no value\", which is untrue; RX362 alone says what is wrong")
 def test_rx362_is_not_also_reported_as_a_missing_value(tmp_path: Path) -> None:
+    # Regression: RX362 came with a spurious RX361 "the parameter `cap` has no value".
     found = Policy(tmp_path, parameter("200.00 EUR + 50.00 EUR in force from 2023-01-01")).errors()
     assert [d.code for d in found] == ["RX362"]
 

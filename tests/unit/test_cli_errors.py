@@ -157,10 +157,8 @@ def test_a_case_dated_outside_the_policys_years(tmp_path: Path) -> None:
     assert "dispensed_on" in stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: RX501 (no rules in force on the dispensing date) is built without a span "
-                   "(evaluate._not_in_force), so the message names neither the case file nor the line of "
-                   "`dispensed_on`; the contract wants the file named")
 def test_a_case_dated_outside_the_policys_years_names_the_case_file(tmp_path: Path) -> None:
+    # Regression: RX501 had no span, so the message named neither the case file nor `dispensed_on`'s line.
     write_case(tmp_path, "dispensed_on: 2025-03-14", "dispensed_on: 2019-05-01")
     stderr = assert_bad_input(run("eval", "case.yaml", cwd=tmp_path))
     assert stderr.startswith("case.yaml:1:"), stderr

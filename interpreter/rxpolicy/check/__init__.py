@@ -306,7 +306,8 @@ class _PolicyChecker:
                          "rule decides")
 
     def check_exception_cycles(self) -> None:
-        parents = {r.id: {p.id for p in r.rule.exception_to} for r in self.rules}
+        # A rule that names itself is reported where it does so (check_exception), not again here.
+        parents = {r.id: {p.id for p in r.rule.exception_to} - {r.id} for r in self.rules}
         for start in parents:
             path = [start]
             while path:

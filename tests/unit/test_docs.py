@@ -1,0 +1,522 @@
+"""The documentation stays true: every claim a test can check is checked here.
+
+* every RX code the source can raise has a section in docs/errors.md, and every section a code that exists;
+* every example message in docs/errors.md is what rxpolicy prints today for a fault planted in a copy of
+  the rules (the recipes are :data:`FAULTS` below);
+* every case field of the schema is described in docs/case-file.md, every field the tables there name
+  exists, and every case shown there loads (or is refused with the code its marker names);
+* every rule-file excerpt marked ``<!-- from rules/x/y.rxp -->`` occurs in that file, and every other
+  rule-language example parses;
+* every output marked ``<!-- output of: rxpolicy … -->`` is an excerpt of what that command prints;
+* the Python examples of README.md and docs/api.md run.
+
+Run this module as a script to print what the planted faults give now, e.g. after changing a message:
+``.venv/bin/python tests/unit/test_docs.py [RX503 ...]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rxpolicy import RxError, evaluate, load_policy, parse_case
+from rxpolicy.cli import cli
+from rxpolicy.lower import parse_rule_file
+from rxpolicy.schema import FIELDS
+from rxpolicy.source import SourceFile
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+MARKDOWN = (ROOT / "README.md", *sorted(DOCS.glob("*.md")))
+
+_SOURCE_CODE = re.compile(r"""["'](RX\d{3})["']""")
+_SECTION = re.compile(r"^## (RX\d{3})\b", re.MULTILINE)
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_MARKER = re.compile(r"<!--\s*(.*?)\s*-->\s*$")
+
+
+# ------------------------------------------------------------------------------------------ reading docs
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced block of a Markdown file, with the HTML comment written on the line before it (if any)."""
+
+    file: Path
+    line: int
+    lang: str
+    text: str
+    marker: str | None
+
+    @property
+    def where(self) -> str:
+        """``docs/x.md:12`` for failure messages."""
+        return f"{self.file.relative_to(ROOT)}:{self.line}"
+
+
+def blocks(file: Path) -> list[Block]:
+    """Every fenced block of a Markdown file."""
+    text = file.read_text(encoding="utf-8")
+    found = []
+    for match in _FENCE.finditer(text):
+        before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        marker = _MARKER.fullmatch(before.strip())
+        found.append(Block(file=file, line=text.count("\n", 0, match.start()) + 1, lang=match.group(1),
+                           text=match.group(2), marker=marker.group(1) if marker else None))
+    return found
+
+
+def normalised(text: str) -> str:
+    """Text with every run of whitespace made one space (layout does not count in a quotation)."""
+    return " ".join(text.split())
+
+
+def source_codes() -> set[str]:
+    """The RX codes the interpreter's source writes as string literals."""
+    return {code for path in (ROOT / "interpreter" / "rxpolicy").rglob("*.py")
+            for code in _SOURCE_CODE.findall(path.read_text(encoding="utf-8"))}
+
+
+def error_sections() -> dict[str, str]:
+    """docs/errors.md: each code's section text, from its heading to the next."""
+    text = (DOCS / "errors.md").read_text(encoding="utf-8")
+    heads = list(_SECTION.finditer(text))
+    ends = [h.start() for h in heads[1:]] + [len(text)]
+    return {h.group(1): text[h.start():end] for h, end in zip(heads, ends)}
+
+
+# ------------------------------------------------------------------------------------------ planted faults
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault planted in a copy of rules/ (and a case file), and the command that reports it."""
+
+    code: str
+    args: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()
+    edits: tuple[tuple[str, str, str], ...] = ()
+    exit_code: int = 2
+
+
+CASE = """\
+dispensed_on: 2025-03-14
+insured:
+  born_on: 1961-07-02
+prescription:
+  prescriber: gp
+medicine:
+  name: oxazepam 10 mg tablet
+  atc: N05BA04
+  price: 12.40
+dispensing:
+  supply_days: 30
+"""
+_EXAMPLE = "rules/hollandzorg/example.rxp"
+_CHECK = ("check", "rules/hollandzorg")
+_EVAL = ("eval", "case.yaml")
+_EVAL_PLANTED = ("eval", "case.yaml", "--policy", "rules/hollandzorg")
+
+
+def case(old: str = "", new: str = "") -> tuple[tuple[str, str], ...]:
+    """case.yaml: the base case with one line changed."""
+    assert old in CASE, old
+    return (("case.yaml", CASE.replace(old, new, 1)),)
+
+
+def example(text: str) -> tuple[tuple[str, str], ...]:
+    """A rule file added to the HollandZorg policy."""
+    return ((_EXAMPLE, text),)
+
+
+def top_rule(when: str | None = 'insured.plan is "Top"', then: str | None = "plan_pays = 5.00 EUR", extra: str = "",
+             rule_id: str = "plan-contribution/dental", source: bool = True, en: bool = True,
+             nl: bool = True) -> tuple[tuple[str, str], ...]:
+    """A small rule in the HollandZorg policy, with one thing wrong."""
+    text = f"rule {rule_id}\n" + ('  source "example"\n' if source else "")
+    text += (f"  when {when}\n" if when else "") + (f"  then {then}\n" if then else "") + extra
+    text += '  explain en "Top pays 5 euros."\n' if en else ""
+    text += '  explain nl "Top betaalt 5 euro."\n' if nl else ""
+    return example(text + "end\n")
+
+
+_ROW_TABLE = '''table plan-dental
+  decides plan_pays
+  source "example"
+  row none
+    then plan_pays = 0.00 EUR
+    explain en "Nothing."
+    explain nl "Niets."
+  row top
+    when insured.plan is "Top"
+    then plan_pays = 5.00 EUR
+    explain en "Top pays 5 euros."
+    explain nl "Top betaalt 5 euro."
+end
+'''
+_GAP = '''decision delivery_reimbursed: yes or no
+  explain en "the delivery fee is reimbursed"
+  explain nl "de bezorgkosten worden vergoed"
+end
+
+table delivery
+  decides delivery_reimbursed
+  source "example"
+
+  row contracted
+    when dispensing.contracted
+    then delivery_reimbursed = yes
+    explain en "A contracted pharmacy's delivery is reimbursed."
+    explain nl "Bezorging door een gecontracteerde apotheek wordt vergoed."
+end
+'''
+_CONFLICT = '''rule authorisation/nasal-sprays
+  source "example"
+  when medicine.route is nasal
+  then authorisation_required = yes
+  explain en "Nasal sprays need HollandZorg's written authorisation."
+  explain nl "Neussprays vragen schriftelijke toestemming van HollandZorg."
+end
+'''
+_DENTAL = "parameter dental_allowance: money\n  source \"example\"\n"
+
+FAULTS: tuple[Fault, ...] = (
+    # RX0xx: files
+    Fault("RX001", _EVAL),
+    Fault("RX002", ("check", "rules/notes"), files=(("rules/notes/README.txt", "Rule files go here.\n"),)),
+    # RX1xx: syntax
+    Fault("RX101", _CHECK, files=top_rule(then="plan_pays = € 5.00")),
+    Fault("RX102", _CHECK, files=example('rule plan-contribution/dental\n  source "example"\n'
+                                         '  when insured.plan is "Top"\n  then plan_pays = 5.00 EUR\n'
+                                         '  explain en "Top pays 5 euros."\n')),
+    Fault("RX103", _CHECK, files=example('rule plan-contribution/dental\n  source "example"\n'
+                                         '  wehn insured.plan is "Top"\n  then plan_pays = 5.00 EUR\n'
+                                         '  explain en "Top pays 5 euros."\nend\n')),
+    Fault("RX104", _CHECK, files=example('rule plan-contribution/dental\n  source "example"\n'
+                                         '  when insured.plan is "Top"\n  then plan_pays = 5.00 EUR\n'
+                                         '  explain "Top pays 5 euros."\nend\n')),
+    # RX2xx: structure
+    Fault("RX201", _CHECK, files=top_rule(extra="  in force from 2025-02-29\n")),
+    Fault("RX202", _CHECK, files=top_rule(extra="  when insured.age >= 18\n")),
+    Fault("RX203", _CHECK, files=top_rule(extra="  in force from 2025-01-01 until 2024-12-31\n")),
+    Fault("RX204", _CHECK, files=example(_DENTAL.replace("money", "money date") + "  value 250.00 EUR\nend\n")),
+    Fault("RX205", _CHECK, files=top_rule(then="plan_pays = 4.995 EUR")),
+    Fault("RX206", _CHECK, files=top_rule(when="dispensing.new_to_patient", rule_id="dispensing-period/new-hz",
+                                          then="max_supply = at most 1.5 months\n       min_supply = not applicable")),
+    # RX3xx: the checker
+    Fault("RX301", _CHECK, files=example('define contraceptive = medicine.atc matches G03A*\n'
+                                         '  explain en "the medicine is a contraceptive pill"\n')),
+    Fault("RX302", _CHECK, files=example('rule authorisation/esketamine-nasal-spray\n'
+                                         '  exception to authorisation/not-required\n  source "example"\n'
+                                         '  when medicine.atc matches N06AX27\n  then authorisation_required = yes\n'
+                                         '  in force from 2023-07-01 until 2024-06-30\n'
+                                         '  explain en "Esketamine needs authorisation."\n'
+                                         '  explain nl "Esketamine vraagt toestemming."\nend\n')),
+    Fault("RX303", _CHECK, edits=(("rules/hollandzorg/policy.rxp", "policy hollandzorg", "policy holandzorg"),)),
+    Fault("RX304", ("check", "rules/zilverzorg"), files=(("rules/zilverzorg/policy.rxp", (
+        'policy zilverzorg\n  title "ZilverZorg basic health insurance"\n  built on statutory\n'
+        '  built on modle\n  in force from 2025-01-01 until 2025-12-31\nend\n')),)),
+    Fault("RX310", _CHECK, files=top_rule(source=False)),
+    Fault("RX311", _CHECK, files=top_rule(en=False)),
+    Fault("RX312", _CHECK, files=top_rule(nl=False), exit_code=0),
+    Fault("RX313", _CHECK, files=top_rule(extra='  explain de "Top zahlt 5 Euro."\n')),
+    Fault("RX320", _CHECK, files=top_rule(then="plan_pay = 5.00 EUR")),
+    Fault("RX321", _CHECK, files=top_rule(then=None)),
+    Fault("RX322", _CHECK, files=example('table dispensing-period-hz\n  decides max_supply, min_supply\n'
+                                         '  source "example"\n  row pill\n    when medicine.atc matches G03A*\n'
+                                         '    then max_supply = at most 12 months\n'
+                                         '    explain en "The pill: at most 12 months."\n'
+                                         '    explain nl "De pil: ten hoogste 12 maanden."\nend\n')),
+    Fault("RX323", _CHECK, files=top_rule(extra="  exception to preference/medical-neccessity\n")),
+    Fault("RX324", _CHECK, files=top_rule(extra="  exception to coverage/conditions-met\n")),
+    Fault("RX325", _CHECK, files=top_rule(extra="  exception to plan-contribution/dental\n")),
+    Fault("RX326", _CHECK, files=example(_ROW_TABLE)),
+    Fault("RX330", _CHECK, files=top_rule(then="plan_pays = yes")),
+    Fault("RX331", _CHECK, files=top_rule(then="plan_pays = medicine.cheapest_in_group")),
+    Fault("RX340", _CHECK, files=top_rule(when="medicine.atc_code matches N05B*")),
+    Fault("RX341", _CHECK, files=top_rule(when="medicine.preferred")),
+    Fault("RX342", _CHECK, files=top_rule(when="dispensing.supply_days > 1 month")),
+    Fault("RX343", _CHECK, files=top_rule(when="medicine.price > medicine.reimbursement_limit")),
+    Fault("RX344", _CHECK, files=top_rule(when="prescription.prescriber is huisarts")),
+    Fault("RX345", _CHECK, files=top_rule(then="plan_pays = if covered then personal_contribution else no")),
+    Fault("RX346", _CHECK, files=top_rule(when="medicine.price is known"), exit_code=0),
+    Fault("RX347", _CHECK, files=top_rule(when="medicine.atc matches N05BA0*")),
+    Fault("RX348", _CHECK, files=example("define twelfth_birthday = insured.born_on + insured.age * 12 months\n")),
+    Fault("RX349", _CHECK, files=top_rule(when="days_between(insured.insured_from) > 30")),
+    Fault("RX350", _CHECK, files=top_rule(when="in_package", then="preference_met = yes",
+                                          rule_id="preference/in-package")),
+    Fault("RX351", _CHECK, files=top_rule(when='insured.plan is "Compakt"')),
+    Fault("RX360", _CHECK, files=example(_DENTAL + "  value 250.00 EUR in force from 2024-01-01 until 2025-12-31\n"
+                                         "  value 300.00 EUR in force from 2025-01-01\nend\n")),
+    Fault("RX361", _CHECK, files=example(_DENTAL + "end\n")),
+    Fault("RX362", _CHECK, files=example(_DENTAL + "  value 125.00 EUR * 2\nend\n")),
+    # RX4xx: case files
+    Fault("RX401", _EVAL, files=case("  atc: N05BA04\n", "   atc: N05BA04\n")),
+    Fault("RX401", _EVAL, files=case("  price: 12.40\n", "  price: 12.40\n  price: 11.90\n")),
+    Fault("RX402", _EVAL, files=case("  price: 12.40\n", "")),
+    Fault("RX403", _EVAL, files=case("  prescriber: gp\n", "  prescriber: gp\n  chronc: true\n")),
+    Fault("RX403", _EVAL, files=case("  prescriber: gp\n", "  prescriber: gp\n  supply_days: 30\n")),
+    Fault("RX403", _EVAL, files=case("  born_on: 1961-07-02\n", "  born_on: 1961-07-02\n  age: 63\n")),
+    Fault("RX404", _EVAL, files=case("  prescriber: gp\n", "  prescriber: gp\n  chronic: maybe\n")),
+    Fault("RX404", _EVAL, files=case("  supply_days: 30\n", "  supply_days: thirty\n")),
+    Fault("RX405", _EVAL, files=case("  born_on: 1961-07-02\n", "  born_on: 1961-02-30\n")),
+    Fault("RX405", _EVAL, files=case("  price: 12.40\n", "  price: 12.405\n")),
+    Fault("RX405", _EVAL, files=case("  born_on: 1961-07-02\n",
+                                     "  born_on: 1961-07-02\n  insured_from: 2025-06-01\n  insured_until: 2025-05-31\n")),
+    Fault("RX405", _EVAL, files=case("  born_on: 1961-07-02\n", "  born_on: 1961-07-02\n  voluntary_excess: 250\n")),
+    Fault("RX406", _EVAL, files=case("  atc: N05BA04\n", "  atc: N05BA04\n  route: nasel\n")),
+    Fault("RX407", _EVAL, files=case("  born_on: 1961-07-02\n", "  born_on: 1961-07-02\n  plan: Compakt\n")),
+    # RX5xx: evaluation
+    Fault("RX501", _EVAL, files=case("dispensed_on: 2025-03-14\n", "dispensed_on: 2026-03-14\n")),
+    Fault("RX502", _EVAL_PLANTED, files=example(_GAP) + case("  supply_days: 30\n",
+                                                             "  supply_days: 30\n  contracted: false\n")),
+    Fault("RX503", _EVAL_PLANTED, files=example(_CONFLICT) + case("  atc: N05BA04\n", "  atc: N05BA04\n  route: nasal\n")),
+    Fault("RX504", _EVAL_PLANTED, edits=(("rules/hollandzorg/policy.rxp", "until 2025-12-31", "until 2027-12-31"),),
+          files=case("dispensed_on: 2025-03-14\n", "dispensed_on: 2027-03-14\n")),
+    # RX6xx: command line
+    Fault("RX601", ("eval", "case.yaml", "--policy", "hollandzrog"), files=case()),
+    Fault("RX602", ("eval", "case.yaml", "--policy", "hollandzorg-2024"), files=case()),
+)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a command printed."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: tuple[str, ...] | list[str], cwd: Path) -> Output:
+    """Run the command line in this process, in ``cwd`` (paths in messages are relative to it)."""
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(cli, list(args))
+    return Output(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def plant(fault: Fault, work: Path) -> Output:
+    """Copy rules/ into ``work``, plant the fault and run its command there."""
+    shutil.copytree(ROOT / "rules", work / "rules")
+    for path, old, new in fault.edits:
+        target = work / path
+        text = target.read_text(encoding="utf-8")
+        assert old in text, f"{fault.code}: `{old}` is no longer in {path}; plant the fault elsewhere"
+        target.write_text(text.replace(old, new, 1), encoding="utf-8")
+    for path, text in fault.files:
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_text(text, encoding="utf-8")
+    return run_cli(fault.args, work)
+
+
+def _fault_id(fault: Fault) -> str:
+    same = [f for f in FAULTS if f.code == fault.code]
+    return fault.code if len(same) == 1 else f"{fault.code}-{same.index(fault) + 1}"
+
+
+# ------------------------------------------------------------------------------------------ errors.md
+
+def test_every_code_the_source_raises_has_a_section_and_every_section_a_code() -> None:
+    in_source, documented = source_codes(), set(error_sections())
+    assert in_source, "no RX codes found in the source: is the pattern still right?"
+    assert sorted(in_source - documented) == [], "codes without a section in docs/errors.md"
+    assert sorted(documented - in_source) == [], "sections in docs/errors.md for codes the source never raises"
+
+
+def test_every_documented_code_has_a_planted_example() -> None:
+    assert sorted(set(error_sections()) - {f.code for f in FAULTS}) == []
+
+
+def test_sections_are_in_code_order_and_each_says_what_it_means_and_how_to_fix_it() -> None:
+    sections = error_sections()
+    assert list(sections) == sorted(sections)
+    for code, text in sections.items():
+        assert "**Fix:**" in text, f"{code}: the section has no **Fix:** paragraph"
+        assert "```text" in text, f"{code}: the section shows no example message"
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=_fault_id)
+def test_the_example_message_is_what_rxpolicy_prints(fault: Fault, tmp_path: Path) -> None:
+    out = plant(fault, tmp_path)
+    assert out.exit_code == fault.exit_code, out
+    if fault.exit_code == 2:
+        assert out.stdout == "", "bad input prints nothing on stdout"
+    assert f": {fault.code}: " in out.stderr or out.stderr.startswith(f"{fault.code}: "), out.stderr
+    shown = [b.text for b in blocks(DOCS / "errors.md") if b.lang == "text"]
+    section = error_sections()[fault.code]
+    assert any(out.stderr.strip() == text.strip() and text in section for text in shown), (
+        f"docs/errors.md, section {fault.code}, should show exactly this output:\n{out.stderr}")
+
+
+# ------------------------------------------------------------------------------------------ case-file.md
+
+_FIELD_ROW = re.compile(r"^\| `([a-z_.]+)` \|", re.MULTILINE)
+
+
+def test_every_case_field_is_described() -> None:
+    text = (DOCS / "case-file.md").read_text(encoding="utf-8")
+    rows = set(_FIELD_ROW.findall(text))
+    assert sorted(set(FIELDS) - rows) == [], "fields of schema.FIELDS without a row in docs/case-file.md"
+    assert sorted(rows - set(FIELDS)) == [], "rows in docs/case-file.md for fields the schema does not have"
+
+
+def _case_blocks() -> list[Block]:
+    return [b for b in blocks(DOCS / "case-file.md") if b.lang == "yaml"]
+
+
+def test_case_file_examples_load_or_are_refused_as_marked() -> None:
+    plans = load_policy("hollandzorg").plans
+    examples = _case_blocks()
+    assert examples, "docs/case-file.md shows no case"
+    for block in examples:
+        refused = re.fullmatch(r"refused: (RX\d{3})", block.marker or "")
+        if refused is None:
+            parse_case(block.text, path=block.where, plans=plans)
+            continue
+        with pytest.raises(RxError) as caught:
+            parse_case(block.text, path=block.where, plans=plans)
+        assert [d.code for d in caught.value.diagnostics] == [refused.group(1)], block.where
+
+
+# ------------------------------------------------------------------------------------------ rule excerpts
+
+def _rxp_blocks() -> list[Block]:
+    return [b for file in MARKDOWN for b in blocks(file) if b.lang == "rxp"]
+
+
+def test_every_rule_excerpt_is_quoted_from_its_file() -> None:
+    quoted = [b for b in _rxp_blocks() if (b.marker or "").startswith("from ")]
+    assert len(quoted) >= 20, "the language guide quotes the built-in rules"
+    for block in quoted:
+        path = ROOT / (block.marker or "").removeprefix("from ").strip()
+        assert path.is_file(), f"{block.where}: {path} does not exist"
+        text = normalised(path.read_text(encoding="utf-8"))
+        # `…` on a line of its own leaves lines out; each piece must occur, in order.
+        position = 0
+        for piece in re.split(r"^\s*…\s*$", block.text, flags=re.MULTILINE):
+            found = text.find(normalised(piece), position)
+            assert piece.strip() == "" or found >= 0, f"{block.where}: not in {path.name}:\n{piece}"
+            position = max(position, found)
+
+
+def test_every_other_rule_example_is_marked_and_parses() -> None:
+    for block in _rxp_blocks():
+        marker = block.marker or ""
+        if marker.startswith("from "):
+            continue
+        assert marker.startswith("not in the built-in rules"), (
+            f"{block.where}: mark an rxp block `<!-- from rules/… -->` or `<!-- not in the built-in rules … -->`")
+        parse_rule_file(SourceFile(path=block.where, text=block.text))
+
+
+# ------------------------------------------------------------------------------------------ outputs
+
+def _is_excerpt(excerpt: str, full: str) -> bool:
+    """Whether the excerpt's lines occur in ``full`` in order (lines of only `…` leave lines out)."""
+    lines = iter(line.rstrip() for line in full.splitlines())
+    wanted = [line.rstrip() for line in excerpt.splitlines() if line.strip() not in ("…", "...")]
+    return all(any(line == want for line in lines) for want in wanted)
+
+
+def _output_blocks() -> Iterator[tuple[Block, list[str], Block | None]]:
+    for file in MARKDOWN:
+        found = blocks(file)
+        for index, block in enumerate(found):
+            command = re.fullmatch(r"output of: rxpolicy (.*)", block.marker or "")
+            if command:
+                earlier = [b for b in found[:index] if b.lang == "yaml"]
+                yield block, shlex.split(command.group(1)), earlier[-1] if earlier else None
+
+
+def test_every_shown_output_is_an_excerpt_of_the_real_one(tmp_path: Path) -> None:
+    shown = list(_output_blocks())
+    assert len(shown) >= 4
+    for block, args, case_block in shown:
+        if "CASE" in args:  # the case written in the block above
+            assert case_block is not None, f"{block.where}: no yaml block above"
+            (tmp_path / "case.yaml").write_text(case_block.text, encoding="utf-8")
+            args = [str(tmp_path / "case.yaml") if a == "CASE" else a for a in args]
+        out = run_cli(args, ROOT)
+        printed = out.stdout if out.exit_code == 0 else out.stderr
+        assert _is_excerpt(block.text, printed), f"{block.where}: not what `rxpolicy {shlex.join(args)}` " \
+                                                 f"prints now:\n{printed}"
+
+
+# ------------------------------------------------------------------------------------------ Python examples
+
+@pytest.mark.parametrize("file", ["README.md", "docs/api.md"])
+def test_the_python_examples_run(file: str) -> None:
+    code = [b for b in blocks(ROOT / file) if b.lang == "python"]
+    assert code, f"{file} has no Python example"
+    namespace: dict[str, object] = {"__name__": "docs_example"}
+    with contextlib.chdir(ROOT):
+        for block in code:
+            exec(compile(block.text, block.where, "exec"), namespace)  # noqa: S102 - our own documentation
+
+
+# ------------------------------------------------------------------------------------------ claims of the guide
+
+@pytest.mark.xfail(strict=True, reason="BUG: an exception to several rules that all apply is counted once per "
+                   "general rule (compile._Generator.node appends it under each), so `rules` lists it twice; "
+                   "docs/language.md says it counts once")
+def test_an_exception_to_two_applying_rules_counts_once(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "hollandzorg" / "example.rxp").write_text("""\
+rule authorisation/nervous-system
+  exception to authorisation/not-required
+  source "example"
+  when medicine.atc matches N05*
+  then authorisation_required = yes
+  explain en "a"
+end
+
+rule authorisation/anxiolytics
+  exception to authorisation/not-required
+  source "example"
+  when medicine.atc matches N05B*
+  then authorisation_required = yes
+  explain en "b"
+end
+
+rule authorisation/from-the-gp
+  exception to authorisation/nervous-system, authorisation/anxiolytics
+  source "example"
+  when prescription.prescriber is gp
+  then authorisation_required = no
+  explain en "c"
+end
+""", encoding="utf-8")
+    policy = load_policy(str(tmp_path / "rules" / "hollandzorg"))
+    result = evaluate(policy, parse_case(CASE))["authorisation_required"]
+    assert [r.id for r in result.rules] == ["authorisation/from-the-gp"]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: RX503 shows the two values as Python writes them (`False and True`), "
+                   "not as a policy expert reads them (`no and yes`): evaluate._conflict formats raw values")
+def test_a_conflict_names_the_values_in_words(tmp_path: Path) -> None:
+    fault = next(f for f in FAULTS if f.code == "RX503")
+    assert "(no and yes)" in plant(fault, tmp_path).stderr
+
+
+# ------------------------------------------------------------------------------------------ as a script
+
+def main(codes: list[str]) -> None:
+    """Print what each planted fault gives now (all, or those of the codes named)."""
+    for fault in FAULTS:
+        if codes and fault.code not in codes:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = plant(fault, Path(tmp))
+        print(f"===== {_fault_id(fault)} (exit {out.exit_code})\n{out.stderr}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
