@@ -26,16 +26,17 @@ from . import ast, runtime
 from . import types as t
 from .check import CheckedPolicy, LayerKind, SymbolKind
 from .check.model import DecisionInfo, LayerInfo
+from .codegen import ATOMIC, FunctionWriter
 from .grammar import grammar_sha256
 from .schema import FIELDS, field_index
 from .source import Span
 from .types import Kind
-from .values import Duration, SupplyLimit, Unit
+from .values import Duration, SupplyLimit, Unit, add_months
 
 __all__ = ["CompiledPolicy", "Epoch", "LeafMeta", "RuleMeta", "compile_policy", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
-_ATOMIC = (ast.Compare, ast.OneOf, ast.InList, ast.Known, ast.Matches, ast.FitsWithin)
+_ATOMIC = ATOMIC
 
 
 @attrs.frozen(kw_only=True)
@@ -81,13 +82,18 @@ class LeafMeta:
 
 @attrs.frozen(kw_only=True)
 class Epoch:
-    """A period in which the rules and amounts in force do not change, with its compiled functions."""
+    """A period in which the rules and amounts in force do not change, with its compiled functions.
+
+    ``fast`` evaluates a case (values and deciding rules); ``explainers`` recompute, on request,
+    what one rule or definition rested on.
+    """
 
     start: dt.date
     end: dt.date | None
     fast: Callable[[tuple[object, ...]], tuple[tuple[object, ...], tuple[tuple[int, ...], ...]]] = attrs.field(
         eq=False, repr=False)
-    traced: Callable[..., tuple[tuple[object, ...], tuple[tuple[int, ...], ...]]] = attrs.field(eq=False, repr=False)
+    #: Per rule condition, rule value and definition: a function recomputing its tests with their outcomes.
+    explainers: Mapping[tuple[str, object], Callable[..., None]] = attrs.field(eq=False, repr=False)
     python: str = attrs.field(eq=False, repr=False)
     rules_in_force: frozenset[int]
 
@@ -132,8 +138,7 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
-    epochs = tuple(_Generator(checked, rules, decisions, leaf_ids, start, end).epoch()
-                   for start, end in _epochs(checked))
+    epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end) for start, end in _epochs(checked))
     file_hashes = MappingProxyType({f.path: f.sha256 for f in checked.files})
     digest = hashlib.sha256(ENGINE_VERSION.encode())
     digest.update(grammar_sha256().encode())
@@ -235,257 +240,33 @@ def _children(node: ast.Expr) -> Iterator[ast.Expr]:
 
 # ----------------------------------------------------------------------------- code generation
 
-class _Generator:
-    """Writes the Python source of one period's evaluate functions."""
+def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
+           leaf_ids: Mapping[int, int], start: dt.date, end: dt.date | None) -> Epoch:
+    """Write, compile and bind one period's functions: fast, traced, and the explainers."""
+    in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
+    constants: dict[str, object] = {}
 
-    def __init__(self, checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
-                 leaf_ids: Mapping[int, int], start: dt.date, end: dt.date | None) -> None:
-        self.checked, self.rules, self.decisions = checked, rules, decisions
-        self.leaf_ids, self.start, self.end = leaf_ids, start, end
-        self.in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
-        self.constants: dict[str, object] = {}
-        self.traced = False
-        self.lines: list[str] = []
-        self.counter = 0
-        self.children: dict[int, list[int]] = {r.index: [] for r in rules}
-        for r in rules:
-            if r.index not in self.in_force:
-                continue
-            for parent in rules:
-                if parent.index in self.in_force and (parent.id in r.parents or (parent.table in r.parents)):
-                    self.children[parent.index].append(r.index)
+    def writer(mode: str) -> FunctionWriter:
+        return FunctionWriter(checked, rules, decisions, leaf_ids, start, in_force, constants, mode)
 
-    # ------------------------------------------------------------------ functions
-    def epoch(self) -> Epoch:
-        fast_src = self.function("evaluate_fast", traced=False)
-        traced_src = self.function("evaluate_traced", traced=True)
-        python = fast_src + "\n\n" + traced_src
-        namespace: dict[str, Any] = {
-            "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
-            "duration_key": runtime.duration_key, "date_add": runtime.date_add, "round_to": runtime.round_to,
-            "longest": runtime.longest, "shortest": runtime.shortest,
-            "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
-            "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
-            "_lf": _lf, "_rc": _rc, **self.constants,
-        }
-        code = compile(python, f"<rxpolicy {self.checked.name} from {self.start}>", "exec")
-        exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
-        return Epoch(start=self.start, end=self.end, fast=namespace["evaluate_fast"],
-                     traced=namespace["evaluate_traced"], python=python, rules_in_force=self.in_force)
-
-    def function(self, name: str, traced: bool) -> str:
-        self.traced = traced
-        self.lines = [f"def {name}(V{', TL, TR' if traced else ''}):",
-                      f"    D = V[{field_index('dispensed_on')}]"]
-        for kind, symbol in self.checked.order:
-            if kind is SymbolKind.DEFINITION:
-                definition = self.checked.definitions[symbol]
-                self.emit(1, f"{self.var(kind, symbol)} = {self.expr(definition.expr)}")
-            elif any(d.name == symbol for d in self.decisions):
-                self.decision(symbol)
-        values = ", ".join(f"v_{i}" for i in range(len(self.decisions)))
-        deciders = ", ".join(f"r_{i}" for i in range(len(self.decisions)))
-        self.emit(1, f"return ({values}{',' if len(self.decisions) == 1 else ''}), "
-                     f"({deciders}{',' if len(self.decisions) == 1 else ''})")
-        return "\n".join(self.lines)
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
-
-    def var(self, kind: SymbolKind, name: str) -> str:
-        if kind is SymbolKind.DECISION:
-            return f"v_{next(i for i, d in enumerate(self.decisions) if d.name == name)}"
-        return f"d_{list(self.checked.definitions).index(name)}"
-
-    def const(self, value: object) -> str:
-        if value is None or isinstance(value, (bool, int, str)):
-            return repr(value)
-        name = f"K{len(self.constants)}"
-        self.constants[name] = value
-        return name
-
-    # ------------------------------------------------------------------ decisions
-    def decision(self, name: str) -> None:
-        index = next(i for i, d in enumerate(self.decisions) if d.name == name)
-        self.emit(1, "h = []")
-        seen_tables: set[str] = set()
-        for rule in self.rules:
-            if rule.index not in self.in_force or name not in rule.decides or rule.parents:
-                continue
-            if rule.table is None:
-                self.emit(1, f"if {self.condition(rule)}:")
-                self.node(rule, name, 2)
-            elif rule.table not in seen_tables:
-                seen_tables.add(rule.table)
-                rows = [r for r in self.rules if r.table == rule.table and r.index in self.in_force and not r.parents]
-                for position, row in enumerate(rows):
-                    self.emit(1, f"{'if' if position == 0 else 'elif'} {self.condition(row)}:")
-                    self.node(row, name, 2)
-        self.emit(1, f"v_{index}, r_{index} = settle(h, {index})")
-
-    def condition(self, rule: RuleMeta) -> str:
-        test = "True" if rule.rule.when is None else self.expr(rule.rule.when)
-        return f"_rc(TR, {rule.index}, {test})" if self.traced else test
-
-    def reaches(self, rule: RuleMeta, name: str) -> bool:
-        return name in rule.decides or any(self.reaches(self.rules[c], name) for c in self.children[rule.index])
-
-    def node(self, rule: RuleMeta, name: str, depth: int) -> None:
-        """Code for when ``rule`` applies: its exceptions that apply decide, else it does."""
-        kids = [self.rules[c] for c in self.children[rule.index] if self.reaches(self.rules[c], name)]
-        own = name in rule.decides
-        value = None
-        if own:
-            assignment = next(a for a in rule.rule.assignments if a.decision == name)
-            value = f"h.append(({rule.index}, {self.expr(assignment.value)}))"
-        if not kids:
-            self.emit(depth, value or "pass")
-            return
-        self.counter += 1
-        mark = f"n{self.counter}"
-        self.emit(depth, f"{mark} = len(h)")
-        for kid in kids:
-            self.emit(depth, f"if {self.condition(kid)}:")
-            self.node(kid, name, depth + 1)
-        if value:
-            self.emit(depth, f"if len(h) == {mark}: {value}")
-
-    # ------------------------------------------------------------------ expressions
-    def expr(self, node: ast.Expr) -> str:
-        code: str = getattr(self, "_" + type(node).__name__.lower())(node)
-        if self.traced and id(node) in self.leaf_ids and isinstance(node, (ast.Name, *_ATOMIC)):
-            leaf = self.leaf_ids[id(node)]
-            observed = self.observed(node)
-            return f"_lf(TL, {leaf}, {observed}, {code})"
-        return code
-
-    def observed(self, node: ast.Expr) -> str:
-        """The value the trace shows beside a test's outcome: its left operand."""
-        operand = getattr(node, "operand", None) or getattr(node, "left", None) or getattr(node, "supply", None)
-        if operand is None:
-            return "None"
-        saved, self.traced = self.traced, False
-        try:
-            return self.expr(operand)
-        finally:
-            self.traced = saved
-
-    def typ(self, node: ast.Expr) -> t.Type:
-        return self.checked.expr_types.get(id(node), t.NOTHING)
-
-    def _literal(self, node: ast.Literal) -> str:
-        value = node.value
-        if isinstance(value, Decimal) and node.kind is ast.LiteralKind.NUMBER and value == value.to_integral_value():
-            value = int(value)
-        return self.const(value)
-
-    def _name(self, node: ast.Name) -> str:
-        resolved = self.checked.names[id(node)]
-        kind = resolved.kind
-        if kind is SymbolKind.FIELD:
-            return f"V[{field_index(resolved.target)}]"
-        if kind is SymbolKind.CHOICE:
-            return repr(resolved.target)
-        if kind is SymbolKind.PARAMETER:
-            value = self.checked.parameters[resolved.target].value_on(self.start)
-            if value is None:
-                return f"missing({resolved.target!r})"
-            number = value.value
-            if isinstance(number, Decimal) and self.checked.parameters[resolved.target].type.kind is Kind.NUMBER \
-                    and number == number.to_integral_value():
-                number = int(number)
-            return self.const(number)
-        return self.var(kind, resolved.target)
-
-    def _not(self, node: ast.Not) -> str:
-        return f"(not {self.expr(node.operand)})"
-
-    def _boolop(self, node: ast.BoolOp) -> str:
-        return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
-
-    def _ifthenelse(self, node: ast.IfThenElse) -> str:
-        return f"({self.expr(node.then)} if {self.expr(node.condition)} else {self.expr(node.otherwise)})"
-
-    def _compare(self, node: ast.Compare) -> str:
-        left, right = self.expr(node.left), self.expr(node.right)
-        if node.op == "is":
-            return f"({left} == {right})"
-        if node.op == "is not":
-            return f"({left} != {right})"
-        if self.typ(node.left).kind is Kind.DURATION:
-            return f"(duration_key({left}, D) {node.op} duration_key({right}, D))"
-        return f"({left} {node.op} {right})"
-
-    def _oneof(self, node: ast.OneOf) -> str:
-        options = ", ".join(self.expr(o) for o in node.options)
-        return f"({self.expr(node.operand)} {'not in' if node.negated else 'in'} ({options},))"
-
-    def _inlist(self, node: ast.InList) -> str:
-        return f"({self.expr(node.operand)} {'not in' if node.negated else 'in'} {self.expr(node.collection)})"
-
-    def _known(self, node: ast.Known) -> str:
-        return f"({self.expr(node.operand)} {'is' if node.negated else 'is not'} None)"
-
-    def _matches(self, node: ast.Matches) -> str:
-        operand = self.expr(node.operand)
-        prefixes = tuple(p[:-1] for p in node.patterns if p.endswith("*"))
-        exact = tuple(p for p in node.patterns if not p.endswith("*"))
-        tests = []
-        if prefixes:
-            tests.append(f"{operand}.startswith({self.const(prefixes)})")
-        if exact:
-            tests.append(f"{operand} in {self.const(frozenset(exact))}")
-        return "(" + " or ".join(tests) + ")"
-
-    def _fitswithin(self, node: ast.FitsWithin) -> str:
-        return (f"fits_within({self.expr(node.supply)}, {self.expr(node.limit)}, D, "
-                f"V[{field_index('dispensing.smallest_pack')}], V[{field_index('prescription.course_days')}])")
-
-    def _arith(self, node: ast.Arith) -> str:
-        left, right = self.expr(node.left), self.expr(node.right)
-        kinds = (self.typ(node.left).kind, self.typ(node.right).kind)
-        if kinds[0] is Kind.DATE:
-            return f"date_add({left}, {right}, {1 if node.op == '+' else -1})"
-        if Kind.PERCENT in kinds:
-            return f"({left} * {right} / 100)"
-        if node.op == "/":
-            return f"(Decimal({left}) / {right})"
-        return f"({left} {node.op} {right})"
-
-    def _rounded(self, node: ast.Rounded) -> str:
-        return f"round_to({self.expr(node.operand)}, {self.const(node.rounding)})"
-
-    def _withunit(self, node: ast.WithUnit) -> str:
-        operand = self.expr(node.operand)
-        if node.unit in ("EUR", "%"):
-            return f"Decimal({operand})"
-        return f"Duration(int({operand}), {'DAYS' if node.unit.startswith('day') else 'MONTHS'})"
-
-    def _call(self, node: ast.Call) -> str:
-        args = ", ".join(self.expr(a) for a in node.args)
-        if node.function == "days_between":
-            first, second = (self.expr(a) for a in node.args)
-            return f"({second} - {first}).days"
-        if node.function == "first_day_of_next_month":
-            return f"first_day_of_next_month({args})"
-        if self.typ(node).kind is Kind.DURATION:
-            return f"{'shortest' if node.function == 'min' else 'longest'}(D, {args})"
-        return f"{node.function}({args})"
-
-    def _supplylimitexpr(self, node: ast.SupplyLimitExpr) -> str:
-        if isinstance(node.duration, ast.Literal):
-            assert isinstance(node.duration.value, Duration)
-            return self.const(SupplyLimit(node.duration.value, node.or_smallest_pack, node.or_one_course))
-        return f"SupplyLimit({self.expr(node.duration)}, {node.or_smallest_pack}, {node.or_one_course})"
+    explainers, explainer_names = writer("explain").write_explainers()
+    python = "\n\n".join([writer("fast").write("evaluate_fast"), explainers])
+    namespace: dict[str, Any] = {
+        "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
+        "fits_days": runtime.fits_days, "duration_key": runtime.duration_key, "date_add": runtime.date_add,
+        "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
+        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
+        "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
+        "_lf": _lf, **constants,
+    }
+    code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
+    exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
+    return Epoch(start=start, end=end, fast=namespace["evaluate_fast"],
+                 explainers=MappingProxyType({owner: namespace[n] for owner, n in explainer_names.items()}),
+                 python=python, rules_in_force=in_force)
 
 
 def _lf(records: list[tuple[int, object, bool]], leaf: int, observed: object, outcome: Any) -> Any:
     """Trace helper bound into generated code: records a test's outcome and passes it on."""
     records.append((leaf, observed, outcome))
-    return outcome
-
-
-def _rc(records: dict[int, bool], rule: int, outcome: bool) -> bool:
-    """Trace helper bound into generated code: records whether a rule's condition held."""
-    records[rule] = outcome
     return outcome

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from .values import Duration, Rounding, SupplyLimit, round_money
+from .values import Duration, Rounding, SupplyLimit, Unit, add_months, round_money
 
-__all__ = ["Conflict", "Gap", "NotInForce", "date_add", "duration_key", "fits_within", "round_to", "settle"]
+__all__ = ["Conflict", "Gap", "NotInForce", "date_add", "fits_days", "duration_key", "fits_within", "round_to", "settle"]
 
 
 class Conflict(Exception):
@@ -98,6 +98,21 @@ def fits_within(supply: Duration, limit: Duration | SupplyLimit, start: dt.date,
 def first_day_of_next_month(day: dt.date) -> dt.date:
     """The first day of the month after ``day``'s month."""
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,
+              course_days: int | None) -> bool:
+    """``fits_within`` for a supply counted in days (no Duration built per case)."""
+    period = limit.duration if isinstance(limit, SupplyLimit) else limit
+    if period.unit is Unit.DAYS:
+        fits = days <= period.amount
+    else:
+        fits = start + dt.timedelta(days=days) <= add_months(start, period.amount)
+    if fits or not isinstance(limit, SupplyLimit):
+        return fits
+    if limit.or_smallest_pack and smallest_pack:
+        return True
+    return bool(limit.or_one_course and course_days is not None and days <= course_days)
 
 
 def date_add(day: dt.date, period: Duration, sign: int) -> dt.date:

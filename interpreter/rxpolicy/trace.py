@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import attrs
 
 from . import ast
-from .compile import CompiledPolicy, LeafMeta, RuleMeta
+from .compile import CompiledPolicy, Epoch, LeafMeta, RuleMeta
 
 __all__ = ["Fact", "RuleStatus", "RuleTrace", "Trace"]
 
@@ -61,25 +61,77 @@ class RuleTrace:
     beaten_by: tuple[RuleMeta, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
 class Trace:
-    """Raw outcomes of one traced evaluation."""
+    """One evaluation's trace: which rules held and the tests each rested on, worked out on request.
 
-    policy: CompiledPolicy = attrs.field(eq=False, repr=False)
-    records: tuple[tuple[int, object, object], ...]
-    rule_outcomes: Mapping[int, bool]
-    rules_in_force: frozenset[int]
+    Evaluation is pure, so nothing is recorded while it runs: the deciding rules are known, and
+    whether any other rule was reached and held, and which tests (with their observed values) a
+    rule or definition rested on, is recomputed from the same case the first time an explanation
+    asks, by the period's generated explainers, and kept.
+    """
+
+    __slots__ = ("policy", "epoch", "case_values", "decision_values", "_facts", "_outcomes")
+
+    def __init__(self, *, policy: CompiledPolicy, epoch: Epoch, case_values: tuple[object, ...],
+                 decision_values: tuple[object, ...]) -> None:
+        # A plain class: one is made per evaluated case. The two caches fill on request; filling one
+        # twice from two threads gives the same content, so no lock is needed.
+        self.policy = policy
+        self.epoch = epoch
+        self.case_values = case_values
+        self.decision_values = decision_values
+        self._facts: dict[tuple[str, object], tuple[Fact, ...]] = {}
+        self._outcomes: dict[int, bool | None] = {}
+
+    @property
+    def rules_in_force(self) -> frozenset[int]:
+        """The rules in force on the dispensing date."""
+        return self.epoch.rules_in_force
+
+    def _explain(self, owner: tuple[str, object]) -> tuple[object, list[tuple[int, object, object]]]:
+        records: list[tuple[int, object, object]] = []
+        explainer = self.epoch.explainers.get(owner)
+        result = explainer(self.case_values, self.decision_values, records) if explainer is not None else None
+        return result, records
 
     def facts_of(self, owner: tuple[str, object]) -> tuple[Fact, ...]:
-        """The recorded tests of one rule's `when` (('rule', i)), value (('value', i)) or a definition."""
-        seen: set[int] = set()
-        facts = []
-        for leaf_index, observed, outcome in self.records:
-            leaf = self.policy.leaves[leaf_index]
-            if leaf.owner == owner and leaf_index not in seen:
-                seen.add(leaf_index)
-                facts.append(Fact(leaf=leaf, observed=observed, outcome=outcome))
-        return tuple(facts)
+        """The tests of one rule's `when` (('rule', i)), its values (('value', i)) or a definition."""
+        found = self._facts.get(owner)
+        if found is None:
+            _, records = self._explain(owner)
+            seen: set[int] = set()
+            facts = []
+            for leaf_index, observed, outcome in records:
+                leaf = self.policy.leaves[leaf_index]
+                if leaf.owner == owner and leaf_index not in seen:
+                    seen.add(leaf_index)
+                    facts.append(Fact(leaf=leaf, observed=observed, outcome=outcome))
+            found = self._facts[owner] = tuple(facts)
+        return found
+
+    def outcome(self, rule: RuleMeta) -> bool | None:
+        """Whether a rule's condition held; None when evaluation never reached it.
+
+        A table row is reached when no row above it held; an exception when one of the rules it
+        derogates from held; any other rule in force always.
+        """
+        if rule.index in self._outcomes:
+            return self._outcomes[rule.index]
+        held: bool | None = None
+        if rule.index in self.epoch.rules_in_force and self._reached(rule):
+            held = True if rule.rule.when is None else bool(self._explain(("rule", rule.index))[0])
+        self._outcomes[rule.index] = held
+        return held
+
+    def _reached(self, rule: RuleMeta) -> bool:
+        rules = self.policy.rules
+        if rule.parents:
+            return any(self.outcome(p) for p in rules
+                       if p.id in rule.parents or (p.table is not None and p.table in rule.parents))
+        if rule.table is not None:
+            return all(self.outcome(r) is False for r in rules if r.table == rule.table and not r.parents
+                       and r.rule.row_index < rule.rule.row_index and r.index in self.epoch.rules_in_force)
+        return True
 
     def status(self, rule: RuleMeta, deciders: tuple[int, ...]) -> RuleStatus:
         """What happened to a rule while its decision was made."""
@@ -87,7 +139,7 @@ class Trace:
             return RuleStatus.NOT_IN_FORCE
         if rule.index in deciders:
             return RuleStatus.DECIDED
-        outcome = self.rule_outcomes.get(rule.index)
+        outcome = self.outcome(rule)
         if outcome is None:
             return RuleStatus.NOT_REACHED
         return RuleStatus.OVERRIDDEN if outcome else RuleStatus.NOT_APPLICABLE
@@ -99,7 +151,8 @@ class Trace:
         if status is RuleStatus.OVERRIDDEN:
             beaten_by = tuple(r for r in self.policy.rules
                               if (rule.id in r.parents or (rule.table is not None and rule.table in r.parents))
-                              and self.rule_outcomes.get(r.index))
-        return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)),
+                              and self.outcome(r))
+        evaluated = status in (RuleStatus.DECIDED, RuleStatus.OVERRIDDEN, RuleStatus.NOT_APPLICABLE)
+        return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)) if evaluated else (),
                          value_facts=self.facts_of(("value", rule.index)) if status is RuleStatus.DECIDED else (),
                          beaten_by=beaten_by)

@@ -85,12 +85,18 @@ class SupplyLimit:
         return text
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(start: dt.date, months: int) -> dt.date:
     """``start`` plus calendar months; a missing day becomes the month's last day."""
-    index = start.year * 12 + (start.month - 1) + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(start.day, last))
+    index = start.year * 12 + start.month - 1 + months
+    year, month0 = divmod(index, 12)
+    day = start.day
+    if day > 28:
+        last = _MONTH_DAYS[month0] + (month0 == 1 and calendar.isleap(year))
+        day = min(day, last)
+    return dt.date(year, month0 + 1, day)
 
 
 def whole_years_between(born: dt.date, on: dt.date) -> int:

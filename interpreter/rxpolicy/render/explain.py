@@ -58,8 +58,8 @@ def because_facts(trace: Trace, rule: RuleMeta) -> list[Fact]:
     facts: list[Fact] = []
     if rule.table is not None:
         for earlier in policy.rules:
-            if earlier.table == rule.table and earlier.index != rule.index and \
-                    trace.rule_outcomes.get(earlier.index) is False and earlier.rule.row_index < rule.rule.row_index:
+            if earlier.table == rule.table and earlier.index != rule.index and not earlier.parents and \
+                    earlier.rule.row_index < rule.rule.row_index and trace.outcome(earlier) is False:
                 facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
     for parent in _parents(policy, rule):
         facts.extend(because_facts(trace, parent))
