@@ -411,7 +411,7 @@ class FunctionWriter:
         left, right = self.expr(node.left), self.expr(node.right)
         kinds = (self.typ(node.left).kind, self.typ(node.right).kind)
         if kinds[0] is Kind.DATE:
-            period = self.fold(node.right)
+            period = self.fold(node.right) if not (self.explaining and self.has_leaf(node.right)) else None
             if isinstance(period, Duration) and period.unit is Unit.MONTHS:
                 return f"add_months({left}, {period.amount if node.op == '+' else -period.amount})"
             return f"date_add({left}, {right}, {1 if node.op == '+' else -1})"

@@ -27,7 +27,7 @@ _TERMS = {
     "day": ("day", "dag"), "days": ("days", "dagen"), "month": ("month", "maand"), "months": ("months", "maanden"),
     "or the smallest pack": ("or the smallest pack", "of de kleinste verpakking"),
     "or one course": ("or one course", "of één kuur"),
-    "at most": ("at most", "ten hoogste"),
+    "at most": ("at most", "ten hoogste"), "not given": ("not given", "niet opgegeven"),
     ">=": ("at least", "ten minste"), ">": ("more than", "meer dan"), "<=": ("at most", "ten hoogste"),
     "<": ("less than", "minder dan"), "is": ("is", "is"), "is not": ("is not", "is niet"), "not": ("not", "niet"),
     "covered": ("covered", "vergoed"), "not_covered": ("not covered", "niet vergoed"),
@@ -173,7 +173,7 @@ def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
     if isinstance(node, ast.Compare):
         subject = _subject(node.left, policy, lang)
         right = _subject(node.right, policy, lang).replace("_", " ")
-        shown = value_text(observed, lang)
+        shown = value_text(observed, lang) if observed is not None else term("not given", lang)
         if node.op in ("is", "is not"):
             holds_is = outcome == (node.op == "is")
             return f"{subject} {term('is', lang)} {shown}" + ("" if holds_is else f" ({term('not', lang)} {right})")
@@ -185,6 +185,7 @@ def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
         others = (", ".join(_written(o, policy) for o in node.options) if isinstance(node, ast.OneOf)
                   else _subject(node.collection, policy, lang))
         among = "een van" if lang == "nl" else "one of"
-        return (f"{subject} {term('is', lang)} {value_text(observed, lang)}"
+        shown = value_text(observed, lang) if observed is not None else term("not given", lang)
+        return (f"{subject} {term('is', lang)} {shown}"
                 f" ({'' if inside else term('not', lang) + ' '}{among} {others})")
     return f"{_written(node, policy)}: {value_text(outcome, lang)}"
