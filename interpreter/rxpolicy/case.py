@@ -245,8 +245,10 @@ def _py_scalar(value: object) -> _Scalar:
         return _Scalar("", "null")
     if isinstance(value, bool):
         return _Scalar(str(value).lower(), "bool")
-    if isinstance(value, (int, Decimal)):
-        return _Scalar(format(value, "f"), "float" if isinstance(value, Decimal) else "int")
+    if isinstance(value, int):
+        return _Scalar(str(value), "int")  # str, not format(…, "f"): that goes through a float
+    if isinstance(value, Decimal):
+        return _Scalar(format(value, "f"), "float")
     if isinstance(value, float):
         return _Scalar(format(Decimal(repr(value)), "f"), "pyfloat")
     if isinstance(value, dt.date):

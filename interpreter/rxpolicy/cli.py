@@ -163,3 +163,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 # ---------------------------------------------------------------------------------------------------
 # The policy experts' tools, one module each; each module defines a click command added here.
 # (tools: add your `from .X import Y_command` and `cli.add_command(Y_command)` lines below this one)
+from .ruletest_coverage import test_command  # noqa: E402 - tools are added after `cli` is defined
+
+cli.add_command(test_command)

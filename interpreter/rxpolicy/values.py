@@ -100,9 +100,14 @@ def add_months(start: dt.date, months: int) -> dt.date:
 
 
 def whole_years_between(born: dt.date, on: dt.date) -> int:
-    """Age in whole years on a date (a 29 February birthday counts from 1 March in other years)."""
+    """Age in whole years on a date.
+
+    A birthday is laid with the same calendar arithmetic as every other period (the contract's
+    month rule): someone born on 29 February has a birthday on 28 February in other years, so the
+    age and ``born_on + 216 months`` (the 18th birthday) always agree.
+    """
     years = on.year - born.year
-    if (on.month, on.day) < (born.month, born.day):
+    if add_months(born, 12 * years) > on:
         years -= 1
     return years
 

@@ -149,6 +149,34 @@ def top_rule(when: str | None = 'insured.plan is "Top"', then: str | None = "pla
     return example(text + "end\n")
 
 
+_TEST_FILE = "rules/hollandzorg/tests/example.test.yaml"
+_TEST_BASE = """\
+base:
+  dispensed_on: 2025-03-14
+  insured: {born_on: 1970-05-01}
+  prescription: {prescriber: gp}
+  medicine: {name: oxazepam 10 mg tablet, atc: N05BA04, price: 4.00}
+  dispensing: {supply_days: 30}
+tests:
+"""
+
+
+_SOURCES = """\
+seeds:
+  002_3f9fc1b668f8b9ea.txt:
+    policies: [hollandzorg]
+sections:
+  - seed: 002_3f9fc1b668f8b9ea.txt
+    heading: Contact
+    rules_expected: false
+"""
+
+
+def rule_test_fault(code: str, tests: str, *args: str) -> Fault:
+    """A rule-test file of the HollandZorg policy with one thing wrong, run by ``rxpolicy test``."""
+    return Fault(code, ("test", _TEST_FILE, *args), files=((_TEST_FILE, _TEST_BASE + tests),))
+
+
 _ROW_TABLE = '''table plan-dental
   decides plan_pays
   source "example"
@@ -285,6 +313,20 @@ FAULTS: tuple[Fault, ...] = (
     # RX6xx: command line
     Fault("RX601", ("eval", "case.yaml", "--policy", "hollandzrog"), files=case()),
     Fault("RX602", ("eval", "case.yaml", "--policy", "hollandzorg-2024"), files=case()),
+    # RX7xx: rule-test files
+    rule_test_fault("RX701", "  - name: one month\n   expect: {max_supply: 1 month}\n"),
+    rule_test_fault("RX702", "  - name: one month\n    expected: {max_supply: 1 month}\n    expect: {covered: true}\n"),
+    rule_test_fault("RX703", "  - name: one month\n"),
+    rule_test_fault("RX704", "  - name: one month\n    expect: {max_supply: 1 month}\n"
+                             "  - name: one month\n    expect: {covered: true}\n"),
+    rule_test_fault("RX705", "  - name: one month\n    expect: {max_suply: 1 month}\n"),
+    rule_test_fault("RX706", "  - name: one month\n    decided_by: {max_supply: dispensing-period/benzodiazepine}\n"),
+    rule_test_fault("RX707", "  - name: one month\n    expect: {max_supply: 4 weeks}\n"),
+    Fault("RX708", ("test", "rules/hollandzorg/notes"),
+          files=(("rules/hollandzorg/notes/README.txt", "Tests go here.\n"),)),
+    Fault("RX709", ("test", _TEST_FILE, "--coverage"),
+          files=((_TEST_FILE, _TEST_BASE + "  - name: one month\n    expect: {max_supply: 1 month}\n"),
+                 ("rules/sources.yaml", _SOURCES))),
 )
 
 
