@@ -6,7 +6,7 @@ Load a policy once and evaluate many cases::
     from rxpolicy import PolicyStore, evaluate, load_case
 
     policy = PolicyStore().load("hollandzorg")
-    evaluation = evaluate(policy, load_case(Path("examples/benzodiazepine-chronic.yaml")))
+    evaluation = evaluate(policy, load_case(Path("examples/hollandzorg/benzodiazepine-chronic.yaml")))
     evaluation["max_supply"].value        # SupplyLimit(1 month)
     evaluation["max_supply"].rule.id      # 'dispensing-period/benzodiazepines'
     evaluation.outcome                    # 'not_covered'

@@ -1,9 +1,9 @@
 """The Python API: load a policy once, evaluate many cases.
 
->>> from rxpolicy import PolicyStore, load_case
+>>> from rxpolicy import PolicyStore, evaluate, load_case
 >>> store = PolicyStore()
 >>> policy = store.load("hollandzorg")
->>> evaluation = policy_evaluate(policy, load_case(path))   # doctest: +SKIP
+>>> evaluation = evaluate(policy, load_case(path, plans=policy.plans))   # doctest: +SKIP
 
 A :class:`CompiledPolicy` is immutable and may be shared by any number of threads. The store
 caches compiled policies by the hash of their rule files, the grammar and the engine version, and

@@ -18,7 +18,7 @@ from ..evaluate import Evaluation
 from ..trace import Fact, RuleStatus, RuleTrace, Trace
 from .words import fact_sentence
 
-__all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons"]
+__all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons", "rule_because"]
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +109,14 @@ def _parents(policy: CompiledPolicy, rule: RuleMeta) -> list[RuleMeta]:
 def because(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[str, ...]:
     """The sentences a decision rests on (deduplicated, in order)."""
     return tuple(r.sentence for r in reasons(evaluation, name, lang))
+
+
+def rule_because(evaluation: Evaluation, rule: RuleMeta, lang: str = "en") -> tuple[str, ...]:
+    """The sentences one deciding rule rests on (for a refusal: its own facts, not the other refusals')."""
+    trace = evaluation.trace
+    if trace is None:
+        return ()
+    return tuple(r.sentence for r in _reasons(trace, because_facts(trace, rule), lang, evaluation.values_by_name))
 
 
 def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason, ...]:

@@ -15,7 +15,7 @@ from typing import Any
 from ..compile import RuleMeta
 from ..evaluate import Evaluation
 from ..values import SupplyLimit
-from .explain import Reason, decision_views
+from .explain import Reason, decision_views, rule_because
 from .words import json_value
 
 __all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
@@ -63,7 +63,7 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
     if evaluation.outcome is not None:
         data["outcome"] = evaluation.outcome
     if evaluation.reasons:
-        data["reasons"] = [{**_rule_ref(r, lang), "because": decisions["covered"]["because"]}
+        data["reasons"] = [{**_rule_ref(r, lang), "because": list(rule_because(evaluation, r, lang))}
                            for r in evaluation.reasons]
     data["decisions"] = decisions
     if receipt:

@@ -1,0 +1,205 @@
+"""What would change it, in words: each counterfactual as one sentence, in English and Dutch.
+
+The sentences use the case schema's own wording (the yes/no phrases and nouns of :data:`schema.FIELDS`);
+only the choice values (prescriber kinds, indications, purposes) and the authorisation, which changes
+as one, have their own words here. Counterfactuals that differ only in the value of one choice are
+said once ("the indication is endometriosis or menorrhagia").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ..compile import RuleMeta
+from ..evaluate import Evaluation
+from ..schema import FIELDS
+from ..types import Kind
+from ..whatif import AUTHORISATION, Counterfactual, what_would_change
+from .words import json_value, term, value_text
+
+__all__ = ["Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
+           "what_if_text"]
+
+_CHOICE_WORDS: Mapping[str, tuple[str, str]] = {
+    # prescriber kinds
+    "gp": ("a GP", "een huisarts"), "specialist": ("a medical specialist", "een medisch specialist"),
+    "dietician": ("a dietician", "een diëtist"), "youth_doctor": ("a youth healthcare doctor", "een jeugdarts"),
+    "elderly_care_physician": ("an elderly care physician", "een specialist ouderengeneeskunde"),
+    "nurse_specialist": ("a nurse specialist", "een verpleegkundig specialist"),
+    "physician_assistant": ("a physician assistant", "een physician assistant"),
+    "dentist": ("a dentist", "een tandarts"), "orthodontist": ("an orthodontist", "een orthodontist"),
+    "midwife": ("a midwife", "een verloskundige"), "other": ("another physician", "een andere arts"),
+    # indications
+    "cows_milk_allergy": ("cow's milk allergy", "koemelkallergie"), "endometriosis": ("endometriosis", "endometriose"),
+    "menorrhagia": ("menorrhagia", "menorragie"), "contraception": ("contraception", "anticonceptie"),
+    "pulmonary_arterial_hypertension": ("pulmonary arterial hypertension", "pulmonale arteriële hypertensie"),
+    "depression": ("depression", "depressie"),
+    # purposes
+    "treatment": ("treatment", "behandeling"), "travel_sickness": ("preventing travel sickness", "reisziekte voorkomen"),
+    "research": ("research", "onderzoek"), "compassionate_use": ("compassionate use", "compassionate use"),
+}
+
+_WORDS: Mapping[str, tuple[str, str]] = {
+    "heading": ("What would change it", "Wat zou het veranderen"),
+    "covered if": ("Covered if", "Wel vergoed als:"),
+    "yes if": ("would be yes if", "zou ja zijn als:"),
+    "and": ("and", "en"), "or": ("or", "of"),
+    "at most": ("at most", "ten hoogste"), "at least": ("at least", "ten minste"),
+    "not given": ("not given", "niet opgegeven"),
+    "supply": ("the supply covers {bound}{days} days", "de voorraad dekt {bound}{days} dagen"),
+    "maximum": ("the maximum is {limit}", "het maximum is {limit}"),
+    "authorisation": ("the insurer's written authorisation was granted on or before {day} and valid on that day",
+                      "de schriftelijke toestemming van de verzekeraar is op of vóór {day} verleend en gold op die dag"),
+    "granted": ("the insurer's written authorisation was granted on or before {day}",
+                "de schriftelijke toestemming van de verzekeraar is op of vóór {day} verleend"),
+    "valid": ("the insurer's written authorisation was valid until at least {day}",
+              "de schriftelijke toestemming van de verzekeraar gold tot ten minste {day}"),
+    "none": ("No change of at most {n} facts that can still be made would make it {decision} (the dispensing date, "
+             "the insured person and period, the medicine itself and what happened before are taken as they are).",
+             "Geen wijziging van ten hoogste {n} gegevens die nog te veranderen zijn, maakt dit {decision} "
+             "(de datum, de verzekerde en de verzekerde periode, het geneesmiddel zelf en wat eraan voorafging "
+             "blijven zoals ze zijn)."),
+}
+
+
+def _w(key: str, lang: str) -> str:
+    en, nl = _WORDS[key]
+    return nl if lang == "nl" else en
+
+
+def _choice(value: object, lang: str) -> str:
+    words = _CHOICE_WORDS.get(str(value))
+    if words is None:
+        return value_text(value, lang)
+    return words[1] if lang == "nl" else words[0]
+
+
+def _noun(path: str, lang: str) -> str:
+    noun = FIELDS[path].noun
+    return noun.get(lang) or noun["en"]
+
+
+def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) -> str:
+    """One changed fact as a clause; ``values`` holds several choices when alternatives are merged."""
+    spec, value = FIELDS[path], values[0]
+    bound = cf.bounds.get(path)
+    bound_words = f"{_w(bound, lang)} " if bound else ""
+    if path == "dispensing.supply_days":
+        text = _w("supply", lang).format(bound=bound_words, days=value)
+        limit = cf.values.get("max_supply")
+        return text + (f" ({_w('maximum', lang).format(limit=value_text(limit, lang))})" if limit else "")
+    if isinstance(value, bool) and (spec.yes or spec.no):
+        phrases = spec.yes if value else spec.no
+        return phrases.get(lang) or phrases["en"]
+    if value is None:
+        return f"{_noun(path, lang)} {term('is', lang)} {_w('not given', lang)}"
+    if spec.type.kind in (Kind.ENUM, Kind.TEXT):
+        shown = f" {_w('or', lang)} ".join(_choice(v, lang) for v in values)
+    else:
+        shown = value_text(value, lang)
+    return f"{_noun(path, lang)} {term('is', lang)} {bound_words}{shown}"
+
+
+def _authorisation_phrase(cf: Counterfactual, lang: str) -> str:
+    granted, until = (cf.changes.get(p) for p in AUTHORISATION)
+    was_granted = cf.was.get(AUTHORISATION[0])
+    if was_granted is None or (granted != was_granted and until != cf.was.get(AUTHORISATION[1])):
+        return _w("authorisation", lang).format(day=_day(granted))
+    if granted != was_granted:
+        return _w("granted", lang).format(day=_day(granted))
+    return _w("valid", lang).format(day=_day(until))
+
+
+def _day(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+@attrs.frozen(kw_only=True)
+class Alternative:
+    """What one or more counterfactuals say together: the changes, as clauses, and the rules then deciding."""
+
+    clauses: tuple[str, ...]
+    rules: tuple[RuleMeta, ...]
+    counterfactuals: tuple[Counterfactual, ...]
+
+
+def change_phrases(cf: Counterfactual, lang: str = "en", merged: Mapping[str, Sequence[object]] | None = None,
+                   ) -> tuple[str, ...]:
+    """The changed facts of one counterfactual as clauses, in schema order (``merged``: alternative choices)."""
+    clauses = []
+    for path in FIELDS:
+        if path == AUTHORISATION[0] and path in cf.changes:
+            clauses.append(_authorisation_phrase(cf, lang))
+        elif path in cf.changes and path not in AUTHORISATION:
+            clauses.append(_phrase(cf, path, (merged or {}).get(path, (cf.changes[path],)), lang))
+    return tuple(clauses)
+
+
+def _merge_key(cf: Counterfactual, path: str) -> tuple[str, tuple[tuple[str, str], ...], str]:
+    others = tuple((p, repr(v)) for p, v in cf.changes.items() if p != path)
+    return path, others, cf.rule.id
+
+
+def alternatives(counterfactuals: Sequence[Counterfactual], lang: str = "en") -> tuple[Alternative, ...]:
+    """The counterfactuals as clauses, those differing only in one choice's value said together."""
+    groups: dict[object, list[Counterfactual]] = {}
+    for cf in counterfactuals:
+        choices = [p for p in cf.changes if FIELDS[p].type.kind in (Kind.ENUM, Kind.TEXT)]
+        key: object = _merge_key(cf, choices[0]) if len(choices) == 1 else id(cf)
+        groups.setdefault(key, []).append(cf)
+    result = []
+    for members in groups.values():
+        first = members[0]
+        choices = [p for p in first.changes if FIELDS[p].type.kind in (Kind.ENUM, Kind.TEXT)]
+        merged = {choices[0]: tuple(m.changes[choices[0]] for m in members)} if len(members) > 1 else None
+        result.append(Alternative(clauses=change_phrases(first, lang, merged),
+                                  rules=tuple({m.rule.index: m.rule for m in members}.values()),
+                                  counterfactuals=tuple(members)))
+    return tuple(result)
+
+
+def sentence(alternative: Alternative, decision: str, lang: str = "en") -> str:
+    """``Covered if the prescriber is a medical specialist.`` (or ``<decision> would be yes if …``)."""
+    joined = f" {_w('and', lang)} " if lang == "en" else f", {_w('and', lang)} "
+    head = _w("covered if", lang) if decision == "covered" else f"{decision} {_w('yes if', lang)}"
+    return f"{head} {joined.join(alternative.clauses)}."
+
+
+def _none(decision: str, lang: str) -> str:
+    shown = term("covered", lang) if decision == "covered" else f"{decision} = {term('yes', lang)}"
+    return _w("none", lang).format(n=2, decision=shown)
+
+
+def what_if_text(evaluation: Evaluation, lang: str = "en", decision: str = "covered") -> list[str]:
+    """Lines for the text explanation: a blank line, the heading, one line per alternative."""
+    found = alternatives(what_would_change(evaluation, decision), lang)
+    lines = ["", f"{_w('heading', lang)}:"]
+    lines += [f"  - {sentence(a, decision, lang)} ({', '.join(r.id for r in a.rules)})" for a in found]
+    return lines if found else [*lines, f"  - {_none(decision, lang)}"]
+
+
+def what_if_markdown(evaluation: Evaluation, lang: str = "en", decision: str = "covered") -> list[str]:
+    """Lines for the Markdown explanation: a section with one bullet per alternative."""
+    found = alternatives(what_would_change(evaluation, decision), lang)
+    lines = ["", f"## {_w('heading', lang)}", ""]
+    lines += [f"- {sentence(a, decision, lang)} (" + ", ".join(f"`{r.id}`" for r in a.rules) + ")" for a in found]
+    return lines if found else [*lines, f"- {_none(decision, lang)}"]
+
+
+def what_if_json(evaluation: Evaluation, lang: str = "en", decision: str = "covered") -> list[dict[str, Any]]:
+    """The counterfactuals as JSON data: changes (field path → value), bounds, deciding rule, sentence."""
+    out = []
+    for cf in what_would_change(evaluation, decision):
+        alternative = Alternative(clauses=change_phrases(cf, lang), rules=(cf.rule,), counterfactuals=(cf,))
+        entry: dict[str, Any] = {"decision": cf.decision,
+                                 "changes": {p: json_value(v) for p, v in cf.changes.items()},
+                                 "was": {p: json_value(v) for p, v in cf.was.items()}}
+        if cf.bounds:
+            entry["bounds"] = dict(cf.bounds)
+        entry.update(rule=cf.rule.id, layer=cf.rule.layer, sentence=sentence(alternative, decision, lang))
+        out.append(entry)
+    return out
