@@ -388,6 +388,9 @@ def _check_limits(path: str, value: object, plans: Collection[str] | None) -> No
     if path == "insured.voluntary_excess" and value not in (0, 100, 200, 300, 400, 500):
         raise _Problem("RX405", f"is {value}, not a voluntary excess one can choose",
                        "write 0, 100, 200, 300, 400 or 500")
+    if path == "insured.plan" and plans is not None and value is not None and not plans:
+        raise _Problem("RX407", f"is `{value}`, but this policy knows no supplementary plans",
+                       "write `plan: null` (or leave it out), or choose the policy that has this plan")
     if path == "insured.plan" and plans is not None and value is not None and value not in plans:
         hint = did_you_mean(str(value), plans)
         suggestion = f"; did you mean `{hint}`?" if hint else ""

@@ -39,8 +39,8 @@ from .trace import RuleStatus
 from .types import Kind, Type
 
 __all__ = ["Change", "Expected", "Failure", "Named", "PreparedTest", "RuleRefs", "RuleTest", "TestFile",
-           "TestResult", "TEST_SUFFIX", "discover", "find_test_files", "load_test_file", "parse_test_file",
-           "policy_for", "prepare", "rule_statuses", "run", "run_test"]
+           "TestResult", "TEST_SUFFIX", "discover", "display_path", "find_test_files", "load_test_file",
+           "parse_test_file", "policy_for", "prepare", "rule_statuses", "run", "run_test"]
 
 TEST_SUFFIX = ".test.yaml"
 FILE_KEYS = ("policy", "base", "tests")
@@ -122,7 +122,8 @@ class TestFile:
     tests: tuple[RuleTest, ...]
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working directory, or ``rules/…`` for a built-in file."""
     for base, prefix in ((Path.cwd(), ""), (builtin_rules_dir(), "rules/")):
         try:
             return prefix + str(path.resolve().relative_to(base.resolve()))
@@ -146,19 +147,21 @@ def find_test_files(paths: Sequence[Path | str] = ()) -> list[Path]:
             found.extend(inside)
         elif path.is_dir():
             problems.append(Diagnostic(code="RX708", message=f"{path} holds no rule tests (*{TEST_SUFFIX} files)",
-                                       help=f"give a test file or a directory with one, e.g. rules/hollandzorg/tests"))
+                                       help="give a test file or a directory with one, e.g. rules/hollandzorg/tests"))
         else:
             problems.append(Diagnostic(code="RX001", message=f"{path} does not exist",
                                        help="give a test file (*.test.yaml) or a directory of them"))
     if problems:
         raise RxError(problems)
-    return list(dict.fromkeys(found))
+    unique = {path.resolve(): path for path in reversed(found)}  # a file named twice runs once, as first named
+    return [path for path in found if unique.get(path.resolve()) is path]
 
 
 def discover(paths: Sequence[Path | str] = ()) -> list[TestFile]:
     """Read every test file the paths name (see :func:`find_test_files`); raises :class:`RxError` with
     every problem of every file."""
-    files, problems = [], []
+    files: list[TestFile] = []
+    problems: list[Diagnostic] = []
     for path in find_test_files(paths):
         try:
             files.append(load_test_file(path))
@@ -171,7 +174,7 @@ def discover(paths: Sequence[Path | str] = ()) -> list[TestFile]:
 
 def load_test_file(path: Path) -> TestFile:
     """Read and check the shape of one test file; raises :class:`RxError` with every problem."""
-    display = _display(path)
+    display = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -334,7 +337,7 @@ class _Reader:
         if "error" in keys and expects:
             self.report("RX703", keys["error"][0].span, f"{here} expects an error and also `{expects[0]}`",
                         "an evaluation that fails has no decisions: keep `error`, or remove it")
-        elif "error" not in keys and not expects:
+        elif "error" not in keys and not expects and len(keys) == len(node.value):  # (else: a misspelt key)
             self.report("RX703", name.span, f"{here} expects nothing",
                         "add `expect:`, `decided_by:`, `not_decided_by:` or `error:`")
         error = self.text(keys["error"][1], "`error`", "error: RX501") if "error" in keys else None
@@ -525,7 +528,7 @@ def _kind_problem(name: str, typ: Type | None, value: object) -> tuple[str, str]
     kind = Kind.DURATION if typ.kind is Kind.SUPPLY else typ.kind
     examples = {Kind.BOOL: f"{name}: true", Kind.MONEY: f'{name}: "12.40"', Kind.DURATION: f"{name}: 1 month"}
     if bad.get(kind, False):
-        return f"`{name}` is {typ}, so {shown} can never be its value", f"write e.g. `{examples[kind]}`"
+        return f"`{name}` is a {typ} decision, so {shown} can never be its value", f"write e.g. `{examples[kind]}`"
     return None
 
 
@@ -594,10 +597,13 @@ def run_test(prepared: PreparedTest, policy: CompiledPolicy) -> TestResult:
         failures = [Failure(summary=f"expected error {test.error.text}, but the case was evaluated "
                                     f"(outcome: {evaluation.outcome})")]
     elif evaluation is not None:
-        failures = _value_failures(evaluation, test) + _decider_failures(evaluation, test)
+        explained: set[str] = set()
+        failures = _value_failures(evaluation, test, explained) + _decider_failures(evaluation, test, explained)
     if failures and evaluation is not None and test.rule is not None:
-        failures[-1] = attrs.evolve(failures[-1], details=(
-            *failures[-1].details, f"the rule this test is about: {_status_line(evaluation, test.rule.text)}"))
+        about = _status_line(evaluation, test.rule.text)
+        if not any(about in f.details for f in failures):
+            failures[-1] = attrs.evolve(failures[-1], details=(*failures[-1].details,
+                                                               f"the rule this test is about: {about}"))
     statuses = rule_statuses(evaluation) if evaluation is not None else {}
     return TestResult(file=prepared.file, test=test, policy=policy, failures=tuple(failures), statuses=statuses)
 
@@ -641,15 +647,20 @@ def _rules_text(rules: Sequence[str]) -> str:
     return " and ".join(rules) if rules else "no rule"
 
 
-def _decided(evaluation: Evaluation, decision: str) -> tuple[str, ...]:
-    """Which rules decided, where they are written and the facts they rested on."""
-    rules = evaluation[decision].rules
-    lines = [f"decided by {' and '.join(f'{r.id} ({r.span})' for r in rules)}, because:"]
-    lines += [f"  - {sentence}" for sentence in because(evaluation, decision)]
-    return tuple(lines)
+def _decided(evaluation: Evaluation, decision: str, explained: set[str]) -> tuple[str, ...]:
+    """Which rules decided, where they are written and the facts they rested on (said once per test)."""
+    if decision in explained:
+        return ()
+    explained.add(decision)
+    deciders = " and ".join(f"{r.id} ({r.span})" for r in evaluation[decision].rules)
+    lines = (f"decided by {deciders}, because:", *(f"  - {s}" for s in because(evaluation, decision)))
+    if "\n".join(lines) in explained:  # another decision the same rules made for the same reasons
+        return (f"decided by {deciders}, because of the facts above",)
+    explained.add("\n".join(lines))
+    return lines
 
 
-def _value_failures(evaluation: Evaluation, test: RuleTest) -> list[Failure]:
+def _value_failures(evaluation: Evaluation, test: RuleTest, explained: set[str]) -> list[Failure]:
     failures = []
     for expected in test.expect:
         name = expected.decision.text
@@ -657,11 +668,11 @@ def _value_failures(evaluation: Evaluation, test: RuleTest) -> list[Failure]:
         got = evaluation.outcome if name == OUTCOME else json_value(evaluation[name].value)
         if not _same(expected.value, got):
             failures.append(Failure(summary=f"{name}: expected {_show(expected.value)}, got {_show(got)}",
-                                    details=_decided(evaluation, decision)))
+                                    details=_decided(evaluation, decision, explained)))
     return failures
 
 
-def _decider_failures(evaluation: Evaluation, test: RuleTest) -> list[Failure]:
+def _decider_failures(evaluation: Evaluation, test: RuleTest, explained: set[str]) -> list[Failure]:
     failures = []
     for refs in test.decided_by:
         name, wanted = refs.decision.text, [r.text for r in refs.rules]
@@ -672,7 +683,7 @@ def _decider_failures(evaluation: Evaluation, test: RuleTest) -> list[Failure]:
                 summary=f"{name}: expected to be decided by {_rules_text(wanted)}, but {_rules_text(got)} "
                         f"decided it ({value})",
                 details=(*(_status_line(evaluation, r, name) for r in wanted if r not in got),
-                         *_decided(evaluation, name))))
+                         *_decided(evaluation, name, explained))))
     for refs in test.not_decided_by:
         name = refs.decision.text
         got = [r.id for r in evaluation[name].rules]
@@ -680,7 +691,8 @@ def _decider_failures(evaluation: Evaluation, test: RuleTest) -> list[Failure]:
         if wrong:
             failures.append(Failure(
                 summary=f"{name}: decided by {_rules_text(wrong)}, which the test says must not decide it "
-                        f"({_show(json_value(evaluation[name].value))})", details=_decided(evaluation, name)))
+                        f"({_show(json_value(evaluation[name].value))})",
+                details=_decided(evaluation, name, explained)))
     return failures
 
 

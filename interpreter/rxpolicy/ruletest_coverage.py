@@ -25,7 +25,7 @@ from .api import PolicyStore
 from .compile import RuleMeta
 from .diagnostics import Diagnostic, RxError, did_you_mean
 from .load import resolve_policy_dir
-from .ruletest import TestResult, discover, run
+from .ruletest import TestResult, discover, display_path, run
 from .trace import RuleStatus
 
 __all__ = ["CitationCoverage", "PolicyCoverage", "RuleCoverage", "SectionCoverage", "SourceRegistry",
@@ -104,7 +104,7 @@ def _section(raw: object, number: int, path: str, seeds: Mapping[str, object]) -
 
 def load_sources(path: Path) -> SourceRegistry:
     """Read a source registry; raises :class:`RxError` (RX709) when it is not well formed."""
-    shown = str(path)
+    shown = display_path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -160,10 +160,12 @@ class RuleCoverage:
     @property
     def why_uncovered(self) -> str:
         """In words, what happened to a rule that never decided."""
-        evaluated = sum(self.counts.get(s, 0) for s in (RuleStatus.OVERRIDDEN, RuleStatus.NOT_APPLICABLE))
+        evaluated = [f"{what} in {self.counts[status]} test{'s' if self.counts[status] != 1 else ''}"
+                     for status, what in ((RuleStatus.OVERRIDDEN, "overridden"),
+                                          (RuleStatus.NOT_APPLICABLE, "did not apply"))
+                     if self.counts.get(status)]
         if evaluated:
-            return (f"overridden in {self.counts.get(RuleStatus.OVERRIDDEN, 0)} tests, did not apply in "
-                    f"{self.counts.get(RuleStatus.NOT_APPLICABLE, 0)}")
+            return " and ".join(evaluated)
         if self.counts.get(RuleStatus.NOT_REACHED, 0):
             return "never reached"
         return "not in force on any test's dispensing date" if self.counts else "no test evaluated it"
@@ -327,7 +329,7 @@ def coverage_json(report: PolicyCoverage) -> dict[str, object]:
 
 def _run_all(paths: Sequence[Path]) -> list[TestResult]:
     """Every result; a problem in any file stops everything (exit 2), reported with all the others."""
-    store, results, problems = PolicyStore(), [], []
+    store, results, problems = PolicyStore(), list[TestResult](), list[Diagnostic]()
     for test_file in discover(paths):
         try:
             results.extend(run(test_file, store))
