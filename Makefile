@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/rxpolicy eval examples/hollandzorg/benzodiazepine-chronic.yaml --policy hollandzorg
 
 test: $(STAMP)
+	$(BIN)/rxpolicy fmt --check rules
 	$(BIN)/rxpolicy check
 	PYTHONPATH=interpreter $(BIN)/lint-imports
 	$(BIN)/python -m mypy

@@ -5,51 +5,32 @@ impossible value) becomes a :class:`Diagnostic`, and all of them are raised toge
 :class:`RxError`. The YAML is only *composed*, never constructed, so every scalar is read from the text
 its author wrote: money never passes through a float, and ``name: yes`` stays the text "yes".
 The Python API (:func:`case_from_mapping`, :meth:`Case.replace`) turns Python values into the same
-scalars, so both roads share one validator.
+scalars, so both roads share one validator. This module holds the :class:`Case` and its entry points;
+the field-by-field conversion and validation is :mod:`rxpolicy.case_check`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Collection, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Collection, Mapping
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeAlias, Union
 
 import attrs
 import yaml
 
 from . import schema
+from .case_check import WRITTEN, CheckRun, Item, from_python, mark_span
 from .diagnostics import Diagnostic, RxError, did_you_mean
 from .schema import FIELDS, FieldSpec
-from .source import SourceFile, Span
+from .source import SourceFile
 from .types import Kind
-from .values import CENT, days_in_year, format_money, whole_years_between
+from .values import format_money
 
 __all__ = ["Case", "load_case", "parse_case", "case_from_mapping", "case_to_yaml"]
 
-#: The fields a case writes (derived ones are computed), and every name a case may use as a key.
-_WRITTEN = tuple(path for path, spec in FIELDS.items() if not spec.derived)
-_NAMES = _WRITTEN + schema.SECTIONS
 _AUTHORISATION = ("authorisation.granted_on", "authorisation.valid_until")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATE_LIKE = re.compile(r"(?=.*\d)[\d\s./:T-]+")
-_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?")
-#: Tags a scalar may carry: YAML's own, plus those of Python values (``pyfloat`` so that money can refuse it).
-_KNOWN_TAGS = frozenset({"null", "bool", "int", "float", "str", "timestamp", "date", "datetime", "pyfloat"})
-_WORDS = MappingProxyType({
-    Kind.BOOL: "yes or no (true or false)", Kind.MONEY: "an amount in euros", Kind.NUMBER: "a number",
-    Kind.DATE: "a date (YYYY-MM-DD)", Kind.TEXT: "text", Kind.ATC: "an ATC code", Kind.ENUM: "one of its choices",
-    Kind.LIST: "a list"})
-_EXAMPLES = MappingProxyType({
-    "dispensed_on": "2025-03-14", "insured.born_on": "1961-07-02", "insured.plan": "Compact",
-    "insured.voluntary_excess": "100", "medicine.name": "oxazepam 10 mg tablet", "prescription.course_days": "7",
-    "dispensing.ml_per_day": "500", "dispensing.months_in_use": "6", "authorisation.valid_until": "2025-12-31",
-    Kind.DATE: "2025-01-10", Kind.MONEY: "12.40", Kind.NUMBER: "30", Kind.BOOL: "true", Kind.TEXT: "text",
-    Kind.ATC: "N05BA04"})
 
 
 @attrs.frozen(kw_only=True)
@@ -88,7 +69,7 @@ class Case:
         out (required ones always stay), and so is an absent authorisation.
         """
         out: dict[str, object] = {}
-        for path in _WRITTEN:
+        for path in WRITTEN:
             spec, value = FIELDS[path], self.get(path)
             if path not in _AUTHORISATION and not (
                     only_changed and not spec.required and value == spec.default_for(self.dispensed_on)):
@@ -110,7 +91,7 @@ class Case:
         data = self.to_mapping(only_changed=True)
         for path, value in changes.items():
             _put(data, path, value)
-        case = _Run(source=self.source, from_file=False).check(_from_python(data))
+        case = _validated(CheckRun(source=self.source, from_file=False), from_python(data))
         kept = {path: line for path, line in self.lines.items() if path not in changes}
         return attrs.evolve(case, lines=MappingProxyType(kept))
 
@@ -165,17 +146,23 @@ def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None
                                  help="write each field as `name: value` on its own line, indenting the "
                                       "fields of a section by two spaces")) from None
     if root is None:
-        raise RxError(Diagnostic(code="RX401", message="the case file is empty", span=_span(path, None, None),
+        raise RxError(Diagnostic(code="RX401", message="the case file is empty", span=mark_span(path, None, None),
                                  help="write at least `dispensed_on`, `insured`, `prescription`, `medicine` "
                                       "and `dispensing`"))
-    run = _Run(source=path, from_file=True, plans=plans)
-    return run.check(run.from_node(root, ""))
+    run = CheckRun(source=path, from_file=True, plans=plans)
+    return _validated(run, run.from_node(root, ""))
 
 
 def case_from_mapping(data: Mapping[str, object], *, source: str = "<python>",
                       plans: Collection[str] | None = None) -> Case:
     """Validate a case given as a nested mapping of Python values (dates, Decimal or str money, bools...)."""
-    return _Run(source=source, from_file=False, plans=plans).check(_from_python(data))
+    return _validated(CheckRun(source=source, from_file=False, plans=plans), from_python(data))
+
+
+def _validated(run: CheckRun, root: Item) -> Case:
+    """The case a check run makes of a tree; raises :class:`RxError` with every problem."""
+    values, lines = run.check(root)
+    return Case(values=values, source=run.source, lines=lines)
 
 
 def case_to_yaml(case: Case) -> str:
@@ -194,8 +181,10 @@ def _yaml_node(value: object, path: str) -> yaml.Node:
         items = [yaml.ScalarNode("tag:yaml.org,2002:str", str(v)) for v in value]
         return yaml.SequenceNode("tag:yaml.org,2002:seq", items, flow_style=True)
     kind, text = FIELDS[path].type.kind, str(value)
-    if value is None or isinstance(value, bool):
-        tag, text = ("null" if value is None else "bool"), text.lower()
+    if value is None:
+        tag, text = "null", "null"  # YAML's own spelling; str(None) would be read back as the text 'none'
+    elif isinstance(value, bool):
+        tag, text = "bool", text.lower()
     elif kind in (Kind.MONEY, Kind.NUMBER):
         tag = "float" if "." in text else "int"
     else:
@@ -203,360 +192,3 @@ def _yaml_node(value: object, path: str) -> yaml.Node:
     # The serializer leaves a tag out when the resolver would find it from the text, so `12.40` stays plain
     # while a text like `yes` gets quotes.
     return yaml.ScalarNode(f"tag:yaml.org,2002:{tag}", text)
-
-
-@attrs.frozen
-class _Scalar:
-    """One scalar as written: its text and the type YAML resolves it to (``str`` when quoted)."""
-
-    text: str
-    tag: str
-
-
-_Tree: TypeAlias = Union[_Scalar, list["_Item"], dict[str, "_Item"]]
-
-
-@attrs.frozen
-class _Item:
-    """A value of the case tree, with where it was written (no spans for Python values)."""
-
-    value: _Tree
-    span: Span | None = None
-    key_span: Span | None = None
-
-
-def _span(path: str, start: yaml.Mark | None, end: yaml.Mark | None) -> Span:
-    line, column = (start.line + 1, start.column + 1) if start else (1, 1)
-    end_line, end_column = (end.line + 1, end.column + 1) if end else (line, column)
-    return Span(path=path, line=line, column=column, end_line=end_line, end_column=end_column)
-
-
-def _from_python(value: object) -> _Item:
-    if isinstance(value, Mapping):
-        return _Item({str(key): _from_python(v) for key, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return _Item([_from_python(v) for v in value])
-    return _Item(_py_scalar(value))
-
-
-def _py_scalar(value: object) -> _Scalar:
-    """A Python value as the scalar a case file would hold; the tag keeps what matters for checking it."""
-    if value is None:
-        return _Scalar("", "null")
-    if isinstance(value, bool):
-        return _Scalar(str(value).lower(), "bool")
-    if isinstance(value, int):
-        return _Scalar(str(value), "int")  # str, not format(…, "f"): that goes through a float
-    if isinstance(value, Decimal):
-        return _Scalar(format(value, "f"), "float")
-    if isinstance(value, float):
-        return _Scalar(format(Decimal(repr(value)), "f"), "pyfloat")
-    if isinstance(value, dt.date):
-        return _Scalar(value.isoformat(), "datetime" if isinstance(value, dt.datetime) else "date")
-    return _Scalar(value, "str") if isinstance(value, str) else _Scalar(repr(value), type(value).__name__)
-
-
-class _Problem(Exception):
-    """A field value that cannot be used: the code, what is wrong (said after the field name) and the fix."""
-
-    def __init__(self, code: str, what: str, help: str) -> None:
-        super().__init__(what)
-        self.code, self.what, self.help = code, what, help
-
-
-def _line(spec: FieldSpec) -> str:
-    """An example line for a field, e.g. ``price: 12.40``."""
-    typ = spec.type
-    example = _EXAMPLES.get(spec.path) or _EXAMPLES.get(typ.kind) or (typ.choices or ("...",))[0]
-    return f"{spec.path.rpartition('.')[2]}: {f'[{example}]' if typ.kind is Kind.LIST else example}"
-
-
-def _shown(item: _Item | _Scalar) -> str:
-    value = item.value if isinstance(item, _Item) else item
-    if isinstance(value, _Scalar):
-        return f"`{value.text}`" if value.tag != "null" else "empty"
-    return "a list" if isinstance(value, list) else "a section of fields"
-
-
-def _wrong_type(spec: FieldSpec, item: _Item | _Scalar) -> _Problem:
-    return _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(item)}",
-                    f"write one value, e.g. `{_line(spec)}`")
-
-
-def _convert(spec: FieldSpec, s: _Scalar) -> object:
-    """The value of one scalar for a field, or a :class:`_Problem`."""
-    if s.tag == "null":
-        if spec.type.nullable:
-            return None
-        default = "" if spec.required else ", or leave the line out for the default"
-        raise _Problem("RX402" if spec.required else "RX404", "has no value",
-                       f"write a value, e.g. `{_line(spec)}`{default}")
-    if s.tag not in _KNOWN_TAGS:
-        raise _wrong_type(spec, s)
-    return _CONVERTERS[spec.type.kind](spec, s)
-
-
-def _bool(spec: FieldSpec, s: _Scalar) -> bool:
-    if s.tag != "bool":
-        name = spec.path.rpartition(".")[2]
-        raise _Problem("RX404", f"needs yes or no, not {_shown(s)}", f"write `{name}: true` or `{name}: false`")
-    return s.text.lower() in ("true", "yes", "on")
-
-
-def _decimal(spec: FieldSpec, s: _Scalar) -> Decimal:
-    """A non-negative number read from its text (never via a float)."""
-    if s.tag == "pyfloat" and spec.type.kind is Kind.MONEY:
-        raise _Problem("RX404", "is a float; write money as a string or Decimal, a float cannot hold cents "
-                       "exactly", 'pass the amount as `"12.40"` or `Decimal("12.40")`')
-    if s.tag not in ("int", "float", "str", "pyfloat") or not _NUMBER.fullmatch(s.text.strip()):
-        raise _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(s)}",
-                       f"write a plain number, e.g. `{_line(spec)}`")
-    value = Decimal(s.text.strip())
-    if value < 0:
-        raise _Problem("RX405", f"cannot be negative ({s.text.strip()})", f"write 0 or more, e.g. `{_line(spec)}`")
-    return value
-
-
-def _money(spec: FieldSpec, s: _Scalar) -> Decimal:
-    value = _decimal(spec, s)
-    try:
-        cents = value.quantize(CENT)
-    except InvalidOperation:  # more digits than a Decimal context holds
-        raise _Problem("RX405", f"is too large ({s.text})", "check the amount") from None
-    if cents != value:
-        raise _Problem("RX405", f"has more than two decimals ({s.text.strip()})",
-                       "write the amount in whole cents, e.g. `12.40`")
-    return cents
-
-
-def _number(spec: FieldSpec, s: _Scalar) -> int | Decimal:
-    value = _decimal(spec, s)
-    return int(value) if value == value.to_integral_value() else value
-
-
-def _date(spec: FieldSpec, s: _Scalar) -> dt.date:
-    text, written = s.text.strip(), s.tag in ("str", "timestamp", "date")
-    if written and _ISO_DATE.fullmatch(text):
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise _Problem("RX405", f"is `{text}`, a date that does not exist",
-                           "check the day and the month; dates are written YYYY-MM-DD") from None
-    if (written or s.tag == "datetime") and _DATE_LIKE.fullmatch(text):
-        raise _Problem("RX405", f"is `{text}`, not a date written as YYYY-MM-DD",
-                       f"write the date as year-month-day, e.g. `{_line(spec)}`")
-    raise _Problem("RX404", f"needs a date, not {_shown(s)}", f"write a date as YYYY-MM-DD, e.g. `{_line(spec)}`")
-
-
-def _atc(spec: FieldSpec, s: _Scalar) -> str:
-    if not _ATC.fullmatch(s.text):
-        fix = s.text.strip().upper()
-        raise _Problem("RX405", f"is `{s.text}`, which is not a WHO ATC code",
-                       f"write `atc: {fix}`" if _ATC.fullmatch(fix) else "write an ATC code such as `N05BA04`")
-    return s.text
-
-
-def _choice(spec: FieldSpec, s: _Scalar) -> str:
-    typ = spec.type
-    if spec.open_choice or s.text in typ.choices:
-        return s.text
-    hint = did_you_mean(s.text.lower(), typ.choices)
-    suggestion = f"; did you mean `{hint}`?" if hint else ""
-    raise _Problem("RX406", f"is `{s.text}`, which is not a {typ.name}{suggestion}",
-                   f"write one of: {', '.join(typ.choices)}")
-
-
-_CONVERTERS: Mapping[Kind, Callable[[FieldSpec, _Scalar], object]] = MappingProxyType({
-    Kind.BOOL: _bool, Kind.MONEY: _money, Kind.NUMBER: _number, Kind.DATE: _date,
-    Kind.TEXT: lambda _, s: s.text, Kind.ATC: _atc, Kind.ENUM: _choice})
-
-
-#: Number fields that count whole units.
-_WHOLE_COUNTS = MappingProxyType({"dispensing.supply_days": "days", "prescription.course_days": "days",
-                                  "dispensing.months_in_use": "months"})
-
-
-def _check_limits(path: str, value: object, plans: Collection[str] | None) -> None:
-    """The limits some fields have beyond their type."""
-    if path == "dispensing.supply_days" and isinstance(value, (int, Decimal)) and value < 1:
-        raise _Problem("RX405", f"is {value}, but a dispensing covers at least 1 day",
-                       "write the days of use this dispensing covers, e.g. `supply_days: 30`")
-    if path in _WHOLE_COUNTS and isinstance(value, Decimal) and value != value.to_integral_value():
-        # Days and months are counted whole: the month arithmetic lays whole days from the dispensing date.
-        raise _Problem("RX405", f"is {value}, but it counts whole {_WHOLE_COUNTS[path]}",
-                       f"write a whole number of {_WHOLE_COUNTS[path]}, e.g. `{path.rsplit('.', 1)[1]}: 30`")
-    if path == "insured.voluntary_excess" and value not in (0, 100, 200, 300, 400, 500):
-        raise _Problem("RX405", f"is {value}, not a voluntary excess one can choose",
-                       "write 0, 100, 200, 300, 400 or 500")
-    if path == "insured.plan" and plans is not None and value is not None and not plans:
-        raise _Problem("RX407", f"is `{value}`, but this policy knows no supplementary plans",
-                       "write `plan: null` (or leave it out), or choose the policy that has this plan")
-    if path == "insured.plan" and plans is not None and value is not None and value not in plans:
-        hint = did_you_mean(str(value), plans)
-        suggestion = f"; did you mean `{hint}`?" if hint else ""
-        raise _Problem("RX407", f"is `{value}`, a plan the policy does not know{suggestion}",
-                       f"write one of: {', '.join(sorted(plans))}, or `null`")
-
-
-#: Marks a field whose value could not be read (its problem is reported).
-_FAILED = object()
-
-
-@attrs.define
-class _Run:
-    """One validation: walks the case tree, converts every field and collects every problem."""
-
-    source: str
-    from_file: bool
-    plans: Collection[str] | None = None
-    problems: list[Diagnostic] = attrs.Factory(list)
-    written: dict[str, _Item] = attrs.Factory(dict)
-    sections: dict[str, Span | None] = attrs.Factory(dict)
-    broken: list[str] = attrs.Factory(list)
-
-    def report(self, code: str, field: str | None, message: str, span: Span | None, help: str) -> None:
-        if span is None and self.from_file:  # e.g. a missing section: point at the top of the case
-            span = self.sections.get("") or _span(self.source, None, None)
-        self.problems.append(Diagnostic(code=code, message=message, field=field, span=span, help=help))
-
-    def from_node(self, node: yaml.Node, prefix: str) -> _Item:
-        """The case tree of a composed YAML node; a key written twice is reported (YAML forbids it)."""
-        span = _span(self.source, node.start_mark, node.end_mark)
-        if isinstance(node, yaml.MappingNode):
-            entries: dict[str, _Item] = {}
-            for key, value in node.value:
-                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
-                path, key_span = f"{prefix}.{name}".lstrip("."), _span(self.source, key.start_mark, key.end_mark)
-                if name in entries:
-                    self.report("RX401", path, f"`{path}` is written twice", key_span, "keep one of the two lines")
-                entries[name] = attrs.evolve(self.from_node(value, path), key_span=key_span)
-            return _Item(entries, span)
-        if isinstance(node, yaml.SequenceNode):
-            return _Item([self.from_node(v, prefix) for v in node.value], span)
-        tag = node.tag.rpartition(":")[2] if node.tag.startswith("tag:yaml.org,2002:") else node.tag
-        return _Item(_Scalar(str(node.value), tag), span)
-
-    def check(self, root: _Item) -> Case:
-        """The validated case, or :class:`RxError` with every problem."""
-        self.walk(root, "")
-        self.missing()
-        converted = ((path, self.convert(path, item)) for path, item in self.written.items())
-        got = {path: value for path, value in converted if value is not _FAILED}
-        values = self.cross_check(got) if "dispensed_on" in got else ()
-        if self.problems:
-            raise RxError(self.problems)
-        lines = {path: item.key_span.line for path, item in self.written.items() if item.key_span}
-        return Case(values=values, source=self.source, lines=MappingProxyType(lines))
-
-    def walk(self, item: _Item, prefix: str) -> None:
-        """Sort the keys of one section into fields, sections and unknown names."""
-        if not isinstance(item.value, dict):
-            name = prefix.rpartition(".")[2]
-            what, fix = (f"the section `{prefix}`", f"`{prefix}` indented under `{name}:`") if prefix else (
-                "a case", "the case as `name: value` lines")
-            self.report("RX401", prefix or None, f"{what} must hold `name: value` lines, not {_shown(item)}",
-                        item.span, f"write the fields of {fix}")
-            self.broken.append(prefix)
-            return
-        self.sections[prefix] = item.span
-        for key, child in item.value.items():
-            path = f"{prefix}.{key}".lstrip(".")
-            if path in _WRITTEN:
-                self.written[path] = child
-            elif path in schema.SECTIONS and not (isinstance(child.value, _Scalar) and child.value.tag == "null"):
-                self.walk(child, path)
-            elif path not in schema.SECTIONS:  # (`insured:` with nothing under it, `authorisation: null`: fine)
-                self.unknown(key, prefix, child)
-
-    def unknown(self, key: str, prefix: str, child: _Item) -> None:
-        """An unknown name: say where it belongs, or which name was probably meant."""
-        path, here = f"{prefix}.{key}".lstrip("."), f"`{prefix}`" if prefix else "the top level of a case"
-        span = child.key_span or child.span
-        homes = [home for home, _, name in (n.rpartition(".") for n in _NAMES) if name == key and home != prefix]
-        names = [name for home, _, name in (n.rpartition(".") for n in _NAMES) if home == prefix]
-        hint = did_you_mean(key, names)
-        if any(d.rpartition(".")[2] == key for d in schema.DERIVED):
-            self.report("RX403", path, f"`{key}` is worked out from the other fields, so a case does not write it",
-                        span, f"remove the line `{key}: ...`")
-        elif homes:
-            where = " or ".join(f"`{h}`" if h else "the top level" for h in homes)
-            self.report("RX403", path, f"`{key}` belongs in {where}, not in {here}", span,
-                        f"move the line `{key}: ...` to {where}")
-        elif hint:
-            self.report("RX403", path, f"{here} has no field `{key}`; did you mean `{hint}`?", span,
-                        f"rename `{key}` to `{hint}`")
-        else:
-            self.report("RX403", path, f"{here} has no field `{key}`", span,
-                        f"remove the line, or use one of the fields of {here}: {', '.join(names)}")
-
-    def missing(self) -> None:
-        """Report required fields not written (both authorisation dates once the section is given)."""
-        for path in _WRITTEN:
-            section = path.rpartition(".")[0]
-            needed = FIELDS[path].required or (section == "authorisation" and section in self.sections)
-            # Inside a section that is not a mapping nothing was read, so nothing is reported missing.
-            inside_broken = any(b in ("", section) or section.startswith(b + ".") for b in self.broken)
-            if needed and path not in self.written and not inside_broken:
-                where = f"under `{section}:`" if section else "at the top level"
-                self.report("RX402", path, f"the required field `{path}` is missing",
-                            self.sections.get(section), f"add the line `{_line(FIELDS[path])}` {where}")
-
-    def convert(self, path: str, item: _Item) -> object:
-        """The value of one written field; a problem is reported and gives :data:`_FAILED`."""
-        spec = FIELDS[path]
-        try:
-            if spec.type.kind is Kind.LIST:
-                return self.list_value(spec, item)
-            if not isinstance(item.value, _Scalar):
-                raise _wrong_type(spec, item)
-            value = _convert(spec, item.value)
-            _check_limits(path, value, self.plans)
-            return value
-        except _Problem as problem:
-            self.report(problem.code, path, f"`{path}` {problem.what}", item.span, problem.help)
-            return _FAILED
-
-    def list_value(self, spec: FieldSpec, item: _Item) -> object:
-        """A list of choices; each wrong entry is reported where it is written."""
-        if not isinstance(item.value, list):
-            raise _Problem("RX404", f"needs a list, not {_shown(item)}", f"write a list, e.g. `{_line(spec)}`")
-        values = []
-        for entry in item.value:
-            try:
-                if not isinstance(entry.value, _Scalar):
-                    raise _wrong_type(spec, entry)
-                values.append(_choice(spec, entry.value))
-            except _Problem as problem:
-                self.report(problem.code, spec.path, f"an entry of `{spec.path}` {problem.what}",
-                            entry.span or item.span, problem.help)
-        return tuple(values) if len(values) == len(item.value) else _FAILED
-
-    def cross_check(self, got: dict[str, object]) -> tuple[object, ...]:
-        """Apply defaults, check dates against each other and derive the computed fields."""
-        on = got["dispensed_on"]
-        assert isinstance(on, dt.date)
-        v = {path: got.get(path, FIELDS[path].default_for(on)) for path in _WRITTEN}
-        failed = set(self.written) - set(got)
-        for first, later, blame, why in (
-                ("insured.born_on", "dispensed_on", "insured.born_on",
-                 "a medicine cannot be dispensed before its patient is born"),
-                ("insured.insured_from", "insured.insured_until", "insured.insured_until",
-                 "the insurance cannot end before it starts"),
-                ("authorisation.granted_on", "authorisation.valid_until", "authorisation.valid_until",
-                 "an authorisation cannot end before it is granted")):
-            a, b = v[first], v[later]
-            if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
-                # Blame a field the author wrote; the other may be a default (the insured period).
-                blame = blame if blame in self.written else first if blame == later else later
-                a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
-                said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
-                self.report("RX405", blame, said, self.written[blame].span, f"check both dates: {why}")
-        born, start, end = v["insured.born_on"], v["insured.insured_from"], v["insured.insured_until"]
-        if not (isinstance(born, dt.date) and isinstance(start, dt.date) and isinstance(end, dt.date)):
-            return ()  # a date could not be read; its problem is already reported
-        first_day, last_day = max(start, dt.date(on.year, 1, 1)), min(end, dt.date(on.year, 12, 31))
-        v["insured.age"] = whole_years_between(born, on)
-        v["insured.days_insured"] = max(0, (last_day - first_day).days + 1)
-        v["days_in_year"] = days_in_year(on.year)
-        v["start_of_year"], v["end_of_year"] = dt.date(on.year, 1, 1), dt.date(on.year, 12, 31)
-        return tuple(v[path] for path in FIELDS)

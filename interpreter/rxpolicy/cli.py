@@ -110,9 +110,19 @@ def eval_command(case_file: Path, policy_name: str, output_format: str, lang: st
 
 @cli.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--no-analysis", is_flag=True,
+              help="Only parse and check; skip exploring the rules for shadowed rules, overlaps, gaps and holes.")
 @guarded
-def check_command(paths: tuple[Path, ...]) -> None:
-    """Parse and check rule files (default: every built-in policy)."""
+def check_command(paths: tuple[Path, ...], no_analysis: bool) -> None:
+    """Check rule files (default: every built-in policy) and explore them for problems.
+
+    Once a policy checks clean, cases drawn from its own rules show rules that never decide,
+    overlaps, gaps and holes in validity (RX370-RX373), each with a case that proves it.
+    """
+    # Imported here: the analysis is only needed by this command.
+    from .analysis import analyse
+    from .compile import compile_policy
+
     targets = [str(p) for p in paths] or [p.name for p in builtin_policies()]
     problems: list[Diagnostic] = []
     summaries = []
@@ -126,15 +136,23 @@ def check_command(paths: tuple[Path, ...]) -> None:
             problems.extend(error.diagnostics)
             continue
         problems.extend(warnings)
-        summaries.append(f"{checked.name}: {len(checked.rules)} rules, {len(checked.definitions)} definitions, "
+        summaries.append(f"ok  {checked.name}: {len(checked.rules)} rules, {len(checked.definitions)} definitions, "
                          f"{len(checked.parameters)} parameters in {len(checked.files)} files")
+        if not no_analysis:
+            # Only a policy that checks clean compiles; its findings are errors (each would stop evaluation
+            # or hide a rule), shown with a case that proves them.
+            analysis = analyse(compile_policy(checked))
+            problems.extend(analysis.diagnostics)
+            summaries.append(f"    explored {analysis.cases} cases in {analysis.periods} "
+                             f"period{'s' if analysis.periods != 1 else ''}: no shadowed rules, overlaps, gaps or "
+                             "holes in validity")
     unique = list(dict.fromkeys(problems))
     if unique:
         report(unique)
     if any(d.severity is Severity.ERROR for d in unique):
         sys.exit(EXIT_BAD_INPUT)
     for line in summaries:
-        click.echo(f"ok  {line}")
+        click.echo(line)
 
 
 @cli.command("policies")
@@ -166,3 +184,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 from .ruletest_coverage import test_command  # noqa: E402 - tools are added after `cli` is defined
 
 cli.add_command(test_command)
+
+from .fmt import fmt_command  # noqa: E402 - tools are added after `cli` is defined
+
+cli.add_command(fmt_command)
+
+from .diff import diff_command  # noqa: E402 - tools are added after `cli` is defined
+
+cli.add_command(diff_command)

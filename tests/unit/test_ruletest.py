@@ -498,6 +498,6 @@ def test_the_failure_shown_in_the_guide_is_what_rxpolicy_prints(tmp_path: Path,
 def test_the_guide_names_every_code_of_the_rule_tests() -> None:
     guide = (ROOT / "docs" / "tools" / "test.md").read_text(encoding="utf-8")
     sources = "".join((ROOT / "interpreter" / "rxpolicy" / name).read_text(encoding="utf-8")
-                      for name in ("ruletest.py", "ruletest_coverage.py"))
+                      for name in ("ruletest.py", "ruletest_format.py", "ruletest_coverage.py"))
     codes = set(re.findall(r'"(RX7\d\d)"', sources))
     assert codes and all(f"| {code} |" in guide for code in codes), sorted(codes)

@@ -4,7 +4,8 @@ Extra keys: per decision ``layer`` (which layer's rule decided), ``explanation``
 patient sentence), ``rules`` (all deciding rules when several agree), ``line`` (file:line of the
 rule), ``interpretation`` where the rule is marked as one, ``alternatives`` for a supply limit,
 ``overridden`` (rules set aside by an exception); at the top ``reasons`` when not covered and a
-``receipt`` for replay.
+``receipt`` for replay; when not covered, ``what_would_change``: the smallest changes of facts that
+would make it covered (render/whatif.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..compile import RuleMeta
 from ..evaluate import Evaluation
 from ..values import SupplyLimit
 from .explain import Reason, decision_views, rule_because
+from .whatif import what_if_json
 from .words import json_value
 
 __all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
@@ -66,6 +68,8 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
         data["reasons"] = [{**_rule_ref(r, lang), "because": list(rule_because(evaluation, r, lang))}
                            for r in evaluation.reasons]
     data["decisions"] = decisions
+    if evaluation.outcome == "not_covered":
+        data["what_would_change"] = what_if_json(evaluation, lang)
     if receipt:
         r = evaluation.receipt
         data["receipt"] = {"engine_version": r.engine_version, "policy_fingerprint": r.policy_fingerprint,

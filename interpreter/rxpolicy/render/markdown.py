@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..evaluate import Evaluation
 from .explain import Reason, decision_views
+from .whatif import what_if_markdown
 from .words import term, value_text
 
 __all__ = ["evaluation_markdown"]
@@ -50,4 +51,6 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en") -> str:
         for beaten in view.overridden:
             out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
                        + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
+    if evaluation.outcome == "not_covered":
+        out += what_if_markdown(evaluation, lang)
     return "\n".join(out) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..evaluate import Evaluation
 from .explain import decision_views
+from .whatif import what_if_text
 from .words import term, value_text
 
 __all__ = ["evaluation_text"]
@@ -38,4 +39,6 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en") -> str:
         for beaten in view.overridden:
             by = ", ".join(b.id for b in beaten.beaten_by)
             lines.append(f"  {beaten.rule.id}: {term('overridden', lang)} {by}")
+    if evaluation.outcome == "not_covered":
+        lines += what_if_text(evaluation, lang)
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -24,7 +25,7 @@ from .words import json_value, term, value_text
 __all__ = ["Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
            "what_if_text"]
 
-_CHOICE_WORDS: Mapping[str, tuple[str, str]] = {
+_CHOICE_WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     # prescriber kinds
     "gp": ("a GP", "een huisarts"), "specialist": ("a medical specialist", "een medisch specialist"),
     "dietician": ("a dietician", "een diëtist"), "youth_doctor": ("a youth healthcare doctor", "een jeugdarts"),
@@ -39,11 +40,12 @@ _CHOICE_WORDS: Mapping[str, tuple[str, str]] = {
     "pulmonary_arterial_hypertension": ("pulmonary arterial hypertension", "pulmonale arteriële hypertensie"),
     "depression": ("depression", "depressie"),
     # purposes
-    "treatment": ("treatment", "behandeling"), "travel_sickness": ("preventing travel sickness", "reisziekte voorkomen"),
+    "treatment": ("treatment", "behandeling"),
+    "travel_sickness": ("preventing travel sickness", "reisziekte voorkomen"),
     "research": ("research", "onderzoek"), "compassionate_use": ("compassionate use", "compassionate use"),
-}
+})
 
-_WORDS: Mapping[str, tuple[str, str]] = {
+_WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "heading": ("What would change it", "Wat zou het veranderen"),
     "covered if": ("Covered if", "Wel vergoed als:"),
     "yes if": ("would be yes if", "zou ja zijn als:"),
@@ -52,8 +54,9 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "not given": ("not given", "niet opgegeven"),
     "supply": ("the supply covers {bound}{days} days", "de voorraad dekt {bound}{days} dagen"),
     "maximum": ("the maximum is {limit}", "het maximum is {limit}"),
-    "authorisation": ("the insurer's written authorisation was granted on or before {day} and valid on that day",
-                      "de schriftelijke toestemming van de verzekeraar is op of vóór {day} verleend en gold op die dag"),
+    "authorisation": (
+        "the insurer's written authorisation was granted on or before {day} and valid on that day",
+        "de schriftelijke toestemming van de verzekeraar is op of vóór {day} verleend en gold op die dag"),
     "granted": ("the insurer's written authorisation was granted on or before {day}",
                 "de schriftelijke toestemming van de verzekeraar is op of vóór {day} verleend"),
     "valid": ("the insurer's written authorisation was valid until at least {day}",
@@ -63,7 +66,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
              "Geen wijziging van ten hoogste {n} gegevens die nog te veranderen zijn, maakt dit {decision} "
              "(de datum, de verzekerde en de verzekerde periode, het geneesmiddel zelf en wat eraan voorafging "
              "blijven zoals ze zijn)."),
-}
+})
 
 
 def _w(key: str, lang: str) -> str:
@@ -164,7 +167,7 @@ def alternatives(counterfactuals: Sequence[Counterfactual], lang: str = "en") ->
 
 def sentence(alternative: Alternative, decision: str, lang: str = "en") -> str:
     """``Covered if the prescriber is a medical specialist.`` (or ``<decision> would be yes if …``)."""
-    joined = f" {_w('and', lang)} " if lang == "en" else f", {_w('and', lang)} "
+    joined = f", {_w('and', lang)} "
     head = _w("covered if", lang) if decision == "covered" else f"{decision} {_w('yes if', lang)}"
     return f"{head} {joined.join(alternative.clauses)}."
 

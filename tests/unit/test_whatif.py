@@ -1,0 +1,203 @@
+"""What would change it (issue 5, item 5): the smallest changes of facts that make a case covered.
+
+The expectations come from the HollandZorg texts as the rules write them: a benzodiazepine is reimbursed
+for at most 1 month, also for chronic use; only a medical specialist may issue the first prescription of
+a pneumococcal vaccine; esketamine nasal spray needed written authorisation in 2023; the pill after 21
+only for endometriosis or menorrhagia, for which HollandZorg asks written authorisation. Every returned
+counterfactual is checked by applying it with ``Case.replace`` and evaluating again: covered, and minimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from rxpolicy import CompiledPolicy, Evaluation, PolicyStore, evaluate, evaluate_case_file
+from rxpolicy.render.json import evaluation_dict
+from rxpolicy.render.markdown import evaluation_markdown
+from rxpolicy.render.text import evaluation_text
+from rxpolicy.render.whatif import alternatives, sentence
+from rxpolicy.whatif import AUTHORISATION, FIXED, Counterfactual, what_would_change
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NOT_COVERED = [p for p in sorted(EXAMPLES.glob("*/*.yaml"))
+               if evaluate_case_file(p, PolicyStore().load(p.parent.name), trace=False).outcome == "not_covered"]
+
+
+@pytest.fixture(scope="module")
+def store() -> PolicyStore:
+    """Compiled policies shared by the tests of this module."""
+    return PolicyStore()
+
+
+def _example(store: PolicyStore, name: str, policy: str = "hollandzorg") -> Evaluation:
+    return evaluate_case_file(EXAMPLES / policy / f"{name}.yaml", store.load(policy))
+
+
+def _changes(found: tuple[Counterfactual, ...]) -> list[dict[str, object]]:
+    return [dict(cf.changes) for cf in found]
+
+
+def _covered(policy: CompiledPolicy, evaluation: Evaluation, changes: dict[str, object]) -> bool:
+    return evaluate(policy, evaluation.case.replace(changes), trace=False)["covered"].value is True
+
+
+def _units(changes: dict[str, object]) -> list[list[str]]:
+    """The changed facts, an authorisation's two dates being one."""
+    units: dict[str, list[str]] = {}
+    for path in changes:
+        units.setdefault("authorisation" if path in AUTHORISATION else path, []).append(path)
+    return list(units.values())
+
+
+# ------------------------------------------------------------------------------------------ the four stories
+
+def test_a_chronic_benzodiazepine_for_90_days_is_covered_for_at_most_a_month(store: PolicyStore) -> None:
+    evaluation = _example(store, "benzodiazepine-chronic")
+    found = what_would_change(evaluation)
+    # Dispensed on 2025-03-14: one month later is 2025-04-14, 31 days.
+    assert _changes(found) == [{"dispensing.supply_days": 31}]
+    assert found[0].bounds == {"dispensing.supply_days": "at most"}
+    assert found[0].rule.id == "coverage/conditions-met"
+    policy = store.load("hollandzorg")
+    assert not _covered(policy, evaluation, {"dispensing.supply_days": 32})
+    assert _covered(policy, evaluation, {"dispensing.supply_days": 1})
+    said = sentence(alternatives(found)[0], "covered")
+    assert said == "Covered if the supply covers at most 31 days (the maximum is 1 month)."
+
+
+def test_a_pneumococcal_vaccine_from_a_gp_is_covered_from_a_specialist(store: PolicyStore) -> None:
+    found = what_would_change(_example(store, "pneumococcal-vaccine-gp"))
+    assert _changes(found) == [{"prescription.prescriber": "specialist"}]
+    assert found[0].was == {"prescription.prescriber": "gp"}
+    assert sentence(alternatives(found)[0], "covered") == "Covered if the prescriber is a medical specialist."
+    assert sentence(alternatives(found, "nl")[0], "covered", "nl") == (
+        "Wel vergoed als: de voorschrijver is een medisch specialist.")
+
+
+def test_a_missing_authorisation_is_granted_on_or_before_the_dispensing_date(store: PolicyStore) -> None:
+    found = what_would_change(_example(store, "esketamine-2023-no-authorisation"))
+    day = dt.date(2023, 10, 2)
+    assert _changes(found) == [{"authorisation.granted_on": day, "authorisation.valid_until": day}]
+    assert found[0].size == 1
+    assert "granted on or before 2023-10-02 and valid on that day" in sentence(alternatives(found)[0], "covered")
+
+
+def test_an_authorisation_that_ran_out_only_needs_to_last_longer(store: PolicyStore) -> None:
+    policy = store.load("hollandzorg")
+    expired = _example(store, "esketamine-2023-no-authorisation").case.replace(
+        {"authorisation.granted_on": dt.date(2023, 1, 2), "authorisation.valid_until": dt.date(2023, 9, 30)})
+    found = what_would_change(evaluate(policy, expired))
+    assert _changes(found) == [{"authorisation.granted_on": dt.date(2023, 1, 2),
+                                "authorisation.valid_until": dt.date(2023, 10, 2)}]
+    assert "valid until at least 2023-10-02" in sentence(alternatives(found)[0], "covered")
+
+
+def test_the_pill_at_22_needs_endometriosis_or_menorrhagia_and_then_authorisation(store: PolicyStore) -> None:
+    evaluation = _example(store, "pill-age-22")
+    found = what_would_change(evaluation)
+    authorised = {"authorisation.granted_on": dt.date(2025, 3, 14), "authorisation.valid_until": dt.date(2025, 3, 14)}
+    assert _changes(found) == [{"prescription.indication": "endometriosis", **authorised},
+                               {"prescription.indication": "menorrhagia", **authorised}]
+    merged = alternatives(found)
+    assert len(merged) == 1
+    assert sentence(merged[0], "covered").startswith("Covered if the indication is endometriosis or menorrhagia, and ")
+    # One fact is not enough: the indication alone needs the authorisation HollandZorg asks for it.
+    assert what_would_change(evaluation, max_changes=1) == ()
+    assert not _covered(store.load("hollandzorg"), evaluation, {"prescription.indication": "endometriosis"})
+
+
+# ------------------------------------------------------------------------------------------ every counterfactual
+
+@pytest.mark.parametrize("path", NOT_COVERED, ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_every_counterfactual_is_covered_minimal_and_makeable(path: Path, store: PolicyStore) -> None:
+    policy = store.load(path.parent.name)
+    evaluation = evaluate_case_file(path, policy)
+    found = what_would_change(evaluation)
+    assert [cf.size for cf in found] == sorted(cf.size for cf in found), "fewest changes first"
+    for cf in found:
+        changes = dict(cf.changes)
+        assert not set(changes) & set(FIXED), changes
+        assert _covered(policy, evaluation, changes), changes
+        units = _units(changes)
+        for smaller in itertools.chain.from_iterable(itertools.combinations(units, n) for n in range(len(units))):
+            kept = {p: changes[p] for unit in smaller for p in unit}
+            assert not _covered(policy, evaluation, kept), f"{kept} already makes it covered"
+        for path_, bound in cf.bounds.items():
+            # One step back towards the case's own value no longer works: the value is the boundary.
+            step = Decimal("0.01") if isinstance(changes[path_], Decimal) else 1
+            back = changes[path_] + step if bound == "at most" else changes[path_] - step  # type: ignore[operator]
+            assert not _covered(policy, evaluation, {**changes, path_: back}), (path_, back)
+
+
+def test_no_fact_of_a_pair_works_alone(store: PolicyStore) -> None:
+    """Of the pill at 22's pair, neither fact works with any value of its own."""
+    evaluation = _example(store, "pill-age-22")
+    singles = {p for cf in what_would_change(evaluation) for unit in _units(dict(cf.changes)) for p in unit}
+    policy = store.load("hollandzorg")
+    for indication in ("endometriosis", "menorrhagia", "contraception", None):
+        assert not _covered(policy, evaluation, {"prescription.indication": indication})
+    assert not _covered(policy, evaluation, {p: dt.date(2025, 3, 14) for p in AUTHORISATION})
+    assert singles == {"prescription.indication", *AUTHORISATION}
+
+
+def test_nothing_is_proposed_for_what_cannot_change(store: PolicyStore) -> None:
+    evaluation = _example(store, "not-insured")
+    assert what_would_change(evaluation) == ()
+    text = evaluation_text(evaluation)
+    assert "What would change it:\n  - No change of at most 2 facts" in text
+
+
+def test_a_cheaper_medicine_within_3_percent_of_the_cheapest(store: PolicyStore) -> None:
+    evaluation = _example(store, "above-cheapest-plus-3-percent")
+    prices = [cf for cf in what_would_change(evaluation) if "medicine.price" in cf.changes]
+    # The cheapest in the group costs EUR 5.00: at most 3 % more is EUR 5.15.
+    assert [(dict(cf.changes), dict(cf.bounds)) for cf in prices] == [
+        ({"medicine.price": Decimal("5.15")}, {"medicine.price": "at most"})]
+
+
+def test_a_decision_already_yes_or_not_yes_or_no_gives_nothing(store: PolicyStore) -> None:
+    covered = _example(store, "chronic-adjusted")
+    assert covered.outcome == "covered"
+    assert what_would_change(covered) == ()
+    benzodiazepine = _example(store, "benzodiazepine-chronic")
+    assert what_would_change(benzodiazepine, "max_supply") == ()
+    assert what_would_change(benzodiazepine, "no_such_decision") == ()
+
+
+def test_any_other_decision_that_is_no(store: PolicyStore) -> None:
+    found = what_would_change(_example(store, "benzodiazepine-chronic"), "supply_ok")
+    assert _changes(found) == [{"dispensing.supply_days": 31}]
+    assert all(cf.decision == "supply_ok" and cf.values["supply_ok"] is True for cf in found)
+    assert sentence(alternatives(found)[0], "supply_ok").startswith("supply_ok would be yes if the supply covers")
+
+
+# ------------------------------------------------------------------------------------------ in the explanations
+
+def test_the_explanations_of_a_case_not_covered_end_with_what_would_change_it(store: PolicyStore) -> None:
+    evaluation = _example(store, "pneumococcal-vaccine-gp")
+    assert evaluation_text(evaluation).endswith(
+        "\nWhat would change it:\n  - Covered if the prescriber is a medical specialist. (coverage/conditions-met)\n")
+    assert evaluation_text(evaluation, "nl").endswith(
+        "\nWat zou het veranderen:\n  - Wel vergoed als: de voorschrijver is een medisch specialist. "
+        "(coverage/conditions-met)\n")
+    assert evaluation_markdown(evaluation).endswith(
+        "\n## What would change it\n\n- Covered if the prescriber is a medical specialist. "
+        "(`coverage/conditions-met`)\n")
+    data = json.loads(json.dumps(evaluation_dict(evaluation, receipt=False)))
+    assert data["what_would_change"] == [{
+        "decision": "covered", "changes": {"prescription.prescriber": "specialist"},
+        "was": {"prescription.prescriber": "gp"}, "rule": "coverage/conditions-met", "layer": "statutory",
+        "sentence": "Covered if the prescriber is a medical specialist."}]
+
+
+def test_a_covered_case_has_no_what_if_section(store: PolicyStore) -> None:
+    evaluation = _example(store, "chronic-adjusted")
+    assert "What would change it" not in evaluation_text(evaluation)
+    assert "What would change it" not in evaluation_markdown(evaluation)
+    assert "what_would_change" not in evaluation_dict(evaluation, receipt=False)
