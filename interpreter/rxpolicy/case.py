@@ -23,14 +23,13 @@ import yaml
 from . import schema
 from .case_check import WRITTEN, CheckRun, Item, from_python, mark_span
 from .diagnostics import Diagnostic, RxError, did_you_mean
-from .schema import FIELDS, FieldSpec
+from .schema import AUTHORISATION_DATES, FIELDS, FieldSpec
 from .source import SourceFile
 from .types import Kind
 from .values import format_money
 
 __all__ = ["Case", "load_case", "parse_case", "case_from_mapping", "case_to_yaml"]
 
-_AUTHORISATION = ("authorisation.granted_on", "authorisation.valid_until")
 
 
 @attrs.frozen(kw_only=True)
@@ -71,11 +70,11 @@ class Case:
         out: dict[str, object] = {}
         for path in WRITTEN:
             spec, value = FIELDS[path], self.get(path)
-            if path not in _AUTHORISATION and not (
+            if path not in AUTHORISATION_DATES and not (
                     only_changed and not spec.required and value == spec.default_for(self.dispensed_on)):
                 _put(out, path, _plain(spec, value))
         # Both dates or neither: a section with one date would not load again.
-        dates = {path.partition(".")[2]: _plain(FIELDS[path], self.get(path)) for path in _AUTHORISATION}
+        dates = {path.partition(".")[2]: _plain(FIELDS[path], self.get(path)) for path in AUTHORISATION_DATES}
         if any(date is not None for date in dates.values()):
             out["authorisation"] = dates
         elif not only_changed:

@@ -28,7 +28,7 @@ from .diagnostics import Diagnostic, RxError, did_you_mean
 from .schema import FIELDS, FieldSpec
 from .source import Span
 from .types import Kind
-from .values import CENT, days_in_year, whole_years_between
+from .values import CENT
 
 __all__ = ["CheckRun", "Item", "Scalar", "WRITTEN", "from_python", "mark_span"]
 
@@ -383,6 +383,15 @@ class CheckRun:
                             entry.span or item.span, problem.help)
         return tuple(values) if len(values) == len(item.value) else _FAILED
 
+    def half_authorisation(self, v: Mapping[str, object]) -> None:
+        """Report an authorisation with one of its dates written as null: it is both dates or none."""
+        granted, until = schema.AUTHORISATION_DATES
+        for path, other in ((granted, until), (until, granted)):
+            if v[path] is None and path in self.written and v[other] is not None:
+                self.report("RX402", path, f"`{path}` is null, but an authorisation has both dates or none",
+                            self.written[path].span,
+                            f"write the date of `{path}`, or write `authorisation: null` when there is no authorisation")
+
     def cross_check(self, got: dict[str, object]) -> tuple[object, ...]:
         """Apply defaults, check dates against each other and derive the computed fields."""
         on = got["dispensed_on"]
@@ -403,12 +412,10 @@ class CheckRun:
                 a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
                 said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
                 self.report("RX405", blame, said, self.written[blame].span, f"check both dates: {why}")
+        if "authorisation" in self.sections:
+            self.half_authorisation(v)
         born, start, end = v["insured.born_on"], v["insured.insured_from"], v["insured.insured_until"]
         if not (isinstance(born, dt.date) and isinstance(start, dt.date) and isinstance(end, dt.date)):
             return ()  # a date could not be read; its problem is already reported
-        first_day, last_day = max(start, dt.date(on.year, 1, 1)), min(end, dt.date(on.year, 12, 31))
-        v["insured.age"] = whole_years_between(born, on)
-        v["insured.days_insured"] = max(0, (last_day - first_day).days + 1)
-        v["days_in_year"] = days_in_year(on.year)
-        v["start_of_year"], v["end_of_year"] = dt.date(on.year, 1, 1), dt.date(on.year, 12, 31)
+        v.update(zip(schema.DERIVED, schema.derived_facts(on, born, start, end)))
         return tuple(v[path] for path in FIELDS)

@@ -37,7 +37,7 @@ from .diagnostics import Diagnostic, RxError
 from .evaluate import evaluate
 from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild, walk
 from .load import split_policy_year
-from .schema import FIELDS, field_index
+from .schema import AUTHORISATION_DATES, FIELDS, field_index
 from .types import Kind
 from .render.diff import DiffReport, Finding, Key, Side, Verdict, diff_json, diff_markdown, diff_text
 from .values import add_months, days_in_year, describe
@@ -46,7 +46,6 @@ __all__ = ["diff", "diff_command", "move_case", "parse_side"]
 
 _DATE_FIELDS = tuple(p for p, s in FIELDS.items() if s.type.kind is Kind.DATE and not s.derived
                      and p != "dispensed_on")
-_AUTHORISATION = ("authorisation.granted_on", "authorisation.valid_until")
 
 
 # ------------------------------------------------------------------------------------------ sides
@@ -125,7 +124,7 @@ def _changed(case: Case, changes: Mapping[str, object]) -> Case:
     """The case with fields changed to values of the condition space; derived facts are worked out again.
 
     Moving every date alike keeps them in order, so a moved case is valid when the original was; a
-    combination that is not (an authorisation ending before it starts) is validated the slow way, which
+    combination that is not (an authorisation ending before it starts, or half of one) is validated the slow way, which
     raises :class:`RxError` saying why.
     """
     values = list(case.values)
@@ -195,8 +194,6 @@ class _Comparer:
 
     def add(self, case: Case, origin: str | None = None) -> list[Key]:
         """Compare one case (on the old side's date); the groups it is the first witness of."""
-        if not _whole(case):
-            return []  # half an authorisation: not a case anyone can write
         fresh = [k for k in self.keys(case) if k not in self.first]
         for key in fresh:
             self.first[key] = (case, origin)
@@ -316,24 +313,15 @@ def _union(comparer: _Comparer, pick: Callable[[Side, ConditionSpace], Condition
 
 
 def _minimal(comparer: _Comparer, case: Case, keys: Collection[Key], base: Case) -> Case:
-    """The case with every fact these groups do not need reset to the base case (explore.minimise), an
-    authorisation's two dates together (one alone is not a case). The medicine keeps its name: no rule reads it,
-    and a case file's witness stays recognisable. A case without keys is returned as it is.
+    """The case with every fact these groups do not need reset to the base case (explore.minimise). The
+    medicine keeps its name: no rule reads it, and a case file's witness stays recognisable. A case without
+    keys is returned as it is.
     """
     wanted = frozenset(keys)
     if not wanted:
         return case
-
-    def whole_and_kept(candidate: Case) -> bool:
-        return _whole(candidate) and wanted <= set(comparer.keys(candidate))
-
     base = _changed(base, {"medicine.name": case.get("medicine.name")})
-    current = minimise(case, base, whole_and_kept)
-    if any(current.get(p) != base.get(p) for p in _AUTHORISATION):
-        candidate = _changed(current, {p: base.get(p) for p in _AUTHORISATION})
-        if whole_and_kept(candidate):
-            current = minimise(candidate, base, whole_and_kept)
-    return current
+    return minimise(case, base, lambda candidate: wanted <= set(comparer.keys(candidate)))
 
 
 def _knock_ons(comparer: _Comparer, base: Case) -> None:
@@ -360,21 +348,16 @@ def _knock_ons(comparer: _Comparer, base: Case) -> None:
                 todo.extend(comparer.add(case))
 
 
-def _whole(case: Case) -> bool:
-    """Whether the case has both authorisation dates or neither (a case file cannot hold one of them)."""
-    return (case.get(_AUTHORISATION[0]) is None) == (case.get(_AUTHORISATION[1]) is None)
-
-
 def _single_changes(case: Case, space: ConditionSpace, fields: Sequence[str]) -> Iterator[Case]:
     """The case with one fact changed to each of its representative values (an authorisation's two dates together)."""
     for path in fields:
-        if path == _AUTHORISATION[1]:
+        if path == AUTHORISATION_DATES[1]:
             continue
         options: Iterable[dict[str, object]] = ({path: v} for v in space.values[path] if v != case.get(path))
-        if path == _AUTHORISATION[0]:
-            options = ({path: g, _AUTHORISATION[1]: u} for g in space.values[path]
-                       for u in space.values.get(_AUTHORISATION[1], (None,))
-                       if (g is None) == (u is None) and (g, u) != tuple(case.get(p) for p in _AUTHORISATION))
+        if path == AUTHORISATION_DATES[0]:
+            options = ({path: g, AUTHORISATION_DATES[1]: u} for g in space.values[path]
+                       for u in space.values.get(AUTHORISATION_DATES[1], (None,))
+                       if (g is None) == (u is None) and (g, u) != tuple(case.get(p) for p in AUTHORISATION_DATES))
         for changes in options:
             try:
                 yield _changed(case, changes)

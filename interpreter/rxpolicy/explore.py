@@ -35,9 +35,9 @@ from . import ast
 from .case import Case, case_from_mapping
 from .check import SymbolKind
 from .compile import CompiledPolicy
-from .schema import DERIVED, FIELDS, FieldSpec, field_index
+from .schema import AUTHORISATION_DATES, DERIVED, FIELDS, FieldSpec, derived_facts, field_index
 from .types import Kind
-from .values import CENT, Duration, Unit, add_months, days_in_year, whole_years_between
+from .values import CENT, Duration, Unit, add_months, days_in_year
 
 __all__ = ["ConditionSpace", "base_case", "condition_space", "covering_array", "minimise", "rebuild", "walk"]
 
@@ -259,19 +259,19 @@ def base_case(policy: CompiledPolicy, day: dt.date) -> Case:
 def minimise(case: Case, base: Case, keep: Callable[[Case], bool]) -> Case:
     """Reset fields of ``case`` back to their ``base`` values while ``keep`` stays true.
 
-    Greedy, field by field in schema order, repeated until no field can be reset: the witness
-    then shows only the facts that matter. Both cases must share the dispensing date.
+    Greedy, field by field in schema order (an authorisation's two dates also together), repeated
+    until no field can be reset: the witness then shows only the facts that matter. Both cases must share the dispensing date.
     """
     current = case
     changed = True
     while changed:
         changed = False
-        for path, spec in FIELDS.items():
-            index = field_index(path)
-            if spec.derived or current.values[index] == base.values[index]:
+        for indices in _RESETS:
+            if all(current.values[i] == base.values[i] for i in indices):
                 continue
             values = list(current.values)
-            values[index] = base.values[index]
+            for i in indices:
+                values[i] = base.values[i]
             rebuilt = rebuild(values)
             if rebuilt is None:
                 continue
@@ -281,9 +281,19 @@ def minimise(case: Case, base: Case, keep: Callable[[Case], bool]) -> Case:
     return current
 
 
+def _resets() -> tuple[tuple[int, ...], ...]:
+    """What :func:`minimise` resets at a time: each written field, then the authorisation's two dates
+    together (a case holds both or neither, so one alone can only be reset when the base has both)."""
+    single = tuple((field_index(path),) for path, spec in FIELDS.items() if not spec.derived)
+    return single + (tuple(field_index(p) for p in AUTHORISATION_DATES),)
+
+
+_RESETS = _resets()
+
+
 _I = MappingProxyType({path: field_index(path) for path in FIELDS})
 _DATES = tuple(_I[p] for p in ("dispensed_on", "insured.born_on", "insured.insured_from", "insured.insured_until",
-                               "authorisation.granted_on", "authorisation.valid_until"))
+                               *AUTHORISATION_DATES))
 
 
 def rebuild(values: list[object]) -> tuple[object, ...] | None:
@@ -317,13 +327,12 @@ def _derive(on: object, born: object, start: object, end: object, granted: objec
     """The derived facts (in :data:`schema.DERIVED` order) of a case with these dates; None when impossible."""
     assert isinstance(on, dt.date) and isinstance(born, dt.date)
     assert isinstance(start, dt.date) and isinstance(end, dt.date)
-    if born > on or end < start or (isinstance(granted, dt.date) and isinstance(until, dt.date) and until < granted):
+    # A case file holds both authorisation dates or neither (RX402), so half of one is not a case.
+    if born > on or end < start or (granted is None) != (until is None):
         return None
-    first, last = max(start, dt.date(on.year, 1, 1)), min(end, dt.date(on.year, 12, 31))
-    found = {"insured.age": whole_years_between(born, on), "insured.days_insured": max(0, (last - first).days + 1),
-             "days_in_year": days_in_year(on.year), "start_of_year": dt.date(on.year, 1, 1),
-             "end_of_year": dt.date(on.year, 12, 31)}
-    return tuple(found[path] for path in DERIVED)
+    if isinstance(granted, dt.date) and isinstance(until, dt.date) and until < granted:
+        return None
+    return derived_facts(on, born, start, end)
 
 
 def covering_array(sizes: Sequence[int]) -> list[list[int]]:

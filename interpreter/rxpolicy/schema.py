@@ -16,8 +16,10 @@ from typing import Any
 import attrs
 
 from . import types as t
+from .values import days_in_year, whole_years_between
 
-__all__ = ["FieldSpec", "FIELDS", "DERIVED", "SECTIONS", "PRESCRIBER_KINDS", "INDICATION_CODES", "field_index"]
+__all__ = ["FieldSpec", "FIELDS", "DERIVED", "SECTIONS", "PRESCRIBER_KINDS", "INDICATION_CODES", "field_index",
+           "derived_facts", "AUTHORISATION_DATES"]
 
 PRESCRIBER_KINDS = ("gp", "specialist", "dietician", "youth_doctor", "elderly_care_physician", "nurse_specialist",
                     "physician_assistant", "dentist", "orthodontist", "midwife", "other")
@@ -229,6 +231,8 @@ _DERIVED: tuple[FieldSpec, ...] = (
 
 FIELDS: Mapping[str, FieldSpec] = MappingProxyType({f.path: f for f in _FIELDS + _DERIVED})
 DERIVED: tuple[str, ...] = tuple(f.path for f in _DERIVED)
+#: The dates of the insurer's written authorisation (machtiging): a case holds both or neither.
+AUTHORISATION_DATES: tuple[str, str] = ("authorisation.granted_on", "authorisation.valid_until")
 #: The sections of a case file and the sections nested in them.
 SECTIONS: tuple[str, ...] = ("insured", "prescription", "medicine", "dispensing", "dispensing.fees",
                              "authorisation")
@@ -238,6 +242,17 @@ _INDEX: Mapping[str, int] = MappingProxyType({path: i for i, path in enumerate(F
 def field_index(path: str) -> int:
     """Position of a field in a case's value tuple (the compiled rules read values by position)."""
     return _INDEX[path]
+
+
+def derived_facts(on: dt.date, born: dt.date, insured_from: dt.date, insured_until: dt.date) -> tuple[object, ...]:
+    """The facts computed from a case's dates, in :data:`DERIVED` order.
+
+    The age counts whole years with the contract's month arithmetic (a 29 February birthday falls on
+    28 February in other years); the days insured count only the dispensing year.
+    """
+    first_day, last_day = max(insured_from, dt.date(on.year, 1, 1)), min(insured_until, dt.date(on.year, 12, 31))
+    return (whole_years_between(born, on), max(0, (last_day - first_day).days + 1), days_in_year(on.year),
+            dt.date(on.year, 1, 1), dt.date(on.year, 12, 31))
 
 
 DefaultFn = Callable[[dt.date], Any]

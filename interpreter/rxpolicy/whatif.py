@@ -26,11 +26,11 @@ from .compile import RuleMeta
 from .diagnostics import RxError
 from .evaluate import Evaluation, evaluate
 from .explore import ConditionSpace, condition_space, rebuild
-from .schema import DERIVED, FIELDS, field_index
+from .schema import AUTHORISATION_DATES, DERIVED, FIELDS, field_index
 from .types import Kind
 from .values import CENT, Duration, SupplyLimit
 
-__all__ = ["AUTHORISATION", "Counterfactual", "FIXED", "what_would_change"]
+__all__ = ["Counterfactual", "FIXED", "what_would_change"]
 
 _TIME = "the day, the person and the insurance contract are what is judged; no one can change them afterwards"
 _MEDICINE = "what the medicine is and how the law and the insurer list it; no one at the counter changes that"
@@ -59,7 +59,6 @@ _MAKEABLE: Mapping[str, Mapping[object, tuple[object, ...]]] = MappingProxyType(
     "medicine.preferred": MappingProxyType({False: (True,)})})
 
 #: The authorisation's two dates change together: a case writes both or neither.
-AUTHORISATION = ("authorisation.granted_on", "authorisation.valid_until")
 _ORDERED = (Kind.NUMBER, Kind.MONEY)
 
 Changes = Mapping[str, object]
@@ -90,7 +89,7 @@ class Counterfactual:
 
 
 def _unit(path: str) -> str:
-    return "authorisation" if path in AUTHORISATION else path
+    return "authorisation" if path in AUTHORISATION_DATES else path
 
 
 def what_would_change(evaluation: Evaluation, decision: str = "covered", *,
@@ -164,12 +163,12 @@ class _Search:
     def _authorisation(self) -> tuple[Changes, ...]:
         """An authorisation valid on the dispensing date, changing as little of the present one as possible."""
         day = self.case.dispensed_on
-        granted, until = (self.case.get(p) for p in AUTHORISATION)
+        granted, until = (self.case.get(p) for p in AUTHORISATION_DATES)
         if not isinstance(granted, dt.date) or not isinstance(until, dt.date):
-            return ({AUTHORISATION[0]: day, AUTHORISATION[1]: day},)
+            return ({AUTHORISATION_DATES[0]: day, AUTHORISATION_DATES[1]: day},)
         if granted <= day <= until:
             return ()
-        return ({AUTHORISATION[0]: min(granted, day), AUTHORISATION[1]: max(until, day)},)
+        return ({AUTHORISATION_DATES[0]: min(granted, day), AUTHORISATION_DATES[1]: max(until, day)},)
 
     def works(self, changes: Changes) -> bool:
         """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""

@@ -269,6 +269,22 @@ def test_rx405_authorisation_ends_before_it_is_granted() -> None:
     assert where(d) == ("RX405", "authorisation.valid_until", 14, 16)
 
 
+@pytest.mark.parametrize("written, field, line", [
+    ("  granted_on: null\n  valid_until: 2025-12-31\n", "authorisation.granted_on", 13),
+    ("  granted_on: 2025-01-10\n  valid_until: null\n", "authorisation.valid_until", 14),
+])
+def test_rx402_an_authorisation_with_one_date_null(written: str, field: str, line: int) -> None:
+    d = only(BASE + "authorisation:\n" + written)
+    assert where(d) == ("RX402", field, line, 15 if field.endswith("granted_on") else 16)
+    assert "both dates or none" in d.message
+    assert "authorisation: null" in d.help
+
+
+def test_an_authorisation_with_both_dates_null_is_no_authorisation() -> None:
+    case = parse_case(BASE + "authorisation:\n  granted_on: null\n  valid_until: null\n")
+    assert case.values == parse_case(BASE).values
+
+
 def test_rx406_not_a_choice() -> None:
     d = only(edit("prescriber: gp", "prescriber: specialst"))
     assert where(d) == ("RX406", "prescription.prescriber", 5, 15)

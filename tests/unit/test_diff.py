@@ -384,12 +384,3 @@ def test_every_output_shown_in_the_docs_is_real(monkeypatch: pytest.MonkeyPatch)
         missing = [line for line in wanted if not any(line == p.rstrip() for p in printed)]
         assert not missing, f"docs/tools/{doc}: `rxpolicy {shlex.join(args)}` no longer prints {missing[0]!r}"
 
-
-# ------------------------------------------------------------------------------------------ found outside rxpolicy.diff
-
-@pytest.mark.xfail(reason="BUG: explore.rebuild (and so minimise and cases) accepts a case with only one authorisation "
-                          "date, which no case file can hold; rxpolicy.diff filters such cases itself", strict=True)
-def test_explore_does_not_make_half_an_authorisation(store: PolicyStore) -> None:
-    values = list(base_case(store.load("hollandzorg"), dt.date(2025, 6, 1)).values)
-    values[field_index("authorisation.granted_on")] = dt.date(2025, 6, 1)
-    assert rebuild(values) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rxpolicy import api
+from rxpolicy import RxError, api
 from rxpolicy.case import Case, case_to_yaml, parse_case
 from rxpolicy.compile import CompiledPolicy
 from rxpolicy.explore import (ConditionSpace, base_case, condition_space, covering_array, minimise, rebuild,
@@ -286,11 +286,22 @@ def test_rebuilt_derived_facts_agree_with_the_case_loader(policy: CompiledPolicy
         assert rebuild(values) == base.replace(changes).values
 
 
-def test_rebuild_refuses_what_a_case_file_cannot_hold(policy: CompiledPolicy) -> None:
+@pytest.mark.parametrize("changes", [
+    {"insured.insured_until": DAY - dt.timedelta(days=400)},
+    {"insured.born_on": DAY + dt.timedelta(days=1)},
+    {"authorisation.granted_on": DAY},
+    {"authorisation.valid_until": DAY},
+    {"authorisation.granted_on": DAY, "authorisation.valid_until": DAY - dt.timedelta(days=1)},
+], ids=["insured-until-before-from", "born-after-dispensing", "only-granted-on", "only-valid-until",
+        "authorisation-ends-before-granted"])
+def test_rebuild_refuses_what_a_case_file_cannot_hold(policy: CompiledPolicy, changes: dict[str, object]) -> None:
     base = base_case(policy, DAY)
     values = list(base.values)
-    values[list(FIELDS).index("insured.insured_until")] = DAY - dt.timedelta(days=400)
+    for path, value in changes.items():
+        values[list(FIELDS).index(path)] = value
     assert rebuild(values) is None
+    with pytest.raises(RxError):  # the case loader refuses the same facts
+        base.replace(changes)
 
 
 # ------------------------------------------------------------------------------------------- minimise
@@ -309,6 +320,15 @@ def test_minimise_keeps_the_predicate_with_fewer_changed_fields(policy: Compiled
     assert changed == {"medicine.route", "dispensing.months_in_use"}
 
 
+def test_minimise_resets_an_authorisation_as_a_whole(policy: CompiledPolicy) -> None:
+    base = base_case(policy, DAY)
+    assert base.get("authorisation.granted_on") is None
+    noisy = base.replace({"medicine.route": "nasal", "authorisation.granted_on": DAY,
+                          "authorisation.valid_until": DAY + dt.timedelta(days=30)})
+    witness = minimise(noisy, base, lambda c: c.get("medicine.route") == "nasal")
+    assert witness == base.replace({"medicine.route": "nasal"})
+
+
 def test_minimise_leaves_a_case_alone_when_every_field_matters(policy: CompiledPolicy) -> None:
     base = base_case(policy, DAY)
     case = base.replace({"medicine.route": "nasal"})
@@ -320,13 +340,3 @@ def test_the_base_case_is_valid_on_its_day(policy: CompiledPolicy) -> None:
     assert base.dispensed_on == DAY
     assert base.get("insured.age") >= 18  # type: ignore[operator]
     assert parse_case(case_to_yaml(base), plans=policy.plans).values == base.values
-
-
-def test_an_unknown_date_beside_a_known_one_is_written_as_null(policy: CompiledPolicy) -> None:
-    base = base_case(policy, DAY)
-    values = list(base.values)
-    values[list(FIELDS).index("authorisation.valid_until")] = DAY
-    case = Case(values=rebuild(values) or ())
-    text = case_to_yaml(case)
-    assert parse_case(text, plans=policy.plans).values == case.values
-    assert "granted_on: null" in text, text

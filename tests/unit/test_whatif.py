@@ -22,7 +22,8 @@ from rxpolicy.render.json import evaluation_dict
 from rxpolicy.render.markdown import evaluation_markdown
 from rxpolicy.render.text import evaluation_text
 from rxpolicy.render.whatif import alternatives, sentence
-from rxpolicy.whatif import AUTHORISATION, FIXED, Counterfactual, what_would_change
+from rxpolicy.schema import AUTHORISATION_DATES as AUTHORISATION
+from rxpolicy.whatif import FIXED, Counterfactual, what_would_change
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOT_COVERED = [p for p in sorted(EXAMPLES.glob("*/*.yaml"))

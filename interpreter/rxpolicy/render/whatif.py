@@ -17,9 +17,9 @@ import attrs
 
 from ..compile import RuleMeta
 from ..evaluate import Evaluation
-from ..schema import FIELDS
+from ..schema import AUTHORISATION_DATES, FIELDS
 from ..types import Kind
-from ..whatif import AUTHORISATION, Counterfactual, what_would_change
+from ..whatif import Counterfactual, what_would_change
 from .words import json_value, term, value_text
 
 __all__ = ["Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
@@ -108,9 +108,9 @@ def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) 
 
 
 def _authorisation_phrase(cf: Counterfactual, lang: str) -> str:
-    granted, until = (cf.changes.get(p) for p in AUTHORISATION)
-    was_granted = cf.was.get(AUTHORISATION[0])
-    if was_granted is None or (granted != was_granted and until != cf.was.get(AUTHORISATION[1])):
+    granted, until = (cf.changes.get(p) for p in AUTHORISATION_DATES)
+    was_granted = cf.was.get(AUTHORISATION_DATES[0])
+    if was_granted is None or (granted != was_granted and until != cf.was.get(AUTHORISATION_DATES[1])):
         return _w("authorisation", lang).format(day=_day(granted))
     if granted != was_granted:
         return _w("granted", lang).format(day=_day(granted))
@@ -135,9 +135,9 @@ def change_phrases(cf: Counterfactual, lang: str = "en", merged: Mapping[str, Se
     """The changed facts of one counterfactual as clauses, in schema order (``merged``: alternative choices)."""
     clauses = []
     for path in FIELDS:
-        if path == AUTHORISATION[0] and path in cf.changes:
+        if path == AUTHORISATION_DATES[0] and path in cf.changes:
             clauses.append(_authorisation_phrase(cf, lang))
-        elif path in cf.changes and path not in AUTHORISATION:
+        elif path in cf.changes and path not in AUTHORISATION_DATES:
             clauses.append(_phrase(cf, path, (merged or {}).get(path, (cf.changes[path],)), lang))
     return tuple(clauses)
 
