@@ -33,7 +33,7 @@ from .case import Case, case_to_yaml, parse_case
 from .compile import CompiledPolicy, Epoch, RuleMeta
 from .diagnostics import Diagnostic
 from .check import SymbolKind
-from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild, walk
+from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild
 from .schema import field_index
 from .types import Kind
 from .values import MONEY_CONTEXT, describe
@@ -611,7 +611,7 @@ def _reads_parameter(policy: CompiledPolicy, rule: RuleMeta, name: str) -> bool:
     todo = [e for e in (rule.rule.when, *(a.value for a in rule.rule.assignments)) if e is not None]
     seen: set[str] = set()
     while todo:
-        for node in walk(todo.pop()):
+        for node in ast.walk(todo.pop()):
             resolved = checked.names.get(id(node)) if isinstance(node, ast.Name) else None
             if resolved is None:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterator
 
 import attrs
 
@@ -16,7 +17,7 @@ from .source import SourceFile, Span
 from .values import Rounding
 
 __all__ = [
-    "Arith", "Assignment", "BoolOp", "Call", "Citation", "Compare", "Decision", "Definition", "Expr", "Explain",
+    "Arith", "Assignment", "BoolOp", "Call", "Citation", "Compare", "children", "walk", "Decision", "Definition", "Expr", "Explain",
     "FitsWithin", "IfThenElse", "InList", "Item", "Known", "Layer", "Literal", "LiteralKind", "Matches", "Name",
     "Not", "OneOf", "Parameter", "ParameterValue", "Policy", "Rounded", "Rule", "RuleFile", "RuleRef",
     "SupplyLimitExpr", "Table", "TypeRef", "Validity", "WithUnit",
@@ -196,6 +197,23 @@ class SupplyLimitExpr:
 
 Expr = (Literal | Name | Not | BoolOp | Compare | OneOf | InList | Known | Matches | FitsWithin | Arith | Rounded
         | WithUnit | IfThenElse | Call | SupplyLimitExpr)
+
+
+def children(node: Expr) -> Iterator[Expr]:
+    """The expressions directly inside ``node``, in the order they are written."""
+    for field in attrs.fields(type(node)):
+        value = getattr(node, field.name)
+        if isinstance(value, tuple):
+            yield from (v for v in value if isinstance(v, Expr))
+        elif isinstance(value, Expr):
+            yield value
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """``node`` and every expression inside it, parents first."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
 
 
 # ----------------------------------------------------------------------------- clauses

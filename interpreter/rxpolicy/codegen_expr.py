@@ -64,7 +64,7 @@ class ExpressionWriter:
         return code
 
     def has_leaf(self, node: ast.Expr) -> bool:
-        return id(node) in self.leaf_ids or any(self.has_leaf(c) for c in _children(node))
+        return id(node) in self.leaf_ids or any(self.has_leaf(c) for c in ast.children(node))
 
     def observed(self, node: ast.Expr) -> str:
         """The value the trace shows beside a test's outcome: its left operand."""
@@ -232,15 +232,3 @@ class ExpressionWriter:
         if isinstance(period, Duration):
             return self.const(SupplyLimit(period, node.or_smallest_pack, node.or_one_course))
         return f"SupplyLimit({self.expr(node.duration)}, {node.or_smallest_pack}, {node.or_one_course})"
-
-
-def _children(node: ast.Expr) -> list[ast.Expr]:
-    found: list[ast.Expr] = []
-    for name in ("operand", "left", "right", "condition", "then", "otherwise", "supply", "limit", "collection",
-                 "duration"):
-        child = getattr(node, name, None)
-        if child is not None and not isinstance(child, (str, bool)):
-            found.append(child)
-    for name in ("options", "args"):
-        found.extend(getattr(node, name, ()))
-    return found

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -210,7 +210,7 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
         elif isinstance(node, ast.Name) and (condition or (not in_test and _is_input(node))):
             # Yes/no names are tests; in a computed value every name is an input the explanation shows.
             leaf(node, owner, negated)
-        for child in _children(node):
+        for child in ast.children(node):
             if not isinstance(node, (ast.BoolOp, ast.Not, ast.IfThenElse)):
                 walk(child, owner, False, negated, in_test or isinstance(node, _ATOMIC))
 
@@ -227,15 +227,6 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
         for assignment in info.rule.assignments:
             walk(assignment.value, ("value", index), False, False, False)
     return tuple(leaves), MappingProxyType(ids)
-
-
-def _children(node: ast.Expr) -> Iterator[ast.Expr]:
-    for field in attrs.fields(type(node)):
-        value = getattr(node, field.name)
-        if isinstance(value, tuple):
-            yield from (v for v in value if attrs.has(type(v)) and not isinstance(v, (str, Span)))
-        elif attrs.has(type(value)) and not isinstance(value, Span):
-            yield value
 
 
 # ----------------------------------------------------------------------------- code generation

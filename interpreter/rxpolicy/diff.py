@@ -35,7 +35,7 @@ from .check import SymbolKind
 from .compile import CompiledPolicy
 from .diagnostics import Diagnostic, RxError
 from .evaluate import evaluate
-from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild, walk
+from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild
 from .load import split_policy_year
 from .schema import AUTHORISATION_DATES, FIELDS, field_index
 from .types import Kind
@@ -236,7 +236,7 @@ def _signature(side: Side, decision: str) -> _Signature:
     definitions: dict[str, ast.Expr] = {}
     amounts: dict[str, object] = {}
     while todo:
-        for node in walk(todo.pop()):
+        for node in ast.walk(todo.pop()):
             resolved = checked.names.get(id(node)) if isinstance(node, ast.Name) else None
             if resolved is not None and resolved.kind is SymbolKind.DEFINITION and resolved.target not in definitions:
                 definitions[resolved.target] = checked.definitions[resolved.target].expr

@@ -32,6 +32,7 @@ from types import MappingProxyType
 import attrs
 
 from . import ast
+from .ast import walk
 from .case import Case, case_from_mapping
 from .check import SymbolKind
 from .compile import CompiledPolicy
@@ -42,19 +43,6 @@ from .values import CENT, Duration, Unit, add_months, days_in_year
 __all__ = ["ConditionSpace", "base_case", "condition_space", "covering_array", "minimise", "rebuild", "walk"]
 
 _DEFAULT_LIMIT = 50_000
-
-
-def walk(node: ast.Expr) -> Iterator[ast.Expr]:
-    """An expression and every expression inside it, parents first."""
-    yield node
-    for name in ("operand", "left", "right", "condition", "then", "otherwise", "supply", "limit",
-                 "collection", "duration"):
-        child = getattr(node, name, None)
-        if child is not None and attrs.has(type(child)):
-            yield from walk(child)
-    for name in ("options", "args"):
-        for child in getattr(node, name, ()):
-            yield from walk(child)
 
 
 @attrs.frozen(kw_only=True)
