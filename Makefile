@@ -18,6 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/rxpolicy fmt --check rules
 	$(BIN)/rxpolicy check
+	$(BIN)/ruff check interpreter tests benchmarks
 	PYTHONPATH=interpreter $(BIN)/lint-imports
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q

@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-import attrs
 import handwritten
 
 from rxpolicy import Case, CompiledPolicy, case_from_mapping, evaluate

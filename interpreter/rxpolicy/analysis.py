@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 import attrs

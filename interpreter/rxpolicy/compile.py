@@ -28,9 +28,7 @@ from .check import CheckedPolicy, LayerKind, SymbolKind
 from .check.model import DecisionInfo, LayerInfo
 from .codegen import ATOMIC, FunctionWriter
 from .grammar import grammar_sha256
-from .schema import FIELDS, field_index
 from .source import Span
-from .types import Kind
 from .values import Duration, SupplyLimit, Unit, add_months
 
 __all__ = ["CompiledPolicy", "Epoch", "LeafMeta", "RuleMeta", "compile_policy", "ENGINE_VERSION"]

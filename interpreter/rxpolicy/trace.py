@@ -8,7 +8,6 @@ renderers show: for each decision, the rules that decided it, the rules they bea
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 
 import attrs
 

@@ -23,9 +23,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from rxpolicy import Case, PolicyStore, RxError, case_from_mapping, evaluate
 from rxpolicy.cli import cli
 from rxpolicy.diff import diff, move_case, parse_side
-from rxpolicy.explore import base_case, rebuild
+from rxpolicy.explore import base_case
 from rxpolicy.render.diff import DiffReport, Finding, diff_dict, diff_json, diff_markdown, diff_text
-from rxpolicy.schema import field_index
 from rxpolicy.values import add_months, whole_years_between
 
 ROOT = Path(__file__).resolve().parents[2]

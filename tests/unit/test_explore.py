@@ -18,8 +18,8 @@ import pytest
 from rxpolicy import RxError, api
 from rxpolicy.case import Case, case_to_yaml, parse_case
 from rxpolicy.compile import CompiledPolicy
-from rxpolicy.explore import (ConditionSpace, base_case, condition_space, covering_array, minimise, rebuild,
-                              walk)
+from rxpolicy.ast import walk
+from rxpolicy.explore import ConditionSpace, base_case, condition_space, covering_array, minimise, rebuild
 from rxpolicy.schema import FIELDS, INDICATION_CODES, ROUTES
 
 DAY = dt.date(2024, 3, 15)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from rxpolicy import Case, CompiledPolicy, RxError, case_from_mapping, evaluate, load_policy
+from rxpolicy import Case, CompiledPolicy, case_from_mapping, evaluate, load_policy
 from rxpolicy.schema import DIETARY, INDICATION_CODES, PRESCRIBER_KINDS, PURPOSES, ROUTES
 from rxpolicy.values import CENT, add_months
 

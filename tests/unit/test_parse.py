@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from lark import Lark, logger as lark_logger
-from lark.exceptions import GrammarError
 
 from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.grammar import grammar_text, parser
