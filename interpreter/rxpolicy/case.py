@@ -21,8 +21,8 @@ import attrs
 import yaml
 
 from . import schema
-from .case_check import WRITTEN, CheckRun, Item, from_python, mark_span
-from .diagnostics import Diagnostic, RxError, did_you_mean
+from .case_check import WRITTEN, CheckRun, Item, compose_yaml, from_python, mark_span
+from .diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from .schema import AUTHORISATION_DATES, FIELDS, FieldSpec
 from .source import SourceFile
 from .types import Kind
@@ -118,32 +118,15 @@ def _plain(spec: FieldSpec, value: object) -> object:
 def load_case(path: Path, *, display: str | None = None, plans: Collection[str] | None = None) -> Case:
     """Read and validate a case file; ``display`` is the path shown in messages (default: as given)."""
     shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RxError(Diagnostic(code="RX401", message=f"{shown} is not UTF-8 text",
-                                 help="save the case file as UTF-8 text")) from None
-    except OSError as error:
-        raise RxError(Diagnostic(code="RX001", message=f"cannot read {shown}: {error.strerror}",
-                                 help="check the path and that the file is readable")) from None
+    text = read_text(path, shown, kind="case file", encoding_code="RX401")
     return parse_case(text, path=shown, plans=plans)
 
 
 def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None = None) -> Case:
     """Validate the YAML text of a case; raises :class:`RxError` with every problem found."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        # A reader error (a control character in the text) only knows its offset.
-        offset = mark.index if mark else int(getattr(error, "position", 0))
-        problem = getattr(error, "problem", None) or getattr(error, "reason", None) or str(error)
-        if getattr(error, "context", None):  # "expected a single document", "but found another document"
-            problem = f"{getattr(error, 'context')}, {problem}"
-        raise RxError(Diagnostic(code="RX401", message=f"the case is not valid YAML: {problem}",
-                                 span=SourceFile(path=path, text=text).span(offset, offset + 1),
-                                 help="write each field as `name: value` on its own line, indenting the "
-                                      "fields of a section by two spaces")) from None
+    root = compose_yaml(SourceFile(path=path, text=text), code="RX401", what="the case",
+                        help="write each field as `name: value` on its own line, indenting the fields of a "
+                             "section by two spaces")
     if root is None:
         raise RxError(Diagnostic(code="RX401", message="the case file is empty", span=mark_span(path, None, None),
                                  help="write at least `dispensed_on`, `insured`, `prescription`, `medicine` "

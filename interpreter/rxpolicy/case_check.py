@@ -26,11 +26,11 @@ import yaml
 from . import schema
 from .diagnostics import Diagnostic, RxError, did_you_mean
 from .schema import FIELDS, FieldSpec
-from .source import Span
+from .source import SourceFile, Span
 from .types import Kind
 from .values import CENT
 
-__all__ = ["CheckRun", "Item", "Scalar", "WRITTEN", "from_python", "mark_span"]
+__all__ = ["CheckRun", "Item", "Scalar", "WRITTEN", "compose_yaml", "from_python", "mark_span"]
 
 #: The fields a case writes (derived ones are computed), and every name a case may use as a key.
 WRITTEN = tuple(path for path, spec in FIELDS.items() if not spec.derived)
@@ -71,6 +71,22 @@ class Item:
     value: _Tree
     span: Span | None = None
     key_span: Span | None = None
+
+
+def compose_yaml(source: SourceFile, *, code: str, what: str, help: str) -> yaml.Node | None:
+    """The YAML node tree of a file the user wrote (None when it is empty), or :class:`RxError` with
+    ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``."""
+    try:
+        return yaml.compose(source.text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        # A reader error (a control character in the text) only knows its offset.
+        offset = mark.index if mark else int(getattr(error, "position", 0))
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None) or str(error)
+        if getattr(error, "context", None):  # "expected a single document", "but found another document"
+            problem = f"{getattr(error, 'context')}, {problem}"
+        raise RxError(Diagnostic(code=code, message=f"{what} is not valid YAML: {problem}",
+                                 span=source.span(offset, offset + 1), help=help)) from None
 
 
 def mark_span(path: str, start: yaml.Mark | None, end: yaml.Mark | None) -> Span:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from .render.diagnostics import render_diagnostics
 from .render.json import evaluation_json
 from .render.markdown import evaluation_markdown
 from .render.text import evaluation_text
+from .source import SourceFile
 
 __all__ = ["main", "cli"]
 
@@ -45,9 +46,12 @@ def line_of(path: str, line: int) -> str | None:
     return None
 
 
-def report(diagnostics: Sequence[Diagnostic]) -> None:
-    """Write diagnostics to stderr."""
-    click.echo(render_diagnostics(diagnostics, line_of), err=True, nl=False)
+def report(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile] | None = None) -> None:
+    """Write diagnostics to stderr, with the lines they point at (from ``sources`` first, then from disk)."""
+    def line(path: str, number: int) -> str | None:
+        return sources[path].line_text(number) if sources and path in sources else line_of(path, number)
+
+    click.echo(render_diagnostics(diagnostics, line), err=True, nl=False)
 
 
 def guarded(command: F) -> F:
@@ -58,7 +62,7 @@ def guarded(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except RxError as error:
-            report(error.diagnostics)
+            report(error.diagnostics, error.sources)
             sys.exit(EXIT_BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
 
 import attrs
 
-from .source import Span
+from .source import SourceFile, Span
 
-__all__ = ["Diagnostic", "RxError", "Severity", "did_you_mean"]
+__all__ = ["Diagnostic", "RxError", "Severity", "did_you_mean", "read_text"]
 
 
 class Severity(enum.Enum):
@@ -55,11 +57,17 @@ class Diagnostic:
 
 
 class RxError(Exception):
-    """Raised with one or more diagnostics when input is bad; the CLI turns it into exit code 2."""
+    """Raised with one or more diagnostics when input is bad; the CLI turns it into exit code 2.
 
-    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]) -> None:
+    ``sources`` holds texts the diagnostics point into that are not files on disk (standard input,
+    an editor's buffer), so their lines can still be shown under the message.
+    """
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic], *,
+                 sources: Mapping[str, SourceFile] | None = None) -> None:
         items = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
         self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(items, key=Diagnostic.sort_key))
+        self.sources: Mapping[str, SourceFile] = MappingProxyType(dict(sources or {}))
         super().__init__("; ".join(f"{d.code}: {d.message}" for d in self.diagnostics))
 
 
@@ -67,3 +75,26 @@ def did_you_mean(word: str, candidates: Sequence[str] | Iterable[str]) -> str | 
     """The closest candidate to a misspelt word, or None when nothing is close enough."""
     found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return found[0] if found else None
+
+
+def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str = "RX001") -> str:
+    """The UTF-8 text of a file the user named, or :class:`RxError` saying in plain words why not.
+
+    ``shown`` is the path as messages show it, ``kind`` what the file is ("case file", "rule file"),
+    ``encoding_code`` the code for a file that is not UTF-8 text (a case file's own problem is RX401).
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RxError(Diagnostic(code=encoding_code, message=f"{shown} is not UTF-8 text (byte {error.start + 1} "
+                                 "is not a UTF-8 character)", help=f"save the {kind} as UTF-8 text")) from None
+    except FileNotFoundError:
+        raise RxError(Diagnostic(code="RX001", message=f"the {kind} {shown} does not exist",
+                                 help="check the path; paths are relative to the directory you run rxpolicy in")) from None
+    except IsADirectoryError:
+        raise RxError(Diagnostic(code="RX001", message=f"{shown} is a directory, not a {kind}",
+                                 help=f"name the {kind} itself")) from None
+    except OSError as error:
+        raise RxError(Diagnostic(code="RX001", message=f"cannot read the {kind} {shown}: {error.strerror}",
+                                 help="check that the file is readable")) from None
+

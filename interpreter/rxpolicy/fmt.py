@@ -27,10 +27,9 @@ import click
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from .diagnostics import Diagnostic, RxError
-from .grammar import _WholeWords, grammar_text
+from .diagnostics import Diagnostic, RxError, read_text
+from .grammar import WholeWords, grammar_text
 from .parse import parse
-from .render.diagnostics import render_diagnostics
 from .source import SourceFile
 
 __all__ = ["CLAUSE_ORDER", "EXPLAIN_LANGUAGES", "MAX_WIDTH", "fmt_command", "format_text"]
@@ -84,7 +83,7 @@ def _collect_comment(token: Token) -> Token:
 def _layout_parser() -> Lark:
     """The formatter's own parser: every token kept in the tree, comments handed to :func:`_collect_comment`."""
     return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True, keep_all_tokens=True,
-                postlex=_WholeWords(), lexer_callbacks={"COMMENT": _collect_comment})
+                postlex=WholeWords(), lexer_callbacks={"COMMENT": _collect_comment})
 
 
 def _parse(source: SourceFile) -> tuple[Tree[Token], list[Token]]:
@@ -430,11 +429,9 @@ def _targets(paths: Sequence[Path]) -> list[_Target]:
                                        help="name rule files, or a directory that holds them"))
         for file in files:
             try:
-                targets.append((file, SourceFile.read(file)))
-            except (OSError, UnicodeDecodeError) as error:
-                reason = "it does not exist" if not file.exists() else str(error)
-                problems.append(Diagnostic(code="RX001", message=f"cannot read {file}: {reason}",
-                                           help="name an existing rule file (UTF-8 text) or a directory of them"))
+                targets.append((file, SourceFile(path=str(file), text=read_text(file, str(file), kind="rule file"))))
+            except RxError as error:
+                problems.extend(error.diagnostics)
     if problems:
         raise RxError(problems)
     return targets
@@ -462,11 +459,8 @@ def _fmt(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
             results.append((target, format_text(target[1].text, target[1].path)))
         except RxError as error:
             problems.extend(error.diagnostics)
-    if problems:
-        shown = {source.path: source for _, source in targets}
-        click.echo(render_diagnostics(problems, lambda name, line: shown[name].line_text(line)
-                                      if name in shown else None), err=True, nl=False)
-        sys.exit(2)
+    if problems:  # shown with the lines of the texts read (standard input is not on disk)
+        raise RxError(problems, sources={source.path: source for _, source in targets})
     for (path, source), formatted in results:
         if path is None and not (check or diff):
             click.echo(formatted, nl=False)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from lark import Lark, Token
 
-__all__ = ["GRAMMAR_FILE", "grammar_text", "grammar_sha256", "parser", "package_data_dir"]
+__all__ = ["GRAMMAR_FILE", "WholeWords", "grammar_text", "grammar_sha256", "parser", "package_data_dir"]
 
 GRAMMAR_FILE = "rxpolicy.lark"
 
@@ -43,7 +43,7 @@ def grammar_sha256() -> str:
     return hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()
 
 
-class _WholeWords:
+class WholeWords:
     """A stateless post-lexer whose only job is to make NAME known to the lexer in every parser state.
 
     Lark's contextual lexer matches a keyword as a plain string where no name is expected, so
@@ -61,4 +61,4 @@ class _WholeWords:
 def parser() -> Lark:
     """The LALR parser. Built once; Lark's LALR parser keeps no state between parses, so threads share it."""
     return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, postlex=_WholeWords())
+                maybe_placeholders=True, postlex=WholeWords())

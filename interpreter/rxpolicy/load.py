@@ -14,12 +14,12 @@ import attrs
 
 from . import ast
 from .check import LayerKind, LayerSources, PolicySources
-from .diagnostics import Diagnostic, RxError, did_you_mean
+from .diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from .grammar import package_data_dir
 from .lower import parse_rule_file
 from .source import SourceFile
 
-__all__ = ["BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "policy_sources", "read_rule_files",
+__all__ = ["BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -30,30 +30,24 @@ def builtin_rules_dir() -> Path:
     return package_data_dir("rules")
 
 
-def _display(path: Path) -> str:
-    """Paths in messages: relative to the working directory when inside it, else as given."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        base = builtin_rules_dir()
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working directory, or ``rules/…`` for a built-in file."""
+    for base, prefix in ((Path.cwd(), ""), (builtin_rules_dir(), "rules/")):
         try:
-            return "rules/" + str(path.resolve().relative_to(base.resolve()))
+            return prefix + str(path.resolve().relative_to(base.resolve()))
         except ValueError:
-            return str(path)
+            continue
+    return str(path)
 
 
 def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned."""
-    files, problems = [], []
+    files: list[ast.RuleFile] = []
+    problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
         try:
-            source = SourceFile.read(path, _display(path))
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Diagnostic(code="RX001", message=f"cannot read {_display(path)}: {error}",
-                                       help="check that the file exists and is UTF-8 text"))
-            continue
-        try:
-            files.append(parse_rule_file(source))
+            shown = display_path(path)
+            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"))))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
@@ -108,6 +102,7 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
 
 def policy_sources(directory: Path) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem."""
+    directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
     files, problems = read_rule_files(directory)
     policies = _declaration(files, ast.Policy)
     layers_here = _declaration(files, ast.Layer)
@@ -122,7 +117,7 @@ def policy_sources(directory: Path) -> PolicySources:
             if not layer_dir.is_dir():
                 problems.append(Diagnostic(code="RX304", span=declaration.span,
                                            message=f"the layer `{base}` this policy is built on is not found",
-                                           help=f"create the directory {_display(layer_dir)} with its rule files, "
+                                           help=f"create the directory {display_path(layer_dir)} with its rule files, "
                                                 "or correct `built on`"))
                 continue
             layer_files, layer_problems = read_rule_files(layer_dir)
@@ -137,7 +132,7 @@ def policy_sources(directory: Path) -> PolicySources:
         title = next((d.titles[0] for d in layers_here if d.titles), directory.name)
         layers.append(LayerSources(name=directory.name, kind=LayerKind.STATUTORY, title=title, files=tuple(files)))
     if not files and not problems:
-        problems.append(Diagnostic(code="RX002", message=f"{_display(directory)} holds no rule files (*.rxp)",
+        problems.append(Diagnostic(code="RX002", message=f"{display_path(directory)} holds no rule files (*.rxp)",
                                    help="point at a directory of rule files, or at a built-in policy"))
     if problems:
         raise RxError(problems)

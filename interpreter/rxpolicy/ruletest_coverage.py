@@ -23,7 +23,7 @@ import yaml
 
 from .api import PolicyStore
 from .compile import RuleMeta
-from .diagnostics import Diagnostic, RxError, did_you_mean
+from .diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from .load import resolve_policy_dir
 from .ruletest import TestResult, discover, display_path, run
 from .trace import RuleStatus
@@ -105,10 +105,15 @@ def _section(raw: object, number: int, path: str, seeds: Mapping[str, object]) -
 def load_sources(path: Path) -> SourceRegistry:
     """Read a source registry; raises :class:`RxError` (RX709) when it is not well formed."""
     shown = display_path(path)
+    text = read_text(path, shown, kind="source registry")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise _registry_problem(shown, f"cannot be read: {error}", "fix the file, or remove it") from None
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "it cannot be read"
+        raise _registry_problem(shown, f"is not valid YAML{where}: {problem}", "fix the YAML, or remove the file") \
+            from None
     seeds = data.get("seeds") if isinstance(data, dict) else None
     sections = data.get("sections") if isinstance(data, dict) else None
     if not isinstance(seeds, dict) or not isinstance(sections, list):

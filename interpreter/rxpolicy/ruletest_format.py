@@ -26,8 +26,9 @@ from pathlib import Path
 import attrs
 import yaml
 
-from .diagnostics import Diagnostic, RxError, did_you_mean
-from .load import builtin_policies, builtin_rules_dir
+from .diagnostics import Diagnostic, RxError, did_you_mean, read_text
+from .case_check import compose_yaml
+from .load import builtin_policies, display_path
 from .source import SourceFile, Span
 
 __all__ = ["Change", "Expected", "Named", "RuleRefs", "RuleTest", "TestFile", "TEST_SUFFIX", "discover",
@@ -109,16 +110,6 @@ class TestFile:
     tests: tuple[RuleTest, ...]
 
 
-def display_path(path: Path) -> str:
-    """A path as messages show it: relative to the working directory, or ``rules/…`` for a built-in file."""
-    for base, prefix in ((Path.cwd(), ""), (builtin_rules_dir(), "rules/")):
-        try:
-            return prefix + str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return str(path)
-
-
 def find_test_files(paths: Sequence[Path | str] = ()) -> list[Path]:
     """The test files a list of paths names (files, or directories searched recursively); with no paths,
     those of every built-in policy. Raises RX001 for a path that does not exist, RX708 for a directory
@@ -162,27 +153,16 @@ def discover(paths: Sequence[Path | str] = ()) -> list[TestFile]:
 def load_test_file(path: Path) -> TestFile:
     """Read and check the shape of one test file; raises :class:`RxError` with every problem."""
     display = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise RxError(Diagnostic(code="RX001", message=f"cannot read {display}: {error}",
-                                 help="check the path and that the file is UTF-8 text")) from None
+    text = read_text(path, display, kind="rule test file")
     return parse_test_file(text, path=path, display=display)
 
 
 def parse_test_file(text: str, *, path: Path, display: str | None = None) -> TestFile:
     """Check the YAML text of a test file (``path`` gives the default policy); raises :class:`RxError`."""
     source = SourceFile(path=display or str(path), text=text)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        offset = mark.index if mark else 0
-        problem = getattr(error, "problem", None) or str(error)
-        raise RxError(Diagnostic(code="RX701", message=f"the test file is not valid YAML: {problem}",
-                                 span=source.span(offset, offset + 1),
-                                 help="write `key: value` lines; the tests are a list of `- name: ...` items, "
-                                      "their keys indented under the dash")) from None
+    root = compose_yaml(source, code="RX701", what="the test file",
+                        help="write `key: value` lines; the tests are a list of `- name: ...` items, their keys "
+                             "indented under the dash")
     reader = _Reader(source)
     test_file = reader.file(root, path)
     if reader.problems or test_file is None:

@@ -270,3 +270,30 @@ def test_policies_lists_hollandzorg_and_its_first_day(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("hollandzorg ")]
     assert "2023-01-01" in line
+
+
+# ----------------------------------------------------------------------------- files that are not UTF-8 text
+
+@pytest.mark.parametrize("command, name, kind", [
+    (("check", "."), "bad.rxp", "rule file"),
+    (("fmt", "bad.rxp"), "bad.rxp", "rule file"),
+    (("eval", "case.yaml"), "case.yaml", "case file"),
+    (("test", "bad.test.yaml"), "bad.test.yaml", "rule test file"),
+])
+def test_a_file_that_is_not_utf8_text_is_named_in_plain_words(tmp_path: Path, command: tuple[str, ...], name: str,
+                                                              kind: str) -> None:
+    (tmp_path / name).write_bytes(("dispensed_on: 2025-03-14\n" if name == "case.yaml" else "# x\n").encode()
+                                  + b"\xff\n")
+    stderr = assert_bad_input(run(*command, cwd=tmp_path))
+    assert f"{name} is not UTF-8 text (byte " in stderr, stderr
+    assert f"help: save the {kind} as UTF-8 text" in stderr
+    assert "codec" not in stderr  # Python's wording stays out of it
+
+
+def test_a_policy_in_the_working_directory_is_named_after_it(tmp_path: Path) -> None:
+    policy = tmp_path / "dental"
+    policy.mkdir()
+    (policy / "notes.rxp").write_text("# no rules yet\n", encoding="utf-8")
+    result = run("check", ".", cwd=policy)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok  dental: "), result.stdout

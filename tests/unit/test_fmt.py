@@ -517,6 +517,7 @@ def test_fmt_dash_formats_standard_input_to_standard_output() -> None:
     assert run("--check", "-", stdin=TIDY).exit_code == 0
     bad = run("-", stdin="rule\n")
     assert bad.exit_code == 2 and bad.stdout == "" and "<stdin>:1:5: RX102" in bad.stderr
+    assert "    1 | rule\n" in bad.stderr  # the line comes from standard input, which is not on disk
 
 
 def test_fmt_refuses_paths_it_cannot_read(tmp_path: Path) -> None:
