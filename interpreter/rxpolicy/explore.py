@@ -112,7 +112,8 @@ class ConditionSpace:
     #: Whether every test the rules make on these fields is one whose outcomes the values all meet
     #: (a comparison with a constant, or with a computation on one other field); see docs/tools/check.md.
     complete: bool = True
-    _graph: _Graph = attrs.field(init=False, repr=False, eq=False, default=attrs.Factory(
+    #: Built once per policy and day; ``attrs.evolve`` (as ``restricted`` does) hands it on.
+    _graph: _Graph = attrs.field(repr=False, eq=False, default=attrs.Factory(
         lambda self: _Graph.build(self.policy, self.day), takes_self=True))
 
     def relevant_fields(self, decisions: Collection[str]) -> tuple[str, ...]:
@@ -219,7 +220,7 @@ def condition_space(policy: CompiledPolicy, day: dt.date) -> ConditionSpace:
     expressions, _ = graph.closure(roots)
     found, complete = collect_values(policy, day, expressions, graph.fields(expressions), base_case(policy, day),
                                      every_choice=True)
-    return ConditionSpace(policy, day, MappingProxyType(found), complete)
+    return ConditionSpace(policy, day, MappingProxyType(found), complete, graph)
 
 
 def base_case(policy: CompiledPolicy, day: dt.date) -> Case:
