@@ -189,7 +189,7 @@ from .ruletest_coverage import test_command  # noqa: E402 - tools are added afte
 
 cli.add_command(test_command)
 
-from .fmt import fmt_command  # noqa: E402 - tools are added after `cli` is defined
+from .fmt_files import fmt_command  # noqa: E402 - tools are added after `cli` is defined
 
 cli.add_command(fmt_command)
 

@@ -1,4 +1,4 @@
-"""``rxpolicy fmt``: one canonical layout for rule files (docs/tools/fmt.md).
+"""One canonical layout for rule files (docs/tools/fmt.md); the command is in :mod:`rxpolicy.fmt_files`.
 
 The layout is printed from the parse tree, never from the author's whitespace, so formatting twice
 changes nothing the second time. The tree is built with every token kept (keywords, commas and the
@@ -12,27 +12,22 @@ clauses (``en``, ``nl``, then the others as written), which every later stage re
 from __future__ import annotations
 
 import bisect
-import difflib
 import functools
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from contextvars import ContextVar
-from pathlib import Path
 from types import MappingProxyType
 from typing import TypeAlias
 
 import attrs
-import click
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from .diagnostics import Diagnostic, RxError, read_text
 from .grammar import WholeWords, grammar_text
 from .parse import parse
 from .source import SourceFile
 
-__all__ = ["CLAUSE_ORDER", "EXPLAIN_LANGUAGES", "MAX_WIDTH", "fmt_command", "format_text"]
+__all__ = ["CLAUSE_ORDER", "EXPLAIN_LANGUAGES", "MAX_WIDTH", "format_text"]
 
 #: Lines are broken to stay within this many columns (a single long text cannot be broken).
 MAX_WIDTH = 110
@@ -408,69 +403,3 @@ def format_text(text: str, path: str = "<stdin>") -> str:
             or sorted(c.rstrip() for c in again_comments) != sorted(c.rstrip() for c in comments):
         raise RuntimeError(f"rxpolicy fmt would change the meaning or the comments of {path}")
     return result
-
-
-# ----------------------------------------------------------------------------------------- the command
-
-_Target: TypeAlias = "tuple[Path | None, SourceFile]"  # a file, or standard input (None)
-
-
-def _targets(paths: Sequence[Path]) -> list[_Target]:
-    """The files named, directories searched for ``*.rxp``; raises RX001/RX002 for what cannot be read."""
-    targets: list[_Target] = []
-    problems: list[Diagnostic] = []
-    for path in paths:
-        if str(path) == "-":
-            targets.append((None, SourceFile(path="<stdin>", text=sys.stdin.read())))
-            continue
-        files = sorted(set(path.rglob("*.rxp"))) if path.is_dir() else [path]
-        if not files:
-            problems.append(Diagnostic(code="RX002", message=f"{path} holds no rule files (*.rxp)",
-                                       help="name rule files, or a directory that holds them"))
-        for file in files:
-            try:
-                targets.append((file, SourceFile(path=str(file), text=read_text(file, str(file), kind="rule file"))))
-            except RxError as error:
-                problems.extend(error.diagnostics)
-    if problems:
-        raise RxError(problems)
-    return targets
-
-
-@click.command("fmt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
-@click.option("--check", is_flag=True, help="Change nothing; list the files that are not formatted and exit 1 if any.")
-@click.option("--diff", is_flag=True, help="Change nothing; show the changes as a unified diff.")
-def fmt_command(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
-    """Lay out rule files the one canonical way, in place (`-`: standard input to standard output)."""
-    from .cli import guarded  # here, not at the top: the CLI module imports this one at its end
-
-    guarded(_fmt)(paths, check, diff)
-
-
-def _fmt(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
-    if len(paths) > 1 and any(str(p) == "-" for p in paths):
-        raise click.UsageError("`-` (standard input) cannot be combined with file names")
-    targets = _targets(paths)
-    results: list[tuple[_Target, str]] = []
-    problems: list[Diagnostic] = []
-    for target in targets:  # format everything first: when one file does not parse, none is changed
-        try:
-            results.append((target, format_text(target[1].text, target[1].path)))
-        except RxError as error:
-            problems.extend(error.diagnostics)
-    if problems:  # shown with the lines of the texts read (standard input is not on disk)
-        raise RxError(problems, sources={source.path: source for _, source in targets})
-    for (path, source), formatted in results:
-        if path is None and not (check or diff):
-            click.echo(formatted, nl=False)
-        elif formatted != source.text and diff:
-            click.echo("".join(difflib.unified_diff(source.text.splitlines(keepends=True),
-                                                    formatted.splitlines(keepends=True),
-                                                    source.path, f"{source.path} (formatted)")), nl=False)
-        elif formatted != source.text and path is not None:
-            if not check:
-                path.write_text(formatted, encoding="utf-8")
-            click.echo(source.path)
-    if check and any(formatted != source.text for (_, source), formatted in results):
-        sys.exit(1)
