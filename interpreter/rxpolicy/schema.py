@@ -2,7 +2,8 @@
 
 This is data, shared by the checker (which names may a rule use, with which type) and by the
 case loader (what a case file may contain). Each field carries the words an explanation uses
-for it, in English and Dutch: a yes/no field a sentence for each answer, any other field a noun.
+for it, in English and Dutch: a yes/no field a sentence for each answer, any other field a noun;
+each choice (:class:`Choice`) the words for its codes.
 """
 
 from __future__ import annotations
@@ -18,16 +19,92 @@ import attrs
 from . import types as t
 from .values import days_in_year, whole_years_between
 
-__all__ = ["FieldSpec", "FIELDS", "DERIVED", "SECTIONS", "PRESCRIBER_KINDS", "INDICATION_CODES", "field_index",
-           "derived_facts", "AUTHORISATION_DATES"]
+__all__ = ["Choice", "FieldSpec", "FIELDS", "DERIVED", "SECTIONS", "CHOICES", "LAYER_KINDS", "PRESCRIBER_KINDS",
+           "INDICATION_CODES", "ROUTES", "PURPOSES", "DIETARY", "choice_words", "field_index", "derived_facts",
+           "AUTHORISATION_DATES"]
 
-PRESCRIBER_KINDS = ("gp", "specialist", "dietician", "youth_doctor", "elderly_care_physician", "nurse_specialist",
-                    "physician_assistant", "dentist", "orthodontist", "midwife", "other")
-INDICATION_CODES = ("cows_milk_allergy", "endometriosis", "menorrhagia", "contraception",
-                    "pulmonary_arterial_hypertension", "depression")
-ROUTES = ("oral", "inhalation", "intravenous", "subcutaneous", "nasal", "rectal", "topical", "other")
-PURPOSES = ("treatment", "travel_sickness", "research", "compassionate_use")
-DIETARY = ("polymer", "oligomer", "monomer", "modular")
+
+@attrs.frozen
+class Choice:
+    """A choice a rule may name (the prescriber kinds, the routes, …) with the words explanations use for each code.
+
+    The contract's codes stay in cases, rules and JSON; people read the words. English words carry their
+    article where a sentence needs one ("the prescriber is a GP"); Dutch words read right after "is"
+    ("de voorschrijver is huisarts", "de toedieningsweg is nasaal").
+    """
+
+    #: The name of the choice, as the choice type is named in messages (``prescriber kind``).
+    name: str
+    #: Code → words per language (``{"en": ..., "nl": ...}``), in the contract's order.
+    words: Mapping[str, Mapping[str, str]]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes, in the contract's order."""
+        return tuple(self.words)
+
+
+def _choice(name: str, **words: tuple[str, str]) -> Choice:
+    return Choice(name, MappingProxyType({code: MappingProxyType({"en": en, "nl": nl})
+                                          for code, (en, nl) in words.items()}))
+
+
+_PRESCRIBER = _choice(
+    "prescriber kind",
+    gp=("a GP", "huisarts"), specialist=("a medical specialist", "medisch specialist"),
+    dietician=("a dietician", "diëtist"), youth_doctor=("a youth healthcare doctor", "jeugdarts"),
+    elderly_care_physician=("an elderly care physician", "specialist ouderengeneeskunde"),
+    nurse_specialist=("a nurse specialist", "verpleegkundig specialist"),
+    physician_assistant=("a physician assistant", "physician assistant"),
+    dentist=("a dentist", "tandarts"), orthodontist=("an orthodontist", "orthodontist"),
+    midwife=("a midwife", "verloskundige"), other=("another kind of prescriber", "een ander soort voorschrijver"))
+_INDICATION = _choice(
+    "indication code",
+    cows_milk_allergy=("cow's milk allergy", "koemelkallergie"), endometriosis=("endometriosis", "endometriose"),
+    menorrhagia=("menorrhagia", "menorragie"), contraception=("contraception", "anticonceptie"),
+    pulmonary_arterial_hypertension=("pulmonary arterial hypertension", "pulmonale arteriële hypertensie"),
+    depression=("depression", "depressie"))
+#: Routes of administration (toedieningswegen) as the G-Standaard names them.
+_ROUTE = _choice(
+    "route",
+    oral=("oral", "oraal"), inhalation=("inhalation", "inhalatie"), intravenous=("intravenous", "intraveneus"),
+    subcutaneous=("subcutaneous", "subcutaan"), nasal=("nasal", "nasaal"), rectal=("rectal", "rectaal"),
+    topical=("topical", "lokaal"), other=("a different one", "een andere"))
+_PURPOSE = _choice(
+    "purpose",
+    treatment=("treatment", "behandeling"),
+    travel_sickness=("preventing travel sickness", "het voorkomen van reisziekte"),
+    research=("research", "onderzoek"), compassionate_use=("compassionate use", "compassionate use"))
+#: The kinds of dietary preparation (dieetpreparaat) of the Regeling zorgverzekering.
+_DIETARY = _choice(
+    "dietary preparation",
+    polymer=("polymeric", "polymeer"), oligomer=("oligomeric", "oligomeer"), monomer=("monomeric", "monomeer"),
+    modular=("modular", "modulair"))
+#: Not a case field: the kinds of rule layer (``kind statutory`` / ``kind insurer``), worded here with the rest.
+_LAYER_KIND = _choice("layer kind", statutory=("statutory", "wettelijk"), insurer=("insurer", "verzekeraar"))
+
+#: Every choice by its name, the one place its words live.
+CHOICES: Mapping[str, Choice] = MappingProxyType(
+    {c.name: c for c in (_PRESCRIBER, _INDICATION, _ROUTE, _PURPOSE, _DIETARY, _LAYER_KIND)})
+PRESCRIBER_KINDS = _PRESCRIBER.codes
+INDICATION_CODES = _INDICATION.codes
+ROUTES = _ROUTE.codes
+PURPOSES = _PURPOSE.codes
+DIETARY = _DIETARY.codes
+LAYER_KINDS = _LAYER_KIND.codes
+
+
+def choice_words(name: str, code: str, lang: str) -> str | None:
+    """The words for one code of the choice named ``name`` (``"route"``, ``"nasal"`` → ``"nasaal"`` in Dutch).
+
+    None when the choice or the code is not listed, e.g. the free text of an open choice.
+    """
+    choice = CHOICES.get(name)
+    words = choice.words.get(code) if choice is not None else None
+    if words is None:
+        return None
+    return words.get(lang) or words["en"]
+
 
 #: A default is a value or a function of the dispensing date (for the insured period).
 Default = Any
@@ -95,14 +172,14 @@ _FIELDS: tuple[FieldSpec, ...] = (
     _noun("insured.contribution_paid", t.MONEY, "the personal contribution already charged this year",
           "de eigen bijdrage die dit jaar al is betaald", default=ZERO),
     # prescription
-    _noun("prescription.prescriber", t.enum_type("prescriber kind", PRESCRIBER_KINDS), "the prescriber",
+    _noun("prescription.prescriber", t.enum_type(_PRESCRIBER.name, PRESCRIBER_KINDS), "the prescriber",
           "de voorschrijver", required=True),
     _yn("prescription.expert_in_indication", B,
         "the prescriber has demonstrable expertise in this indication",
         "the prescriber has no demonstrable expertise in this indication",
         "de voorschrijver heeft aantoonbare deskundigheid in deze indicatie",
         "de voorschrijver heeft geen aantoonbare deskundigheid in deze indicatie"),
-    _noun("prescription.indication", t.enum_type("indication code", INDICATION_CODES, nullable=True),
+    _noun("prescription.indication", t.enum_type(_INDICATION.name, INDICATION_CODES, nullable=True),
           "the indication", "de indicatie", open_choice=True),
     _yn("prescription.first_for_indication", B,
         "this is the first prescription for this indication", "this is not the first prescription for this indication",
@@ -134,12 +211,12 @@ _FIELDS: tuple[FieldSpec, ...] = (
         "the pharmacy finds the Appendix 2 condition not met",
         "de apotheek vindt de voorwaarde van Bijlage 2 vervuld",
         "de apotheek vindt de voorwaarde van Bijlage 2 niet vervuld", default=True),
-    _noun("prescription.purpose", t.enum_type("purpose", PURPOSES), "the purpose of the medicine",
+    _noun("prescription.purpose", t.enum_type(_PURPOSE.name, PURPOSES), "the purpose of the medicine",
           "het doel van het geneesmiddel", default="treatment"),
     # medicine
     _noun("medicine.name", t.TEXT, "the medicine", "het geneesmiddel", required=True),
     _noun("medicine.atc", t.ATC, "the ATC code", "de ATC-code", required=True),
-    _noun("medicine.route", t.enum_type("route", ROUTES), "the route of administration", "de toedieningsweg",
+    _noun("medicine.route", t.enum_type(_ROUTE.name, ROUTES), "the route of administration", "de toedieningsweg",
           default="oral"),
     _yn("medicine.registered", B, "the medicine is registered", "the medicine is not registered",
         "het geneesmiddel is geregistreerd", "het geneesmiddel is niet geregistreerd", default=True),
@@ -153,9 +230,9 @@ _FIELDS: tuple[FieldSpec, ...] = (
         "no doctor's note procedure exists for the medicine",
         "er bestaat een artsenverklaring voor het geneesmiddel",
         "er bestaat geen artsenverklaring voor het geneesmiddel"),
-    _noun("medicine.doctors_note_prescribers", t.list_type("prescriber kind", PRESCRIBER_KINDS),
+    _noun("medicine.doctors_note_prescribers", t.list_type(_PRESCRIBER.name, PRESCRIBER_KINDS),
           "the prescribers the doctor's note names", "de voorschrijvers die de artsenverklaring noemt", default=()),
-    _noun("medicine.dietary_preparation", t.enum_type("dietary preparation", DIETARY, nullable=True),
+    _noun("medicine.dietary_preparation", t.enum_type(_DIETARY.name, DIETARY, nullable=True),
           "the kind of dietary preparation", "de soort dieetpreparaat"),
     _yn("medicine.infant_formula", B, "the medicine is infant formula", "the medicine is not infant formula",
         "het is zuigelingenvoeding", "het is geen zuigelingenvoeding"),

@@ -30,7 +30,10 @@ from .schema import AUTHORISATION_DATES, DERIVED, FIELDS, field_index
 from .types import Kind
 from .values import CENT, Duration, SupplyLimit
 
-__all__ = ["Counterfactual", "FIXED", "what_would_change"]
+__all__ = ["Counterfactual", "FIXED", "MAX_CHANGES", "what_would_change"]
+
+#: How many facts a what-if changes at most unless asked otherwise (the explanations say so when none works).
+MAX_CHANGES = 2
 
 _TIME = "the day, the person and the insurance contract are what is judged; no one can change them afterwards"
 _MEDICINE = "what the medicine is and how the law and the insurer list it; no one at the counter changes that"
@@ -93,7 +96,7 @@ def _unit(path: str) -> str:
 
 
 def what_would_change(evaluation: Evaluation, decision: str = "covered", *,
-                      max_changes: int = 2) -> tuple[Counterfactual, ...]:
+                      max_changes: int = MAX_CHANGES) -> tuple[Counterfactual, ...]:
     """The minimal changes (at most ``max_changes`` facts) that make ``decision`` "yes", fewest first.
 
     Empty when the decision is already "yes", is not a yes/no decision, or no such change exists.

@@ -21,7 +21,7 @@ from rxpolicy import CompiledPolicy, Evaluation, PolicyStore, evaluate, evaluate
 from rxpolicy.render.json import evaluation_dict
 from rxpolicy.render.markdown import evaluation_markdown
 from rxpolicy.render.text import evaluation_text
-from rxpolicy.render.whatif import alternatives, sentence
+from rxpolicy.render.whatif import alternatives, sentence, what_if_json, what_if_markdown, what_if_text
 from rxpolicy.schema import AUTHORISATION_DATES as AUTHORISATION
 from rxpolicy.whatif import FIXED, Counterfactual, what_would_change
 
@@ -78,7 +78,7 @@ def test_a_pneumococcal_vaccine_from_a_gp_is_covered_from_a_specialist(store: Po
     assert found[0].was == {"prescription.prescriber": "gp"}
     assert sentence(alternatives(found)[0], "covered") == "Covered if the prescriber is a medical specialist."
     assert sentence(alternatives(found, "nl")[0], "covered", "nl") == (
-        "Wel vergoed als: de voorschrijver is een medisch specialist.")
+        "Wel vergoed als: de voorschrijver is medisch specialist.")
 
 
 def test_a_missing_authorisation_is_granted_on_or_before_the_dispensing_date(store: PolicyStore) -> None:
@@ -154,6 +154,19 @@ def test_nothing_is_proposed_for_what_cannot_change(store: PolicyStore) -> None:
     assert "What would change it:\n  - No change of at most 2 facts" in text
 
 
+def test_the_explanations_say_how_many_facts_were_tried(store: PolicyStore) -> None:
+    """The pill at 22 needs two facts changed: asked for one, the explanations say none of one fact works."""
+    evaluation = _example(store, "pill-age-22")
+    assert what_if_text(evaluation, max_changes=1)[-1] == (
+        "  - No change of at most 1 fact that can still be made would make it covered (the dispensing date, "
+        "the insured person and period, the medicine itself and what happened before are taken as they are).")
+    assert what_if_markdown(evaluation, "nl", max_changes=1)[-1].startswith(
+        "- Geen wijziging van ten hoogste 1 gegeven dat nog te veranderen is, maakt dit vergoed ")
+    assert what_if_json(evaluation, max_changes=1) == []
+    assert len(what_if_json(evaluation, max_changes=2)) == 2
+    assert "at most 2 facts" in what_if_text(_example(store, "not-insured"))[-1]
+
+
 def test_a_cheaper_medicine_within_3_percent_of_the_cheapest(store: PolicyStore) -> None:
     evaluation = _example(store, "above-cheapest-plus-3-percent")
     prices = [cf for cf in what_would_change(evaluation) if "medicine.price" in cf.changes]
@@ -185,7 +198,7 @@ def test_the_explanations_of_a_case_not_covered_end_with_what_would_change_it(st
     assert evaluation_text(evaluation).endswith(
         "\nWhat would change it:\n  - Covered if the prescriber is a medical specialist. (coverage/conditions-met)\n")
     assert evaluation_text(evaluation, "nl").endswith(
-        "\nWat zou het veranderen:\n  - Wel vergoed als: de voorschrijver is een medisch specialist. "
+        "\nWat zou het veranderen:\n  - Wel vergoed als: de voorschrijver is medisch specialist. "
         "(coverage/conditions-met)\n")
     assert evaluation_markdown(evaluation).endswith(
         "\n## What would change it\n\n- Covered if the prescriber is a medical specialist. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..evaluate import Evaluation
 from .explain import Reason, decision_views
 from .whatif import what_if_markdown
-from .words import term, value_text
+from .words import layer_text, term, value_text
 
 __all__ = ["evaluation_markdown"]
 
@@ -35,7 +35,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en") -> str:
     views = decision_views(evaluation, lang)
     out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
             "|---|---|---|---|"]
-    out += [f"| `{v.name}` | {_cell(value_text(v.value, lang))} | `{v.rules[0].id}` | {v.rules[0].layer} |"
+    out += [f"| `{v.name}` | {_cell(value_text(v.value, lang))} | `{v.rules[0].id}` | {layer_text(v.rules[0], lang)} |"
             for v in views]
     for view in views:
         out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..evaluate import Evaluation
 from .explain import decision_views
 from .whatif import what_if_text
-from .words import term, value_text
+from .words import layer_text, term, value_text
 
 __all__ = ["evaluation_text"]
 
@@ -25,7 +25,8 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en") -> str:
         lines.append(f"{view.name} = {value_text(view.value, lang)}")
         for rule in view.rules:
             parents = f", {term('exception to', lang)} {', '.join(rule.parents)}" if rule.parents else ""
-            lines.append(f"  {term('rule', lang)}:    {rule.id} ({term('layer', lang)} {rule.layer}{parents})")
+            layer = f"{term('layer', lang)} {layer_text(rule, lang)}"
+            lines.append(f"  {term('rule', lang)}:    {rule.id} ({layer}{parents})")
             lines.append(f"  {term('source', lang)}:  {rule.source}")
             lines.append(f"  {term('meaning', lang)}: {rule.explains.get(lang) or rule.explains.get('en')}")
             if rule.interpretation:

@@ -1,9 +1,9 @@
 """What would change it, in words: each counterfactual as one sentence, in English and Dutch.
 
-The sentences use the case schema's own wording (the yes/no phrases and nouns of :data:`schema.FIELDS`);
-only the choice values (prescriber kinds, indications, purposes) and the authorisation, which changes
-as one, have their own words here. Counterfactuals that differ only in the value of one choice are
-said once ("the indication is endometriosis or menorrhagia").
+The sentences use the case schema's own wording (the yes/no phrases and nouns of :data:`schema.FIELDS`,
+the words for choice values of :data:`schema.CHOICES`); only the authorisation, which changes as one,
+has its own words here. Counterfactuals that differ only in the value of one choice are said once
+("the indication is endometriosis or menorrhagia").
 """
 
 from __future__ import annotations
@@ -19,31 +19,11 @@ from ..compile import RuleMeta
 from ..evaluate import Evaluation
 from ..schema import AUTHORISATION_DATES, FIELDS
 from ..types import Kind
-from ..whatif import Counterfactual, what_would_change
+from ..whatif import MAX_CHANGES, Counterfactual, what_would_change
 from .words import json_value, term, value_text
 
 __all__ = ["Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
            "what_if_text"]
-
-_CHOICE_WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    # prescriber kinds
-    "gp": ("a GP", "een huisarts"), "specialist": ("a medical specialist", "een medisch specialist"),
-    "dietician": ("a dietician", "een diëtist"), "youth_doctor": ("a youth healthcare doctor", "een jeugdarts"),
-    "elderly_care_physician": ("an elderly care physician", "een specialist ouderengeneeskunde"),
-    "nurse_specialist": ("a nurse specialist", "een verpleegkundig specialist"),
-    "physician_assistant": ("a physician assistant", "een physician assistant"),
-    "dentist": ("a dentist", "een tandarts"), "orthodontist": ("an orthodontist", "een orthodontist"),
-    "midwife": ("a midwife", "een verloskundige"), "other": ("another physician", "een andere arts"),
-    # indications
-    "cows_milk_allergy": ("cow's milk allergy", "koemelkallergie"), "endometriosis": ("endometriosis", "endometriose"),
-    "menorrhagia": ("menorrhagia", "menorragie"), "contraception": ("contraception", "anticonceptie"),
-    "pulmonary_arterial_hypertension": ("pulmonary arterial hypertension", "pulmonale arteriële hypertensie"),
-    "depression": ("depression", "depressie"),
-    # purposes
-    "treatment": ("treatment", "behandeling"),
-    "travel_sickness": ("preventing travel sickness", "reisziekte voorkomen"),
-    "research": ("research", "onderzoek"), "compassionate_use": ("compassionate use", "compassionate use"),
-})
 
 _WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "heading": ("What would change it", "Wat zou het veranderen"),
@@ -61,24 +41,19 @@ _WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
                 "de schriftelijke toestemming van de verzekeraar is op of vóór {day} verleend"),
     "valid": ("the insurer's written authorisation was valid until at least {day}",
               "de schriftelijke toestemming van de verzekeraar gold tot ten minste {day}"),
-    "none": ("No change of at most {n} facts that can still be made would make it {decision} (the dispensing date, "
+    "none": ("No change of at most {facts} that can still be made would make it {decision} (the dispensing date, "
              "the insured person and period, the medicine itself and what happened before are taken as they are).",
-             "Geen wijziging van ten hoogste {n} gegevens die nog te veranderen zijn, maakt dit {decision} "
+             "Geen wijziging van ten hoogste {facts}, maakt dit {decision} "
              "(de datum, de verzekerde en de verzekerde periode, het geneesmiddel zelf en wat eraan voorafging "
              "blijven zoals ze zijn)."),
+    # Dutch puts the relative clause's verb in the number of the facts.
+    "fact": ("fact", "gegeven dat nog te veranderen is"), "facts": ("facts", "gegevens die nog te veranderen zijn"),
 })
 
 
 def _w(key: str, lang: str) -> str:
     en, nl = _WORDS[key]
     return nl if lang == "nl" else en
-
-
-def _choice(value: object, lang: str) -> str:
-    words = _CHOICE_WORDS.get(str(value))
-    if words is None:
-        return value_text(value, lang)
-    return words[1] if lang == "nl" else words[0]
 
 
 def _noun(path: str, lang: str) -> str:
@@ -101,7 +76,7 @@ def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) 
     if value is None:
         return f"{_noun(path, lang)} {term('is', lang)} {_w('not given', lang)}"
     if spec.type.kind in (Kind.ENUM, Kind.TEXT):
-        shown = f" {_w('or', lang)} ".join(_choice(v, lang) for v in values)
+        shown = f" {_w('or', lang)} ".join(value_text(v, lang, spec.type) for v in values)
     else:
         shown = value_text(value, lang)
     return f"{_noun(path, lang)} {term('is', lang)} {bound_words}{shown}"
@@ -172,31 +147,35 @@ def sentence(alternative: Alternative, decision: str, lang: str = "en") -> str:
     return f"{head} {joined.join(alternative.clauses)}."
 
 
-def _none(decision: str, lang: str) -> str:
+def _none(decision: str, lang: str, max_changes: int) -> str:
     shown = term("covered", lang) if decision == "covered" else f"{decision} = {term('yes', lang)}"
-    return _w("none", lang).format(n=2, decision=shown)
+    facts = f"{max_changes} {_w('fact' if max_changes == 1 else 'facts', lang)}"
+    return _w("none", lang).format(facts=facts, decision=shown)
 
 
-def what_if_text(evaluation: Evaluation, lang: str = "en", decision: str = "covered") -> list[str]:
+def what_if_text(evaluation: Evaluation, lang: str = "en", decision: str = "covered", *,
+                 max_changes: int = MAX_CHANGES) -> list[str]:
     """Lines for the text explanation: a blank line, the heading, one line per alternative."""
-    found = alternatives(what_would_change(evaluation, decision), lang)
+    found = alternatives(what_would_change(evaluation, decision, max_changes=max_changes), lang)
     lines = ["", f"{_w('heading', lang)}:"]
     lines += [f"  - {sentence(a, decision, lang)} ({', '.join(r.id for r in a.rules)})" for a in found]
-    return lines if found else [*lines, f"  - {_none(decision, lang)}"]
+    return lines if found else [*lines, f"  - {_none(decision, lang, max_changes)}"]
 
 
-def what_if_markdown(evaluation: Evaluation, lang: str = "en", decision: str = "covered") -> list[str]:
+def what_if_markdown(evaluation: Evaluation, lang: str = "en", decision: str = "covered", *,
+                     max_changes: int = MAX_CHANGES) -> list[str]:
     """Lines for the Markdown explanation: a section with one bullet per alternative."""
-    found = alternatives(what_would_change(evaluation, decision), lang)
+    found = alternatives(what_would_change(evaluation, decision, max_changes=max_changes), lang)
     lines = ["", f"## {_w('heading', lang)}", ""]
     lines += [f"- {sentence(a, decision, lang)} (" + ", ".join(f"`{r.id}`" for r in a.rules) + ")" for a in found]
-    return lines if found else [*lines, f"- {_none(decision, lang)}"]
+    return lines if found else [*lines, f"- {_none(decision, lang, max_changes)}"]
 
 
-def what_if_json(evaluation: Evaluation, lang: str = "en", decision: str = "covered") -> list[dict[str, Any]]:
+def what_if_json(evaluation: Evaluation, lang: str = "en", decision: str = "covered", *,
+                 max_changes: int = MAX_CHANGES) -> list[dict[str, Any]]:
     """The counterfactuals as JSON data: changes (field path → value), bounds, deciding rule, sentence."""
     out = []
-    for cf in what_would_change(evaluation, decision):
+    for cf in what_would_change(evaluation, decision, max_changes=max_changes):
         alternative = Alternative(clauses=change_phrases(cf, lang), rules=(cf.rule,), counterfactuals=(cf,))
         entry: dict[str, Any] = {"decision": cf.decision,
                                  "changes": {p: json_value(v) for p, v in cf.changes.items()},

@@ -2,7 +2,8 @@
 
 A fact is one recorded test (``medicine.atc matches N05B*``) with its outcome; its sentence uses
 the case field's wording from the schema, a definition's or decision's own sentence, or, for
-anything else, the test as the rule file writes it.
+anything else, the test as the rule file writes it. A choice's code is said in the schema's words
+for it (``nasal`` → "nasaal"); the JSON keeps the codes (:func:`json_value`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from decimal import Decimal
 
 from .. import ast
 from ..check import SymbolKind
-from ..compile import CompiledPolicy
-from ..schema import FIELDS
+from ..compile import CompiledPolicy, RuleMeta
+from ..schema import FIELDS, choice_words
 from ..trace import Fact
+from ..types import Kind, Type
 from ..values import Duration, SupplyLimit, Unit, format_money
 
-__all__ = ["LANGUAGES", "fact_sentence", "value_text", "json_value", "term"]
+__all__ = ["LANGUAGES", "fact_sentence", "layer_text", "value_text", "json_value", "term"]
 
 LANGUAGES = ("en", "nl")
+#: Types whose text values are codes of a choice (a list holds codes of its choice).
+_CHOICE_KINDS = (Kind.ENUM, Kind.LIST)
 
 _TERMS = {
     "yes": ("yes", "ja"), "no": ("no", "nee"), "not applicable": ("not applicable", "niet van toepassing"),
@@ -54,8 +58,13 @@ def _duration(value: Duration, lang: str) -> str:
     return f"{value.amount} {term(word, lang)}"
 
 
-def value_text(value: object, lang: str = "en") -> str:
-    """A value as people read it: ``€ 12.40``, ``1 month``, ``yes``, ``2025-03-14``."""
+def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
+    """A value as people read it: ``€ 12.40``, ``1 month``, ``yes``, ``2025-03-14``.
+
+    ``typ`` is the value's type where known: a choice's codes (or a list of them) are then said in words
+    (``nasal`` → "nasaal"). Without it a text is only shown with spaces for underscores, since a plain
+    text (a plan's name) may happen to spell a code.
+    """
     if value is None:
         return term("not applicable", lang)
     if isinstance(value, bool):
@@ -74,10 +83,19 @@ def value_text(value: object, lang: str = "en") -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, tuple):
-        return ", ".join(value_text(v, lang) for v in value) or "—"
+        return ", ".join(value_text(v, lang, typ) for v in value) or "—"
     if isinstance(value, str):
-        return value.replace("_", " ")
+        words = choice_words(typ.name, value, lang) if typ is not None and typ.kind in _CHOICE_KINDS else None
+        return words or value.replace("_", " ")
     return str(value)
+
+
+def layer_text(rule: RuleMeta, lang: str = "en") -> str:
+    """The layer of a rule as people read it: a layer named after its kind in the kind's words
+    (the statutory layer: "wettelijk" in Dutch), any other by its name (``model``, ``hollandzorg``)."""
+    if rule.layer == rule.layer_kind.value:
+        return choice_words("layer kind", rule.layer_kind.value, lang) or rule.layer
+    return rule.layer
 
 
 def json_value(value: object) -> object:
@@ -111,8 +129,23 @@ def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
             texts = policy.checked.definitions[resolved.target].explains
         elif resolved and resolved.kind is SymbolKind.PARAMETER:
             texts = policy.checked.parameters[resolved.target].explains
-        if resolved and resolved.kind is not SymbolKind.CHOICE:
+        if resolved and resolved.kind is SymbolKind.CHOICE:
+            return value_text(resolved.target, lang, _type(node, policy))
+        if resolved:
             return texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
+    return _written(node, policy)
+
+
+def _type(node: ast.Expr, policy: CompiledPolicy) -> Type | None:
+    """The checked type of an expression (its values' choice, if any)."""
+    return policy.checked.expr_types.get(id(node))
+
+
+def _option(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+    """One option of ``is one of``: a choice in words, anything else as the rule file writes it."""
+    resolved = policy.checked.names.get(id(node)) if isinstance(node, ast.Name) else None
+    if resolved is not None and resolved.kind is SymbolKind.CHOICE:
+        return value_text(resolved.target, lang, _type(node, policy))
     return _written(node, policy)
 
 
@@ -125,7 +158,7 @@ def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str
     resolved = policy.checked.names.get(id(node))
     value = fact.outcome
     if resolved is None:
-        return f"{_written(node, policy)}: {value_text(value, lang)}"
+        return f"{_written(node, policy)}: {value_text(value, lang, _type(node, policy))}"
     texts: Mapping[str, str] = {}
     if resolved.kind is SymbolKind.FIELD:
         spec = FIELDS[resolved.target]
@@ -143,7 +176,12 @@ def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str
     elif resolved.kind is SymbolKind.PARAMETER:
         texts = policy.checked.parameters[resolved.target].explains
     subject = texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
-    return f"{subject}: {value_text(value, lang)}"
+    return f"{subject}: {value_text(value, lang, _type(node, policy))}"
+
+
+def _observed(value: object, node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+    """The value a test saw for ``node``, in words; "not given" when unknown."""
+    return value_text(value, lang, _type(node, policy)) if value is not None else term("not given", lang)
 
 
 def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
@@ -173,7 +211,7 @@ def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
     if isinstance(node, ast.Compare):
         subject = _subject(node.left, policy, lang)
         right = _subject(node.right, policy, lang).replace("_", " ")
-        shown = value_text(observed, lang) if observed is not None else term("not given", lang)
+        shown = _observed(observed, node.left, policy, lang)
         if node.op in ("is", "is not"):
             holds_is = outcome == (node.op == "is")
             return f"{subject} {term('is', lang)} {shown}" + ("" if holds_is else f" ({term('not', lang)} {right})")
@@ -182,10 +220,10 @@ def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
     if isinstance(node, (ast.OneOf, ast.InList)):
         subject = _subject(node.operand, policy, lang)
         inside = outcome != node.negated
-        others = (", ".join(_written(o, policy) for o in node.options) if isinstance(node, ast.OneOf)
+        others = (", ".join(_option(o, policy, lang) for o in node.options) if isinstance(node, ast.OneOf)
                   else _subject(node.collection, policy, lang))
         among = "een van" if lang == "nl" else "one of"
-        shown = value_text(observed, lang) if observed is not None else term("not given", lang)
+        shown = _observed(observed, node.operand, policy, lang)
         return (f"{subject} {term('is', lang)} {shown}"
                 f" ({'' if inside else term('not', lang) + ' '}{among} {others})")
     return f"{_written(node, policy)}: {value_text(outcome, lang)}"
