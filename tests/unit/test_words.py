@@ -151,3 +151,24 @@ def test_the_json_keeps_the_contracts_codes(store: PolicyStore) -> None:
     assert data["what_would_change"][0]["was"] == {"prescription.prescriber": "gp"}
     assert data["what_would_change"][0]["sentence"] == "Wel vergoed als: de voorschrijver is medisch specialist."
     assert "de voorschrijver is huisarts (niet medisch specialist)" in data["decisions"]["prescriber_allowed"]["because"]
+
+
+# ------------------------------------------------------------------------------------------ yes/no fields
+
+@pytest.mark.parametrize("done, en, nl", [
+    (None, "not given: a challenge test was performed", "niet opgegeven: er is een provocatietest gedaan"),
+    (False, "no challenge test was performed", "er is geen provocatietest gedaan"),
+])
+def test_a_yes_no_field_compared_with_yes_reads_in_its_own_words(store: PolicyStore, done: bool | None, en: str,
+                                                                  nl: str) -> None:
+    # authorisation/cows-milk-formula: `when cows_milk_allergy_formula and prescription.challenge_test_done is not yes`
+    case = _example(store, "pneumococcal-vaccine-gp").case.replace({
+        "medicine.atc": "L04AX07", "medicine.dietary_preparation": "oligomer", "prescription.prescriber": "dietician",
+        "medicine.infant_formula": True, "prescription.indication": "cows_milk_allergy",
+        "prescription.challenge_test_done": done})
+    evaluation = evaluate(store.load("hollandzorg"), case)
+    assert evaluation.values_by_name["authorisation_required"] is True
+    assert en in because(evaluation, "authorisation_required", "en")
+    assert nl in because(evaluation, "authorisation_required", "nl")
+    assert not any("challenge_test_done" in s or "yes" in s.split() for s in because(evaluation,
+                                                                                      "authorisation_required", "nl"))

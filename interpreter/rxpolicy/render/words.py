@@ -179,6 +179,22 @@ def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str
     return f"{subject}: {value_text(value, lang, _type(node, policy))}"
 
 
+def _yes_no_sentence(node: ast.Compare, observed: object, policy: CompiledPolicy, lang: str) -> str | None:
+    """``field is yes`` / ``is not no`` for a yes/no field with sentences: what the case says, in the field's
+    own words (``prescription.challenge_test_done is not yes`` → "no challenge test was performed")."""
+    resolved = policy.checked.names.get(id(node.left)) if isinstance(node.left, ast.Name) else None
+    if (node.op not in ("is", "is not") or resolved is None or resolved.kind is not SymbolKind.FIELD
+            or not isinstance(node.right, ast.Literal) or not isinstance(node.right.value, bool)):
+        return None
+    spec = FIELDS[resolved.target]
+    if not spec.yes or not spec.no:
+        return None
+    if observed is None:  # unknown: say which fact is missing
+        return f"{term('not given', lang)}: {spec.yes.get(lang) or spec.yes['en']}"
+    phrases = spec.yes if observed else spec.no
+    return phrases.get(lang) or phrases["en"]
+
+
 def _observed(value: object, node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
     """The value a test saw for ``node``, in words; "not given" when unknown."""
     return value_text(value, lang, _type(node, policy)) if value is not None else term("not given", lang)
@@ -208,6 +224,8 @@ def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
         if lang == "nl":
             return f"{subject} is {'bekend' if known else 'niet bekend'}"
         return f"{subject} is {'known' if known else 'not known'}"
+    if isinstance(node, ast.Compare) and (said := _yes_no_sentence(node, observed, policy, lang)) is not None:
+        return said
     if isinstance(node, ast.Compare):
         subject = _subject(node.left, policy, lang)
         right = _subject(node.right, policy, lang).replace("_", " ")
