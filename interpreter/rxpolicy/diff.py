@@ -6,12 +6,9 @@ representative values, enumerated systematically, then the neighbours of every d
 or from case files. Every decision whose value differs is grouped by the pair of deciding rules
 (old, new); each group keeps one minimal witness case.
 
-**The same case on two dates.** A case is moved to the other side's date as a whole: its dispensing
-date becomes that side's date and every other date it writes (date of birth, insured period,
-authorisation, Appendix 2 listing) moves by the same number of years and days, so the person has
-the same age, the same part of the year insured and an authorisation valid for as long around the
-dispensing date. Defaults that follow the dispensing date (the insured period) follow it. Compared
-at the same day of the year, a difference that remains is a real one; where only the date
+A case is compared with itself moved to the new side's date (:mod:`rxpolicy.diff_sides` reads the
+sides and moves cases: the same age, authorisation and insured days around the dispensing date).
+Compared at the same day of the year, a difference that remains is a real one; where only the date
 arithmetic makes it (366 days in a leap year pro-rating an amount), the finding says so instead of
 naming a rule change.
 """
@@ -19,7 +16,6 @@ naming a rule change.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -30,108 +26,19 @@ import click
 
 from . import ast
 from .api import PolicyStore
-from .case import Case, load_case
+from .case import Case
 from .check import SymbolKind
 from .compile import CompiledPolicy
-from .diagnostics import Diagnostic, RxError
+from .diagnostics import RxError
+from .diff_sides import changed_case, move_case, not_loadable, parse_side, read_case_files, shift_date
 from .evaluate import evaluate
-from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild
-from .load import split_policy_year
-from .schema import AUTHORISATION_DATES, FIELDS, field_index
-from .types import Kind
-from .render.diff import DiffReport, Finding, Key, Side, Verdict, diff_json, diff_markdown, diff_text
-from .values import add_months, days_in_year, describe
+from .explore import ConditionSpace, base_case, condition_space, minimise
+from .schema import AUTHORISATION_DATES, FIELDS
+from .render.diff import (DiffReport, Finding, Key, NotCompared, Side, Verdict, diff_json, diff_markdown,
+                          diff_text)
+from .values import days_in_year, describe
 
 __all__ = ["diff", "diff_command", "move_case", "parse_side"]
-
-_DATE_FIELDS = tuple(p for p, s in FIELDS.items() if s.type.kind is Kind.DATE and not s.derived
-                     and p != "dispensed_on")
-
-
-# ------------------------------------------------------------------------------------------ sides
-
-def parse_side(spec: str, store: PolicyStore) -> Side:
-    """``NAME`` or ``NAME@YYYY-MM-DD`` (NAME: a built-in policy, ``name-YYYY``, or a directory of rule files)."""
-    name, at, written = spec.rpartition("@") if "@" in spec else (spec, "", "")
-    if at and not name:
-        raise RxError(Diagnostic(code="RX601", message=f"`{spec}` names no policy before the `@`",
-                                 help="write the policy, then the date: e.g. `hollandzorg@2025-06-01`"))
-    policy = store.load(name)
-    _, year = split_policy_year(name)
-    day = _date(spec, written) if at else _middle(spec, policy, year)
-    if policy.epoch_for(day) is None:
-        period = str(policy.validity) if policy.validity else "no period"
-        raise RxError(Diagnostic(code="RX501", message=f"`{spec}`: the policy `{policy.name}` has no rules in force "
-                                                       f"on {day} (it is in force {period})",
-                                 help="choose a date in the period `rxpolicy policies` lists for it"))
-    if year is not None and day.year != year:
-        raise RxError(Diagnostic(code="RX602", message=f"`{spec}` asks for the rules of {year} on {day}",
-                                 help=f"write `{policy.name}@{day}`, or a date in {year}"))
-    return Side(spec=spec, policy=policy, day=day, defaulted=not at)
-
-
-def _date(spec: str, written: str) -> dt.date:
-    shaped = re.fullmatch(r"\d{4}-\d{2}-\d{2}", written) is not None
-    try:
-        if shaped:
-            return dt.date.fromisoformat(written)
-    except ValueError:
-        pass
-    what = "a date that does not exist" if shaped else "not a date written as YYYY-MM-DD"
-    raise RxError(Diagnostic(code="RX601", message=f"`{spec}`: `{written}` is {what}",
-                             help="write the policy, `@` and a date that exists, e.g. `hollandzorg@2025-06-01`"))
-
-
-def _middle(spec: str, policy: CompiledPolicy, year: int | None) -> dt.date:
-    """The middle of the in-force period; for ``name-YYYY`` 1 July of that year (the same day in every year)."""
-    validity = policy.validity
-    if year is not None:
-        return dt.date(year, 7, 1)
-    if validity is not None and validity.end is not None:
-        start, end = validity.start, validity.end
-    else:
-        period = f"is in force from {validity.start} with no end" if validity else "declares no period it is in force"
-        raise RxError(Diagnostic(code="RX601", message=f"`{spec}` {period}, so it has no middle to compare on",
-                                 help=f"give the date to compare on: `{spec}@YYYY-MM-DD`"))
-    return start + (end - start) // 2
-
-
-# ------------------------------------------------------------------------------------------ moving a case
-
-def move_case(case: Case, day: dt.date) -> Case:
-    """The same case dispensed on ``day``: every date it writes moves by the same years and days.
-
-    A date at its default (the insured period: the dispensing year) takes the default of the new date.
-    """
-    if case.dispensed_on == day:
-        return case
-    changes: dict[str, object] = {"dispensed_on": day}
-    for path in _DATE_FIELDS:
-        value, spec = case.get(path), FIELDS[path]
-        if isinstance(value, dt.date):
-            at_default = value == spec.default_for(case.dispensed_on)
-            changes[path] = spec.default_for(day) if at_default else _shift(value, case.dispensed_on, day)
-    return _changed(case, changes)
-
-
-def _shift(value: dt.date, start: dt.date, end: dt.date) -> dt.date:
-    """``value`` moved as ``start`` moves to ``end``: by whole years (29 February becoming the 28th), then days."""
-    years = end.year - start.year
-    return add_months(value, 12 * years) + (end - add_months(start, 12 * years))
-
-
-def _changed(case: Case, changes: Mapping[str, object]) -> Case:
-    """The case with fields changed to values of the condition space; derived facts are worked out again.
-
-    Moving every date alike keeps them in order, so a moved case is valid when the original was; a
-    combination that is not (an authorisation ending before it starts, or half of one) is validated the slow way, which
-    raises :class:`RxError` saying why.
-    """
-    values = list(case.values)
-    for path, value in changes.items():
-        values[field_index(path)] = value
-    rebuilt = rebuild(values)
-    return Case(values=rebuilt, source=case.source) if rebuilt is not None else case.replace(changes)
 
 
 # ------------------------------------------------------------------------------------------ comparing
@@ -160,6 +67,7 @@ class _Comparer:
     spaces: tuple[ConditionSpace, ConditionSpace]
     first: dict[Key, tuple[Case, str | None]] = attrs.Factory(dict)
     compared: int = 0
+    skipped: int = 0
 
     @classmethod
     def build(cls, old: Side, new: Side) -> _Comparer:
@@ -170,14 +78,24 @@ class _Comparer:
         changed = {d: _signature(old, d).changes(_signature(new, d)) for d in decisions}
         return cls(old=old, new=new, decisions=decisions, reads=reads, changed=changed, spaces=spaces)
 
-    def verdicts(self, case: Case) -> tuple[Verdict, Verdict]:
-        """Both sides' decisions for a case on the old side's date (moved to the new side's)."""
+    def verdicts(self, case: Case) -> tuple[Verdict, Verdict] | None:
+        """Both sides' decisions for a case on the old side's date (moved to the new side's); None for a case
+        that cannot be moved there. Moving keeps every date in order, so that is a bug in rxpolicy, but a case
+        built while searching must never end the command: it is skipped, not compared."""
+        try:
+            moved = move_case(case, self.new.day)
+        except RxError:
+            self.skipped += 1
+            return None
         self.compared += 1
-        return _verdict(self.old.policy, case), _verdict(self.new.policy, move_case(case, self.new.day))
+        return _verdict(self.old.policy, case), _verdict(self.new.policy, moved)
 
     def keys(self, case: Case) -> list[Key]:
         """The groups a case falls in: one per decision the two sides decide differently."""
-        old, new = self.verdicts(case)
+        verdicts = self.verdicts(case)
+        if verdicts is None:
+            return []
+        old, new = verdicts
         if old.error or new.error:
             codes = tuple(d.code for d in (old.error,) if d), tuple(d.code for d in (new.error,) if d)
             return [("", *codes, False)] if codes[0] != codes[1] else []
@@ -252,20 +170,29 @@ def diff(old: Side, new: Side, cases: Sequence[tuple[Case, str]] | None = None, 
          calendar: bool = False) -> DiffReport:
     """Compare two sides on the given cases (case, origin), or on the cases their rules define.
 
-    ``calendar``: also show the differences the calendar alone makes.
+    A given case a side cannot load (a plan its policy does not declare) is not compared: the report lists
+    it under ``not_compared``, per side. ``calendar``: also show the differences the calendar alone makes.
     """
     comparer = _Comparer.build(old, new)
     base = base_case(old.policy, old.day)
+    refused: list[NotCompared] = []
     if cases is not None:
         for case, origin in cases:
-            comparer.add(move_case(case, old.day), origin)
+            problems = list(not_loadable(case, origin, (("old", old), ("new", new))))
+            if not problems:
+                try:
+                    comparer.add(move_case(case, old.day), origin)
+                except RxError as error:  # a bug (moving keeps dates in order): reported, not ending the command
+                    problems = [NotCompared(origin=origin, side="old", problem=d) for d in error.diagnostics]
+            refused += problems
     else:
         _explore(comparer, base)
     findings = [_finding(comparer, key, case, origin, base) for key, (case, origin) in comparer.first.items()]
     order = {name: i for i, name in enumerate(comparer.decisions)}
     findings.sort(key=lambda f: (f.calendar_only, order.get(f.decision, -1), f.key))
     return DiffReport(old=old, new=new, findings=tuple(findings), cases_compared=comparer.compared,
-                      cases_from="explored" if cases is None else "files", calendar=calendar)
+                      cases_from="explored" if cases is None else "files", calendar=calendar,
+                      not_compared=tuple(refused), cases_skipped=comparer.skipped)
 
 
 def _explore(comparer: _Comparer, base: Case) -> None:
@@ -307,21 +234,39 @@ def _union(comparer: _Comparer, pick: Callable[[Side, ConditionSpace], Condition
     a, b = pick(old, comparer.spaces[0]), pick(new, comparer.spaces[1])
     values: dict[str, tuple[object, ...]] = {}
     for path in (p for p in FIELDS if (p in a.values or p in b.values) and p != "dispensed_on"):
-        theirs = tuple(_shift(v, new.day, old.day) if isinstance(v, dt.date) else v for v in b.values.get(path, ()))
+        theirs = tuple(shift_date(v, new.day, old.day) if isinstance(v, dt.date) else v for v in b.values.get(path, ()))
         values[path] = tuple(dict.fromkeys([*a.values.get(path, ()), *theirs]))
     return attrs.evolve(a, values=values)
 
 
-def _minimal(comparer: _Comparer, case: Case, keys: Collection[Key], base: Case) -> Case:
-    """The case with every fact these groups do not need reset to the base case (explore.minimise). The
-    medicine keeps its name: no rule reads it, and a case file's witness stays recognisable. A case without
-    keys is returned as it is.
+def _minimal(comparer: _Comparer, case: Case, keys: Collection[Key], base: Case, *,
+             own_medicine: bool = False) -> Case:
+    """The case with every fact these groups do not need reset to the base case (explore.minimise); a case
+    without keys keeps its facts.
+
+    The medicine shown is never two medicines at once: a case file's witness (``own_medicine``) keeps the
+    file's medicine, name and ATC code together, so it stays recognisable; any other witness that needs
+    another ATC code than the base case's is named after that code (:func:`_named`).
     """
+    if own_medicine:
+        base = changed_case(base, {path: case.get(path) for path in _MEDICINE})
     wanted = frozenset(keys)
-    if not wanted:
+    if wanted:
+        case = minimise(case, base, lambda candidate: wanted <= set(comparer.keys(candidate)))
+    return _named(case, base)
+
+
+_MEDICINE = ("medicine.name", "medicine.atc")
+
+
+def _named(case: Case, base: Case) -> Case:
+    """The case with a medicine name that belongs to its ATC code: the base case's name names the base case's
+    code only, so with another code it becomes ``medicine with ATC N06AX27`` (deterministic, and claiming no
+    medicine the code is not). A name the case itself chose is kept."""
+    name, atc = (case.get(path) for path in _MEDICINE)
+    if name != base.get("medicine.name") or atc == base.get("medicine.atc"):
         return case
-    base = _changed(base, {"medicine.name": case.get("medicine.name")})
-    return minimise(case, base, lambda candidate: wanted <= set(comparer.keys(candidate)))
+    return changed_case(case, {"medicine.name": f"medicine with ATC {atc}"})
 
 
 def _knock_ons(comparer: _Comparer, base: Case) -> None:
@@ -337,7 +282,7 @@ def _knock_ons(comparer: _Comparer, base: Case) -> None:
             continue
         done.add(key)
         witness = _minimal(comparer, comparer.first[key][0], (key,), base)
-        old, new = comparer.verdicts(witness)
+        old, new = _compared(comparer, witness)
         differing = {d for d in comparer.decisions if old.values.get(d) != new.values.get(d)}
         for decision in comparer.decisions:
             if decision in differing or not comparer.reads[decision] & differing:
@@ -360,14 +305,21 @@ def _single_changes(case: Case, space: ConditionSpace, fields: Sequence[str]) ->
                        if (g is None) == (u is None) and (g, u) != tuple(case.get(p) for p in AUTHORISATION_DATES))
         for changes in options:
             try:
-                yield _changed(case, changes)
+                yield changed_case(case, changes)
             except RxError:
                 continue  # not a valid case (an authorisation ending before it starts)
 
 
+def _compared(comparer: _Comparer, witness: Case) -> tuple[Verdict, Verdict]:
+    """Both sides' decisions for a witness, which was compared when it was found (so it moves)."""
+    verdicts = comparer.verdicts(witness)
+    assert verdicts is not None, "a witness is a case that was compared"
+    return verdicts
+
+
 def _finding(comparer: _Comparer, key: Key, case: Case, origin: str | None, base: Case) -> Finding:
-    witness = _minimal(comparer, case, (key,), base)
-    old, new = comparer.verdicts(witness)
+    witness = _minimal(comparer, case, (key,), base, own_medicine=origin is not None)
+    old, new = _compared(comparer, witness)
     name = key[0]
     why = [f"{d}: {describe(old.values.get(d))} → {describe(new.values.get(d))}"
            for d in comparer.decisions if d in comparer.reads.get(name, ()) and old.values.get(d) != new.values.get(d)]
@@ -388,22 +340,11 @@ def _finding(comparer: _Comparer, key: Key, case: Case, origin: str | None, base
 
 # ------------------------------------------------------------------------------------------ the command
 
-def _case_files(directory: Path) -> list[tuple[Case, str]]:
-    if not directory.is_dir():
-        raise RxError(Diagnostic(code="RX001", message=f"the case directory {directory} does not exist",
-                                 help="give a directory of case files (*.yaml), e.g. `--cases examples/hollandzorg`"))
-    paths = sorted(directory.glob("*.yaml"))
-    if not paths:
-        raise RxError(Diagnostic(code="RX002", message=f"{directory} holds no case files (*.yaml)",
-                                 help="point `--cases` at a directory of case files"))
-    return [(load_case(path), str(path)) for path in paths]
-
-
-def _run(old_spec: str, new_spec: str, cases_dir: Path | None, output_format: str, calendar: bool,
+def _run(old_spec: str, new_spec: str, cases: Path | None, output_format: str, calendar: bool,
          exit_code: bool) -> None:
     store = PolicyStore()
     old, new = parse_side(old_spec, store), parse_side(new_spec, store)
-    report = diff(old, new, _case_files(cases_dir) if cases_dir is not None else None, calendar=calendar)
+    report = diff(old, new, read_case_files(cases) if cases is not None else None, calendar=calendar)
     render = {"text": diff_text, "markdown": diff_markdown, "json": diff_json}[output_format]
     click.echo(render(report), nl=False)
     if exit_code and report.shown:
@@ -413,21 +354,23 @@ def _run(old_spec: str, new_spec: str, cases_dir: Path | None, output_format: st
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--cases", "cases_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
-              help="Compare the case files (*.yaml) in DIR instead of the cases the rules define.")
+@click.option("--cases", "cases", type=click.Path(path_type=Path), default=None, metavar="DIR|FILE",
+              help="Compare the case files (*.yaml) in DIR, or one case FILE, instead of the cases the rules "
+                   "define. A case file one side cannot load (a plan its policy does not declare) is listed, "
+                   "not compared.")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text",
               show_default=True)
 @click.option("--calendar", is_flag=True,
               help="Also show differences the calendar alone makes (the same rules and amounts on both sides).")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when some case is decided differently (as `git diff`).")
-def diff_command(old: str, new: str, cases_dir: Path | None, output_format: str, calendar: bool,
+def diff_command(old: str, new: str, cases: Path | None, output_format: str, calendar: bool,
                  exit_code: bool) -> None:
     """Show which cases two policies, or one policy on two dates, decide differently, and why.
 
     OLD and NEW are policies (a built-in name or a directory of rule files), each optionally on a date:
     `hollandzorg@2023-06-01 hollandzorg@2025-06-01`. Without a date, the middle of the policy's in-force
-    period is used.
+    period is used (for `name-YYYY`, 1 July of that year).
     """
     from .cli import guarded  # here, not at the top: the cli module imports this one to add the command
 
-    guarded(_run)(old, new, cases_dir, output_format, calendar, exit_code)
+    guarded(_run)(old, new, cases, output_format, calendar, exit_code)

@@ -20,8 +20,10 @@ from click.testing import CliRunner
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from rxpolicy import Case, PolicyStore, RxError, case_from_mapping, evaluate
+import rxpolicy.diff
+from rxpolicy import Case, PolicyStore, RxError, case_from_mapping, evaluate, load_case
 from rxpolicy.cli import cli
+from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.diff import diff, move_case, parse_side
 from rxpolicy.explore import base_case
 from rxpolicy.render.diff import DiffReport, Finding, diff_dict, diff_json, diff_markdown, diff_text
@@ -85,6 +87,17 @@ def test_esketamine_no_longer_needs_authorisation(esketamine: DiffReport) -> Non
     assert "As of 1 January 2024, esketamine nasal spray no longer needs prior permission" in rule.source
     assert finding.kind == "rule"
     assert (finding.witness.get("medicine.atc"), finding.witness.get("medicine.route")) == ("N06AX27", "nasal")
+
+
+def test_a_witness_names_no_other_medicine_than_its_atc_code(esketamine: DiffReport) -> None:
+    base = base_case(esketamine.old.policy, esketamine.old.day)
+    named = {base.get("medicine.atc"): base.get("medicine.name")}
+    for finding in esketamine.findings:
+        atc = finding.witness.get("medicine.atc")
+        assert finding.witness.get("medicine.name") == named.get(atc, f"medicine with ATC {atc}"), finding.decision
+        assert finding.moved.get("medicine.name") == finding.witness.get("medicine.name")
+    assert "name: amlodipine 5 mg tablet\n      atc: N06AX27" not in diff_text(esketamine)
+    assert "name: medicine with ATC N06AX27\n      atc: N06AX27" in diff_text(esketamine)
 
 
 def test_the_knock_on_effects_are_shown_and_nothing_else(esketamine: DiffReport) -> None:
@@ -253,6 +266,34 @@ def test_cases_from_files(tiny: tuple[str, str], store: PolicyStore, tmp_path: P
     assert diff(old, new, [cases[0], cases[2]]).findings == ()
 
 
+def test_a_case_file_keeps_its_own_medicine_in_the_witness(tiny: tuple[str, str], store: PolicyStore) -> None:
+    # The finding needs no ATC code: the witness still shows the file's medicine, name and code together.
+    case = _person(66).replace({"medicine.name": "simvastatin 40 mg tablet", "medicine.atc": "C10AA01"})
+    old, new = parse_side(f"{tiny[0]}@2025-06-01", store), parse_side(f"{tiny[1]}@2025-06-01", store)
+    [finding] = diff(old, new, [(case, "simvastatin.yaml")]).findings
+    assert (finding.witness.get("medicine.name"), finding.witness.get("medicine.atc")) == (
+        "simvastatin 40 mg tablet", "C10AA01")
+
+
+def test_a_case_file_a_side_cannot_load_is_reported_not_compared(store: PolicyStore) -> None:
+    # a.s.r. declares no supplementary plans: `rxpolicy eval --policy asr` refuses a case with `plan: Compact`.
+    compact = ROOT / "examples" / "hollandzorg" / "contribution-part-year-compact.yaml"
+    plain = ROOT / "examples" / "hollandzorg" / "pill-age-19.yaml"
+    with pytest.raises(RxError) as refused:
+        load_case(compact, plans=store.load("asr").plans)
+    cases = [(load_case(path), path.name) for path in (compact, plain)]
+    report = diff(parse_side("hollandzorg@2025-06-01", store), parse_side("asr@2026-06-01", store), cases)
+    [not_compared] = report.not_compared
+    [eval_says] = refused.value.diagnostics
+    assert (not_compared.origin, not_compared.side, not_compared.problem.code, not_compared.problem.message) == (
+        compact.name, "new", eval_says.code, eval_says.message)
+    assert report.findings and {f.origin for f in report.findings} == {plain.name}
+    assert f"{compact.name}: the new side `asr@2026-06-01` cannot load it: RX407: " in diff_text(report)
+    assert json.loads(diff_json(report))["not_compared"] == [
+        {"file": compact.name, "side": "new", "code": "RX407", "message": not_compared.problem.message}]
+    assert f"- {compact.name}: the new side" in diff_markdown(report)
+
+
 def test_a_case_one_side_cannot_decide_is_a_group_of_its_own(tiny: tuple[str, str], store: PolicyStore,
                                                               tmp_path: Path) -> None:
     gap = tmp_path / "gap" / "tiny"
@@ -290,6 +331,84 @@ def test_a_case_moves_with_all_its_dates() -> None:
     assert move_case(moved, dt.date(2023, 6, 1)) == case
 
 
+def _insured(case: Case) -> tuple[object, object, object]:
+    """Where the dispensing date lies in the insured period (-1 before, 0 in, 1 after), the period, days insured."""
+    start, end, day = case.get("insured.insured_from"), case.get("insured.insured_until"), case.dispensed_on
+    assert isinstance(start, dt.date) and isinstance(end, dt.date) and start <= end
+    return (-1 if day < start else 1 if day > end else 0), (end - start).days, case.get("insured.days_insured")
+
+
+def test_an_insured_period_ending_before_the_day_stays_in_order() -> None:
+    # Insured until 31 May, dispensed 1 June: moved to 1 January the end must not land before the start.
+    case = _person(40).replace({"insured.insured_until": dt.date(2025, 5, 31)})
+    moved = move_case(case, dt.date(2025, 1, 1))
+    assert moved.get("insured.insured_until") == dt.date(2024, 12, 31)
+    assert moved.get("insured.insured_from") == dt.date(2024, 8, 3)
+    assert _insured(moved)[:2] == _insured(case)[:2] == (1, 150)
+
+
+def test_a_move_by_part_of_a_year_keeps_the_days_insured() -> None:
+    # Insured from 1 March: dispensed 1 June 2025 or 1 December 2026, the same 306 days of the year are insured.
+    case = _person(40).replace({"insured.insured_from": dt.date(2025, 3, 1)})
+    moved = move_case(case, dt.date(2026, 12, 1))
+    assert (moved.get("insured.insured_from"), moved.get("insured.insured_until")) == (
+        dt.date(2026, 3, 1), dt.date(2026, 12, 31))
+    assert _insured(moved) == _insured(case) == (0, 305, 306)
+
+
+def test_a_period_moves_with_the_day_when_by_years_it_would_not_hold_it() -> None:
+    # Insured January to June, dispensed 1 June: by whole years the period would end before 1 December.
+    case = _person(40).replace({"insured.insured_until": dt.date(2025, 6, 30)})
+    moved = move_case(case, dt.date(2026, 12, 1))
+    assert (moved.get("insured.insured_from"), moved.get("insured.insured_until")) == (
+        dt.date(2026, 7, 3), dt.date(2026, 12, 30))
+    assert _insured(moved) == _insured(case) == (0, 180, 181)
+
+
+@pytest.mark.parametrize("day", [dt.date(2025, 1, 1), dt.date(2025, 12, 31), dt.date(2026, 2, 28),
+                                 dt.date(2026, 12, 1), dt.date(2024, 2, 29), dt.date(2023, 7, 15)])
+def test_every_insured_period_moves_valid_and_insured_on_the_day_as_before(day: dt.date) -> None:
+    around = [dt.date(2024, 12, 31), dt.date(2025, 1, 1), dt.date(2025, 3, 1), dt.date(2025, 5, 31),
+              dt.date(2025, 6, 1), dt.date(2025, 6, 2), dt.date(2025, 12, 31), dt.date(2026, 6, 30)]
+    for start, end in ((a, b) for a in around for b in around if a <= b):
+        case = _person(40).replace({"insured.insured_from": start, "insured.insured_until": end})
+        moved = move_case(case, day)
+        assert moved.dispensed_on == day and moved.get("insured.age") == 40
+        assert _insured(moved)[0] == _insured(case)[0], (start, end)
+
+
+def test_a_case_that_cannot_be_moved_is_skipped_not_an_error(tiny: tuple[str, str], store: PolicyStore,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Moving keeps dates in order, so no case should fail to move; if one does, the search goes on without it.
+    def refuse_the_old(case: Case, day: dt.date) -> Case:
+        if case.get("insured.age") in (65, 66):
+            raise RxError(Diagnostic(code="RX405", message="cannot be moved"))
+        return move_case(case, day)
+
+    monkeypatch.setattr(rxpolicy.diff, "move_case", refuse_the_old)
+    old, new = parse_side(f"{tiny[0]}@2025-06-01", store), parse_side(f"{tiny[1]}@2026-06-01", store)
+    skipped = diff(old, new)
+    assert skipped.findings == () and skipped.cases_skipped > 0
+    assert f"Skipped: {skipped.cases_skipped} case(s) built while searching could not be moved" in diff_text(skipped)
+    assert json.loads(diff_json(skipped))["cases_skipped"] == skipped.cases_skipped
+    [not_compared] = diff(old, new, [(_person(40), "forty.yaml"), (_person(66), "sixty-six.yaml")]).not_compared
+    assert (not_compared.origin, not_compared.problem.code) == ("sixty-six.yaml", "RX405")
+
+
+def test_a_side_on_another_day_of_the_year_compares_without_an_error(tiny: tuple[str, str], store: PolicyStore,
+                                                                    tmp_path: Path) -> None:
+    # A policy reading the insured period names dates around the dispensing day; moved 151 days back, an
+    # insured period ending the day before must stay a period.
+    insured = tmp_path / "insured" / "tiny"
+    insured.mkdir(parents=True)
+    (insured / "rules.rxp").write_text(_TINY.replace("insured.age >= 65", "dispensed_on > insured.insured_until"),
+                                       encoding="utf-8")
+    report = diff(parse_side(f"{insured}@2025-06-01", store), parse_side(f"{tiny[1]}@2025-01-01", store))
+    assert {f.decision for f in report.findings} == {"covered"}
+    for finding in report.findings:
+        assert _insured(finding.moved)[0] == _insured(finding.witness)[0]
+
+
 # ------------------------------------------------------------------------------------------ sides
 
 def test_a_side_without_a_date_is_the_middle_of_its_period(store: PolicyStore) -> None:
@@ -301,10 +420,34 @@ def test_a_side_without_a_date_is_the_middle_of_its_period(store: PolicyStore) -
     assert "no date given: the middle of its in-force period" in diff_text(diff(side, side, []))
 
 
+def test_a_side_says_why_its_date_was_chosen(store: PolicyStore) -> None:
+    sides = {spec: parse_side(spec, store) for spec in ("hollandzorg", "hollandzorg-2024", "hollandzorg@2024-07-01")}
+    assert {spec: side.day_from for spec, side in sides.items()} == {
+        "hollandzorg": "middle", "hollandzorg-2024": "year", "hollandzorg@2024-07-01": "given"}
+    assert len({side.day for side in sides.values()}) == 1  # the same day, three reasons
+    text = diff_text(diff(sides["hollandzorg-2024"], sides["hollandzorg"], []))
+    assert "old: `hollandzorg` on 2024-07-01 (no date given: 1 July of 2024, the year its name gives)" in text
+    assert "new: `hollandzorg` on 2024-07-01 (no date given: the middle of its in-force period)" in text
+    assert json.loads(diff_json(diff(sides["hollandzorg-2024"], sides["hollandzorg@2024-07-01"], [])))["old"][
+        "date_from"] == "year"
+
+
+def test_a_policy_without_rules_is_refused(store: PolicyStore, tmp_path: Path) -> None:
+    empty = tmp_path / "onefile"
+    empty.mkdir()
+    (empty / "notes.rxp").write_text("# rules will go here\n", encoding="utf-8")
+    with pytest.raises(RxError) as raised:
+        parse_side(f"{empty}@2025-01-01", store)
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "RX601" and "hold no rules, so there is nothing to compare" in diagnostic.message
+
+
 @pytest.mark.parametrize(("spec", "code", "said"), [
     ("hollandzrog@2025-06-01", "RX601", "did you mean `hollandzorg`?"),
     ("hollandzorg@2025-02-30", "RX601", "`2025-02-30` is a date that does not exist"),
     ("hollandzorg@1-6-2025", "RX601", "not a date written as YYYY-MM-DD"),
+    ("hollandzorg@", "RX601", "`hollandzorg@`: the date after the `@` is missing"),
+    ("hollandzorg@", "RX601", "e.g. `hollandzorg@2025-06-01`, or leave out the `@`"),
     ("@2025-06-01", "RX601", "names no policy"),
     ("hollandzorg@2027-01-01", "RX501", "no rules in force on 2027-01-01"),
     ("hollandzorg-2025@2024-06-01", "RX602", "asks for the rules of 2025"),
@@ -343,10 +486,33 @@ def test_the_command_reads_case_files(tiny: tuple[str, str], tmp_path: Path) -> 
         encoding="utf-8")
     code, out, _ = _run(f"{tiny[0]}@2025-06-01", f"{tiny[1]}@2025-06-01", "--cases", str(cases))
     assert code == 0 and f"found from {cases / 'sixty-six.yaml'}" in out
+    one = cases / "sixty-six.yaml"
+    code, out, err = _run(f"{tiny[0]}@2025-06-01", f"{tiny[1]}@2025-06-01", "--cases", str(one))
+    assert (code, err) == (0, "") and f"found from {one}" in out
+
+
+def test_every_bad_case_file_is_reported_at_once(tiny: tuple[str, str], tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    good = ("dispensed_on: 2025-06-01\ninsured:\n  born_on: 1959-01-01\nprescription:\n  prescriber: gp\n"
+            "medicine:\n  name: a medicine\n  atc: C08CA01\n  price: 10.00\ndispensing:\n  supply_days: 30\n")
+    (cases / "a-no-price.yaml").write_text(good.replace("  price: 10.00\n", ""), encoding="utf-8")
+    (cases / "b-good.yaml").write_text(good, encoding="utf-8")
+    (cases / "c-no-date.yaml").write_text(good.replace("dispensed_on: 2025-06-01\n", ""), encoding="utf-8")
+    code, out, err = _run(f"{tiny[0]}@2025-06-01", f"{tiny[1]}@2025-06-01", "--cases", str(cases))
+    assert (code, out) == (2, "")
+    assert re.search(r"a-no-price\.yaml.*RX4\d\d: .*price", err) and re.search(r"c-no-date\.yaml.*RX4\d\d: .*dispensed_on",
+                                                                              err), err
+    assert "b-good.yaml" not in err
+
+
+def test_a_missing_case_path_is_named_as_neither_directory_nor_file(tiny: tuple[str, str]) -> None:
+    code, out, err = _run(f"{tiny[0]}@2025-06-01", f"{tiny[1]}@2025-06-01", "--cases", "nowhere")
+    assert (code, out) == (2, "") and "RX001: `--cases nowhere`: there is no directory or file `nowhere`" in err
 
 
 @pytest.mark.parametrize("args", [("hollandzorg@2025-02-30", "asr"), ("hollandzorg", "asr", "--cases", "nowhere"),
-                                  ("nowhere@2025-06-01", "asr")])
+                                  ("nowhere@2025-06-01", "asr"), ("hollandzorg@", "asr")])
 def test_bad_input_exits_2_with_nothing_on_stdout(args: tuple[str, ...]) -> None:
     code, out, err = _run(*args)
     assert (code, out) == (2, "") and re.search(r"RX\d{3}: ", err) and "Traceback" not in err

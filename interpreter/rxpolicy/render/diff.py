@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -27,18 +27,27 @@ from ..diagnostics import Diagnostic
 from ..values import add_months
 from .words import json_value, value_text
 
-__all__ = ["DiffReport", "Finding", "Key", "Side", "Verdict", "diff_dict", "diff_json", "diff_markdown", "diff_text"]
+__all__ = ["DayFrom", "DiffReport", "Finding", "Key", "NotCompared", "Side", "Verdict", "diff_dict", "diff_json",
+           "diff_markdown", "diff_text"]
+
+#: Where a side's date comes from: ``given`` after the ``@``; with none given, ``middle`` (the middle of the
+#: policy's in-force period) or ``year`` (1 July of the year a ``name-YYYY`` names).
+DayFrom = Literal["given", "middle", "year"]
 
 
 @attrs.frozen(kw_only=True)
 class Side:
-    """One side of a diff: a compiled policy and the date its rules are taken on."""
+    """One side of a diff: a compiled policy, the date its rules are taken on, and why that date."""
 
     spec: str
     policy: CompiledPolicy
     day: dt.date
-    #: True when no date was given and the middle of the in-force period is used.
-    defaulted: bool
+    day_from: DayFrom = "given"
+
+    @property
+    def defaulted(self) -> bool:
+        """True when no date was given, so the date was chosen (``day_from`` says how)."""
+        return self.day_from != "given"
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +95,18 @@ class Finding:
 
 
 @attrs.frozen(kw_only=True)
+class NotCompared:
+    """A given case (``--cases``) that was not compared because one side cannot load it, as ``rxpolicy eval``
+    with that side's policy would refuse it (a supplementary plan the policy does not declare); or, were rxpolicy
+    to fail at it, because it cannot be moved to the old side's date."""
+
+    #: The case file.
+    origin: str
+    side: Literal["old", "new"]
+    problem: Diagnostic
+
+
+@attrs.frozen(kw_only=True)
 class DiffReport:
     """Everything ``rxpolicy diff`` found: the sides, the findings in a fixed order, how many cases it compared."""
 
@@ -97,6 +118,11 @@ class DiffReport:
     cases_from: str
     #: Whether differences from the calendar alone are shown (``--calendar``).
     calendar: bool = False
+    #: Given cases a side cannot load, per file and side: reported, not compared.
+    not_compared: tuple[NotCompared, ...] = ()
+    #: Cases built while searching that could not be moved to the new side's date (a bug: moving keeps every
+    #: date in order), skipped rather than ending the command.
+    cases_skipped: int = 0
 
     @property
     def shown(self) -> tuple[Finding, ...]:
@@ -128,17 +154,27 @@ _CALENDAR = "From the calendar alone (the same rules and amounts on both sides):
 
 
 def _side_line(side: Side) -> str:
-    note = " (no date given: the middle of its in-force period)" if side.defaulted else ""
-    return f"`{side.policy.name}` on {side.day.isoformat()}{note}: {side.policy.title}"
+    notes = {"given": "", "middle": " (no date given: the middle of its in-force period)",
+             "year": f" (no date given: 1 July of {side.day.year}, the year its name gives)"}
+    return f"`{side.policy.name}` on {side.day.isoformat()}{notes[side.day_from]}: {side.policy.title}"
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n:+d} {unit}{'' if abs(n) == 1 else 's'}"
 
 
 def _moved(report: DiffReport) -> str:
     years, days = report.moved_by
     if (years, days) == (0, 0):
         return "Both sides are taken on the same date: each case is compared as it is."
-    moves = " ".join(f"{n:+d} {unit}{'' if abs(n) == 1 else 's'}" for n, unit in ((years, "year"), (days, "day")) if n)
-    return (f"A case is compared with itself, every date it holds moved by {moves}: ages, insured periods and "
-            "authorisations stay the same.")
+    moves = " ".join(_plural(n, unit) for n, unit in ((years, "year"), (days, "day")) if n)
+    if not days:
+        return (f"A case is compared with itself, every date it holds moved by {moves}: ages, insured periods and "
+                "authorisations stay the same.")
+    insured = f"moves by {_plural(years, 'year')}" if years else "stays where it is"
+    return (f"A case is compared with itself, every date it holds moved by {moves}: ages and authorisations stay the "
+            f"same; an insured period {insured} when the person is then insured on the day as before (the same days "
+            "of the year insured), else it moves with the dispensing date.")
 
 
 def _cases_line(report: DiffReport) -> str:
@@ -177,6 +213,23 @@ def _rules(verdict: Verdict, decision: str) -> tuple[RuleMeta, ...]:
 
 def _why(finding: Finding) -> str:
     return f"{_KIND[finding.kind]}: {'; '.join(finding.why)}" if finding.why else _KIND[finding.kind]
+
+
+def _not_compared(report: DiffReport) -> list[str]:
+    """One line per given case and side that cannot load it."""
+    sides = {"old": report.old, "new": report.new}
+    return [f"{n.origin}: the {n.side} side `{sides[n.side].spec}` cannot load it: {n.problem.code}: "
+            f"{n.problem.message}" for n in report.not_compared]
+
+
+_NOT_COMPARED = "Not compared: case files one side cannot load, as `rxpolicy eval` with its policy would refuse them:"
+
+
+def _skipped(report: DiffReport) -> list[str]:
+    if not report.cases_skipped:
+        return []
+    return ["", f"Skipped: {report.cases_skipped} case(s) built while searching could not be moved to the new side's "
+                "date. This is a bug in rxpolicy; please report it with this command."]
 
 
 def _witness_line(finding: Finding) -> str:
@@ -219,6 +272,9 @@ def diff_text(report: DiffReport) -> str:
         lines += ["", heading] if heading else []
         for finding in findings:
             lines += _finding_text(finding)
+    if report.not_compared:
+        lines += ["", _NOT_COMPARED, *(f"  {line}" for line in _not_compared(report))]
+    lines += _skipped(report)
     if report.left_out:
         lines += ["", _LEFT_OUT]
     return "\n".join(lines) + "\n"
@@ -261,6 +317,9 @@ def diff_markdown(report: DiffReport) -> str:
         out += ["", f"## {heading}"] if heading else []
         for finding in findings:
             out += _finding_markdown(finding, "###" if heading else "##")
+    if report.not_compared:
+        out += ["", "## " + _NOT_COMPARED.removesuffix(":"), "", *(f"- {line}" for line in _not_compared(report))]
+    out += _skipped(report)
     if report.left_out:
         out += ["", _LEFT_OUT]
     return "\n".join(out) + "\n"
@@ -270,7 +329,7 @@ def diff_markdown(report: DiffReport) -> str:
 
 def _side_json(side: Side) -> dict[str, Any]:
     return {"spec": side.spec, "policy": side.policy.name, "title": side.policy.title,
-            "date": side.day.isoformat(), "date_defaulted": side.defaulted}
+            "date": side.day.isoformat(), "date_defaulted": side.defaulted, "date_from": side.day_from}
 
 
 def _verdict_json(verdict: Verdict, decision: str) -> dict[str, Any]:
@@ -291,6 +350,9 @@ def diff_dict(report: DiffReport) -> dict[str, Any]:
             "old": _verdict_json(f.old, f.decision), "new": _verdict_json(f.new, f.decision),
             "witness": f.witness.to_mapping(), "new_dispensed_on": f.moved.dispensed_on.isoformat(),
             "found_from": f.origin} for f in report.shown],
+        "not_compared": [{"file": n.origin, "side": n.side, "code": n.problem.code, "message": n.problem.message}
+                         for n in report.not_compared],
+        "cases_skipped": report.cases_skipped,
         "calendar_left_out": report.left_out,
     }
 
