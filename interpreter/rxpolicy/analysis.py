@@ -2,7 +2,7 @@
 
 For each period of a policy ("epoch": its rules and amounts do not change), cases drawn from the
 rules' own condition space (:mod:`rxpolicy.explore`) are evaluated with the compiled rules, and
-what goes wrong becomes a finding with the case that shows it:
+what goes wrong becomes a finding with the case that shows it (in words: :mod:`rxpolicy.analysis_report`):
 
 * RX370 a rule that never decides: rows above it or an exception to it always apply where it
   does, or its condition never holds;
@@ -10,12 +10,17 @@ what goes wrong becomes a finding with the case that shows it:
   other (evaluating that case would stop with RX503);
 * RX372 a case for which no rule decides a decision (evaluation would stop with RX502);
 * RX373 part of the policy's period in which no rule for a decision, or no value of a parameter a
-  rule needs, is in force; or two dated rules in force at the same time that disagree.
+  rule needs, is in force; or two dated rules in force at the same time that disagree;
+* RX374 a rule or definition whose computation fails for a case, e.g. divides by a field that is
+  0 in it (evaluation would stop with RX505).
 
-Overlaps, gaps and holes are shown by the case that produced them. That a rule never decides is
-an absence, so it is only reported where exploration was exhaustive over every field that decides
-whether the rule decides, and every case of it evaluated. Witnesses are minimised towards a plain
-base case and printed as case YAML that ``rxpolicy eval`` runs.
+Overlaps, gaps, holes and failing computations are shown by the case that produced them. That a
+rule never decides is an absence, so it is only reported where exploration was exhaustive over
+every field that decides whether the rule decides, and every case of it evaluated; a rule that
+decided no case and could not be proven either way is counted in :attr:`Analysis.unproven`.
+Witnesses are minimised towards a plain base case and printed as case YAML that ``rxpolicy eval``
+runs. Everything is deterministic: a policy without any date is explored as dispensed on
+:data:`UNDATED_DAY`.
 """
 
 from __future__ import annotations
@@ -29,46 +34,25 @@ from types import MappingProxyType
 import attrs
 
 from . import ast, runtime
-from .case import Case, case_to_yaml, parse_case
+from .analysis_report import Finding, Outcome, Reporter, evaluate_values, extended, problem_key, shadowed_when
+from .case import Case
 from .compile import CompiledPolicy, Epoch, RuleMeta
 from .diagnostics import Diagnostic
-from .check import SymbolKind
-from .explore import ConditionSpace, base_case, condition_space, minimise, rebuild
+from .explore import ConditionSpace, base_case, condition_space, rebuild
 from .schema import field_index
 from .types import Kind
-from .values import MONEY_CONTEXT, describe
+from .values import MONEY_CONTEXT
 
-__all__ = ["Analysis", "Family", "Finding", "analyse", "evaluate_values", "problem_key", "representative_day",
-           "DEFAULT_LIMIT"]
+__all__ = ["Analysis", "Family", "Finding", "analyse", "representative_day", "DEFAULT_LIMIT", "UNDATED_DAY"]
 
 #: Cases one exploration may enumerate; beyond it a covering array is used (and nothing is proven).
 DEFAULT_LIMIT = 20_000
+#: The day cases of a policy without any date (no `in force` anywhere) are dispensed on, so that witnesses do
+#: not change from day to day. The first day of a year: "this calendar year" starts on it, and it is no leap day.
+UNDATED_DAY = dt.date(2025, 1, 1)
 _BUNDLES_PER_DECISION = 4
 
-_Outcome = tuple[tuple[object, ...], tuple[tuple[int, ...], ...]] | Exception
 _Key = tuple[object, ...]
-
-
-@attrs.frozen(kw_only=True)
-class Finding:
-    """One problem exploration found, with the case that shows it (None when no case can)."""
-
-    code: str
-    decision: str
-    rules: tuple[str, ...]
-    witness: Case | None
-    start: dt.date
-    end: dt.date | None
-    diagnostic: Diagnostic
-    #: The parameter a hole in validity is about, if it is about one.
-    parameter: str | None = None
-
-
-def _longer(finding: Finding, end: dt.date | None) -> Finding:
-    """A hole in validity that lasts until ``end``."""
-    diagnostic = finding.diagnostic
-    message = diagnostic.message.replace(_period(finding.start, finding.end), _period(finding.start, end), 1)
-    return attrs.evolve(finding, end=end, diagnostic=attrs.evolve(diagnostic, message=message))
 
 
 @attrs.frozen(kw_only=True)
@@ -79,6 +63,9 @@ class Analysis:
     findings: tuple[Finding, ...]
     cases: int
     periods: int
+    #: The rules that decided no case explored and could not be proven never to decide either (too many
+    #: cases to enumerate, fields beyond the representative values, or evaluation stopped first), by id.
+    unproven: tuple[str, ...] = ()
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
@@ -90,6 +77,7 @@ def analyse(policy: CompiledPolicy, *, limit: int = DEFAULT_LIMIT) -> Analysis:
     """Explore every period of a policy and report what its rules get wrong; deterministic."""
     found: dict[tuple[object, ...], Finding] = {}
     shadowed: dict[str, list[Finding]] = {}
+    unproven: set[int] = set()
     cases = 0
     with decimal.localcontext(MONEY_CONTEXT):
         for epoch in policy.epochs:
@@ -101,60 +89,18 @@ def analyse(policy: CompiledPolicy, *, limit: int = DEFAULT_LIMIT) -> Analysis:
                     continue
                 # The same fault in several periods is one finding, shown in the first; a hole in
                 # validity that runs on into the next period is one hole.
-                key = (finding.code, finding.decision, finding.parameter,
+                key = (finding.code, finding.decision, finding.parameter, finding.definition,
                        () if finding.code == "RX372" else finding.rules)
                 first = found.setdefault(key, finding)
                 if first is not finding and finding.code == "RX373" and first.end is not None \
                         and first.end + dt.timedelta(days=1) == finding.start:
-                    found[key] = _longer(first, finding.end)
+                    found[key] = extended(first, finding.end)
             cases += run.evaluated
-    findings = [*found.values(), *(_shadowed_when(policy, f) for f in shadowed.values())]
-    return Analysis(policy=policy.name, findings=tuple(findings), cases=cases, periods=len(policy.epochs))
-
-
-def _shadowed_when(policy: CompiledPolicy, found: list[Finding]) -> Finding:
-    """A rule that never decides in some of the periods it is in force in: the message says in which."""
-    rule_id = found[0].rules[0]
-    periods = [e for e in policy.epochs if any(r.id == rule_id and r.index in e.rules_in_force for r in policy.rules)]
-    if len(found) == len(periods):
-        return found[0]
-    first = found[0]
-    spans: list[list[dt.date | None]] = []
-    for finding in found:
-        if spans and spans[-1][1] is not None and spans[-1][1] + dt.timedelta(days=1) == finding.start:
-            spans[-1][1] = finding.end
-        else:
-            spans.append([finding.start, finding.end])
-    when = ", ".join(_period(start, end) for start, end in spans)  # type: ignore[arg-type]
-    message = first.diagnostic.message.replace(f"never decides `{first.decision}`",
-                                               f"never decides `{first.decision}` {when}", 1)
-    return attrs.evolve(first, diagnostic=attrs.evolve(first.diagnostic, message=message))
-
-
-def evaluate_values(epoch: Epoch, values: tuple[object, ...]) -> _Outcome:
-    """One case through an epoch's compiled rules: (decision values, deciders), or the runtime signal it raised.
-
-    Runs in the caller's decimal context (``analyse`` sets the money context once).
-    """
-    try:
-        return epoch.fast(values)
-    except (runtime.Conflict, runtime.Gap, runtime.NotInForce) as signal:
-        return signal
-    except ArithmeticError as error:  # e.g. a division by a field that is 0 in this case: not a finding (yet)
-        return error
-
-
-def problem_key(outcome: _Outcome) -> _Key | None:
-    """What went wrong, as a key: ('conflict', decision, rule, rule), ('gap', decision) or ('missing', parameter)."""
-    if isinstance(outcome, runtime.Conflict):
-        hits = outcome.hits
-        a, b = next((x, y) for (x, vx) in hits for (y, vy) in hits if vx != vy)
-        return ("conflict", outcome.decision, min(a, b), max(a, b))
-    if isinstance(outcome, runtime.Gap):
-        return ("gap", outcome.decision)
-    if isinstance(outcome, runtime.NotInForce):
-        return ("missing", outcome.parameter)
-    return None
+            unproven |= run.unproven
+    findings = [*found.values(), *(shadowed_when(policy, f) for f in shadowed.values())]
+    ids = tuple(dict.fromkeys(r.id for r in policy.rules if r.index in unproven))
+    return Analysis(policy=policy.name, findings=tuple(findings), cases=cases, periods=len(policy.epochs),
+                    unproven=ids)
 
 
 # ----------------------------------------------------------------------------- rule families
@@ -240,15 +186,18 @@ class _EpochRun:
         self.read = tuple(self.decision_index[d] for d in self.space.decisions_read(epoch.rules_in_force)
                           if d in self.decision_index)
         self.explored: set[tuple[object, ...]] = set()
+        #: The rules that decided no case and could not be proven never to decide either.
+        self.unproven: set[int] = set()
 
     def observe(self, cases: Iterable[Case]) -> None:
+        """Evaluate cases not seen yet: remember the rules that decided, the values decisions took, the problems."""
         for case in cases:
             values = case.values
             if values in self.seen:
                 continue
             self.seen.add(values)
             self.evaluated += 1
-            outcome = evaluate_values(self.epoch, values)
+            outcome = evaluate_values(self.policy, self.epoch, values)
             if isinstance(outcome, tuple):
                 decision_values, deciders = outcome
                 for rules in deciders:
@@ -258,7 +207,9 @@ class _EpochRun:
                     if len(found) < _BUNDLES_PER_DECISION:
                         found.setdefault(decision_values[index], values)
             else:
-                self.problems.setdefault(problem_key(outcome) or (), values)
+                key = problem_key(outcome)
+                if key is not None:
+                    self.problems.setdefault(key, values)
 
     def explore(self) -> None:
         """A covering array over every field, then each decision's rules, in the order they are evaluated."""
@@ -352,53 +303,70 @@ class _EpochRun:
 
     # ------------------------------------------------------------------ turning observations into findings
     def findings(self) -> Iterator[Finding]:
-        """Every finding of this epoch: the problems cases ran into, then the rules that never decided."""
-        report = _Reporter(self)
-        for key, values in sorted(self.problems.items(), key=lambda item: str(item[0])):
-            if key:
-                yield from report.problem(key, Case(values=values, source="<explored>"))
-        for rule in self.policy.rules:
-            if rule.index in self.epoch.rules_in_force and rule.index not in self.decided and rule.decides:
-                yield from self.never_decides(rule, report)
+        """Every finding of this epoch: the problems cases ran into, then the rules that never decided.
 
-    def never_decides(self, rule: RuleMeta, report: _Reporter) -> Iterator[Finding]:
-        """A rule no case made decide: proven when every case over what decides it evaluates and it never does."""
+        The proofs that rules never decide run first, so that a problem one of their cases runs
+        into is reported with the others rather than lost.
+        """
+        report = Reporter(self)
+        undecided = [r for r in self.policy.rules
+                     if r.index in self.epoch.rules_in_force and r.index not in self.decided and r.decides]
+        proofs = [(rule, self.never_decides(rule)) for rule in undecided]
+        for key, values in sorted(self.problems.items(), key=lambda item: str(item[0])):
+            yield from report.problem(key, Case(values=values, source="<explored>"))
+        for rule, proof in proofs:
+            if proof is not None:
+                yield report.shadowed(rule, *proof)
+
+    def never_decides(self, rule: RuleMeta) -> tuple[Case | None, ConditionSpace] | None:
+        """Whether a rule no case made decide never does: proven when every case over what decides it
+        evaluates and it never decides. Then a case its condition holds in (None when it never holds)
+        and the space of the proof; else None, and a rule not shown to decide either is unproven.
+        """
         involved = self.family.context(rule.index) | self.family.descendants(rule.index)
         space = self.space.restricted(involved, values=False, base=self.base)
         if space.size() > self.limit or not space.complete:
-            return  # not proven either way: say nothing
+            self.unproven.add(rule.index)  # not proven either way
+            return None
         applying: Case | None = None
         unsure = False
         decision = self.decision_index[next(d for d in rule.decides if d in self.decision_index)]
         for case in space.cases(self.base, limit=self.limit):
-            outcome = evaluate_values(self.epoch, case.values)
+            outcome = evaluate_values(self.policy, self.epoch, case.values)
+            if not isinstance(outcome, tuple):
+                key = problem_key(outcome)
+                if key is not None:
+                    self.problems.setdefault(key, case.values)  # reported on its own
             if isinstance(outcome, runtime.Gap) and outcome.decision == decision:
                 continue  # nothing decided it, so this rule did not apply
             if isinstance(outcome, runtime.Conflict) and outcome.decision == decision:
                 if any(r == rule.index for r, _ in outcome.hits):
-                    return  # it decides, together with a rule that disagrees (reported on its own)
+                    return None  # it decides, together with a rule that disagrees
                 unsure = True  # it did not decide here; whether its condition held is not known
                 continue
             if not isinstance(outcome, tuple):
-                return  # another problem stops evaluation first; it is reported on its own
+                self.unproven.add(rule.index)  # another problem stops evaluation first
+                return None
             if rule.index in outcome[1][decision]:
                 self.decided.add(rule.index)
-                return
+                return None
             holds = self.applies(rule.index, case.values, outcome[0])
             unsure = unsure or holds is None
             if applying is None and holds:
                 applying = case
-        if applying is not None or not unsure:
-            yield report.shadowed(rule, applying, space)
+        if applying is None and unsure:
+            self.unproven.add(rule.index)
+            return None
+        return applying, space
 
     def applies(self, rule: int, values: tuple[object, ...], decisions: tuple[object, ...]) -> bool | None:
         """Whether a rule's condition holds, and that of one of the rules it is an exception to.
 
-        None when that cannot be worked out (a condition needs an amount not in force).
+        None when that cannot be worked out (a condition needs an amount not in force, or divides by zero).
         """
         try:
             return self._applies(rule, values, decisions)
-        except (runtime.NotInForce, runtime.Conflict, runtime.Gap):
+        except (runtime.NotInForce, runtime.Conflict, runtime.Gap, ArithmeticError):
             return None
 
     def _applies(self, rule: int, values: tuple[object, ...], decisions: tuple[object, ...]) -> bool:
@@ -408,16 +376,17 @@ class _EpochRun:
         parents = self.family.parents.get(rule, ())
         return not parents or any(self._applies(p, values, decisions) for p in parents)
 
-    def outcome(self, case: Case) -> _Outcome:
+    def outcome(self, case: Case) -> Outcome:
         """A case evaluated in this epoch."""
-        return evaluate_values(self.epoch, case.values)
+        return evaluate_values(self.policy, self.epoch, case.values)
 
 
 def representative_day(policy: CompiledPolicy, epoch: Epoch) -> dt.date:
-    """The date cases of an epoch are dispensed on: its first day (its last, or today, when it has none)."""
+    """The date cases of an epoch are dispensed on: its first day; its last when it has no first (it runs from
+    the beginning of time); :data:`UNDATED_DAY` when it has neither (a policy without any date)."""
     if epoch.start != dt.date.min:
         return epoch.start
-    return epoch.end if epoch.end is not None else dt.date.today()
+    return epoch.end if epoch.end is not None else UNDATED_DAY
 
 
 def _assigned(rule: ast.Rule, decision: str) -> ast.Expr | None:
@@ -429,195 +398,3 @@ def _complementary(a: ast.Expr | None, b: ast.Expr | None) -> bool:
     return (isinstance(a, ast.Not) and a.operand == b) or (isinstance(b, ast.Not) and b.operand == a)
 
 
-# ----------------------------------------------------------------------------- findings in words
-
-def _named(rule: RuleMeta, extra: str = "") -> str:
-    """A rule as messages name it: its id and where it is written."""
-    return f"`{rule.id}` ({rule.span.path}:{rule.span.line}{extra})"
-
-
-def _period(start: dt.date, end: dt.date | None) -> str:
-    return f"from {start} to {end}" if end is not None else f"from {start} on"
-
-
-class _Reporter:
-    """Turns what one epoch's exploration ran into into findings: message, help and minimised witness."""
-
-    def __init__(self, run: _EpochRun) -> None:
-        self.run, self.policy, self.epoch = run, run.policy, run.epoch
-
-    def finding(self, code: str, decision: str, rules: Iterable[RuleMeta], witness: Case | None,
-                diagnostic: Diagnostic, parameter: str | None = None) -> Finding:
-        notes = self.notes(witness) if witness is not None else ()
-        return Finding(code=code, decision=decision, rules=tuple(r.id for r in rules), witness=witness,
-                       parameter=parameter,
-                       start=self.epoch.start, end=self.epoch.end, diagnostic=attrs.evolve(
-                           diagnostic, notes=notes + diagnostic.notes))
-
-    def notes(self, witness: Case) -> tuple[str, ...]:
-        """The witness as case YAML, checked to load back as the same case."""
-        text = case_to_yaml(witness)
-        if parse_case(text, path="<witness>", plans=self.policy.plans).values != witness.values:
-            raise AssertionError(f"a witness case does not load back as itself:\n{text}")
-        return ("for example, this case:", *(f"  {line}" for line in text.splitlines()))
-
-    def minimal(self, case: Case, key: _Key) -> Case:
-        return minimise(case, self.run.base, lambda c: problem_key(self.run.outcome(c)) == key)
-
-    def problem(self, key: _Key, case: Case) -> Iterator[Finding]:
-        if key[0] == "conflict":
-            yield self.conflict(key, self.minimal(case, key))
-        elif key[0] == "gap":
-            decision = self.policy.decisions[key[1]].name  # type: ignore[call-overload]
-            if self.run.family.deciders(decision):
-                witness = self.minimal(case, key)
-                yield self.ended(decision, witness) or self.gap(decision, witness)
-            elif self.policy.validity is not None:
-                yield self.decision_hole(decision, self.minimal(case, key))
-        elif key[0] == "missing" and self.policy.validity is not None:
-            yield self.parameter_hole(str(key[1]), self.minimal(case, key))
-
-    def conflict(self, key: _Key, witness: Case) -> Finding:
-        decision = self.policy.decisions[key[1]].name  # type: ignore[call-overload]
-        a, b = (self.policy.rules[i] for i in key[2:])  # type: ignore[call-overload]
-        outcome = self.run.outcome(witness)
-        hits = dict(outcome.hits) if isinstance(outcome, runtime.Conflict) else {}
-        va, vb = describe(hits.get(a.index)), describe(hits.get(b.index))
-        if a.validity is not None and b.validity is not None and a.validity != b.validity:
-            start = max(a.validity.start, b.validity.start)
-            ends = [v.end for v in (a.validity, b.validity) if v.end is not None]
-            return self.finding("RX373", decision, (a, b), witness, Diagnostic(
-                code="RX373", span=b.rule.id_span, related=((f"`{a.id}`", a.span),),
-                message=f"the rules {_named(a, f', in force {a.validity}')} and {_named(b, f', in force {b.validity}')} "
-                        f"are both in force {_period(start, min(ends) if ends else None)} and decide `{decision}` "
-                        f"differently for some cases ({va} and {vb})",
-                help=f"let `{a.id}` end the day before `{b.id}` starts (or the other way round), or make one an "
-                     "exception to the other"))
-        return self.finding("RX371", decision, (a, b), witness, Diagnostic(
-            code="RX371", span=b.rule.id_span, related=((f"`{a.id}`", a.span),),
-            message=f"the rules {_named(a)} and {_named(b)} both decide `{decision}` for some cases, "
-                    f"`{a.id}` as {va} and `{b.id}` as {vb}, and neither is an exception to the other",
-            help=f"write `exception to {a.id}` in `{b.id}` (or the other way round), or narrow their `when` so "
-                 "they do not overlap; evaluating such a case stops with RX503"))
-
-    def gap(self, decision: str, witness: Case) -> Finding:
-        top = [self.policy.rules[r] for r in self.run.family.deciders(decision) if not self.run.family.parents.get(r)]
-        units = list(dict.fromkeys(f"the rows of the table `{r.table}` ({r.span.path}:{r.span.line})" if r.table
-                                   else _named(r) for r in top))
-        info = self.policy.checked.decisions[decision]
-        return self.finding("RX372", decision, top, witness, Diagnostic(
-            code="RX372", span=info.span,
-            message=f"no rule decides `{decision}` for some cases: none of {', '.join(units)} applies to them",
-            help="add a rule for these cases (or a last row without `when` to the table), or widen a `when`; "
-                 "evaluating such a case stops with RX502"))
-
-    def ended(self, decision: str, witness: Case) -> Finding | None:
-        """A gap that a dated rule of the decision fills while it is in force: a hole in its validity."""
-        here = set(self.run.family.deciders(decision))
-        index = self.run.decision_index[decision]
-        for rule in self.policy.rules:
-            if decision not in rule.decides or rule.index in here or rule.validity is None:
-                continue
-            for epoch in self.policy.epochs:
-                moved = _redated(witness, epoch.start)
-                outcome = evaluate_values(epoch, moved.values) if moved and rule.index in epoch.rules_in_force else None
-                if isinstance(outcome, tuple) and rule.index in outcome[1][index]:
-                    return self.finding("RX373", decision, (rule,), witness, Diagnostic(
-                        code="RX373", span=rule.rule.id_span,
-                        message=f"no rule decides `{decision}` {_period(self.epoch.start, self.epoch.end)} for some "
-                                f"cases that {_named(rule)} decides while it is in force ({rule.validity}), within "
-                                f"the period of the policy `{self.policy.name}` ({self.policy.validity})",
-                        help=f"extend the `in force` period of `{rule.id}`, or add a rule for these cases in force "
-                             f"from {self.epoch.start}; evaluating such a case stops with RX502"))
-        return None
-
-    def decision_hole(self, decision: str, witness: Case) -> Finding:
-        rules = [r for r in self.policy.rules if decision in r.decides]
-        before = [r for r in rules if r.validity is not None and r.validity.end is not None
-                  and r.validity.end < self.epoch.start]
-        blame = max(before, key=lambda r: r.validity.end or dt.date.min) if before else rules[0]  # type: ignore
-        periods = "; ".join(f"{_named(r)} {r.validity or 'always'}" for r in rules)
-        return self.finding("RX373", decision, rules, witness, Diagnostic(
-            code="RX373", span=blame.rule.id_span,
-            message=f"no rule deciding `{decision}` is in force {_period(self.epoch.start, self.epoch.end)}, "
-                    f"within the period of the policy `{self.policy.name}` ({self.policy.validity}); its rules are "
-                    f"in force: {periods}",
-            help=f"extend the `in force` period of `{blame.id}`, or add a rule for `{decision}` in force from "
-                 f"{self.epoch.start}"))
-
-    def parameter_hole(self, name: str, witness: Case) -> Finding:
-        parameter = self.policy.checked.parameters[name]
-        users = [r for r in self.policy.rules if r.index in self.epoch.rules_in_force
-                 and _reads_parameter(self.policy, r, name)]
-        periods = ", ".join(str(v.validity) for v in parameter.values if v.validity) or "none"
-        needs = f", and {_named(users[0])} needs it" if users else ""
-        return self.finding("RX373", users[0].decides[0] if users else "", users[:1], witness, Diagnostic(
-            code="RX373", span=parameter.span,
-            message=f"the parameter `{name}` has no value in force {_period(self.epoch.start, self.epoch.end)}, "
-                    f"within the period of the policy `{self.policy.name}` ({self.policy.validity}){needs} "
-                    f"(values exist for: {periods})",
-            help=f"add `value … in force from {self.epoch.start}` to `{name}`, or let the policy's period end "
-                 "before that day"), parameter=name)
-
-    def shadowed(self, rule: RuleMeta, applying: Case | None, space: ConditionSpace) -> Finding:
-        decision = next(d for d in rule.decides if d in self.run.decision_index)
-        if applying is None:
-            fields = ", ".join(f"`{f}`" for f in space.values) or "no case field"
-            parents = " (with that of the rule it is an exception to)" if rule.parents else ""
-            return self.finding("RX370", decision, (rule,), None, Diagnostic(
-                code="RX370", span=rule.rule.id_span,
-                message=f"the rule {_named(rule)} never decides `{decision}`: its condition{parents} never holds",
-                notes=(f"no case can show this: it holds in none of the {space.size()} cases that combine every "
-                       f"value the rules tell apart of {fields}",),
-                help="correct its `when`, or remove the rule"))
-
-        def keep(case: Case) -> bool:
-            outcome = self.run.outcome(case)
-            return isinstance(outcome, tuple) and self.run.applies(rule.index, case.values, outcome[0]) is True \
-                and not any(rule.index in rules for rules in outcome[1])
-
-        witness = minimise(applying, self.run.base, keep)
-        outcome = self.run.outcome(witness)
-        assert isinstance(outcome, tuple)
-        other = self.policy.rules[outcome[1][self.run.decision_index[decision]][0]]
-        family = self.run.family
-        if other.index in family.descendants(rule.index):
-            reason, fix = "an exception to it applies too", (
-                f"narrow the `when` of `{other.id}` so that `{rule.id}` still decides some cases, or remove "
-                f"`{rule.id}`")
-        elif other.index in family.rows_above(rule.index):
-            reason, fix = "a row above it applies already", (
-                f"narrow the `when` of the rows above it, move it above `{other.id}`, or remove it")
-        else:
-            reason, fix = "another rule decides", f"narrow the `when` of `{other.id}`, or remove `{rule.id}`"
-        return self.finding("RX370", decision, (rule, other), witness, Diagnostic(
-            code="RX370", span=rule.rule.id_span, related=((f"`{other.id}`", other.span),),
-            message=f"the rule {_named(rule)} never decides `{decision}`: wherever its condition holds, {reason} "
-                    f"(in this case {_named(other)})",
-            help=fix))
-
-
-def _redated(case: Case, day: dt.date) -> Case | None:
-    """The same case dispensed on another day, every date in it moved by as many days (ages stay about the same)."""
-    shift = day - case.dispensed_on
-    values = [v + shift if isinstance(v, dt.date) else v for v in case.values]
-    rebuilt = rebuild(values)
-    return Case(values=rebuilt, source=case.source) if rebuilt is not None else None
-
-
-def _reads_parameter(policy: CompiledPolicy, rule: RuleMeta, name: str) -> bool:
-    """Whether a rule's condition or values read a parameter, directly or through definitions."""
-    checked = policy.checked
-    todo = [e for e in (rule.rule.when, *(a.value for a in rule.rule.assignments)) if e is not None]
-    seen: set[str] = set()
-    while todo:
-        for node in ast.walk(todo.pop()):
-            resolved = checked.names.get(id(node)) if isinstance(node, ast.Name) else None
-            if resolved is None:
-                continue
-            if resolved.kind is SymbolKind.PARAMETER and resolved.target == name:
-                return True
-            if resolved.kind is SymbolKind.DEFINITION and resolved.target not in seen:
-                seen.add(resolved.target)
-                todo.append(checked.definitions[resolved.target].expr)
-    return False

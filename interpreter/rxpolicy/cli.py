@@ -121,7 +121,7 @@ def check_command(paths: tuple[Path, ...], no_analysis: bool) -> None:
     """Check rule files (default: every built-in policy) and explore them for problems.
 
     Once a policy checks clean, cases drawn from its own rules show rules that never decide,
-    overlaps, gaps and holes in validity (RX370-RX373), each with a case that proves it.
+    overlaps, gaps, holes in validity and computations that fail (RX370-RX374), each with a case that proves it.
     """
     # Imported here: the analysis is only needed by this command.
     from .analysis import analyse
@@ -147,9 +147,13 @@ def check_command(paths: tuple[Path, ...], no_analysis: bool) -> None:
             # or hide a rule), shown with a case that proves them.
             analysis = analyse(compile_policy(checked))
             problems.extend(analysis.diagnostics)
+            found = "no shadowed rules, overlaps, gaps or holes in validity"
+            if analysis.unproven:  # rules not proven to decide or not are named, not passed over in silence
+                count = len(analysis.unproven)
+                found = (f"no overlaps, gaps or holes in validity; {count} rule{'s' if count != 1 else ''} could "
+                         f"not be checked for never deciding: {', '.join(analysis.unproven)}")
             summaries.append(f"    explored {analysis.cases} cases in {analysis.periods} "
-                             f"period{'s' if analysis.periods != 1 else ''}: no shadowed rules, overlaps, gaps or "
-                             "holes in validity")
+                             f"period{'s' if analysis.periods != 1 else ''}: {found}")
     unique = list(dict.fromkeys(problems))
     if unique:
         report(unique)

@@ -31,7 +31,17 @@ from .schema import field_index
 if TYPE_CHECKING:
     from .compile import RuleMeta
 
-__all__ = ["FunctionWriter", "ATOMIC"]
+__all__ = ["FunctionWriter", "ATOMIC", "decisions_computed"]
+
+
+def decisions_computed(local_names: Mapping[str, object], count: int) -> dict[int, object]:
+    """The decisions a generated evaluate function had worked out when it stopped, by index.
+
+    Read from the local variables of its frame after it raised (the value of decision ``i`` is
+    ``v_i``): only an evaluation that failed pays for finding out where.
+    """
+    return {i: local_names[f"v_{i}"] for i in range(count) if f"v_{i}" in local_names}
+
 
 class FunctionWriter(ExpressionWriter):
     """Writes one evaluate function for one period; ``constants`` is shared by a period's functions."""

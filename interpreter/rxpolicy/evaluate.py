@@ -3,7 +3,9 @@
 Evaluation picks the period in force on the dispensing date and runs its compiled function, with
 the trace or without. Runtime problems become diagnostics (RX5xx) that name the date, the decision
 and the rules involved: two rules deciding differently without an exception between them, no rule
-deciding, an amount or the policy not in force.
+deciding, an amount or the policy not in force, a computation that fails for the case (a division
+by zero). Where a computation failed is only worked out once it has (:func:`rxpolicy.evaluate_failure.locate_failure`), so
+the fast path pays nothing for it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from . import runtime
 from .case import Case
 from .compile import ENGINE_VERSION, CompiledPolicy, Epoch, RuleMeta
 from .diagnostics import Diagnostic, RxError
+from .evaluate_failure import Failure, failure_words, locate_failure
 from .grammar import grammar_sha256
 from .source import Span
 from .trace import RuleTrace, Trace
@@ -147,6 +150,8 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
         raise RxError(_gap(policy, case, epoch, gap)) from None
     except runtime.NotInForce as missing:
         raise RxError(_missing(policy, case, missing)) from None
+    except ArithmeticError as error:  # a division by zero, say: a fault of the rules, shown as one
+        raise RxError(_failed(policy, case, locate_failure(policy, epoch, case.values, error))) from None
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
     the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
     return Evaluation(policy, case, values, deciders, the_trace)
@@ -208,3 +213,12 @@ def _missing(policy: CompiledPolicy, case: Case, missing: runtime.NotInForce) ->
                               f"{case.dispensed_on} (values exist for: {periods})",
                       help=f"add a `value … in force from …` to `{parameter.name}` that covers "
                            f"{case.dispensed_on.year}, or check the dispensing date")
+
+
+def _failed(policy: CompiledPolicy, case: Case, failure: Failure) -> Diagnostic:
+    what, fix, span, related = failure_words(policy, failure, "in this case")
+    decision = policy.decisions[failure.decision].name
+    return Diagnostic(code="RX505", span=span, related=related, field=failure.field,
+                      message=f"the policy `{policy.name}` cannot decide `{decision}` for this case dispensed on "
+                              f"{case.dispensed_on}: {what}",
+                      help=f"{fix}; `rxpolicy check` lists such cases (RX374)")

@@ -1,8 +1,9 @@
-"""`rxpolicy check`'s findings (RX370-RX373), each planted in a small policy in ``tmp_path``.
+"""`rxpolicy check`'s findings (RX370-RX374), each planted in a small policy in ``tmp_path``.
 
 Every finding's witness is taken from the printed diagnostic (the YAML under "for example, this
 case:"), loaded as a case file and evaluated: it must really show the problem, a conflict (RX503),
-a gap (RX502), a missing amount (RX504) or a rule that applies and still does not decide.
+a gap (RX502), a missing amount (RX504), a computation that fails (RX505) or a rule that applies
+and still does not decide.
 """
 
 from __future__ import annotations
@@ -82,12 +83,12 @@ PLAIN = {
 class Planted:
     """A policy ``p`` on the layer ``statutory``, its rules the plain ones with some replaced."""
 
-    def __init__(self, root: Path, **rules: str) -> None:
+    def __init__(self, root: Path, policy: str = POLICY, **rules: str) -> None:
         self.root = root
         (root / "statutory").mkdir()
         (root / "p").mkdir()
         (root / "statutory" / "layer.rxp").write_text(LAYER, encoding="utf-8")
-        (root / "p" / "policy.rxp").write_text(POLICY, encoding="utf-8")
+        (root / "p" / "policy.rxp").write_text(policy, encoding="utf-8")
         self.text = "\n".join({**PLAIN, **rules}.values())
         (root / "p" / "rules.rxp").write_text(self.text, encoding="utf-8")
         self.policy: CompiledPolicy = api.load_policy(str(root / "p"))
@@ -151,6 +152,16 @@ def test_the_analysis_is_deterministic(tmp_path: Path) -> None:
     again = analyse(first.policy)
     assert [f.diagnostic for f in again.findings] == [f.diagnostic for f in first.analysis.findings]
     assert again.cases == first.analysis.cases
+
+
+def test_a_policy_without_dates_is_explored_on_a_fixed_day_not_today(tmp_path: Path) -> None:
+    """docs/tools/check.md: a policy without any date is explored as dispensed on 2025-01-01."""
+    undated = POLICY.replace("  in force from 2023-01-01 until 2025-12-31\n", "")
+    planted = Planted(tmp_path, undated, covered=rule("cover/a", "when prescription.purpose is treatment",
+                                                      "then covered = yes"))
+    finding = planted.only("RX372")
+    assert finding.witness is not None and finding.witness.dispensed_on == dt.date(2025, 1, 1)
+    assert planted.witness(finding).dispensed_on == dt.date(2025, 1, 1)
 
 
 # ------------------------------------------------------------------------------------------ RX370
@@ -317,6 +328,60 @@ def test_rx373_two_dated_versions_in_force_at_the_same_time(tmp_path: Path) -> N
     assert planted.fails_with(case) == ["RX503"]
 
 
+# ------------------------------------------------------------------------------------------ RX374
+
+def test_rx374_a_condition_that_divides_by_a_field_that_can_be_0(tmp_path: Path) -> None:
+    planted = Planted(tmp_path, plan_pays=(
+        rule("plan/none", "then plan_pays = 0.00 EUR")
+        + rule("plan/first-month", "exception to plan/none", "when 100 / dispensing.months_in_use > 50",
+               "then plan_pays = 5.00 EUR")))
+    finding = planted.only("RX374")
+    assert finding.rules == ("plan/first-month",) and finding.decision == "plan_pays"
+    assert finding.definition is None
+    message, span = finding.diagnostic.message, finding.diagnostic.span
+    assert "`plan/first-month` (" in message and f"rules.rxp:{planted.line('rule plan/first-month')})" in message
+    assert "`dispensing.months_in_use`" in message and "`plan_pays`" in message
+    assert span is not None and span.line == planted.line("when 100 /")
+    assert "`when dispensing.months_in_use > 0 and …`" in (finding.diagnostic.help or "")
+    case = planted.witness(finding)
+    assert case.get("dispensing.months_in_use") == 0
+    assert planted.fails_with(case) == ["RX505"]
+    assert evaluate(planted.policy, case.replace({"dispensing.months_in_use": 1}))["plan_pays"].rule.id \
+        == "plan/first-month"
+
+
+def test_rx374_a_definition_that_divides_names_the_definition_and_the_rule(tmp_path: Path) -> None:
+    definition = 'define per_month = 10.00 EUR / dispensing.months_in_use\n  explain en "the amount per month"\n\n'
+    planted = Planted(tmp_path, plan_pays=definition + (
+        rule("plan/none", "then plan_pays = 0.00 EUR")
+        + rule("plan/monthly", "exception to plan/none", "when per_month < 3.00 EUR", "then plan_pays = per_month")))
+    finding = planted.only("RX374")
+    assert finding.definition == "per_month" and finding.rules == ("plan/monthly",)
+    assert "the definition `per_month`" in finding.diagnostic.message
+    assert finding.diagnostic.span is not None and finding.diagnostic.span.line == planted.line("define per_month")
+    assert [label for label, _ in finding.diagnostic.related] == ["`plan/monthly`"]
+    assert planted.fails_with(planted.witness(finding)) == ["RX505"]
+
+
+def test_a_division_guarded_as_the_help_says_is_not_a_finding(tmp_path: Path) -> None:
+    planted = Planted(tmp_path, plan_pays=(
+        rule("plan/none", "then plan_pays = 0.00 EUR")
+        + rule("plan/first-month", "exception to plan/none",
+               "when dispensing.months_in_use > 0 and 100 / dispensing.months_in_use > 50",
+               "then plan_pays = 5.00 EUR")))
+    assert planted.analysis.findings == ()
+
+
+def test_check_reports_rx374_and_exits_2(tmp_path: Path) -> None:
+    Planted(tmp_path, plan_pays=(
+        rule("plan/none", "then plan_pays = 0.00 EUR")
+        + rule("plan/first-month", "exception to plan/none", "when 100 / dispensing.months_in_use > 50",
+               "then plan_pays = 5.00 EUR")))
+    code, out, err = _run(tmp_path)
+    assert code == 2 and out == ""
+    assert ": RX374: the condition of the rule `plan/first-month`" in err and "Traceback" not in err
+
+
 # ------------------------------------------------------------------------------------------ the command
 
 def _run(root: Path, *args: str) -> tuple[int, str, str]:
@@ -352,10 +417,37 @@ def test_check_of_a_clean_policy_says_how_much_it_explored(tmp_path: Path) -> No
     assert out.splitlines()[1].startswith("    explored ")
 
 
+def _unprovable(tmp_path: Path) -> Planted:
+    """A rule whose exception applies wherever it does, on days insured: beyond what is explored exhaustively."""
+    return Planted(tmp_path, plan_pays=(
+        rule("plan/none", "then plan_pays = 0.00 EUR")
+        + rule("plan/short-insurance", "exception to plan/none", "when insured.days_insured < 100",
+               "then plan_pays = 5.00 EUR")
+        + rule("plan/shorter-insurance", "exception to plan/short-insurance", "when insured.days_insured < 200",
+               "then plan_pays = 6.00 EUR")))
+
+
+def test_a_rule_that_could_not_be_checked_for_never_deciding_is_counted(tmp_path: Path) -> None:
+    planted = _unprovable(tmp_path)
+    assert planted.analysis.findings == ()
+    assert planted.analysis.unproven == ("plan/short-insurance",)
+
+
+def test_check_names_the_rules_it_could_not_check_instead_of_claiming_none_is_shadowed(tmp_path: Path) -> None:
+    _unprovable(tmp_path)
+    code, out, err = _run(tmp_path)
+    assert code == 0, err
+    summary = out.splitlines()[1]
+    assert "no shadowed rules" not in summary
+    assert summary.endswith(": no overlaps, gaps or holes in validity; 1 rule could not be checked for never "
+                            "deciding: plan/short-insurance")
+
+
 @pytest.mark.parametrize("name", [p.name for p in builtin_policies()])
 def test_the_built_in_policies_come_out_clean(name: str) -> None:
     analysis = analyse(api.load_policy(name))
     assert [f.diagnostic.message for f in analysis.findings] == []
+    assert analysis.unproven == ()
     assert analysis.cases > 1000
 
 

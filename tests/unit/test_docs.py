@@ -216,6 +216,27 @@ _CONFLICT = '''rule authorisation/nasal-sprays
   explain nl "Neussprays vragen schriftelijke toestemming van HollandZorg."
 end
 '''
+_DIVISION = '''decision delivery_reimbursed: yes or no
+  explain en "the delivery fee is reimbursed"
+  explain nl "de bezorgkosten worden vergoed"
+end
+
+table delivery
+  decides delivery_reimbursed
+  source "example"
+
+  row first-month
+    when 100 / dispensing.months_in_use > 50
+    then delivery_reimbursed = yes
+    explain en "Delivery is reimbursed in the first month of use."
+    explain nl "Bezorging wordt vergoed in de eerste maand van gebruik."
+
+  row other
+    then delivery_reimbursed = no
+    explain en "Other deliveries are not reimbursed."
+    explain nl "Andere bezorging wordt niet vergoed."
+end
+'''
 _SHADOW = '''decision delivery_reimbursed: yes or no
   explain en "the delivery fee is reimbursed"
   explain nl "de bezorgkosten worden vergoed"
@@ -322,6 +343,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX371", _CHECK, files=example(_CONFLICT)),
     Fault("RX372", _CHECK, files=example(_GAP)),
     Fault("RX373", _CHECK, edits=(("rules/hollandzorg/policy.rxp", "until 2025-12-31", "until 2027-12-31"),)),
+    Fault("RX374", _CHECK, files=example(_DIVISION)),
     # RX4xx: case files
     Fault("RX401", _EVAL, files=case("  atc: N05BA04\n", "   atc: N05BA04\n")),
     Fault("RX401", _EVAL, files=case("  price: 12.40\n", "  price: 12.40\n  price: 11.90\n")),
@@ -345,6 +367,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX503", _EVAL_PLANTED, files=example(_CONFLICT) + case("  atc: N05BA04\n", "  atc: N05BA04\n  route: nasal\n")),
     Fault("RX504", _EVAL_PLANTED, edits=(("rules/hollandzorg/policy.rxp", "until 2025-12-31", "until 2027-12-31"),),
           files=case("dispensed_on: 2025-03-14\n", "dispensed_on: 2027-03-14\n")),
+    Fault("RX505", _EVAL_PLANTED, files=example(_DIVISION) + case()),
     # RX6xx: command line
     Fault("RX601", ("eval", "case.yaml", "--policy", "hollandzrog"), files=case()),
     Fault("RX602", ("eval", "case.yaml", "--policy", "hollandzorg-2024"), files=case()),
