@@ -152,9 +152,6 @@ def test_eval_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 
-@pytest.mark.xfail(reason="BUG: render/explain.py because_facts() adds trace.facts_of(('value', parent)) for the "
-                          "general rule an exception overrides; evaluation never computes that value, and where it "
-                          "divides by zero explaining the decision is an internal error (exit 3)", strict=True)
 def test_explaining_an_exception_does_not_compute_the_value_of_the_rule_it_sets_aside(tmp_path: Path) -> None:
     policy = write_policy(tmp_path, rule("fee/monthly", "then fee = 10.00 EUR / dispensing.months_in_use") + rule(
         "fee/new", "exception to fee/monthly", "when dispensing.months_in_use < 1", "then fee = 0.00 EUR"))

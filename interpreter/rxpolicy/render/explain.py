@@ -52,8 +52,12 @@ def _first_failure(facts: tuple[Fact, ...]) -> tuple[Fact, ...]:
     return (failing[-1],) if failing else ()
 
 
-def because_facts(trace: Trace, rule: RuleMeta) -> list[Fact]:
-    """The recorded tests and inputs a deciding rule rested on, in reading order."""
+def because_facts(trace: Trace, rule: RuleMeta, *, with_value: bool = True) -> list[Fact]:
+    """The recorded tests and inputs a deciding rule rested on, in reading order.
+
+    Of the rules it is an exception to, only the conditions count: their values were set aside, never
+    computed, and working them out could fail where evaluation did not.
+    """
     policy = trace.policy
     facts: list[Fact] = []
     if rule.table is not None:
@@ -62,9 +66,10 @@ def because_facts(trace: Trace, rule: RuleMeta) -> list[Fact]:
                     earlier.rule.row_index < rule.rule.row_index and trace.outcome(earlier) is False:
                 facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
     for parent in _parents(policy, rule):
-        facts.extend(because_facts(trace, parent))
+        facts.extend(because_facts(trace, parent, with_value=False))
     facts.extend(f for f in trace.facts_of(("rule", rule.index)) if f.holds)
-    facts.extend(trace.facts_of(("value", rule.index)))
+    if with_value:
+        facts.extend(trace.facts_of(("value", rule.index)))
     return [concrete for fact in facts for concrete in _concrete(trace, fact)]
 
 
