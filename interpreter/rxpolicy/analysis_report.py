@@ -24,7 +24,8 @@ from .check import SymbolKind
 from .compile import CompiledPolicy, Epoch, RuleMeta
 from .diagnostics import Diagnostic
 from .evaluate_failure import Failure, failure_words, locate_failure
-from .explore import ConditionSpace, minimise, rebuild
+from .explore import ConditionSpace, minimise, named_after_atc, with_changes
+from .schema import FIELDS
 from .values import describe
 
 __all__ = ["ExploredEpoch", "Finding", "Outcome", "Relations", "Reporter", "evaluate_values", "extended",
@@ -194,7 +195,8 @@ class Reporter:
 
     def minimal(self, case: Case, key: _Key) -> Case:
         """The case closest to the base case that still shows the problem ``key``."""
-        return minimise(case, self.run.base, lambda c: problem_key(self.run.outcome(c)) == key)
+        witness = minimise(case, self.run.base, lambda c: problem_key(self.run.outcome(c)) == key)
+        return named_after_atc(witness, self.run.base)
 
     def problem(self, key: _Key, case: Case) -> Iterator[Finding]:
         """The finding a problem the exploration ran into shows (a gap or hole only when one is)."""
@@ -352,9 +354,8 @@ class Reporter:
 def _redated(case: Case, day: dt.date) -> Case | None:
     """The same case dispensed on another day, every date in it moved by as many days (ages stay about the same)."""
     shift = day - case.dispensed_on
-    values = [v + shift if isinstance(v, dt.date) else v for v in case.values]
-    rebuilt = rebuild(values)
-    return Case(values=rebuilt, source=case.source) if rebuilt is not None else None
+    return with_changes(case, {path: value + shift for path, value in zip(FIELDS, case.values)
+                               if isinstance(value, dt.date) and not FIELDS[path].derived})
 
 
 def _reads_parameter(policy: CompiledPolicy, rule: RuleMeta, name: str) -> bool:

@@ -32,7 +32,7 @@ from .compile import CompiledPolicy
 from .diagnostics import RxError
 from .diff_sides import changed_case, move_case, not_loadable, parse_side, read_case_files, shift_date
 from .evaluate import evaluate
-from .explore import ConditionSpace, base_case, condition_space, minimise
+from .explore import ConditionSpace, base_case, condition_space, minimise, named_after_atc
 from .schema import AUTHORISATION_DATES, FIELDS
 from .render.diff import (DiffReport, Finding, Key, NotCompared, Side, Verdict, diff_json, diff_markdown,
                           diff_text)
@@ -246,27 +246,17 @@ def _minimal(comparer: _Comparer, case: Case, keys: Collection[Key], base: Case,
 
     The medicine shown is never two medicines at once: a case file's witness (``own_medicine``) keeps the
     file's medicine, name and ATC code together, so it stays recognisable; any other witness that needs
-    another ATC code than the base case's is named after that code (:func:`_named`).
+    another ATC code than the base case's is named after that code (:func:`explore.named_after_atc`).
     """
     if own_medicine:
         base = changed_case(base, {path: case.get(path) for path in _MEDICINE})
     wanted = frozenset(keys)
     if wanted:
         case = minimise(case, base, lambda candidate: wanted <= set(comparer.keys(candidate)))
-    return _named(case, base)
+    return named_after_atc(case, base)
 
 
 _MEDICINE = ("medicine.name", "medicine.atc")
-
-
-def _named(case: Case, base: Case) -> Case:
-    """The case with a medicine name that belongs to its ATC code: the base case's name names the base case's
-    code only, so with another code it becomes ``medicine with ATC N06AX27`` (deterministic, and claiming no
-    medicine the code is not). A name the case itself chose is kept."""
-    name, atc = (case.get(path) for path in _MEDICINE)
-    if name != base.get("medicine.name") or atc == base.get("medicine.atc"):
-        return case
-    return changed_case(case, {"medicine.name": f"medicine with ATC {atc}"})
 
 
 def _knock_ons(comparer: _Comparer, base: Case) -> None:

@@ -31,10 +31,10 @@ from .api import PolicyStore
 from .case import Case, case_from_mapping, load_case
 from .compile import CompiledPolicy
 from .diagnostics import Diagnostic, RxError
-from .explore import rebuild
+from .explore import with_changes
 from .load import split_policy_year
 from .render.diff import DayFrom, NotCompared, Side
-from .schema import FIELDS, field_index
+from .schema import FIELDS
 from .types import Kind
 from .values import add_months
 
@@ -152,11 +152,7 @@ def changed_case(case: Case, changes: Mapping[str, object]) -> Case:
     combination that is not (an authorisation ending before it starts, or half of one) is validated the slow way,
     which raises :class:`RxError` saying why.
     """
-    values = list(case.values)
-    for path, value in changes.items():
-        values[field_index(path)] = value
-    rebuilt = rebuild(values)
-    return Case(values=rebuilt, source=case.source) if rebuilt is not None else case.replace(changes)
+    return with_changes(case, changes) or case.replace(changes)
 
 
 # ------------------------------------------------------------------------------------------ case files

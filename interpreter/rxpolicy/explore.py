@@ -29,7 +29,8 @@ from .compile import CompiledPolicy
 from .explore_values import collect_values, written_sources
 from .schema import AUTHORISATION_DATES, DERIVED, FIELDS, derived_facts, field_index
 
-__all__ = ["ConditionSpace", "base_case", "condition_space", "covering_array", "minimise", "rebuild"]
+__all__ = ["ConditionSpace", "base_case", "condition_space", "covering_array", "minimise", "named_after_atc", "rebuild",
+           "with_changes"]
 
 _DEFAULT_LIMIT = 50_000
 
@@ -280,6 +281,30 @@ def rebuild(values: list[object]) -> tuple[object, ...] | None:
     The same arithmetic as the case loader (``case.py``), without reading every field again.
     """
     return _Deriver()(values)
+
+
+def with_changes(case: Case, changes: Mapping[str, object]) -> Case | None:
+    """The case with some fields changed and its derived facts worked out again; None when that is no valid
+    case (an insurance ending before it starts, half an authorisation). Cheaper than :meth:`Case.replace`,
+    which checks every field again, for the many trial cases of a search."""
+    values = list(case.values)
+    for path, value in changes.items():
+        values[field_index(path)] = value
+    rebuilt = rebuild(values)
+    return Case(values=rebuilt, source=case.source) if rebuilt is not None else None
+
+
+def named_after_atc(witness: Case, base: Case) -> Case:
+    """A witness with a medicine name that belongs to its ATC code.
+
+    The base case's name names the base case's code only, so a witness that needs another code is
+    named ``medicine with ATC N06AX27`` (deterministic, and claiming no medicine the code is not). A
+    name the witness itself chose (from a case file) is kept.
+    """
+    name, atc = witness.get("medicine.name"), witness.get("medicine.atc")
+    if name != base.get("medicine.name") or atc == base.get("medicine.atc"):
+        return witness
+    return with_changes(witness, {"medicine.name": f"medicine with ATC {atc}"}) or witness
 
 
 class _Deriver:

@@ -25,8 +25,8 @@ from .case import Case
 from .compile import RuleMeta
 from .diagnostics import RxError
 from .evaluate import Evaluation, evaluate
-from .explore import ConditionSpace, condition_space, rebuild
-from .schema import AUTHORISATION_DATES, DERIVED, FIELDS, field_index
+from .explore import ConditionSpace, condition_space, with_changes
+from .schema import AUTHORISATION_DATES, DERIVED, FIELDS
 from .types import Kind
 from .values import CENT, Duration, SupplyLimit
 
@@ -175,7 +175,7 @@ class _Search:
 
     def works(self, changes: Changes) -> bool:
         """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""
-        changed = _changed(self.case, changes)
+        changed = with_changes(self.case, changes)
         if changed is None:
             return False
         try:
@@ -273,17 +273,3 @@ def _products(options: Iterable[tuple[Changes, ...]]) -> Iterator[Changes]:
         for changes in combination:
             merged.update(changes)
         yield MappingProxyType(merged)
-
-
-def _changed(case: Case, changes: Changes) -> Case | None:
-    """The case with some facts changed, for the search's many trial cases (None: not a valid case).
-
-    Values come from the condition space or the boundary search, so only the relations between dates can
-    fail (explore.rebuild checks them); the counterfactuals returned are validated again with
-    :meth:`Case.replace`.
-    """
-    values = list(case.values)
-    for path, value in changes.items():
-        values[field_index(path)] = value
-    rebuilt = rebuild(values)
-    return Case(values=rebuilt, source=case.source) if rebuilt is not None else None
