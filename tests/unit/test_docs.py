@@ -192,22 +192,23 @@ _ROW_TABLE = '''table plan-dental
     explain nl "Top betaalt 5 euro."
 end
 '''
-_GAP = '''decision delivery_reimbursed: yes or no
-  explain en "the delivery fee is reimbursed"
-  explain nl "de bezorgkosten worden vergoed"
-end
+_CONTRACTED = ("contracted", "dispensing.contracted", "yes", "A contracted pharmacy's delivery is reimbursed.",
+               "Bezorging door een gecontracteerde apotheek wordt vergoed.")
+_OTHER = ("other", None, "no", "Other deliveries are not reimbursed.", "Andere bezorging wordt niet vergoed.")
 
-table delivery
-  decides delivery_reimbursed
-  source "example"
 
-  row contracted
-    when dispensing.contracted
-    then delivery_reimbursed = yes
-    explain en "A contracted pharmacy's delivery is reimbursed."
-    explain nl "Bezorging door een gecontracteerde apotheek wordt vergoed."
-end
-'''
+def delivery_table(*rows: tuple[str, str | None, str, str, str]) -> str:
+    """A new decision `delivery_reimbursed` and a table deciding it, with rows (name, when, value, en, nl)."""
+    parts = ['decision delivery_reimbursed: yes or no\n  explain en "the delivery fee is reimbursed"\n'
+             '  explain nl "de bezorgkosten worden vergoed"\nend\n\ntable delivery\n  decides delivery_reimbursed\n'
+             '  source "example"\n']
+    for name, when, value, en, nl in rows:
+        parts.append(f"\n  row {name}\n" + (f"    when {when}\n" if when else "")
+                     + f'    then delivery_reimbursed = {value}\n    explain en "{en}"\n    explain nl "{nl}"\n')
+    return "".join(parts) + "end\n"
+
+
+_GAP = delivery_table(_CONTRACTED)
 _CONFLICT = '''rule authorisation/nasal-sprays
   source "example"
   when medicine.route is nasal
@@ -216,54 +217,13 @@ _CONFLICT = '''rule authorisation/nasal-sprays
   explain nl "Neussprays vragen schriftelijke toestemming van HollandZorg."
 end
 '''
-_DIVISION = '''decision delivery_reimbursed: yes or no
-  explain en "the delivery fee is reimbursed"
-  explain nl "de bezorgkosten worden vergoed"
-end
-
-table delivery
-  decides delivery_reimbursed
-  source "example"
-
-  row first-month
-    when 100 / dispensing.months_in_use > 50
-    then delivery_reimbursed = yes
-    explain en "Delivery is reimbursed in the first month of use."
-    explain nl "Bezorging wordt vergoed in de eerste maand van gebruik."
-
-  row other
-    then delivery_reimbursed = no
-    explain en "Other deliveries are not reimbursed."
-    explain nl "Andere bezorging wordt niet vergoed."
-end
-'''
-_SHADOW = '''decision delivery_reimbursed: yes or no
-  explain en "the delivery fee is reimbursed"
-  explain nl "de bezorgkosten worden vergoed"
-end
-
-table delivery
-  decides delivery_reimbursed
-  source "example"
-
-  row contracted
-    when dispensing.contracted
-    then delivery_reimbursed = yes
-    explain en "A contracted pharmacy's delivery is reimbursed."
-    explain nl "Bezorging door een gecontracteerde apotheek wordt vergoed."
-
-  row contracted-with-fee
-    when dispensing.contracted and dispensing.fees.delivery > 0.00 EUR
-    then delivery_reimbursed = yes
-    explain en "A contracted pharmacy's delivery fee is reimbursed."
-    explain nl "Het bezorgtarief van een gecontracteerde apotheek wordt vergoed."
-
-  row other
-    then delivery_reimbursed = no
-    explain en "Other deliveries are not reimbursed."
-    explain nl "Andere bezorging wordt niet vergoed."
-end
-'''
+_DIVISION = delivery_table(("first-month", "100 / dispensing.months_in_use > 50", "yes",
+                            "Delivery is reimbursed in the first month of use.",
+                            "Bezorging wordt vergoed in de eerste maand van gebruik."), _OTHER)
+_SHADOW = delivery_table(_CONTRACTED, ("contracted-with-fee",
+                                       "dispensing.contracted and dispensing.fees.delivery > 0.00 EUR", "yes",
+                                       "A contracted pharmacy's delivery fee is reimbursed.",
+                                       "Het bezorgtarief van een gecontracteerde apotheek wordt vergoed."), _OTHER)
 _CHECK_ONLY = ("check", "--no-analysis", "rules/hollandzorg")
 _DENTAL = "parameter dental_allowance: money\n  source \"example\"\n"
 
