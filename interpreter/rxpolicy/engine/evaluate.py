@@ -15,6 +15,7 @@ import decimal
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -22,13 +23,15 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine import runtime
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
-from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_failure
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import RuleTrace, Trace
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.source import Span
 from rxpolicy.language.types import Type
 from rxpolicy.language.values import MONEY_CONTEXT, describe
+
+if TYPE_CHECKING:
+    from rxpolicy.engine.evaluate_failure import Failure
 
 __all__ = ["DecisionResult", "Evaluation", "Receipt", "evaluate"]
 
@@ -152,6 +155,8 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     except runtime.NotInForce as missing:
         raise RxError(_missing(policy, case, missing)) from None
     except ArithmeticError as error:  # a division by zero, say: a fault of the rules, shown as one
+        from rxpolicy.engine.evaluate_failure import locate_failure  # only a failed evaluation needs it
+
         raise RxError(_failed(policy, case, locate_failure(policy, epoch, case.values, error))) from None
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
     the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
@@ -217,6 +222,8 @@ def _missing(policy: CompiledPolicy, case: Case, missing: runtime.NotInForce) ->
 
 
 def _failed(policy: CompiledPolicy, case: Case, failure: Failure) -> Diagnostic:
+    from rxpolicy.engine.evaluate_failure import failure_words
+
     what, fix, span, related = failure_words(policy, failure, "in this case")
     decision = policy.decisions[failure.decision].name
     return Diagnostic(code="RX505", span=span, related=related, field=failure.field,

@@ -16,7 +16,6 @@ from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.language import ast
 from rxpolicy.language.check import LayerKind, LayerSources, PolicySources
 from rxpolicy.language.grammar import package_data_dir
-from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
 __all__ = ["source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
@@ -42,6 +41,8 @@ def display_path(path: Path) -> str:
 
 def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned."""
+    from rxpolicy.language.lower import parse_rule_file  # here: it brings Lark, which a cached policy never needs
+
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
