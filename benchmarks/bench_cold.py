@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rxpolicy eval CASE": ([cli, "eval", str(CASE)], env),
             "rxpolicy eval CASE --format json": ([cli, "eval", str(CASE), "--format", "json"], env),
             "rxpolicy eval CASE, no cache": ([cli, "eval", str(CASE)], {**env, "RXPOLICY_CACHE_DIR": "off"}),
-            # "rxpolicy eval 50 cases (per case)": ([cli, "eval", *many, "--format", "json"], env),
+            "rxpolicy eval 50 cases (per case)": ([cli, "eval", *many, "--format", "json"], env),
         }
         for command, command_env in commands.values():  # fills the cache and the bytecode caches
             wall(command, command_env)

@@ -66,11 +66,11 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
         click.echo(_render(_evaluate(policy, policy_name, text, str(path)), output_format, lang, why_not), nl=False)
         return
     bad = 0
-    for name, text, source in _records(cases):
+    for name, content, source in _records(cases):
         try:
-            if isinstance(text, RxError):
-                raise text
-            evaluation = _evaluate(policy, policy_name, text, name)
+            if isinstance(content, RxError):
+                raise content
+            evaluation = _evaluate(policy, policy_name, content, name)
         except RxError as error:
             bad += 1
             report(error.diagnostics, {**error.sources, **({name: source} if source else {})})
