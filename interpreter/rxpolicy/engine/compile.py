@@ -89,6 +89,37 @@ class CompiledPolicy:
     fingerprint: str
     file_hashes: Mapping[str, str]
     checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+    # Derived from the rules and decisions once, so that reading a result by name and explaining a decision
+    # look things up instead of scanning every rule.
+    #: Decision name → its position in :attr:`decisions` (and in an evaluation's values).
+    decision_index: Mapping[str, int] = attrs.field(init=False, eq=False, repr=False)
+    #: Decision name → the rules that give it a value, in rule order.
+    rules_for: Mapping[str, tuple[RuleMeta, ...]] = attrs.field(init=False, eq=False, repr=False)
+    #: Per rule (by index): the rules (or table rows) it is an exception to.
+    parents_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per rule (by index): the rules that are exceptions to it.
+    exceptions_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per table row (by index): the rows above it in its table (rows that are exceptions left out).
+    rows_above: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        rules = self.rules
+
+        def derogates(rule: RuleMeta, parent: RuleMeta) -> bool:
+            return parent.id in rule.parents or (parent.table is not None and parent.table in rule.parents)
+
+        derived = {
+            "decision_index": MappingProxyType({d.name: i for i, d in enumerate(self.decisions)}),
+            "rules_for": MappingProxyType({d.name: tuple(r for r in rules if d.name in r.decides)
+                                           for d in self.decisions}),
+            "parents_of": tuple(tuple(p for p in rules if derogates(r, p)) if r.parents else () for r in rules),
+            "exceptions_of": tuple(tuple(c for c in rules if c.parents and derogates(c, r)) for r in rules),
+            "rows_above": tuple(
+                tuple(o for o in rules if o.table == r.table and not o.parents and o.index != r.index
+                      and o.rule.row_index < r.rule.row_index) if r.table is not None else () for r in rules),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     def epoch_for(self, day: dt.date) -> Epoch | None:
         """The period that holds ``day``, or None when the policy is not in force then."""

@@ -80,6 +80,13 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
 
 
 def evaluation_json(evaluation: Evaluation, lang: str = "en", receipt: bool = True,
-                    what_if: WhatIf | None = None) -> str:
-    """The evaluation as indented JSON text."""
-    return json.dumps(evaluation_dict(evaluation, lang, receipt, what_if), indent=2, ensure_ascii=False) + "\n"
+                    what_if: WhatIf | None = None, *, indent: int | None = 2) -> str:
+    """The evaluation as JSON text: indented for people, or with ``indent=None`` on one line.
+
+    One line is about three times faster to write (Python's C encoder does not indent): what JSON Lines and
+    programs reading many evaluations want.
+    """
+    data = evaluation_dict(evaluation, lang, receipt, what_if)
+    if indent is None:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
