@@ -13,10 +13,11 @@ the ``--repeat`` pairs are shown.
 (d) ``policy.epoch_for(day).fast(case.values)``, the generated function without the evaluate() wrapper;
 (e) mapping → decisions: ``case_from_mapping`` + ``evaluate(trace=False)``, what an embedder calls;
 (f) YAML text → decisions: ``parse_case`` + ``evaluate``, what ``rxpolicy eval`` does per case;
-(g) decisions → JSON: ``evaluation_json`` of a traced evaluation (no what-if), timed with the evaluation;
+(g) decisions → JSON: ``evaluation_json`` of a traced evaluation (no what-if), timed with the evaluation, on
+    one line (``indent=None``, as JSON Lines) and (g2) indented (as ``rxpolicy eval CASE --format json``);
 (h) (c) plus the reasons of every decision.
 
-(f), (g) and (h) run on a tenth of the cases (they cost far more per case). Memory: what a loaded
+(e) to (h) run on a tenth of the cases (they cost far more per case). Memory: what a loaded
 policy holds, and what one evaluation holds with and without its trace (``tracemalloc``).
 Before timing, every case's values from (a) and (b) are compared, so the yardstick is known to decide
 the same. ``--profile`` adds cProfile listings of (b) and (c). Nothing here asserts a time; README.md
@@ -212,6 +213,10 @@ def loops(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, ob
 
     def to_json() -> None:
         for case in few_cases:
+            evaluation_json(evaluate(policy, case, trace=True), indent=None)
+
+    def to_indented_json() -> None:
+        for case in few_cases:
             evaluation_json(evaluate(policy, case, trace=True))
 
     def explain() -> None:
@@ -225,7 +230,8 @@ def loops(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, ob
             ("(d) epoch.fast(values)", raw_fast, len(cases)),
             ("(e) mapping -> decisions", from_mapping, share),
             ("(f) YAML text -> decisions", from_yaml, share),
-            ("(g) (c) + evaluation_json", to_json, share),
+            ("(g) (c) + evaluation_json, one line", to_json, share),
+            ("(g2) (c) + evaluation_json, indented", to_indented_json, share),
             ("(h) (c) + every decision's reasons", explain, share)]
 
 
@@ -330,7 +336,7 @@ def report(stages: list[tuple[str, float]], build: float, hand: list[float], tim
             verdicts.append(f"{label[:3]} >= {goal[1]:.2f}x: {'met' if median >= goal[1] else 'not met'} "
                             f"({median:.2f}x)")
     evaluation = statistics.median(times["(c) evaluate(trace=True)"])
-    json_cost = statistics.median(times["(g) (c) + evaluation_json"]) - evaluation
+    json_cost = statistics.median(times["(g) (c) + evaluation_json, one line"]) - evaluation
     verdicts.append(f"JSON <= 10x the evaluation: {'met' if json_cost <= 10 * evaluation else 'not met'} "
                     f"({json_cost / evaluation:.0f}x: {json_cost * 1e6:,.0f} µs over {evaluation * 1e6:.1f} µs)")
     lines += ["", f"{'memory':<44}{'KiB':>10}"]

@@ -71,6 +71,8 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
     data["decisions"] = decisions
     if what_if is not None:
         data["what_would_change"] = what_if_json(what_if, lang)
+        if not what_if.complete:
+            data["what_would_change_complete"] = False  # the search stopped at its limit; more may exist
     if receipt:
         r = evaluation.receipt
         data["receipt"] = {"engine_version": r.engine_version, "policy_fingerprint": r.policy_fingerprint,

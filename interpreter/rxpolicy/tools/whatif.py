@@ -30,7 +30,11 @@ from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit
 from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
 
-__all__ = ["FIXED", "what_if", "what_would_change"]
+__all__ = ["FIXED", "MAX_EVALUATIONS", "what_if", "what_would_change"]
+
+#: How many re-evaluations one search may make. A search over the built-in policies makes about 2,000;
+#: beyond this limit it stops and says so, so that no case keeps an explanation waiting for long.
+MAX_EVALUATIONS = 10_000
 
 _TIME = "the day, the person and the insurance contract are what is judged; no one can change them afterwards"
 _MEDICINE = "what the medicine is and how the law and the insurer list it; no one at the counter changes that"
@@ -63,23 +67,39 @@ _ORDERED = (Kind.NUMBER, Kind.MONEY)
 
 
 
-def what_would_change(evaluation: Evaluation, decision: str = "covered", *,
-                      max_changes: int = MAX_CHANGES) -> tuple[Counterfactual, ...]:
+def what_would_change(evaluation: Evaluation, decision: str = "covered", *, max_changes: int = MAX_CHANGES,
+                      max_evaluations: int = MAX_EVALUATIONS) -> tuple[Counterfactual, ...]:
     """The minimal changes (at most ``max_changes`` facts) that make ``decision`` "yes", fewest first.
 
-    Empty when the decision is already "yes", is not a yes/no decision, or no such change exists.
+    Empty when the decision is already "yes", is not a yes/no decision, or no such change exists. The search
+    stops after ``max_evaluations`` re-evaluations of the case (:func:`what_if` says when it did).
     """
+    return _search(evaluation, decision, max_changes, max_evaluations)[0]
+
+
+def _search(evaluation: Evaluation, decision: str, max_changes: int,
+            max_evaluations: int) -> tuple[tuple[Counterfactual, ...], bool]:
+    """The counterfactuals found, and whether the search was complete (not stopped by its budget)."""
     if decision not in evaluation or evaluation[decision].value is not False:
-        return ()
-    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.dispensed_on))
+        return (), True
+    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.dispensed_on),
+                     budget=max_evaluations)
     found: list[Changes] = []
-    for size in range(1, max_changes + 1):
-        # Facts that already work together (with any values) are not part of a larger minimal set.
-        working = {frozenset(change_unit(p) for p in changes) for changes in found}
-        for units in itertools.combinations(search.units, size):
-            if not any(smaller <= set(units) for smaller in working):
-                found.extend(search.combination(units))
-    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None)
+    complete = True
+    try:
+        for size in range(1, max_changes + 1):
+            # Facts that already work together (with any values) are not part of a larger minimal set.
+            working = {frozenset(change_unit(p) for p in changes) for changes in found}
+            for units in itertools.combinations(search.units, size):
+                if not any(smaller <= set(units) for smaller in working):
+                    found.extend(search.combination(units))
+    except _Exhausted:
+        complete = False  # what was found is still right; smaller sets come first, so those are all there
+    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None), complete
+
+
+class _Exhausted(Exception):
+    """The search used up its re-evaluations."""
 
 
 @attrs.define
@@ -91,6 +111,8 @@ class _Search:
     space: ConditionSpace
     units: tuple[str, ...] = ()
     candidates: dict[str, tuple[Changes, ...]] = attrs.Factory(dict)
+    #: Re-evaluations the search may still make.
+    budget: int = MAX_EVALUATIONS
 
     def __attrs_post_init__(self) -> None:
         relevant = self.space.relevant_fields([self.decision])
@@ -143,6 +165,9 @@ class _Search:
 
     def works(self, changes: Changes) -> bool:
         """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""
+        if self.budget <= 0:
+            raise _Exhausted
+        self.budget -= 1
         changed = with_changes(self.case, changes)
         if changed is None:
             return False
@@ -243,7 +268,12 @@ def _products(options: Iterable[tuple[Changes, ...]]) -> Iterator[Changes]:
         yield MappingProxyType(merged)
 
 
-def what_if(evaluation: Evaluation, decision: str = "covered", *, max_changes: int = MAX_CHANGES) -> WhatIf:
-    """:func:`what_would_change` as the data the renderers show ("What would change it")."""
-    return WhatIf(decision=decision, max_changes=max_changes,
-                  counterfactuals=what_would_change(evaluation, decision, max_changes=max_changes))
+def what_if(evaluation: Evaluation, decision: str = "covered", *, max_changes: int = MAX_CHANGES,
+            max_evaluations: int = MAX_EVALUATIONS) -> WhatIf:
+    """:func:`what_would_change` as the data the renderers show ("What would change it").
+
+    This is the call that costs: up to ``max_evaluations`` re-evaluations of the case. Nothing else runs it;
+    ``rxpolicy eval`` only with ``--why-not`` (or for one case shown on a terminal).
+    """
+    found, complete = _search(evaluation, decision, max_changes, max_evaluations)
+    return WhatIf(decision=decision, max_changes=max_changes, counterfactuals=found, complete=complete)
