@@ -264,7 +264,8 @@ def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: froze
         "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
         "fits_days": runtime.fits_days, "duration_key": runtime.duration_key, "date_add": runtime.date_add,
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
-        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
+        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal, "timedelta": dt.timedelta,
+        "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
         "_lf": _lf, **code.constants,
     }
