@@ -11,14 +11,16 @@ changes of facts that would make it covered (:mod:`rxpolicy.explain.whatif`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.explain.views import Reason, decision_views, rule_because
-from rxpolicy.explain.whatif import WhatIf, what_if_json
 from rxpolicy.explain.words import json_value
 from rxpolicy.language.values import SupplyLimit
+
+if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
+    from rxpolicy.explain.whatif import WhatIf
 
 __all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
 
@@ -70,6 +72,7 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
                            for r in evaluation.reasons]
     data["decisions"] = decisions
     if what_if is not None:
+        from rxpolicy.explain.whatif import what_if_json
         data["what_would_change"] = what_if_json(what_if, lang)
         if not what_if.complete:
             data["what_would_change_complete"] = False  # the search stopped at its limit; more may exist

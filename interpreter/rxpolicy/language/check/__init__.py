@@ -16,7 +16,6 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError, Severity, did_you_mean
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
-from rxpolicy.language.check.expressions import ExprChecker, known_when
 from rxpolicy.language.check.model import (
     CheckedPolicy,
     DecisionInfo,
@@ -94,6 +93,9 @@ class _PolicyChecker:
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
+        # Imported here: a compiled policy read from the cache needs the checker's model, not the checker.
+        from rxpolicy.language.check.expressions import ExprChecker
+
         declaration = sources.declaration
         self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names,
                                  plans=declaration.plans if declaration else ())
@@ -267,6 +269,8 @@ class _PolicyChecker:
             self.exprs.condition(rule.when)
         condition_uses = self.exprs.used
         # A rule's values are only computed when its `when` holds, so what that proves known stays known.
+        from rxpolicy.language.check.expressions import known_when
+
         known = known_when(rule.when, True) if rule.when is not None else frozenset()
         for assignment in rule.assignments:
             self.exprs.used = set()
