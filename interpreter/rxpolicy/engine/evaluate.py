@@ -141,9 +141,10 @@ class Evaluation:
 def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evaluation:
     """Evaluate one case; raises :class:`RxError` (RX5xx) when the policy cannot decide it."""
     day = case.values[0]  # dispensed_on comes first in the schema
-    epochs = policy.epochs
-    epoch = epochs[0] if len(epochs) == 1 and epochs[0].contains(day) else policy.epoch_for(day)  # type: ignore
-    if epoch is None:
+    for start, end, epoch in policy.periods:  # compared inline: a method call per period costs more
+        if start <= day <= end:  # type: ignore[operator]
+            break
+    else:
         raise RxError(_not_in_force(policy, case))
     try:
         context = decimal.getcontext()
