@@ -35,6 +35,7 @@ def package_data_dir(name: str) -> Path:
     raise FileNotFoundError(f"rxpolicy is installed without its {name!r} directory")
 
 
+@functools.cache
 def grammar_path() -> Path:
     """The grammar file."""
     return package_data_dir("grammar") / GRAMMAR_FILE
