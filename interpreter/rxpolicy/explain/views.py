@@ -141,10 +141,13 @@ def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionVi
         overridden: tuple[RuleTrace, ...] = ()
         reasons_: tuple[Reason, ...] = ()
         if trace is not None:
-            # Only the rules set aside are traced in full: the others' status is all a view needs of them.
+            # Only a rule with exceptions can be set aside by one (a rule that held and has none decided, or its
+            # decision would have been a conflict): only those are traced, and in full only the ones set aside.
             deciders = tuple(r.index for r in result.rules)
+            exceptions = evaluation.policy.exceptions_of
             overridden = tuple(trace.rule_trace(r, deciders) for r in evaluation.policy.rules_for[result.name]
-                               if r.index not in deciders and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
+                               if exceptions[r.index] and r.index not in deciders
+                               and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
             reasons_ = _decision_reasons(trace, result.rules, lang, values)
         views.append(DecisionView(name=result.name, value=result.value, rules=result.rules,
                                   reasons=reasons_, overridden=overridden))
