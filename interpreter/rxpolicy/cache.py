@@ -22,12 +22,14 @@ import stat
 import sys
 from pathlib import Path
 
-__all__ = ["CACHE_ENV", "DiskCache", "default_cache_dir", "engine_digest"]
+__all__ = ["CACHE_ENV", "MAX_ENTRIES", "DiskCache", "default_cache_dir", "engine_digest"]
 
 #: The environment variable that names the cache directory; empty or ``off`` turns the cache off.
 CACHE_ENV = "RXPOLICY_CACHE_DIR"
 _MAGIC = b"rxpolicy-cache-1\n"
 _KEY_FILE = "hmac.key"
+#: Entries kept per kind (compiled policies, parsers); the least recently used beyond this are removed.
+MAX_ENTRIES = 32
 _KEY_BYTES = 32
 _MAC_BYTES = hashlib.sha256().digest_size
 
@@ -85,7 +87,13 @@ class DiskCache:
             return None
         mac, payload = data[len(_MAGIC):head], data[head:]
         expected = hmac.new(key, kind.encode() + b"\0" + name.encode() + b"\0" + payload, "sha256").digest()
-        return payload if hmac.compare_digest(mac, expected) else None
+        if not hmac.compare_digest(mac, expected):
+            return None
+        try:
+            os.utime(self.directory / kind / name)  # the entries used last are the ones kept (see write)
+        except OSError:
+            pass
+        return payload
 
     def write(self, kind: str, name: str, payload: bytes) -> bool:
         """Store ``payload`` under ``kind``/``name``; False (and nothing written) when the directory is unusable."""
@@ -93,7 +101,22 @@ class DiskCache:
         if key is None:
             return False
         mac = hmac.new(key, kind.encode() + b"\0" + name.encode() + b"\0" + payload, "sha256").digest()
-        return _write_atomically(self.directory / kind, name, _MAGIC + mac + payload)
+        written = _write_atomically(self.directory / kind, name, _MAGIC + mac + payload)
+        if written:
+            self._prune(kind, keep=name)
+        return written
+
+    def _prune(self, kind: str, keep: str) -> None:
+        """Remove the entries of a kind used least recently beyond :data:`MAX_ENTRIES` (each edit of a rule
+        file makes a new entry; without this the directory would only grow)."""
+        try:
+            with os.scandir(self.directory / kind) as scan:
+                entries = [(e.stat().st_mtime_ns, e.name) for e in scan
+                           if e.is_file() and not e.name.startswith(".") and e.name != keep]
+            for _, name in sorted(entries)[: max(0, len(entries) + 1 - MAX_ENTRIES)]:
+                os.unlink(self.directory / kind / name)
+        except OSError:
+            pass  # another process pruned first, or the directory went away: nothing to do
 
     def _load_key(self, create: bool) -> bytes | None:
         if self._key is not None:

@@ -196,3 +196,14 @@ def test_the_case_is_evaluated_alike_by_a_store_without_disk_cache() -> None:
     a = evaluate(PolicyStore(disk_cache=False).load("hollandzorg"), case)
     b = evaluate(PolicyStore().load("hollandzorg"), case)
     assert (a.values, a.deciders) == (b.values, b.deciders)
+
+
+def test_the_cache_keeps_the_entries_used_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rxpolicy.cache.MAX_ENTRIES", 3)
+    cache = DiskCache(tmp_path)
+    for number in range(3):
+        assert cache.write("policies", f"entry-{number}", b"payload %d" % number)
+        os.utime(tmp_path / "policies" / f"entry-{number}", ns=(number * 10**9, number * 10**9))
+    assert cache.read("policies", "entry-0") == b"payload 0"  # used: now the most recent
+    cache.write("policies", "entry-3", b"payload 3")
+    assert sorted(p.name for p in (tmp_path / "policies").iterdir()) == ["entry-0", "entry-2", "entry-3"]
