@@ -129,3 +129,57 @@ def test_a_date_moved_by_days_builds_no_period_per_case(days: CompiledPolicy) ->
     # `+ 7 days` is one timedelta made when the policy is compiled; `- n days` a timedelta of the day count.
     python = days.epochs[-1].python.split("\ndef x_")[0]
     assert "date_add(" not in python and "Duration(" not in python
+
+
+TEXT_MATCH = """
+rule allowed-by-name
+  source "test"
+  when medicine.name matches "oxazepam*", "diazepam 5 mg tablet"
+  then allowed = yes
+  explain en "a named benzodiazepine"
+end
+
+rule not-allowed-by-name
+  source "test"
+  when not (medicine.name matches "oxazepam*", "diazepam 5 mg tablet")
+  then allowed = no
+  explain en "another medicine"
+end
+"""
+
+
+@pytest.mark.parametrize(("name", "allowed"), [
+    ("oxazepam 10 mg tablet", True), ("oxazepam", True), ("diazepam 5 mg tablet", True),
+    ("diazepam 5 mg tablets", False), ("Oxazepam 10 mg", False), ("temazepam", False)])
+def test_a_text_matches_its_beginnings_and_whole_texts(tmp_path: Path, name: str, allowed: bool) -> None:
+    from rxpolicy.explain.views import because
+
+    policy = write_policy(tmp_path, TEXT_MATCH)
+    evaluation = evaluate(policy, make_case(medicine__name=name))
+    assert evaluation.value("allowed") is allowed
+    expected = ('begins with "oxazepam" or is "diazepam 5 mg tablet"' if allowed
+                else 'does not begin with "oxazepam" and is not "diazepam 5 mg tablet"')
+    assert because(evaluation, "allowed") == (f'the medicine "{name}" {expected}',)
+
+
+def test_a_text_pattern_that_matches_everything_or_a_pattern_on_a_number_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RxError) as raised:
+        write_policy(tmp_path / "a", TEXT_MATCH.replace('"oxazepam*"', '"*"'))
+    assert "RX347" in codes(raised)
+    with pytest.raises(RxError) as raised:
+        write_policy(tmp_path / "b", TEXT_MATCH.replace("medicine.name matches", "dispensing.supply_days matches"))
+    assert "RX342" in codes(raised)
+
+
+def test_rxpolicy_check_and_fmt_take_a_text_match(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_policy(tmp_path, TEXT_MATCH)
+    cli = Path(sys.executable).parent / "rxpolicy"
+    checked = subprocess.run([str(cli), "check", str(tmp_path / "p")], capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stderr
+    assert "no shadowed rules" in checked.stdout
+    formatted = subprocess.run([str(cli), "fmt", "--check", str(tmp_path / "p")], capture_output=True, text=True,
+                               timeout=300)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr

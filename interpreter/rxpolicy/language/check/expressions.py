@@ -215,8 +215,17 @@ class ExprChecker:
 
     def _matches(self, node: ast.Matches, known: frozenset[str]) -> Type:
         typ = self.infer(node.operand, known)
+        if typ.kind in (Kind.TEXT, Kind.ENUM):
+            # A text against its beginnings (`"oxazepam*"`) or whole texts; any pattern is one.
+            self._require_known(node.operand, typ)
+            for pattern in node.patterns:
+                if pattern in ("", "*"):
+                    self.problem("RX347", node, f"`\"{pattern}\"` matches every text",
+                                 "write the beginning of the text before the `*`, e.g. `\"oxazepam*\"`")
+            return t.BOOL
         if typ.kind not in (Kind.ATC, Kind.NOTHING):
-            self.problem("RX342", node, f"`matches` compares ATC codes, not a {typ}", "use `medicine.atc matches …`")
+            self.problem("RX342", node, f"`matches` compares ATC codes or texts, not a {typ}",
+                         "use `medicine.atc matches N05B*` or `medicine.name matches \"oxazepam*\"`")
         for pattern in node.patterns:
             if not _ATC_PATTERN.match(pattern):
                 self.problem("RX347", node, f"`{pattern}` is not an ATC code or prefix",
