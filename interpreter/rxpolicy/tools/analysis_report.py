@@ -26,7 +26,6 @@ from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_fail
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import FIELDS
 from rxpolicy.language.values import describe
 from rxpolicy.tools.explore import ConditionSpace, minimise, named_after_atc, with_changes
 
@@ -355,9 +354,9 @@ class Reporter:
 
 def _redated(case: Case, day: dt.date) -> Case | None:
     """The same case dispensed on another day, every date in it moved by as many days (ages stay about the same)."""
-    shift = day - case.dispensed_on
-    return with_changes(case, {path: value + shift for path, value in zip(FIELDS, case.values)
-                               if isinstance(value, dt.date) and not FIELDS[path].derived})
+    shift, fields = day - case.day, case.schema.fields
+    return with_changes(case, {path: value + shift for path, value in zip(fields, case.values)
+                               if isinstance(value, dt.date) and not fields[path].derived})
 
 
 def _reads_parameter(policy: CompiledPolicy, rule: RuleMeta, name: str) -> bool:

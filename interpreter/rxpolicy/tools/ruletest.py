@@ -330,7 +330,7 @@ def _value_failures(evaluation: Evaluation, test: RuleTest, explained: set[str])
     failures = []
     for expected in test.expect:
         name = expected.decision.text
-        decision = "covered" if name == OUTCOME else name
+        decision = (evaluation.policy.outcome or name) if name == OUTCOME else name
         got = evaluation.outcome if name == OUTCOME else json_value(evaluation[name].value)
         if not _same(expected.value, got):
             failures.append(Failure(summary=f"{name}: expected {_show(expected.value)}, got {_show(got)}",
