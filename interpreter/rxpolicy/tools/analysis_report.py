@@ -190,7 +190,7 @@ class Reporter:
     def notes(self, witness: Case) -> tuple[str, ...]:
         """The witness as case YAML, checked to load back as the same case."""
         text = case_to_yaml(witness)
-        if parse_case(text, path="<witness>", plans=self.policy.plans).values != witness.values:
+        if parse_case(text, path="<witness>", policy=self.policy).values != witness.values:
             raise AssertionError(f"a witness case does not load back as itself:\n{text}")
         return ("for example, this case:", *(f"  {line}" for line in text.splitlines()))
 

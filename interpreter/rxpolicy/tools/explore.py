@@ -234,7 +234,7 @@ def base_case(policy: CompiledPolicy, day: dt.date) -> Case:
         "prescription": {"prescriber": "gp"},
         "medicine": {"name": "amlodipine 5 mg tablet", "atc": "C08CA01", "price": Decimal("10.00")},
         "dispensing": {"supply_days": 30, "fees": {"dispensing": Decimal("7.50")}},
-    }, source="<base case>", plans=policy.plans)
+    }, source="<base case>", policy=policy)
 
 
 def minimise(case: Case, base: Case, keep: Callable[[Case], bool]) -> Case:
