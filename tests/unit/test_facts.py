@@ -28,7 +28,7 @@ from rxpolicy.engine.case import case_from_mapping
 from rxpolicy.engine.case_build import builder_for
 from rxpolicy.engine.case_check import CheckRun, from_python
 from rxpolicy.language.facts import CaseSchema, read_facts, statutory_facts
-from rxpolicy.language.facts_publish import case_json_schema, field_tables
+from rxpolicy.language.facts_publish import field_tables
 from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 

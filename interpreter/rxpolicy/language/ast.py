@@ -441,6 +441,8 @@ class Fact:
     period_date: bool
     #: ``stands for the smallest pack`` / ``stands for one course``: what `fits within` reads for them.
     stands_for: str | None
+    #: ``fixed because "…"``: a fact no one can change at the counter, so a what-if never proposes it.
+    fixed: str | None = None
     span: Span = _span
     path_span: Span = _span
 

@@ -151,6 +151,8 @@ class FieldSpec:
     one_of_plans: bool = False
     #: Dates this one may not be before (``False``) or after (``True``), with the reason.
     orders: tuple[tuple[str, bool, str | None], ...] = ()
+    #: Why no one can change it at the counter (``fixed because "…"``): a what-if never proposes it.
+    fixed: str | None = None
     #: The layer that declared it, and where.
     layer: str = ""
     span: Span | None = attrs.field(default=None, eq=False)
@@ -389,7 +391,8 @@ class _Reader:
             at_least=item.at_least if isinstance(item.at_least, Decimal) else None,
             at_least_reason=item.at_least_reason, whole=item.whole,
             allowed=tuple(a for a in allowed if a is not None), one_of_plans=item.one_of_plans,
-            orders=tuple((o.other, o.after, o.reason) for o in item.orders), layer=layer, span=item.span)
+            orders=tuple((o.other, o.after, o.reason) for o in item.orders), fixed=item.fixed, layer=layer,
+            span=item.span)
 
     def builtin(self, item: ast.Fact, typ: t.Type) -> None:
         name = item.computed_by
@@ -421,7 +424,7 @@ class _Reader:
         if typ.kind is Kind.BOOL:
             if item.explains:
                 self.problem("RX380", item.explains[0].span, f"`{item.path}` is a yes/no fact: its words are a "
-                             "sentence for each answer", f'write `if yes en "…"` and `if no en "…"` instead')
+                             "sentence for each answer", 'write `if yes en "…"` and `if no en "…"` instead')
             for kind, texts in (("yes", item.if_yes), ("no", item.if_no)):
                 words = {e.lang: e.text for e in texts}
                 self.words_problems(words, item.path_span, f"`{item.path}` (when {kind})",
@@ -577,7 +580,7 @@ def statutory_facts() -> CaseSchema:
 # ----------------------------------------------------------------------------- the contract's case
 
 #: Names this module answers for the statutory layer's facts (read on first use, see :func:`__getattr__`).
-_STATUTORY_NAMES = {
+_STATUTORY_NAMES: Mapping[str, Callable[[CaseSchema], object]] = {
     "FIELDS": lambda s: s.fields, "DERIVED": lambda s: s.derived, "WRITTEN": lambda s: s.written,
     "SECTIONS": lambda s: tuple(s.sections),
     "CHOICES": lambda s: MappingProxyType({c.label: c for c in s.choices.values()}),

@@ -273,6 +273,9 @@ class _Lower(Transformer[Token, Any]):
     def one_course_role(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         return ("stands_for", "one course", self.span(meta))
 
+    def fixed_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("fixed", children[0], self.span(meta))
+
     def _per_language(self, clauses: Sequence[tuple[str, Any, Span]], kind: str, what: str) -> tuple[ast.Explain, ...]:
         seen: dict[str, ast.Explain] = {}
         for clause_kind, explain, span in clauses:
@@ -304,7 +307,7 @@ class _Lower(Transformer[Token, Any]):
             orders=tuple(c[1] for c in clauses if c[0] == "order"),
             period_date=bool(self._single(clauses, "period_date", "`decides the rules in force`")),
             stands_for=self._single(clauses, "stands_for", "`stands for`"),
-            span=self.span(meta), path_span=path_span)
+            fixed=self._single(clauses, "fixed", "`fixed because`"), span=self.span(meta), path_span=path_span)
 
     def option(self, meta: Meta, children: list[Token]) -> ast.ChoiceOption:
         span = self.span(meta)

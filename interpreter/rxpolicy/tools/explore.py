@@ -325,8 +325,9 @@ class _Deriver:
 
     def __call__(self, values: list[object]) -> tuple[object, ...] | None:
         key = tuple(values[i] for i in self.inputs)
-        derived = self.known.get(key, False)
-        if derived is False:
+        if key in self.known:
+            derived = self.known[key]
+        else:
             derived = self.known[key] = self._derive(values)
         if derived is None:
             return None

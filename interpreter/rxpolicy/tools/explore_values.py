@@ -246,8 +246,8 @@ class _Collector:
             position, values, complete = inverse(int(value), self.day)
             self.complete = self.complete and complete
             return [(spec.arguments[position], values)]
-        if spec is not None and not spec.derived and path != self.facts.period_date:
-            return [(path, _around(spec, value))]
+        if spec is not None and not spec.derived and spec.path != self.facts.period_date:
+            return [(spec.path, _around(spec, value))]
         return []
 
     def invert(self, node: ast.Arith, value: object) -> _Points:

@@ -55,7 +55,7 @@ CLAUSE_ORDER = MappingProxyType({
     "fact_decl": ("required_clause", "default_clause", "computed_clause", "example_clause", "at_least_clause",
                   "counts_whole_clause", "allowed_clause", "one_of_plans_clause", "not_before_clause",
                   "not_after_clause", "period_date_clause", "smallest_pack_role", "one_course_role",
-                  "explain_clause", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"),
+                  "fixed_clause", "explain_clause", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"),
     "choice_decl": ("option",),
     "section_decl": ("explain_clause", "all_or_none_clause"),
 })
@@ -64,7 +64,8 @@ EXPLAIN_LANGUAGES = ("en", "nl")
 
 _Node: TypeAlias = "Tree[Token] | Token"
 _STRING_CLAUSES = frozenset({"title_clause", "source_clause", "interpretation_clause", "explain_clause",
-                             "according_to", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"})
+                             "according_to", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause",
+                             "fixed_clause"})
 _LIST_CLAUSES = frozenset({"exception_clause", "decides_clause", "plans_clause"})
 _OPENING_WORDS = frozenset({"EXCEPTION", "TO", "DECIDES", "PLANS", "WHEN", "THEN", "VALUE"})
 # Where the items of a list start: after `of` (`is one of`), `matches`, or a call's `(`.

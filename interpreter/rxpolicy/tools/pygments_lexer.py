@@ -29,7 +29,7 @@ _CLAUSES = ("title", "built", "on", "plans", "kind", "explain", "source", "inter
             "matches", "known", "unknown", "one", "of", "is", "applicable",
             # the declarations of facts, choices and sections
             "required", "default", "computed", "by", "meaning", "term", "example", "least", "because", "counts",
-            "whole", "before", "after", "rules", "stands", "for", "any", "list", "all", "none", "outcome")
+            "whole", "before", "after", "rules", "stands", "for", "any", "list", "all", "none", "outcome", "fixed")
 _OPERATOR_WORDS = ("and", "or", "not")
 _CONSTANTS = ("yes", "no")
 #: Every keyword of the rule language (tests compare it with the grammar's).

@@ -7,7 +7,7 @@ decision depends on, one fact at a time first, then two, and keeps the change se
 works on its own). Numbers and money are moved to the boundary closest to the case ("a supply of at
 most 31 days"); an authorisation is one change of its two dates, laid around the dispensing date.
 
-Facts nobody can change at the pharmacy counter are never proposed: :data:`FIXED` lists them with
+Facts nobody can change at the pharmacy counter are never proposed: :func:`fixed_facts` lists them (declared ``fixed because …``) with
 the reason. Every counterfactual returned is a validated case that evaluates to "yes".
 """
 
@@ -29,33 +29,19 @@ from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf
 from rxpolicy.language import ast
 from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import AUTHORISATION_DATES, DERIVED, FieldSpec
+from rxpolicy.language.facts import AUTHORISATION_DATES, CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit
 from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
 
-__all__ = ["FIXED", "what_if", "what_would_change"]
+__all__ = ["fixed_facts", "supply_limits", "what_if", "what_would_change"]
 
-_TIME = "the day, the person and the insurance contract are what is judged; no one can change them afterwards"
-_MEDICINE = "what the medicine is and how the law and the insurer list it; no one at the counter changes that"
-_HISTORY = "what happened before this dispensing"
+def fixed_facts(facts: CaseSchema) -> Mapping[str, str]:
+    """Facts a what-if never changes, with the reason: those declared ``fixed because "…"``, and the computed
+    ones (age, days insured), which follow from others."""
+    return MappingProxyType({**{p: s.fixed for p, s in facts.fields.items() if s.fixed},
+                             **{p: "worked out from the other facts" for p in facts.derived}})
 
-#: Facts a what-if never changes, with the reason. Derived facts (age, days insured) follow from these.
-FIXED: Mapping[str, str] = MappingProxyType({
-    "dispensed_on": f"the dispensing date: {_TIME} (another date may bring other rules)",
-    "insured.born_on": f"the date of birth: {_TIME} (the age follows from it)",
-    "insured.insured_from": f"the start of the insurance: {_TIME}",
-    "insured.insured_until": f"the end of the insurance: {_TIME}",
-    "insured.excess_used": _HISTORY, "insured.contribution_paid": _HISTORY,
-    "prescription.first_for_indication": _HISTORY, "dispensing.new_to_patient": _HISTORY,
-    "dispensing.months_in_use": _HISTORY, "dispensing.adjusted": _HISTORY,
-    **{f"medicine.{name}": _MEDICINE for name in (
-        "name", "atc", "route", "registered", "appendix_1", "appendix_2", "appendix_2_added_on",
-        "doctors_note_procedure", "doctors_note_prescribers", "dietary_preparation", "infant_formula",
-        "chemists_preparation", "authorisation_listed", "equivalent_to_non_appendix_1", "on_excess_free_list",
-        "cheapest_in_group", "reimbursement_limit")},
-    **{path: "worked out from the other facts" for path in DERIVED},
-})
 
 #: Fields where only some changes can be made, by present value: one can ask for the preferred medicine of a
 #: group that has one, but whether a group has one is the insurer's list.
@@ -123,9 +109,10 @@ class _Search:
         relevant = self.space.relevant_fields([self.decision])
         self.fields = self.case.schema.fields
         self.supplies = supply_limits(self.evaluation.policy)
+        fixed = fixed_facts(self.case.schema)
         for path in self.fields:
             unit = change_unit(path)
-            if path in relevant and path not in FIXED and unit not in self.candidates:
+            if path in relevant and path not in fixed and unit not in self.candidates:
                 options = self._authorisation() if unit == "authorisation" else self._values(path)
                 if options:
                     self.candidates[unit] = options
