@@ -162,9 +162,13 @@ def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None
                         help="write each field as `name: value` on its own line, indenting the fields of a "
                              "section by two spaces")
     if root is None:
+        # The names a case needs at its top level: its required facts there and the sections holding one.
+        needed = list(dict.fromkeys(p.split(".")[0] for p in facts.written if facts.fields[p].required)) or [
+            facts.period_date]
+        listed = ", ".join(f"`{n}`" for n in needed[:-1]) + f" and `{needed[-1]}`" if len(needed) > 1 else \
+            "".join(f"`{n}`" for n in needed)
         raise RxError(Diagnostic(code="RX401", message="the case file is empty", span=mark_span(path, None, None),
-                                 help="write at least `dispensed_on`, `insured`, `prescription`, `medicine` "
-                                      "and `dispensing`"))
+                                 help=f"write at least {listed}"))
     run = CheckRun(schema=facts, source=path, from_file=True, plans=plans)
     return _validated(run, run.from_node(root, ""))
 
