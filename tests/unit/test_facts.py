@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pickle
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -391,6 +392,12 @@ def test_the_generated_builder_leaves_every_problem_to_the_full_check(change: di
     assert builder_for(statutory_facts())(data, ("Compact",)) is None
     with pytest.raises(RxError):
         case_from_mapping(data, plans=("Compact",))
+
+
+def test_a_case_of_the_contract_pickles_as_its_values() -> None:
+    case = load_case(EXAMPLES[0])
+    again = pickle.loads(pickle.dumps(case))
+    assert again == case and again.lines == case.lines and again.schema is statutory_facts()
 
 
 def test_the_builder_is_written_once_per_schema() -> None:

@@ -50,6 +50,14 @@ class Case:
     #: Field path → line of the case file it was written on (only fields present in the file).
     lines: Mapping[str, int] = attrs.field(factory=lambda: MappingProxyType({}), eq=False)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # A case pickles as its values (for worker processes) when it holds the statutory layer's facts, which
+        # every process reads again; the declarations of other policies do not travel yet.
+        if self.schema.fingerprint != statutory_facts().fingerprint:
+            raise TypeError("only a case with the statutory layer's facts can be pickled; send its mapping "
+                            "(case.to_mapping()) and read it again with the policy there")
+        return (_unpickled, (self.values, self.source, dict(self.lines)))
+
     def get(self, path: str) -> object:
         """The value of a field by dotted path, e.g. ``case.get("medicine.atc")``."""
         index = self.schema.index.get(path)
@@ -103,6 +111,10 @@ class Case:
         case = _from_mapping(data, self.schema, self.source, None)
         kept = {path: line for path, line in self.lines.items() if path not in changes}
         return attrs.evolve(case, lines=MappingProxyType(kept))
+
+
+def _unpickled(values: tuple[object, ...], source: str, lines: dict[str, int]) -> Case:
+    return Case(values=values, source=source, lines=MappingProxyType(lines))
 
 
 def _put(data: dict[str, object], path: str, value: object) -> None:
