@@ -92,7 +92,7 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
 
 def _evaluate(policy: CompiledPolicy, policy_name: str, text: str, name: str) -> Evaluation:
     """Validate one case's text and evaluate it; :class:`RxError` for bad input."""
-    evaluation = evaluate(policy, parse_case(text, path=name, plans=policy.plans))
+    evaluation = evaluate(policy, parse_case(text, path=name, policy=policy))
     _, year = split_policy_year(policy_name)
     if year is not None and evaluation.case.dispensed_on.year != year:
         raise RxError(Diagnostic(
@@ -104,7 +104,7 @@ def _evaluate(policy: CompiledPolicy, policy_name: str, text: str, name: str) ->
 
 
 def _what_if(evaluation: Evaluation, why_not: bool) -> Any:
-    if not why_not or evaluation.outcome != "not_covered":
+    if not why_not or evaluation.outcome is None or evaluation.positive:
         return None
     from rxpolicy.tools.whatif import what_if  # only when asked: the search is the costly part
 
