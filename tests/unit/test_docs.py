@@ -280,6 +280,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX324", _CHECK, files=top_rule(extra="  exception to coverage/conditions-met\n")),
     Fault("RX325", _CHECK, files=top_rule(extra="  exception to plan-contribution/dental\n")),
     Fault("RX326", _CHECK, files=example(_ROW_TABLE)),
+    Fault("RX327", _CHECK, files=example(_ROW_TABLE.replace("  decides plan_pays\n", "")
+                                         .replace("  row none\n    then plan_pays = 0.00 EUR\n"
+                                                  "    explain en \"Nothing.\"\n    explain nl \"Niets.\"\n", ""))),
+    Fault("RX328", _CHECK, files=example(
+        top_rule(rule_id="plan-contribution/dental-top", extra="  exception to plan-contribution/dental\n")[0][1]
+        + top_rule(extra="  exception to plan-contribution/dental-top\n")[0][1])),
     Fault("RX330", _CHECK, files=top_rule(then="plan_pays = yes")),
     Fault("RX331", _CHECK, files=top_rule(then="plan_pays = medicine.cheapest_in_group")),
     Fault("RX340", _CHECK, files=top_rule(when="medicine.atc_code matches N05B*")),

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from rxpolicy.diagnostics import did_you_mean
 from rxpolicy.engine import runtime
 from rxpolicy.engine.codegen import ATOMIC, FunctionWriter
 from rxpolicy.engine.meta import LeafMeta, RuleMeta
@@ -88,8 +89,16 @@ class CompiledPolicy:
         return None
 
     def rule(self, rule_id: str) -> RuleMeta:
-        """A rule by id (the first version when a rule has several periods)."""
-        return next(r for r in self.rules if r.id == rule_id)
+        """A rule by id (the first version when a rule has several periods).
+
+        Raises :class:`KeyError` (with the closest id, when there is one) for an id the policy does not have.
+        """
+        for candidate in self.rules:
+            if candidate.id == rule_id:
+                return candidate
+        guess = did_you_mean(rule_id, [r.id for r in self.rules])
+        raise KeyError(f"the policy `{self.name}` has no rule `{rule_id}`"
+                       + (f"; did you mean `{guess}`?" if guess else ""))
 
 
 def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
@@ -208,13 +217,17 @@ def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
         "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
-        "_lf": _lf, **constants,
+        "_lf": _lf, "U": NOT_COMPUTED, **constants,
     }
     code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
     exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
     return Epoch(start=start, end=end, fast=namespace["evaluate_fast"],
                  explainers=MappingProxyType({owner: namespace[n] for owner, n in explainer_names.items()}),
                  python=python, rules_in_force=in_force)
+
+
+#: What a shared definition's variable holds until its first use computes it (see codegen.FunctionWriter._inline).
+NOT_COMPUTED = object()
 
 
 def _lf(records: list[tuple[int, object, bool]], leaf: int, observed: object, outcome: Any) -> Any:

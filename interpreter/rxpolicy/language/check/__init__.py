@@ -162,7 +162,7 @@ class _PolicyChecker:
 
     def check_table(self, table: ast.Table) -> None:
         if not table.decides:
-            self.problem("RX204", table.span, f"the table `{table.id}` does not say what it decides",
+            self.problem("RX327", table.span, f"the table `{table.id}` does not say what it decides",
                          "add `decides <decision>, …` after the table's id")
         for row in table.rows:
             assigned = {a.decision for a in row.assignments}
@@ -316,21 +316,38 @@ class _PolicyChecker:
                          "rule decides")
 
     def check_exception_cycles(self) -> None:
-        # A rule that names itself is reported where it does so (check_exception), not again here.
-        parents = {r.id: {p.id for p in r.rule.exception_to} - {r.id} for r in self.rules}
-        for start in parents:
-            path = [start]
-            while path:
-                nexts = parents.get(path[-1], set())
-                step = next(iter(sorted(nexts)), None)
-                if step is None or len(path) > len(parents):
-                    break
-                if step == start:
-                    rule = next(r for r in self.rules if r.id == start)
-                    self.problem("RX325", rule.rule.id_span, "these rules are exceptions to each other in a circle: "
-                                 + " → ".join(path + [start]), "an exception must derogate from a more general rule")
-                    break
-                path.append(step)
+        """Report every circle of exceptions (RX328), however many parents each rule names.
+
+        The exception graph is walked whole: each `exception to` is an edge to every rule it names
+        (a table id names all its rows), and each strongly connected group of two or more rules is one
+        circle, reported once with all its rules. A rule that names itself is reported where it does so
+        (RX325, :meth:`check_exception`), not again here. Iterative, so a long chain of exceptions cannot
+        exhaust Python's stack.
+        """
+        rows: dict[str, list[str]] = {}
+        for info in self.rules:
+            if info.rule.table is not None:
+                rows.setdefault(info.rule.table, []).append(info.id)
+        ids = list(dict.fromkeys(r.id for r in self.rules))
+        edges: dict[str, list[str]] = {i: [] for i in ids}
+        for info in self.rules:
+            for ref in info.rule.exception_to:
+                targets = [ref.id] if ref.id in edges else rows.get(ref.id, [])
+                edges[info.id].extend(t for t in targets if t != info.id and t not in edges[info.id])
+        for group in _strongly_connected(ids, edges):
+            if len(group) < 2:
+                continue
+            members = set(group)
+            first = min((r for r in self.rules if r.id in members), key=lambda r: (r.rule.span.path,
+                                                                                   r.rule.span.line))
+            circle = _circle_through(first.id, edges, members)
+            others = tuple((f"`{r.id}`", r.rule.id_span) for r in self.rules
+                           if r.id in members and r.id != first.id)
+            self.problem("RX328", first.rule.id_span,
+                         f"the rules {', '.join(f'`{m}`' for m in sorted(members))} are exceptions to each other "
+                         "in a circle: " + " → ".join(circle), "an exception derogates from a more general rule; "
+                         "remove the `exception to` that points back, so one of them is the general rule",
+                         related=others)
 
     # ------------------------------------------------------------------ validity and order
     def check_overlaps(self, periods: Sequence[tuple[ast.Validity | None, object]], what: str) -> None:
@@ -392,6 +409,66 @@ class _PolicyChecker:
             tables=MappingProxyType(dict(self.tables)), names=MappingProxyType(dict(self.exprs.names)),
             expr_types=MappingProxyType(dict(self.exprs.types)), order=order,
             files=tuple(f.source for f in files), files_ast=files)
+
+
+def _strongly_connected(nodes: Sequence[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, without recursion; groups in the order they close."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            successors = edges.get(node, [])
+            if position < len(successors):
+                work.append((node, position + 1))
+                nxt = successors[position]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:  # returning to the caller: it inherits the lowest index reached
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                groups.append(group)
+    return groups
+
+
+def _circle_through(start: str, edges: dict[str, list[str]], members: set[str]) -> list[str]:
+    """The shortest way round from ``start`` back to it inside one circle of rules (breadth first)."""
+    came_from: dict[str, str] = {}
+    queue = [start]
+    for node in queue:
+        for nxt in edges.get(node, []):
+            if nxt not in members:
+                continue
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), start]
+            if nxt not in came_from:
+                came_from[nxt] = node
+                queue.append(nxt)
+    return [start, start]
 
 
 def _periods_overlap(a: ast.Validity | None, b: ast.Validity | None) -> bool:
