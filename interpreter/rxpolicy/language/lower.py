@@ -18,6 +18,8 @@ from lark.tree import Meta
 from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.language import ast
 from rxpolicy.language.parse import parse
+from rxpolicy.language.limits import (FIRST_DATE, LAST_DATE, MAX_DAYS, MAX_DECIMALS, MAX_DEPTH, MAX_MONTHS,
+                                       MAX_WHOLE_DIGITS, too_deep_expressions)
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Duration, Rounding, Unit
 
@@ -35,10 +37,24 @@ def parse_rule_file(source: SourceFile) -> ast.RuleFile:
 def lower(source: SourceFile, tree: Tree[Token]) -> ast.RuleFile:
     """Turn a parse tree into a :class:`ast.RuleFile`; raises :class:`RxError` on RX2xx problems."""
     builder = _Lower(source)
+    too_deep = list(too_deep_expressions(tree))
+    if too_deep:  # lowering walks an expression recursively: refuse these before it does
+        raise RxError([_too_deep(source, node) for node in too_deep])
     items = builder.transform(tree)
     if builder.problems:
         raise RxError(builder.problems)
     return ast.RuleFile(source=source, items=tuple(items))
+
+
+def _too_deep(source: SourceFile, node: Tree[Token]) -> Diagnostic:
+    meta = node.meta
+    span = Span(path=source.path, line=meta.line, column=meta.column, end_line=meta.line,
+                end_column=meta.column + 1)
+    return Diagnostic(code="RX210", span=span,
+                      message=f"this expression nests more than {MAX_DEPTH} levels deep (each `and`, `or`, `not`, "
+                              "`+`, `-`, `*`, `/`, comparison, `if` and function call is one level)",
+                      help="give parts of it a name with `define` and use the names here; write a long list of "
+                           "alternatives as `is one of …` or `matches …` instead of many `or`s")
 
 
 def _words(token: Token | str) -> str:
@@ -71,11 +87,17 @@ class _Lower(Transformer[Token, Any]):
 
     def _date(self, token: Token) -> dt.date:
         try:
-            return dt.date.fromisoformat(str(token))
+            day = dt.date.fromisoformat(str(token))
         except ValueError:
             self.problem("RX201", self.tspan(token), f"`{token}` is not a date that exists",
                          "write a real calendar date as YYYY-MM-DD")
-            return dt.date(1, 1, 1)
+            return FIRST_DATE
+        if not FIRST_DATE <= day <= LAST_DATE:
+            self.problem("RX209", self.tspan(token), f"`{token}` is outside the dates rxpolicy works with "
+                         f"({FIRST_DATE} to {LAST_DATE})", "write a date in that range; for a period without an "
+                         "end, leave out `until`")
+            return min(max(day, FIRST_DATE), LAST_DATE)  # no second complaint about the period's order
+        return day
 
     def _single(self, clauses: Sequence[tuple[str, Any, Span]], kind: str, what: str) -> Any:
         found = [c for c in clauses if c[0] == kind]
@@ -303,6 +325,12 @@ class _Lower(Transformer[Token, Any]):
             self.problem("RX206", span, f"`{number} {unit}` is not a whole number of {unit}",
                          "write a whole number of days or months")
         kind = Unit.DAYS if unit.startswith("day") else Unit.MONTHS
+        most = MAX_DAYS if kind is Unit.DAYS else MAX_MONTHS
+        if number > most:
+            self.problem("RX208", span, f"`{number} {unit}` is longer than rxpolicy lays from a date "
+                         f"(at most {MAX_MONTHS} months or {MAX_DAYS} days, 100 years)",
+                         f"write a period of at most {most} {kind.value}")
+            number = Decimal(most)
         return ast.Literal(kind=ast.LiteralKind.DURATION, value=Duration(int(number), kind), span=span)
 
     def duration(self, meta: Meta, c: list[Any]) -> ast.Expr:
@@ -329,7 +357,16 @@ class _Lower(Transformer[Token, Any]):
         return ast.Literal(kind=kind, value=value, span=self.span(meta))
 
     def number(self, meta: Meta, c: list[Token]) -> ast.Literal:
-        return self._literal(meta, ast.LiteralKind.NUMBER, Decimal(str(c[0])))
+        text = str(c[0])
+        whole, _, decimals = text.partition(".")
+        if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS or len(decimals) > MAX_DECIMALS:
+            # Checked on the text: a 5,000-digit number is not even turned into a Decimal.
+            shown = text if len(text) <= 30 else f"{text[:12]}…{text[-6:]} ({len(text)} characters)"
+            self.problem("RX207", self.tspan(c[0]), f"the number `{shown}` is longer than rxpolicy computes with "
+                         f"(at most {MAX_WHOLE_DIGITS} digits before the decimal point and {MAX_DECIMALS} after it)",
+                         "write the amount in full euros, days or units; a policy needs no larger or finer number")
+            return self._literal(meta, ast.LiteralKind.NUMBER, Decimal(0))
+        return self._literal(meta, ast.LiteralKind.NUMBER, Decimal(text))
 
     def date(self, meta: Meta, c: list[Token]) -> ast.Literal:
         return self._literal(meta, ast.LiteralKind.DATE, self._date(c[0]))

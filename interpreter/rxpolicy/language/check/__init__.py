@@ -16,6 +16,7 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError, Severity, did_you_mean
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
+from rxpolicy.language.limits import MAX_DEPTH, definition_depths, expression_depth, names_in
 from rxpolicy.language.check.expressions import ExprChecker, known_when
 from rxpolicy.language.check.model import (
     CheckedPolicy,
@@ -387,8 +388,44 @@ class _PolicyChecker:
         return tuple(out)
 
     # ------------------------------------------------------------------ the whole policy
+    def check_depths(self) -> None:
+        """RX352: expressions that, with the definitions they use written out in place, nest too deeply.
+
+        The code writer and the explainers write each definition out where it is used, so this is the
+        depth of the generated code. Measured before any type is inferred (inference follows definitions
+        recursively): a definition found too deep is entered with no type, so nothing recurses into it.
+        Each is reported where it crosses the limit, not again in every expression that uses it.
+        """
+        expressions = {name: item.expr for name, (item, _) in self.definitions_ast.items()}
+        depths = definition_depths(expressions)
+
+        def written_out(name: ast.Name) -> int | None:
+            return depths.get(name.parts[0]) if len(name.parts) == 1 and name.parts[0] in expressions else None
+
+        def report(expr: ast.Expr, depth: int, what: str) -> None:
+            used = sorted({n.parts[0] for n in names_in(expr) if written_out(n) is not None})
+            if any(depths[u] > MAX_DEPTH for u in used):
+                return  # reported in the definition that crosses the limit
+            self.problem("RX352", expr.span, f"with the definitions it uses written out in place "
+                         f"({', '.join(f'`{u}`' for u in used)}), {what} nests {depth} levels deep; rxpolicy "
+                         f"allows at most {MAX_DEPTH}", "make the definitions it uses shallower, or work part of it "
+                         "out as a decision of its own (a decision is computed once, not written out)")
+
+        for name, (item, layer) in self.definitions_ast.items():
+            if depths[name] > MAX_DEPTH:
+                self.definitions[name] = DefinitionInfo(name=name, expr=item.expr, type=t.NOTHING, explains={},
+                                                        layer=layer, span=item.span)
+                report(item.expr, depths[name], f"the definition `{name}`")
+        for info in self.rules:
+            for expr in [info.rule.when, *(a.value for a in info.rule.assignments)]:
+                if expr is not None:
+                    depth = expression_depth(expr, written_out)
+                    if depth > MAX_DEPTH:
+                        report(expr, depth, "this expression")
+
     def run(self) -> CheckedPolicy:
         self.collect()
+        self.check_depths()
         for name in list(self.definitions_ast):
             self.definition(name)
         self.check_rules()
