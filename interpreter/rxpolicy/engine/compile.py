@@ -103,12 +103,14 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
-    rules = tuple(_rule_meta(i, info) for i, info in enumerate(checked.rules))
+    names = {f.path: f.identity for f in checked.files}
+    rules = tuple(_rule_meta(i, info, names) for i, info in enumerate(checked.rules))
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
     epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end) for start, end in _epochs(checked))
-    file_hashes = MappingProxyType({f.path: f.sha256 for f in checked.files})
+    # Keyed by each file's stable name, so the fingerprint identifies the rules by content alone.
+    file_hashes = MappingProxyType({f.identity: f.sha256 for f in checked.files})
     digest = hashlib.sha256(ENGINE_VERSION.encode())
     digest.update(grammar_sha256().encode())
     for path, sha in sorted(file_hashes.items()):
@@ -118,9 +120,10 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
                           fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
 
 
-def _rule_meta(index: int, info: Any) -> RuleMeta:
+def _rule_meta(index: int, info: Any, names: Mapping[str, str]) -> RuleMeta:
     rule: ast.Rule = info.rule
-    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind,
+    location = f"{names.get(rule.span.path, rule.span.path)}:{rule.span.line}"
+    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind, location=location,
                     citations=tuple(c.text for c in rule.citations), interpretation=rule.interpretation,
                     explains=MappingProxyType({e.lang: e.text for e in rule.explains}),
                     rejection_code=rule.rejection_code, validity=rule.validity, decides=info.decides,
