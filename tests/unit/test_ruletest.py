@@ -475,6 +475,33 @@ def test_the_plugin_reports_a_bad_file_as_a_collection_error(pytester: pytest.Py
     result.stdout.fnmatch_lines(["*RX705: the policy `hollandzorg` has no decision `coverd`*"])
 
 
+def test_the_plugin_leaves_other_projects_yaml_tests_alone(pytester: pytest.Pytester) -> None:
+    # issue 13.5: installed anywhere, the plugin claimed every *.test.yaml and an unrelated one aborted the run.
+    pytester.makefile(".test.yaml", k8s="apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n",
+                      policyish="policy: {allow: all}\nrules: [a, b]\n",
+                      broken="key: [unclosed\n")
+    pytester.makepyfile(test_own="import yaml\n\ndef test_reads_its_yaml():\n"
+                                 "    assert yaml.safe_load(open('k8s.test.yaml'))['kind'] == 'Pod'\n")
+    pytester.makefile(".test.yaml", rules=BASE + "  - name: passes\n    expect: {covered: true}\n")
+    result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.tools.pytest_plugin", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*rules.test.yaml::passes PASSED*", "*test_own.py::test_reads_its_yaml PASSED*"])
+    assert "k8s" not in result.stdout.str() and "broken" not in result.stdout.str()
+
+
+def test_a_file_in_the_tests_directory_of_a_policy_is_a_rule_test_without_naming_its_policy(tmp_path: Path) -> None:
+    from rxpolicy.tools.pytest_plugin import is_rule_test_file
+
+    (tmp_path / "mine" / "tests").mkdir(parents=True)
+    (tmp_path / "mine" / "policy.rxp").write_text("policy mine\nend\n", encoding="utf-8")
+    beside_rules = tmp_path / "mine" / "tests" / "x.test.yaml"
+    beside_rules.write_text("tests: []\n", encoding="utf-8")
+    elsewhere = tmp_path / "x.test.yaml"
+    elsewhere.write_text("tests: []\n", encoding="utf-8")
+    assert is_rule_test_file(beside_rules) and not is_rule_test_file(elsewhere)
+    assert all(is_rule_test_file(p) for p in ROOT.glob("rules/*/tests/*.test.yaml"))
+
+
 def test_the_session_compiles_each_policy_once() -> None:
     session, calls = RuleTestSession(), []
 
