@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.views import because
 from rxpolicy.tools.pytest_plugin import RuleTestSession
-from rxpolicy.tools.ruletest import TestResult, discover, find_test_files, load_test_file, run
+from rxpolicy.tools.ruletest import TestResult, discover, find_test_files, for_each_policy, load_test_file, run
 from rxpolicy.tools.ruletest_coverage import (
     PolicyCoverage,
     SourceSection,
@@ -500,6 +501,35 @@ def test_a_file_in_the_tests_directory_of_a_policy_is_a_rule_test_without_naming
     elsewhere.write_text("tests: []\n", encoding="utf-8")
     assert is_rule_test_file(beside_rules) and not is_rule_test_file(elsewhere)
     assert all(is_rule_test_file(p) for p in ROOT.glob("rules/*/tests/*.test.yaml"))
+
+
+def test_a_layers_tests_run_against_every_policy_built_on_it() -> None:
+    # issue 13.6: the model layer had no tests; a.s.r. kept copies of HollandZorg's with the year changed.
+    store = PolicyStore()
+    (periods,) = discover([ROOT / "rules" / "model" / "tests" / "dispensing_periods.test.yaml"])
+    assert periods.layer is None and "policy:" not in periods.path.read_text(encoding="utf-8").split("tests:")[0]
+    copies = for_each_policy(periods)
+    assert sorted(Path(c.policy).name for c in copies) == ["asr", "hollandzorg"] and {c.layer for c in copies} == {
+        "model"}
+    results = run(periods, store)
+    by_policy = {name: [r for r in results if r.policy.name == name] for name in ("asr", "hollandzorg")}
+    assert len(by_policy["asr"]) == len(by_policy["hollandzorg"]) == len(periods.tests) > 10
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
+    assert all(r.where.endswith(f"({r.policy.name})") for r in results)
+    assert not (ROOT / "rules" / "asr" / "tests" / "dispensing_periods.test.yaml").exists()
+
+
+def test_a_layer_test_that_fails_for_one_policy_says_which(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    asr_periods = tmp_path / "rules" / "asr" / "periods.rxp"
+    asr_periods.write_text(
+        'rule dispensing-period/asr-short\n  exception to dispensing-period/other\n  source "test"\n'
+        "  when medicine.atc matches C08*\n  then max_supply = at most 14 days\n         min_supply = not applicable\n"
+        '  explain en "x"\n  explain nl "x"\nend\n', encoding="utf-8")
+    (periods,) = discover([tmp_path / "rules" / "model" / "tests" / "dispensing_periods.test.yaml"])
+    failed = [r for r in run(periods, PolicyStore()) if not r.passed]
+    assert failed and {r.policy.name for r in failed} == {"asr"}
+    assert all("(asr)" in r.message for r in failed)
 
 
 def test_the_session_compiles_each_policy_once() -> None:

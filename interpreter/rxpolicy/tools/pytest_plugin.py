@@ -22,7 +22,8 @@ from rxpolicy.diagnostics import RxError
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.diagnostics import render_diagnostics
 from rxpolicy.language.load import RULE_SUFFIX, source_line
-from rxpolicy.tools.ruletest import TEST_SUFFIX, PreparedTest, TestResult, load_test_file, policy_for, prepare, run_test
+from rxpolicy.tools.ruletest import (TEST_SUFFIX, PreparedTest, TestResult, for_each_policy, load_test_file, policy_for,
+                                     prepare, run_test)
 from rxpolicy.tools.ruletest_format import FILE_KEYS
 
 if TYPE_CHECKING:  # pytest names these types only in a private module
@@ -105,11 +106,13 @@ class RuleTestFile(pytest.File):
 
     def collect(self) -> Iterator[RuleTestItem]:
         """One item per test; a problem with the file fails its collection with the diagnostics."""
-        test_file = load_test_file(self.path)
         session = self.config.stash[_SESSION]
-        policy = session.policy(test_file.policy, lambda: policy_for(test_file, session.store))
-        for prepared in prepare(test_file, policy):
-            yield RuleTestItem.from_parent(self, name=prepared.test.name, prepared=prepared, policy=policy)
+        for test_file in for_each_policy(load_test_file(self.path)):
+            policy = session.policy(test_file.policy, lambda: policy_for(test_file, session.store))
+            for prepared in prepare(test_file, policy):
+                # A shared layer's test runs once per policy built on the layer: the policy names the item.
+                name = f"{prepared.test.name} [{policy.name}]" if test_file.layer else prepared.test.name
+                yield RuleTestItem.from_parent(self, name=name, prepared=prepared, policy=policy)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: TracebackStyle | None = None) -> str | TerminalRepr:
