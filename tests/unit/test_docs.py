@@ -253,7 +253,7 @@ FAULTS: tuple[Fault, ...] = (
                                           then="max_supply = at most 1.5 months\n       min_supply = not applicable")),
     Fault("RX208", _CHECK, files=top_rule(when="insured.born_on + 99999999999 months < dispensed_on")),
     Fault("RX209", _CHECK, files=top_rule(extra="  in force from 0001-01-01\n")),
-    Fault("RX210", _CHECK, files=top_rule(when="\n       or ".join(['insured.plan is "Top"'] * 51))),
+    Fault("RX210", _CHECK, files=top_rule(when="\n       + ".join(["dispensing.fees.delivery"] * 51) + " > 0.00 EUR")),
     # RX3xx: the checker
     Fault("RX301", _CHECK, files=example('define contraceptive = medicine.atc matches G03A*\n'
                                          '  explain en "the medicine is a contraceptive pill"\n')),

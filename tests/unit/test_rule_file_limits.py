@@ -94,8 +94,11 @@ def nested(kind: str, depth: int) -> str:
     """A yes/no expression nesting exactly ``depth`` levels (as rxpolicy counts them) of one kind."""
     if kind == "not":
         return "not " * (depth - 1) + "dispensing.new_to_patient"
-    if kind == "or":
-        return " or ".join(["dispensing.new_to_patient"] * depth)
+    if kind == "or-and":  # alternating, so no chain is long enough to be regrouped
+        text = "dispensing.new_to_patient"
+        for level in range(depth - 1):
+            text = f"dispensing.new_to_patient {'or' if level % 2 else 'and'} ({text})"
+        return text
     if kind == "sum":  # depth - 1 additions and a comparison
         return " + ".join(["dispensing.supply_days"] * (depth - 1)) + " > 3"
     if kind == "division":  # number divisions: the generated code wraps each in Decimal(...)
@@ -113,7 +116,7 @@ def nested(kind: str, depth: int) -> str:
     raise AssertionError(kind)
 
 
-KINDS = ["not", "or", "sum", "division", "if", "months"]
+KINDS = ["not", "or-and", "sum", "division", "if", "months"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -132,11 +135,28 @@ def test_one_level_deeper_is_rx210_at_the_expression(tmp_path: Path, kind: str) 
 
 @pytest.mark.parametrize("size", [200, 500, 5000])
 def test_the_reported_crashes_are_refusals(tmp_path: Path, size: int) -> None:
-    # issue 14.3: 200 or-ed conditions, a 200-term sum (generated Python: "too many nested parentheses"), ~500 terms
-    # (RecursionError); issue 13.4: more than ~200 nested `not`s.
-    for kind in ("or", "sum", "not"):
+    # issue 14.3: a 200-term sum (generated Python: "too many nested parentheses"), ~500 terms (RecursionError);
+    # issue 13.4: more than ~200 nested `not`s.
+    for kind in ("sum", "not"):
         directory = write(tmp_path / kind, covered_when(nested(kind, size)))
         assert {code for code, _ in refused(directory)} == {"RX210"}
+
+
+@pytest.mark.parametrize("size", [9, 200, 3000])
+@pytest.mark.parametrize("operator", ["or", "and"])
+def test_a_long_chain_of_or_or_and_is_regrouped_and_decides_as_written(tmp_path: Path, size: int,
+                                                                        operator: str) -> None:
+    # issue 14.3: 200 or-ed conditions crashed the compiler; a chain of one logical operator is regrouped as a
+    # balanced tree (same operands, same order, log2(n) levels), so any length compiles and decides as written.
+    test = "is" if operator == "or" else "is not"
+    condition = f" {operator} ".join(f"dispensing.supply_days {test} {1000 + k}" for k in range(size))
+    policy = load_policy(str(write(tmp_path, covered_when(condition))))
+    for days in (30, 1000, 1000 + size // 2, 1000 + size - 1, 1000 + size):
+        case = case_from_mapping(dict(CASE, dispensing={"supply_days": days}))
+        listed = 1000 <= days < 1000 + size
+        evaluation = evaluate(policy, case)
+        assert evaluation["covered"].value is (listed if operator == "or" else not listed), days
+    assert evaluation_text(evaluation)
 
 
 def chain_of_definitions(length: int, per_definition: int, twice: bool = False) -> str:

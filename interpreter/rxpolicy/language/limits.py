@@ -12,7 +12,9 @@ far above what a policy text needs:
 * an expression nests at most :data:`MAX_DEPTH` levels deep (RX210 as written, RX352 with the
   definitions it uses written out in place): every stage that walks an expression (checker, code
   writer, explorer) stays far from Python's recursion limit, and the generated source stays
-  within the 200 nested parentheses Python's parser accepts (each level writes at most three).
+  within the 200 nested parentheses Python's parser accepts (each level writes at most three); a long
+  chain of `and` or `or` is regrouped as a balanced tree first (:func:`balance_chains`), so any number of
+  alternatives nests only log2(n) levels.
 
 How text becomes code is bounded too, see :mod:`rxpolicy.engine.codegen_expr`: strings and numbers
 enter the generated Python only as constants bound by name or the ``repr`` of a checked value,
@@ -25,11 +27,12 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 
 from lark import Token, Tree
+from lark.tree import Meta
 
 from rxpolicy.language import ast
 
-__all__ = ["FIRST_DATE", "LAST_DATE", "MAX_DAYS", "MAX_DECIMALS", "MAX_DEPTH", "MAX_MONTHS", "MAX_WHOLE_DIGITS",
-           "definition_depths", "expression_depth", "names_in", "too_deep_expressions"]
+__all__ = ["BALANCE_OVER", "FIRST_DATE", "LAST_DATE", "MAX_DAYS", "MAX_DECIMALS", "MAX_DEPTH", "MAX_MONTHS", "MAX_WHOLE_DIGITS",
+           "balance_chains", "definition_depths", "expression_depth", "names_in", "too_deep_expressions"]
 
 MAX_WHOLE_DIGITS = 12
 MAX_DECIMALS = 6
@@ -46,6 +49,67 @@ _EXPRESSIONS = frozenset({
     "percent", "number", "date", "text", "yes", "no", "not_applicable", "name", "call", "supply_limit"})
 #: A unit written after a number is part of the written value (`15 days`), not a level of its own.
 _UNITS = frozenset({"duration", "money", "percent"})
+
+
+#: A chain of one logical operator longer than this is regrouped as a balanced tree (see :func:`balance_chains`).
+BALANCE_OVER = 8
+
+
+def balance_chains(tree: Tree[Token]) -> None:
+    """Regroup every long chain of one logical operator (`a or b or c …`) as a balanced tree, in place.
+
+    The grammar reads `a or b or c or d` as `((a or b) or c) or d`: 200 conditions would nest 200 levels.
+    `and` and `or` are associative and evaluated left to right either way, so the same operands in the
+    same order grouped as `(a or b) or (c or d)` mean the same, stop at the same operand, and nest only
+    log2(n) levels: a long list of alternatives is no deeper than a short one. Chains of up to
+    :data:`BALANCE_OVER` operands, as every policy writes them, keep the grammar's grouping. Iterative, so a
+    chain of any length is regrouped without recursion. (Arithmetic is not regrouped: `a - b - c` is not
+    `a - (b - c)`.)
+    """
+    todo: list[Tree[Token]] = [tree]
+    while todo:
+        node = todo.pop()
+        for index, child in enumerate(node.children):
+            if not isinstance(child, Tree):
+                continue
+            if child.data in ("or_", "and_"):
+                operands = _chain(child)
+                if len(operands) > BALANCE_OVER:
+                    child = node.children[index] = _balanced(child.data, operands)
+                    todo.extend(operands)
+                    continue
+            todo.append(child)
+
+
+def _chain(node: Tree[Token]) -> list[Tree[Token]]:
+    """The operands of a chain of one operator, left to right (its left spine walked without recursion)."""
+    operands: list[Tree[Token]] = []
+    while isinstance(node, Tree) and node.data in ("or_", "and_") and len(node.children) == 2:
+        left, right = node.children
+        operands.append(right)  # type: ignore[arg-type]
+        if not (isinstance(left, Tree) and left.data == node.data):
+            operands.append(left)  # type: ignore[arg-type]
+            break
+        node = left
+    operands.reverse()
+    return operands
+
+
+def _balanced(data: str, operands: list[Tree[Token]]) -> Tree[Token]:
+    """A balanced tree of ``data`` nodes over the operands, each node spanning its operands' text."""
+    level: list[Tree[Token]] = list(operands)
+    while len(level) > 1:
+        paired = [_join(data, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = paired + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+def _join(data: str, left: Tree[Token], right: Tree[Token]) -> Tree[Token]:
+    meta = Meta()  # type: ignore[no-untyped-call]
+    meta.empty = False
+    meta.line, meta.column, meta.start_pos = left.meta.line, left.meta.column, left.meta.start_pos
+    meta.end_line, meta.end_column, meta.end_pos = right.meta.end_line, right.meta.end_column, right.meta.end_pos
+    return Tree(data, [left, right], meta)
 
 
 def too_deep_expressions(tree: Tree[Token]) -> Iterator[Tree[Token]]:

@@ -19,7 +19,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.language import ast
 from rxpolicy.language.parse import parse
 from rxpolicy.language.limits import (FIRST_DATE, LAST_DATE, MAX_DAYS, MAX_DECIMALS, MAX_DEPTH, MAX_MONTHS,
-                                       MAX_WHOLE_DIGITS, too_deep_expressions)
+                                       MAX_WHOLE_DIGITS, balance_chains, too_deep_expressions)
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Duration, Rounding, Unit
 
@@ -37,6 +37,7 @@ def parse_rule_file(source: SourceFile) -> ast.RuleFile:
 def lower(source: SourceFile, tree: Tree[Token]) -> ast.RuleFile:
     """Turn a parse tree into a :class:`ast.RuleFile`; raises :class:`RxError` on RX2xx problems."""
     builder = _Lower(source)
+    balance_chains(tree)  # 200 or-ed conditions nest 8 levels, not 200
     too_deep = list(too_deep_expressions(tree))
     if too_deep:  # lowering walks an expression recursively: refuse these before it does
         raise RxError([_too_deep(source, node) for node in too_deep])
@@ -51,10 +52,10 @@ def _too_deep(source: SourceFile, node: Tree[Token]) -> Diagnostic:
     span = Span(path=source.path, line=meta.line, column=meta.column, end_line=meta.line,
                 end_column=meta.column + 1)
     return Diagnostic(code="RX210", span=span,
-                      message=f"this expression nests more than {MAX_DEPTH} levels deep (each `and`, `or`, `not`, "
-                              "`+`, `-`, `*`, `/`, comparison, `if` and function call is one level)",
-                      help="give parts of it a name with `define` and use the names here; write a long list of "
-                           "alternatives as `is one of …` or `matches …` instead of many `or`s")
+                      message=f"this expression nests more than {MAX_DEPTH} levels deep (each `not`, `+`, `-`, `*`, "
+                              "`/`, comparison, `if`, function call and `and` or `or` inside another is one level)",
+                      help="give parts of it a name with `define` and use the names here, or write it flatter; "
+                           "a long chain of `and`s or `or`s alone is never too deep")
 
 
 def _words(token: Token | str) -> str:
