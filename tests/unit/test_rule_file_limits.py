@@ -284,3 +284,15 @@ def test_generated_code_names_only_positions_constants_and_the_engine(tmp_path: 
             if isinstance(node, python_ast.Call) and isinstance(node.func, python_ast.Name):
                 assert node.func.id in allowed_calls, node.func.id
             assert not isinstance(node, (python_ast.Import, python_ast.ImportFrom, python_ast.Lambda))
+
+
+def test_fmt_lays_out_a_long_chain_and_refuses_a_too_deep_expression_as_check_does(tmp_path: Path) -> None:
+    # fmt walked the parse tree recursively: 5,000 `or`s or 3,000 `not`s ended in a RecursionError (exit 3).
+    from rxpolicy.tools.fmt import format_text
+
+    long_chain = covered_when(" or ".join(f"dispensing.supply_days is {k}" for k in range(1200)))
+    formatted = format_text(long_chain)
+    assert format_text(formatted) == formatted and formatted.count(" or ") + formatted.count("\n    or ") >= 1199
+    with pytest.raises(RxError) as raised:
+        format_text(covered_when(nested("not", 3000)))
+    assert [(d.code, d.span.line if d.span else 0) for d in raised.value.diagnostics] == [("RX210", 4)]

@@ -23,7 +23,7 @@ from rxpolicy.language.limits import (FIRST_DATE, LAST_DATE, MAX_DAYS, MAX_DECIM
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Duration, Rounding, Unit
 
-__all__ = ["lower", "parse_rule_file", "TYPE_WORDS"]
+__all__ = ["lower", "parse_rule_file", "refuse_too_deep", "TYPE_WORDS"]
 
 #: Type words as written → canonical name (the checker maps these to types).
 TYPE_WORDS = ("yes or no", "money", "duration", "supply limit", "number", "date", "text", "percentage")
@@ -37,14 +37,22 @@ def parse_rule_file(source: SourceFile) -> ast.RuleFile:
 def lower(source: SourceFile, tree: Tree[Token]) -> ast.RuleFile:
     """Turn a parse tree into a :class:`ast.RuleFile`; raises :class:`RxError` on RX2xx problems."""
     builder = _Lower(source)
-    balance_chains(tree)  # 200 or-ed conditions nest 8 levels, not 200
-    too_deep = list(too_deep_expressions(tree))
-    if too_deep:  # lowering walks an expression recursively: refuse these before it does
-        raise RxError([_too_deep(source, node) for node in too_deep])
+    refuse_too_deep(source, tree)
     items = builder.transform(tree)
     if builder.problems:
         raise RxError(builder.problems)
     return ast.RuleFile(source=source, items=tuple(items))
+
+
+def refuse_too_deep(source: SourceFile, tree: Tree[Token]) -> None:
+    """Regroup long `and`/`or` chains (in place), then raise RX210 for every expression still nested too deeply.
+
+    Lowering (and the formatter) walk an expression recursively: this runs first, without recursion.
+    """
+    balance_chains(tree)  # 200 or-ed conditions nest 8 levels, not 200
+    too_deep = list(too_deep_expressions(tree))
+    if too_deep:
+        raise RxError([_too_deep(source, node) for node in too_deep])
 
 
 def _too_deep(source: SourceFile, node: Tree[Token]) -> Diagnostic:
