@@ -296,3 +296,21 @@ def test_fmt_lays_out_a_long_chain_and_refuses_a_too_deep_expression_as_check_do
     with pytest.raises(RxError) as raised:
         format_text(covered_when(nested("not", 3000)))
     assert [(d.code, d.span.line if d.span else 0) for d in raised.value.diagnostics] == [("RX210", 4)]
+
+
+@pytest.mark.parametrize("computed", [
+    "insured.born_on + (dispensing.supply_days * 1000) months > dispensed_on",  # year 3,001,970: was a ValueError
+    "dispensed_on + (dispensing.supply_days * 100000) days > dispensed_on",
+    "first_day_of_next_month(dispensed_on + (dispensing.supply_days * 1000) months) > dispensed_on",
+])
+def test_a_computed_date_beyond_the_calendar_is_rx505_at_the_rule(tmp_path: Path, computed: str) -> None:
+    # Within every limit, a rule can still compute a date past year 9999 for a case: that is the rule's
+    # computation failing for this case (RX505 at the rule), never an internal error.
+    policy = load_policy(str(write(tmp_path, covered_when(computed))))
+    case = case_from_mapping(dict(CASE, dispensing={"supply_days": 36000}))
+    with pytest.raises(RxError) as raised:
+        evaluate(policy, case)
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "RX505" and "out of range" in diagnostic.message
+    sane = case_from_mapping(dict(CASE, dispensing={"supply_days": 1}))
+    assert evaluate(policy, sane)["covered"].value in (True, False)

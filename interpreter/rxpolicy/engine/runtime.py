@@ -96,7 +96,10 @@ def fits_within(supply: Duration, limit: Duration | SupplyLimit, start: dt.date,
 
 def first_day_of_next_month(day: dt.date) -> dt.date:
     """The first day of the month after ``day``'s month."""
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    try:
+        return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    except ValueError:  # after December 9999: an overflow (RX505), as date arithmetic's own
+        raise OverflowError("date value out of range") from None
 
 
 def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,

@@ -96,7 +96,10 @@ def add_months(start: dt.date, months: int) -> dt.date:
     if day > 28:
         last = _MONTH_DAYS[month0] + (month0 == 1 and calendar.isleap(year))
         day = min(day, last)
-    return dt.date(year, month0 + 1, day)
+    try:
+        return dt.date(year, month0 + 1, day)
+    except ValueError:  # beyond year 9999: an overflow, as a date plus too many days is (RX505, not a crash)
+        raise OverflowError(f"date value out of range: {start} + {months} months") from None
 
 
 def whole_years_between(born: dt.date, on: dt.date) -> int:
