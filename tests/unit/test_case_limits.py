@@ -9,6 +9,7 @@ from a date at most 100 years, a number at most 12 digits before the point, a da
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,16 @@ def test_eval_names_the_case_field_not_a_rule(tmp_path: Path) -> None:
     assert result.exit_code == 2 and result.stdout == ""
     assert "RX405" in result.stderr and "supply_days" in result.stderr and ":6:" in result.stderr
     assert "RX505" not in result.stderr and ".rxp" not in result.stderr
+
+
+def test_the_counts_limits_are_declared_on_the_facts() -> None:
+    # The limits live where the facts are declared (rules/statutory/facts.rxp: `at most … because "…"`),
+    # so the case check, the generated case builder and the published JSON Schema all read them.
+    from rxpolicy.language.facts import FIELDS, statutory_facts
+    from rxpolicy.language.facts_publish import case_json_schema
+
+    assert {p: int(FIELDS[p].at_most) for p in ("dispensing.supply_days", "prescription.course_days",
+                                                 "dispensing.months_in_use")} == {
+        "dispensing.supply_days": 36600, "prescription.course_days": 36600, "dispensing.months_in_use": 1200}
+    published = json.dumps(case_json_schema(statutory_facts()))
+    assert '"maximum": 36600' in published and '"maximum": 1200' in published

@@ -27,7 +27,6 @@ from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.check.model import DecisionInfo
-from rxpolicy.language.facts import field_index
 
 __all__ = ["FunctionWriter", "ATOMIC", "decisions_computed"]
 
@@ -83,7 +82,7 @@ class FunctionWriter(ExpressionWriter):
         deciders = "".join(f"r_{i}, " for i in range(len(self.decisions)))
         # `U=U`: the marker of a definition not computed yet, read as a fast local.
         head = [f"def {name}(V, U=U):",
-                f"    D = V[{field_index('dispensed_on')}]",
+                f"    D = V[{self.checked.facts.period_index}]",
                 *(f"    d_{index} = U" for index in shared)]
         return "\n".join(head + body + [f"    return ({values}), ({deciders})"])
 
@@ -101,7 +100,7 @@ class FunctionWriter(ExpressionWriter):
             name = f"x_{len(names)}"
             names[owner] = name
             body = [f"    _ = {self.expr(e)}" for e in expressions[:-1]] + [f"    return {self.expr(expressions[-1])}"]
-            functions.append("\n".join([f"def {name}(V, VALS, TL):", "    D = V[0]", *body]))
+            functions.append("\n".join([f"def {name}(V, VALS, TL):", f"    D = V[{self.checked.facts.period_index}]", *body]))
 
         for rule in self.rules:
             if rule.index in self.in_force:
