@@ -227,7 +227,8 @@ def test_a_killed_run_leaves_only_complete_partitions_and_resume_completes_it(tm
     claims = tmp_path / "c.parquet"
     assert _invoke("claims", "synth", "--n", "6000", "--seed", "2", "--out", str(claims))[0] == 0
     out = tmp_path / "run"
-    command = [str(CLI), "batch", str(claims), "--out", str(out), "--chunk-size", "250"]
+    # Per case: slow enough to be killed mid-run on any machine (the columns would finish before the kill).
+    command = [str(CLI), "batch", str(claims), "--out", str(out), "--chunk-size", "250", "--engine", "per-case"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list(out.glob("part-*.parquet"))) < 3 and time.monotonic() < deadline and process.poll() is None:

@@ -10,6 +10,7 @@ and message: it never stops the others. :func:`rows_table` lays rows out as an A
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -68,15 +69,16 @@ class ResultRow:
 
 
 def evaluate_records(policy: CompiledPolicy, records: Iterable[Record], *, first: int = 1,
-                     selection: Selection | None = None, explain: bool = False, lang: str = "en",
-                     ) -> list[ResultRow]:
+                     numbers: Iterable[int] | None = None, selection: Selection | None = None,
+                     explain: bool = False, lang: str = "en") -> list[ResultRow]:
     """Evaluate records (case-file shaped or flattened mappings, or problems found while reading them).
 
-    Record numbers count from ``first``. Thread-safe: nothing is shared but the immutable policy.
+    Record numbers count from ``first``, or are ``numbers``. Thread-safe: nothing is shared but the
+    immutable policy.
     """
     chosen = selection or select_decisions(policy)
     rows: list[ResultRow] = []
-    for number, record in enumerate(records, start=first):
+    for number, record in zip(numbers if numbers is not None else itertools.count(first), records):
         if isinstance(record, RecordProblem):
             rows.append(ResultRow(record=number, error=record))
             continue

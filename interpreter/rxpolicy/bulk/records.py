@@ -45,15 +45,36 @@ class RecordProblem:
 Record = Mapping[str, Any] | RecordProblem
 
 
-@attrs.frozen
+@attrs.define
 class Chunk:
-    """Consecutive records of a claims file; ``first`` is the number of the first (records count from 1)."""
+    """Consecutive records of a claims file; ``first`` is the number of the first (records count from 1).
+
+    CSV and Parquet chunks also hold the records as an Arrow table of flattened columns (``table``), which the
+    columnar path reads; the records as mappings are made from it only when asked for.
+    """
 
     index: int
     first: int
-    records: list[Record]
-    #: The same records as an Arrow table of flattened columns (CSV and Parquet), for the columnar path.
+    count: int
     table: Any = attrs.field(default=None, eq=False, repr=False)
+    given: list[Record] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def records(self) -> list[Record]:
+        """Every record of the chunk, in order."""
+        if self.given is None:
+            self.given = self.table.to_pylist() if self.table is not None else []
+        return self.given
+
+    def subset(self, positions: list[int]) -> list[Record]:
+        """The records at some positions of the chunk (without making the others)."""
+        if self.given is None and self.table is not None:
+            return list(self.table.take(positions).to_pylist())
+        records = self.records
+        return [records[i] for i in positions]
 
 
 def input_format(path: Path, given: str | None = None) -> str:
@@ -78,10 +99,10 @@ def read_chunks(path: Path, fmt: str, size: int, *, skip: int = 0) -> Iterator[C
     reader = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt]
     index = 0
     first = 1
-    for records, table in reader(path, size, skip):
+    for count, records, table in reader(path, size, skip):
         if index >= skip:
-            yield Chunk(index=index, first=first, records=records, table=table)
-        first += len(records)
+            yield Chunk(index=index, first=first, count=count, table=table, given=records)
+        first += count
         index += 1
 
 
@@ -112,7 +133,7 @@ def _unreadable(path: Path, fmt: str, error: Exception) -> RxError:
 
 # ------------------------------------------------------------------------------------------- JSON Lines
 
-def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[list[Record], Any]]:
+def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
     records: list[Record] = []
     chunks = 0
     try:
@@ -122,12 +143,12 @@ def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[list[Record], Any
                     continue  # a blank line holds no record
                 records.append(_jsonl_record(raw) if chunks >= skip else {})
                 if len(records) == size:
-                    yield records, None
+                    yield len(records), records, None
                     records, chunks = [], chunks + 1
     except OSError as error:
         raise _unreadable(path, "JSON Lines", error) from None
     if records:
-        yield records, None
+        yield len(records), records, None
 
 
 def _jsonl_record(raw: bytes) -> Record:
@@ -146,7 +167,7 @@ def _jsonl_record(raw: bytes) -> Record:
 
 # ------------------------------------------------------------------------------------------- CSV
 
-def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[list[Record], Any]]:
+def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -171,10 +192,10 @@ def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[list[Record], Any]]
             raise _unreadable(path, "CSV", error) from None
         pending.extend({k: _cell(v) for k, v in row.items()} for row in batch.to_pylist())
         while len(pending) >= size:
-            yield pending[:size], None
+            yield size, pending[:size], None
             pending = pending[size:]
     if pending:
-        yield pending, None
+        yield len(pending), pending, None
 
 
 _RESOLVER = yaml.resolver.Resolver()
@@ -216,7 +237,7 @@ def _cell(text: str) -> object:
 
 # ------------------------------------------------------------------------------------------- Parquet
 
-def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[list[Record], Any]]:
+def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -228,12 +249,12 @@ def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[list[Record], A
     pending: list[Any] = []
     held = 0
 
-    def take(table: Any) -> tuple[list[Record], Any]:
+    def take(table: Any) -> tuple[int, list[Record] | None, Any]:
         nonlocal chunk
         chunk += 1
         if chunk <= skip:  # a chunk already done: only its length matters
-            return [{}] * table.num_rows, None
-        return table.to_pylist(), table
+            return table.num_rows, [], None
+        return table.num_rows, None, table
 
     try:
         # Batches end at row-group boundaries; they are cut into chunks of exactly `size` rows, so a chunk

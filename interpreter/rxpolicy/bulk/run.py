@@ -99,6 +99,17 @@ class BatchRun:
     chunk_size: int = 50_000
     resume: bool = False
     overwrite: bool = False
+    #: 'columnar' (the fast path where it applies, per case elsewhere) or 'per-case'.
+    engine: str = "columnar"
+    columnar: Any = attrs.field(default=None, eq=False, repr=False)
+
+    def with_columnar(self) -> BatchRun:
+        """This run with its policy compiled to columns (once), when the columnar engine is asked for."""
+        if self.engine != "columnar" or self.explain or self.columnar is not None:
+            return self
+        from .columnar import compile_columnar
+
+        return attrs.evolve(self, columnar=compile_columnar(self.policy))
 
     def manifest(self) -> dict[str, object]:
         """What makes two runs the same run (``--resume`` checks it)."""
@@ -111,16 +122,25 @@ class BatchRun:
 
 
 def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
-    """The result table of one chunk."""
-    rows = evaluate_records(run.policy, chunk.records, first=chunk.first, selection=run.selection,
-                            explain=run.explain, lang=run.lang)
-    return rows_table(rows, run.selection, run.explain)
+    """The result table of one chunk: on the columns where they apply (see :mod:`.columnar`), else per case."""
+
+    def per_case(positions: list[int]) -> Any:
+        rows = evaluate_records(run.policy, chunk.subset(positions), numbers=[chunk.first + i for i in positions],
+                                selection=run.selection, explain=run.explain, lang=run.lang)
+        return rows_table(rows, run.selection, run.explain)
+
+    if run.columnar is None or chunk.table is None:
+        return per_case(list(range(len(chunk))))
+    from .columnar import evaluate_columnar
+
+    return evaluate_columnar(run.columnar, chunk, run.selection, per_case)
 
 
 def run_batch(run: BatchRun, *, stdout: IO[bytes] | None = None,
               progress: Callable[[int], object] | None = None,
               evaluate: Callable[[BatchRun, Chunk], Any] = evaluate_chunk) -> Counts:
     """Run a batch; results go to ``run.out`` (partitions) or, without it, to ``stdout`` as a stream."""
+    run = run.with_columnar()
     counts = Counts()
     if run.out is None:
         assert stdout is not None
@@ -155,7 +175,7 @@ def _chunks(run: BatchRun, done: set[int]) -> Iterator[Chunk]:
     index = 0
     for chunk in read_chunks(run.claims, run.input_format, run.chunk_size, skip=skip):
         while index < chunk.index:
-            yield Chunk(index=index, first=0, records=[])  # counted from its partition on disk
+            yield Chunk(index=index, first=0, count=0, given=[])  # counted from its partition on disk
             index += 1
         yield chunk
         index += 1

@@ -77,6 +77,8 @@ MEDICINES: tuple[Medicine, ...] = (
     Medicine(name="methylphenidate 10 mg tablet", atc="N06BA04", weight=3, price=("9.00", "40.00")),
     Medicine(name="esketamine 28 mg nasal spray", atc="N06AX27", weight=1, price=("180.00", "260.00"), route="nasal",
              use="once"),
+    Medicine(name="diphtheria/tetanus/pertussis/polio vaccine", atc="J07CA02", weight=1, price=("15.00", "45.00"),
+             route="other", use="once", fixed=(("medicine.appendix_2", True),)),
     Medicine(name="pneumococcal vaccine", atc="J07AL02", weight=1, price=("8.00", "60.00"), route="other", use="once",
              fixed=(("medicine.appendix_2", True),)),
     Medicine(name="miglustat 100 mg capsule", atc="A16AX06", weight=1, price=("3500.00", "4500.00"),
@@ -179,7 +181,7 @@ def _claim(rng: random.Random, weights: list[int], first_day: int, days: int,
                      "dispensing.supply_days": rng.choice((course, course, 30, 45))})
     elif medicine.use == "once":
         flat["dispensing.supply_days"] = rng.choice((1, 10, 28, 30))
-        if medicine.atc == "J07AL02":
+        if medicine.atc.startswith("J07"):
             flat["prescription.first_for_indication"] = True
         if medicine.atc == "N07CA02":
             flat["prescription.purpose"] = rng.choice(("travel_sickness", "treatment"))
@@ -194,6 +196,10 @@ def _claim(rng: random.Random, weights: list[int], first_day: int, days: int,
                          "dispensing.supply_days": rng.choice((30, 60, 90, 90, 90, 180, 365))})
         else:
             flat["dispensing.supply_days"] = rng.choice((7, 14, 28, 28, 30, 30, 30, 60))
+    if ("medicine.appendix_2", True) in medicine.fixed and medicine.atc.startswith("N05") and rng.random() < 0.1:
+        # A first prescription of an Appendix 2 medicine: who may write it depends on the prescriber.
+        flat["prescription.first_for_indication"] = True
+        flat["prescription.expert_in_indication"] = rng.random() < 0.5
     if medicine.atc == "A16AX06":
         flat.update({"prescription.rare_condition": True, "prescription.specialised_in_condition": True,
                      "prescription.first_for_indication": rng.random() < 0.3})
@@ -203,7 +209,7 @@ def _claim(rng: random.Random, weights: list[int], first_day: int, days: int,
             flat["authorisation.valid_until"] = granted + dt.timedelta(days=rng.choice((180, 364)))
     if medicine.atc == "V06DX01":
         flat.update({"prescription.challenge_test_done": rng.random() < 0.8,
-                     "dispensing.ml_per_day": rng.choice((400, 600, 800, 1000))})
+                     "dispensing.ml_per_day": rng.choice((400, 600, 800, 1000, 1200, 1500))})
         flat["prescription.prescriber"] = rng.choice(("specialist", "youth_doctor", "gp", "dietician"))
         flat["insured.born_on"] = on - dt.timedelta(days=rng.randrange(700))
     flat["dispensing.fees.dispensing"] = Decimal(rng.choice(_FEES))

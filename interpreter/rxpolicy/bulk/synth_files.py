@@ -20,7 +20,7 @@ from rxpolicy.language.types import Kind
 
 from .synth import BLOCK, synth_claims
 
-__all__ = ["claims_schema", "flatten", "write_claims"]
+__all__ = ["claims_schema", "claims_table", "flatten", "write_claims"]
 
 
 def claims_schema() -> Any:
@@ -79,27 +79,28 @@ def _parquet(path: Path, n: int, seed: int, years: tuple[int, int], plans: Seque
     import pyarrow.parquet as pq
 
     schema = claims_schema()
-    kinds = {f.name: FIELDS[f.name].type.kind for f in schema}
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         block: list[dict[str, Any]] = []
         for claim in synth_claims(n, seed, years=years, plans=plans):
             block.append(flatten(claim))
             if len(block) == BLOCK:
-                writer.write_table(_table(block, schema, kinds))
+                writer.write_table(claims_table(block))
                 block = []
         if block:
-            writer.write_table(_table(block, schema, kinds))
+            writer.write_table(claims_table(block))
 
 
-def _table(block: list[dict[str, Any]], schema: Any, kinds: dict[str, Kind]) -> Any:
+def claims_table(block: list[dict[str, Any]]) -> Any:
+    """Flattened claims (values as in a case file: ISO dates, money as text) as a typed Arrow table."""
     import pyarrow as pa
 
+    schema = claims_schema()
     columns = {}
     for name in schema.names:
-        kind = kinds[name]
+        kind = FIELDS[name].type.kind
         values = [row.get(name) for row in block]
         if kind is Kind.DATE:
-            values = [dt.date.fromisoformat(v) if v is not None else None for v in values]
+            values = [v if v is None or isinstance(v, dt.date) else dt.date.fromisoformat(v) for v in values]
         elif kind is Kind.MONEY:
             values = [Decimal(v) if v is not None else None for v in values]
         columns[name] = values
