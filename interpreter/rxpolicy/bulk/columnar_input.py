@@ -157,8 +157,40 @@ def _literal(value: object, kind: Kind) -> pl.Expr:
     return pl.lit(value)
 
 
-def _derived(frame: pl.DataFrame) -> list[pl.Series]:
-    """The derived facts, worked out by the facts' own function once per claim."""
+#: The derived facts :func:`_derived_columns` computes as columns, in :data:`DERIVED` order.
+_VECTORISED = ("insured.age", "insured.days_insured", "days_in_year", "start_of_year", "end_of_year")
+
+
+def _derived_columns() -> list[pl.Expr]:
+    """:func:`rxpolicy.language.facts.derived_facts` as column expressions (used while the facts are these).
+
+    The age counts whole years with the contract's month arithmetic: the birthday in the dispensing year is the
+    date of birth's month and day, 29 February becoming 28 February outside leap years. The days insured count
+    only the dispensing year. ``tests/unit/test_columnar.py`` compares both on every day of a leap cycle.
+    """
+    on, born = pl.col(field_column("dispensed_on")), pl.col(field_column("insured.born_on"))
+    start, end = pl.col(field_column("insured.insured_from")), pl.col(field_column("insured.insured_until"))
+    year = on.dt.year()
+    leap = on.dt.is_leap_year()
+    birthday_day = pl.when((born.dt.month() == 2) & (born.dt.day() == 29) & ~leap).then(28) \
+        .otherwise(born.dt.day())
+    before_birthday = (born.dt.month().cast(pl.Int32) * 100 + birthday_day.cast(pl.Int32)) > \
+        (on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32))
+    age = (year.cast(pl.Int64) - born.dt.year().cast(pl.Int64)) - before_birthday.cast(pl.Int64)
+    first_day = pl.date(year, 1, 1)
+    last_day = pl.date(year, 12, 31)
+    insured = (pl.min_horizontal(end, last_day) - pl.max_horizontal(start, first_day)).dt.total_days() + 1
+    return [age.alias(field_column("insured.age")),
+            pl.max_horizontal(insured, pl.lit(0)).cast(pl.Int64).alias(field_column("insured.days_insured")),
+            pl.when(leap).then(366).otherwise(365).cast(pl.Int64).alias(field_column("days_in_year")),
+            first_day.alias(field_column("start_of_year")), last_day.alias(field_column("end_of_year"))]
+
+
+def _derived(frame: pl.DataFrame) -> list[pl.Series] | list[pl.Expr]:
+    """The derived facts: as columns while they are the ones :func:`_derived_columns` knows, else worked out
+    by the facts' own function once per claim."""
+    if DERIVED == _VECTORISED:
+        return _derived_columns()
     on, born, start, end = (frame.get_column(field_column(p)).to_list()
                             for p in ("dispensed_on", "insured.born_on", "insured.insured_from",
                                       "insured.insured_until"))
