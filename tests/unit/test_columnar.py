@@ -16,20 +16,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import pytest
 
 from rxpolicy import load_policy, parse_case
-from rxpolicy.bulk.columnar import compile_columnar, evaluate_columnar, field_column
-from rxpolicy.bulk.columnar_input import _derived_columns
+from rxpolicy.bulk.columnar import compile_columnar, evaluate_columnar
 from rxpolicy.bulk.core import select_decisions
 from rxpolicy.bulk.records import Chunk
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
 from rxpolicy.bulk.synth import synth_claims
 from rxpolicy.bulk.synth_files import claims_table, flatten
 from rxpolicy.engine.compile import CompiledPolicy
-from rxpolicy.language.facts import FIELDS, derived_facts
 from rxpolicy.language.types import Kind
 from rxpolicy.tools.analysis import representative_day
 from rxpolicy.tools.explore import base_case, condition_space
@@ -52,7 +49,7 @@ def _witnesses(policy: CompiledPolicy) -> list[dict[str, Any]]:
 def _edges(policy: CompiledPolicy, claims: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Claims with one field set to an edge of its type: valid or not, both paths must say the same."""
     rng = random.Random(11)
-    for path, spec in FIELDS.items():
+    for path, spec in policy.facts.fields.items():
         if spec.derived:
             continue
         kind = spec.type.kind
@@ -91,20 +88,6 @@ def _chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
         block = [{k: (str(v) if isinstance(v, (dt.date, Decimal)) else v) for k, v in r.items()}
                  for r in records[start:start + CHUNK]]
         yield Chunk(index=index, first=start + 1, count=len(block), table=claims_table(block))
-
-
-def test_the_derived_facts_as_columns_are_the_facts_own() -> None:
-    days = [dt.date(2023, 1, 1) + dt.timedelta(days=i) for i in range(0, 4 * 366, 3)]
-    births = [dt.date(1960, 2, 29), dt.date(2004, 2, 29), dt.date(1990, 12, 31), dt.date(2000, 1, 1),
-              dt.date(1985, 3, 1), dt.date(2012, 2, 28)]
-    rows = [(on, born, start, end) for on in days for born in births
-            for start, end in ((dt.date(on.year, 1, 1), dt.date(on.year, 12, 31)),
-                               (dt.date(on.year - 1, 6, 1), dt.date(on.year, 3, 15)),
-                               (dt.date(on.year, 11, 2), dt.date(on.year + 1, 2, 1)))]
-    frame = pl.DataFrame({field_column(p): [r[i] for r in rows] for i, p in enumerate(
-        ("dispensed_on", "insured.born_on", "insured.insured_from", "insured.insured_until"))})
-    got = frame.select(_derived_columns()).rows()
-    assert got == [derived_facts(*r) for r in rows]
 
 
 @pytest.mark.parametrize("name", ["hollandzorg", "asr"])

@@ -37,7 +37,6 @@ from rxpolicy.engine.compile import CompiledPolicy, Epoch
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import FIELDS
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import Duration, SupplyLimit, Unit
 
@@ -231,7 +230,8 @@ class _Compiler:
         self.values: dict[str, Val] = {}
         self.trouble: list[pl.Expr] = []
         self.stages: list[pl.Expr] = []
-        self.day = pl.col(field_column("dispensed_on"))
+        self.facts = policy.facts
+        self.day = pl.col(field_column(self.facts.period_date))
 
     def stage(self, name: str, value: Val) -> Val:
         """Compute a value once, as a column of its own, and refer to that column from then on."""
@@ -338,7 +338,7 @@ class _Compiler:
         return found
 
     def field(self, path: str) -> Val:
-        kind = FIELDS[path].type.kind
+        kind = self.facts.fields[path].type.kind
         column = pl.col(field_column(path))
         if kind is Kind.BOOL:
             return Val(column, "bool")
@@ -426,9 +426,9 @@ class _Compiler:
         limit = self.expr(node.limit)
         if limit.kind != "dur":
             raise Unsupported("a supply limit that is not a duration")
-        # As the per-case code (runtime.fits_days) does: the same two fields of the case.
-        smallest = pl.col(field_column("dispensing.smallest_pack"))
-        course = pl.col(field_column("prescription.course_days"))
+        # As the per-case code (runtime.fits_days) does: the facts the policy declares for the alternatives.
+        smallest = pl.col(field_column(self.facts.smallest_pack)) if self.facts.smallest_pack else pl.lit(False)
+        course = pl.col(field_column(self.facts.one_course)) if self.facts.one_course else pl.lit(None, pl.Int64)
         options = []
         for code, choice in enumerate(limit.choices):
             period = choice.duration if isinstance(choice, SupplyLimit) else choice
@@ -539,13 +539,13 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
 
     from .columnar_input import prepare
 
-    prepared = prepare(chunk.table, compiled.policy.plans)
+    prepared = prepare(chunk.table, compiled.policy.facts, compiled.policy.plans)
     count = len(chunk)
     if prepared is None:
         return per_case(list(range(count)))
     frame, clean = prepared
     frame = frame.with_columns(clean.alias("_clean")).with_row_index("_i")
-    day = pl.col(field_column("dispensed_on"))
+    day = pl.col(field_column(compiled.policy.facts.period_date))
     names = [d.name for d in compiled.policy.decisions]
     parts = []
     decided: list[pl.Series] = []

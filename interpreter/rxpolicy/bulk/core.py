@@ -83,7 +83,7 @@ def evaluate_records(policy: CompiledPolicy, records: Iterable[Record], *, first
             rows.append(ResultRow(record=number, error=record))
             continue
         try:
-            case = case_from_mapping(unflatten(record), source=f"record {number}", plans=policy.plans)
+            case = case_from_mapping(unflatten(record), source=f"record {number}", policy=policy)
             evaluation = evaluate(policy, case, trace=explain)
         except RxError as error:
             rows.append(ResultRow(record=number, error=problem_of(error.diagnostics[0], len(error.diagnostics))))

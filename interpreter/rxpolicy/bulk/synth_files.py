@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from rxpolicy.language.facts import FIELDS
+from rxpolicy.language.facts import statutory_facts
 from rxpolicy.language.types import Kind
 
 from .synth import BLOCK, synth_claims
@@ -30,7 +30,7 @@ def claims_schema() -> Any:
     types = {Kind.DATE: pa.date32(), Kind.MONEY: pa.decimal128(12, 2), Kind.NUMBER: pa.int64(),
              Kind.BOOL: pa.bool_(), Kind.LIST: pa.list_(pa.string())}
     return pa.schema([pa.field(path, types.get(spec.type.kind, pa.string()))
-                      for path, spec in FIELDS.items() if not spec.derived])
+                      for path, spec in statutory_facts().fields.items() if not spec.derived])
 
 
 def flatten(claim: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -97,7 +97,7 @@ def claims_table(block: list[dict[str, Any]]) -> Any:
     schema = claims_schema()
     columns = {}
     for name in schema.names:
-        kind = FIELDS[name].type.kind
+        kind = statutory_facts().fields[name].type.kind
         values = [row.get(name) for row in block]
         if kind is Kind.DATE:
             values = [v if v is None or isinstance(v, dt.date) else dt.date.fromisoformat(v) for v in values]
