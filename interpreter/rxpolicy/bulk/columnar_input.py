@@ -100,8 +100,10 @@ def _prepare(table: Any, schema: CaseSchema, plans: Collection[str]) -> tuple[pl
 
 
 def _dtype(kind: Kind) -> pl.DataType | type[pl.DataType]:
-    return {Kind.BOOL: pl.Boolean, Kind.DATE: pl.Date, Kind.MONEY: pl.Int64, Kind.NUMBER: pl.Int64,
-            Kind.LIST: pl.List(pl.String)}.get(kind, pl.String)
+    types: dict[Kind, pl.DataType | type[pl.DataType]] = {
+        Kind.BOOL: pl.Boolean, Kind.DATE: pl.Date, Kind.MONEY: pl.Int64, Kind.NUMBER: pl.Int64,
+        Kind.LIST: pl.List(pl.String)}
+    return types.get(kind, pl.String)
 
 
 def _typed(column: pl.Expr, dtype: pl.DataType, kind: Kind) -> pl.Expr | None:

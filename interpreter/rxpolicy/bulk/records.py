@@ -26,7 +26,7 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError
 
-__all__ = ["Chunk", "FORMATS", "RecordProblem", "input_format", "read_chunks", "unflatten"]
+__all__ = ["Chunk", "FORMATS", "RecordProblem", "check_readable", "input_format", "read_chunks", "unflatten"]
 
 #: The claims formats, by the suffix that names them.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -92,10 +92,7 @@ def input_format(path: Path, given: str | None = None) -> str:
 def read_chunks(path: Path, fmt: str, size: int, *, skip: int = 0) -> Iterator[Chunk]:
     """The records of a claims file in chunks of ``size`` records; the first ``skip`` chunks are read past
     without converting their records (a resumed run)."""
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise RxError(Diagnostic(code="RX801", message=f"the claims file {path} {what}",
-                                 help="give the path of a .jsonl, .csv or .parquet file of claims"))
+    check_readable(path)
     reader = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt]
     index = 0
     first = 1
@@ -104,6 +101,14 @@ def read_chunks(path: Path, fmt: str, size: int, *, skip: int = 0) -> Iterator[C
             yield Chunk(index=index, first=first, count=count, table=table, given=records)
         first += count
         index += 1
+
+
+def check_readable(path: Path) -> None:
+    """RX801 unless ``path`` is a file."""
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise RxError(Diagnostic(code="RX801", message=f"the claims file {path} {what}",
+                                 help="give the path of a .jsonl, .csv or .parquet file of claims"))
 
 
 def unflatten(record: Mapping[str, Any]) -> dict[str, Any]:

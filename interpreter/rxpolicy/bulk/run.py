@@ -19,7 +19,7 @@ from rxpolicy.engine.compile import CompiledPolicy
 
 from .core import Selection, evaluate_records, rows_table
 from .output import OutputDir, encode_text
-from .records import Chunk, read_chunks
+from .records import Chunk, check_readable, read_chunks
 
 __all__ = ["BatchRun", "Counts", "SAMPLES", "evaluate_chunk", "run_batch"]
 
@@ -140,6 +140,7 @@ def run_batch(run: BatchRun, *, stdout: IO[bytes] | None = None,
               progress: Callable[[int], object] | None = None,
               evaluate: Callable[[BatchRun, Chunk], Any] = evaluate_chunk) -> Counts:
     """Run a batch; results go to ``run.out`` (partitions) or, without it, to ``stdout`` as a stream."""
+    check_readable(run.claims)
     run = run.with_columnar()
     counts = Counts()
     if run.out is None:
