@@ -84,7 +84,9 @@ class OutputDir:
         write_table(table, self.path(index), self.fmt)
 
     def finish(self, summary: Mapping[str, object]) -> None:
-        """Mark the run complete, with its counts."""
+        """Mark the run complete, with its counts (and remove what a killed writer left half-written)."""
+        for stale in self.directory.glob(".part-*"):
+            stale.unlink(missing_ok=True)
         _atomic_write(self.directory / SUCCESS, json.dumps(dict(summary), indent=2).encode())
 
 

@@ -56,6 +56,15 @@ class Counts:
         self.errors.update(codes)
         self.evaluated += table.num_rows - sum(codes.values())
 
+    def merge(self, other: Counts) -> None:
+        """Add the counts of another part of the run (a partition evaluated elsewhere)."""
+        self.read += other.read
+        self.evaluated += other.evaluated
+        self.covered += other.covered
+        self.not_covered += other.not_covered
+        self.errors.update(other.errors)
+        self.samples = sorted(self.samples + other.samples)[:SAMPLES]
+
     def as_dict(self) -> dict[str, object]:
         """The counts as JSON-ready data."""
         return {"read": self.read, "evaluated": self.evaluated, "covered": self.covered,

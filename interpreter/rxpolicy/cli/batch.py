@@ -50,11 +50,14 @@ EXIT_INTERRUPTED = 130
 @click.option("--engine", type=click.Choice(["columnar", "per-case"]), default="columnar", show_default=True,
               help="columnar: a chunk at a time in vectorised columns (Parquet input; per case where they do not "
                    "apply); per-case: one claim at a time.")
+@click.option("--dask", "dask_address", default=None, metavar="local[:N]|tcp://HOST:PORT",
+              help="Evaluate the partitions on Dask: a LocalCluster of N workers (default 2), or the scheduler at "
+                   "the address. Needs --out; the claims, rules and --out must be on storage every worker sees.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @guarded
 def command(claims: Path, policy_name: str, out: Path | None, output_format: str | None,
                   input_format_name: str | None, decisions: str | None, explain: bool, lang: str, chunk_size: int,
-                  resume: bool, overwrite: bool, engine: str, quiet: bool) -> None:
+                  resume: bool, overwrite: bool, engine: str, dask_address: str | None, quiet: bool) -> None:
     """Evaluate a file of claims (JSON Lines, CSV or Parquet): one result row per claim, in order.
 
     Each claim's own dispensed_on picks the rules in force. Claims that are not valid cases, or that the
@@ -78,7 +81,13 @@ def command(claims: Path, policy_name: str, out: Path | None, output_format: str
             click.echo(f"rxpolicy batch: {line}", err=True)
     bar = _progress_bar(claims, kind, quiet)
     try:
-        counts = run_batch(run, stdout=sys.stdout.buffer, progress=(lambda n: bar.update(n)) if bar else None)
+        update = (lambda n: bar.update(n)) if bar else None
+        if dask_address:
+            from rxpolicy.bulk.distributed import run_dask
+
+            counts = run_dask(run, dask_address, policy_name, progress=update)
+        else:
+            counts = run_batch(run, stdout=sys.stdout.buffer, progress=update)
     except KeyboardInterrupt:
         if bar:
             bar.close()
