@@ -25,6 +25,7 @@ COMMANDS: Mapping[str, str] = MappingProxyType({
     "fmt": "fmt",
     "diff": "diff",
     "batch": "batch",
+    "impact": "impact",
     "claims": "claims",
     "schema": "schema",
 })
