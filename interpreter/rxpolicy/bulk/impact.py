@@ -198,6 +198,10 @@ def _on_side(chunk: Chunk, side: Side, dates: Dates) -> Chunk:
     """The chunk as the side evaluates it: claims moved to their date on this side (untouched when none moves)."""
     if dates == "own":
         return chunk
+    if dates == "year":
+        table = _by_years(chunk.table, side)
+        if table is not None:
+            return Chunk(index=chunk.index, first=chunk.first, count=chunk.count, table=table)
     period = side.policy.facts.period_date
     records = chunk.records
     moved: list[Record] | None = None
@@ -217,6 +221,33 @@ def _on_side(chunk: Chunk, side: Side, dates: Dates) -> Chunk:
         return chunk
     return Chunk(index=chunk.index, first=chunk.first, count=chunk.count, table=_table(moved, chunk),
                  given=moved)
+
+
+def _by_years(table: Any, side: Side) -> Any:
+    """A table of claims moved by whole years into the side's year, in columns; ``None`` when a date column is not
+    typed as dates (then each claim is moved on its own).
+
+    Moving a claim by whole years is what :func:`move_case` does to every date a case writes (every date that is
+    not derived: the dispensing date, date of birth, an authorisation's dates, the insured period), each by the
+    same whole years, 29 February becoming the 28th; ``tests/unit/test_impact.py`` checks the two agree.
+    """
+    if table is None:
+        return None
+    import polars as pl
+    import pyarrow as pa
+
+    schema = side.policy.facts
+    dated = [p for p, spec in schema.fields.items()
+             if spec.type.kind is Kind.DATE and not spec.derived and p in table.column_names]
+    if schema.period_date not in dated or any(not pa.types.is_date32(table.schema.field(p).type) for p in dated):
+        return None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    years = pl.lit(side.day.year) - pl.col(schema.period_date).dt.year().cast(pl.Int64)
+    offset = pl.format("{}y", years)
+    moved = frame.with_columns([pl.when(years.is_null() | (years == 0)).then(pl.col(p))
+                                .otherwise(pl.col(p).dt.offset_by(offset)).alias(p) for p in dated])
+    return moved.to_arrow().cast(table.schema)
 
 
 def _moved(record: Mapping[str, Any], number: int, side: Side, dates: Dates) -> Record:
