@@ -368,6 +368,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX803", ("batch", "claims.jsonl", "--decisions", "covered,insurer_pay"),
           files=(("claims.jsonl", _CLAIM),)),
     Fault("RX804", ("batch", "claims.jsonl", "--resume"), files=(("claims.jsonl", _CLAIM),)),
+    Fault("RX811", ("impact", "hollandzorg@2024-06-01", "hollandzorg@2025-06-01", "claims.jsonl", "--out",
+                    "report.txt"), files=(("claims.jsonl", _CLAIM),)),
 )
 
 

@@ -42,7 +42,7 @@ from rxpolicy.language.types import Kind
 from rxpolicy.language.values import add_months
 from rxpolicy.tools.diff_sides import move_case
 
-from .core import Selection, problem_of, select_decisions
+from .core import problem_of, select_decisions
 from .records import Chunk, Record, RecordProblem, check_readable, read_chunks, unflatten
 from .run import BatchRun, evaluate_chunk
 
@@ -162,7 +162,7 @@ def claim_impact(old: Side, new: Side, claims: Path, *, input_format: str, dates
     new_names = {d.name: d.type.kind for d in new.policy.decisions}
     common = [n for n in old_names if n in new_names and old_names[n] == new_names[n]]
     if not common:
-        raise RxError(Diagnostic(code="RX812", message=f"`{old.spec}` and `{new.spec}` declare no decision in "
+        raise RxError(Diagnostic(code="RX601", message=f"`{old.spec}` and `{new.spec}` declare no decision in "
                                                        "common, so there is nothing to compare",
                                  help="compare two versions of one policy, or policies on the same statutory layer"))
     skipped = tuple(sorted((set(old_names) | set(new_names)) - set(common)))

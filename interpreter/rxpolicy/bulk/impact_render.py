@@ -66,7 +66,7 @@ def impact_dict(report: ImpactReport) -> dict[str, Any]:
                    "error_witnesses": dict(sorted(report.error_witnesses.items()))},
         "money": {n: {"old": _money(d.old_total), "new": _money(d.new_total), "delta": _money(d.delta),
                       "changed": d.changed}
-                  for n, d in report.per_decision.items() if d.money},
+                  for n, d in ((n, report.per_decision[n]) for n in report.money)},
         "per_decision": {n: {"changed": d.changed} for n, d in report.per_decision.items()},
         "changes": [{"decision": c.decision, "kind": c.kind, "count": c.count,
                      "delta": _money(c.delta) if report.per_decision[c.decision].money else None,
@@ -193,9 +193,14 @@ def _bars(title: str, items: Sequence[tuple[str, Decimal | int]], unit: str = ""
     return "".join(parts)
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric_from: int = 1) -> str:
-    head = "".join(f'<th class="{"n" if i >= numeric_from else ""}">{_e(h)}</th>' for i, h in enumerate(header))
-    body = "".join("<tr>" + "".join(f'<td class="{"n" if i >= numeric_from else ""}">{_e(v)}</td>'
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric_from: int = 1,
+                numeric_to: int | None = None) -> str:
+    """A table; columns ``numeric_from`` up to (not including) ``numeric_to`` are numbers, aligned right."""
+    def align(i: int) -> str:
+        return "n" if i >= numeric_from and (numeric_to is None or i < numeric_to) else ""
+
+    head = "".join(f'<th class="{align(i)}">{_e(h)}</th>' for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f'<td class="{align(i)}">{_e(v)}</td>'
                                     for i, v in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -228,7 +233,7 @@ def impact_html(report: ImpactReport) -> str:
                            [[c["decision"], c["kind"], c["count"], c["delta"] or "",
                              "; ".join(f"{w['record']}: {_w(w['old'])} → {_w(w['new'])} ({w['old_rule']} → "
                                        f"{w['new_rule']})" for w in c["witnesses"])] for c in data["changes"]],
-                           numeric_from=2))
+                           numeric_from=2, numeric_to=4))
     errors = [("old side only", counts["errors_old_only_by_code"]), ("new side only", counts["errors_new_only_by_code"]),
               ("both sides", counts["errors_both_by_code"])]
     out.append("<h2>Records refused</h2>")
