@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rxpolicy.api import PolicyStore
-from rxpolicy.engine.case import Case
+from rxpolicy.engine.case import Case, parse_case
 from rxpolicy.language.check import LayerKind, LayerSources, PolicySources, check_policy
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.diagnostics import Diagnostic, RxError
@@ -351,14 +351,16 @@ async def check_endpoint(request: Request) -> Response:
         result = edited_sources(base, files) if base is not None else _standalone(files)
         answer: dict[str, Any] = {"ok": not has_errors(result.diagnostics),
                                   "diagnostics": [diagnostic_data(d, result.sources) for d in result.diagnostics]}
-        if answer["ok"] and result.checked is not None and body.get("case") is not None:
+        if answer["ok"] and result.checked is not None and (body.get("case") is not None
+                                                             or isinstance(body.get("case_yaml"), str)):
             key = hashlib.sha256(json.dumps([base.name if base else None, sorted(files.items())]).encode()).digest()
             compiled = service.edited.get(key)
             if compiled is None:
                 compiled = compile_policy(result.checked)
                 service.edited.put(key, compiled)
             try:
-                case = case_from_data(body["case"], compiled.plans, where="the case")
+                case = (parse_case(body["case_yaml"], path="case", plans=compiled.plans) if body.get("case") is None
+                        else case_from_data(body["case"], compiled.plans, where="the case"))
                 evaluation = evaluate(compiled, case)
                 found = what_if(evaluation) if evaluation.outcome == "not_covered" else None
                 answer["decision"] = decision_data(evaluation, lang, True, found)

@@ -194,6 +194,7 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"policy": {"type": "string"},
                                    "files": {"type": "object", "additionalProperties": {"type": "string"}},
                                    "case": {"$ref": "#/components/schemas/Case"},
+                                   "case_yaml": {"type": "string", "description": "the case as YAML instead"},
                                    "lang": {"enum": ["en", "nl"]}}}}}},
                 "responses": {"200": {"description": "diagnostics as data, and the decision when asked and clean",
                                       "content": {"application/json": {"schema": {"type": "object", "properties": {
