@@ -83,6 +83,8 @@ def case_json_schema() -> dict[str, Any]:
             nodes[parent]["required"].append(name)
     authorisation = nodes["authorisation"]
     authorisation["required"] = list(authorisation["properties"])
+    # The case's own fields (the dispensing date) before its sections, as a case file writes them.
+    root["properties"] = dict(sorted(root["properties"].items(), key=lambda item: "properties" in item[1]))
     root["properties"]["authorisation"] = {"anyOf": [authorisation, {"type": "null"}],
                                            "description": "the insurer's written authorisation (machtiging)"}
     return root

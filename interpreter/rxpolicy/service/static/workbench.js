@@ -189,8 +189,11 @@ async function evaluateNow() {
     showDiagnostics(answer.data.diagnostics || []);
     if (answer.ok && answer.data.case_diagnostics) answer = { ok: false, data: { diagnostics: answer.data.case_diagnostics } };
     else if (answer.ok && !answer.data.ok) {
+      // The decision shown stays the one the last rules that checked made, marked as such.
       showCaseProblems([]);
-      renderError("The edited rules do not check; see the diagnostics beside them.");
+      $("notice").hidden = false;
+      $("notice").textContent = "The edited rules do not check (see the diagnostics beside them): the decision below "
+        + "is the one the last rules that checked made.";
       return;
     } else if (answer.ok) answer = { ok: true, data: answer.data.decision };
   } else {
@@ -201,6 +204,7 @@ async function evaluateNow() {
     if (ticket !== state.evaluating) return;
   }
   $("rules-origin").hidden = !edited;
+  $("notice").hidden = true;
   if (!answer.ok) {
     const diagnostics = answer.data.diagnostics || [];
     showCaseProblems(diagnostics);
@@ -296,6 +300,8 @@ function syncScroll() {
 }
 
 function showDiagnostics(diagnostics) {
+  // Drawn again only when they change, so the list does not flicker while the expert types.
+  if (JSON.stringify(diagnostics) === JSON.stringify(state.diagnostics) && $("diagnostics").childElementCount === diagnostics.length) return;
   state.diagnostics = diagnostics;
   $("diagnostics").replaceChildren(...diagnostics.map((d) => el("li", {
     class: d.severity, "data-code": d.code, "data-file": d.file || "", "data-line": d.line || "",
