@@ -77,6 +77,27 @@ class Server:
         except urllib.error.HTTPError as error:
             return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
+    def oversized(self, path: str, size: int) -> Answer:
+        """POST a body of ``size`` bytes over a raw socket, reading the answer even when the service refuses
+        before the body is sent (it answers as soon as the declared length is too large, then closes)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as connection:
+            connection.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+            try:
+                connection.sendall(b" " * size)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            received = b""
+            try:
+                while chunk := connection.recv(65536):
+                    received += chunk
+            except ConnectionResetError:
+                pass
+        head, _, body = received.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+        return Answer(int(lines[0].split()[1]), headers, body)
+
     def log_lines(self) -> list[dict[str, Any]]:
         """The JSON lines of the access log so far."""
         self._log.flush()

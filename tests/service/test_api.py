@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, ROOT, Server, case_json
+from .conftest import ROOT, Server, case_json
 
 BENZO = ROOT / "examples" / "hollandzorg" / "benzodiazepine-chronic.yaml"
 CHRONIC = ROOT / "examples" / "hollandzorg" / "chronic-adjusted.yaml"
@@ -97,7 +97,7 @@ def test_bad_parameters_unknown_policies_and_endpoints_are_refused_in_words(serv
 
 
 def test_the_request_body_is_bounded(server: Server) -> None:
-    answer = server.request("POST", "/v1/evaluate", " " * 1_100_000)
+    answer = server.oversized("/v1/evaluate", 1_100_000)
     assert answer.status == 413
     assert answer.json["diagnostics"][0]["code"] == "RX801"
 

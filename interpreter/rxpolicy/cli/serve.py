@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from rxpolicy.cli.common import guarded
-from rxpolicy.diagnostics import Diagnostic, RxError
 
 __all__ = ["command"]
 
@@ -41,10 +40,8 @@ def command(policies: Path | None, host: str, port: int, workers: int, watch: fl
 
         from rxpolicy.service.app import ServiceConfig, configure_access_log, create_app
     except ImportError as error:
-        raise RxError(Diagnostic(code="RX603", message=f"the service needs a package that is not installed "
-                                                        f"({error.name})",
-                                 help="install rxpolicy with its service extra: pip install 'rxpolicy[serve]'")) \
-            from None
+        raise click.UsageError(f"the service needs a package that is not installed ({error.name}); install "
+                               "rxpolicy with its service extra: pip install 'rxpolicy[serve]'") from None
     from rxpolicy.language.facts import FIELDS
 
     for field in log_case_fields:

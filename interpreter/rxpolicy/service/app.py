@@ -547,10 +547,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
 async def _internal_error(request: Request, error: Exception) -> Response:
     # A bug in rxpolicy, not in the request: no traceback leaves the server; the log names the error class.
     _log({"event": "internal_error", "path": request.url.path, "error": type(error).__name__})
-    diagnostic = Diagnostic(code="RX899", message="internal error: this is a bug in rxpolicy, not in your request",
-                            help="report it with the request that caused it")
-    return JSONResponse({"error": "RX899: internal error", "diagnostics": [diagnostic_data(diagnostic)]},
-                        status_code=500)
+    return JSONResponse({"error": "internal error: this is a bug in rxpolicy, not in your request; report it with "
+                                  "the request that caused it", "diagnostics": []}, status_code=500)
 
 
 def _log(record: Mapping[str, Any]) -> None:
