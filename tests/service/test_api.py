@@ -231,3 +231,23 @@ def test_the_workbench_and_its_files_are_served(server: Server) -> None:
     assert page.status == 200 and "rxpolicy workbench" in page.text
     for name in ("workbench.js", "workbench.css"):
         assert server.request("GET", f"/static/{name}").status == 200
+
+
+def test_the_readme_curl_answers_what_the_readme_shows(server: Server) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Service and workbench"):]
+    command = section[section.index("curl "):section.index("```", section.index("curl "))]
+    path = command.split("'http://127.0.0.1:8080", 1)[1].split("'", 1)[0]
+    case = command.split("--data-binary @", 1)[1].split()[0]
+    assert "application/yaml" in command
+    answer = server.request("POST", path, (ROOT / case).read_text(), content_type="application/yaml")
+    assert answer.status == 200
+    compact = json.dumps(answer.json, separators=(",", ":"), ensure_ascii=False)
+    shown = section[section.index("```json"):]
+    shown = shown[len("```json"):shown.index("```", 7)]
+    # Every piece between the `…` of the README's answer is in the real one.
+    for piece in shown.replace("\n", "").split("…"):
+        for part in piece.strip(" ,{}[]").split(","):
+            part = part.strip(" {}[]")
+            if part and part != '"policy_fingerprint":"':
+                assert part in compact, part
