@@ -6,6 +6,9 @@ the load generator takes as little of the machine's CPU as it can). Prints reque
 p99 latency and the error count (any answer that is not 200 with a decision counts as an error).
 
     python benchmarks/serve_load.py [--seconds 5] [--workers 1] [--explain false] [--concurrency 1,16,64]
+
+Besides the figures users see, it prints the CPU time the server and the load generator spend per request
+(from /proc): on a shared machine those say what the service would do with the cores to itself.
 """
 
 from __future__ import annotations
@@ -50,6 +53,25 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     process.kill()
     raise SystemExit("the service did not become ready in 60 s: " + process.stderr.read().decode()[-2000:]
                      if process.stderr else "")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children (the worker processes), from /proc."""
+    total, pids, seen = 0.0, [pid], set()
+    tick = os.sysconf("SC_CLK_TCK")
+    while pids:
+        current = pids.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def requests_bytes(port: int, explain: bool) -> list[bytes]:
@@ -108,12 +130,18 @@ def main() -> None:
         requests = requests_bytes(port, args.explain == "true")
         print(f"POST /v1/evaluate?explain={args.explain}, {len(requests)} HollandZorg example cases in turn, "
               f"{args.workers} worker process(es), {os.cpu_count()} CPUs, {args.seconds:g} s per level")
-        print(f"{'concurrency':>11} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+        print(f"{'concurrency':>11} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+              f"{'server CPU ms/req':>17} {'client CPU ms/req':>17}")
         for level in [int(c) for c in args.concurrency.split(",")]:
+            server_before, client_before = cpu_seconds(server.pid), time.process_time()
             count, latencies, errors = asyncio.run(run(port, level, args.seconds, requests))
+            server_cpu = cpu_seconds(server.pid) - server_before
+            client_cpu = time.process_time() - client_before
             quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+            # CPU per request includes the warm-up's requests, which are not counted: a slight overestimate.
             print(f"{level:>11} {count:>9} {count / args.seconds:>8.0f} {quantiles[49] * 1000:>7.2f} "
-                  f"{quantiles[98] * 1000:>7.2f} {len(errors):>6}")
+                  f"{quantiles[98] * 1000:>7.2f} {len(errors):>6} {server_cpu / count * 1000:>17.3f} "
+                  f"{client_cpu / count * 1000:>17.3f}")
             for error in errors[:3]:
                 print("   error:", error)
     finally:
