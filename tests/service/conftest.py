@@ -98,6 +98,15 @@ class Server:
         headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
         return Answer(int(lines[0].split()[1]), headers, body)
 
+    def log_until(self, found: Any, seconds: float = 30) -> list[dict[str, Any]]:
+        """The access log once ``found(lines)`` holds: a request's line is written just after its answer."""
+        deadline = time.monotonic() + seconds
+        lines = self.log_lines()
+        while not found(lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            lines = self.log_lines()
+        return lines
+
     def log_lines(self) -> list[dict[str, Any]]:
         """The JSON lines of the access log so far."""
         self._log.flush()

@@ -105,7 +105,8 @@ def test_work_longer_than_the_limit_is_refused_and_the_access_log_can_name_confi
         assert answer.status == 503
         assert answer.json["diagnostics"][0]["code"] == "RX804"
         assert server.request("POST", "/v1/evaluate?explain=false", case_json(BENZO)).status == 200
-        evaluated = [line for line in server.log_lines() if line.get("path") == "/v1/evaluate"][-1]
+        lines = server.log_until(lambda ls: any(line.get("path") == "/v1/evaluate" for line in ls))
+        evaluated = [line for line in lines if line.get("path") == "/v1/evaluate"][-1]
         assert evaluated["case"] == {"medicine.atc": "N05BA04"}
         assert "1970-05-01" not in json.dumps(server.log_lines())
     finally:
