@@ -99,14 +99,40 @@ def test_the_watcher_reloads_a_changed_rule_file(rules_copy: Path, tmp_path: Pat
 
 def test_work_longer_than_the_limit_is_refused_and_the_access_log_can_name_configured_fields(
         tmp_path: Path) -> None:
-    server = Server(tmp_path, "--timeout", "0.1", "--log-case-field", "medicine.atc")
+    server = Server(tmp_path, "--timeout", "0.1", "--log-case-field", "medicine.atc", "--max-batch", "4096")
     try:
+        # A batch over its limit: what was read is answered, and the last row says from where on nothing was.
+        lines = "\n".join([case_json(BENZO)] * 20) + "\n"
+        assert len(lines) > 4096
+        rows = [json.loads(r) for r in server.request("POST", "/v1/batch", lines).text.splitlines()]
+        assert rows[-1]["code"] == "RX801" and "were not read" in rows[-1]["message"]
+        assert [r["line"] for r in rows] == list(range(1, len(rows) + 1))
+        # A body without a declared length is counted as it arrives, and refused all the same.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+            connection.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                               b"Connection: close\r\n\r\n")
+            try:
+                for _ in range(12):
+                    connection.sendall(b"%x\r\n%s\r\n" % (100_000, b" " * 100_000))
+                connection.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            received = b""
+            try:
+                while chunk := connection.recv(65536):
+                    received += chunk
+            except ConnectionResetError:
+                pass
+        assert received.startswith(b"HTTP/1.1 413") and b"RX801" in received
         answer = server.request("GET", "/v1/diff?old=hollandzorg@2023-06-01&new=hollandzorg@2024-06-01")
         assert answer.status == 503
         assert answer.json["diagnostics"][0]["code"] == "RX804"
         assert server.request("POST", "/v1/evaluate?explain=false", case_json(BENZO)).status == 200
-        lines = server.log_until(lambda ls: any(line.get("path") == "/v1/evaluate" for line in ls))
-        evaluated = [line for line in lines if line.get("path") == "/v1/evaluate"][-1]
+        def answered(line: dict[str, object]) -> bool:
+            return line.get("path") == "/v1/evaluate" and line.get("status") == 200
+
+        lines = server.log_until(lambda ls: any(answered(line) for line in ls))
+        evaluated = [line for line in lines if answered(line)][-1]
         assert evaluated["case"] == {"medicine.atc": "N05BA04"}
         assert "1970-05-01" not in json.dumps(server.log_lines())
     finally:
