@@ -132,6 +132,16 @@ def test_workbench_case_explanation_broken_rule_and_comparison(browser: Any, ser
     assert text_of(driver, "outcome").startswith("COVERED")
     assert driver.find_element("id", "rules-origin").is_displayed()
 
+    # The same case as YAML: the form's values, and an edit there decides again.
+    driver.find_element("id", "mode-yaml").click()
+    area = driver.find_element("id", "case-yaml")
+    text = area.get_attribute("value")
+    assert "dispensed_on: 2025-03-14" in text and "supply_days: 30" in text
+    driver.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));",
+                          area, text.replace("supply_days: 30", "supply_days: 90"))
+    wait_for(driver, lambda d: "NOT COVERED" in text_of(d, "outcome"), "the decision on the YAML case")
+    driver.find_element("id", "mode-form").click()
+
     # Compare two dates on this case and in general.
     driver.find_element("id", "tab-compare").click()
     driver.execute_script("document.getElementById('old-date').value = '2023-06-01';"
