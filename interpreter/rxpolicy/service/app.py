@@ -38,21 +38,19 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rxpolicy.api import PolicyStore
-from rxpolicy.engine.case import Case, parse_case
-from rxpolicy.language.check import LayerKind, LayerSources, PolicySources, check_policy
-from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.diagnostics import Diagnostic, RxError
-from rxpolicy.tools.diff import diff
-from rxpolicy.tools.diff_sides import parse_side
-from rxpolicy.tools.whatif import what_if
+from rxpolicy.engine.case import Case, parse_case
+from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.engine.evaluate import evaluate
-from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.explain.diff import diff_dict
 from rxpolicy.language.source import SourceFile
 from rxpolicy.service.catalogue import Catalogue, CatalogueHolder, load_catalogue, rules_stamp
 from rxpolicy.service.schemas import case_json_schema, decision_json_schema, openapi_document
-from rxpolicy.service.wire import (BODY, bad_request, case_from_body, case_from_data, decision_data, diagnostic_data,
-                   edited_sources, has_errors, json_document)
+from rxpolicy.service.wire import (BODY, bad_request, case_from_body, case_from_data, decision_data,
+                                   diagnostic_data, edited_sources, has_errors, json_document, standalone_sources)
+from rxpolicy.tools.diff import diff
+from rxpolicy.tools.diff_sides import parse_side
+from rxpolicy.tools.whatif import what_if
 
 __all__ = ["ServiceConfig", "app_from_environment", "configure_access_log", "create_app"]
 
@@ -348,7 +346,7 @@ async def check_endpoint(request: Request) -> Response:
         base = None
 
     def work() -> dict[str, Any]:
-        result = edited_sources(base, files) if base is not None else _standalone(files)
+        result = edited_sources(base, files) if base is not None else standalone_sources(files)
         answer: dict[str, Any] = {"ok": not has_errors(result.diagnostics),
                                   "diagnostics": [diagnostic_data(d, result.sources) for d in result.diagnostics]}
         if answer["ok"] and result.checked is not None and (body.get("case") is not None
@@ -370,30 +368,6 @@ async def check_endpoint(request: Request) -> Response:
 
     _note(request, policy=base.name if base else None)
     return JSONResponse(await service.bounded(work))
-
-
-def _standalone(files: Mapping[str, str]) -> Any:
-    """Rule files checked on their own, as one layer (a directory without a policy declaration)."""
-    from rxpolicy.service.wire import EditedCheck
-    parsed: list[Any] = []
-    problems: list[Diagnostic] = []
-    sources: dict[str, SourceFile] = {}
-    for path, text in files.items():
-        source = SourceFile(path=path, text=text)
-        sources[path] = source
-        try:
-            parsed.append(parse_rule_file(source))
-        except RxError as error:
-            problems.extend(error.diagnostics)
-    if problems:
-        return EditedCheck(checked=None, diagnostics=tuple(sorted(problems, key=Diagnostic.sort_key)),
-                           sources=sources)
-    layer = LayerSources(name="request", kind=LayerKind.STATUTORY, title="request", files=tuple(parsed))
-    try:
-        checked, warnings = check_policy(PolicySources(name="request", declaration=None, layers=(layer,)))
-    except RxError as error:
-        return EditedCheck(checked=None, diagnostics=error.diagnostics, sources=sources)
-    return EditedCheck(checked=checked, diagnostics=warnings, sources=sources)
 
 
 def _policy_data(policy: CompiledPolicy) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from types import MappingProxyType
 
 import attrs
 
-from rxpolicy.language.check import PolicySources, check_policy
-from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
+from rxpolicy.language.check import PolicySources, check_policy
 from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, policy_sources
 
 __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "rules_stamp"]

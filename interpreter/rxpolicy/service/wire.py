@@ -16,19 +16,20 @@ from typing import Any
 
 import attrs
 
-from rxpolicy.engine.case import Case, case_from_mapping, parse_case
-from rxpolicy.language.check import PolicySources, check_policy
 from rxpolicy.diagnostics import Diagnostic, RxError, Severity
+from rxpolicy.engine.case import Case, case_from_mapping, parse_case
 from rxpolicy.engine.evaluate import Evaluation
-from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.explain.diagnostics import render_diagnostic
-from rxpolicy.explain.whatif import WhatIf
 from rxpolicy.explain.json import SCHEMA_VERSION, evaluation_dict
+from rxpolicy.explain.whatif import WhatIf
 from rxpolicy.explain.words import json_value
+from rxpolicy.language import ast
+from rxpolicy.language.check import CheckedPolicy, LayerKind, LayerSources, PolicySources, check_policy
+from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile, Span
 
-__all__ = ["BODY", "bad_request", "case_from_body", "decision_data", "diagnostic_data", "edited_sources",
-           "json_document", "receipt_data"]
+__all__ = ["BODY", "EditedCheck", "bad_request", "case_from_body", "case_from_data", "decision_data",
+           "diagnostic_data", "edited_sources", "has_errors", "json_document", "receipt_data", "standalone_sources"]
 
 #: How the service names the request body in messages (the place a case problem is in).
 BODY = "request body"
@@ -157,7 +158,7 @@ def diagnostic_data(diagnostic: Diagnostic, sources: Mapping[str, SourceFile] | 
 class EditedCheck:
     """The outcome of checking an edited copy of a policy: the compiled copy when it checks, and every finding."""
 
-    checked: Any | None
+    checked: CheckedPolicy | None
     diagnostics: tuple[Diagnostic, ...]
     sources: Mapping[str, SourceFile]
 
@@ -200,6 +201,29 @@ def edited_sources(base: PolicySources, edits: Mapping[str, str]) -> EditedCheck
     except RxError as error:
         return EditedCheck(checked=None, diagnostics=error.diagnostics, sources=texts)
     return EditedCheck(checked=checked, diagnostics=warnings, sources=texts)
+
+
+def standalone_sources(files: Mapping[str, str]) -> EditedCheck:
+    """Rule files checked on their own, as one layer (as a directory without a policy declaration is)."""
+    parsed: list[ast.RuleFile] = []
+    problems: list[Diagnostic] = []
+    sources: dict[str, SourceFile] = {}
+    for path, text in files.items():
+        source = SourceFile(path=path, text=text)
+        sources[path] = source
+        try:
+            parsed.append(parse_rule_file(source))
+        except RxError as error:
+            problems.extend(error.diagnostics)
+    if problems:
+        return EditedCheck(checked=None, diagnostics=tuple(sorted(problems, key=Diagnostic.sort_key)),
+                           sources=sources)
+    layer = LayerSources(name="request", kind=LayerKind.STATUTORY, title="request", files=tuple(parsed))
+    try:
+        checked, warnings = check_policy(PolicySources(name="request", declaration=None, layers=(layer,)))
+    except RxError as error:
+        return EditedCheck(checked=None, diagnostics=error.diagnostics, sources=sources)
+    return EditedCheck(checked=checked, diagnostics=warnings, sources=sources)
 
 
 def has_errors(diagnostics: Sequence[Diagnostic]) -> bool:
