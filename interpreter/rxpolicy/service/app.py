@@ -237,7 +237,7 @@ async def evaluate_endpoint(request: Request) -> Response:
     content_type = request.headers.get("content-type", "application/json")
 
     def work() -> tuple[dict[str, Any], Case]:
-        case = case_from_body(raw, content_type, policy.plans)
+        case = case_from_body(raw, content_type, policy)
         _year_matches(policy, name, year, case)
         evaluation = evaluate(policy, case, trace=explain)
         found = what_if(evaluation) if why_not and explain and evaluation.outcome == "not_covered" else None
@@ -317,7 +317,7 @@ def _batch_row(policy: CompiledPolicy, name: str, year: int | None, number: int,
                explain: bool) -> dict[str, Any]:
     """One batch line's result, or its error row ``{line, code, field, message}`` (with every problem)."""
     try:
-        case = case_from_data(json_document(raw, f"line {number}"), policy.plans, where=f"line {number}")
+        case = case_from_data(json_document(raw, f"line {number}"), policy, where=f"line {number}")
         _year_matches(policy, name, year, case)
         return {"line": number, **decision_data(evaluate(policy, case, trace=explain), lang, explain)}
     except RxError as error:
@@ -357,8 +357,8 @@ async def check_endpoint(request: Request) -> Response:
                 compiled = compile_policy(result.checked)
                 service.edited.put(key, compiled)
             try:
-                case = (parse_case(body["case_yaml"], path="case", plans=compiled.plans) if body.get("case") is None
-                        else case_from_data(body["case"], compiled.plans, where="the case"))
+                case = (parse_case(body["case_yaml"], path="case", policy=compiled) if body.get("case") is None
+                        else case_from_data(body["case"], compiled, where="the case"))
                 evaluation = evaluate(compiled, case)
                 found = what_if(evaluation) if evaluation.outcome == "not_covered" else None
                 answer["decision"] = decision_data(evaluation, lang, True, found)
@@ -429,7 +429,7 @@ async def diff_endpoint(request: Request) -> Response:
                 found = diff_dict(diff(old, new))
                 service.diffs.put(key, found)
             return cast(dict[str, Any], found)
-        case = case_from_body(raw, request.headers.get("content-type", "application/json"), old.policy.plans)
+        case = case_from_body(raw, request.headers.get("content-type", "application/json"), old.policy)
         return diff_dict(diff(old, new, [(case, BODY)]))
 
     _note(request, fingerprint=catalogue.fingerprint)
@@ -480,13 +480,16 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 async def openapi_endpoint(request: Request) -> Response:
-    """GET /openapi.json."""
-    return JSONResponse(openapi_document())
+    """GET /openapi.json (its case schema is the default policy's)."""
+    service = _service(request)
+    return JSONResponse(openapi_document(service.holder.current.resolve(service.config.default_policy)[0]))
 
 
 async def case_schema_endpoint(request: Request) -> Response:
-    """GET /v1/schemas/case."""
-    return JSONResponse(case_json_schema())
+    """GET /v1/schemas/case?policy=…: the JSON Schema of a case of a served policy (its declared facts and plans)."""
+    service = _service(request)
+    policy, _ = service.holder.current.resolve(request.query_params.get("policy", service.config.default_policy))
+    return JSONResponse(case_json_schema(policy))
 
 
 async def decision_schema_endpoint(request: Request) -> Response:

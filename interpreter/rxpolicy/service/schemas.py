@@ -1,8 +1,7 @@
 """JSON Schemas of the case and of the decision, and the service's OpenAPI document.
 
-The case schema is made from the case schema module (:data:`rxpolicy.schema.FIELDS`), the one list of
-case fields, so it cannot drift from what the loader accepts; :func:`case_json_schema` is the one place
-that makes it. The decision schema describes ``rxpolicy eval --format json`` and its lean subset.
+The case schema is the one ``rxpolicy schema case`` prints, made from the facts a policy declares in its
+rule files, so it cannot drift from what the loader accepts. The decision schema describes ``rxpolicy eval --format json`` and its lean subset.
 Both are tested against real requests and responses.
 """
 
@@ -11,85 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rxpolicy.engine.compile import ENGINE_VERSION
-from rxpolicy.language.facts import FIELDS, SECTIONS, FieldSpec
-from rxpolicy.language.types import Kind
+from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy
+from rxpolicy.language.facts_publish import case_json_schema as publish_case_schema
 
 __all__ = ["case_json_schema", "decision_json_schema", "openapi_document"]
 
-_MONEY = {"oneOf": [{"type": "number", "minimum": 0},
-                    {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"}],
-          "description": "euros, a number or a string with at most two decimals"}
+def case_json_schema(policy: CompiledPolicy) -> dict[str, Any]:
+    """The JSON Schema (2020-12) of a case of ``policy``: the facts its rule files declare, and its plans.
+
+    One place makes it, :func:`rxpolicy.language.facts_publish.case_json_schema` (also ``rxpolicy schema case``).
+    """
+    return publish_case_schema(policy.facts, title=f"rxpolicy case ({policy.name})", plans=policy.plans)
+
+
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
-
-
-def _field_schema(spec: FieldSpec) -> dict[str, Any]:
-    kind = spec.type.kind
-    schema: dict[str, Any]
-    if kind is Kind.BOOL:
-        schema = {"type": "boolean"}
-    elif kind is Kind.MONEY:
-        schema = dict(_MONEY)
-    elif kind is Kind.NUMBER:
-        schema = {"type": "number", "minimum": 0}
-    elif kind is Kind.DATE:
-        schema = dict(_DATE)
-    elif kind is Kind.ATC:
-        schema = {"type": "string", "pattern": r"^[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?$"}
-    elif kind is Kind.ENUM:
-        schema = {"type": "string"} if spec.open_choice else {"type": "string", "enum": list(spec.type.choices)}
-        if spec.open_choice:
-            schema["examples"] = list(spec.type.choices)
-    elif kind is Kind.LIST:
-        schema = {"type": "array", "items": {"type": "string", "enum": list(spec.type.choices)}}
-    else:
-        schema = {"type": "string"}
-    if spec.type.nullable:
-        schema = {"anyOf": [schema, {"type": "null"}]}
-    words = spec.noun.get("en") or spec.yes.get("en")
-    if words:
-        schema["description"] = words
-    schema["x-nl"] = spec.noun.get("nl") or spec.yes.get("nl") or ""
-    default = spec.default
-    if not callable(default) and default is not None:
-        schema["default"] = list(default) if isinstance(default, tuple) else (
-            str(default) if kind is Kind.MONEY else default)
-    return schema
-
-
-def case_json_schema() -> dict[str, Any]:
-    """The JSON Schema (2020-12) of a case in the case-file shape, from the case fields of the schema module."""
-    root: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                            "title": "rxpolicy case",
-                            "description": "One dispensing of one medicine to one insured person.",
-                            "type": "object", "properties": {}, "required": [], "additionalProperties": False}
-    nodes: dict[str, dict[str, Any]] = {"": root}
-    for section in SECTIONS:
-        parent, _, name = section.rpartition(".")
-        node = {"type": "object", "properties": {}, "required": [], "additionalProperties": False}
-        nodes[parent]["properties"][name] = node
-        nodes[section] = node
-    for spec in FIELDS.values():
-        if spec.derived:
-            continue
-        parent, _, name = spec.path.rpartition(".")
-        nodes[parent]["properties"][name] = _field_schema(spec)
-        if spec.required:
-            nodes[parent]["required"].append(name)
-    # A section holding a required field must be written; the authorisation has both dates or none.
-    for section, node in nodes.items():
-        if section and node["required"]:
-            parent, _, name = section.rpartition(".")
-            nodes[parent]["required"].append(name)
-    authorisation = nodes["authorisation"]
-    authorisation["required"] = list(authorisation["properties"])
-    # The case's own fields (the dispensing date) before its sections, as a case file writes them.
-    root["properties"] = dict(sorted(root["properties"].items(), key=lambda item: "properties" in item[1]))
-    root["properties"]["authorisation"] = {"anyOf": [authorisation, {"type": "null"}],
-                                           "description": "the insurer's written authorisation (machtiging)"}
-    return root
-
-
 _VALUE = {"description": "the decided value: yes/no, a number, money as a two-decimal string, a date, a duration "
                          "such as \"1 month\", a list, or null for not applicable",
           "type": ["boolean", "number", "string", "array", "null"]}
@@ -151,8 +85,9 @@ def _error_response(what: str) -> dict[str, Any]:
     return {"description": what, "content": _json("Error")}
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the service (it embeds the case, decision and diagnostic schemas)."""
+def openapi_document(default: CompiledPolicy) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the service (it embeds the case schema of ``default``, the decision's and the
+    diagnostic's)."""
     policy = {"name": "policy", "in": "query", "schema": {"type": "string", "default": "hollandzorg"},
               "description": "a served policy, or `name-YYYY` for its rules of that year"}
     lang = {"name": "lang", "in": "query", "schema": {"enum": ["en", "nl"], "default": "en"}}
@@ -221,12 +156,13 @@ def openapi_document() -> dict[str, Any]:
                          "requestBody": case_body, "responses": {**plain, **errors}}},
             "/v1/reload": {"post": {"summary": "Read, check and compile the rules again; the old ones keep serving "
                                                "when the new ones do not check", "responses": plain}},
-            "/v1/schemas/case": {"get": {"summary": "JSON Schema of a case", "responses": plain}},
+            "/v1/schemas/case": {"get": {"summary": "JSON Schema of a case of a policy (its declared facts)",
+                                         "parameters": [policy], "responses": plain}},
             "/v1/schemas/decision": {"get": {"summary": "JSON Schema of a decision", "responses": plain}},
             "/healthz": {"get": {"summary": "The process is up", "responses": plain}},
             "/readyz": {"get": {"summary": "Policies are loaded and serving", "responses": plain}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
         },
-        "components": {"schemas": {"Case": case_json_schema(), "Decision": decision_json_schema(),
+        "components": {"schemas": {"Case": case_json_schema(default), "Decision": decision_json_schema(),
                                    "Diagnostic": diagnostic_json_schema(), "Error": error}},
     }

@@ -10,7 +10,7 @@ and as the text the command line prints, caret included.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ import attrs
 
 from rxpolicy.diagnostics import Diagnostic, RxError, Severity
 from rxpolicy.engine.case import Case, case_from_mapping, parse_case
+from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.diagnostics import render_diagnostic
 from rxpolicy.explain.json import SCHEMA_VERSION, evaluation_dict
@@ -63,25 +64,25 @@ def _point(path: str, line: int, column: int) -> Span:
     return Span(path=path, line=line, column=column, end_line=line, end_column=column + 1)
 
 
-def case_from_body(raw: bytes, content_type: str, plans: Collection[str]) -> Case:
-    """The case a request sends: JSON (the default) or YAML (``application/yaml``), validated."""
+def case_from_body(raw: bytes, content_type: str, policy: CompiledPolicy) -> Case:
+    """The case a request sends: JSON (the default) or YAML (``application/yaml``), read with the policy's facts."""
     if "yaml" in content_type:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise bad_request("RX401", f"the {BODY} is not UTF-8 text (byte {error.start + 1})",
                               "send the case YAML as UTF-8") from None
-        return parse_case(text, path=BODY, plans=plans)
-    return case_from_data(json_document(raw, f"the {BODY}"), plans)
+        return parse_case(text, path=BODY, policy=policy)
+    return case_from_data(json_document(raw, f"the {BODY}"), policy)
 
 
-def case_from_data(data: Any, plans: Collection[str], where: str = f"the {BODY}") -> Case:
-    """A case from parsed JSON data; RX802 when it is not an object."""
+def case_from_data(data: Any, policy: CompiledPolicy, where: str = f"the {BODY}") -> Case:
+    """A case from parsed JSON data, read with the policy's facts; RX802 when it is not an object."""
     if not isinstance(data, dict):
         raise bad_request("RX802", f"{where} is a JSON {_json_kind(data)}, not an object holding a case",
                           "send one JSON object in the case-file shape: dispensed_on, insured, prescription, "
                           "medicine, dispensing")
-    return case_from_mapping(data, source=where.removeprefix("the "), plans=plans)
+    return case_from_mapping(data, source=where.removeprefix("the "), policy=policy)
 
 
 def _json_kind(value: Any) -> str:

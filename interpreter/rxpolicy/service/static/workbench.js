@@ -54,47 +54,63 @@ async function api(method, path, body, contentType = "application/json") {
 
 // ------------------------------------------------------------------------------------------- the case form
 
+// The case schema is `rxpolicy schema case`'s: a value that may be unknown is `anyOf: [value, null]`.
+function core(schema) {
+  let s = schema;
+  while (s.anyOf) {
+    const values = s.anyOf.filter((a) => a.type !== "null");
+    if (values.length !== 1) break;
+    s = values[0];
+  }
+  return s;
+}
+
 function fieldKind(schema) {
-  const s = schema.anyOf ? schema.anyOf[0] : schema;
-  if (s.oneOf) return "money";
+  const s = core(schema);
+  if (s.anyOf) return "money";  // a number or a string with at most two decimals
   if (s.type === "boolean") return "bool";
-  if (s.type === "number") return "number";
+  if (s.type === "integer" || s.type === "number") return "number";
   if (s.type === "array") return "list";
   if (s.enum) return "choice";
   if (s.format === "date") return "date";
   return "text";
 }
 
+function labelOf(name, schema) {
+  const words = schema.title && !schema.title.includes(".") ? schema.title : (schema.description || name);
+  return words.replace(/\s*\(\[choices\]\(#choices\)\)/, "");
+}
+
 function buildForm(schema) {
   const form = $("case-form");
   form.replaceChildren();
+  state.fields = {};
   const addFields = (container, properties, required, prefix) => {
     for (const [name, sub] of Object.entries(properties)) {
       const path = prefix ? `${prefix}.${name}` : name;
-      const object = sub.type === "object" ? sub : (sub.anyOf && sub.anyOf[0].type === "object" ? sub.anyOf[0] : null);
+      const object = core(sub).type === "object" ? core(sub) : null;
       if (object) {
-        const fieldset = el("fieldset", { "data-section": path }, el("legend", {}, path.replace(".", " › ")));
+        const fieldset = el("fieldset", { "data-section": path }, el("legend", {}, sub.title || path.replace(".", " › ")));
         addFields(fieldset, object.properties, object.required || [], path);
         container.append(fieldset);
         continue;
       }
       const kind = fieldKind(sub);
+      const value = core(sub);
       const id = `f-${path.replaceAll(".", "-")}`;
       let input;
       if (kind === "bool") {
         input = el("select", { id }, el("option", { value: "" }, "—"), el("option", { value: "true" }, "yes"),
           el("option", { value: "false" }, "no"));
       } else if (kind === "choice") {
-        const choices = (sub.anyOf ? sub.anyOf[0] : sub).enum;
-        input = el("select", { id }, el("option", { value: "" }, "—"), choices.map((c) => el("option", { value: c }, c)));
+        input = el("select", { id }, el("option", { value: "" }, "—"), value.enum.map((c) => el("option", { value: c }, c)));
       } else if (kind === "date") {
         input = el("input", { id, type: "date" });
       } else {
         const hint = kind === "list" ? "comma-separated" : (kind === "money" ? "euros, e.g. 12.40" : "");
         input = el("input", { id, type: "text", placeholder: hint, inputmode: kind === "text" ? undefined : "decimal" });
-        const examples = (sub.anyOf ? sub.anyOf[0] : sub).examples;
-        if (examples) {
-          const list = el("datalist", { id: `${id}-list` }, examples.map((e) => el("option", { value: e })));
+        if (value.examples) {
+          const list = el("datalist", { id: `${id}-list` }, value.examples.map((e) => el("option", { value: e })));
           input.setAttribute("list", `${id}-list`);
           container.append(list);
         }
@@ -103,7 +119,7 @@ function buildForm(schema) {
       input.dataset.kind = kind;
       input.addEventListener("input", evaluateSoon);
       input.addEventListener("change", evaluateSoon);
-      const label = el("label", { for: id, title: path }, sub.description || name);
+      const label = el("label", { for: id, title: `${path}: ${sub.description || ""}` }, labelOf(name, sub));
       container.append(el("div", { class: `field${required.includes(name) ? " required" : ""}`, "data-field": path }, label, input));
       state.fields[path] = input;
     }
@@ -394,7 +410,7 @@ async function compare() {
 // ------------------------------------------------------------------------------------------- start
 
 async function start() {
-  const [policies, schema] = await Promise.all([api("GET", "/v1/policies"), api("GET", "/v1/schemas/case")]);
+  const [policies, schema] = await Promise.all([api("GET", "/v1/policies"), api("GET", "/v1/schemas/case")]);  // the default policy's
   state.policies = policies.data.policies;
   state.schema = schema.data;
   for (const id of ["policy", "old-policy", "new-policy"]) {
@@ -413,7 +429,14 @@ async function start() {
   $("mode-yaml").addEventListener("click", () => setMode("yaml"));
   $("case-yaml").addEventListener("input", evaluateSoon);
   $("lang").addEventListener("change", evaluateNow);
-  $("policy").addEventListener("change", async () => { await loadFiles($("policy").value); evaluateNow(); });
+  $("policy").addEventListener("change", async () => {
+    // Each policy declares its facts: the form follows its case schema, keeping the values it can.
+    const kept = caseFromForm();
+    buildForm((await api("GET", `/v1/schemas/case?policy=${encodeURIComponent($("policy").value)}`)).data);
+    setCase(kept);
+    await loadFiles($("policy").value);
+    evaluateNow();
+  });
   $("rule-file").addEventListener("change", () => openFile($("rule-file").value));
   $("rule-text").addEventListener("input", onRuleInput);
   $("rule-text").addEventListener("scroll", syncScroll);
