@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -113,23 +114,26 @@ class _Metrics:
 
 
 class _Cache:
-    """A small least-recently-used cache of computed answers (in memory only)."""
+    """A small least-recently-used cache of computed answers (in memory only), shared by worker threads."""
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
     def put(self, key: Any, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 @attrs.define
