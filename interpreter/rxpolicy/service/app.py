@@ -245,7 +245,7 @@ async def evaluate_endpoint(request: Request) -> Response:
         _year_matches(policy, name, year, case)
         evaluation = evaluate(policy, case, trace=explain)
         found = what_if(evaluation) if why_not and explain and evaluation.outcome == "not_covered" else None
-        return decision_data(evaluation, lang, explain, found), case
+        return decision_data(evaluation, lang, explain, found, catalogue.references[policy.name]), case
 
     _note(request, policy=policy.name, fingerprint=policy.fingerprint)
     # Without the explanation the work is the compiled rules' straight-line code on a case of bounded
@@ -283,7 +283,8 @@ class _BatchEndpoint:
         _note(request, policy=policy.name, fingerprint=policy.fingerprint)
 
         def rows(first: int, lines: Sequence[bytes]) -> bytes:
-            return b"".join(_row(_batch_row(policy, name, year, number, raw, lang, explain))
+            return b"".join(_row(_batch_row(policy, name, year, number, raw, lang, explain,
+                                            catalogue.references[policy.name]))
                             for number, raw in enumerate(lines, start=first) if raw.strip())
 
         await send({"type": "http.response.start", "status": 200,
@@ -318,12 +319,13 @@ def _row(data: Mapping[str, Any]) -> bytes:
 
 
 def _batch_row(policy: CompiledPolicy, name: str, year: int | None, number: int, raw: bytes, lang: str,
-               explain: bool) -> dict[str, Any]:
+               explain: bool, references: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One batch line's result, or its error row ``{line, code, field, message}`` (with every problem)."""
     try:
         case = case_from_data(json_document(raw, f"line {number}"), policy, where=f"line {number}")
         _year_matches(policy, name, year, case)
-        return {"line": number, **decision_data(evaluate(policy, case, trace=explain), lang, explain)}
+        return {"line": number, **decision_data(evaluate(policy, case, trace=explain), lang, explain,
+                                                references=references)}
     except RxError as error:
         first = error.diagnostics[0]
         return {"line": number, "code": first.code, "field": first.field, "message": first.message,

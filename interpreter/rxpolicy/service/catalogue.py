@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
@@ -20,6 +21,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.language.check import PolicySources, check_policy
 from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, policy_sources
+from rxpolicy.service.wire import rule_references
 
 __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "rules_stamp"]
 
@@ -34,6 +36,8 @@ class Catalogue:
     policies: Mapping[str, CompiledPolicy]
     #: Policy name → the parsed rule files of the policy and its layers (the workbench edits copies of them).
     sources: Mapping[str, PolicySources]
+    #: Policy name → every rule's reference in a lean decision, by rule index (made once, not per request).
+    references: Mapping[str, tuple[Mapping[str, Any], ...]]
     #: One fingerprint of all served policies: it changes when any rule file does.
     fingerprint: str
     #: How many times rules were loaded before this one (0 for the first load).
@@ -101,7 +105,9 @@ def load_catalogue(root: Path | None = None, generation: int = 0) -> Catalogue:
     digest = hashlib.sha256(ENGINE_VERSION.encode())
     for name, policy in policies.items():
         digest.update(f"{name}:{policy.fingerprint}".encode())
+    references = MappingProxyType({name: rule_references(policy) for name, policy in policies.items()})
     return Catalogue(root=root, policies=MappingProxyType(policies), sources=MappingProxyType(sources),
+                     references=references,
                      fingerprint=digest.hexdigest(), generation=generation)
 
 

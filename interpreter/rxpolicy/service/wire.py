@@ -10,6 +10,7 @@ and as the text the command line prints, caret included.
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,7 @@ from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile, Span
 
 __all__ = ["BODY", "EditedCheck", "bad_request", "case_from_body", "case_from_data", "decision_data",
-           "diagnostic_data", "edited_sources", "has_errors", "json_document", "receipt_data", "standalone_sources"]
+           "diagnostic_data", "edited_sources", "has_errors", "json_document", "receipt_data", "rule_references", "standalone_sources"]
 
 #: How the service names the request body in messages (the place a case problem is in).
 BODY = "request body"
@@ -96,6 +97,11 @@ def receipt_data(evaluation: Evaluation) -> dict[str, Any]:
             "grammar_sha256": r.grammar_sha256, "rule_files": dict(r.rule_files), "case_sha256": r.case_sha256}
 
 
+def rule_references(policy: CompiledPolicy) -> tuple[Mapping[str, Any], ...]:
+    """Every rule's reference in a lean decision (rule, source, layer, line), by rule index: made once per policy."""
+    return tuple(MappingProxyType(_rule_ref(rule)) for rule in policy.rules)
+
+
 def _rule_ref(rule: Any) -> dict[str, Any]:
     ref: dict[str, Any] = {"rule": rule.id, "source": rule.source, "layer": rule.layer,
                            "line": f"{rule.span.path}:{rule.span.line}"}
@@ -104,7 +110,8 @@ def _rule_ref(rule: Any) -> dict[str, Any]:
     return ref
 
 
-def decision_data(evaluation: Evaluation, lang: str, explain: bool, what_if: WhatIf | None = None) -> dict[str, Any]:
+def decision_data(evaluation: Evaluation, lang: str, explain: bool, what_if: WhatIf | None = None,
+                  references: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The decision JSON: with ``explain`` exactly ``rxpolicy eval --format json``; without, its lean subset.
 
     The lean form keeps every decision's value and deciding rule, the outcome, the reasons and the
@@ -113,19 +120,20 @@ def decision_data(evaluation: Evaluation, lang: str, explain: bool, what_if: Wha
     if explain:
         return evaluation_dict(evaluation, lang, what_if=what_if)
     policy = evaluation.policy
+    refs = references if references is not None else rule_references(policy)
     decisions = {}
     for index, decision in enumerate(policy.decisions):
-        rules = [policy.rules[i] for i in evaluation.deciders[index]]
         entry: dict[str, Any] = {"value": json_value(evaluation.values[index])}
-        if rules:
-            entry.update(_rule_ref(rules[0]))
+        deciders = evaluation.deciders[index]
+        if deciders:
+            entry.update(refs[deciders[0]])
         decisions[decision.name] = entry
     data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "policy": policy.name,
                             "dispensed_on": evaluation.case.dispensed_on.isoformat()}
     if evaluation.outcome is not None:
         data["outcome"] = evaluation.outcome
     if evaluation.reasons:
-        data["reasons"] = [_rule_ref(r) for r in evaluation.reasons]
+        data["reasons"] = [dict(refs[r.index]) for r in evaluation.reasons]
     data["decisions"] = decisions
     data["receipt"] = receipt_data(evaluation)
     return data
