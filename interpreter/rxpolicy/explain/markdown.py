@@ -41,7 +41,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
         for rule in view.rules:
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
-            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
+            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.location})",
                     f"- {term('source', lang)}: {rule.source}"]
             if rule.interpretation:
                 out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")

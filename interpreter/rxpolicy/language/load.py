@@ -19,7 +19,7 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -40,6 +40,18 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
+def rule_file_name(path: Path) -> str:
+    """A rule file's name independent of the working directory: ``<layer>/<file>``, ``rules/…`` when built in.
+
+    A layer or policy is the directory named after it, so its name and the file name identify the file;
+    receipts (with the file's hash) and the decisions' ``line`` use this, never a path that changes
+    with the directory rxpolicy runs in.
+    """
+    directory = path.resolve().parent
+    name = f"{directory.name}/{path.name}"
+    return f"rules/{name}" if directory.parent == builtin_rules_dir().resolve() else name
+
+
 def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned."""
     files: list[ast.RuleFile] = []
@@ -47,7 +59,8 @@ def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnosti
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
         try:
             shown = display_path(path)
-            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"))))
+            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"),
+                                                    name=rule_file_name(path))))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
