@@ -8,6 +8,7 @@ are reported together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -19,8 +20,8 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
-           "resolve_policy_dir", "split_policy_year"]
+__all__ = ["source_line", "BuiltinPolicy", "RuleFileReader", "builtin_policies", "builtin_rules_dir", "display_path",
+           "policy_sources", "read_from_disk", "read_rule_files", "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
 
@@ -40,14 +41,28 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
-    """Parse every rule file of a directory, in name order; problems of all files are returned."""
+#: Reads one rule file: its path → (the path messages show, its text); raises :class:`RxError` when unreadable.
+RuleFileReader = Callable[[Path], tuple[str, str]]
+
+
+def read_from_disk(path: Path) -> tuple[str, str]:
+    """The default :data:`RuleFileReader`: the file on disk, shown as :func:`display_path` shows it."""
+    shown = display_path(path)
+    return shown, read_text(path, shown, kind="rule file")
+
+
+def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
+                    ) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
+    """Parse every rule file of a directory, in name order; problems of all files are returned.
+
+    ``read`` gives each file's text (the language server passes the unsaved text of the editor's open files).
+    """
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
         try:
-            shown = display_path(path)
-            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"))))
+            shown, text = read(path)
+            files.append(parse_rule_file(SourceFile(path=shown, text=text)))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
@@ -100,10 +115,13 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
     return [item for f in files for item in f.items if isinstance(item, kind)]
 
 
-def policy_sources(directory: Path) -> PolicySources:
-    """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem."""
+def policy_sources(directory: Path, read: RuleFileReader = read_from_disk) -> PolicySources:
+    """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
+
+    ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`).
+    """
     directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
-    files, problems = read_rule_files(directory)
+    files, problems = read_rule_files(directory, read)
     policies = _declaration(files, ast.Policy)
     layers_here = _declaration(files, ast.Layer)
     for extra in policies[1:]:
@@ -120,7 +138,7 @@ def policy_sources(directory: Path) -> PolicySources:
                                            help=f"create the directory {display_path(layer_dir)} with its rule files, "
                                                 "or correct `built on`"))
                 continue
-            layer_files, layer_problems = read_rule_files(layer_dir)
+            layer_files, layer_problems = read_rule_files(layer_dir, read)
             problems.extend(layer_problems)
             declared = [d for d in _declaration(layer_files, ast.Layer) if isinstance(d, ast.Layer)]
             title = next((d.titles[0] for d in declared if d.titles), base)
