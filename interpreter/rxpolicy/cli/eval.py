@@ -28,8 +28,12 @@ __all__ = ["command"]
 @click.option("--why-not/--no-why-not", "why_not", default=None,
               help="For a case that is not covered, also search for the smallest changes of facts that would make "
                    "it covered. Default: on for text on a terminal, off otherwise.")
+@click.option("--handbook-url", envvar="RXPOLICY_HANDBOOK_URL", default=None, metavar="URL",
+              help="Where the policy handbook (`rxpolicy doc`) is published: JSON and Markdown link each rule to "
+                   "its place there. Also read from RXPOLICY_HANDBOOK_URL.")
 @guarded
-def command(case_file: Path, policy_name: str, output_format: str, lang: str, why_not: bool | None) -> None:
+def command(case_file: Path, policy_name: str, output_format: str, lang: str, why_not: bool | None,
+            handbook_url: str | None) -> None:
     """Evaluate one case and explain every decision."""
     if not case_file.is_file():
         raise RxError(Diagnostic(code="RX001", message=f"the case file {case_file} does not exist",
@@ -52,8 +56,8 @@ def command(case_file: Path, policy_name: str, output_format: str, lang: str, wh
 
         what_if = search(evaluation)
     if output_format == "json":
-        click.echo(evaluation_json(evaluation, lang, what_if=what_if), nl=False)
+        click.echo(evaluation_json(evaluation, lang, what_if=what_if, handbook=handbook_url), nl=False)
     elif output_format == "markdown":
-        click.echo(evaluation_markdown(evaluation, lang, what_if=what_if), nl=False)
+        click.echo(evaluation_markdown(evaluation, lang, what_if=what_if, handbook=handbook_url), nl=False)
     else:
         click.echo(evaluation_text(evaluation, lang, what_if=what_if), nl=False)
