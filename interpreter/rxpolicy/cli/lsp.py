@@ -6,10 +6,11 @@ without it the command says so and exits with code 2.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from rxpolicy.cli.common import guarded
-from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.cli.common import EXIT_BAD_INPUT, guarded
 
 __all__ = ["command"]
 
@@ -28,8 +29,9 @@ def _lsp(handbook_url: str | None) -> None:
     try:
         from rxpolicy.tools.lsp.server import serve
     except ImportError as error:
-        raise RxError(Diagnostic(
-            code="RX611", message=f"the language server needs the Python package `{error.name}`, which is not "
-                                  "installed", help="install rxpolicy with its editor support: "
-                                                    "`pip install 'rxpolicy[lsp]'`")) from None
+        # Not a problem with a rule file, so no RX code: the installation lacks the optional part.
+        click.echo(f"rxpolicy lsp: the language server needs the Python package `{error.name}`, which is not "
+                   "installed\n  help: install rxpolicy with its editor support: pip install 'rxpolicy[lsp]'",
+                   err=True)
+        sys.exit(EXIT_BAD_INPUT)
     serve(handbook_url)
