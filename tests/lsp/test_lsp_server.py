@@ -7,6 +7,7 @@ changes, as an editor sends them while the expert types.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import sys
@@ -15,16 +16,45 @@ from pathlib import Path
 
 import pytest
 
-pytest_lsp = pytest.importorskip("pytest_lsp")
+pytest.importorskip("pygls")
+pytest_asyncio = pytest.importorskip("pytest_asyncio")
 
 from lsprotocol import types as lsp  # noqa: E402
+from pygls.lsp.client import LanguageClient as BaseClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RXPOLICY = str(Path(sys.executable).with_name("rxpolicy"))
 HANDBOOK = "https://handbook.example/hollandzorg"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+#: What the editor says it can do: Markdown hovers, hierarchical outlines, related places, prepared renames.
+CAPABILITIES = lsp.ClientCapabilities(
+    general=lsp.GeneralClientCapabilities(position_encodings=[lsp.PositionEncodingKind.Utf16]),
+    text_document=lsp.TextDocumentClientCapabilities(
+        hover=lsp.HoverClientCapabilities(content_format=[lsp.MarkupKind.Markdown, lsp.MarkupKind.PlainText]),
+        completion=lsp.CompletionClientCapabilities(completion_item=lsp.ClientCompletionItemOptions(
+            snippet_support=False, documentation_format=[lsp.MarkupKind.Markdown])),
+        publish_diagnostics=lsp.PublishDiagnosticsClientCapabilities(related_information=True),
+        document_symbol=lsp.DocumentSymbolClientCapabilities(hierarchical_document_symbol_support=True),
+        rename=lsp.RenameClientCapabilities(prepare_support=True),
+        synchronization=lsp.TextDocumentSyncClientCapabilities(did_save=True)))
+
+
+class LanguageClient(BaseClient):
+    """An editor as the server sees it: pygls' client, keeping the diagnostics published for each file."""
+
+    def __init__(self) -> None:
+        super().__init__("rxpolicy-tests", "1")
+        self.diagnostics: dict[str, list[lsp.Diagnostic]] = {}
+
+        @self.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def published(client: LanguageClient, params: lsp.PublishDiagnosticsParams) -> None:
+            client.diagnostics[params.uri] = list(params.diagnostics)
+
+        @self.feature(lsp.WINDOW_LOG_MESSAGE)
+        def logged(client: LanguageClient, params: lsp.LogMessageParams) -> None:
+            print(params.message, file=sys.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +65,18 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest_lsp.fixture(scope="module", loop_scope="module",
-                    config=ClientServerConfig(server_command=[RXPOLICY, "lsp", "--handbook-url", HANDBOOK]))
-async def client(lsp_client: LanguageClient, rules: Path) -> AsyncIterator[None]:
-    await lsp_client.initialize_session(lsp.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"), root_uri=from_fs_path(str(rules))))
-    yield
-    await lsp_client.shutdown_session()
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(rules: Path) -> AsyncIterator[LanguageClient]:
+    """`rxpolicy lsp` started as an editor starts it, initialised with the copy of the rules as workspace."""
+    editor = LanguageClient()
+    await editor.start_io(RXPOLICY, "lsp", "--handbook-url", HANDBOOK)
+    await editor.initialize_async(lsp.InitializeParams(capabilities=CAPABILITIES, process_id=os.getpid(),
+                                                       root_uri=from_fs_path(str(rules))))
+    editor.initialized(lsp.InitializedParams())
+    yield editor
+    await editor.shutdown_async(None)
+    editor.exit(None)
+    await editor.stop()
 
 
 def uri(rules: Path, name: str) -> str:
@@ -305,6 +340,9 @@ async def test_completion_offers_case_fields_enum_values_rule_ids_and_sources(
     fields = await offered_after("  when medicine.", 4)
     assert {"medicine.atc", "medicine.route", "medicine.price"} <= set(fields)
     assert not any(label.startswith("insured.") for label in fields)
+    edit = fields["medicine.atc"].text_edit
+    assert isinstance(edit, lsp.TextEdit) and edit.new_text == "medicine.atc"
+    assert (edit.range.start.character, edit.range.end.character) == (len("  when "), len("  when medicine."))
     routes = await offered_after("  when medicine.route is ", 5)
     values = {label for label, item in routes.items() if item.kind == lsp.CompletionItemKind.EnumMember}
     assert values == {"oral", "inhalation", "intravenous", "subcutaneous", "nasal", "rectal", "topical", "other"}

@@ -58,15 +58,21 @@ def _accepted(text: str) -> set[str] | None:
         return None
 
 
-def complete(index: PolicyIndex | None, text: str, offset: int, sources: list[tuple[str, str]]) -> list[Completion]:
-    """What may be written at character ``offset`` of ``text``; ``sources`` are (citation text, description)."""
+def complete(index: PolicyIndex | None, text: str, offset: int,
+             sources: list[tuple[str, str]]) -> tuple[int, list[Completion]]:
+    """What may be written at character ``offset`` of ``text``, and where the text it replaces starts (the
+    word before the cursor, a dotted field path whole); ``sources`` are (citation text, description)."""
     before = text[:offset]
     line = before.rsplit("\n", 1)[-1]
     in_string = line.count('"') % 2 == 1
     if in_string:
-        return _sources(line, sources)
+        return offset - (len(line) - line.rindex('"') - 1), _sources(line, sources)
     word = _WORD_BEFORE.search(before)
     start = word.start() if word else offset
+    return start, _complete(index, before, start)
+
+
+def _complete(index: PolicyIndex | None, before: str, start: int) -> list[Completion]:
     prefix = before[start:]
     head = before[:start]
     accepted = _accepted(head)

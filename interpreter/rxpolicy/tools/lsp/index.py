@@ -219,7 +219,8 @@ class _Builder:
             self.rule(item)
         elif isinstance(item, ast.Table):
             self.add(SymbolKind.RULE, item.id, _word_span(source, item.span, r"\btable\s+" + _RULE_ID), True, item)
-            decides = _word_span(source, item.span, r"\b(decides\s+[a-z0-9_,\s]*[a-z0-9_])")
+            decides = _word_span(source, item.span, r"\b(decides\s+" + _NAME[1:-1] + r"(?:\s*,\s*" + _NAME[1:-1]
+                                 + r")*)")
             if decides is not None:
                 for name, span in _all_word_spans(source, decides, r"(?<![a-z0-9_])" + _NAME):
                     if name != "decides":

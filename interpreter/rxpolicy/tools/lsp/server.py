@@ -146,8 +146,9 @@ class RuleFileServer(LanguageServer):
         if path is None:
             return None
         directory = self.policy_dirs(path)[0]
-        state = self.policies.get(directory) or self.check(directory)
-        return state.index
+        with self.lock:  # a save may be checking the same policy in a worker thread
+            state = self.policies.get(directory) or self.check(directory)
+            return state.index
 
     # ------------------------------------------------------------------ diagnostics
     def refresh(self, uri: str, *, explore: bool = False) -> None:
@@ -210,8 +211,8 @@ class RuleFileServer(LanguageServer):
     def range(self, span: Span) -> lsp.Range:
         """A span (lines and columns from 1, in characters) as a protocol range (in the client's units)."""
         lines = self._lines(span.path)
-        return lsp.Range(start=self._position(lines, span.line, span.column),
-                         end=self._position(lines, span.end_line, span.end_column))
+        return lsp.Range(start=self.position_at(lines, span.line, span.column),
+                         end=self.position_at(lines, span.end_line, span.end_column))
 
     def _lines(self, path: str) -> Sequence[str]:
         try:
@@ -219,7 +220,8 @@ class RuleFileServer(LanguageServer):
         except (OSError, UnicodeDecodeError):
             return []
 
-    def _position(self, lines: Sequence[str], line: int, column: int) -> lsp.Position:
+    def position_at(self, lines: Sequence[str], line: int, column: int) -> lsp.Position:
+        """A place (line and column from 1, in characters) as a protocol position in the client's units."""
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         units = self.workspace.position_codec.client_num_units(text[: column - 1])
         return lsp.Position(line=line - 1, character=units)
@@ -312,13 +314,21 @@ def create_server(handbook: str | None = None) -> RuleFileServer:
     def completion(ls: RuleFileServer, params: lsp.CompletionParams) -> lsp.CompletionList:
         index = ls.index_for(params.text_document.uri)
         document = ls.workspace.get_text_document(params.text_document.uri)
-        _, line, column, offset = ls.place(params.text_document.uri, params.position)
+        _, _, _, offset = ls.place(params.text_document.uri, params.position)
         path = _path(params.text_document.uri)
         catalogue = ls.catalogue(ls.policy_dirs(path)[0]) if path else SourceCatalogue()
-        items = complete(index, document.source, offset, catalogue.citation_texts())
+        start, items = complete(index, document.source, offset, catalogue.citation_texts())
+        # The text replaced is given as a range, so that `medicine.a` becomes `medicine.atc` in every client,
+        # whatever it takes for a word.
+        before = document.source[:start]
+        start_line = before.count("\n")
+        lines = document.lines
+        replaced = lsp.Range(start=ls.position_at(lines, start_line + 1, len(before) - (before.rfind("\n") + 1) + 1),
+                             end=params.position)
         return lsp.CompletionList(is_incomplete=False, items=[
             lsp.CompletionItem(label=i.label, kind=_COMPLETION_KINDS.get(i.kind), detail=i.detail or None,
-                               insert_text=i.insert or None) for i in items])
+                               text_edit=lsp.TextEdit(range=replaced, new_text=i.insert or i.label))
+            for i in items])
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbols(ls: RuleFileServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
