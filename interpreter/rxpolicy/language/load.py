@@ -20,7 +20,7 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["source_line", "BuiltinPolicy", "RuleFileReader", "builtin_policies", "builtin_rules_dir", "display_path",
+__all__ = ["source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies", "builtin_rules_dir", "display_path",
            "policy_sources", "read_from_disk", "read_rule_files", "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -51,18 +51,23 @@ def read_from_disk(path: Path) -> tuple[str, str]:
     return shown, read_text(path, shown, kind="rule file")
 
 
+#: Parses one rule file (:func:`rxpolicy.language.lower.parse_rule_file`, or a cache in front of it).
+RuleFileParser = Callable[[SourceFile], ast.RuleFile]
+
+
 def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
-                    ) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
+                    parse: RuleFileParser = parse_rule_file) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned.
 
-    ``read`` gives each file's text (the language server passes the unsaved text of the editor's open files).
+    ``read`` gives each file's text and ``parse`` parses it: the language server passes the unsaved text of
+    the editor's open files, and a cache so that only the file being typed in is parsed again.
     """
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
         try:
             shown, text = read(path)
-            files.append(parse_rule_file(SourceFile(path=shown, text=text)))
+            files.append(parse(SourceFile(path=shown, text=text)))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
@@ -115,13 +120,15 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
     return [item for f in files for item in f.items if isinstance(item, kind)]
 
 
-def policy_sources(directory: Path, read: RuleFileReader = read_from_disk) -> PolicySources:
+def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
+                   parse: RuleFileParser = parse_rule_file) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
 
-    ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`).
+    ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`),
+    ``parse`` parses one (default: :func:`rxpolicy.language.lower.parse_rule_file`).
     """
     directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
-    files, problems = read_rule_files(directory, read)
+    files, problems = read_rule_files(directory, read, parse)
     policies = _declaration(files, ast.Policy)
     layers_here = _declaration(files, ast.Layer)
     for extra in policies[1:]:
@@ -138,7 +145,7 @@ def policy_sources(directory: Path, read: RuleFileReader = read_from_disk) -> Po
                                            help=f"create the directory {display_path(layer_dir)} with its rule files, "
                                                 "or correct `built on`"))
                 continue
-            layer_files, layer_problems = read_rule_files(layer_dir, read)
+            layer_files, layer_problems = read_rule_files(layer_dir, read, parse)
             problems.extend(layer_problems)
             declared = [d for d in _declaration(layer_files, ast.Layer) if isinstance(d, ast.Layer)]
             title = next((d.titles[0] for d in declared if d.titles), base)

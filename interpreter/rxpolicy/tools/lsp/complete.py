@@ -14,8 +14,8 @@ import attrs
 from lark.exceptions import LarkError
 
 from rxpolicy.language.grammar import parser
-from rxpolicy.tools.lsp.index import PolicyIndex, SymbolKind, field_paths, field_spec
 from rxpolicy.language.parse import keywords
+from rxpolicy.tools.lsp.index import PolicyIndex, SymbolKind, field_paths, field_spec
 
 __all__ = ["Completion", "complete"]
 

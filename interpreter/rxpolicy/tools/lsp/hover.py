@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rxpolicy.language import ast
-from rxpolicy.tools.citations import SourceCatalogue, resolve_citation
-from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind, field_spec
 from rxpolicy.language.facts import CHOICES
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.types import Kind
+from rxpolicy.tools.citations import SourceCatalogue, resolve_citation
+from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind, field_spec
 
 __all__ = ["hover_markdown"]
 

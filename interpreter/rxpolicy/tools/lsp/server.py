@@ -12,10 +12,11 @@ every sibling policy built on it, and its problems are those of any of them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
-from importlib.metadata import version
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 import attrs
@@ -25,17 +26,18 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 
+from rxpolicy.diagnostics import Diagnostic, RxError, Severity, read_text
+from rxpolicy.explain.links import handbook_url
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, check_policy
-from rxpolicy.tools.citations import SourceCatalogue, load_catalogue
-from rxpolicy.diagnostics import Diagnostic, RxError, Severity, read_text
-from rxpolicy.tools.fmt import format_text
-from rxpolicy.explain.links import handbook_url
 from rxpolicy.language.load import RULE_SUFFIX, policy_sources
+from rxpolicy.language.lower import parse_rule_file
+from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.tools.citations import SourceCatalogue, load_catalogue
+from rxpolicy.tools.fmt import format_text
 from rxpolicy.tools.lsp.complete import complete
 from rxpolicy.tools.lsp.hover import hover_markdown
 from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind
-from rxpolicy.language.source import Span
 
 __all__ = ["RuleFileServer", "create_server", "serve"]
 
@@ -47,6 +49,8 @@ _COMPLETION_KINDS = {
     "type": lsp.CompletionItemKind.TypeParameter,
 }
 _RENAMEABLE = (SymbolKind.RULE, SymbolKind.DEFINITION, SymbolKind.PARAMETER, SymbolKind.DECISION)
+#: Seconds of quiet after a change before the policy is checked again: typing is not held up by a check per key.
+CHECK_DELAY = 0.15
 
 
 @attrs.define
@@ -67,7 +71,12 @@ class RuleFileServer(LanguageServer):
         self.handbook = handbook
         self.policies: dict[Path, _PolicyState] = {}
         self.published: dict[Path, set[str]] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        #: The parsed files by (path, text), or the problem that stopped the parse: only what changed is parsed
+        #: again (parsing is most of the time a check takes). Old texts are dropped as new ones come.
+        self.parsed: dict[str, tuple[str, ast.RuleFile | RxError]] = {}
+        #: Documents changed since their policy was last checked, with the timer that will check it.
+        self.pending: dict[str, asyncio.TimerHandle] = {}
 
     # ------------------------------------------------------------------ reading and checking
     def text_of(self, path: Path) -> str:
@@ -82,6 +91,19 @@ class RuleFileServer(LanguageServer):
         """A :data:`rxpolicy.language.load.RuleFileReader` over open buffers; paths are absolute, so problems map to files."""
         resolved = path.resolve()
         return str(resolved), self.text_of(resolved)
+
+    def parse(self, source: SourceFile) -> ast.RuleFile:
+        """A :data:`rxpolicy.language.load.RuleFileParser` that parses a file again only when its text changed."""
+        cached = self.parsed.get(source.path)
+        if cached is None or cached[0] != source.text:
+            try:
+                result: ast.RuleFile | RxError = parse_rule_file(source)
+            except RxError as error:
+                result = error
+            cached = self.parsed[source.path] = (source.text, result)
+        if isinstance(cached[1], RxError):
+            raise cached[1]
+        return cached[1]
 
     def policy_dirs(self, path: Path) -> list[Path]:
         """The policy directories a rule file is checked in (see the module's docstring)."""
@@ -110,7 +132,7 @@ class RuleFileServer(LanguageServer):
         state = self.policies.setdefault(directory, _PolicyState())
         state.findings = ()
         try:
-            sources = policy_sources(directory, self.read)
+            sources = policy_sources(directory, self.read, self.parse)
         except RxError as error:
             state.problems = error.diagnostics
             return state
@@ -140,8 +162,21 @@ class RuleFileServer(LanguageServer):
         """The address of a rule in the handbook, when the server was given the handbook's address."""
         return handbook_url(self.handbook, rule_id) if self.handbook else None
 
+    def schedule(self, uri: str) -> None:
+        """Check a changed document's policy once the editor has been quiet for :data:`CHECK_DELAY` seconds."""
+        waiting = self.pending.pop(uri, None)
+        if waiting is not None:
+            waiting.cancel()
+        self.pending[uri] = asyncio.get_running_loop().call_later(CHECK_DELAY, self.refresh, uri)
+
+    def flush(self) -> None:
+        """Check now what changed and is waiting, so that an answer never comes from text that is gone."""
+        for uri in list(self.pending):
+            self.refresh(uri)
+
     def index_for(self, uri: str) -> PolicyIndex | None:
         """The index of the (first) policy a document belongs to, checking it if it was not yet."""
+        self.flush()
         path = _path(uri)
         if path is None:
             return None
@@ -153,6 +188,9 @@ class RuleFileServer(LanguageServer):
     # ------------------------------------------------------------------ diagnostics
     def refresh(self, uri: str, *, explore: bool = False) -> None:
         """Check the policies of a document and publish the problems of all their files."""
+        waiting = self.pending.pop(uri, None)
+        if waiting is not None:
+            waiting.cancel()
         path = _path(uri)
         if path is None or path.suffix != RULE_SUFFIX:
             return
@@ -174,11 +212,15 @@ class RuleFileServer(LanguageServer):
                 for stale in previous - set(by_file):
                     by_file[stale] = []
                 self.published[directory] = {f for f, found in by_file.items() if found}
-            for name, found in by_file.items():
+            edited = str(path.resolve())
+            document = self.workspace.text_documents.get(uri)
+            # The edited file last, with its version: when it arrives, the other files' problems are there too.
+            for name in sorted(by_file, key=lambda n: n == edited):
                 file_uri = from_fs_path(name)
                 if file_uri:
-                    self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=file_uri,
-                                                                                        diagnostics=found))
+                    version = document.version if document is not None and name == edited else None
+                    self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+                        uri=file_uri, diagnostics=by_file[name], version=version))
 
     def _files_of(self, directory: Path, state: _PolicyState) -> list[str]:
         if state.index is not None:
@@ -263,7 +305,7 @@ def create_server(handbook: str | None = None) -> RuleFileServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: RuleFileServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        ls.refresh(params.text_document.uri)
+        ls.schedule(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     @server.thread()
