@@ -418,3 +418,4 @@ async def test_rename_a_definition_and_a_rule_id_across_the_policys_files(client
             new_name="dispensing-period/other"))
     close(client, address)
     close(client, model)
+

@@ -30,7 +30,8 @@ def _lsp(handbook_url: str | None) -> None:
         from rxpolicy.tools.lsp.server import serve
     except ImportError as error:
         # Not a problem with a rule file, so no RX code: the installation lacks the optional part.
-        click.echo(f"rxpolicy lsp: the language server needs the Python package `{error.name}`, which is not "
+        package = (error.name or "pygls").split(".")[0]
+        click.echo(f"rxpolicy lsp: the language server needs the Python package `{package}`, which is not "
                    "installed\n  help: install rxpolicy with its editor support: pip install 'rxpolicy[lsp]'",
                    err=True)
         sys.exit(EXIT_BAD_INPUT)
