@@ -391,6 +391,13 @@ async def test_formatting_lays_the_file_out_as_rxpolicy_fmt_does(client: Languag
 
 async def test_rename_a_definition_and_a_rule_id_across_the_policys_files(client: LanguageClient, rules: Path) -> None:
     address, text = open_file(client, rules, "statutory/appendix_2.rxp")
+    prepared = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+        text_document=lsp.TextDocumentIdentifier(uri=address), position=position_of(text, "define contraceptive", 0, 8)))
+    assert prepared == lsp.Range(start=position_of(text, "define contraceptive", 0, 7),
+                                 end=position_of(text, "define contraceptive", 0, 20))
+    keyword = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(
+        text_document=lsp.TextDocumentIdentifier(uri=address), position=position_of(text, "define contraceptive", 0, 2)))
+    assert keyword is None  # a keyword is not a name
     edit = await client.text_document_rename_async(lsp.RenameParams(
         text_document=lsp.TextDocumentIdentifier(uri=address), position=position_of(text, "define contraceptive", 0, 8),
         new_name="contraceptive_medicine"))
