@@ -124,7 +124,11 @@ def _field(path: str) -> str:
 
 
 def _explains(explains: tuple[ast.Explain, ...]) -> list[str]:
-    return [f"> {e.text} *({e.lang})*" for e in explains]
+    lines: list[str] = []
+    for explain in explains:  # one quoted paragraph per language
+        lines += [">"] if lines else []
+        lines.append(f"> {explain.text} *({explain.lang})*")
+    return lines
 
 
 def _parameters_used(index: PolicyIndex, expr: ast.Expr) -> list[str]:
