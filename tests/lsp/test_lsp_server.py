@@ -236,7 +236,7 @@ async def test_hover_on_a_case_field_shows_its_type_allowed_values_and_wording(
         client: LanguageClient, rules: Path) -> None:
     address, text = open_file(client, rules, "model/dispensing_periods.rxp")
     route = await hover(client, address, position_of(text, "medicine.route is oral", within=9))
-    assert "**case field** `medicine.route`: route" in route
+    assert "**case field** `medicine.route`: route, declared in layer statutory" in route
     assert "Default: oral." in route
     for code, words in (("oral", "oral / oraal"), ("nasal", "nasal / nasaal"), ("topical", "topical / lokaal")):
         assert f"- `{code}`: {words}" in route
@@ -285,6 +285,12 @@ async def test_go_to_definition_of_an_exception_a_definition_a_parameter_and_a_l
     found = await client.text_document_definition_async(lsp.DefinitionParams(
         text_document=lsp.TextDocumentIdentifier(uri=policy), position=position_of(policy_text, "built on model", within=10)))
     assert isinstance(found, list) and [f.uri for f in found] == [uri(rules, "model/layer.rxp")]
+    # A case field is declared by a `fact` of the statutory layer.
+    found = await client.text_document_definition_async(lsp.DefinitionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=address), position=position_of(text, "medicine.route is oral", within=9)))
+    facts = (rules / "statutory/facts.rxp").read_text(encoding="utf-8")
+    assert isinstance(found, list) and [(f.uri, f.range.start) for f in found] == [
+        (uri(rules, "statutory/facts.rxp"), position_of(facts, "fact medicine.route:", within=5))]
     for opened in (address, money, policy):
         close(client, opened)
 

@@ -1,9 +1,10 @@
 """Writing the Python source of one period's evaluate functions (used by :mod:`rxpolicy.engine.compile`).
 
 The source is built from the checked AST only: case fields become positions in the case's value
-tuple, literals and amounts become constants bound by name (``K3``), never pasted text. Two
-functions are written per period from the same code: a fast one, and one that records the trace
-(rule outcomes in ``TR``, test outcomes in ``TL``).
+tuple, literals and amounts become constants bound by name (``K3``), never pasted text. Per period
+it writes the fast evaluate function (mode ``fast``: values and deciding rules, nothing recorded) and
+the explainers (mode ``explain``: one function per rule condition, rule value and definition that
+recomputes it and records each test's outcome in ``TL``), which the trace runs on request.
 
 What makes the generated code fast, and why it stays correct:
 
@@ -26,7 +27,6 @@ from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.check.model import DecisionInfo
-from rxpolicy.language.facts import field_index
 
 __all__ = ["FunctionWriter", "ATOMIC", "decisions_computed"]
 
@@ -65,7 +65,7 @@ class FunctionWriter(ExpressionWriter):
 
     # ------------------------------------------------------------------ the function
     def write(self, name: str) -> str:
-        """The source of the function ``name(V[, TL, TR])`` returning (values, deciders)."""
+        """The source of the function ``name(V)`` returning (values, deciders)."""
         segments: list[tuple[str, object]] = []
         code: dict[int, str] = {}
         for kind, symbol in self.checked.order:
@@ -81,7 +81,7 @@ class FunctionWriter(ExpressionWriter):
         values = "".join(f"v_{i}, " for i in range(len(self.decisions)))
         deciders = "".join(f"r_{i}, " for i in range(len(self.decisions)))
         head = [f"def {name}(V):",
-                f"    D = V[{field_index('dispensed_on')}]"]
+                f"    D = V[{self.checked.facts.period_index}]"]
         return "\n".join(head + body + [f"    return ({values}), ({deciders})"])
 
     def write_explainers(self) -> tuple[str, dict[tuple[str, object], str]]:
@@ -98,7 +98,7 @@ class FunctionWriter(ExpressionWriter):
             name = f"x_{len(names)}"
             names[owner] = name
             body = [f"    _ = {self.expr(e)}" for e in expressions[:-1]] + [f"    return {self.expr(expressions[-1])}"]
-            functions.append("\n".join([f"def {name}(V, VALS, TL):", "    D = V[0]", *body]))
+            functions.append("\n".join([f"def {name}(V, VALS, TL):", f"    D = V[{self.checked.facts.period_index}]", *body]))
 
         for rule in self.rules:
             if rule.index in self.in_force:

@@ -15,7 +15,8 @@ from lark.exceptions import LarkError
 
 from rxpolicy.language.grammar import parser
 from rxpolicy.language.parse import keywords
-from rxpolicy.tools.lsp.index import PolicyIndex, SymbolKind, field_paths, field_spec
+from rxpolicy.language.facts import CaseSchema, statutory_facts
+from rxpolicy.tools.lsp.index import PolicyIndex, SymbolKind
 
 __all__ = ["Completion", "complete"]
 
@@ -112,10 +113,10 @@ def _names(index: PolicyIndex | None, head: str, prefix: str) -> list[Completion
             return [Completion(label=v, kind="value", detail=f"a value of {choice.group(1)}") for v in values]
     found: list[Completion] = []
     section = prefix.rsplit(".", 1)[0] + "." if "." in prefix else ""
-    for path in field_paths():
+    schema: CaseSchema = index.schema if index is not None else statutory_facts()
+    for path, spec in schema.fields.items():
         if path.startswith(section):
-            spec = field_spec(path)
-            found.append(Completion(label=path, kind="field", detail=f"case field: {spec.type}" if spec else ""))
+            found.append(Completion(label=path, kind="field", detail=f"case field: {spec.type}"))
     if index is not None and not section:
         for kind, what in ((SymbolKind.DEFINITION, "definition"), (SymbolKind.PARAMETER, "parameter"),
                            (SymbolKind.DECISION, "decision")):

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rxpolicy.language import ast
-from rxpolicy.language.facts import CHOICES
+from rxpolicy.language.facts import FactRef
+from rxpolicy.language.values import describe
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.types import Kind
 from rxpolicy.tools.citations import SourceCatalogue, resolve_citation
-from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind, field_spec
+from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind
 
 __all__ = ["hover_markdown"]
 
@@ -29,7 +30,7 @@ def hover_markdown(index: PolicyIndex, occurrence: Occurrence, catalogue: Source
     if kind is SymbolKind.RULE:
         return _rule(index, name, catalogue, handbook)
     if kind is SymbolKind.FIELD:
-        return _field(name)
+        return _field(index, name)
     if kind is SymbolKind.DEFINITION:
         return _definition(index, name)
     if kind is SymbolKind.PARAMETER:
@@ -95,26 +96,40 @@ def _rule(index: PolicyIndex, rule_id: str, catalogue: SourceCatalogue, handbook
     return "\n".join(out).rstrip() + "\n"
 
 
-def _field(path: str) -> str:
-    spec = field_spec(path)
+def _default_text(default: object) -> str:
+    if isinstance(default, FactRef):
+        return f"the value of `{default.path}`"
+    if default is None:
+        return "unknown"
+    if isinstance(default, bool):
+        return "yes" if default else "no"
+    if isinstance(default, tuple):
+        return ", ".join(map(str, default)) or "none"
+    return describe(default)
+
+
+def _field(index: PolicyIndex, path: str) -> str:
+    spec = index.field(path)
     if spec is None:
         return f"`{path}`: not a case field"
     typ = spec.type
-    out = [f"**case field** `{path}`: {typ}" + (" (computed from the case)" if spec.derived else ""), ""]
+    head = f"**case field** `{path}`: {typ}"
+    if spec.derived:
+        head += f" (computed by `{spec.computed_by}` from " + ", ".join(f"`{a}`" for a in spec.arguments) + ")"
+    out = [head + (f", declared in layer {spec.layer}" if spec.layer else ""), ""]
+    if spec.meaning:
+        out += [spec.meaning, ""]
     if spec.required:
         out.append("Required in every case.")
-    elif not spec.derived and not callable(spec.default):
-        default = spec.default
-        shown = "unknown" if default is None else ("yes" if default is True else "no" if default is False
-                                                   else ", ".join(default) if isinstance(default, tuple)
-                                                   else str(default))
-        out.append(f"Default: {shown or 'none'}.")
+    elif not spec.derived:
+        out.append(f"Default: {_default_text(spec.default)}.")
+    if spec.at_least is not None:
+        out.append(f"At least {spec.at_least}" + (f" ({spec.at_least_reason})" if spec.at_least_reason else "") + ".")
     if typ.kind in (Kind.ENUM, Kind.LIST):
-        choice = CHOICES.get(typ.name)
         out += ["", "Allowed values" + (" (other texts are kept as written)" if spec.open_choice else "") + ":", ""]
         for code in typ.choices:
-            words = choice.words.get(code) if choice is not None else None
-            out.append(f"- `{code}`" + (f": {words['en']} / {words['nl']}" if words else ""))
+            en, nl = (index.schema.choice_words(typ.name, code, lang) for lang in ("en", "nl"))
+            out.append(f"- `{code}`" + (f": {en} / {nl}" if en else ""))
     if spec.yes:
         out += ["", "Read as:", "", f"- yes: {spec.yes.get('en')} / *{spec.yes.get('nl')}*",
                 f"- no: {spec.no.get('en')} / *{spec.no.get('nl')}*"]

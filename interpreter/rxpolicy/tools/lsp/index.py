@@ -20,11 +20,11 @@ import attrs
 
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, PolicySources
-from rxpolicy.language.facts import FIELDS, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FieldSpec, read_facts, statutory_facts
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
 
-__all__ = ["Occurrence", "PolicyIndex", "SymbolKind", "field_spec", "span_contains"]
+__all__ = ["Occurrence", "PolicyIndex", "SymbolKind", "field_spec", "policy_schema", "span_contains"]
 
 
 class SymbolKind(enum.Enum):
@@ -50,17 +50,21 @@ class Occurrence:
     written: str = ""
 
 
-def field_spec(path: str) -> FieldSpec | None:
-    """The declaration of a case field (veld van de casus): its type, default and wording.
+def field_spec(path: str, schema: CaseSchema | None = None) -> FieldSpec | None:
+    """The declaration of a case fact (feit van de casus): its type, default, limits and wording.
 
-    The one place the editor support reads case fields from, so that it follows wherever fields are declared.
+    The one place the editor support reads facts from: the policy's own ``fact`` declarations when given
+    (``schema``), else the statutory layer's, which declare the contract's case.
     """
-    return FIELDS.get(path)
+    return (schema or statutory_facts()).fields.get(path)
 
 
-def field_paths() -> tuple[str, ...]:
-    """Every case field a rule may name."""
-    return tuple(FIELDS)
+def policy_schema(sources: PolicySources, checked: CheckedPolicy | None) -> CaseSchema:
+    """The facts a policy declares: the checked policy's, else read from its files' declarations."""
+    if checked is not None:
+        return checked.facts
+    schema, _ = read_facts((layer.name, item) for layer in sources.layers for f in layer.files for item in f.items)
+    return schema or statutory_facts()
 
 
 def span_contains(span: Span, line: int, column: int) -> bool:
@@ -104,17 +108,20 @@ class PolicyIndex:
     #: (kind, name) → the items that declare it (several for a rule id with versions per period).
     items: Mapping[tuple[SymbolKind, str], tuple[object, ...]]
     files: Mapping[str, SourceFile]
+    #: The facts of a case for this policy (its layers' ``fact`` declarations).
+    schema: CaseSchema
 
     @classmethod
     def build(cls, sources: PolicySources, checked: CheckedPolicy | None = None) -> PolicyIndex:
         """Index every file of a policy's layers."""
-        builder = _Builder(sources)
+        schema = policy_schema(sources, checked)
+        builder = _Builder(sources, schema)
         for layer in sources.layers:
             for rule_file in layer.files:
                 builder.file(rule_file)
         return cls(sources=sources, checked=checked, occurrences=tuple(builder.found),
                    items=MappingProxyType({k: tuple(v) for k, v in builder.items.items()}),
-                   files=MappingProxyType(builder.files))
+                   files=MappingProxyType(builder.files), schema=schema)
 
     # ------------------------------------------------------------------ lookups
     def at(self, path: str, line: int, column: int) -> Occurrence | None:
@@ -156,17 +163,26 @@ class PolicyIndex:
                     return [(item, item.span) for item in rule_file.items]
         return []
 
+    def field(self, path: str) -> FieldSpec | None:
+        """A fact of this policy's case."""
+        return field_spec(path, self.schema)
+
+    def field_paths(self) -> tuple[str, ...]:
+        """Every fact a rule of this policy may name."""
+        return tuple(self.schema.fields)
+
     def choices_of(self, field: str) -> tuple[str, ...]:
         """The values a choice field may be compared with (``medicine.route is oral``)."""
-        spec = field_spec(field)
+        spec = self.field(field)
         if spec is None or spec.type.kind not in (Kind.ENUM, Kind.LIST):
             return ()
         return spec.type.choices
 
 
 class _Builder:
-    def __init__(self, sources: PolicySources) -> None:
+    def __init__(self, sources: PolicySources, schema: CaseSchema) -> None:
         self.sources = sources
+        self.schema = schema
         self.found: list[Occurrence] = []
         self.items: dict[tuple[SymbolKind, str], list[object]] = {}
         self.files: dict[str, SourceFile] = {}
@@ -217,6 +233,8 @@ class _Builder:
                 self.expr(value.expr)
         elif isinstance(item, ast.Rule):
             self.rule(item)
+        elif isinstance(item, ast.Fact):
+            self.add(SymbolKind.FIELD, item.path, item.path_span, True, item)
         elif isinstance(item, ast.Table):
             self.add(SymbolKind.RULE, item.id, _word_span(source, item.span, r"\btable\s+" + _RULE_ID), True, item)
             decides = _word_span(source, item.span, r"\b(decides\s+" + _NAME[1:-1] + r"(?:\s*,\s*" + _NAME[1:-1]
@@ -245,7 +263,7 @@ class _Builder:
                 kind = self.declared.get(node.dotted) if len(node.parts) == 1 else None
                 if kind is not None:
                     self.add(kind, node.dotted, node.span)
-                elif field_spec(node.dotted) is not None:
+                elif node.dotted in self.schema.fields:
                     self.add(SymbolKind.FIELD, node.dotted, node.span)
 
 
