@@ -7,6 +7,7 @@ or parameter its expression and its value per period.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from rxpolicy.language import ast
@@ -118,7 +119,8 @@ def _field(index: PolicyIndex, path: str) -> str:
         head += f" (computed by `{spec.computed_by}` from " + ", ".join(f"`{a}`" for a in spec.arguments) + ")"
     out = [head + (f", declared in layer {spec.layer}" if spec.layer else ""), ""]
     if spec.meaning:
-        out += [spec.meaning, ""]
+        # The meaning is written for docs/case-file.md; its links to anchors there lead nowhere in a hover.
+        out += [re.sub(r"\[([^\]]*)\]\(#[^)]*\)", r"\1", spec.meaning), ""]
     if spec.required:
         out.append("Required in every case.")
     elif not spec.derived:
