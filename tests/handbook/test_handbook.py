@@ -17,6 +17,8 @@ import pytest
 
 from rxpolicy.api import check
 from rxpolicy.explain.links import handbook_url, rule_anchor, rule_page
+from rxpolicy.language.load import builtin_rules_dir
+from rxpolicy.tools.citations import load_catalogue, resolve_citation
 
 ROOT = Path(__file__).resolve().parents[2]
 RXPOLICY = str(Path(sys.executable).with_name("rxpolicy"))
@@ -103,6 +105,39 @@ def test_every_link_between_pages_lands_on_a_page_and_an_anchor(site: tuple[str,
         for target, anchor in re.findall(r"\]\(([a-z0-9-]+\.md)(?:#([a-z0-9-]+))?\)", text):
             assert (out / target).is_file(), (path.name, target)
             assert not anchor or f'<a id="{anchor}"></a>' in (out / target).read_text(encoding="utf-8")
+
+
+def test_the_pages_load_nothing_from_elsewhere(site: tuple[str, Path]) -> None:
+    _, out = site
+    for name, page in parsed(out).items():
+        assert page.loads == [], name
+
+
+# Some rules still cite the contract and the design notes by their paths outside the repository
+# (`../shared/spec/README.md, 'Money flow'`) and a source text sources.yaml does not list (003_…), which is neither a
+# known source nor something a page may show. The
+# source registry (rules cite `source <id> "section"`) replaces them; until it is on main these two checks
+# fail, and strict: once they pass, the markers must go.
+_CITES_PATHS = pytest.mark.xfail(strict=True, reason="rules cite ../shared/ paths and a source text the registry does not list, until the source registry lands")
+
+
+@_CITES_PATHS
+def test_the_pages_name_no_path_outside_the_repository(site: tuple[str, Path]) -> None:
+    _, out = site
+    for path in out.iterdir():
+        assert "shared/" not in path.read_text(encoding="utf-8"), path.name
+
+
+@_CITES_PATHS
+def test_every_citation_resolves_to_a_known_source(site: tuple[str, Path]) -> None:
+    policy, out = site
+    checked, _ = check(policy)
+    catalogue = load_catalogue(builtin_rules_dir())
+    unknown = [(rule.id, cited.text) for rule in checked.rules for citation in rule.rule.citations
+               for cited in resolve_citation(citation.text, catalogue) if not cited.known]
+    assert unknown == []
+    for path in out.glob("*.html"):
+        assert "not a known source" not in path.read_text(encoding="utf-8")
 
 
 def test_a_rule_is_shown_beside_its_source_sentences_tests_and_changes(site: tuple[str, Path]) -> None:
