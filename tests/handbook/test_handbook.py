@@ -115,10 +115,10 @@ def test_the_pages_load_nothing_from_elsewhere(site: tuple[str, Path]) -> None:
 
 # Some rules still cite the contract and the design notes by their paths outside the repository
 # (`../shared/spec/README.md, 'Money flow'`) and a source text sources.yaml does not list (003_…), which is neither a
-# known source nor something a page may show. The
-# source registry (rules cite `source <id> "section"`) replaces them; until it is on main these two checks
-# fail, and strict: once they pass, the markers must go.
-_CITES_PATHS = pytest.mark.xfail(strict=True, reason="rules cite ../shared/ paths and a source text the registry does not list, until the source registry lands")
+# known source nor something a page may show. The source registry (rules cite `source <id> "section"`) replaces
+# them; until it is on main these two checks fail, and strict: once they pass, the markers must go.
+_CITES_PATHS = pytest.mark.xfail(strict=True, reason="rules cite ../shared/ paths and a source text the registry "
+                                                     "does not list, until the source registry lands")
 
 
 @_CITES_PATHS
