@@ -154,7 +154,7 @@ def test_a_rule_is_shown_beside_its_source_sentences_tests_and_changes(site: tup
         in rule
     tests = re.search(r"\*\*Tests:\*\* it decided in (\d+) tests?", rule)
     assert tests is not None and int(tests.group(1)) >= 1
-    assert "rules/hollandzorg/tests/dispensing_periods.test.yaml:" in rule
+    assert "rules/model/tests/dispensing_periods.test.yaml:" in rule
     changes = (out / "authorisation.md").read_text(encoding="utf-8").split("## What changed per year")[1]
     assert "### 2023 → 2024" in changes and "### 2024 → 2025" in changes
     assert "`authorisation/esketamine-nasal-spray` is in force until 2023-12-31." in changes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Decimal
 
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
@@ -22,7 +22,6 @@ from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit
 __all__ = ["ATOMIC", "ExpressionWriter", "NOT_CONSTANT", "placeholder"]
 
 ATOMIC = (ast.Compare, ast.OneOf, ast.InList, ast.Known, ast.Matches, ast.FitsWithin)
-_MODES = {"half up": ROUND_HALF_UP, "half even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP}
 #: What :meth:`ExpressionWriter.fold` gives for an expression that differs per case.
 NOT_CONSTANT = object()
 
@@ -210,8 +209,7 @@ class ExpressionWriter:
         return f"({left} {node.op} {right})"
 
     def _rounded(self, node: ast.Rounded) -> str:
-        quantum = Decimal(1) if node.rounding.unit == "whole euros" else CENT
-        mode = _MODES[node.rounding.mode]
+        quantum, mode = node.rounding.quantum, node.rounding.decimal_mode  # the table round_money uses
         return f"{self.expr(node.operand)}.quantize({self.const(quantum)}, {mode!r}).quantize({self.const(CENT)})"
 
     def _withunit(self, node: ast.WithUnit) -> str:

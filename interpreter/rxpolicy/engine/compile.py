@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from rxpolicy.diagnostics import did_you_mean
 from rxpolicy.engine import runtime
 from rxpolicy.engine.codegen import ATOMIC, FunctionWriter
 from rxpolicy.engine.meta import LeafMeta, RuleMeta
@@ -99,18 +100,28 @@ class CompiledPolicy:
         return None
 
     def rule(self, rule_id: str) -> RuleMeta:
-        """A rule by id (the first version when a rule has several periods)."""
-        return next(r for r in self.rules if r.id == rule_id)
+        """A rule by id (the first version when a rule has several periods).
+
+        Raises :class:`KeyError` (with the closest id, when there is one) for an id the policy does not have.
+        """
+        for candidate in self.rules:
+            if candidate.id == rule_id:
+                return candidate
+        guess = did_you_mean(rule_id, [r.id for r in self.rules])
+        raise KeyError(f"the policy `{self.name}` has no rule `{rule_id}`"
+                       + (f"; did you mean `{guess}`?" if guess else ""))
 
 
 def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
-    rules = tuple(_rule_meta(i, info) for i, info in enumerate(checked.rules))
+    names = {f.path: f.identity for f in checked.files}
+    rules = tuple(_rule_meta(i, info, names) for i, info in enumerate(checked.rules))
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
     epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end) for start, end in _epochs(checked))
-    file_hashes = MappingProxyType({f.path: f.sha256 for f in checked.files})
+    # Keyed by each file's stable name, so the fingerprint identifies the rules by content alone.
+    file_hashes = MappingProxyType({f.identity: f.sha256 for f in checked.files})
     digest = hashlib.sha256(ENGINE_VERSION.encode())
     digest.update(grammar_sha256().encode())
     for path, sha in sorted(file_hashes.items()):
@@ -120,9 +131,10 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
                           fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
 
 
-def _rule_meta(index: int, info: Any) -> RuleMeta:
+def _rule_meta(index: int, info: Any, names: Mapping[str, str]) -> RuleMeta:
     rule: ast.Rule = info.rule
-    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind,
+    location = f"{names.get(rule.span.path, rule.span.path)}:{rule.span.line}"
+    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind, location=location,
                     citations=tuple(c.text for c in rule.citations), interpretation=rule.interpretation,
                     explains=MappingProxyType({e.lang: e.text for e in rule.explains}),
                     rejection_code=rule.rejection_code, validity=rule.validity, decides=info.decides,
@@ -219,13 +231,17 @@ def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
         "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
-        "_lf": _lf, **constants,
+        "_lf": _lf, "U": NOT_COMPUTED, **constants,
     }
     code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
     exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
     return Epoch(start=start, end=end, fast=namespace["evaluate_fast"],
                  explainers=MappingProxyType({owner: namespace[n] for owner, n in explainer_names.items()}),
                  python=python, rules_in_force=in_force)
+
+
+#: What a shared definition's variable holds until its first use computes it (see codegen.FunctionWriter._inline).
+NOT_COMPUTED = object()
 
 
 def _lf(records: list[tuple[int, object, bool]], leaf: int, observed: object, outcome: Any) -> Any:

@@ -153,13 +153,11 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     if epoch is None:
         raise RxError(_not_in_force(policy, case))
     try:
-        context = decimal.getcontext()
-        if context.prec == MONEY_CONTEXT.prec and context.rounding == MONEY_CONTEXT.rounding:
-            # The thread already computes as the rules need (the default); switching costs ~1 µs a case.
+        # Always the engine's own context, whatever the caller's thread has set: another precision,
+        # rounding or trap would change amounts, turn a division by zero into Infinity (no RX505) or
+        # make an exact rounding raise. A fresh copy per call, so no flags are shared between threads.
+        with decimal.localcontext(MONEY_CONTEXT):
             values, deciders = epoch.fast(case.values)
-        else:
-            with decimal.localcontext(MONEY_CONTEXT):
-                values, deciders = epoch.fast(case.values)
     except runtime.Conflict as conflict:
         raise RxError(_conflict(policy, case, conflict)) from None
     except runtime.Gap as gap:
@@ -167,7 +165,9 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     except runtime.NotInForce as missing:
         raise RxError(_missing(policy, case, missing)) from None
     except ArithmeticError as error:  # a division by zero, say: a fault of the rules, shown as one
-        raise RxError(_failed(policy, case, locate_failure(policy, epoch, case.values, error))) from None
+        with decimal.localcontext(MONEY_CONTEXT):
+            failure = locate_failure(policy, epoch, case.values, error)
+        raise RxError(_failed(policy, case, failure)) from None
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
     the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
     return Evaluation(policy, case, values, deciders, the_trace)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
 
-from rxpolicy.language.values import Duration, Rounding, SupplyLimit, Unit, add_months, round_money
+from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 
-__all__ = ["Conflict", "Gap", "NotInForce", "date_add", "fits_days", "duration_key", "fits_within", "round_to", "settle"]
+__all__ = ["Conflict", "Gap", "NotInForce", "date_add", "fits_days", "duration_key", "fits_within", "settle"]
 
 
 class Conflict(Exception):
@@ -97,7 +96,10 @@ def fits_within(supply: Duration, limit: Duration | SupplyLimit, start: dt.date,
 
 def first_day_of_next_month(day: dt.date) -> dt.date:
     """The first day of the month after ``day``'s month."""
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    try:
+        return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    except ValueError:  # after December 9999: an overflow (RX505), as date arithmetic's own
+        raise OverflowError("date value out of range") from None
 
 
 def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,
@@ -118,10 +120,3 @@ def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest
 def date_add(day: dt.date, period: Duration, sign: int) -> dt.date:
     """A date plus or minus a duration (calendar months clamp to the month's last day)."""
     return Duration(sign * period.amount, period.unit).end_from(day)
-
-
-def round_to(amount: Decimal, rounding: Rounding) -> Decimal:
-    """An explicit rounding step."""
-    return round_money(Decimal(amount), rounding)
-
-

@@ -9,6 +9,7 @@ renderers show: for each decision, the rules that decided it, the rules they bea
 
 from __future__ import annotations
 
+import decimal
 import enum
 
 import attrs
@@ -16,6 +17,7 @@ import attrs
 from rxpolicy.engine.compile import CompiledPolicy, Epoch
 from rxpolicy.engine.meta import LeafMeta, RuleMeta
 from rxpolicy.language import ast
+from rxpolicy.language.values import MONEY_CONTEXT
 
 __all__ = ["Fact", "RuleStatus", "RuleTrace", "Trace"]
 
@@ -93,7 +95,11 @@ class Trace:
     def _explain(self, owner: tuple[str, object]) -> tuple[object, list[tuple[int, object, object]]]:
         records: list[tuple[int, object, object]] = []
         explainer = self.epoch.explainers.get(owner)
-        result = explainer(self.case_values, self.decision_values, records) if explainer is not None else None
+        if explainer is None:
+            return None, records
+        # Recomputed in the engine's own decimal context, as the evaluation was (see evaluate.evaluate).
+        with decimal.localcontext(MONEY_CONTEXT):
+            result = explainer(self.case_values, self.decision_values, records)
         return result, records
 
     def facts_of(self, owner: tuple[str, object]) -> tuple[Fact, ...]:

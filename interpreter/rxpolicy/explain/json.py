@@ -31,7 +31,7 @@ SCHEMA_VERSION = 1
 def _rule_ref(rule: RuleMeta, lang: str, handbook: str | None = None) -> dict[str, Any]:
     ref: dict[str, Any] = {"rule": rule.id, "source": rule.source, "layer": rule.layer,
                            "explanation": rule.explains.get(lang) or rule.explains.get("en"),
-                           "line": f"{rule.span.path}:{rule.span.line}"}
+                           "line": rule.location}
     if rule.rejection_code:
         ref["rejection_code"] = rule.rejection_code
     if rule.interpretation:

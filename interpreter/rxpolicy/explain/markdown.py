@@ -44,7 +44,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         for rule in view.rules:
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
             shown = f"[`{rule.id}`]({handbook_url(handbook, rule.id)})" if handbook else f"`{rule.id}`"
-            out += ["", f"- {term('rule', lang)}: {shown} ({rule.span.path}:{rule.span.line})",
+            out += ["", f"- {term('rule', lang)}: {shown} ({rule.location})",
                     f"- {term('source', lang)}: {rule.source}"]
             if rule.interpretation:
                 out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")

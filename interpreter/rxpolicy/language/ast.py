@@ -433,6 +433,9 @@ class Fact:
     example: str | None
     at_least: object
     at_least_reason: str | None
+    #: The largest value a case may give (``at most 36600 because "…"``), with the reason.
+    at_most: object = None
+    at_most_reason: str | None = None
     whole: str | None
     allowed: tuple[Expr, ...]
     one_of_plans: bool

@@ -20,8 +20,9 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies", "builtin_rules_dir", "display_path",
-           "policy_sources", "read_from_disk", "read_rule_files", "resolve_policy_dir", "split_policy_year"]
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies",
+           "builtin_rules_dir", "display_path", "policy_sources", "read_from_disk", "read_rule_files",
+           "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
 
@@ -39,6 +40,18 @@ def display_path(path: Path) -> str:
         except ValueError:
             continue
     return str(path)
+
+
+def rule_file_name(path: Path) -> str:
+    """A rule file's name independent of the working directory: ``<layer>/<file>``, ``rules/…`` when built in.
+
+    A layer or policy is the directory named after it, so its name and the file name identify the file;
+    receipts (with the file's hash) and the decisions' ``line`` use this, never a path that changes
+    with the directory rxpolicy runs in.
+    """
+    directory = path.resolve().parent
+    name = f"{directory.name}/{path.name}"
+    return f"rules/{name}" if directory.parent == builtin_rules_dir().resolve() else name
 
 
 #: Reads one rule file: its path → (the path messages show, its text); raises :class:`RxError` when unreadable.
@@ -67,7 +80,7 @@ def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
         try:
             shown, text = read(path)
-            files.append(parse(SourceFile(path=shown, text=text)))
+            files.append(parse(SourceFile(path=shown, text=text, name=rule_file_name(path))))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems

@@ -122,7 +122,7 @@ def build_handbook(policy_name: str, store: PolicyStore, sources_dir: Path | Non
     directory = resolve_policy_dir(policy_name)
     policy = store.load(str(directory))
     catalogue = load_catalogue(directory.parent)
-    results = _test_results(directory, store)
+    results = _test_results(directory, policy, store)
     counts = _coverage(results)
     exceptions: dict[str, list[str]] = {}
     for rule in policy.rules:
@@ -175,7 +175,7 @@ def _entry(policy: CompiledPolicy, rule: RuleMeta, catalogue: SourceCatalogue, s
     citations = tuple((text, tuple(Citation(source=cited, passage=_passage(cited, catalogue, sources_dir))
                                    for cited in resolve_citation(text, catalogue))) for text in rule.citations)
     tests = tuple(RuleTestEntry(name=r.test.name, where=r.where, passed=r.passed) for r in results
-                  if r.test.rule is not None and r.test.rule.text == rule.id and r.policy is policy)
+                  if r.test.rule is not None and r.test.rule.text == rule.id)
     return RuleEntry(id=rule.id, anchor=rule_anchor(rule.id), layer=rule.layer, layer_kind=rule.layer_kind.value,
                      text=_source_text(policy, rule.span), where=f"{rule.span.path}:{rule.span.line}",
                      validity=str(rule.validity) if rule.validity else None, decides=rule.decides,
@@ -186,16 +186,19 @@ def _entry(policy: CompiledPolicy, rule: RuleMeta, catalogue: SourceCatalogue, s
 
 # ------------------------------------------------------------------------------------------ tests
 
-def _test_results(directory: Path, store: PolicyStore) -> list[TestResult]:
-    tests_dir = directory / "tests"
-    if not tests_dir.is_dir() or not any(tests_dir.rglob(f"*{TEST_SUFFIX}")):
-        return []
+def _test_results(directory: Path, policy: CompiledPolicy, store: PolicyStore) -> list[TestResult]:
+    """The rule tests of the policy and of the layers it is built on (a layer's tests run for each policy
+    built on it: only this policy's runs are kept)."""
     results: list[TestResult] = []
-    for test_file in discover([tests_dir]):
-        try:
-            results.extend(run(test_file, store))
-        except RxError:
-            continue  # a test file for another policy, or one that cannot run: `rxpolicy test` reports it
+    for layer in policy.layers:
+        tests_dir = directory.parent / layer.name / "tests"
+        if not tests_dir.is_dir() or not any(tests_dir.rglob(f"*{TEST_SUFFIX}")):
+            continue
+        for test_file in discover([tests_dir]):
+            try:
+                results.extend(r for r in run(test_file, store) if r.policy.fingerprint == policy.fingerprint)
+            except RxError:
+                continue  # a test file that cannot run: `rxpolicy test` reports it
     return results
 
 
