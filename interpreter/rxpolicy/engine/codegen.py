@@ -192,7 +192,8 @@ class FunctionWriter(ExpressionWriter):
                 keyword = "if" if position == 0 else "elif"
                 lines.append(f"    {keyword} {self.condition(rule)}:")
                 self.node(rule, name, 2, lines)
-        lines.append(f"    {target} = settle(h, {index})")
+        # One rule applied (the usual case): its value and id straight away; settle() for none or several.
+        lines.append(f"    {target} = (h[0][1], (h[0][0],)) if len(h) == 1 else settle(h, {index})")
 
     def chain(self, rows: list[RuleMeta], name: str, target: str, index: int, lines: list[str]) -> None:
         """One table (or rule) without exceptions: the first row that applies decides, directly."""

@@ -201,6 +201,12 @@ class ExpressionWriter:
             period = self.fold(node.right) if not (self.explaining and self.has_leaf(node.right)) else None
             if isinstance(period, Duration) and period.unit is Unit.MONTHS:
                 return f"add_months({left}, {period.amount if node.op == '+' else -period.amount})"
+            if isinstance(period, Duration):
+                # `+ 1 days`: one timedelta made at compile time, not a Duration per call.
+                return f"({left} {node.op} {self.const(dt.timedelta(days=period.amount))})"
+            days = node.right
+            if isinstance(days, ast.WithUnit) and days.unit.startswith("day"):
+                return f"({left} {node.op} timedelta(days={self.expr(days.operand)}))"
             return f"date_add({left}, {right}, {1 if node.op == '+' else -1})"
         if Kind.PERCENT in kinds:
             return f"({left} * {right} / 100)"
@@ -224,6 +230,10 @@ class ExpressionWriter:
             return f"({args[1]} - {args[0]}).days"
         if node.function == "first_day_of_next_month":
             return f"first_day_of_next_month({args[0]})"
+        if node.function in ("year_of", "month_of", "day_of"):
+            return f"{args[0]}.{node.function[:-3]}"
+        if node.function in ("date_from", "quotient", "remainder"):
+            return f"{node.function}({', '.join(args)})"
         if self.typ(node).kind is Kind.DURATION:
             return f"{'shortest' if node.function == 'min' else 'longest'}(D, {', '.join(args)})"
         return f"{node.function}({', '.join(args)})"

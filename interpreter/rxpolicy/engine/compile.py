@@ -19,14 +19,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any
+from types import CodeType, MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from rxpolicy.diagnostics import did_you_mean
 from rxpolicy.engine import runtime
-from rxpolicy.engine.codegen import ATOMIC, FunctionWriter
 from rxpolicy.engine.meta import LeafMeta, RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
@@ -36,10 +35,21 @@ from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 
-__all__ = ["CompiledPolicy", "Epoch", "compile_policy", "ENGINE_VERSION"]
+if TYPE_CHECKING:
+    from rxpolicy.engine.codegen import FunctionWriter
+
+__all__ = ["CompiledPolicy", "Epoch", "EpochCode", "bind_epoch", "compile_policy", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
-_ATOMIC = ATOMIC
+
+
+@attrs.frozen(kw_only=True)
+class EpochCode:
+    """A period's compiled module: its code, the constants it names (``K3``) and its explainers' names."""
+
+    code: CodeType
+    constants: Mapping[str, object]
+    explainer_names: Mapping[tuple[str, object], str]
 
 
 @attrs.frozen(kw_only=True)
@@ -58,6 +68,8 @@ class Epoch:
     explainers: Mapping[tuple[str, object], Callable[..., None]] = attrs.field(eq=False, repr=False)
     python: str = attrs.field(eq=False, repr=False)
     rules_in_force: frozenset[int]
+    #: The compiled module the functions come from (what the cache on disk keeps of a period).
+    code: EpochCode = attrs.field(eq=False, repr=False)
 
     def contains(self, day: dt.date) -> bool:
         """Whether the period includes ``day``."""
@@ -81,6 +93,40 @@ class CompiledPolicy:
     fingerprint: str
     file_hashes: Mapping[str, str]
     checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+    # Derived from the rules and decisions once, so that reading a result by name and explaining a decision
+    # look things up instead of scanning every rule.
+    #: Decision name → its position in :attr:`decisions` (and in an evaluation's values).
+    decision_index: Mapping[str, int] = attrs.field(init=False, eq=False, repr=False)
+    #: Decision name → the rules that give it a value, in rule order.
+    rules_for: Mapping[str, tuple[RuleMeta, ...]] = attrs.field(init=False, eq=False, repr=False)
+    #: Per rule (by index): the rules (or table rows) it is an exception to.
+    parents_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per rule (by index): the rules that are exceptions to it.
+    exceptions_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per table row (by index): the rows above it in its table (rows that are exceptions left out).
+    rows_above: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per period: its first and last day (``date.max`` when open) and the period, for the evaluator's lookup.
+    periods: tuple[tuple[dt.date, dt.date, Epoch], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        rules = self.rules
+
+        def derogates(rule: RuleMeta, parent: RuleMeta) -> bool:
+            return parent.id in rule.parents or (parent.table is not None and parent.table in rule.parents)
+
+        derived = {
+            "decision_index": MappingProxyType({d.name: i for i, d in enumerate(self.decisions)}),
+            "rules_for": MappingProxyType({d.name: tuple(r for r in rules if d.name in r.decides)
+                                           for d in self.decisions}),
+            "parents_of": tuple(tuple(p for p in rules if derogates(r, p)) if r.parents else () for r in rules),
+            "exceptions_of": tuple(tuple(c for c in rules if c.parents and derogates(c, r)) for r in rules),
+            "rows_above": tuple(
+                tuple(o for o in rules if o.table == r.table and not o.parents and o.index != r.index
+                      and o.rule.row_index < r.rule.row_index) if r.table is not None else () for r in rules),
+            "periods": tuple((e.start, e.end or dt.date.max, e) for e in self.epochs),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def facts(self) -> CaseSchema:
@@ -170,6 +216,8 @@ def _epochs(checked: CheckedPolicy) -> list[tuple[dt.date, dt.date | None]]:
 # ----------------------------------------------------------------------------- trace leaves
 
 def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mapping[int, int]]:
+    from rxpolicy.engine.codegen import ATOMIC as _ATOMIC  # here: the code writer is only needed to compile
+
     leaves: list[LeafMeta] = []
     ids: dict[int, int] = {}
 
@@ -220,24 +268,37 @@ def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple
     in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
     constants: dict[str, object] = {}
 
+    from rxpolicy.engine.codegen import FunctionWriter  # here: a policy read from the cache writes no code
+
     def writer(mode: str) -> FunctionWriter:
         return FunctionWriter(checked, rules, decisions, leaf_ids, start, in_force, constants, mode)
 
     explainers, explainer_names = writer("explain").write_explainers()
     python = "\n\n".join([writer("fast").write("evaluate_fast"), explainers])
+    code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
+    return bind_epoch(start, end, python, in_force,
+                      EpochCode(code=code, constants=MappingProxyType(constants),
+                                explainer_names=MappingProxyType(explainer_names)))
+
+
+def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: frozenset[int], code: EpochCode) -> Epoch:
+    """Run a period's compiled code with the helpers and constants it names, and keep the functions it defines.
+
+    Also how a policy read from the cache on disk gets its functions back, without writing or compiling Python.
+    """
     namespace: dict[str, Any] = {
         "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
         "fits_days": runtime.fits_days, "duration_key": runtime.duration_key, "date_add": runtime.date_add,
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
-        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
+        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal, "timedelta": dt.timedelta,
+        "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
-        "_lf": _lf, "U": NOT_COMPUTED, **constants,
+        "_lf": _lf, "U": NOT_COMPUTED, **code.constants,
     }
-    code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
-    exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
+    exec(code.code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
     return Epoch(start=start, end=end, fast=namespace["evaluate_fast"],
-                 explainers=MappingProxyType({owner: namespace[n] for owner, n in explainer_names.items()}),
-                 python=python, rules_in_force=in_force)
+                 explainers=MappingProxyType({owner: namespace[n] for owner, n in code.explainer_names.items()}),
+                 python=python, rules_in_force=in_force, code=code)
 
 
 #: What a shared definition's variable holds until its first use computes it (see codegen.FunctionWriter._inline).

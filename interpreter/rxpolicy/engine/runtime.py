@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
 
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 
-__all__ = ["Conflict", "Gap", "NotInForce", "date_add", "fits_days", "duration_key", "fits_within", "settle"]
+__all__ = ["Conflict", "Gap", "ImpossibleDate", "NotInForce", "date_add", "date_from", "fits_days", "duration_key",
+           "fits_within", "quotient", "remainder", "settle"]
 
 
 class Conflict(Exception):
@@ -115,6 +117,32 @@ def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest
     if limit.or_smallest_pack and smallest_pack:
         return True
     return bool(limit.or_one_course and course_days is not None and days <= course_days)
+
+
+class ImpossibleDate(ArithmeticError):
+    """``date_from`` was given a year, month and day that make no date (an arithmetic failure of the rules)."""
+
+
+def date_from(year: int | Decimal, month: int | Decimal, day: int | Decimal) -> dt.date:
+    """The date with these parts; parts that are not whole or make no date are a failure of the computation."""
+    parts = tuple(int(p) if p == int(p) else None for p in (year, month, day))
+    try:
+        if None in parts:
+            raise ValueError("a part of a date is not a whole number")
+        return dt.date(*parts)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise ImpossibleDate(f"date_from({year}, {month}, {day}) is no date: {error}") from None
+
+
+def quotient(dividend: int | Decimal, divisor: int | Decimal) -> int:
+    """How many whole times ``divisor`` goes into ``dividend``, rounded toward zero (``quotient(7, 2)`` is 3)."""
+    exact = Decimal(dividend) / Decimal(divisor)  # dividing by zero raises, as every division does
+    return int(exact.to_integral_value(rounding=ROUND_DOWN))
+
+
+def remainder(dividend: int | Decimal, divisor: int | Decimal) -> int | Decimal:
+    """What is left of ``dividend`` after ``quotient`` whole ``divisor``s (``remainder(7, 2)`` is 1)."""
+    return dividend - divisor * quotient(dividend, divisor)
 
 
 def date_add(day: dt.date, period: Duration, sign: int) -> dt.date:

@@ -132,13 +132,11 @@ class Trace:
         return held
 
     def _reached(self, rule: RuleMeta) -> bool:
-        rules = self.policy.rules
         if rule.parents:
-            return any(self.outcome(p) for p in rules
-                       if p.id in rule.parents or (p.table is not None and p.table in rule.parents))
+            return any(self.outcome(p) for p in self.policy.parents_of[rule.index])
         if rule.table is not None:
-            return all(self.outcome(r) is False for r in rules if r.table == rule.table and not r.parents
-                       and r.rule.row_index < rule.rule.row_index and r.index in self.epoch.rules_in_force)
+            in_force = self.epoch.rules_in_force
+            return all(self.outcome(r) is False for r in self.policy.rows_above[rule.index] if r.index in in_force)
         return True
 
     def status(self, rule: RuleMeta, deciders: tuple[int, ...]) -> RuleStatus:
@@ -157,9 +155,7 @@ class Trace:
         status = self.status(rule, deciders)
         beaten_by: tuple[RuleMeta, ...] = ()
         if status is RuleStatus.OVERRIDDEN:
-            beaten_by = tuple(r for r in self.policy.rules
-                              if (rule.id in r.parents or (rule.table is not None and rule.table in r.parents))
-                              and self.outcome(r))
+            beaten_by = tuple(r for r in self.policy.exceptions_of[rule.index] if self.outcome(r))
         evaluated = status in (RuleStatus.DECIDED, RuleStatus.OVERRIDDEN, RuleStatus.NOT_APPLICABLE)
         return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)) if evaluated else (),
                          value_facts=self.facts_of(("value", rule.index)) if status is RuleStatus.DECIDED else (),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.links import handbook_url
 from rxpolicy.explain.views import Reason, decision_views
-from rxpolicy.explain.whatif import WhatIf, what_if_markdown
 from rxpolicy.explain.words import layer_text, term, value_text
+
+if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
+    from rxpolicy.explain.whatif import WhatIf
 
 __all__ = ["evaluation_markdown"]
 
@@ -55,5 +59,6 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
             out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
                        + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
     if what_if is not None:
+        from rxpolicy.explain.whatif import what_if_markdown
         out += what_if_markdown(what_if, lang)
     return "\n".join(out) + "\n"

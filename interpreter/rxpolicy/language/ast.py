@@ -123,7 +123,10 @@ class Known:
 
 @attrs.frozen(kw_only=True)
 class Matches:
-    """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes."""
+    """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes.
+
+    A text is matched the same way against quoted patterns: ``medicine.name matches "oxazepam*"``.
+    """
 
     operand: Expr
     patterns: tuple[str, ...]

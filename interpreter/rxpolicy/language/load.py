@@ -8,6 +8,7 @@ are reported together.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.language import ast
 from rxpolicy.language.check import LayerKind, LayerSources, PolicySources
 from rxpolicy.language.grammar import package_data_dir
-from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
 __all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies",
@@ -69,12 +69,17 @@ RuleFileParser = Callable[[SourceFile], ast.RuleFile]
 
 
 def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
-                    parse: RuleFileParser = parse_rule_file) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
+                    parse: RuleFileParser | None = None) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned.
 
-    ``read`` gives each file's text and ``parse`` parses it: the language server passes the unsaved text of
-    the editor's open files, and a cache so that only the file being typed in is parsed again.
+    ``read`` gives each file's text and ``parse`` parses it (default: ``lower.parse_rule_file``): the language
+    server passes the unsaved text of the editor's open files, and a cache so that only the file being typed
+    in is parsed again.
     """
+    if parse is None:
+        from rxpolicy.language.lower import parse_rule_file  # here: it brings Lark, which a cached policy never needs
+
+        parse = parse_rule_file
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
@@ -95,7 +100,16 @@ class BuiltinPolicy:
 
 
 def builtin_policies() -> tuple[BuiltinPolicy, ...]:
-    """The built-in policies: rule directories that declare a policy (not the shared layers)."""
+    """The built-in policies: rule directories that declare a policy (not the shared layers).
+
+    Read once per process (they ship with rxpolicy): every policy name is resolved through them, and
+    reading their files each time made finding a loaded policy again cost a millisecond.
+    """
+    return _builtin_policies()
+
+
+@functools.cache
+def _builtin_policies() -> tuple[BuiltinPolicy, ...]:
     found = []
     for directory in sorted(p for p in builtin_rules_dir().iterdir() if p.is_dir()):
         if any("\npolicy " in "\n" + f.read_text(encoding="utf-8") for f in directory.glob(f"*{RULE_SUFFIX}")):
@@ -134,7 +148,7 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
-                   parse: RuleFileParser = parse_rule_file) -> PolicySources:
+                   parse: RuleFileParser | None = None) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
 
     ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`),

@@ -464,7 +464,9 @@ class _Lower(Transformer[Token, Any]):
         return ast.Known(operand=c[0], negated=True, span=self.span(meta))
 
     def matches(self, meta: Meta, c: list[Any]) -> ast.Matches:
-        return ast.Matches(operand=c[0], patterns=tuple(str(t) for t in c[1:]), span=self.span(meta))
+        # An ATC pattern is written bare (`N05B*`), a text pattern quoted (`"oxazepam*"`).
+        patterns = tuple(_unquote(str(t)) if t.type == "STRING" else str(t) for t in c[1:])
+        return ast.Matches(operand=c[0], patterns=patterns, span=self.span(meta))
 
     def fits_within(self, meta: Meta, c: list[Any]) -> ast.FitsWithin:
         return ast.FitsWithin(supply=c[0], limit=c[1], span=self.span(meta))

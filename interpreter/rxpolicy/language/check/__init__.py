@@ -17,7 +17,6 @@ from rxpolicy.diagnostics import Diagnostic, RxError, Severity, did_you_mean
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.limits import MAX_DEPTH, definition_depths, expression_depth, names_in
-from rxpolicy.language.check.expressions import ExprChecker, known_when
 from rxpolicy.language.check.model import (
     CheckedPolicy,
     DecisionInfo,
@@ -95,6 +94,9 @@ class _PolicyChecker:
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
+        # Imported here: a compiled policy read from the cache needs the checker's model, not the checker.
+        from rxpolicy.language.check.expressions import ExprChecker
+
         declaration = sources.declaration
         facts, problems = read_facts((layer.name, item) for layer, item in self.items())
         self.problems.extend(problems)
@@ -279,6 +281,8 @@ class _PolicyChecker:
             self.exprs.condition(rule.when)
         condition_uses = self.exprs.used
         # A rule's values are only computed when its `when` holds, so what that proves known stays known.
+        from rxpolicy.language.check.expressions import known_when
+
         known = known_when(rule.when, True) if rule.when is not None else frozenset()
         for assignment in rule.assignments:
             self.exprs.used = set()
