@@ -26,6 +26,8 @@ COMMANDS: Mapping[str, str] = MappingProxyType({
     "diff": "diff",
     "lsp": "lsp",
     "doc": "doc",
+    "batch": "batch",
+    "claims": "claims",
     "schema": "schema",
 })
 
