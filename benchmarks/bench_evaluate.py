@@ -37,13 +37,13 @@ from decimal import Decimal
 import handwritten
 
 from rxpolicy import Case, CompiledPolicy, case_from_mapping, evaluate
-from rxpolicy.check import check_policy
-from rxpolicy.compile import compile_policy
-from rxpolicy.grammar import parser
-from rxpolicy.load import policy_sources, resolve_policy_dir
-from rxpolicy.render.explain import reasons
-from rxpolicy.schema import field_index
-from rxpolicy.values import MONEY_CONTEXT
+from rxpolicy.engine.compile import compile_policy
+from rxpolicy.explain.views import reasons
+from rxpolicy.language.check import check_policy
+from rxpolicy.language.facts import field_index
+from rxpolicy.language.grammar import parser
+from rxpolicy.language.load import policy_sources, resolve_policy_dir
+from rxpolicy.language.values import MONEY_CONTEXT
 
 POLICY = "hollandzorg"
 DEFAULT_CASES = 30_000  # not 200,000: that takes about 2.5 minutes at today's speeds (README.md)

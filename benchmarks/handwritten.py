@@ -1,14 +1,14 @@
 """HollandZorg 2025 medicinal care, written by hand as plain Python: the benchmark's yardstick.
 
 This is what a competent developer would write for the same rules without rxpolicy: one function
-per concern, ``Decimal`` money, the contract's month arithmetic (:func:`rxpolicy.values.add_months`),
+per concern, ``Decimal`` money, the contract's month arithmetic (:func:`rxpolicy.language.values.add_months`),
 no trace, no rule ids. It implements the rule files under ``rules/statutory``, ``rules/model`` and
 ``rules/hollandzorg`` as they are in force in 2025 (the esketamine authorisation ended on
 2023-12-31; 2024 has the same rules). The amounts are those of 2025: compulsory excess (verplicht
 eigen risico) EUR 385, personal contribution cap (eigen bijdrage) EUR 250.
 
 It reads a case's value tuple (:attr:`rxpolicy.Case.values`) by the positions
-:func:`rxpolicy.schema.field_index` gives, looked up once at import, as the compiled policy does.
+:func:`rxpolicy.language.facts.field_index` gives, looked up once at import, as the compiled policy does.
 ``tests/unit/test_handwritten_agrees.py`` checks it against ``evaluate(policy, case)`` on thousands
 of generated cases, so it doubles as a second, independent reading of the rule files.
 """
@@ -20,8 +20,8 @@ from collections.abc import Collection
 from decimal import ROUND_HALF_UP, Decimal
 from operator import itemgetter
 
-from rxpolicy.schema import field_index
-from rxpolicy.values import CENT, Duration, SupplyLimit, Unit, add_months
+from rxpolicy.language.facts import field_index
+from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit, add_months
 
 __all__ = ["DECISIONS", "decide"]
 

@@ -15,12 +15,12 @@ Everything a case or rule file can get wrong raises :class:`RxError`, whose ``di
 where and how to fix it.
 """
 
-from .api import PolicyStore, check, evaluate_case_file, load_policy
-from .case import Case, case_from_mapping, case_to_yaml, load_case, parse_case
-from .compile import CompiledPolicy
-from .diagnostics import Diagnostic, RxError, Severity
-from .evaluate import DecisionResult, Evaluation, evaluate
-from .values import Duration, SupplyLimit, Unit
+from rxpolicy.api import PolicyStore, check, evaluate_case_file, load_policy
+from rxpolicy.diagnostics import Diagnostic, RxError, Severity
+from rxpolicy.engine.case import Case, case_from_mapping, case_to_yaml, load_case, parse_case
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.engine.evaluate import DecisionResult, Evaluation, evaluate
+from rxpolicy.language.values import Duration, SupplyLimit, Unit
 
 __all__ = [
     "Case", "CompiledPolicy", "DecisionResult", "Diagnostic", "Duration", "Evaluation", "PolicyStore", "RxError",

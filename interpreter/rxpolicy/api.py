@@ -16,13 +16,13 @@ import hashlib
 import threading
 from pathlib import Path
 
-from .case import Case, load_case
-from .check import CheckedPolicy, check_policy
-from .compile import ENGINE_VERSION, CompiledPolicy, compile_policy
-from .diagnostics import Diagnostic
-from .evaluate import Evaluation, evaluate
-from .grammar import grammar_sha256
-from .load import RULE_SUFFIX, policy_sources, resolve_policy_dir
+from rxpolicy.diagnostics import Diagnostic
+from rxpolicy.engine.case import Case, load_case
+from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
+from rxpolicy.engine.evaluate import Evaluation, evaluate
+from rxpolicy.language.check import CheckedPolicy, check_policy
+from rxpolicy.language.grammar import grammar_sha256
+from rxpolicy.language.load import RULE_SUFFIX, policy_sources, resolve_policy_dir
 
 __all__ = ["PolicyStore", "check", "evaluate_case_file", "load_policy"]
 

@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 import attrs
 
-from .source import SourceFile, Span
+from rxpolicy.language.source import SourceFile, Span
 
 __all__ = ["Diagnostic", "RxError", "Severity", "did_you_mean", "read_text"]
 

@@ -14,10 +14,12 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from rxpolicy import PolicyStore, evaluate_case_file
-from rxpolicy.render.json import evaluation_dict
-from rxpolicy.render.markdown import evaluation_markdown
-from rxpolicy.render.text import evaluation_text
+from rxpolicy import Evaluation, PolicyStore, evaluate_case_file
+from rxpolicy.explain.json import evaluation_dict
+from rxpolicy.explain.markdown import evaluation_markdown
+from rxpolicy.explain.text import evaluation_text
+from rxpolicy.explain.whatif import WhatIf
+from rxpolicy.tools.whatif import what_if
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CASES = sorted(EXAMPLES.glob("*/*.yaml"))
@@ -43,6 +45,11 @@ def store() -> PolicyStore:
     return PolicyStore()
 
 
+def _why_not(evaluation: Evaluation) -> WhatIf | None:
+    """What `rxpolicy eval --why-not` adds: the search, for a case that is not covered (reviewed with the rest)."""
+    return what_if(evaluation) if evaluation.outcome == "not_covered" else None
+
+
 def _id(path: Path) -> str:
     return f"{path.parent.name}-{path.stem}"
 
@@ -56,13 +63,13 @@ def test_every_family_and_insurer_has_examples() -> None:
 @pytest.mark.parametrize("case_path", CASES, ids=_id)
 def test_text_explanation(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
     evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
-    assert evaluation_text(evaluation, "en") == snapshot(extension_class=TextSnapshot)
+    assert evaluation_text(evaluation, "en", what_if=_why_not(evaluation)) == snapshot(extension_class=TextSnapshot)
 
 
 @pytest.mark.parametrize("case_path", CASES, ids=_id)
 def test_dutch_explanation(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
     evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
-    assert evaluation_text(evaluation, "nl") == snapshot(extension_class=TextSnapshot)
+    assert evaluation_text(evaluation, "nl", what_if=_why_not(evaluation)) == snapshot(extension_class=TextSnapshot)
 
 
 @pytest.mark.parametrize("case_path", CASES, ids=_id)
@@ -70,7 +77,8 @@ def test_json_decisions(case_path: Path, store: PolicyStore, snapshot: SnapshotA
     evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
     # The receipt (versions, hashes) and the rule files' line numbers change with every edit of a rule file;
     # the decisions, rules and reasons are what we review here.
-    rendered = json.dumps(_without_lines(evaluation_dict(evaluation, "en", receipt=False)), indent=2,
+    rendered = json.dumps(_without_lines(evaluation_dict(evaluation, "en", receipt=False,
+                                                         what_if=_why_not(evaluation))), indent=2,
                           ensure_ascii=False) + "\n"
     assert rendered == snapshot(extension_class=JsonSnapshot)
 
@@ -87,4 +95,4 @@ def _without_lines(data: object) -> object:
                          ids=_id)
 def test_markdown_explanation(case_path: Path, store: PolicyStore, snapshot: SnapshotAssertion) -> None:
     evaluation = evaluate_case_file(case_path, store.load(case_path.parent.name))
-    assert evaluation_markdown(evaluation, "en") == snapshot(extension_class=MarkdownSnapshot)
+    assert evaluation_markdown(evaluation, "en", what_if=_why_not(evaluation)) == snapshot(extension_class=MarkdownSnapshot)

@@ -36,7 +36,7 @@ def test_the_installed_wheel_evaluates_a_case_outside_the_checkout(wheel: Path, 
                     str(wheel)], check=True, capture_output=True, text=True)
     case = tmp_path / "case.yaml"
     case.write_text((ROOT / "examples/hollandzorg/benzodiazepine-chronic.yaml").read_text())
-    script = ("import rxpolicy, pathlib; from rxpolicy.grammar import package_data_dir; "
+    script = ("import rxpolicy, pathlib; from rxpolicy.language.grammar import package_data_dir; "
               "p = rxpolicy.PolicyStore().load('hollandzorg'); "
               "e = rxpolicy.evaluate_case_file(pathlib.Path('case.yaml'), p); "
               "print(rxpolicy.__file__); print(package_data_dir('rules')); print(e['max_supply'].rule.id)")

@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from rxpolicy import api
-from rxpolicy.analysis import Analysis, Finding, analyse
-from rxpolicy.case import Case, parse_case
 from rxpolicy.cli import cli
-from rxpolicy.compile import CompiledPolicy
 from rxpolicy.diagnostics import RxError, Severity
-from rxpolicy.evaluate import evaluate
-from rxpolicy.load import builtin_policies
+from rxpolicy.engine.case import Case, parse_case
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.engine.evaluate import evaluate
+from rxpolicy.language.load import builtin_policies
+from rxpolicy.tools.analysis import Analysis, Finding, analyse
 
 LAYER = '''\
 layer statutory

@@ -12,7 +12,7 @@ import pytest
 
 import rxpolicy
 from rxpolicy import PolicyStore, RxError, case_from_mapping, evaluate, load_policy
-from rxpolicy.load import split_policy_year
+from rxpolicy.language.load import split_policy_year
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "rxpolicy"

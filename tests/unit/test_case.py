@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rxpolicy import schema
-from rxpolicy.case import Case, case_from_mapping, case_to_yaml, load_case, parse_case
 from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.engine.case import Case, case_from_mapping, case_to_yaml, load_case, parse_case
+from rxpolicy.language import facts as schema
 
 SPEC_CASES = sorted(Path("/work/shared/spec/cases").glob("*.yaml"))
 

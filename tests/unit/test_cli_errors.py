@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rxpolicy.load import builtin_policies, builtin_rules_dir
+from rxpolicy.language.load import builtin_policies, builtin_rules_dir
 
 RXPOLICY = Path(sys.executable).parent / "rxpolicy"
 

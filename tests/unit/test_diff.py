@@ -20,14 +20,14 @@ from click.testing import CliRunner
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-import rxpolicy.diff
+import rxpolicy.tools.diff
 from rxpolicy import Case, PolicyStore, RxError, case_from_mapping, evaluate, load_case
 from rxpolicy.cli import cli
 from rxpolicy.diagnostics import Diagnostic
-from rxpolicy.diff import diff, move_case, parse_side
-from rxpolicy.explore import base_case
-from rxpolicy.render.diff import DiffReport, Finding, diff_dict, diff_json, diff_markdown, diff_text
-from rxpolicy.values import add_months, whole_years_between
+from rxpolicy.explain.diff import DiffReport, Finding, diff_dict, diff_json, diff_markdown, diff_text
+from rxpolicy.language.values import add_months, whole_years_between
+from rxpolicy.tools.diff import diff, move_case, parse_side
+from rxpolicy.tools.explore import base_case
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -385,7 +385,7 @@ def test_a_case_that_cannot_be_moved_is_skipped_not_an_error(tiny: tuple[str, st
             raise RxError(Diagnostic(code="RX405", message="cannot be moved"))
         return move_case(case, day)
 
-    monkeypatch.setattr(rxpolicy.diff, "move_case", refuse_the_old)
+    monkeypatch.setattr(rxpolicy.tools.diff, "move_case", refuse_the_old)
     old, new = parse_side(f"{tiny[0]}@2025-06-01", store), parse_side(f"{tiny[1]}@2026-06-01", store)
     skipped = diff(old, new)
     assert skipped.findings == () and skipped.cases_skipped > 0

@@ -33,9 +33,9 @@ from click.testing import CliRunner
 
 from rxpolicy import RxError, evaluate, load_policy, parse_case
 from rxpolicy.cli import cli
-from rxpolicy.lower import parse_rule_file
-from rxpolicy.schema import FIELDS
-from rxpolicy.source import SourceFile
+from rxpolicy.language.facts import FIELDS
+from rxpolicy.language.lower import parse_rule_file
+from rxpolicy.language.source import SourceFile
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

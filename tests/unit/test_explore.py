@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from rxpolicy import RxError, api
-from rxpolicy.case import Case, case_to_yaml, parse_case
-from rxpolicy.compile import CompiledPolicy
-from rxpolicy.ast import walk
-from rxpolicy.explore import ConditionSpace, base_case, condition_space, covering_array, minimise, rebuild
-from rxpolicy.schema import FIELDS, INDICATION_CODES, ROUTES
+from rxpolicy.engine.case import Case, case_to_yaml, parse_case
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.language.ast import walk
+from rxpolicy.language.facts import FIELDS, INDICATION_CODES, ROUTES
+from rxpolicy.tools.explore import ConditionSpace, base_case, condition_space, covering_array, minimise, rebuild
 
 DAY = dt.date(2024, 3, 15)
 

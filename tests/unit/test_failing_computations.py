@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from rxpolicy import Case, CompiledPolicy, RxError, case_from_mapping, evaluate, load_policy
 from rxpolicy.cli import cli
 from rxpolicy.diagnostics import Diagnostic
-from rxpolicy.render.text import evaluation_text
+from rxpolicy.explain.text import evaluation_text
 
 LAYER = """
 layer statutory

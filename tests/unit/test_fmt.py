@@ -20,13 +20,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rxpolicy import ast
 from rxpolicy.cli import cli
 from rxpolicy.diagnostics import RxError
-from rxpolicy.fmt import MAX_WIDTH, format_text
-from rxpolicy.lower import parse_rule_file
-from rxpolicy.parse import parse
-from rxpolicy.source import SourceFile
+from rxpolicy.language import ast
+from rxpolicy.language.lower import parse_rule_file
+from rxpolicy.language.parse import parse
+from rxpolicy.language.source import SourceFile
+from rxpolicy.tools.fmt import MAX_WIDTH, format_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_FILES = sorted((ROOT / "rules").rglob("*.rxp"))

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from rxpolicy import Case, CompiledPolicy, case_from_mapping, evaluate, load_policy
-from rxpolicy.schema import DIETARY, INDICATION_CODES, PRESCRIBER_KINDS, PURPOSES, ROUTES
-from rxpolicy.values import CENT, add_months
+from rxpolicy.language.facts import DIETARY, INDICATION_CODES, PRESCRIBER_KINDS, PURPOSES, ROUTES
+from rxpolicy.language.values import CENT, add_months
 
 SEED = 20250314
 CASES = 4000

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import pytest
 
 from rxpolicy import CompiledPolicy, Evaluation, case_from_mapping, evaluate, load_policy
-from rxpolicy.render.words import json_value
+from rxpolicy.explain.words import json_value
 
 OTHER = "dispensing-period/other"
 PILL = "dispensing-period/contraceptive-pill"

@@ -12,8 +12,8 @@ pygments = pytest.importorskip("pygments")
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename  # noqa: E402
 from pygments.token import Comment, Error, Keyword, Literal, Name, Number, Operator, String, _TokenType  # noqa: E402
 
-from rxpolicy.parse import keywords  # noqa: E402
-from rxpolicy.pygments_lexer import KEYWORDS, RxPolicyLexer  # noqa: E402
+from rxpolicy.language.parse import keywords  # noqa: E402
+from rxpolicy.tools.pygments_lexer import KEYWORDS, RxPolicyLexer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_FILES = sorted((ROOT / "rules").rglob("*.rxp"))

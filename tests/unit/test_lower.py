@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 import attrs
 import pytest
 
-from rxpolicy import ast
 from rxpolicy.diagnostics import Diagnostic, RxError
-from rxpolicy.lower import parse_rule_file
-from rxpolicy.source import SourceFile, Span
-from rxpolicy.values import Duration, Rounding, Unit
+from rxpolicy.language import ast
+from rxpolicy.language.lower import parse_rule_file
+from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.language.values import Duration, Rounding, Unit
 
 T = TypeVar("T")
 NOWHERE = Span(path="<test>", line=1, column=1, end_line=1, end_column=1)

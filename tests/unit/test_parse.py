@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lark import Lark, logger as lark_logger
+from lark import Lark
+from lark import logger as lark_logger
 
 from rxpolicy.diagnostics import Diagnostic, RxError
-from rxpolicy.grammar import grammar_text, parser
-from rxpolicy.parse import parse
-from rxpolicy.source import SourceFile
+from rxpolicy.language.grammar import grammar_text, parser
+from rxpolicy.language.parse import parse
+from rxpolicy.language.source import SourceFile
 
 DATA = Path(__file__).resolve().parents[1] / "syntax_errors"
 
@@ -143,7 +144,7 @@ def test_rx102_caret_goes_just_after_the_last_non_blank_character() -> None:
 
 
 def test_rx102_renders_with_the_caret_after_the_last_character() -> None:
-    from rxpolicy.render.diagnostics import render_diagnostic
+    from rxpolicy.explain.diagnostics import render_diagnostic
 
     source = SourceFile(path="t.rxp", text='rule a\n  source "s"\n  when yes\n\n')
     with pytest.raises(RxError) as caught:
@@ -410,7 +411,7 @@ def test_no_two_terminals_match_the_same_word_where_both_are_accepted() -> None:
 def test_a_value_is_cited_with_according_to_and_the_parameter_with_source() -> None:
     # `source` after a value used to be ambiguous (the value's citation or the parameter's?); a value's
     # own citation now has its own words, so a `source` line always cites the whole parameter.
-    from rxpolicy.lower import parse_rule_file
+    from rxpolicy.language.lower import parse_rule_file
 
     text = ('parameter cap: money\n'
             '  value 250.00 EUR in force from 2024-01-01 until 2024-12-31 according to "2024 amount"\n'

@@ -17,12 +17,18 @@ from click.testing import CliRunner
 from rxpolicy import CompiledPolicy, PolicyStore, RxError, evaluate, parse_case
 from rxpolicy.cli import cli
 from rxpolicy.diagnostics import Diagnostic
-from rxpolicy.pytest_plugin import RuleTestSession
-from rxpolicy.render.explain import because
-from rxpolicy.ruletest import TestResult, discover, find_test_files, load_test_file, run
-from rxpolicy.ruletest_coverage import (PolicyCoverage, SourceSection, cited_sections, coverage, load_sources,
-                                        sources_beside)
-from rxpolicy.trace import RuleStatus
+from rxpolicy.engine.trace import RuleStatus
+from rxpolicy.explain.views import because
+from rxpolicy.tools.pytest_plugin import RuleTestSession
+from rxpolicy.tools.ruletest import TestResult, discover, find_test_files, load_test_file, run
+from rxpolicy.tools.ruletest_coverage import (
+    PolicyCoverage,
+    SourceSection,
+    cited_sections,
+    coverage,
+    load_sources,
+    sources_beside,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -456,7 +462,7 @@ def test_command_coverage_fail_under_and_json(tiny: Path) -> None:
 def test_the_plugin_collects_one_item_per_test(pytester: pytest.Pytester) -> None:
     pytester.makefile(".test.yaml", x=BASE + "  - name: passes\n    expect: {covered: true}\n"
                                              "  - name: fails\n    expect: {covered: false}\n")
-    result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.pytest_plugin", "-v")
+    result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.tools.pytest_plugin", "-v")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*x.test.yaml::passes PASSED*", "*x.test.yaml::fails FAILED*",
                                  "*fails: covered: expected false, got true*"])
@@ -464,7 +470,7 @@ def test_the_plugin_collects_one_item_per_test(pytester: pytest.Pytester) -> Non
 
 def test_the_plugin_reports_a_bad_file_as_a_collection_error(pytester: pytest.Pytester) -> None:
     pytester.makefile(".test.yaml", x=BASE + "  - name: x\n    expect: {coverd: true}\n")
-    result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.pytest_plugin")
+    result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.tools.pytest_plugin")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*RX705: the policy `hollandzorg` has no decision `coverd`*"])
 
@@ -497,7 +503,7 @@ def test_the_failure_shown_in_the_guide_is_what_rxpolicy_prints(tmp_path: Path,
 
 def test_the_guide_names_every_code_of_the_rule_tests() -> None:
     guide = (ROOT / "docs" / "tools" / "test.md").read_text(encoding="utf-8")
-    sources = "".join((ROOT / "interpreter" / "rxpolicy" / name).read_text(encoding="utf-8")
+    sources = "".join((ROOT / "interpreter" / "rxpolicy" / "tools" / name).read_text(encoding="utf-8")
                       for name in ("ruletest.py", "ruletest_format.py", "ruletest_coverage.py"))
     codes = set(re.findall(r'"(RX7\d\d)"', sources))
     assert codes and all(f"| {code} |" in guide for code in codes), sorted(codes)

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from rxpolicy import Case, CompiledPolicy, Evaluation, RxError, case_from_mapping, evaluate, load_policy
-from rxpolicy.render.explain import because
-from rxpolicy.render.words import json_value
-from rxpolicy.trace import RuleStatus
+from rxpolicy.engine.trace import RuleStatus
+from rxpolicy.explain.views import because
+from rxpolicy.explain.words import json_value
 
 LAYER = """
 layer statutory

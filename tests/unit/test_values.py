@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rxpolicy import runtime
-from rxpolicy.values import (
+from rxpolicy.engine import runtime
+from rxpolicy.language.values import (
     Duration,
     Rounding,
     SupplyLimit,

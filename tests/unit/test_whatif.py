@@ -16,14 +16,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from rxpolicy import CompiledPolicy, Evaluation, PolicyStore, evaluate, evaluate_case_file
-from rxpolicy.render.json import evaluation_dict
-from rxpolicy.render.markdown import evaluation_markdown
-from rxpolicy.render.text import evaluation_text
-from rxpolicy.render.whatif import alternatives, sentence, what_if_json, what_if_markdown, what_if_text
-from rxpolicy.schema import AUTHORISATION_DATES as AUTHORISATION
-from rxpolicy.whatif import FIXED, Counterfactual, what_would_change
+from rxpolicy.cli import cli
+from rxpolicy.explain.json import evaluation_dict
+from rxpolicy.explain.markdown import evaluation_markdown
+from rxpolicy.explain.text import evaluation_text
+from rxpolicy.explain.whatif import Counterfactual, alternatives, sentence, what_if_json, what_if_markdown, what_if_text
+from rxpolicy.language.facts import AUTHORISATION_DATES as AUTHORISATION
+from rxpolicy.tools.whatif import FIXED, what_if, what_would_change
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOT_COVERED = [p for p in sorted(EXAMPLES.glob("*/*.yaml"))
@@ -150,21 +152,21 @@ def test_no_fact_of_a_pair_works_alone(store: PolicyStore) -> None:
 def test_nothing_is_proposed_for_what_cannot_change(store: PolicyStore) -> None:
     evaluation = _example(store, "not-insured")
     assert what_would_change(evaluation) == ()
-    text = evaluation_text(evaluation)
+    text = evaluation_text(evaluation, what_if=what_if(evaluation))
     assert "What would change it:\n  - No change of at most 2 facts" in text
 
 
 def test_the_explanations_say_how_many_facts_were_tried(store: PolicyStore) -> None:
     """The pill at 22 needs two facts changed: asked for one, the explanations say none of one fact works."""
     evaluation = _example(store, "pill-age-22")
-    assert what_if_text(evaluation, max_changes=1)[-1] == (
+    assert what_if_text(what_if(evaluation, max_changes=1))[-1] == (
         "  - No change of at most 1 fact that can still be made would make it covered (the dispensing date, "
         "the insured person and period, the medicine itself and what happened before are taken as they are).")
-    assert what_if_markdown(evaluation, "nl", max_changes=1)[-1].startswith(
+    assert what_if_markdown(what_if(evaluation, max_changes=1), "nl")[-1].startswith(
         "- Geen wijziging van ten hoogste 1 gegeven dat nog te veranderen is, maakt dit vergoed ")
-    assert what_if_json(evaluation, max_changes=1) == []
-    assert len(what_if_json(evaluation, max_changes=2)) == 2
-    assert "at most 2 facts" in what_if_text(_example(store, "not-insured"))[-1]
+    assert what_if_json(what_if(evaluation, max_changes=1)) == []
+    assert len(what_if_json(what_if(evaluation, max_changes=2))) == 2
+    assert "at most 2 facts" in what_if_text(what_if(_example(store, "not-insured")))[-1]
 
 
 def test_a_cheaper_medicine_within_3_percent_of_the_cheapest(store: PolicyStore) -> None:
@@ -195,19 +197,40 @@ def test_any_other_decision_that_is_no(store: PolicyStore) -> None:
 
 def test_the_explanations_of_a_case_not_covered_end_with_what_would_change_it(store: PolicyStore) -> None:
     evaluation = _example(store, "pneumococcal-vaccine-gp")
-    assert evaluation_text(evaluation).endswith(
+    found = what_if(evaluation)
+    assert evaluation_text(evaluation, what_if=found).endswith(
         "\nWhat would change it:\n  - Covered if the prescriber is a medical specialist. (coverage/conditions-met)\n")
-    assert evaluation_text(evaluation, "nl").endswith(
+    assert evaluation_text(evaluation, "nl", what_if=found).endswith(
         "\nWat zou het veranderen:\n  - Wel vergoed als: de voorschrijver is medisch specialist. "
         "(coverage/conditions-met)\n")
-    assert evaluation_markdown(evaluation).endswith(
+    assert evaluation_markdown(evaluation, what_if=found).endswith(
         "\n## What would change it\n\n- Covered if the prescriber is a medical specialist. "
         "(`coverage/conditions-met`)\n")
-    data = json.loads(json.dumps(evaluation_dict(evaluation, receipt=False)))
+    data = json.loads(json.dumps(evaluation_dict(evaluation, receipt=False, what_if=found)))
     assert data["what_would_change"] == [{
         "decision": "covered", "changes": {"prescription.prescriber": "specialist"},
         "was": {"prescription.prescriber": "gp"}, "rule": "coverage/conditions-met", "layer": "statutory",
         "sentence": "Covered if the prescriber is a medical specialist."}]
+
+
+def test_rendering_never_searches_unless_given_a_what_if(store: PolicyStore) -> None:
+    """Not covered, but no what-if passed: the explanations say nothing of what would change it."""
+    evaluation = _example(store, "pneumococcal-vaccine-gp")
+    assert evaluation.outcome == "not_covered"
+    assert "What would change it" not in evaluation_text(evaluation)
+    assert "What would change it" not in evaluation_markdown(evaluation)
+    assert "what_would_change" not in evaluation_dict(evaluation, receipt=False)
+
+
+def test_the_command_searches_only_when_asked(tmp_path: Path) -> None:
+    case = str(EXAMPLES / "hollandzorg" / "pneumococcal-vaccine-gp.yaml")
+    plain = CliRunner().invoke(cli, ["eval", case])
+    asked = CliRunner().invoke(cli, ["eval", case, "--why-not"])
+    as_json = CliRunner().invoke(cli, ["eval", case, "--format", "json", "--why-not"])
+    assert plain.exit_code == asked.exit_code == as_json.exit_code == 0
+    assert "What would change it" not in plain.output  # not a terminal: a program is reading
+    assert asked.output.startswith(plain.output.rstrip("\n")) and "What would change it" in asked.output
+    assert json.loads(as_json.output)["what_would_change"][0]["changes"] == {"prescription.prescriber": "specialist"}
 
 
 def test_a_covered_case_has_no_what_if_section(store: PolicyStore) -> None:

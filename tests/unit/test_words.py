@@ -1,7 +1,7 @@
 """Choice values in words: explanations say "huisarts" and "nasaal", the JSON keeps ``gp`` and ``nasal``.
 
 Every code of every choice a case field holds, and every layer kind, has words in English and Dutch in one
-place (:data:`rxpolicy.schema.CHOICES`); the renderers use them wherever a choice value is put into words.
+place (:data:`rxpolicy.language.facts.CHOICES`); the renderers use them wherever a choice value is put into words.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import attrs
 import pytest
 
 from rxpolicy import Evaluation, PolicyStore, evaluate, evaluate_case_file
-from rxpolicy.check.model import LayerKind
-from rxpolicy.grammar import grammar_text
-from rxpolicy.render.explain import because
-from rxpolicy.render.json import evaluation_dict
-from rxpolicy.render.markdown import evaluation_markdown
-from rxpolicy.render.text import evaluation_text
-from rxpolicy.render.words import LANGUAGES, layer_text, value_text
-from rxpolicy.schema import CHOICES, FIELDS, FieldSpec, choice_words
-from rxpolicy.types import Kind
+from rxpolicy.explain.json import evaluation_dict
+from rxpolicy.explain.markdown import evaluation_markdown
+from rxpolicy.explain.text import evaluation_text
+from rxpolicy.tools.whatif import what_if
+from rxpolicy.explain.views import because
+from rxpolicy.explain.words import LANGUAGES, layer_text, value_text
+from rxpolicy.language.check.model import LayerKind
+from rxpolicy.language.facts import CHOICES, FIELDS, FieldSpec, choice_words
+from rxpolicy.language.grammar import grammar_text
+from rxpolicy.language.types import Kind
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CHOICE_FIELDS = [spec for spec in FIELDS.values() if spec.type.kind in (Kind.ENUM, Kind.LIST)]
@@ -145,7 +146,7 @@ def test_a_prescriber_outside_the_doctors_note_and_a_dietary_preparation(store: 
 
 def test_the_json_keeps_the_contracts_codes(store: PolicyStore) -> None:
     evaluation = _example(store, "pneumococcal-vaccine-gp")
-    data = evaluation_dict(evaluation, "nl", receipt=False)
+    data = evaluation_dict(evaluation, "nl", receipt=False, what_if=what_if(evaluation))
     assert data["decisions"]["covered"]["layer"] == "statutory"
     assert data["what_would_change"][0]["changes"] == {"prescription.prescriber": "specialist"}
     assert data["what_would_change"][0]["was"] == {"prescription.prescriber": "gp"}

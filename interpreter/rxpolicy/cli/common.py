@@ -1,0 +1,59 @@
+"""What every command shares: diagnostics on stderr, exit codes, and the guard that keeps tracebacks away.
+
+Bad input of any kind (a case, a rule file, a policy name, an option) ends with a short message on
+stderr, naming the place and the fix, and exit code 2; nothing is printed on stdout then. An
+unexpected failure is reported as an internal error; ``--debug`` shows its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.explain.diagnostics import render_diagnostics
+from rxpolicy.language.load import source_line
+from rxpolicy.language.source import SourceFile
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "guarded", "report"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def report(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile] | None = None) -> None:
+    """Write diagnostics to stderr, with the lines they point at (from ``sources`` first, then from disk)."""
+    def line(path: str, number: int) -> str | None:
+        return sources[path].line_text(number) if sources and path in sources else source_line(path, number)
+
+    click.echo(render_diagnostics(diagnostics, line), err=True, nl=False)
+
+
+def guarded(command: F) -> F:
+    """Turn RxError into exit code 2 and anything unexpected into a short internal-error message."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RxError as error:
+            report(error.diagnostics, error.sources)
+            sys.exit(EXIT_BAD_INPUT)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - the one place that must catch everything
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None and ctx.find_root().params.get("debug"):
+                traceback.print_exc()
+            click.echo(f"rxpolicy: internal error: {type(error).__name__}: {error}\n"
+                       "  help: this is a bug in rxpolicy, not in your input; run again with --debug and "
+                       "report the output", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,437 @@
+"""Checking a case field by field: the conversion and validation behind :mod:`rxpolicy.engine.case`.
+
+A case arrives as a tree of scalars, each kept as the text its author wrote with the type YAML resolves
+it to (:class:`Scalar`): from composed YAML (:meth:`CheckRun.from_node`) or from Python values
+(:func:`from_python`, which turns a float into a tag that money refuses), so that both roads share one
+validator. :class:`CheckRun` sorts the names into fields and sections, converts every field (dates as
+``datetime.date``, money as a two-place ``Decimal`` read from its text, never via a float), checks the
+limits some fields have beyond their type and the dates against each other, applies defaults and
+derives the computed fields. It guarantees that every problem becomes a :class:`Diagnostic` naming the
+field (and, for a file, its line and column) and that all of them are raised together in one
+:class:`RxError`; it never returns a half-checked case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import TypeAlias, Union
+
+import attrs
+import yaml
+
+from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
+from rxpolicy.language import facts as schema
+from rxpolicy.language.facts import FIELDS, FieldSpec
+from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.language.types import Kind
+from rxpolicy.language.values import CENT
+
+__all__ = ["CheckRun", "Item", "Scalar", "WRITTEN", "compose_yaml", "from_python", "mark_span"]
+
+#: The fields a case writes (derived ones are computed), and every name a case may use as a key.
+WRITTEN = tuple(path for path, spec in FIELDS.items() if not spec.derived)
+_NAMES = WRITTEN + schema.SECTIONS
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_LIKE = re.compile(r"(?=.*\d)[\d\s./:T-]+")
+_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?")
+#: Tags a scalar may carry: YAML's own, plus those of Python values (``pyfloat`` so that money can refuse it).
+_KNOWN_TAGS = frozenset({"null", "bool", "int", "float", "str", "timestamp", "date", "datetime", "pyfloat"})
+_WORDS = MappingProxyType({
+    Kind.BOOL: "yes or no (true or false)", Kind.MONEY: "an amount in euros", Kind.NUMBER: "a number",
+    Kind.DATE: "a date (YYYY-MM-DD)", Kind.TEXT: "text", Kind.ATC: "an ATC code", Kind.ENUM: "one of its choices",
+    Kind.LIST: "a list"})
+_EXAMPLES = MappingProxyType({
+    "dispensed_on": "2025-03-14", "insured.born_on": "1961-07-02", "insured.plan": "Compact",
+    "insured.voluntary_excess": "100", "medicine.name": "oxazepam 10 mg tablet", "prescription.course_days": "7",
+    "dispensing.ml_per_day": "500", "dispensing.months_in_use": "6", "authorisation.valid_until": "2025-12-31",
+    Kind.DATE: "2025-01-10", Kind.MONEY: "12.40", Kind.NUMBER: "30", Kind.BOOL: "true", Kind.TEXT: "text",
+    Kind.ATC: "N05BA04"})
+
+
+@attrs.frozen
+class Scalar:
+    """One scalar as written: its text and the type YAML resolves it to (``str`` when quoted)."""
+
+    text: str
+    tag: str
+
+
+_Tree: TypeAlias = Union[Scalar, list["Item"], dict[str, "Item"]]
+
+
+@attrs.frozen
+class Item:
+    """A value of the case tree, with where it was written (no spans for Python values)."""
+
+    value: _Tree
+    span: Span | None = None
+    key_span: Span | None = None
+
+
+def compose_yaml(source: SourceFile, *, code: str, what: str, help: str) -> yaml.Node | None:
+    """The YAML node tree of a file the user wrote (None when it is empty), or :class:`RxError` with
+    ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``."""
+    try:
+        return yaml.compose(source.text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        # A reader error (a control character in the text) only knows its offset.
+        offset = mark.index if mark else int(getattr(error, "position", 0))
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None) or str(error)
+        if getattr(error, "context", None):  # "expected a single document", "but found another document"
+            problem = f"{getattr(error, 'context')}, {problem}"
+        raise RxError(Diagnostic(code=code, message=f"{what} is not valid YAML: {problem}",
+                                 span=source.span(offset, offset + 1), help=help)) from None
+
+
+def mark_span(path: str, start: yaml.Mark | None, end: yaml.Mark | None) -> Span:
+    """The span between two YAML marks (0-based) of a file; without marks, its first line and column."""
+    line, column = (start.line + 1, start.column + 1) if start else (1, 1)
+    end_line, end_column = (end.line + 1, end.column + 1) if end else (line, column)
+    return Span(path=path, line=line, column=column, end_line=end_line, end_column=end_column)
+
+
+def from_python(value: object) -> Item:
+    """The case tree of nested Python values (mappings, lists, scalars), without spans."""
+    if isinstance(value, Mapping):
+        return Item({str(key): from_python(v) for key, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return Item([from_python(v) for v in value])
+    return Item(_py_scalar(value))
+
+
+def _py_scalar(value: object) -> Scalar:
+    """A Python value as the scalar a case file would hold; the tag keeps what matters for checking it."""
+    if value is None:
+        return Scalar("", "null")
+    if isinstance(value, bool):
+        return Scalar(str(value).lower(), "bool")
+    if isinstance(value, int):
+        return Scalar(str(value), "int")  # str, not format(…, "f"): that goes through a float
+    if isinstance(value, Decimal):
+        return Scalar(format(value, "f"), "float")
+    if isinstance(value, float):
+        return Scalar(format(Decimal(repr(value)), "f"), "pyfloat")
+    if isinstance(value, dt.date):
+        return Scalar(value.isoformat(), "datetime" if isinstance(value, dt.datetime) else "date")
+    return Scalar(value, "str") if isinstance(value, str) else Scalar(repr(value), type(value).__name__)
+
+
+class _Problem(Exception):
+    """A field value that cannot be used: the code, what is wrong (said after the field name) and the fix."""
+
+    def __init__(self, code: str, what: str, help: str) -> None:
+        super().__init__(what)
+        self.code, self.what, self.help = code, what, help
+
+
+def _line(spec: FieldSpec) -> str:
+    """An example line for a field, e.g. ``price: 12.40``."""
+    typ = spec.type
+    example = _EXAMPLES.get(spec.path) or _EXAMPLES.get(typ.kind) or (typ.choices or ("...",))[0]
+    return f"{spec.path.rpartition('.')[2]}: {f'[{example}]' if typ.kind is Kind.LIST else example}"
+
+
+def _shown(item: Item | Scalar) -> str:
+    value = item.value if isinstance(item, Item) else item
+    if isinstance(value, Scalar):
+        return f"`{value.text}`" if value.tag != "null" else "empty"
+    return "a list" if isinstance(value, list) else "a section of fields"
+
+
+def _wrong_type(spec: FieldSpec, item: Item | Scalar) -> _Problem:
+    return _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(item)}",
+                    f"write one value, e.g. `{_line(spec)}`")
+
+
+def _convert(spec: FieldSpec, s: Scalar) -> object:
+    """The value of one scalar for a field, or a :class:`_Problem`."""
+    if s.tag == "null":
+        if spec.type.nullable:
+            return None
+        default = "" if spec.required else ", or leave the line out for the default"
+        raise _Problem("RX402" if spec.required else "RX404", "has no value",
+                       f"write a value, e.g. `{_line(spec)}`{default}")
+    if s.tag not in _KNOWN_TAGS:
+        raise _wrong_type(spec, s)
+    return _CONVERTERS[spec.type.kind](spec, s)
+
+
+def _bool(spec: FieldSpec, s: Scalar) -> bool:
+    if s.tag != "bool":
+        name = spec.path.rpartition(".")[2]
+        raise _Problem("RX404", f"needs yes or no, not {_shown(s)}", f"write `{name}: true` or `{name}: false`")
+    return s.text.lower() in ("true", "yes", "on")
+
+
+def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
+    """A non-negative number read from its text (never via a float)."""
+    if s.tag == "pyfloat" and spec.type.kind is Kind.MONEY:
+        raise _Problem("RX404", "is a float; write money as a string or Decimal, a float cannot hold cents "
+                       "exactly", 'pass the amount as `"12.40"` or `Decimal("12.40")`')
+    if s.tag not in ("int", "float", "str", "pyfloat") or not _NUMBER.fullmatch(s.text.strip()):
+        raise _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(s)}",
+                       f"write a plain number, e.g. `{_line(spec)}`")
+    value = Decimal(s.text.strip())
+    if value < 0:
+        raise _Problem("RX405", f"cannot be negative ({s.text.strip()})", f"write 0 or more, e.g. `{_line(spec)}`")
+    return value
+
+
+def _money(spec: FieldSpec, s: Scalar) -> Decimal:
+    value = _decimal(spec, s)
+    try:
+        cents = value.quantize(CENT)
+    except InvalidOperation:  # more digits than a Decimal context holds
+        raise _Problem("RX405", f"is too large ({s.text})", "check the amount") from None
+    if cents != value:
+        raise _Problem("RX405", f"has more than two decimals ({s.text.strip()})",
+                       "write the amount in whole cents, e.g. `12.40`")
+    return cents
+
+
+def _number(spec: FieldSpec, s: Scalar) -> int | Decimal:
+    value = _decimal(spec, s)
+    return int(value) if value == value.to_integral_value() else value
+
+
+def _date(spec: FieldSpec, s: Scalar) -> dt.date:
+    text, written = s.text.strip(), s.tag in ("str", "timestamp", "date")
+    if written and _ISO_DATE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise _Problem("RX405", f"is `{text}`, a date that does not exist",
+                           "check the day and the month; dates are written YYYY-MM-DD") from None
+    if (written or s.tag == "datetime") and _DATE_LIKE.fullmatch(text):
+        raise _Problem("RX405", f"is `{text}`, not a date written as YYYY-MM-DD",
+                       f"write the date as year-month-day, e.g. `{_line(spec)}`")
+    raise _Problem("RX404", f"needs a date, not {_shown(s)}", f"write a date as YYYY-MM-DD, e.g. `{_line(spec)}`")
+
+
+def _atc(spec: FieldSpec, s: Scalar) -> str:
+    if not _ATC.fullmatch(s.text):
+        fix = s.text.strip().upper()
+        raise _Problem("RX405", f"is `{s.text}`, which is not a WHO ATC code",
+                       f"write `atc: {fix}`" if _ATC.fullmatch(fix) else "write an ATC code such as `N05BA04`")
+    return s.text
+
+
+def _choice(spec: FieldSpec, s: Scalar) -> str:
+    typ = spec.type
+    if spec.open_choice or s.text in typ.choices:
+        return s.text
+    hint = did_you_mean(s.text.lower(), typ.choices)
+    suggestion = f"; did you mean `{hint}`?" if hint else ""
+    raise _Problem("RX406", f"is `{s.text}`, which is not a {typ.name}{suggestion}",
+                   f"write one of: {', '.join(typ.choices)}")
+
+
+_CONVERTERS: Mapping[Kind, Callable[[FieldSpec, Scalar], object]] = MappingProxyType({
+    Kind.BOOL: _bool, Kind.MONEY: _money, Kind.NUMBER: _number, Kind.DATE: _date,
+    Kind.TEXT: lambda _, s: s.text, Kind.ATC: _atc, Kind.ENUM: _choice})
+
+
+#: Number fields that count whole units.
+_WHOLE_COUNTS = MappingProxyType({"dispensing.supply_days": "days", "prescription.course_days": "days",
+                                  "dispensing.months_in_use": "months"})
+
+
+def _check_limits(path: str, value: object, plans: Collection[str] | None) -> None:
+    """The limits some fields have beyond their type."""
+    if path == "dispensing.supply_days" and isinstance(value, (int, Decimal)) and value < 1:
+        raise _Problem("RX405", f"is {value}, but a dispensing covers at least 1 day",
+                       "write the days of use this dispensing covers, e.g. `supply_days: 30`")
+    if path in _WHOLE_COUNTS and isinstance(value, Decimal) and value != value.to_integral_value():
+        # Days and months are counted whole: the month arithmetic lays whole days from the dispensing date.
+        raise _Problem("RX405", f"is {value}, but it counts whole {_WHOLE_COUNTS[path]}",
+                       f"write a whole number of {_WHOLE_COUNTS[path]}, e.g. `{path.rsplit('.', 1)[1]}: 30`")
+    if path == "insured.voluntary_excess" and value not in (0, 100, 200, 300, 400, 500):
+        raise _Problem("RX405", f"is {value}, not a voluntary excess one can choose",
+                       "write 0, 100, 200, 300, 400 or 500")
+    if path == "insured.plan" and plans is not None and value is not None and not plans:
+        raise _Problem("RX407", f"is `{value}`, but this policy knows no supplementary plans",
+                       "write `plan: null` (or leave it out), or choose the policy that has this plan")
+    if path == "insured.plan" and plans is not None and value is not None and value not in plans:
+        hint = did_you_mean(str(value), plans)
+        suggestion = f"; did you mean `{hint}`?" if hint else ""
+        raise _Problem("RX407", f"is `{value}`, a plan the policy does not know{suggestion}",
+                       f"write one of: {', '.join(sorted(plans))}, or `null`")
+
+
+#: Marks a field whose value could not be read (its problem is reported).
+_FAILED = object()
+
+
+@attrs.define
+class CheckRun:
+    """One validation: walks the case tree, converts every field and collects every problem."""
+
+    source: str
+    from_file: bool
+    plans: Collection[str] | None = None
+    problems: list[Diagnostic] = attrs.Factory(list)
+    written: dict[str, Item] = attrs.Factory(dict)
+    sections: dict[str, Span | None] = attrs.Factory(dict)
+    broken: list[str] = attrs.Factory(list)
+
+    def report(self, code: str, field: str | None, message: str, span: Span | None, help: str) -> None:
+        """Collect one problem with a field (``None``: the case as a whole)."""
+        if span is None and self.from_file:  # e.g. a missing section: point at the top of the case
+            span = self.sections.get("") or mark_span(self.source, None, None)
+        self.problems.append(Diagnostic(code=code, message=message, field=field, span=span, help=help))
+
+    def from_node(self, node: yaml.Node, prefix: str) -> Item:
+        """The case tree of a composed YAML node; a key written twice is reported (YAML forbids it)."""
+        span = mark_span(self.source, node.start_mark, node.end_mark)
+        if isinstance(node, yaml.MappingNode):
+            entries: dict[str, Item] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                path, key_span = f"{prefix}.{name}".lstrip("."), mark_span(self.source, key.start_mark, key.end_mark)
+                if name in entries:
+                    self.report("RX401", path, f"`{path}` is written twice", key_span, "keep one of the two lines")
+                entries[name] = attrs.evolve(self.from_node(value, path), key_span=key_span)
+            return Item(entries, span)
+        if isinstance(node, yaml.SequenceNode):
+            return Item([self.from_node(v, prefix) for v in node.value], span)
+        tag = node.tag.rpartition(":")[2] if node.tag.startswith("tag:yaml.org,2002:") else node.tag
+        return Item(Scalar(str(node.value), tag), span)
+
+    def check(self, root: Item) -> tuple[tuple[object, ...], Mapping[str, int]]:
+        """The values of the validated case (one per schema field, in schema order) and the line each
+        written field is on; or :class:`RxError` with every problem."""
+        self.walk(root, "")
+        self.missing()
+        converted = ((path, self.convert(path, item)) for path, item in self.written.items())
+        got = {path: value for path, value in converted if value is not _FAILED}
+        values = self.cross_check(got) if "dispensed_on" in got else ()
+        if self.problems:
+            raise RxError(self.problems)
+        lines = {path: item.key_span.line for path, item in self.written.items() if item.key_span}
+        return values, MappingProxyType(lines)
+
+    def walk(self, item: Item, prefix: str) -> None:
+        """Sort the keys of one section into fields, sections and unknown names."""
+        if not isinstance(item.value, dict):
+            name = prefix.rpartition(".")[2]
+            what, fix = (f"the section `{prefix}`", f"`{prefix}` indented under `{name}:`") if prefix else (
+                "a case", "the case as `name: value` lines")
+            self.report("RX401", prefix or None, f"{what} must hold `name: value` lines, not {_shown(item)}",
+                        item.span, f"write the fields of {fix}")
+            self.broken.append(prefix)
+            return
+        self.sections[prefix] = item.span
+        for key, child in item.value.items():
+            path = f"{prefix}.{key}".lstrip(".")
+            if path in WRITTEN:
+                self.written[path] = child
+            elif path in schema.SECTIONS and not (isinstance(child.value, Scalar) and child.value.tag == "null"):
+                self.walk(child, path)
+            elif path not in schema.SECTIONS:  # (`insured:` with nothing under it, `authorisation: null`: fine)
+                self.unknown(key, prefix, child)
+
+    def unknown(self, key: str, prefix: str, child: Item) -> None:
+        """An unknown name: say where it belongs, or which name was probably meant."""
+        path, here = f"{prefix}.{key}".lstrip("."), f"`{prefix}`" if prefix else "the top level of a case"
+        span = child.key_span or child.span
+        homes = [home for home, _, name in (n.rpartition(".") for n in _NAMES) if name == key and home != prefix]
+        names = [name for home, _, name in (n.rpartition(".") for n in _NAMES) if home == prefix]
+        hint = did_you_mean(key, names)
+        if any(d.rpartition(".")[2] == key for d in schema.DERIVED):
+            self.report("RX403", path, f"`{key}` is worked out from the other fields, so a case does not write it",
+                        span, f"remove the line `{key}: ...`")
+        elif homes:
+            where = " or ".join(f"`{h}`" if h else "the top level" for h in homes)
+            self.report("RX403", path, f"`{key}` belongs in {where}, not in {here}", span,
+                        f"move the line `{key}: ...` to {where}")
+        elif hint:
+            self.report("RX403", path, f"{here} has no field `{key}`; did you mean `{hint}`?", span,
+                        f"rename `{key}` to `{hint}`")
+        else:
+            self.report("RX403", path, f"{here} has no field `{key}`", span,
+                        f"remove the line, or use one of the fields of {here}: {', '.join(names)}")
+
+    def missing(self) -> None:
+        """Report required fields not written (both authorisation dates once the section is given)."""
+        for path in WRITTEN:
+            section = path.rpartition(".")[0]
+            needed = FIELDS[path].required or (section == "authorisation" and section in self.sections)
+            # Inside a section that is not a mapping nothing was read, so nothing is reported missing.
+            inside_broken = any(b in ("", section) or section.startswith(b + ".") for b in self.broken)
+            if needed and path not in self.written and not inside_broken:
+                where = f"under `{section}:`" if section else "at the top level"
+                self.report("RX402", path, f"the required field `{path}` is missing",
+                            self.sections.get(section), f"add the line `{_line(FIELDS[path])}` {where}")
+
+    def convert(self, path: str, item: Item) -> object:
+        """The value of one written field; a problem is reported and gives :data:`_FAILED`."""
+        spec = FIELDS[path]
+        try:
+            if spec.type.kind is Kind.LIST:
+                return self.list_value(spec, item)
+            if not isinstance(item.value, Scalar):
+                raise _wrong_type(spec, item)
+            value = _convert(spec, item.value)
+            _check_limits(path, value, self.plans)
+            return value
+        except _Problem as problem:
+            self.report(problem.code, path, f"`{path}` {problem.what}", item.span, problem.help)
+            return _FAILED
+
+    def list_value(self, spec: FieldSpec, item: Item) -> object:
+        """A list of choices; each wrong entry is reported where it is written."""
+        if not isinstance(item.value, list):
+            raise _Problem("RX404", f"needs a list, not {_shown(item)}", f"write a list, e.g. `{_line(spec)}`")
+        values = []
+        for entry in item.value:
+            try:
+                if not isinstance(entry.value, Scalar):
+                    raise _wrong_type(spec, entry)
+                values.append(_choice(spec, entry.value))
+            except _Problem as problem:
+                self.report(problem.code, spec.path, f"an entry of `{spec.path}` {problem.what}",
+                            entry.span or item.span, problem.help)
+        return tuple(values) if len(values) == len(item.value) else _FAILED
+
+    def half_authorisation(self, v: Mapping[str, object]) -> None:
+        """Report an authorisation with one of its dates written as null: it is both dates or none."""
+        granted, until = schema.AUTHORISATION_DATES
+        for path, other in ((granted, until), (until, granted)):
+            if v[path] is None and path in self.written and v[other] is not None:
+                self.report("RX402", path, f"`{path}` is null, but an authorisation has both dates or none",
+                            self.written[path].span,
+                            f"write the date of `{path}`, or write `authorisation: null` when there is no authorisation")
+
+    def cross_check(self, got: dict[str, object]) -> tuple[object, ...]:
+        """Apply defaults, check dates against each other and derive the computed fields."""
+        on = got["dispensed_on"]
+        assert isinstance(on, dt.date)
+        v = {path: got.get(path, FIELDS[path].default_for(on)) for path in WRITTEN}
+        failed = set(self.written) - set(got)
+        for first, later, blame, why in (
+                ("insured.born_on", "dispensed_on", "insured.born_on",
+                 "a medicine cannot be dispensed before its patient is born"),
+                ("insured.insured_from", "insured.insured_until", "insured.insured_until",
+                 "the insurance cannot end before it starts"),
+                ("authorisation.granted_on", "authorisation.valid_until", "authorisation.valid_until",
+                 "an authorisation cannot end before it is granted")):
+            a, b = v[first], v[later]
+            if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
+                # Blame a field the author wrote; the other may be a default (the insured period).
+                blame = blame if blame in self.written else first if blame == later else later
+                a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
+                said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
+                self.report("RX405", blame, said, self.written[blame].span, f"check both dates: {why}")
+        if "authorisation" in self.sections:
+            self.half_authorisation(v)
+        born, start, end = v["insured.born_on"], v["insured.insured_from"], v["insured.insured_until"]
+        if not (isinstance(born, dt.date) and isinstance(start, dt.date) and isinstance(end, dt.date)):
+            return ()  # a date could not be read; its problem is already reported
+        v.update(zip(schema.DERIVED, schema.derived_facts(on, born, start, end)))
+        return tuple(v[path] for path in FIELDS)

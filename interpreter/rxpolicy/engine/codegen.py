@@ -1,0 +1,259 @@
+"""Writing the Python source of one period's evaluate functions (used by :mod:`rxpolicy.engine.compile`).
+
+The source is built from the checked AST only: case fields become positions in the case's value
+tuple, literals and amounts become constants bound by name (``K3``), never pasted text. Two
+functions are written per period from the same code: a fast one, and one that records the trace
+(rule outcomes in ``TR``, test outcomes in ``TL``).
+
+What makes the generated code fast, and why it stays correct:
+
+* constants fold at compile time (amounts in force in the period, unit conversions, `if` on a
+  yes/no parameter), except where folding would hide a test the trace must record;
+* a definition used once is computed where it is used, so a case that is not covered never
+  computes the money; a definition used more often is computed once, before its first user;
+* a decision decided by one table (or one rule) without exceptions is a plain `if/elif` chain;
+  only decisions with exceptions or several top-level rules collect the applicable rules in a list
+  and settle them (agreeing rules are all reasons, disagreeing ones a conflict).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from rxpolicy.engine.codegen_expr import ATOMIC, NOT_CONSTANT, ExpressionWriter, placeholder
+from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.language import ast
+from rxpolicy.language.check import CheckedPolicy, SymbolKind
+from rxpolicy.language.check.model import DecisionInfo
+from rxpolicy.language.facts import field_index
+
+__all__ = ["FunctionWriter", "ATOMIC", "decisions_computed"]
+
+
+def decisions_computed(local_names: Mapping[str, object], count: int) -> dict[int, object]:
+    """The decisions a generated evaluate function had worked out when it stopped, by index.
+
+    Read from the local variables of its frame after it raised (the value of decision ``i`` is
+    ``v_i``): only an evaluation that failed pays for finding out where.
+    """
+    return {i: local_names[f"v_{i}"] for i in range(count) if f"v_{i}" in local_names}
+
+
+class FunctionWriter(ExpressionWriter):
+    """Writes one evaluate function for one period; ``constants`` is shared by a period's functions."""
+
+    def __init__(self, checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
+                 leaf_ids: Mapping[int, int], start: dt.date, in_force: frozenset[int],
+                 constants: dict[str, object], mode: str) -> None:
+        """``mode``: 'fast' (the evaluate function) or 'explain' (explainers that record test outcomes in TL)."""
+        self.checked, self.rules, self.decisions = checked, rules, decisions
+        self.leaf_ids, self.start, self.in_force = leaf_ids, start, in_force
+        self.constants = constants
+        self.explaining = mode == "explain"
+        #: Explainers are standalone functions: every definition and decision is reached from there.
+        self.standalone = mode == "explain"
+        self.definition_index = {name: i for i, name in enumerate(checked.definitions)}
+        self.decision_index = {d.name: i for i, d in enumerate(decisions)}
+        self.counter = 0
+        self.children: dict[int, list[int]] = {r.index: [] for r in rules}
+        for r in rules:
+            for parent in rules:
+                if r.index in in_force and parent.index in in_force and \
+                        (parent.id in r.parents or (parent.table is not None and parent.table in r.parents)):
+                    self.children[parent.index].append(r.index)
+
+    # ------------------------------------------------------------------ the function
+    def write(self, name: str) -> str:
+        """The source of the function ``name(V[, TL, TR])`` returning (values, deciders)."""
+        segments: list[tuple[str, object]] = []
+        code: dict[int, str] = {}
+        for kind, symbol in self.checked.order:
+            if kind is SymbolKind.DEFINITION:
+                index = self.definition_index[symbol]
+                code[index] = self.expr(self.checked.definitions[symbol].expr)
+                segments.append(("definition", index))
+            elif symbol in self.decision_index:
+                lines: list[str] = []
+                self.decision(symbol, lines)
+                segments.append(("lines", lines))
+        body = self._inline(segments, code)
+        values = "".join(f"v_{i}, " for i in range(len(self.decisions)))
+        deciders = "".join(f"r_{i}, " for i in range(len(self.decisions)))
+        head = [f"def {name}(V):",
+                f"    D = V[{field_index('dispensed_on')}]"]
+        return "\n".join(head + body + [f"    return ({values}), ({deciders})"])
+
+    def write_explainers(self) -> tuple[str, dict[tuple[str, object], str]]:
+        """Functions that recompute one rule's condition, values or definition on demand, recording its tests.
+
+        The evaluation itself records nothing; whether a rule held and what it rested on is
+        recomputed only for the rules an explanation shows, on the same case (evaluation is pure).
+        Each returns the value of its last expression (a rule's condition: whether it held).
+        """
+        functions: list[str] = []
+        names: dict[tuple[str, object], str] = {}
+
+        def add(owner: tuple[str, object], expressions: list[ast.Expr]) -> None:
+            name = f"x_{len(names)}"
+            names[owner] = name
+            body = [f"    _ = {self.expr(e)}" for e in expressions[:-1]] + [f"    return {self.expr(expressions[-1])}"]
+            functions.append("\n".join([f"def {name}(V, VALS, TL):", "    D = V[0]", *body]))
+
+        for rule in self.rules:
+            if rule.index in self.in_force:
+                if rule.rule.when is not None:
+                    add(("rule", rule.index), [rule.rule.when])
+                add(("value", rule.index), [a.value for a in rule.rule.assignments])
+        for definition in self.checked.definitions.values():
+            add(("definition", definition.name), [definition.expr])
+        return "\n\n".join(functions), names
+
+    def _inline(self, segments: list[tuple[str, object]], code: dict[int, str]) -> list[str]:
+        """Put each definition used once where it is used; keep the others as variables."""
+        eager = set(code)
+        text = {i: "\n".join(p) for i, (kind, p) in enumerate(segments) if kind == "lines"}  # type: ignore[arg-type]
+        changed = True
+        while changed:
+            changed = False
+            for index in sorted(eager):
+                mark = placeholder(index)
+                uses = sum(t.count(mark) for t in text.values()) + sum(code[e].count(mark) for e in eager)
+                if uses <= 1:
+                    eager.discard(index)
+                    inline = f"({code[index]})"
+                    text = {k: v.replace(mark, inline) for k, v in text.items()}
+                    code = {k: v.replace(mark, inline) for k, v in code.items()}
+                    changed = True
+        body = []
+        for position, (kind, payload) in enumerate(segments):
+            if kind == "lines":
+                body.append(text[position])
+            elif payload in eager:
+                body.append(f"    d_{payload} = {code[payload]}")
+        source = "\n".join(body)
+        for index in eager:
+            source = source.replace(placeholder(index), f"d_{index}")
+        return source.split("\n") if source else []
+
+    # ------------------------------------------------------------------ decisions
+    def units(self, name: str) -> list[list[RuleMeta]]:
+        """The top-level units deciding ``name``: a rule alone, or a table's rows in order."""
+        units: list[list[RuleMeta]] = []
+        tables: dict[str, list[RuleMeta]] = {}
+        for rule in self.rules:
+            if rule.index not in self.in_force or name not in rule.decides or rule.parents:
+                continue
+            if rule.table is None:
+                units.append([rule])
+            elif rule.table in tables:
+                tables[rule.table].append(rule)
+            else:
+                tables[rule.table] = [rule]
+                units.append(tables[rule.table])
+        return units
+
+    def decision(self, name: str, lines: list[str]) -> None:
+        index = self.decision_index[name]
+        units = self.units(name)
+        target = f"v_{index}, r_{index}"
+        simple = not any(self.kids(rule, name) for unit in units for rule in unit)
+        if simple and len(units) == 1:
+            self.chain(units[0], name, target, index, lines)
+            return
+        if simple and len(units) == 2 and all(len(u) == 1 for u in units) \
+                and _complementary(units[0][0].rule.when, units[1][0].rule.when):
+            # `when X` and `when not X`: exactly one applies, so an if/else decides.
+            first, second = units[0][0], units[1][0]
+            lines.append(f"    if {self.expr(first.rule.when)}:")  # type: ignore[arg-type]
+            lines.append(f"        {target} = {self.value(first, name)}, {self.const((first.index,))}")
+            lines.append("    else:")
+            lines.append(f"        {target} = {self.value(second, name)}, {self.const((second.index,))}")
+            return
+        if len(units) == 1 and len(units[0]) == 1 and self.constant_kids(units[0][0], name):
+            self.flat(units[0][0], name, target, index, lines)
+            return
+        lines.append("    h = []")
+        for unit in units:
+            for position, rule in enumerate(unit):
+                keyword = "if" if position == 0 else "elif"
+                lines.append(f"    {keyword} {self.condition(rule)}:")
+                self.node(rule, name, 2, lines)
+        lines.append(f"    {target} = settle(h, {index})")
+
+    def chain(self, rows: list[RuleMeta], name: str, target: str, index: int, lines: list[str]) -> None:
+        """One table (or rule) without exceptions: the first row that applies decides, directly."""
+        for position, row in enumerate(rows):
+            value = f"{self.value(row, name)}, {self.const((row.index,))}"
+            if row.rule.when is None:
+                if position == 0:
+                    lines.append(f"    {target} = {value}")
+                else:
+                    lines.append("    else:")
+                    lines.append(f"        {target} = {value}")
+                return
+            lines.append(f"    {'if' if position == 0 else 'elif'} {self.expr(row.rule.when)}:")
+            lines.append(f"        {target} = {value}")
+        lines.append("    else:")
+        lines.append(f"        {target} = settle([], {index})")
+
+    def constant_kids(self, rule: RuleMeta, name: str) -> bool | None:
+        """Whether all of a rule's exceptions give one constant value and have no exceptions of their own."""
+        kids = self.kids(rule, name)
+        if not kids or any(self.kids(k, name) or name not in k.decides for k in kids):
+            return None
+        values = [self.fold(next(a.value for a in k.rule.assignments if a.decision == name)) for k in kids]
+        if any(v is NOT_CONSTANT for v in values) or any(v != values[0] for v in values):
+            return None
+        return True
+
+    def flat(self, rule: RuleMeta, name: str, target: str, index: int, lines: list[str]) -> None:
+        """A rule whose exceptions all give one constant: collect the ones that apply, no conflict is possible."""
+        kid = self.kids(rule, name)[0]
+        pad = "    "
+        if rule.rule.when is not None:
+            lines.append(f"    if {self.expr(rule.rule.when)}:")
+            pad = "        "
+        lines.append(f"{pad}r = ()")
+        for kid_rule in self.kids(rule, name):
+            lines.append(f"{pad}if {self.expr(kid_rule.rule.when) if kid_rule.rule.when else 'True'}: "
+                         f"r += ({kid_rule.index},)")
+        lines.append(f"{pad}if r: {target} = {self.value(kid, name)}, r")
+        lines.append(f"{pad}else: {target} = {self.value(rule, name)}, {self.const((rule.index,))}")
+        if rule.rule.when is not None:
+            lines.append("    else:")
+            lines.append(f"        {target} = settle([], {index})")
+
+    def condition(self, rule: RuleMeta) -> str:
+        return "True" if rule.rule.when is None else self.expr(rule.rule.when)
+
+    def kids(self, rule: RuleMeta, name: str) -> list[RuleMeta]:
+        return [self.rules[c] for c in self.children[rule.index] if self.reaches(self.rules[c], name)]
+
+    def reaches(self, rule: RuleMeta, name: str) -> bool:
+        return name in rule.decides or any(self.reaches(self.rules[c], name) for c in self.children[rule.index])
+
+    def value(self, rule: RuleMeta, name: str) -> str:
+        assignment = next(a for a in rule.rule.assignments if a.decision == name)
+        return self.expr(assignment.value)
+
+    def node(self, rule: RuleMeta, name: str, depth: int, lines: list[str]) -> None:
+        """Code for when ``rule`` applies: its exceptions that apply decide, else it does."""
+        pad = "    " * depth
+        kids = self.kids(rule, name)
+        own = f"h.append(({rule.index}, {self.value(rule, name)}))" if name in rule.decides else None
+        if not kids:
+            lines.append(pad + (own or "pass"))
+            return
+        self.counter += 1
+        mark = f"n{self.counter}"
+        lines.append(f"{pad}{mark} = len(h)")
+        for kid in kids:
+            lines.append(f"{pad}if {self.condition(kid)}:")
+            self.node(kid, name, depth + 1, lines)
+        if own:
+            lines.append(f"{pad}if len(h) == {mark}: {own}")
+
+def _complementary(a: ast.Expr | None, b: ast.Expr | None) -> bool:
+    """Whether one condition is written as `not` the other (AST equality ignores places)."""
+    return (isinstance(a, ast.Not) and a.operand == b) or (isinstance(b, ast.Not) and b.operand == a)

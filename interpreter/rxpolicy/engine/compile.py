@@ -1,0 +1,221 @@
+"""Stage 4: :class:`CheckedPolicy` → :class:`CompiledPolicy`, Python code generated once per period.
+
+The dispensing date selects which rules and amounts are in force. The dates at which anything
+starts or stops split time into periods ("epochs") in which the rules in force do not change; for
+each, the checked rules become the source of two Python functions, compiled with ``compile()``
+once: a fast one and one that records the trace. Generated code is built from the checked AST
+only: names become indices into the case's value tuple, literals become constants bound by name,
+never pasted source text, so nothing written in a rule file is executed as Python.
+
+Evaluation of one case is then a straight run through definitions and decisions in dependency
+order, without walking a tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from rxpolicy.engine import runtime
+from rxpolicy.engine.codegen import ATOMIC, FunctionWriter
+from rxpolicy.engine.meta import LeafMeta, RuleMeta
+from rxpolicy.language import ast
+from rxpolicy.language import types as t
+from rxpolicy.language.check import CheckedPolicy, SymbolKind
+from rxpolicy.language.check.model import DecisionInfo, LayerInfo
+from rxpolicy.language.grammar import grammar_sha256
+from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
+
+__all__ = ["CompiledPolicy", "Epoch", "compile_policy", "ENGINE_VERSION"]
+
+ENGINE_VERSION = "0.1.0"
+_ATOMIC = ATOMIC
+
+
+@attrs.frozen(kw_only=True)
+class Epoch:
+    """A period in which the rules and amounts in force do not change, with its compiled functions.
+
+    ``fast`` evaluates a case (values and deciding rules); ``explainers`` recompute, on request,
+    what one rule or definition rested on.
+    """
+
+    start: dt.date
+    end: dt.date | None
+    fast: Callable[[tuple[object, ...]], tuple[tuple[object, ...], tuple[tuple[int, ...], ...]]] = attrs.field(
+        eq=False, repr=False)
+    #: Per rule condition, rule value and definition: a function recomputing its tests with their outcomes.
+    explainers: Mapping[tuple[str, object], Callable[..., None]] = attrs.field(eq=False, repr=False)
+    python: str = attrs.field(eq=False, repr=False)
+    rules_in_force: frozenset[int]
+
+    def contains(self, day: dt.date) -> bool:
+        """Whether the period includes ``day``."""
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@attrs.frozen(kw_only=True)
+class CompiledPolicy:
+    """A policy ready to evaluate cases: immutable, shareable between threads."""
+
+    name: str
+    title: str
+    validity: ast.Validity | None
+    plans: tuple[str, ...]
+    layers: tuple[LayerInfo, ...]
+    #: The decisions this policy produces, in declaration order.
+    decisions: tuple[DecisionInfo, ...]
+    rules: tuple[RuleMeta, ...]
+    leaves: tuple[LeafMeta, ...]
+    epochs: tuple[Epoch, ...]
+    fingerprint: str
+    file_hashes: Mapping[str, str]
+    checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+
+    def epoch_for(self, day: dt.date) -> Epoch | None:
+        """The period that holds ``day``, or None when the policy is not in force then."""
+        for epoch in self.epochs:
+            if epoch.contains(day):
+                return epoch
+        return None
+
+    def rule(self, rule_id: str) -> RuleMeta:
+        """A rule by id (the first version when a rule has several periods)."""
+        return next(r for r in self.rules if r.id == rule_id)
+
+
+def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
+    """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
+    rules = tuple(_rule_meta(i, info) for i, info in enumerate(checked.rules))
+    leaves, leaf_ids = _number_leaves(checked)
+    decided = {d for r in rules for d in r.decides}
+    decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
+    epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end) for start, end in _epochs(checked))
+    file_hashes = MappingProxyType({f.path: f.sha256 for f in checked.files})
+    digest = hashlib.sha256(ENGINE_VERSION.encode())
+    digest.update(grammar_sha256().encode())
+    for path, sha in sorted(file_hashes.items()):
+        digest.update(f"{path}:{sha}".encode())
+    return CompiledPolicy(name=checked.name, title=checked.title, validity=checked.validity, plans=checked.plans,
+                          layers=checked.layers, decisions=decisions, rules=rules, leaves=leaves, epochs=epochs,
+                          fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
+
+
+def _rule_meta(index: int, info: Any) -> RuleMeta:
+    rule: ast.Rule = info.rule
+    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind,
+                    citations=tuple(c.text for c in rule.citations), interpretation=rule.interpretation,
+                    explains=MappingProxyType({e.lang: e.text for e in rule.explains}),
+                    rejection_code=rule.rejection_code, validity=rule.validity, decides=info.decides,
+                    parents=tuple(p.id for p in rule.exception_to), table=rule.table, rule=rule)
+
+
+# ----------------------------------------------------------------------------- periods
+
+def _epochs(checked: CheckedPolicy) -> list[tuple[dt.date, dt.date | None]]:
+    """Split time at every date where a rule, amount or the policy starts or stops."""
+    cuts: set[dt.date] = set()
+
+    def add(validity: ast.Validity | None) -> None:
+        if validity is not None:
+            cuts.add(validity.start)
+            if validity.end is not None and validity.end < dt.date.max:
+                cuts.add(validity.end + dt.timedelta(days=1))
+
+    add(checked.validity)
+    for info in checked.rules:
+        add(info.rule.validity)
+    for parameter in checked.parameters.values():
+        for value in parameter.values:
+            add(value.validity)
+    bounds = sorted(cuts)
+    starts = [dt.date.min, *bounds]
+    periods = [(s, (n - dt.timedelta(days=1)) if n else None)
+               for s, n in zip(starts, [*bounds, None])]
+    policy = checked.validity
+    return [(s, e) for s, e in periods if policy is None or policy.contains(s)]
+
+
+# ----------------------------------------------------------------------------- trace leaves
+
+def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mapping[int, int]]:
+    leaves: list[LeafMeta] = []
+    ids: dict[int, int] = {}
+
+    def leaf(node: ast.Expr, owner: tuple[str, object], negated: bool) -> None:
+        if id(node) not in ids:
+            ids[id(node)] = len(leaves)
+            leaves.append(LeafMeta(index=len(leaves), node=node, owner=owner, negated=negated))
+
+    def walk(node: ast.Expr, owner: tuple[str, object], condition: bool, negated: bool, in_test: bool) -> None:
+        if isinstance(node, ast.BoolOp):
+            walk(node.left, owner, True, negated, in_test)
+            walk(node.right, owner, True, negated, in_test)
+        elif isinstance(node, ast.Not):
+            walk(node.operand, owner, True, not negated, in_test)
+        elif isinstance(node, ast.IfThenElse):
+            walk(node.condition, owner, True, False, in_test)
+            walk(node.then, owner, False, negated, in_test)
+            walk(node.otherwise, owner, False, negated, in_test)
+        elif isinstance(node, _ATOMIC):
+            leaf(node, owner, negated)
+        elif isinstance(node, ast.Name) and (condition or (not in_test and _is_input(node))):
+            # Yes/no names are tests; in a computed value every name is an input the explanation shows.
+            leaf(node, owner, negated)
+        for child in ast.children(node):
+            if not isinstance(node, (ast.BoolOp, ast.Not, ast.IfThenElse)):
+                walk(child, owner, False, negated, in_test or isinstance(node, _ATOMIC))
+
+    def _is_input(node: ast.Name) -> bool:
+        resolved = checked.names.get(id(node))
+        return resolved is not None and resolved.kind is not SymbolKind.CHOICE
+
+    for name, definition in checked.definitions.items():
+        walk(definition.expr, ("definition", name), checked.expr_types.get(id(definition.expr)) == t.BOOL, False,
+             False)
+    for index, info in enumerate(checked.rules):
+        if info.rule.when is not None:
+            walk(info.rule.when, ("rule", index), True, False, False)
+        for assignment in info.rule.assignments:
+            walk(assignment.value, ("value", index), False, False, False)
+    return tuple(leaves), MappingProxyType(ids)
+
+
+# ----------------------------------------------------------------------------- code generation
+
+def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
+           leaf_ids: Mapping[int, int], start: dt.date, end: dt.date | None) -> Epoch:
+    """Write, compile and bind one period's functions: fast, traced, and the explainers."""
+    in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
+    constants: dict[str, object] = {}
+
+    def writer(mode: str) -> FunctionWriter:
+        return FunctionWriter(checked, rules, decisions, leaf_ids, start, in_force, constants, mode)
+
+    explainers, explainer_names = writer("explain").write_explainers()
+    python = "\n\n".join([writer("fast").write("evaluate_fast"), explainers])
+    namespace: dict[str, Any] = {
+        "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
+        "fits_days": runtime.fits_days, "duration_key": runtime.duration_key, "date_add": runtime.date_add,
+        "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
+        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
+        "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
+        "_lf": _lf, **constants,
+    }
+    code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
+    exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
+    return Epoch(start=start, end=end, fast=namespace["evaluate_fast"],
+                 explainers=MappingProxyType({owner: namespace[n] for owner, n in explainer_names.items()}),
+                 python=python, rules_in_force=in_force)
+
+
+def _lf(records: list[tuple[int, object, bool]], leaf: int, observed: object, outcome: Any) -> Any:
+    """Trace helper bound into generated code: records a test's outcome and passes it on."""
+    records.append((leaf, observed, outcome))
+    return outcome

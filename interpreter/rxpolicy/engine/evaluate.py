@@ -1,0 +1,225 @@
+"""Stage 5: compiled policy × case → :class:`Evaluation` (decisions, deciding rules, trace, receipt).
+
+Evaluation picks the period in force on the dispensing date and runs its compiled function, with
+the trace or without. Runtime problems become diagnostics (RX5xx) that name the date, the decision
+and the rules involved: two rules deciding differently without an exception between them, no rule
+deciding, an amount or the policy not in force, a computation that fails for the case (a division
+by zero). Where a computation failed is only worked out once it has (:func:`rxpolicy.engine.evaluate_failure.locate_failure`), so
+the fast path pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+
+import attrs
+
+from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.engine import runtime
+from rxpolicy.engine.case import Case
+from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
+from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_failure
+from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.engine.trace import RuleTrace, Trace
+from rxpolicy.language.grammar import grammar_sha256
+from rxpolicy.language.source import Span
+from rxpolicy.language.types import Type
+from rxpolicy.language.values import MONEY_CONTEXT, describe
+
+__all__ = ["DecisionResult", "Evaluation", "Receipt", "evaluate"]
+
+
+
+@attrs.frozen(kw_only=True)
+class Receipt:
+    """What is needed to replay a decision later: engine, grammar and rule-file versions, date, case hash."""
+
+    engine_version: str
+    policy: str
+    policy_fingerprint: str
+    grammar_sha256: str
+    rule_files: Mapping[str, str]
+    dispensed_on: dt.date
+    case_sha256: str
+
+
+@attrs.frozen(kw_only=True)
+class DecisionResult:
+    """One decision: its value and the rules that decided it (several when they agree)."""
+
+    name: str
+    type: Type
+    value: object
+    rules: tuple[RuleMeta, ...]
+
+    @property
+    def rule(self) -> RuleMeta:
+        """The first deciding rule."""
+        return self.rules[0]
+
+
+class Evaluation:
+    """The outcome of evaluating one case against one policy (read-only by convention).
+
+    A plain slotted class rather than an attrs one: it is built once per case on the hot path.
+    """
+
+    __slots__ = ("policy", "case", "values", "deciders", "trace")
+
+    def __init__(self, policy: CompiledPolicy, case: Case, values: tuple[object, ...],
+                 deciders: tuple[tuple[int, ...], ...], trace: Trace | None) -> None:
+        self.policy = policy
+        self.case = case
+        #: Decision values, in the order of ``policy.decisions``.
+        self.values = values
+        #: Per decision, the indices (into ``policy.rules``) of the rules that decided it.
+        self.deciders = deciders
+        #: The trace, when evaluated with ``trace=True``.
+        self.trace = trace
+
+    def __repr__(self) -> str:
+        return f"<Evaluation {self.policy.name} {self.case.dispensed_on} outcome={self.outcome}>"
+
+    @property
+    def receipt(self) -> Receipt:
+        """What is needed to replay this decision later (computed on request: it hashes the case)."""
+        return _receipt(self.policy, self.case)
+
+    def __getitem__(self, name: str) -> DecisionResult:
+        for index, decision in enumerate(self.policy.decisions):
+            if decision.name == name:
+                return DecisionResult(name=name, type=decision.type, value=self.values[index],
+                                      rules=tuple(self.policy.rules[i] for i in self.deciders[index]))
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[DecisionResult]:
+        return (self[d.name] for d in self.policy.decisions)
+
+    def __contains__(self, name: object) -> bool:
+        return any(d.name == name for d in self.policy.decisions)
+
+    @property
+    def values_by_name(self) -> Mapping[str, object]:
+        """Every decision's value by name."""
+        return {d.name: v for d, v in zip(self.policy.decisions, self.values)}
+
+    @property
+    def outcome(self) -> str | None:
+        """'covered' or 'not_covered' (None while the policy has no `covered` decision)."""
+        if "covered" not in self:
+            return None
+        return "covered" if self["covered"].value else "not_covered"
+
+    @property
+    def reasons(self) -> tuple[RuleMeta, ...]:
+        """When not covered: the rules that decided so."""
+        return self["covered"].rules if self.outcome == "not_covered" else ()
+
+    def explain(self, name: str) -> tuple[RuleTrace, ...]:
+        """The rules that took part in a decision, deciding ones first (needs the trace)."""
+        if self.trace is None:
+            raise ValueError("this evaluation was made without a trace; evaluate with trace=True")
+        result = self[name]
+        deciders = tuple(r.index for r in result.rules)
+        related = [r for r in self.policy.rules if name in r.decides]
+        ordered = [r for r in related if r.index in deciders] + [r for r in related if r.index not in deciders]
+        return tuple(self.trace.rule_trace(r, deciders) for r in ordered)
+
+
+def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evaluation:
+    """Evaluate one case; raises :class:`RxError` (RX5xx) when the policy cannot decide it."""
+    day = case.values[0]  # dispensed_on comes first in the schema
+    epochs = policy.epochs
+    epoch = epochs[0] if len(epochs) == 1 and epochs[0].contains(day) else policy.epoch_for(day)  # type: ignore
+    if epoch is None:
+        raise RxError(_not_in_force(policy, case))
+    try:
+        context = decimal.getcontext()
+        if context.prec == MONEY_CONTEXT.prec and context.rounding == MONEY_CONTEXT.rounding:
+            # The thread already computes as the rules need (the default); switching costs ~1 µs a case.
+            values, deciders = epoch.fast(case.values)
+        else:
+            with decimal.localcontext(MONEY_CONTEXT):
+                values, deciders = epoch.fast(case.values)
+    except runtime.Conflict as conflict:
+        raise RxError(_conflict(policy, case, conflict)) from None
+    except runtime.Gap as gap:
+        raise RxError(_gap(policy, case, epoch, gap)) from None
+    except runtime.NotInForce as missing:
+        raise RxError(_missing(policy, case, missing)) from None
+    except ArithmeticError as error:  # a division by zero, say: a fault of the rules, shown as one
+        raise RxError(_failed(policy, case, locate_failure(policy, epoch, case.values, error))) from None
+    # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
+    the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
+    return Evaluation(policy, case, values, deciders, the_trace)
+
+
+def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:
+    with decimal.localcontext(MONEY_CONTEXT):
+        canonical = json.dumps(case.to_mapping(only_changed=False), sort_keys=True, default=str)
+    return Receipt(engine_version=ENGINE_VERSION, policy=policy.name, policy_fingerprint=policy.fingerprint,
+                   grammar_sha256=grammar_sha256(), rule_files=policy.file_hashes, dispensed_on=case.dispensed_on,
+                   case_sha256=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _date_span(case: Case) -> Span | None:
+    """Where the case file writes its dispensing date, so a date problem points at it."""
+    line = case.lines.get("dispensed_on")
+    if line is None:
+        return None
+    return Span(path=case.source, line=line, column=1, end_line=line, end_column=len("dispensed_on") + 1)
+
+
+def _not_in_force(policy: CompiledPolicy, case: Case) -> Diagnostic:
+    day = case.dispensed_on
+    period = str(policy.validity) if policy.validity else "no period"
+    return Diagnostic(code="RX501", field="dispensed_on", span=_date_span(case),
+                      message=f"the policy `{policy.name}` has no rules in force on {day} (it is in force {period})",
+                      help="check the dispensing date, or choose a policy in force on that date (`rxpolicy policies`)")
+
+
+def _gap(policy: CompiledPolicy, case: Case, epoch: Epoch, gap: runtime.Gap) -> Diagnostic:
+    decision = policy.decisions[gap.decision]
+    in_force = [r for r in policy.rules if decision.name in r.decides and r.index in epoch.rules_in_force]
+    reason = ("no rule for it is in force on that date" if not in_force
+              else "none of its rules applies to this case")
+    return Diagnostic(code="RX502", span=decision.span, field="dispensed_on" if not in_force else None,
+                      message=f"the policy `{policy.name}` does not decide `{decision.name}` for this case dispensed "
+                              f"on {case.dispensed_on}: {reason}",
+                      help="add a rule (or a last table row without `when`) that covers this case; "
+                           "`rxpolicy check` lists gaps with an example case")
+
+
+def _conflict(policy: CompiledPolicy, case: Case, conflict: runtime.Conflict) -> Diagnostic:
+    decision = policy.decisions[conflict.decision]
+    hits = [(policy.rules[i], value) for i, value in conflict.hits]
+    (a, va), (b, vb) = next(((x, y) for x in hits for y in hits if x[1] != y[1]))
+    return Diagnostic(code="RX503", span=a.span,
+                      message=f"the rules `{a.id}` and `{b.id}` both apply to this case and give `{decision.name}` "
+                              f"different values ({describe(va)} and {describe(vb)}), and neither is an exception "
+                              "to the other",
+                      help=f"write `exception to {a.id}` in `{b.id}` (or the other way round), or narrow their "
+                           "`when` so they do not overlap", related=((f"`{b.id}`", b.span),))
+
+
+def _missing(policy: CompiledPolicy, case: Case, missing: runtime.NotInForce) -> Diagnostic:
+    parameter = policy.checked.parameters[missing.parameter]
+    periods = ", ".join(str(v.validity) for v in parameter.values if v.validity) or "none"
+    return Diagnostic(code="RX504", span=parameter.span, field="dispensed_on",
+                      message=f"the amount `{parameter.name}` of policy `{policy.name}` has no value in force on "
+                              f"{case.dispensed_on} (values exist for: {periods})",
+                      help=f"add a `value … in force from …` to `{parameter.name}` that covers "
+                           f"{case.dispensed_on.year}, or check the dispensing date")
+
+
+def _failed(policy: CompiledPolicy, case: Case, failure: Failure) -> Diagnostic:
+    what, fix, span, related = failure_words(policy, failure, "in this case")
+    decision = policy.decisions[failure.decision].name
+    return Diagnostic(code="RX505", span=span, related=related, field=failure.field,
+                      message=f"the policy `{policy.name}` cannot decide `{decision}` for this case dispensed on "
+                              f"{case.dispensed_on}: {what}",
+                      help=f"{fix}; `rxpolicy check` lists such cases (RX374)")

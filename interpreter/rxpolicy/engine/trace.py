@@ -1,0 +1,158 @@
+"""The explanation of one evaluation, as data: which rules held, which tests gave what.
+
+The evaluator records raw outcomes (cheap tuples); this module turns them into the tree the
+renderers show: for each decision, the rules that decided it, the rules they beat, and the facts
+(tests and sub-decisions) each rested on. Nothing here formats text for people.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from rxpolicy.engine.compile import CompiledPolicy, Epoch
+from rxpolicy.engine.meta import LeafMeta, RuleMeta
+from rxpolicy.language import ast
+
+__all__ = ["Fact", "RuleStatus", "RuleTrace", "Trace"]
+
+
+class RuleStatus(enum.Enum):
+    """What happened to a rule in one evaluation."""
+
+    DECIDED = "decided"
+    OVERRIDDEN = "overridden by an exception"
+    NOT_APPLICABLE = "did not apply"
+    NOT_REACHED = "not reached (an earlier row decided)"
+    NOT_IN_FORCE = "not in force on the dispensing date"
+
+
+@attrs.frozen(kw_only=True)
+class Fact:
+    """One test and its outcome: ``observed`` is the value tested (e.g. the ATC code)."""
+
+    leaf: LeafMeta
+    observed: object
+    outcome: object
+
+    @property
+    def holds(self) -> bool:
+        """Whether the test supports the condition it is part of (a test under `not` supports it when false)."""
+        return bool(self.outcome) != self.leaf.negated
+
+    @property
+    def node(self) -> ast.Expr:
+        """The test as written."""
+        return self.leaf.node
+
+
+@attrs.frozen(kw_only=True)
+class RuleTrace:
+    """A rule as it fared in one evaluation."""
+
+    rule: RuleMeta
+    status: RuleStatus
+    #: The tests of its `when` that were evaluated, in order.
+    facts: tuple[Fact, ...]
+    #: The tests inside the value it gave (e.g. a `fits within`).
+    value_facts: tuple[Fact, ...] = ()
+    #: For an overridden rule: the exceptions that beat it.
+    beaten_by: tuple[RuleMeta, ...] = ()
+
+
+class Trace:
+    """One evaluation's trace: which rules held and the tests each rested on, worked out on request.
+
+    Evaluation is pure, so nothing is recorded while it runs: the deciding rules are known, and
+    whether any other rule was reached and held, and which tests (with their observed values) a
+    rule or definition rested on, is recomputed from the same case the first time an explanation
+    asks, by the period's generated explainers, and kept.
+    """
+
+    __slots__ = ("policy", "epoch", "case_values", "decision_values", "_facts", "_outcomes")
+
+    def __init__(self, *, policy: CompiledPolicy, epoch: Epoch, case_values: tuple[object, ...],
+                 decision_values: tuple[object, ...]) -> None:
+        # A plain class: one is made per evaluated case. The two caches fill on request; filling one
+        # twice from two threads gives the same content, so no lock is needed.
+        self.policy = policy
+        self.epoch = epoch
+        self.case_values = case_values
+        self.decision_values = decision_values
+        self._facts: dict[tuple[str, object], tuple[Fact, ...]] = {}
+        self._outcomes: dict[int, bool | None] = {}
+
+    @property
+    def rules_in_force(self) -> frozenset[int]:
+        """The rules in force on the dispensing date."""
+        return self.epoch.rules_in_force
+
+    def _explain(self, owner: tuple[str, object]) -> tuple[object, list[tuple[int, object, object]]]:
+        records: list[tuple[int, object, object]] = []
+        explainer = self.epoch.explainers.get(owner)
+        result = explainer(self.case_values, self.decision_values, records) if explainer is not None else None
+        return result, records
+
+    def facts_of(self, owner: tuple[str, object]) -> tuple[Fact, ...]:
+        """The tests of one rule's `when` (('rule', i)), its values (('value', i)) or a definition."""
+        found = self._facts.get(owner)
+        if found is None:
+            _, records = self._explain(owner)
+            seen: set[int] = set()
+            facts = []
+            for leaf_index, observed, outcome in records:
+                leaf = self.policy.leaves[leaf_index]
+                if leaf.owner == owner and leaf_index not in seen:
+                    seen.add(leaf_index)
+                    facts.append(Fact(leaf=leaf, observed=observed, outcome=outcome))
+            found = self._facts[owner] = tuple(facts)
+        return found
+
+    def outcome(self, rule: RuleMeta) -> bool | None:
+        """Whether a rule's condition held; None when evaluation never reached it.
+
+        A table row is reached when no row above it held; an exception when one of the rules it
+        derogates from held; any other rule in force always.
+        """
+        if rule.index in self._outcomes:
+            return self._outcomes[rule.index]
+        held: bool | None = None
+        if rule.index in self.epoch.rules_in_force and self._reached(rule):
+            held = True if rule.rule.when is None else bool(self._explain(("rule", rule.index))[0])
+        self._outcomes[rule.index] = held
+        return held
+
+    def _reached(self, rule: RuleMeta) -> bool:
+        rules = self.policy.rules
+        if rule.parents:
+            return any(self.outcome(p) for p in rules
+                       if p.id in rule.parents or (p.table is not None and p.table in rule.parents))
+        if rule.table is not None:
+            return all(self.outcome(r) is False for r in rules if r.table == rule.table and not r.parents
+                       and r.rule.row_index < rule.rule.row_index and r.index in self.epoch.rules_in_force)
+        return True
+
+    def status(self, rule: RuleMeta, deciders: tuple[int, ...]) -> RuleStatus:
+        """What happened to a rule while its decision was made."""
+        if rule.index not in self.rules_in_force:
+            return RuleStatus.NOT_IN_FORCE
+        if rule.index in deciders:
+            return RuleStatus.DECIDED
+        outcome = self.outcome(rule)
+        if outcome is None:
+            return RuleStatus.NOT_REACHED
+        return RuleStatus.OVERRIDDEN if outcome else RuleStatus.NOT_APPLICABLE
+
+    def rule_trace(self, rule: RuleMeta, deciders: tuple[int, ...]) -> RuleTrace:
+        """One rule's part in a decision."""
+        status = self.status(rule, deciders)
+        beaten_by: tuple[RuleMeta, ...] = ()
+        if status is RuleStatus.OVERRIDDEN:
+            beaten_by = tuple(r for r in self.policy.rules
+                              if (rule.id in r.parents or (rule.table is not None and rule.table in r.parents))
+                              and self.outcome(r))
+        evaluated = status in (RuleStatus.DECIDED, RuleStatus.OVERRIDDEN, RuleStatus.NOT_APPLICABLE)
+        return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)) if evaluated else (),
+                         value_facts=self.facts_of(("value", rule.index)) if status is RuleStatus.DECIDED else (),
+                         beaten_by=beaten_by)

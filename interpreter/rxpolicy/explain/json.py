@@ -1,0 +1,85 @@
+"""The decision contract's JSON form (docs/case-file.md and docs/api.md), plus documented extra keys.
+
+Extra keys: per decision ``layer`` (which layer's rule decided), ``explanation`` (the rule's
+patient sentence), ``rules`` (all deciding rules when several agree), ``line`` (file:line of the
+rule), ``interpretation`` where the rule is marked as one, ``alternatives`` for a supply limit,
+``overridden`` (rules set aside by an exception); at the top ``reasons`` when not covered and a
+``receipt`` for replay; ``what_would_change`` when the caller passes a what-if result: the smallest
+changes of facts that would make it covered (:mod:`rxpolicy.explain.whatif`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.explain.views import Reason, decision_views, rule_because
+from rxpolicy.explain.whatif import WhatIf, what_if_json
+from rxpolicy.explain.words import json_value
+from rxpolicy.language.values import SupplyLimit
+
+__all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
+    ref: dict[str, Any] = {"rule": rule.id, "source": rule.source, "layer": rule.layer,
+                           "explanation": rule.explains.get(lang) or rule.explains.get("en"),
+                           "line": f"{rule.span.path}:{rule.span.line}"}
+    if rule.rejection_code:
+        ref["rejection_code"] = rule.rejection_code
+    if rule.interpretation:
+        ref["interpretation"] = rule.interpretation
+    return ref
+
+
+def _computation(reason: Reason) -> dict[str, Any]:
+    node: dict[str, Any] = {"fact": reason.sentence}
+    if reason.inputs:
+        node["from"] = [_computation(r) for r in reason.inputs]
+    return node
+
+
+def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = True,
+                    what_if: WhatIf | None = None) -> dict[str, Any]:
+    """The evaluation as plain JSON-ready data."""
+    decisions: dict[str, Any] = {}
+    for view in decision_views(evaluation, lang):
+        first = view.rules[0]
+        entry: dict[str, Any] = {"value": json_value(view.value), **_rule_ref(first, lang),
+                                 "because": list(view.because)}
+        if any(r.inputs for r in view.reasons):
+            entry["computation"] = [_computation(r) for r in view.reasons]
+        if len(view.rules) > 1:
+            entry["rules"] = [_rule_ref(r, lang) for r in view.rules]
+        if isinstance(view.value, SupplyLimit) and (view.value.or_smallest_pack or view.value.or_one_course):
+            entry["alternatives"] = [alt for alt, on in (("the smallest pack", view.value.or_smallest_pack),
+                                                         ("one course", view.value.or_one_course)) if on]
+        if view.overridden:
+            entry["overridden"] = [{"rule": o.rule.id, "by": [b.id for b in o.beaten_by]} for o in view.overridden]
+        decisions[view.name] = entry
+    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "policy": evaluation.policy.name,
+                            "dispensed_on": evaluation.case.dispensed_on.isoformat()}
+    if evaluation.outcome is not None:
+        data["outcome"] = evaluation.outcome
+    if evaluation.reasons:
+        data["reasons"] = [{**_rule_ref(r, lang), "because": list(rule_because(evaluation, r, lang))}
+                           for r in evaluation.reasons]
+    data["decisions"] = decisions
+    if what_if is not None:
+        data["what_would_change"] = what_if_json(what_if, lang)
+    if receipt:
+        r = evaluation.receipt
+        data["receipt"] = {"engine_version": r.engine_version, "policy_fingerprint": r.policy_fingerprint,
+                           "grammar_sha256": r.grammar_sha256, "rule_files": dict(r.rule_files),
+                           "case_sha256": r.case_sha256}
+    return data
+
+
+def evaluation_json(evaluation: Evaluation, lang: str = "en", receipt: bool = True,
+                    what_if: WhatIf | None = None) -> str:
+    """The evaluation as indented JSON text."""
+    return json.dumps(evaluation_dict(evaluation, lang, receipt, what_if), indent=2, ensure_ascii=False) + "\n"

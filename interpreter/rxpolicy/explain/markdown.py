@@ -1,0 +1,56 @@
+"""The explanation as Markdown: a summary table of decisions, then one section per decision."""
+
+from __future__ import annotations
+
+from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.explain.views import Reason, decision_views
+from rxpolicy.explain.whatif import WhatIf, what_if_markdown
+from rxpolicy.explain.words import layer_text, term, value_text
+
+__all__ = ["evaluation_markdown"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _reason_lines(reasons: tuple[Reason, ...], depth: int) -> list[str]:
+    lines = []
+    for reason in reasons:
+        lines.append("  " * depth + f"- {reason.sentence}")
+        lines.extend(_reason_lines(reason.inputs, depth + 1))
+    return lines
+
+
+def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | None = None) -> str:
+    """Markdown for a reviewer or an auditor."""
+    case = evaluation.case
+    out = [f"# {case.get('medicine.name')} — {evaluation.policy.title}", "",
+           f"{term('dispensed on', lang).capitalize()} {case.dispensed_on.isoformat()}, policy `{evaluation.policy.name}`."]
+    if evaluation.outcome is not None:
+        out += ["", f"**{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang)}**"]
+        out += [f"- {r.explains.get(lang) or r.explains.get('en')} (`{r.id}`"
+                + (f", {term('rejection code', lang)} {r.rejection_code})" if r.rejection_code else ")")
+                for r in evaluation.reasons]
+    views = decision_views(evaluation, lang)
+    out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
+            "|---|---|---|---|"]
+    out += [f"| `{v.name}` | {_cell(value_text(v.value, lang))} | `{v.rules[0].id}` | {layer_text(v.rules[0], lang)} |"
+            for v in views]
+    for view in views:
+        out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
+        for rule in view.rules:
+            out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
+            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
+                    f"- {term('source', lang)}: {rule.source}"]
+            if rule.interpretation:
+                out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")
+        if view.reasons:
+            out += ["", f"{term('because', lang).capitalize()}:", ""]
+            out += _reason_lines(view.reasons, 0)
+        for beaten in view.overridden:
+            out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
+                       + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
+    if what_if is not None:
+        out += what_if_markdown(what_if, lang)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,45 @@
+"""The explanation as plain text: the outcome, then each decision with its rule, source and reasons."""
+
+from __future__ import annotations
+
+from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.explain.views import decision_views
+from rxpolicy.explain.whatif import WhatIf, what_if_text
+from rxpolicy.explain.words import layer_text, term, value_text
+
+__all__ = ["evaluation_text"]
+
+
+def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | None = None) -> str:
+    """A readable explanation of every decision."""
+    case = evaluation.case
+    lines = [f"{evaluation.policy.title} ({evaluation.policy.name})",
+             f"{case.get('medicine.name')} — {term('dispensed on', lang)} {case.dispensed_on.isoformat()}"]
+    if evaluation.outcome is not None:
+        lines.append(f"{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang).upper()}")
+        for rule in evaluation.reasons:
+            code = f" [{term('rejection code', lang)} {rule.rejection_code}]" if rule.rejection_code else ""
+            lines.append(f"  - {rule.explains.get(lang) or rule.explains.get('en')} ({rule.id}){code}")
+    for view in decision_views(evaluation, lang):
+        lines.append("")
+        lines.append(f"{view.name} = {value_text(view.value, lang)}")
+        for rule in view.rules:
+            parents = f", {term('exception to', lang)} {', '.join(rule.parents)}" if rule.parents else ""
+            layer = f"{term('layer', lang)} {layer_text(rule, lang)}"
+            lines.append(f"  {term('rule', lang)}:    {rule.id} ({layer}{parents})")
+            lines.append(f"  {term('source', lang)}:  {rule.source}")
+            lines.append(f"  {term('meaning', lang)}: {rule.explains.get(lang) or rule.explains.get('en')}")
+            if rule.interpretation:
+                lines.append(f"  {term('interpretation', lang)}: {rule.interpretation}")
+        if view.reasons:
+            lines.append(f"  {term('because', lang)}:")
+            for reason in view.reasons:
+                lines.append(f"    - {reason.sentence}")
+                # One level of inputs keeps a computed amount checkable without burying the reasons.
+                lines.extend(f"        · {inner.sentence}" for inner in reason.inputs)
+        for beaten in view.overridden:
+            by = ", ".join(b.id for b in beaten.beaten_by)
+            lines.append(f"  {beaten.rule.id}: {term('overridden', lang)} {by}")
+    if what_if is not None:
+        lines += what_if_text(what_if, lang)
+    return "\n".join(lines) + "\n"

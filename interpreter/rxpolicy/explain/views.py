@@ -1,0 +1,146 @@
+"""From an evaluation's trace to what each renderer shows: per decision, its value, the deciding
+rules with their citation and patient sentence, the facts they rested on and the rules they beat.
+
+The facts a decision rests on are: for a table row, why the rows above it did not apply (their
+first failing test); for an exception, what made its general rule apply; then the rule's own
+supporting tests and the tests inside the value it gave; then the sub-decisions it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.engine.trace import Fact, RuleStatus, RuleTrace, Trace
+from rxpolicy.explain.words import fact_sentence
+from rxpolicy.language.check import SymbolKind
+
+__all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons", "rule_because"]
+
+
+@attrs.frozen(kw_only=True)
+class Reason:
+    """One fact a decision rests on, with the facts it was in turn computed from."""
+
+    sentence: str
+    inputs: tuple[Reason, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class DecisionView:
+    """Everything a renderer shows about one decision."""
+
+    name: str
+    value: object
+    rules: tuple[RuleMeta, ...]
+    #: The facts it rests on, each with what it was computed from.
+    reasons: tuple[Reason, ...]
+    #: Rules that applied but were set aside by an exception.
+    overridden: tuple[RuleTrace, ...]
+
+    @property
+    def because(self) -> tuple[str, ...]:
+        """The top-level sentences (the contract's ``because``)."""
+        return tuple(r.sentence for r in self.reasons)
+
+
+def _first_failure(facts: tuple[Fact, ...]) -> tuple[Fact, ...]:
+    failing = [f for f in facts if not f.holds]
+    return (failing[-1],) if failing else ()
+
+
+def because_facts(trace: Trace, rule: RuleMeta, *, with_value: bool = True) -> list[Fact]:
+    """The recorded tests and inputs a deciding rule rested on, in reading order.
+
+    Of the rules it is an exception to, only the conditions count: their values were set aside, never
+    computed, and working them out could fail where evaluation did not.
+    """
+    policy = trace.policy
+    facts: list[Fact] = []
+    if rule.table is not None:
+        for earlier in policy.rules:
+            if earlier.table == rule.table and earlier.index != rule.index and not earlier.parents and \
+                    earlier.rule.row_index < rule.rule.row_index and trace.outcome(earlier) is False:
+                facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
+    for parent in _parents(policy, rule):
+        facts.extend(because_facts(trace, parent, with_value=False))
+    facts.extend(f for f in trace.facts_of(("rule", rule.index)) if f.holds)
+    if with_value:
+        facts.extend(trace.facts_of(("value", rule.index)))
+    return [concrete for fact in facts for concrete in _concrete(trace, fact)]
+
+
+def _definition(trace: Trace, fact: Fact) -> str | None:
+    resolved = trace.policy.checked.names.get(id(fact.node))
+    return resolved.target if resolved is not None and resolved.kind is SymbolKind.DEFINITION else None
+
+
+def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
+    """A yes/no definition that did not hold is shown by the test inside it that failed (more telling than 'not: …')."""
+    name = _definition(trace, fact)
+    if name is None or not isinstance(fact.outcome, bool) or fact.outcome:
+        return [fact]
+    failing = _first_failure(tuple(f for f in trace.facts_of(("definition", name)) if not f.outcome))
+    return [c for f in failing for c in _concrete(trace, f)] or [fact]
+
+
+def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str]) -> Reason:
+    """A fact with, for a computed amount, the inputs it was computed from."""
+    sentence = fact_sentence(fact, trace.policy, lang, values)
+    name = _definition(trace, fact)
+    if name is None or isinstance(fact.outcome, bool) or name in seen:
+        return Reason(sentence=sentence)
+    inner = [c for f in trace.facts_of(("definition", name)) for c in _concrete(trace, f)]
+    inputs = _reasons(trace, inner, lang, values, seen | {name})
+    return Reason(sentence=sentence, inputs=inputs)
+
+
+def _reasons(trace: Trace, facts: list[Fact], lang: str, values: Mapping[str, object],
+             seen: frozenset[str] = frozenset()) -> tuple[Reason, ...]:
+    found: dict[str, Reason] = {}
+    for fact in facts:
+        reason = _reason(trace, fact, lang, values, seen)
+        found.setdefault(reason.sentence, reason)
+    return tuple(found.values())
+
+
+def _parents(policy: CompiledPolicy, rule: RuleMeta) -> list[RuleMeta]:
+    return [p for p in policy.rules if (p.id in rule.parents or (p.table is not None and p.table in rule.parents))]
+
+
+def because(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[str, ...]:
+    """The sentences a decision rests on (deduplicated, in order)."""
+    return tuple(r.sentence for r in reasons(evaluation, name, lang))
+
+
+def rule_because(evaluation: Evaluation, rule: RuleMeta, lang: str = "en") -> tuple[str, ...]:
+    """The sentences one deciding rule rests on (for a refusal: its own facts, not the other refusals')."""
+    trace = evaluation.trace
+    if trace is None:
+        return ()
+    return tuple(r.sentence for r in _reasons(trace, because_facts(trace, rule), lang, evaluation.values_by_name))
+
+
+def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason, ...]:
+    """The facts a decision rests on, as a tree of computed inputs."""
+    trace = evaluation.trace
+    if trace is None:
+        return ()
+    facts = [fact for rule in evaluation[name].rules for fact in because_facts(trace, rule)]
+    return _reasons(trace, facts, lang, evaluation.values_by_name)
+
+
+def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionView, ...]:
+    """One view per decision the policy produces, in declaration order."""
+    views = []
+    for result in evaluation:
+        overridden: tuple[RuleTrace, ...] = ()
+        if evaluation.trace is not None:
+            overridden = tuple(r for r in evaluation.explain(result.name) if r.status is RuleStatus.OVERRIDDEN)
+        views.append(DecisionView(name=result.name, value=result.value, rules=result.rules,
+                                  reasons=reasons(evaluation, result.name, lang), overridden=overridden))
+    return tuple(views)

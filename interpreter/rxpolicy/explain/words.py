@@ -1,0 +1,248 @@
+"""Words for values and facts, in English and Dutch: the only place explanations become sentences.
+
+A fact is one recorded test (``medicine.atc matches N05B*``) with its outcome; its sentence uses
+the case field's wording from the schema, a definition's or decision's own sentence, or, for
+anything else, the test as the rule file writes it. A choice's code is said in the schema's words
+for it (``nasal`` → "nasaal"); the JSON keeps the codes (:func:`json_value`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.engine.trace import Fact
+from rxpolicy.language import ast
+from rxpolicy.language.check import SymbolKind
+from rxpolicy.language.facts import FIELDS, choice_words
+from rxpolicy.language.types import Kind, Type
+from rxpolicy.language.values import Duration, SupplyLimit, Unit, format_money
+
+__all__ = ["LANGUAGES", "fact_sentence", "layer_text", "value_text", "json_value", "term"]
+
+LANGUAGES = ("en", "nl")
+#: Types whose text values are codes of a choice (a list holds codes of its choice).
+_CHOICE_KINDS = (Kind.ENUM, Kind.LIST)
+
+_TERMS = {
+    "yes": ("yes", "ja"), "no": ("no", "nee"), "not applicable": ("not applicable", "niet van toepassing"),
+    "day": ("day", "dag"), "days": ("days", "dagen"), "month": ("month", "maand"), "months": ("months", "maanden"),
+    "or the smallest pack": ("or the smallest pack", "of de kleinste verpakking"),
+    "or one course": ("or one course", "of één kuur"),
+    "at most": ("at most", "ten hoogste"), "not given": ("not given", "niet opgegeven"),
+    ">=": ("at least", "ten minste"), ">": ("more than", "meer dan"), "<=": ("at most", "ten hoogste"),
+    "<": ("less than", "minder dan"), "is": ("is", "is"), "is not": ("is not", "is niet"), "not": ("not", "niet"),
+    "covered": ("covered", "vergoed"), "not_covered": ("not covered", "niet vergoed"),
+    "decision": ("decision", "beslissing"), "value": ("value", "waarde"), "rule": ("rule", "regel"),
+    "source": ("source", "bron"), "because": ("because", "omdat"), "meaning": ("meaning", "betekenis"),
+    "outcome": ("outcome", "uitkomst"), "reasons": ("reasons", "redenen"), "layer": ("layer", "laag"),
+    "overridden": ("set aside by the exception", "opzijgezet door de uitzondering"),
+    "exception to": ("exception to", "uitzondering op"), "interpretation": ("interpretation", "interpretatie"),
+    "rejection code": ("rejection code", "afwijzingscode"), "dispensed on": ("dispensed on", "afgeleverd op"),
+}
+
+
+def term(word: str, lang: str) -> str:
+    """A fixed term in the language asked for."""
+    pair = _TERMS.get(word)
+    if pair is None:
+        return word
+    return pair[1] if lang == "nl" else pair[0]
+
+
+def _duration(value: Duration, lang: str) -> str:
+    word = ("day" if value.amount == 1 else "days") if value.unit is Unit.DAYS else (
+        "month" if value.amount == 1 else "months")
+    return f"{value.amount} {term(word, lang)}"
+
+
+def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
+    """A value as people read it: ``€ 12.40``, ``1 month``, ``yes``, ``2025-03-14``.
+
+    ``typ`` is the value's type where known: a choice's codes (or a list of them) are then said in words
+    (``nasal`` → "nasaal"). Without it a text is only shown with spaces for underscores, since a plain
+    text (a plan's name) may happen to spell a code.
+    """
+    if value is None:
+        return term("not applicable", lang)
+    if isinstance(value, bool):
+        return term("yes" if value else "no", lang)
+    if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
+        return f"€ {format_money(value)}"
+    if isinstance(value, Duration):
+        return _duration(value, lang)
+    if isinstance(value, SupplyLimit):
+        text = _duration(value.duration, lang)
+        if value.or_smallest_pack:
+            text += " " + term("or the smallest pack", lang)
+        if value.or_one_course:
+            text += " " + term("or one course", lang)
+        return text
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return ", ".join(value_text(v, lang, typ) for v in value) or "—"
+    if isinstance(value, str):
+        words = choice_words(typ.name, value, lang) if typ is not None and typ.kind in _CHOICE_KINDS else None
+        return words or value.replace("_", " ")
+    return str(value)
+
+
+def layer_text(rule: RuleMeta, lang: str = "en") -> str:
+    """The layer of a rule as people read it: a layer named after its kind in the kind's words
+    (the statutory layer: "wettelijk" in Dutch), any other by its name (``model``, ``hollandzorg``)."""
+    if rule.layer == rule.layer_kind.value:
+        return choice_words("layer kind", rule.layer_kind.value, lang) or rule.layer
+    return rule.layer
+
+
+def json_value(value: object) -> object:
+    """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        money = isinstance(exponent, int) and exponent <= -2
+        return format_money(value) if money or value == value.to_integral_value() else str(value)
+    if isinstance(value, SupplyLimit):
+        return str(value.duration)
+    if isinstance(value, (Duration, dt.date)):
+        return str(value) if isinstance(value, Duration) else value.isoformat()
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+    """What a test is about: a case field's noun, a decision's description, or the text as written."""
+    if isinstance(node, ast.Name):
+        resolved = policy.checked.names.get(id(node))
+        if resolved and resolved.kind is SymbolKind.FIELD:
+            spec = FIELDS[resolved.target]
+            return spec.noun.get(lang) or spec.noun.get("en") or resolved.target
+        texts: Mapping[str, str] = {}
+        if resolved and resolved.kind is SymbolKind.DECISION:
+            texts = policy.checked.decisions[resolved.target].explains
+        elif resolved and resolved.kind is SymbolKind.DEFINITION:
+            texts = policy.checked.definitions[resolved.target].explains
+        elif resolved and resolved.kind is SymbolKind.PARAMETER:
+            texts = policy.checked.parameters[resolved.target].explains
+        if resolved and resolved.kind is SymbolKind.CHOICE:
+            return value_text(resolved.target, lang, _type(node, policy))
+        if resolved:
+            return texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
+    return _written(node, policy)
+
+
+def _type(node: ast.Expr, policy: CompiledPolicy) -> Type | None:
+    """The checked type of an expression (its values' choice, if any)."""
+    return policy.checked.expr_types.get(id(node))
+
+
+def _option(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+    """One option of ``is one of``: a choice in words, anything else as the rule file writes it."""
+    resolved = policy.checked.names.get(id(node)) if isinstance(node, ast.Name) else None
+    if resolved is not None and resolved.kind is SymbolKind.CHOICE:
+        return value_text(resolved.target, lang, _type(node, policy))
+    return _written(node, policy)
+
+
+def _written(node: ast.Expr, policy: CompiledPolicy) -> str:
+    source = policy.checked.source_of(node.span.path)
+    return source.slice(node.span) if source else "…"
+
+
+def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str) -> str:
+    resolved = policy.checked.names.get(id(node))
+    value = fact.outcome
+    if resolved is None:
+        return f"{_written(node, policy)}: {value_text(value, lang, _type(node, policy))}"
+    texts: Mapping[str, str] = {}
+    if resolved.kind is SymbolKind.FIELD:
+        spec = FIELDS[resolved.target]
+        if isinstance(value, bool) and (spec.yes or spec.no):
+            phrases = spec.yes if value else spec.no
+            return phrases.get(lang) or phrases["en"]
+        texts = spec.noun
+    elif resolved.kind is SymbolKind.DEFINITION:
+        texts = policy.checked.definitions[resolved.target].explains
+        text = texts.get(lang) or texts.get("en")
+        if isinstance(value, bool) and text:
+            return text if value else f"{term('not', lang)}: {text}"
+    elif resolved.kind is SymbolKind.DECISION:
+        texts = policy.checked.decisions[resolved.target].explains
+    elif resolved.kind is SymbolKind.PARAMETER:
+        texts = policy.checked.parameters[resolved.target].explains
+    subject = texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
+    return f"{subject}: {value_text(value, lang, _type(node, policy))}"
+
+
+def _yes_no_sentence(node: ast.Compare, observed: object, policy: CompiledPolicy, lang: str) -> str | None:
+    """``field is yes`` / ``is not no`` for a yes/no field with sentences: what the case says, in the field's
+    own words (``prescription.challenge_test_done is not yes`` → "no challenge test was performed")."""
+    resolved = policy.checked.names.get(id(node.left)) if isinstance(node.left, ast.Name) else None
+    if (node.op not in ("is", "is not") or resolved is None or resolved.kind is not SymbolKind.FIELD
+            or not isinstance(node.right, ast.Literal) or not isinstance(node.right.value, bool)):
+        return None
+    spec = FIELDS[resolved.target]
+    if not spec.yes or not spec.no:
+        return None
+    if observed is None:  # unknown: say which fact is missing
+        return f"{term('not given', lang)}: {spec.yes.get(lang) or spec.yes['en']}"
+    phrases = spec.yes if observed else spec.no
+    return phrases.get(lang) or phrases["en"]
+
+
+def _observed(value: object, node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+    """The value a test saw for ``node``, in words; "not given" when unknown."""
+    return value_text(value, lang, _type(node, policy)) if value is not None else term("not given", lang)
+
+
+def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
+                  decisions: Mapping[str, object] | None = None) -> str:
+    """One recorded test as a sentence a patient could read (``decisions``: values to quote)."""
+    node, observed, outcome = fact.node, fact.observed, bool(fact.outcome)
+    if isinstance(node, ast.Name):
+        return _name_sentence(node, fact, policy, lang)
+    if isinstance(node, ast.Matches):
+        groups = (" of " if lang == "nl" else " or ").join(p.rstrip("*") for p in node.patterns)
+        if lang == "nl":
+            return f"de ATC-code {observed} {'valt' if outcome else 'valt niet'} in groep {groups}"
+        return f"the ATC code {observed} {'is' if outcome else 'is not'} in group {groups}"
+    if isinstance(node, ast.FitsWithin):
+        limit = _written(node.limit, policy)
+        if decisions is not None and limit in decisions:
+            limit = f"{value_text(decisions[limit], lang)} ({_subject(node.limit, policy, lang)})"
+        if lang == "nl":
+            return f"een voorraad van {value_text(observed, lang)} past {'' if outcome else 'niet '}binnen {limit}"
+        return f"a supply of {value_text(observed, lang)} {'fits' if outcome else 'does not fit'} within {limit}"
+    if isinstance(node, ast.Known):
+        subject = _subject(node.operand, policy, lang)
+        known = outcome != node.negated
+        if lang == "nl":
+            return f"{subject} is {'bekend' if known else 'niet bekend'}"
+        return f"{subject} is {'known' if known else 'not known'}"
+    if isinstance(node, ast.Compare) and (said := _yes_no_sentence(node, observed, policy, lang)) is not None:
+        return said
+    if isinstance(node, ast.Compare):
+        subject = _subject(node.left, policy, lang)
+        right = _subject(node.right, policy, lang).replace("_", " ")
+        shown = _observed(observed, node.left, policy, lang)
+        if node.op in ("is", "is not"):
+            holds_is = outcome == (node.op == "is")
+            return f"{subject} {term('is', lang)} {shown}" + ("" if holds_is else f" ({term('not', lang)} {right})")
+        requirement = f"{term(node.op, lang)} {right}"
+        return f"{subject} {term('is', lang)} {shown} ({requirement if outcome else term('not', lang) + ' ' + requirement})"
+    if isinstance(node, (ast.OneOf, ast.InList)):
+        subject = _subject(node.operand, policy, lang)
+        inside = outcome != node.negated
+        others = (", ".join(_option(o, policy, lang) for o in node.options) if isinstance(node, ast.OneOf)
+                  else _subject(node.collection, policy, lang))
+        among = "een van" if lang == "nl" else "one of"
+        shown = _observed(observed, node.operand, policy, lang)
+        return (f"{subject} {term('is', lang)} {shown}"
+                f" ({'' if inside else term('not', lang) + ' '}{among} {others})")
+    return f"{_written(node, policy)}: {value_text(outcome, lang)}"

@@ -1,0 +1,391 @@
+"""The abstract syntax of rule files: frozen attrs classes that carry source spans.
+
+Produced by :mod:`rxpolicy.language.lower`, read by :mod:`rxpolicy.language.check`. Nodes hold no meaning beyond
+what was written: names are not resolved and types are not known here. Every node's ``span`` is
+excluded from equality, so tests compare structure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterator
+
+import attrs
+
+from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.language.values import Rounding
+
+__all__ = [
+    "Arith", "Assignment", "BoolOp", "Call", "Citation", "Compare", "children", "walk", "Decision", "Definition", "Expr", "Explain",
+    "FitsWithin", "IfThenElse", "InList", "Item", "Known", "Layer", "Literal", "LiteralKind", "Matches", "Name",
+    "Not", "OneOf", "Parameter", "ParameterValue", "Policy", "Rounded", "Rule", "RuleFile", "RuleRef",
+    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "WithUnit",
+]
+
+_span = attrs.field(eq=False, repr=False)
+
+
+# ----------------------------------------------------------------------------- expressions
+
+class LiteralKind(enum.Enum):
+    """What a literal was written as."""
+
+    NUMBER = "number"
+    MONEY = "money"
+    PERCENT = "percentage"
+    DATE = "date"
+    DURATION = "duration"
+    TEXT = "text"
+    BOOL = "yes/no"
+    NOT_APPLICABLE = "not applicable"
+
+
+@attrs.frozen(kw_only=True)
+class Literal:
+    """A value written in the rule: ``6``, ``250.00 EUR``, ``3 %``, ``2024-01-01``, ``1 month``, ``yes``."""
+
+    kind: LiteralKind
+    value: object
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Name:
+    """A name: a case field (``medicine.atc``), definition, parameter, decision or choice value."""
+
+    parts: tuple[str, ...]
+    span: Span = _span
+
+    @property
+    def dotted(self) -> str:
+        """The name as written, e.g. ``medicine.atc``."""
+        return ".".join(self.parts)
+
+
+@attrs.frozen(kw_only=True)
+class Not:
+    """``not X``."""
+
+    operand: Expr
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class BoolOp:
+    """``A and B`` / ``A or B``; ``op`` is 'and' or 'or'."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Compare:
+    """``A < B``, ``A >= B``, ``A is B``, ``A is not B``; ``op`` is one of < <= > >= is 'is not'."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class OneOf:
+    """``A is one of x, y, z`` (or ``is not one of``)."""
+
+    operand: Expr
+    options: tuple[Expr, ...]
+    negated: bool
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class InList:
+    """``A is in L`` (or ``is not in``) for a list-valued field."""
+
+    operand: Expr
+    collection: Expr
+    negated: bool
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Known:
+    """``A is known`` / ``A is unknown``."""
+
+    operand: Expr
+    negated: bool
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Matches:
+    """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes."""
+
+    operand: Expr
+    patterns: tuple[str, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class FitsWithin:
+    """``dispensing.supply_days days fits within max_supply``, laid from the dispensing date."""
+
+    supply: Expr
+    limit: Expr
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Arith:
+    """``A + B``, ``A - B``, ``A * B``, ``A / B``."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Rounded:
+    """``A rounded half up to whole euros``: the one place rounding happens."""
+
+    operand: Expr
+    rounding: Rounding
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class WithUnit:
+    """A computed number with a unit: ``prescription.course_days days``."""
+
+    operand: Expr
+    unit: str  # 'days' | 'months' | 'EUR' | '%'
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class IfThenElse:
+    """``if C then A else B``."""
+
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Call:
+    """``min(A, B, ...)`` / ``max(A, B, ...)``."""
+
+    function: str
+    args: tuple[Expr, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class SupplyLimitExpr:
+    """``at most 15 days or the smallest pack``."""
+
+    duration: Expr
+    or_smallest_pack: bool
+    or_one_course: bool
+    span: Span = _span
+
+
+Expr = (Literal | Name | Not | BoolOp | Compare | OneOf | InList | Known | Matches | FitsWithin | Arith | Rounded
+        | WithUnit | IfThenElse | Call | SupplyLimitExpr)
+
+
+def children(node: Expr) -> Iterator[Expr]:
+    """The expressions directly inside ``node``, in the order they are written."""
+    for field in attrs.fields(type(node)):
+        value = getattr(node, field.name)
+        if isinstance(value, tuple):
+            yield from (v for v in value if isinstance(v, Expr))
+        elif isinstance(value, Expr):
+            yield value
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """``node`` and every expression inside it, parents first."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+# ----------------------------------------------------------------------------- clauses
+
+@attrs.frozen(kw_only=True)
+class Explain:
+    """``explain en "..."``: a sentence a patient could read, in one language."""
+
+    lang: str
+    text: str
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Citation:
+    """``source "..."``: where the rule comes from (seed file and section, or an article)."""
+
+    text: str
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Validity:
+    """``in force from D1 until D2``; ``until`` is the last day in force (inclusive), None for open-ended."""
+
+    start: dt.date
+    end: dt.date | None
+    span: Span = _span
+
+    def contains(self, day: dt.date) -> bool:
+        """Whether the period includes ``day``."""
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def overlaps(self, other: Validity) -> bool:
+        """Whether two periods share at least one day."""
+        end_a = self.end or dt.date.max
+        end_b = other.end or dt.date.max
+        return self.start <= end_b and other.start <= end_a
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}–{self.end.isoformat() if self.end else '…'}"
+
+
+@attrs.frozen(kw_only=True)
+class RuleRef:
+    """A reference to a rule by id (``exception to dispensing-period/chronic``)."""
+
+    id: str
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Assignment:
+    """``then max_supply = at most 1 month``: the value a rule gives a decision."""
+
+    decision: str
+    value: Expr
+    span: Span = _span
+    name_span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class TypeRef:
+    """A type as written: ``money``, ``yes or no``, ``duration, or not applicable``."""
+
+    words: str
+    nullable: bool
+    span: Span = _span
+
+
+# ----------------------------------------------------------------------------- items
+
+@attrs.frozen(kw_only=True)
+class Policy:
+    """``policy hollandzorg ... end``: an insurer's policy, built on a shared layer."""
+
+    name: str
+    titles: tuple[str, ...]
+    built_on: tuple[str, ...]
+    validity: Validity | None
+    plans: tuple[str, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Layer:
+    """``layer statutory ... end``: a layer of rules shared by policies; ``kind`` is 'statutory' or 'insurer'."""
+
+    name: str
+    titles: tuple[str, ...]
+    kind: str = "statutory"
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """``decision max_supply: supply limit ... end``: an outcome every policy decides."""
+
+    name: str
+    type: TypeRef
+    explains: tuple[Explain, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Definition:
+    """``define name = expression``: a named condition or amount reused by many rules."""
+
+    name: str
+    expr: Expr
+    explains: tuple[Explain, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class ParameterValue:
+    """One dated value of a parameter."""
+
+    expr: Expr
+    validity: Validity | None
+    citation: Citation | None
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Parameter:
+    """``parameter contribution_cap: money ... end``: an amount with dated values."""
+
+    name: str
+    type: TypeRef
+    explains: tuple[Explain, ...]
+    citations: tuple[Citation, ...]
+    interpretation: str | None
+    values: tuple[ParameterValue, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """A rule, or a row of a table (then ``table`` names it and ``id`` is ``table/row``)."""
+
+    id: str
+    citations: tuple[Citation, ...]
+    interpretation: str | None
+    explains: tuple[Explain, ...]
+    validity: Validity | None
+    exception_to: tuple[RuleRef, ...]
+    when: Expr | None
+    assignments: tuple[Assignment, ...]
+    rejection_code: str | None
+    table: str | None = None
+    row_index: int = 0
+    span: Span = _span
+    id_span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Table:
+    """``table id ... row ... end``: rows tried in order, the first that applies decides."""
+
+    id: str
+    decides: tuple[str, ...]
+    rows: tuple[Rule, ...]
+    span: Span = _span
+
+
+Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table
+
+
+@attrs.frozen(kw_only=True)
+class RuleFile:
+    """One parsed rule file."""
+
+    source: SourceFile = attrs.field(eq=False, repr=False)
+    items: tuple[Item, ...]

@@ -1,0 +1,154 @@
+"""Finding rule files: a policy directory, the layers it is built on, and the built-in policies.
+
+A policy is a directory of ``*.rxp`` files, one of which declares ``policy <name> … end`` with
+``built on <layer>`` for each shared layer; a layer is a sibling directory whose files declare
+``layer <name> … end``. Syntax and structure are checked per file and all problems of all files
+are reported together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
+from rxpolicy.language import ast
+from rxpolicy.language.check import LayerKind, LayerSources, PolicySources
+from rxpolicy.language.grammar import package_data_dir
+from rxpolicy.language.lower import parse_rule_file
+from rxpolicy.language.source import SourceFile
+
+__all__ = ["source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
+           "resolve_policy_dir", "split_policy_year"]
+
+RULE_SUFFIX = ".rxp"
+
+
+def builtin_rules_dir() -> Path:
+    """The directory that holds the built-in policies and layers."""
+    return package_data_dir("rules")
+
+
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working directory, or ``rules/…`` for a built-in file."""
+    for base, prefix in ((Path.cwd(), ""), (builtin_rules_dir(), "rules/")):
+        try:
+            return prefix + str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
+    """Parse every rule file of a directory, in name order; problems of all files are returned."""
+    files: list[ast.RuleFile] = []
+    problems: list[Diagnostic] = []
+    for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
+        try:
+            shown = display_path(path)
+            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"))))
+        except RxError as error:
+            problems.extend(error.diagnostics)
+    return files, problems
+
+
+@attrs.frozen(kw_only=True)
+class BuiltinPolicy:
+    """A policy shipped with rxpolicy: its name and directory."""
+
+    name: str
+    directory: Path
+
+
+def builtin_policies() -> tuple[BuiltinPolicy, ...]:
+    """The built-in policies: rule directories that declare a policy (not the shared layers)."""
+    found = []
+    for directory in sorted(p for p in builtin_rules_dir().iterdir() if p.is_dir()):
+        if any("\npolicy " in "\n" + f.read_text(encoding="utf-8") for f in directory.glob(f"*{RULE_SUFFIX}")):
+            found.append(BuiltinPolicy(name=directory.name, directory=directory))
+    return tuple(found)
+
+
+def split_policy_year(name: str) -> tuple[str, int | None]:
+    """``hollandzorg-2025`` → (``hollandzorg``, 2025): a built-in policy named with the year it is used for."""
+    base, _, year = name.rpartition("-")
+    if base and year.isdigit() and len(year) == 4 and base in {p.name for p in builtin_policies()}:
+        return base, int(year)
+    return name, None
+
+
+def resolve_policy_dir(name_or_path: str) -> Path:
+    """A built-in policy name (optionally ``name-YYYY``), or a directory of rule files; raises RX601 for neither."""
+    names = {p.name: p.directory for p in builtin_policies()}
+    name_or_path = split_policy_year(name_or_path)[0]
+    if name_or_path in names:
+        return names[name_or_path]
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.is_file() and path.suffix == RULE_SUFFIX:
+        return path.parent
+    guess = did_you_mean(name_or_path, list(names))
+    raise RxError(Diagnostic(
+        code="RX601", message=f"`{name_or_path}` is neither a built-in policy nor a directory of rule files",
+        help=(f"did you mean `{guess}`? " if guess else "") + "built-in policies: " + ", ".join(sorted(names))
+        + "; `rxpolicy policies` lists them"))
+
+
+def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.Layer]) -> list[ast.Policy | ast.Layer]:
+    return [item for f in files for item in f.items if isinstance(item, kind)]
+
+
+def policy_sources(directory: Path) -> PolicySources:
+    """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem."""
+    directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
+    files, problems = read_rule_files(directory)
+    policies = _declaration(files, ast.Policy)
+    layers_here = _declaration(files, ast.Layer)
+    for extra in policies[1:]:
+        problems.append(Diagnostic(code="RX303", span=extra.span, message="a policy is declared twice in one directory",
+                                   help="keep one `policy … end` declaration per policy directory"))
+    layers: list[LayerSources] = []
+    declaration = policies[0] if policies else None
+    if isinstance(declaration, ast.Policy):
+        for base in declaration.built_on:
+            layer_dir = directory.parent / base
+            if not layer_dir.is_dir():
+                problems.append(Diagnostic(code="RX304", span=declaration.span,
+                                           message=f"the layer `{base}` this policy is built on is not found",
+                                           help=f"create the directory {display_path(layer_dir)} with its rule files, "
+                                                "or correct `built on`"))
+                continue
+            layer_files, layer_problems = read_rule_files(layer_dir)
+            problems.extend(layer_problems)
+            declared = [d for d in _declaration(layer_files, ast.Layer) if isinstance(d, ast.Layer)]
+            title = next((d.titles[0] for d in declared if d.titles), base)
+            kind = LayerKind(declared[0].kind) if declared else LayerKind.STATUTORY
+            layers.append(LayerSources(name=base, kind=kind, title=title, files=tuple(layer_files)))
+        title = declaration.titles[0] if declaration.titles else directory.name
+        layers.append(LayerSources(name=directory.name, kind=LayerKind.INSURER, title=title, files=tuple(files)))
+    else:
+        title = next((d.titles[0] for d in layers_here if d.titles), directory.name)
+        layers.append(LayerSources(name=directory.name, kind=LayerKind.STATUTORY, title=title, files=tuple(files)))
+    if not files and not problems:
+        problems.append(Diagnostic(code="RX002", message=f"{display_path(directory)} holds no rule files (*.rxp)",
+                                   help="point at a directory of rule files, or at a built-in policy"))
+    if problems:
+        raise RxError(problems)
+    return PolicySources(name=directory.name, declaration=declaration if isinstance(declaration, ast.Policy) else None,
+                         layers=tuple(layers))
+
+
+def source_line(path: str, line: int) -> str | None:
+    """The text of a line of a file named in a diagnostic (built-in rule files are under ``rules/``)."""
+    candidates = [Path(path)]
+    if path.startswith("rules/"):
+        candidates.append(builtin_rules_dir() / path[len("rules/"):])
+    for candidate in candidates:
+        try:
+            lines = candidate.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+    return None

@@ -1,0 +1,249 @@
+"""What would change it: the smallest changes of facts that turn a decision from "no" into "yes".
+
+For a case that is not covered (or any yes/no decision that came out "no"), the search tries the
+representative values the rules themselves define (:mod:`rxpolicy.tools.explore`) for every fact the
+decision depends on, one fact at a time first, then two, and keeps the change sets that are
+*minimal*: no smaller set of its facts works, whatever values those take (so no fact of a pair
+works on its own). Numbers and money are moved to the boundary closest to the case ("a supply of at
+most 31 days"); an authorisation is one change of its two dates, laid around the dispensing date.
+
+Facts nobody can change at the pharmacy counter are never proposed: :data:`FIXED` lists them with
+the reason. Every counterfactual returned is a validated case that evaluates to "yes".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import ROUND_FLOOR, Decimal
+from types import MappingProxyType
+
+import attrs
+
+from rxpolicy.diagnostics import RxError
+from rxpolicy.engine.case import Case
+from rxpolicy.engine.evaluate import Evaluation, evaluate
+from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf, change_unit
+from rxpolicy.language.facts import AUTHORISATION_DATES, DERIVED, FIELDS
+from rxpolicy.language.types import Kind
+from rxpolicy.language.values import CENT, Duration, SupplyLimit
+from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
+
+__all__ = ["FIXED", "what_if", "what_would_change"]
+
+_TIME = "the day, the person and the insurance contract are what is judged; no one can change them afterwards"
+_MEDICINE = "what the medicine is and how the law and the insurer list it; no one at the counter changes that"
+_HISTORY = "what happened before this dispensing"
+
+#: Facts a what-if never changes, with the reason. Derived facts (age, days insured) follow from these.
+FIXED: Mapping[str, str] = MappingProxyType({
+    "dispensed_on": f"the dispensing date: {_TIME} (another date may bring other rules)",
+    "insured.born_on": f"the date of birth: {_TIME} (the age follows from it)",
+    "insured.insured_from": f"the start of the insurance: {_TIME}",
+    "insured.insured_until": f"the end of the insurance: {_TIME}",
+    "insured.excess_used": _HISTORY, "insured.contribution_paid": _HISTORY,
+    "prescription.first_for_indication": _HISTORY, "dispensing.new_to_patient": _HISTORY,
+    "dispensing.months_in_use": _HISTORY, "dispensing.adjusted": _HISTORY,
+    **{f"medicine.{name}": _MEDICINE for name in (
+        "name", "atc", "route", "registered", "appendix_1", "appendix_2", "appendix_2_added_on",
+        "doctors_note_procedure", "doctors_note_prescribers", "dietary_preparation", "infant_formula",
+        "chemists_preparation", "authorisation_listed", "equivalent_to_non_appendix_1", "on_excess_free_list",
+        "cheapest_in_group", "reimbursement_limit")},
+    **{path: "worked out from the other facts" for path in DERIVED},
+})
+
+#: Fields where only some changes can be made, by present value: one can ask for the preferred medicine of a
+#: group that has one, but whether a group has one is the insurer's list.
+_MAKEABLE: Mapping[str, Mapping[object, tuple[object, ...]]] = MappingProxyType({
+    "medicine.preferred": MappingProxyType({False: (True,)})})
+
+#: The authorisation's two dates change together: a case writes both or neither.
+_ORDERED = (Kind.NUMBER, Kind.MONEY)
+
+
+
+def what_would_change(evaluation: Evaluation, decision: str = "covered", *,
+                      max_changes: int = MAX_CHANGES) -> tuple[Counterfactual, ...]:
+    """The minimal changes (at most ``max_changes`` facts) that make ``decision`` "yes", fewest first.
+
+    Empty when the decision is already "yes", is not a yes/no decision, or no such change exists.
+    """
+    if decision not in evaluation or evaluation[decision].value is not False:
+        return ()
+    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.dispensed_on))
+    found: list[Changes] = []
+    for size in range(1, max_changes + 1):
+        # Facts that already work together (with any values) are not part of a larger minimal set.
+        working = {frozenset(change_unit(p) for p in changes) for changes in found}
+        for units in itertools.combinations(search.units, size):
+            if not any(smaller <= set(units) for smaller in working):
+                found.extend(search.combination(units))
+    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None)
+
+
+@attrs.define
+class _Search:
+    """One search: the case, the facts that may change and their candidate values."""
+
+    evaluation: Evaluation
+    decision: str
+    space: ConditionSpace
+    units: tuple[str, ...] = ()
+    candidates: dict[str, tuple[Changes, ...]] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        relevant = self.space.relevant_fields([self.decision])
+        for path in FIELDS:
+            unit = change_unit(path)
+            if path in relevant and path not in FIXED and unit not in self.candidates:
+                options = self._authorisation() if unit == "authorisation" else self._values(path)
+                if options:
+                    self.candidates[unit] = options
+        self.units = tuple(self.candidates)
+
+    @property
+    def case(self) -> Case:
+        return self.evaluation.case
+
+    def _values(self, path: str) -> tuple[Changes, ...]:
+        current = self.case.get(path)
+        values = list(self.space.values.get(path, ()))
+        if path == "dispensing.supply_days":
+            values.append(self._largest_fitting_supply())
+        if _ordered(path) and current is not None:
+            # The least value a number can have: where it works, the boundary search moves it up to the case.
+            values.append(_lowest(path, current))
+        makeable = _MAKEABLE.get(path)
+        allowed = None if makeable is None else makeable.get(current, ())
+        chosen = (v for v in values if v is not None or FIELDS[path].type.nullable)
+        return tuple({path: v} for v in dict.fromkeys(chosen)
+                     if v != current and (allowed is None or v in allowed))
+
+    def _largest_fitting_supply(self) -> int | None:
+        """The longest supply the current maximum allows, laid from the dispensing date by month arithmetic."""
+        if "max_supply" not in self.evaluation:
+            return None
+        limit = self.evaluation["max_supply"].value
+        duration = limit.duration if isinstance(limit, SupplyLimit) else limit
+        if not isinstance(duration, Duration):
+            return None
+        day = self.case.dispensed_on
+        return (duration.end_from(day) - day).days
+
+    def _authorisation(self) -> tuple[Changes, ...]:
+        """An authorisation valid on the dispensing date, changing as little of the present one as possible."""
+        day = self.case.dispensed_on
+        granted, until = (self.case.get(p) for p in AUTHORISATION_DATES)
+        if not isinstance(granted, dt.date) or not isinstance(until, dt.date):
+            return ({AUTHORISATION_DATES[0]: day, AUTHORISATION_DATES[1]: day},)
+        if granted <= day <= until:
+            return ()
+        return ({AUTHORISATION_DATES[0]: min(granted, day), AUTHORISATION_DATES[1]: max(until, day)},)
+
+    def works(self, changes: Changes) -> bool:
+        """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""
+        changed = with_changes(self.case, changes)
+        if changed is None:
+            return False
+        try:
+            return evaluate(self.evaluation.policy, changed, trace=False)[self.decision].value is True
+        except RxError:
+            return False
+
+    def combination(self, units: Sequence[str]) -> list[Changes]:
+        """The working change sets for these facts, numbers moved to the boundary nearest the case."""
+        working = [merged for merged in _products(self.candidates[u] for u in units) if self.works(merged)]
+        best: dict[tuple[tuple[str, object], ...], Changes] = {}
+        for changes in working:
+            # Of the working values of a number, one is enough: the nearest to the case's own.
+            key = tuple((p, v) for p, v in changes.items() if not _ordered(p))
+            if key not in best or self._distance(changes) < self._distance(best[key]):
+                best[key] = changes
+        return [self._to_boundary(changes) for changes in best.values()]
+
+    def _distance(self, changes: Changes) -> tuple[Decimal, ...]:
+        return tuple(abs(Decimal(str(v)) - Decimal(str(self.case.get(p)))) if v is not None
+                     and self.case.get(p) is not None else Decimal(0) for p, v in changes.items() if _ordered(p))
+
+    def _to_boundary(self, changes: Changes) -> Changes:
+        result = dict(changes)
+        for path, value in changes.items():
+            old = self.case.get(path)
+            if _ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal)):
+                result[path] = self._boundary(result, path, value, old)
+        return MappingProxyType(result)
+
+    def _boundary(self, changes: dict[str, object], path: str, works: int | Decimal, fails: int | Decimal,
+                  ) -> int | Decimal:
+        """Binary search between a working value and the case's own for the working value nearest the latter."""
+        money = FIELDS[path].type.kind is Kind.MONEY
+        step = CENT if money else Decimal(1)
+        good, bad = Decimal(works), Decimal(fails)
+        while abs(bad - good) > step:
+            middle = ((good + bad) / 2).quantize(step, rounding=ROUND_FLOOR)
+            if middle in (good, bad):
+                break
+            if self.works({**changes, path: _typed(middle, money)}):
+                good = middle
+            else:
+                bad = middle
+        return _typed(good, money)
+
+    def counterfactual(self, changes: Changes) -> Counterfactual | None:
+        """The validated counterfactual, or None when the changed case is not a valid one after all."""
+        try:
+            case = self.case.replace(changes)
+            result = evaluate(self.evaluation.policy, case, trace=False)
+        except RxError:
+            return None
+        if result[self.decision].value is not True:
+            return None
+        return Counterfactual(decision=self.decision, changes=MappingProxyType(dict(changes)),
+                              was=MappingProxyType({p: self.case.get(p) for p in changes}),
+                              bounds=MappingProxyType(self._bounds(changes)), rule=result[self.decision].rule,
+                              case=case, values=MappingProxyType(dict(result.values_by_name)))
+
+    def _bounds(self, changes: Changes) -> dict[str, str]:
+        """For each number moved to a boundary: whether every value beyond it (away from the case) works too."""
+        bounds = {}
+        for path, value in changes.items():
+            old = self.case.get(path)
+            if not (_ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal))):
+                continue
+            far = _lowest(path, value) if value < old else value * 2 + 1
+            if self.works({**changes, path: far}):
+                bounds[path] = "at most" if value < old else "at least"
+        return bounds
+
+
+def _typed(number: Decimal, money: bool) -> int | Decimal:
+    """A number as a case holds it: money with cents, a whole number as ``int``."""
+    if money:
+        return number.quantize(CENT)
+    return int(number) if number == number.to_integral_value() else number
+
+
+def _ordered(path: str) -> bool:
+    return FIELDS[path].type.kind in _ORDERED
+
+
+def _lowest(path: str, like: object) -> int | Decimal:
+    """The least value a number field can hold (a supply covers at least one day; money has cents)."""
+    if path == "dispensing.supply_days":
+        return 1
+    return Decimal("0.00") if isinstance(like, Decimal) else 0
+
+
+def _products(options: Iterable[tuple[Changes, ...]]) -> Iterator[Changes]:
+    for combination in itertools.product(*options):
+        merged: dict[str, object] = {}
+        for changes in combination:
+            merged.update(changes)
+        yield MappingProxyType(merged)
+
+
+def what_if(evaluation: Evaluation, decision: str = "covered", *, max_changes: int = MAX_CHANGES) -> WhatIf:
+    """:func:`what_would_change` as the data the renderers show ("What would change it")."""
+    return WhatIf(decision=decision, max_changes=max_changes,
+                  counterfactuals=what_would_change(evaluation, decision, max_changes=max_changes))
