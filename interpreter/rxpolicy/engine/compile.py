@@ -92,7 +92,7 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
-    rules = tuple(_rule_meta(i, info) for i, info in enumerate(checked.rules))
+    rules = tuple(_rule_meta(i, info, checked) for i, info in enumerate(checked.rules))
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
@@ -107,10 +107,17 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
                           fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
 
 
-def _rule_meta(index: int, info: Any) -> RuleMeta:
+def _rule_meta(index: int, info: Any, checked: CheckedPolicy) -> RuleMeta:
     rule: ast.Rule = info.rule
+    registry = checked.registry
+    cited = [registry.get(c.source) for c in rule.citations if c.source] if registry else []
+    code = registry.rejection_codes.get(rule.rejection_code) if registry and rule.rejection_code else None
+    layer = checked.layer(info.layer)
     return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind,
-                    citations=tuple(c.text for c in rule.citations), interpretation=rule.interpretation,
+                    citations=tuple(checked.cite(c) for c in rule.citations), interpretation=rule.interpretation,
+                    sources=tuple(dict.fromkeys(s for s in cited if s is not None)),
+                    layer_interpretation=layer.interpretation if layer else None,
+                    rejection_code_verified=code.verified if code else None,
                     explains=MappingProxyType({e.lang: e.text for e in rule.explains}),
                     rejection_code=rule.rejection_code, validity=rule.validity, decides=info.decides,
                     parents=tuple(p.id for p in rule.exception_to), table=rule.table, rule=rule)

@@ -13,6 +13,7 @@ import attrs
 from rxpolicy.language import ast
 from rxpolicy.language.check import LayerKind
 from rxpolicy.language.source import Span
+from rxpolicy.language.sources import Source
 
 __all__ = ["LeafMeta", "RuleMeta"]
 
@@ -25,6 +26,7 @@ class RuleMeta:
     id: str
     layer: str
     layer_kind: LayerKind
+    #: The citations as explanations show them (source title words and section).
     citations: tuple[str, ...]
     interpretation: str | None
     explains: Mapping[str, str]
@@ -34,6 +36,12 @@ class RuleMeta:
     parents: tuple[str, ...]
     table: str | None
     rule: ast.Rule = attrs.field(eq=False, repr=False)
+    #: The registry's descriptions of the sources cited (title, publisher, year, address), in citation order.
+    sources: tuple[Source, ...] = ()
+    #: Why the policy adopts this rule's shared layer where its own texts are silent (an interpretation too).
+    layer_interpretation: str | None = None
+    #: Whether a source confirms the rejection code (None: no code, or no registry entry for it).
+    rejection_code_verified: bool | None = None
 
     @property
     def span(self) -> Span:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.views import Reason, decision_views
 from rxpolicy.explain.whatif import WhatIf, what_if_markdown
-from rxpolicy.explain.words import layer_text, term, value_text
+from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
 
 __all__ = ["evaluation_markdown"]
 
@@ -30,7 +30,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
     if evaluation.outcome is not None:
         out += ["", f"**{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang)}**"]
         out += [f"- {r.explains.get(lang) or r.explains.get('en')} (`{r.id}`"
-                + (f", {term('rejection code', lang)} {r.rejection_code})" if r.rejection_code else ")")
+                + (f", {rejection_text(r, lang)})" if r.rejection_code else ")")
                 for r in evaluation.reasons]
     views = decision_views(evaluation, lang)
     out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
@@ -43,8 +43,8 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
             out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
                     f"- {term('source', lang)}: {rule.source}"]
-            if rule.interpretation:
-                out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")
+            for label, text in interpretations(rule, evaluation.policy.name, lang):
+                out.append(f"- {label}: {text}")
         if view.reasons:
             out += ["", f"{term('because', lang).capitalize()}:", ""]
             out += _reason_lines(view.reasons, 0)

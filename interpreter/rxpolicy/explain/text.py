@@ -5,7 +5,7 @@ from __future__ import annotations
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.views import decision_views
 from rxpolicy.explain.whatif import WhatIf, what_if_text
-from rxpolicy.explain.words import layer_text, term, value_text
+from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
 
 __all__ = ["evaluation_text"]
 
@@ -18,7 +18,7 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
     if evaluation.outcome is not None:
         lines.append(f"{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang).upper()}")
         for rule in evaluation.reasons:
-            code = f" [{term('rejection code', lang)} {rule.rejection_code}]" if rule.rejection_code else ""
+            code = f" [{rejection_text(rule, lang)}]" if rule.rejection_code else ""
             lines.append(f"  - {rule.explains.get(lang) or rule.explains.get('en')} ({rule.id}){code}")
     for view in decision_views(evaluation, lang):
         lines.append("")
@@ -29,8 +29,8 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
             lines.append(f"  {term('rule', lang)}:    {rule.id} ({layer}{parents})")
             lines.append(f"  {term('source', lang)}:  {rule.source}")
             lines.append(f"  {term('meaning', lang)}: {rule.explains.get(lang) or rule.explains.get('en')}")
-            if rule.interpretation:
-                lines.append(f"  {term('interpretation', lang)}: {rule.interpretation}")
+            for label, text in interpretations(rule, evaluation.policy.name, lang):
+                lines.append(f"  {label}: {text}")
         if view.reasons:
             lines.append(f"  {term('because', lang)}:")
             for reason in view.reasons:

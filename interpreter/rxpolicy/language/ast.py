@@ -229,10 +229,13 @@ class Explain:
 
 @attrs.frozen(kw_only=True)
 class Citation:
-    """``source "..."``: where the rule comes from (seed file and section, or an article)."""
+    """``source zvw "art. 19"``: where a rule comes from, a source of the registry and its section; or, for a
+    policy without a registry, a plain text (``source "…"``, then ``source`` is None)."""
 
     text: str
+    source: str | None = None
     span: Span = _span
+    source_span: Span = _span
 
 
 @attrs.frozen(kw_only=True)
@@ -293,6 +296,8 @@ class Policy:
     name: str
     titles: tuple[str, ...]
     built_on: tuple[str, ...]
+    #: ``built on model interpretation "…"``: layer → why this policy adopts it where its own texts are silent.
+    adoptions: tuple[tuple[str, str], ...] = ()
     validity: Validity | None
     plans: tuple[str, ...]
     span: Span = _span
@@ -334,7 +339,7 @@ class ParameterValue:
 
     expr: Expr
     validity: Validity | None
-    citation: Citation | None
+    citations: tuple[Citation, ...]
     span: Span = _span
 
 

@@ -30,6 +30,7 @@ from rxpolicy.language.check.model import (
     SymbolKind,
 )
 from rxpolicy.language.facts import FIELDS
+from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.language.types import Kind, Type
 
 __all__ = ["check_policy", "LayerSources", "PolicySources", "CheckedPolicy", "LayerKind", "SymbolKind",
@@ -57,6 +58,8 @@ class PolicySources:
     name: str
     declaration: ast.Policy | None
     layers: tuple[LayerSources, ...]
+    #: The source registry beside the policy (``sources.yaml``), which `source <id> "…"` citations name.
+    registry: SourceRegistry | None = None
 
 
 def check_policy(sources: PolicySources) -> tuple[CheckedPolicy, tuple[Diagnostic, ...]]:
@@ -93,6 +96,7 @@ class _PolicyChecker:
         self.rules: list[RuleInfo] = []
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
+        self.cited: set[int] = set()
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
         declaration = sources.declaration
         self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names,
@@ -179,6 +183,29 @@ class _PolicyChecker:
                 self.problem("RX326", row.id_span, f"the row `{row.id}` has no `when`, so the rows after it never apply",
                              "give it a `when`, or move it to the end of the table")
 
+    # ------------------------------------------------------------------ citations
+    def cite(self, citation: ast.Citation) -> str:
+        source = self.sources.registry.get(citation.source) if self.sources.registry and citation.source else None
+        return source.cite(citation.text) if source is not None else citation.text
+
+    def check_citations(self, citations: Sequence[ast.Citation]) -> None:
+        """Every source a citation names must be in the registry (RX314), and there must be one (RX315)."""
+        registry = self.sources.registry
+        for citation in citations:
+            if citation.source is None or id(citation) in self.cited:  # a table's rows share its citations
+                continue
+            self.cited.add(id(citation))
+            if registry is None:
+                self.problem("RX315", citation.source_span, f"`{citation.source}` names a source, but no source "
+                             "registry (sources.yaml) is found beside the policy directory",
+                             "create sources.yaml beside the policy directory listing the source under `sources:`, "
+                             'or cite in plain text: `source "…"`')
+            elif registry.get(citation.source) is None:
+                guess = registry.suggestion(citation.source)
+                self.problem("RX314", citation.source_span, f"`{citation.source}` is not a source of {registry.path}",
+                             (f"did you mean `{guess}`? " if guess else "") + "the sources are: "
+                             + ", ".join(sorted(registry.sources)) + "; add a new one to the registry first")
+
     # ------------------------------------------------------------------ parameters and definitions
     def parameter(self, item: ast.Parameter, layer: str) -> ParameterInfo:
         typ = _type(item.type)
@@ -193,8 +220,9 @@ class _PolicyChecker:
                 self.problem("RX330", value.span, f"`{item.name}` is a {typ}, but this value is a {got}",
                              f"write a {typ} value")
             number = value.expr.value
+            self.check_citations(value.citations)
             values.append(ParameterValueInfo(value=number, validity=value.validity,
-                                             citation=value.citation.text if value.citation else None,
+                                             citation="; ".join(self.cite(c) for c in value.citations) or None,
                                              span=value.span))
         if not item.values:
             self.problem("RX361", item.span, f"the parameter `{item.name}` has no value",
@@ -202,9 +230,10 @@ class _PolicyChecker:
         self.check_overlaps([(v.validity, v.span) for v in values], f"values of `{item.name}`")
         if not item.citations and not any(v.citation for v in values) and item.interpretation is None:
             self.problem("RX310", item.span, f"the parameter `{item.name}` does not say where it comes from",
-                         'add `source "…"` with the article or the seed file and section')
+                         'add `source <id> "…"`: a source of sources.yaml (a law, the insurer\'s document) and its section')
+        self.check_citations(item.citations)
         return ParameterInfo(name=item.name, type=typ, values=tuple(values),
-                             citations=tuple(c.text for c in item.citations), interpretation=item.interpretation,
+                             citations=tuple(self.cite(c) for c in item.citations), interpretation=item.interpretation,
                              explains=_explains(item.explains), layer=layer, span=item.span)
 
     def definition(self, name: str) -> DefinitionInfo:
@@ -247,7 +276,8 @@ class _PolicyChecker:
         rule = info.rule
         if not rule.citations:
             self.problem("RX310", rule.id_span, f"the rule `{rule.id}` does not say where it comes from",
-                         'add `source "…"`: the seed file and section, or the article of the Regeling zorgverzekering')
+                         'add `source <id> "…"`: a source of sources.yaml (a law, the insurer\'s document) and its section')
+        self.check_citations(rule.citations)
         languages = {e.lang for e in rule.explains}
         for explain in rule.explains:
             if explain.lang not in LANGUAGES:
@@ -386,12 +416,14 @@ class _PolicyChecker:
             validity=declaration.validity if declaration else None,
             plans=declaration.plans if declaration else (),
             layers=tuple(LayerInfo(name=layer.name, title=layer.title, kind=layer.kind,
-                                   files=tuple(f.source.path for f in layer.files)) for layer in self.sources.layers),
+                                   files=tuple(f.source.path for f in layer.files),
+                                   interpretation=dict(declaration.adoptions).get(layer.name) if declaration else None)
+                         for layer in self.sources.layers),
             decisions=MappingProxyType(dict(self.decisions)), definitions=MappingProxyType(dict(self.definitions)),
             parameters=MappingProxyType(dict(self.parameters)), rules=tuple(self.rules),
             tables=MappingProxyType(dict(self.tables)), names=MappingProxyType(dict(self.exprs.names)),
             expr_types=MappingProxyType(dict(self.exprs.types)), order=order,
-            files=tuple(f.source for f in files), files_ast=files)
+            files=tuple(f.source for f in files), files_ast=files, registry=self.sources.registry)
 
 
 def _periods_overlap(a: ast.Validity | None, b: ast.Validity | None) -> bool:

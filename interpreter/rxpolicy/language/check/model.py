@@ -14,6 +14,7 @@ import attrs
 
 from rxpolicy.language import ast
 from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.language.types import Type
 
 __all__ = ["CheckedPolicy", "DecisionInfo", "DefinitionInfo", "LayerInfo", "LayerKind", "ParameterInfo",
@@ -35,6 +36,8 @@ class LayerInfo:
     title: str
     kind: LayerKind
     files: tuple[str, ...]
+    #: Why the policy adopts this shared layer where its own texts are silent (``built on … interpretation``).
+    interpretation: str | None = None
 
 
 class SymbolKind(enum.Enum):
@@ -147,6 +150,17 @@ class CheckedPolicy:
     order: tuple[tuple[SymbolKind, str], ...]
     files: tuple[SourceFile, ...]
     files_ast: tuple[ast.RuleFile, ...]
+    #: The source registry the citations name (None for a policy that cites in plain text only).
+    registry: SourceRegistry | None = None
+
+    def cite(self, citation: ast.Citation) -> str:
+        """A citation as explanations show it: the source's title words and the section, never an id or a file."""
+        source = self.registry.get(citation.source) if self.registry and citation.source else None
+        return source.cite(citation.text) if source is not None else citation.text
+
+    def layer(self, name: str) -> LayerInfo | None:
+        """The layer with this name."""
+        return next((layer for layer in self.layers if layer.name == name), None)
 
     def source_of(self, path: str) -> SourceFile | None:
         """The source file with a display path."""
