@@ -1,9 +1,10 @@
 """Writing the Python source of one period's evaluate functions (used by :mod:`rxpolicy.engine.compile`).
 
 The source is built from the checked AST only: case fields become positions in the case's value
-tuple, literals and amounts become constants bound by name (``K3``), never pasted text. Two
-functions are written per period from the same code: a fast one, and one that records the trace
-(rule outcomes in ``TR``, test outcomes in ``TL``).
+tuple, literals and amounts become constants bound by name (``K3``), never pasted text. Per period
+it writes the fast evaluate function (mode ``fast``: values and deciding rules, nothing recorded) and
+the explainers (mode ``explain``: one function per rule condition, rule value and definition that
+recomputes it and records each test's outcome in ``TL``), which the trace runs on request.
 
 What makes the generated code fast, and why it stays correct:
 
@@ -65,7 +66,7 @@ class FunctionWriter(ExpressionWriter):
 
     # ------------------------------------------------------------------ the function
     def write(self, name: str) -> str:
-        """The source of the function ``name(V[, TL, TR])`` returning (values, deciders)."""
+        """The source of the function ``name(V)`` returning (values, deciders)."""
         segments: list[tuple[str, object]] = []
         code: dict[int, str] = {}
         for kind, symbol in self.checked.order:

@@ -1,9 +1,11 @@
-"""Stage 4: :class:`CheckedPolicy` → :class:`CompiledPolicy`, Python code generated once per period.
+"""The engine's first stage: :class:`CheckedPolicy` → :class:`CompiledPolicy`, Python code generated once per period.
 
 The dispensing date selects which rules and amounts are in force. The dates at which anything
 starts or stops split time into periods ("epochs") in which the rules in force do not change; for
-each, the checked rules become the source of two Python functions, compiled with ``compile()``
-once: a fast one and one that records the trace. Generated code is built from the checked AST
+each, the checked rules become Python source compiled with ``compile()`` once: the fast evaluate
+function, which returns every decision's value and deciding rules and records nothing, and one small
+explainer per rule condition, rule value and definition, which the trace runs only when an
+explanation asks what a rule rested on. Generated code is built from the checked AST
 only: names become indices into the case's value tuple, literals become constants bound by name,
 never pasted source text, so nothing written in a rule file is executed as Python.
 
@@ -198,7 +200,7 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
 
 def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
            leaf_ids: Mapping[int, int], start: dt.date, end: dt.date | None) -> Epoch:
-    """Write, compile and bind one period's functions: fast, traced, and the explainers."""
+    """Write, compile and bind one period's functions: the fast evaluate function and the explainers."""
     in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
     constants: dict[str, object] = {}
 

@@ -1,8 +1,10 @@
 """The explanation of one evaluation, as data: which rules held, which tests gave what.
 
-The evaluator records raw outcomes (cheap tuples); this module turns them into the tree the
+Evaluation is pure and records nothing: the fast function returns only the values and the deciding
+rules. When an explanation asks, this module runs the generated explainer of a rule or definition
+(which recomputes just that expression and records each test's outcome) and builds the tree the
 renderers show: for each decision, the rules that decided it, the rules they beat, and the facts
-(tests and sub-decisions) each rested on. Nothing here formats text for people.
+(tests and sub-decisions) each rested on, cached per evaluation. Nothing here formats text for people.
 """
 
 from __future__ import annotations
