@@ -26,7 +26,7 @@ import attrs
 
 from rxpolicy.engine import runtime
 from rxpolicy.engine.codegen import ATOMIC, FunctionWriter
-from rxpolicy.engine.meta import LeafMeta, RuleMeta
+from rxpolicy.engine.meta import LeafMeta, RuleMeta, WarningMeta
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
@@ -79,6 +79,8 @@ class CompiledPolicy:
     fingerprint: str
     file_hashes: Mapping[str, str]
     checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+    #: Warnings: conditions under which an evaluation carries a sentence (see :class:`WarningMeta`).
+    warnings: tuple[WarningMeta, ...] = ()
 
     def epoch_for(self, day: dt.date) -> Epoch | None:
         """The period that holds ``day``, or None when the policy is not in force then."""
@@ -104,9 +106,23 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     digest.update(grammar_sha256().encode())
     for path, sha in sorted(file_hashes.items()):
         digest.update(f"{path}:{sha}".encode())
+    warnings = tuple(_warning_meta(i, info, checked) for i, info in enumerate(checked.warnings))
     return CompiledPolicy(name=checked.name, title=checked.title, validity=checked.validity, plans=checked.plans,
                           layers=checked.layers, decisions=decisions, rules=rules, leaves=leaves, epochs=epochs,
-                          fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
+                          fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked, warnings=warnings)
+
+
+def _warning_meta(index: int, info: Any, checked: CheckedPolicy) -> WarningMeta:
+    warning: ast.Warning = info.warning
+    registry = checked.registry
+    cited = [registry.get(c.source) for c in warning.citations if c.source] if registry else []
+    layer = checked.layer(info.layer)
+    return WarningMeta(index=index, id=warning.id, layer=info.layer,
+                       citations=tuple(checked.cite(c) for c in warning.citations),
+                       sources=tuple(dict.fromkeys(s for s in cited if s is not None)),
+                       interpretation=warning.interpretation,
+                       layer_interpretation=layer.interpretation if layer else None,
+                       explains=MappingProxyType({e.lang: e.text for e in warning.explains}), warning=warning)
 
 
 def _rule_meta(index: int, info: Any, checked: CheckedPolicy) -> RuleMeta:
@@ -188,6 +204,9 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
     for name, definition in checked.definitions.items():
         walk(definition.expr, ("definition", name), checked.expr_types.get(id(definition.expr)) == t.BOOL, False,
              False)
+    for index, warning in enumerate(checked.warnings):
+        if warning.warning.when is not None:
+            walk(warning.warning.when, ("warning", index), True, False, False)
     for index, info in enumerate(checked.rules):
         if info.rule.when is not None:
             walk(info.rule.when, ("rule", index), True, False, False)

@@ -23,7 +23,7 @@ from rxpolicy.engine import runtime
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
 from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_failure
-from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.engine.meta import RuleMeta, WarningMeta
 from rxpolicy.engine.trace import RuleTrace, Trace
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.source import Span
@@ -68,10 +68,11 @@ class Evaluation:
     A plain slotted class rather than an attrs one: it is built once per case on the hot path.
     """
 
-    __slots__ = ("policy", "case", "values", "deciders", "trace")
+    __slots__ = ("policy", "case", "values", "deciders", "trace", "warnings")
 
     def __init__(self, policy: CompiledPolicy, case: Case, values: tuple[object, ...],
-                 deciders: tuple[tuple[int, ...], ...], trace: Trace | None) -> None:
+                 deciders: tuple[tuple[int, ...], ...], trace: Trace | None,
+                 warnings: tuple[WarningMeta, ...] = ()) -> None:
         self.policy = policy
         self.case = case
         #: Decision values, in the order of ``policy.decisions``.
@@ -80,6 +81,9 @@ class Evaluation:
         self.deciders = deciders
         #: The trace, when evaluated with ``trace=True``.
         self.trace = trace
+        #: The policy's warnings whose condition holds on this case (facts that contradict the rules, what
+        #: rxpolicy cannot decide): they change no decision.
+        self.warnings = warnings
 
     def __repr__(self) -> str:
         return f"<Evaluation {self.policy.name} {self.case.dispensed_on} outcome={self.outcome}>"
@@ -155,7 +159,21 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
         raise RxError(_failed(policy, case, locate_failure(policy, epoch, case.values, error))) from None
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
     the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
-    return Evaluation(policy, case, values, deciders, the_trace)
+    return Evaluation(policy, case, values, deciders, the_trace, _warnings(policy, epoch, case, values))
+
+
+def _warnings(policy: CompiledPolicy, epoch: Epoch, case: Case, values: tuple[object, ...]) -> tuple[WarningMeta, ...]:
+    """The warnings whose condition holds, worked out after the decisions (a condition may read them)."""
+    if not policy.warnings:
+        return ()
+    fired = []
+    with decimal.localcontext(MONEY_CONTEXT):
+        for warning in policy.warnings:
+            condition = epoch.explainers.get(("warning", warning.index))
+            # The explainer records the tests it makes; a warning needs only the outcome.
+            if condition is None or condition(case.values, values, []) is True:
+                fired.append(warning)
+    return tuple(fired)
 
 
 def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:

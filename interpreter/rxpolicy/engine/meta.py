@@ -15,7 +15,7 @@ from rxpolicy.language.check import LayerKind
 from rxpolicy.language.source import Span
 from rxpolicy.language.sources import Source
 
-__all__ = ["LeafMeta", "RuleMeta"]
+__all__ = ["LeafMeta", "RuleMeta", "WarningMeta"]
 
 
 @attrs.frozen(kw_only=True)
@@ -64,3 +64,29 @@ class LeafMeta:
     owner: tuple[str, object]
     #: True when an odd number of `not`s surround it: then a false outcome supports its condition.
     negated: bool
+
+
+@attrs.frozen(kw_only=True)
+class WarningMeta:
+    """A warning (waarschuwing) of the policy: what the renderers show when its condition holds on a case."""
+
+    index: int
+    id: str
+    layer: str
+    #: The citations as explanations show them.
+    citations: tuple[str, ...]
+    sources: tuple[Source, ...]
+    interpretation: str | None
+    layer_interpretation: str | None
+    explains: Mapping[str, str]
+    warning: ast.Warning = attrs.field(eq=False, repr=False)
+
+    @property
+    def source(self) -> str:
+        """The citation as one text (several are joined with '; ')."""
+        return "; ".join(self.citations)
+
+    @property
+    def span(self) -> Span:
+        """Where the warning is written."""
+        return self.warning.span

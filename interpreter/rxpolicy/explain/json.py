@@ -77,8 +77,13 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
         data["reasons"] = [{**_rule_ref(r, lang), "because": list(rule_because(evaluation, r, lang))}
                            for r in evaluation.reasons]
     data["decisions"] = decisions
+    if evaluation.warnings:
+        data["warnings"] = [{"warning": w.id, "message": w.explains.get(lang) or w.explains.get("en"),
+                             "source": w.source, "cites": [s.id for s in w.sources], "layer": w.layer,
+                             "line": f"{w.span.path}:{w.span.line}"} for w in evaluation.warnings]
     cited = {s.id: s for rule in evaluation.policy.rules for s in rule.sources}
-    refs = [*decisions.values(), *(r for e in decisions.values() for r in e.get("rules", ())), *data.get("reasons", [])]
+    refs = [*decisions.values(), *(r for e in decisions.values() for r in e.get("rules", ())), *data.get("reasons", []),
+            *data.get("warnings", [])]
     used = {i for ref in refs for i in ref.get("cites", ())}
     if used:  # each cited source described once: title, publisher, year, address
         data["sources"] = {i: cited[i].as_json() for i in sorted(used)}

@@ -32,6 +32,10 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         out += [f"- {r.explains.get(lang) or r.explains.get('en')} (`{r.id}`"
                 + (f", {rejection_text(r, lang)})" if r.rejection_code else ")")
                 for r in evaluation.reasons]
+    if evaluation.warnings:
+        out += ["", f"**{term('warnings', lang).capitalize()}:**"]
+        out += [f"- {w.explains.get(lang) or w.explains.get('en')} (`{w.id}`; {term('source', lang)}: {w.source})"
+                for w in evaluation.warnings]
     views = decision_views(evaluation, lang)
     out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
             "|---|---|---|---|"]

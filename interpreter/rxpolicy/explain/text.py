@@ -20,6 +20,11 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
         for rule in evaluation.reasons:
             code = f" [{rejection_text(rule, lang)}]" if rule.rejection_code else ""
             lines.append(f"  - {rule.explains.get(lang) or rule.explains.get('en')} ({rule.id}){code}")
+    if evaluation.warnings:
+        lines.append(f"{term('warnings', lang).capitalize()}:")
+        for warning in evaluation.warnings:
+            lines.append(f"  ! {warning.explains.get(lang) or warning.explains.get('en')} ({warning.id})")
+            lines.append(f"    {term('source', lang)}: {warning.source}")
     for view in decision_views(evaluation, lang):
         lines.append("")
         lines.append(f"{view.name} = {value_text(view.value, lang)}")

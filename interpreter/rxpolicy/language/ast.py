@@ -20,7 +20,7 @@ __all__ = [
     "Arith", "Assignment", "BoolOp", "Call", "Citation", "Compare", "children", "walk", "Decision", "Definition", "Expr", "Explain",
     "FitsWithin", "IfThenElse", "InList", "Item", "Known", "Layer", "Literal", "LiteralKind", "Matches", "Name",
     "Not", "OneOf", "Parameter", "ParameterValue", "Policy", "Rounded", "Rule", "RuleFile", "RuleRef",
-    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "WithUnit",
+    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "Warning", "WithUnit",
 ]
 
 _span = attrs.field(eq=False, repr=False)
@@ -385,7 +385,21 @@ class Table:
     span: Span = _span
 
 
-Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table
+@attrs.frozen(kw_only=True)
+class Warning:
+    """``warning case/… … end`` (waarschuwing): decides nothing; when its condition holds, the evaluation carries
+    its sentence."""
+
+    id: str
+    citations: tuple[Citation, ...]
+    interpretation: str | None
+    explains: tuple[Explain, ...]
+    when: Expr | None
+    span: Span = _span
+    id_span: Span = _span
+
+
+Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Warning
 
 
 @attrs.frozen(kw_only=True)

@@ -220,6 +220,13 @@ class _Lower(Transformer[Token, Any]):
                         rejection_code=self._single(clauses, "rejection", "`rejection code`"),
                         table=table, row_index=row_index, span=self.span(meta), id_span=self.tspan(rule_id))
 
+    def warning_decl(self, meta: Meta, children: list[Any]) -> ast.Warning:
+        clauses, warning_id = children[1:-1], children[0]
+        return ast.Warning(id=str(warning_id), citations=tuple(c for cl in clauses if cl[0] == "source" for c in cl[1]),
+                           interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                           explains=self._explains(clauses), when=self._single(clauses, "when", "`when`"),
+                           span=self.span(meta), id_span=self.tspan(warning_id))
+
     def rule_decl(self, meta: Meta, children: list[Any]) -> ast.Rule:
         return self._rule(meta, children[0], children[1:-1])
 

@@ -50,6 +50,7 @@ CLAUSE_ORDER = MappingProxyType({
     "rule_decl": _RULE,
     "row": _RULE,
     "table_decl": ("decides_clause", "source_clause", "interpretation_clause", "validity", "explain_clause"),
+    "warning_decl": ("source_clause", "when_clause", "interpretation_clause", "explain_clause"),
 })
 #: ``explain`` clauses come in this language order; other languages follow as written.
 EXPLAIN_LANGUAGES = ("en", "nl")

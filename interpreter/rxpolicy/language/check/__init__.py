@@ -28,6 +28,7 @@ from rxpolicy.language.check.model import (
     Resolved,
     RuleInfo,
     SymbolKind,
+    WarningInfo,
 )
 from rxpolicy.language.facts import FIELDS
 from rxpolicy.language.sources import SourceRegistry
@@ -94,6 +95,7 @@ class _PolicyChecker:
         self.definitions: dict[str, DefinitionInfo] = {}
         self.parameters: dict[str, ParameterInfo] = {}
         self.rules: list[RuleInfo] = []
+        self.warnings: list[WarningInfo] = []
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
         self.cited: set[int] = set()
@@ -148,6 +150,8 @@ class _PolicyChecker:
                 self.parameters[item.name] = self.parameter(item, layer.name)
             elif isinstance(item, ast.Rule):
                 self.rules.append(self.rule_info(item, layer))
+            elif isinstance(item, ast.Warning):
+                self.warnings.append(WarningInfo(warning=item, layer=layer.name))
             elif isinstance(item, ast.Table):
                 self.tables[item.id] = tuple(row.id for row in item.rows)
                 self.rules.extend(self.rule_info(row, layer) for row in item.rows)
@@ -271,6 +275,29 @@ class _PolicyChecker:
                                      related=(("other version", a.rule.span),))
         for info in self.rules:
             self.check_rule(info, by_id)
+        seen: dict[str, WarningInfo] = {}
+        for warning in self.warnings:
+            self.check_warning(warning, seen)
+
+    def check_warning(self, info: WarningInfo, seen: dict[str, WarningInfo]) -> None:
+        warning = info.warning
+        if warning.id in seen:
+            self.problem("RX302", warning.id_span, f"the warning id `{warning.id}` is already used at "
+                         f"{seen[warning.id].warning.span}", "give this warning another id")
+        seen[warning.id] = info
+        if not warning.citations:
+            self.problem("RX310", warning.id_span, f"the warning `{warning.id}` does not say where it comes from",
+                         'add `source <id> "…"`: a source of sources.yaml (a law, the insurer\'s document) and its section')
+        self.check_citations(warning.citations)
+        languages = {e.lang for e in warning.explains}
+        if "en" not in languages:
+            self.problem("RX311", warning.id_span, f"the warning `{warning.id}` has no sentence a patient could read",
+                         'add `explain en "…"`: what the warning means for whoever reads the evaluation')
+        elif "nl" not in languages:
+            self.problem("RX312", warning.id_span, f"the warning `{warning.id}` has no Dutch sentence",
+                         'add `explain nl "…"`', severity=Severity.WARNING)
+        if warning.when is not None:  # without a `when`, every evaluation carries the warning
+            self.exprs.condition(warning.when)
 
     def check_rule(self, info: RuleInfo, by_id: dict[str, list[RuleInfo]]) -> None:
         rule = info.rule
@@ -423,7 +450,8 @@ class _PolicyChecker:
             parameters=MappingProxyType(dict(self.parameters)), rules=tuple(self.rules),
             tables=MappingProxyType(dict(self.tables)), names=MappingProxyType(dict(self.exprs.names)),
             expr_types=MappingProxyType(dict(self.exprs.types)), order=order,
-            files=tuple(f.source for f in files), files_ast=files, registry=self.sources.registry)
+            files=tuple(f.source for f in files), files_ast=files, registry=self.sources.registry,
+            warnings=tuple(self.warnings))
 
 
 def _periods_overlap(a: ast.Validity | None, b: ast.Validity | None) -> bool:

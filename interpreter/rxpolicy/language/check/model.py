@@ -18,7 +18,7 @@ from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.language.types import Type
 
 __all__ = ["CheckedPolicy", "DecisionInfo", "DefinitionInfo", "LayerInfo", "LayerKind", "ParameterInfo",
-           "Resolved", "RuleInfo", "SymbolKind"]
+           "Resolved", "RuleInfo", "SymbolKind", "WarningInfo"]
 
 
 class LayerKind(enum.Enum):
@@ -113,6 +113,19 @@ class ParameterInfo:
 
 
 @attrs.frozen(kw_only=True)
+class WarningInfo:
+    """A checked warning: the warning as written and its layer."""
+
+    warning: ast.Warning
+    layer: str
+
+    @property
+    def id(self) -> str:
+        """The warning id, e.g. ``case/contraceptive-not-in-appendix-2``."""
+        return self.warning.id
+
+
+@attrs.frozen(kw_only=True)
 class RuleInfo:
     """A checked rule: the rule as written, its layer and the decisions it assigns."""
 
@@ -152,6 +165,8 @@ class CheckedPolicy:
     files_ast: tuple[ast.RuleFile, ...]
     #: The source registry the citations name (None for a policy that cites in plain text only).
     registry: SourceRegistry | None = None
+    #: Warnings: conditions under which an evaluation carries a sentence, deciding nothing.
+    warnings: tuple[WarningInfo, ...] = ()
 
     def cite(self, citation: ast.Citation) -> str:
         """A citation as explanations show it: the source's title words and the section, never an id or a file."""
