@@ -14,6 +14,7 @@ import attrs
 
 from rxpolicy.language import ast
 from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.language.types import Type
 
@@ -67,6 +68,8 @@ class DecisionInfo:
     explains: Mapping[str, str]
     layer: str
     span: Span
+    #: Whether the policy declares this decision its outcome (``is the outcome``).
+    outcome: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +166,10 @@ class CheckedPolicy:
     order: tuple[tuple[SymbolKind, str], ...]
     files: tuple[SourceFile, ...]
     files_ast: tuple[ast.RuleFile, ...]
+    #: The facts of a case this policy declares (its layers' `fact` declarations).
+    facts: CaseSchema
+    #: The decision that is the outcome (``is the outcome``), if one is declared.
+    outcome: str | None = None
     #: The source registry the citations name (None for a policy that cites in plain text only).
     registry: SourceRegistry | None = None
     #: Warnings: conditions under which an evaluation carries a sentence, deciding nothing.
