@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_cold.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache

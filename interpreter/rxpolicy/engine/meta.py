@@ -36,6 +36,9 @@ class RuleMeta:
     parents: tuple[str, ...]
     table: str | None
     rule: ast.Rule = attrs.field(eq=False, repr=False)
+    #: ``<layer>/<file>.rxp:<line>`` (``rules/…`` when built in): where the rule is written, the same from any
+    #: working directory (explanations and receipts show this; diagnostics show the path as the user reaches it).
+    location: str = ""
     #: The registry's descriptions of the sources cited (title, publisher, year, address), in citation order.
     sources: tuple[Source, ...] = ()
     #: Why the policy adopts this rule's shared layer where its own texts are silent (an interpretation too).

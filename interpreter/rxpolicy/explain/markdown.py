@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.views import Reason, decision_views
-from rxpolicy.explain.whatif import WhatIf, what_if_markdown
 from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
+
+if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
+    from rxpolicy.explain.whatif import WhatIf
 
 __all__ = ["evaluation_markdown"]
 
@@ -45,7 +49,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
         for rule in view.rules:
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
-            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
+            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.location})",
                     f"- {term('source', lang)}: {rule.source}"]
             for label, text in interpretations(rule, evaluation.policy.name, lang):
                 out.append(f"- {label}: {text}")
@@ -56,5 +60,6 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
             out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
                        + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
     if what_if is not None:
+        from rxpolicy.explain.whatif import what_if_markdown
         out += what_if_markdown(what_if, lang)
     return "\n".join(out) + "\n"

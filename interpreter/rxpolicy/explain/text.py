@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.views import decision_views
-from rxpolicy.explain.whatif import WhatIf, what_if_text
 from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
+
+if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
+    from rxpolicy.explain.whatif import WhatIf
 
 __all__ = ["evaluation_text"]
 
@@ -46,5 +50,6 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
             by = ", ".join(b.id for b in beaten.beaten_by)
             lines.append(f"  {beaten.rule.id}: {term('overridden', lang)} {by}")
     if what_if is not None:
+        from rxpolicy.explain.whatif import what_if_text
         lines += what_if_text(what_if, lang)
     return "\n".join(lines) + "\n"

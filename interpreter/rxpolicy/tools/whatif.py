@@ -25,16 +25,21 @@ from rxpolicy.diagnostics import RxError
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
-from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf, change_unit
+from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf, change_unit, section_dates
 from rxpolicy.language import ast
 from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import AUTHORISATION_DATES, CaseSchema, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit
 from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
 
-__all__ = ["fixed_facts", "supply_limits", "what_if", "what_would_change"]
+__all__ = ["MAX_EVALUATIONS", "fixed_facts", "supply_limits", "what_if", "what_would_change"]
+
+#: How many re-evaluations one search may make. A search over the built-in policies makes about 2,000;
+#: beyond this limit it stops and says so, so that no case keeps an explanation waiting for long.
+MAX_EVALUATIONS = 10_000
+
 
 def fixed_facts(facts: CaseSchema) -> Mapping[str, str]:
     """Facts a what-if never changes, with the reason: those declared ``fixed because "…"``, and the computed
@@ -71,25 +76,40 @@ def supply_limits(policy: CompiledPolicy) -> Mapping[str, str]:
     return MappingProxyType(found)
 
 
-def what_would_change(evaluation: Evaluation, decision: str | None = None, *,
-                      max_changes: int = MAX_CHANGES) -> tuple[Counterfactual, ...]:
+def what_would_change(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES,
+                      max_evaluations: int = MAX_EVALUATIONS) -> tuple[Counterfactual, ...]:
     """The minimal changes (at most ``max_changes`` facts) that make ``decision`` "yes", fewest first.
 
     ``decision`` is the policy's outcome unless named. Empty when the decision is already "yes", is not a
-    yes/no decision, or no such change exists.
+    yes/no decision, or no such change exists. The search stops after ``max_evaluations`` re-evaluations of
+    the case (:func:`what_if` says when it did).
     """
-    decision = decision or evaluation.policy.outcome or ""
+    return _search(evaluation, decision or evaluation.policy.outcome or "", max_changes, max_evaluations)[0]
+
+
+def _search(evaluation: Evaluation, decision: str, max_changes: int,
+            max_evaluations: int) -> tuple[tuple[Counterfactual, ...], bool]:
+    """The counterfactuals found, and whether the search was complete (not stopped by its budget)."""
     if decision not in evaluation or evaluation[decision].value is not False:
-        return ()
-    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.day))
+        return (), True
+    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.day),
+                     budget=max_evaluations)
     found: list[Changes] = []
-    for size in range(1, max_changes + 1):
-        # Facts that already work together (with any values) are not part of a larger minimal set.
-        working = {frozenset(change_unit(p) for p in changes) for changes in found}
-        for units in itertools.combinations(search.units, size):
-            if not any(smaller <= set(units) for smaller in working):
-                found.extend(search.combination(units))
-    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None)
+    complete = True
+    try:
+        for size in range(1, max_changes + 1):
+            # Facts that already work together (with any values) are not part of a larger minimal set.
+            working = {frozenset(change_unit(p, search.case.schema) for p in changes) for changes in found}
+            for units in itertools.combinations(search.units, size):
+                if not any(smaller <= set(units) for smaller in working):
+                    found.extend(search.combination(units))
+    except _Exhausted:
+        complete = False  # what was found is still right; smaller sets come first, so those are all there
+    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None), complete
+
+
+class _Exhausted(Exception):
+    """The search used up its re-evaluations."""
 
 
 @attrs.define
@@ -101,6 +121,8 @@ class _Search:
     space: ConditionSpace
     units: tuple[str, ...] = ()
     candidates: dict[str, tuple[Changes, ...]] = attrs.Factory(dict)
+    #: Re-evaluations the search may still make.
+    budget: int = MAX_EVALUATIONS
     fields: Mapping[str, FieldSpec] = attrs.Factory(dict)
     #: Supply fact → the decision it must fit within (see :func:`supply_limits`).
     supplies: Mapping[str, str] = attrs.Factory(dict)
@@ -111,9 +133,9 @@ class _Search:
         self.supplies = supply_limits(self.evaluation.policy)
         fixed = fixed_facts(self.case.schema)
         for path in self.fields:
-            unit = change_unit(path)
+            unit = change_unit(path, self.case.schema)
             if path in relevant and path not in fixed and unit not in self.candidates:
-                options = self._authorisation() if unit == "authorisation" else self._values(path)
+                options = self._authorisation(unit) if unit != path else self._values(path)
                 if options:
                     self.candidates[unit] = options
         self.units = tuple(self.candidates)
@@ -147,21 +169,26 @@ class _Search:
         day = self.case.day
         return (duration.end_from(day) - day).days
 
-    def _authorisation(self) -> tuple[Changes, ...]:
-        """An authorisation valid on the dispensing date, changing as little of the present one as possible."""
+    def _authorisation(self, section: str) -> tuple[Changes, ...]:
+        """An `all or none` section of two dates (the authorisation) valid on the day, changing as little of
+        the present one as possible."""
         day = self.case.day
-        granted, until = (self.case.get(p) for p in AUTHORISATION_DATES)
+        first, second = section_dates(self.case.schema, section)
+        granted, until = self.case.get(first), self.case.get(second)
         if not isinstance(granted, dt.date) or not isinstance(until, dt.date):
-            return ({AUTHORISATION_DATES[0]: day, AUTHORISATION_DATES[1]: day},)
+            return ({first: day, second: day},)
         if granted <= day <= until:
             return ()
-        return ({AUTHORISATION_DATES[0]: min(granted, day), AUTHORISATION_DATES[1]: max(until, day)},)
+        return ({first: min(granted, day), second: max(until, day)},)
 
     def _ordered(self, path: str) -> bool:
         return self.fields[path].type.kind in _ORDERED
 
     def works(self, changes: Changes) -> bool:
         """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""
+        if self.budget <= 0:
+            raise _Exhausted
+        self.budget -= 1
         changed = with_changes(self.case, changes)
         if changed is None:
             return False
@@ -221,7 +248,8 @@ class _Search:
         return Counterfactual(decision=self.decision, changes=MappingProxyType(dict(changes)),
                               was=MappingProxyType({p: self.case.get(p) for p in changes}),
                               bounds=MappingProxyType(self._bounds(changes)), rule=result[self.decision].rule,
-                              case=case, values=MappingProxyType(dict(result.values_by_name)))
+                              case=case, values=MappingProxyType(dict(result.values_by_name)),
+                              supplies=self.supplies)
 
     def _bounds(self, changes: Changes) -> dict[str, str]:
         """For each number moved to a boundary: whether every value beyond it (away from the case) works too."""
@@ -258,9 +286,14 @@ def _products(options: Iterable[tuple[Changes, ...]]) -> Iterator[Changes]:
         yield MappingProxyType(merged)
 
 
-def what_if(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES) -> WhatIf:
-    """:func:`what_would_change` as the data the renderers show ("What would change it");
-    ``decision`` is the policy's outcome unless named."""
+def what_if(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES,
+            max_evaluations: int = MAX_EVALUATIONS) -> WhatIf:
+    """:func:`what_would_change` as the data the renderers show ("What would change it"); ``decision`` is the
+    policy's outcome unless named.
+
+    This is the call that costs: up to ``max_evaluations`` re-evaluations of the case. Nothing else runs it;
+    ``rxpolicy eval`` only with ``--why-not`` (or for one case shown on a terminal).
+    """
     decision = decision or evaluation.policy.outcome or ""
-    return WhatIf(decision=decision, max_changes=max_changes,
-                  counterfactuals=what_would_change(evaluation, decision, max_changes=max_changes))
+    found, complete = _search(evaluation, decision, max_changes, max_evaluations)
+    return WhatIf(decision=decision, max_changes=max_changes, counterfactuals=found, complete=complete)
