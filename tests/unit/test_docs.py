@@ -122,6 +122,7 @@ medicine:
 dispensing:
   supply_days: 30
 """
+_CLAIM = ('{"dispensed_on": "2025-03-14", "insured": {"born_on": "1961-07-02"}, "prescription": {"prescriber": "gp"}, "medicine": {"name": "oxazepam 10 mg tablet", "atc": "N05BA04", "price": "12.40"}, "dispensing": {"supply_days": 30}}\n')
 _EXAMPLE = "rules/hollandzorg/example.rxp"
 _CHECK = ("check", "rules/hollandzorg")
 _EVAL = ("eval", "case.yaml")
@@ -371,6 +372,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX709", ("test", _TEST_FILE, "--coverage"),
           files=((_TEST_FILE, _TEST_BASE + "  - name: one month\n    expect: {max_supply: 1 month}\n"),
                  ("rules/sources.yaml", _SOURCES))),
+    # RX8xx: claims files and batch runs
+    Fault("RX801", ("batch", "claims.txt"), files=(("claims.txt", _CLAIM),)),
+    Fault("RX802", ("batch", "claims.jsonl"), files=(("claims.jsonl", _CLAIM + "{not json\n"),), exit_code=1),
+    Fault("RX803", ("batch", "claims.jsonl", "--decisions", "covered,insurer_pay"),
+          files=(("claims.jsonl", _CLAIM),)),
+    Fault("RX804", ("batch", "claims.jsonl", "--resume"), files=(("claims.jsonl", _CLAIM),)),
 )
 
 

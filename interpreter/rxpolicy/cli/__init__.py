@@ -24,6 +24,8 @@ COMMANDS: Mapping[str, str] = MappingProxyType({
     "test": "test",
     "fmt": "fmt",
     "diff": "diff",
+    "batch": "batch",
+    "claims": "claims",
     "schema": "schema",
 })
 
