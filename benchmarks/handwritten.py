@@ -45,8 +45,12 @@ ENDOMETRIOSIS_OR_MENORRHAGIA = frozenset({"endometriosis", "menorrhagia"})
 
 CONTRACEPTIVE = ("G03A", "G02B")
 BENZODIAZEPINE_HYPNOTIC_ANXIOLYTIC = ("N05B", "N05C")
-DIPHTHERIA_POLIO_WHOOPING_COUGH = ("J07AF", "J07BF", "J07AJ", "J07CA")
-HEPATITIS_DIPHTHERIA_POLIO_WHOOPING_COUGH = ("J07BC", *DIPHTHERIA_POLIO_WHOOPING_COUGH)
+# Each vaccine by the ATC codes that contain it (docs/readings.md, "Vaccines by ATC code"): a group prefix or a
+# whole code of a combined vaccine.
+DIPHTHERIA_POLIO_WHOOPING_COUGH = ("J07AF", "J07BF", "J07AJ", "J07AM51", "J07AG52", "J07CA01", "J07CA02", "J07CA03",
+                                   "J07CA04", "J07CA05", "J07CA06", "J07CA07", "J07CA09", "J07CA11", "J07CA12",
+                                   "J07CA13")
+HEPATITIS_DIPHTHERIA_POLIO_WHOOPING_COUGH = ("J07BC", "J07CA08", "J07CA10", *DIPHTHERIA_POLIO_WHOOPING_COUGH)
 
 PILL = SupplyLimit(Duration(12, Unit.MONTHS))
 ONE_MONTH_OR_COURSE = SupplyLimit(Duration(1, Unit.MONTHS), or_one_course=True)
@@ -73,6 +77,8 @@ _FIELDS = (
     "dispensing.fees.dispensing", "dispensing.fees.delivery", "dispensing.fees.counselling",
     "dispensing.fees.inhaler_instruction", "authorisation.granted_on", "authorisation.valid_until",
     "insured.age", "insured.days_insured", "days_in_year", "start_of_year", "end_of_year",
+    "medicine.appendix_2_group", "medicine.import_route", "medicine.contribution_of_base",
+    "prescription.within_own_care", "dispensing.dispenser", "dispensing.fees.medication_assessment",
 )
 _READ = itemgetter(*(field_index(path) for path in _FIELDS))
 
@@ -86,15 +92,22 @@ def decide(values: tuple[object, ...]) -> tuple[object, ...]:
      dietary, infant_formula, chemists_preparation, authorisation_listed, equivalent, preferred,
      cheapest, excess_free_list, price, limit, supply_days, smallest_pack, ml_per_day, new_to_patient,
      months_in_use, adjusted, during_admission, fee_dispensing, fee_delivery, fee_counselling, fee_inhaler,
-     granted_on, valid_until, age, days_insured, days_in_year, start_of_year, end_of_year) = _READ(values)
+     granted_on, valid_until, age, days_insured, days_in_year, start_of_year, end_of_year,
+     appendix_2_group, import_route, contribution_of_base, own_care, dispenser, fee_assessment) = _READ(values)
+    # Dietary preparations and the over-the-counter groups are in Appendix 2 whatever the case says.
+    flagged_appendix_2, appendix_2 = appendix_2, appendix_2 or dietary is not None or appendix_2_group is not None
+    kind_in_care = dietary is not None or appendix_2_group is not None or import_route is not None
     preference = _preference_met(price, preferred, cheapest, medical_necessity, logistical_necessity)
     package = _in_package(registered, appendix_1, chemists_preparation, equivalent, purpose, during_admission,
-                          preference)
+                          preference, kind_in_care)
     contraceptive = atc.startswith(CONTRACEPTIVE)
     appendix_2_ok = _appendix_2_conditions(appendix_2, atc, contraceptive, age, indication, condition_met)
     prescriber_ok = _prescriber_allowed(prescriber, expert, appendix_2 and first_for_indication, rare_condition,
                                         specialised, atc, contraceptive, dietary, doctors_note,
                                         doctors_note_prescribers)
+    if not own_care and not (rare_condition and specialised):  # the prescriber's own care
+        prescriber_ok = False
+    dispenser_ok = not (dispenser == "other" or dispenser == "dietary_supplier" and dietary is None)
     formula_for_allergy = infant_formula and indication == "cows_milk_allergy"
     required = (
         (formula_for_allergy and (challenge_test_done is not True or age >= 2
@@ -108,17 +121,18 @@ def decide(values: tuple[object, ...]) -> tuple[object, ...]:
     max_supply, min_supply = _dispensing_period(atc, route, acute, new_to_patient, chronic, months_in_use, adjusted)
     supply_ok = _supply_ok(on, supply_days, max_supply, smallest_pack, course_days)
     covered = (insured_from <= on <= insured_until and package and appendix_2_ok is not False and prescriber_ok
-               and authorisation_ok and supply_ok)
-    exempt = (age < EXCESS_AGE or (contraceptive and appendix_2)
+               and authorisation_ok and supply_ok and dispenser_ok)
+    exempt = (age < EXCESS_AGE or (contraceptive and flagged_appendix_2)
               or (preferred is True and excess_free_list and not medical_necessity))
     always_subject = fee_delivery + fee_counselling + fee_inhaler
-    total = price + fee_dispensing + always_subject
+    total = price + fee_dispensing + always_subject + fee_assessment  # the assessment is free of excess
     if not covered:
         money: tuple[Decimal, ...] = (ZERO, ZERO, ZERO, ZERO, total)
     else:
-        contribution = _personal_contribution(price, limit, days_insured, days_in_year, contribution_paid)
+        contribution = _personal_contribution(price, limit, days_insured, days_in_year, contribution_paid,
+                                              contribution_of_base)
         excess = ZERO if age < EXCESS_AGE else min(
-            always_subject if exempt else total - contribution,
+            always_subject if exempt else total - contribution - fee_assessment,
             _excess_room(born, insured_from, insured_until, start_of_year, end_of_year, days_in_year,
                          voluntary_excess, excess_used))
         plan_pays = contribution if plan in PLANS_PAYING_CONTRIBUTION else ZERO
@@ -138,9 +152,10 @@ def _preference_met(price: Decimal, preferred: bool | None, cheapest: Decimal | 
 
 
 def _in_package(registered: bool, appendix_1: bool, chemists_preparation: bool, equivalent: bool, purpose: str,
-                during_admission: bool, preference_met: bool) -> bool:
-    """Medicinal care (farmaceutische zorg, Bzv art. 2.8): listed or an allowed preparation, no exclusion."""
-    if not (registered and appendix_1 or chemists_preparation and not equivalent):
+                during_admission: bool, preference_met: bool, kind_in_care: bool) -> bool:
+    """Medicinal care (farmaceutische zorg, Bzv art. 2.8): listed, an allowed preparation, an Appendix 2 product
+    or supplied by an import route; no exclusion."""
+    if not (registered and appendix_1 or chemists_preparation and not equivalent or kind_in_care):
         return False
     if purpose in EXCLUDED_PURPOSES or equivalent or during_admission:
         return False
@@ -223,9 +238,10 @@ def _pro_rate(amount: Decimal, days: int, days_in_year: int) -> Decimal:
 
 
 def _personal_contribution(price: Decimal, limit: Decimal | None, days_insured: int, days_in_year: int,
-                           contribution_paid: Decimal) -> Decimal:
-    """The price above the reimbursement limit, up to what remains of the year's (pro-rated) cap."""
-    above_limit = price - limit if limit is not None and price > limit else ZERO
+                           contribution_paid: Decimal, of_base: Decimal | None) -> Decimal:
+    """The price above the reimbursement limit (or the contribution of the medicine it was prepared from), up to
+    what remains of the year's (pro-rated) cap."""
+    above_limit = of_base if of_base is not None else price - limit if limit is not None and price > limit else ZERO
     room = max(ZERO, _pro_rate(CONTRIBUTION_CAP, days_insured, days_in_year) - contribution_paid)
     return min(above_limit, room)
 

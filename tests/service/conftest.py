@@ -142,5 +142,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def rules_copy(tmp_path: Path) -> Path:
     """A writable copy of the built-in rules (without their rule tests)."""
     target = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", target, ignore=shutil.ignore_patterns("tests", "*.yaml"))
+    shutil.copytree(ROOT / "rules", target, ignore=shutil.ignore_patterns("tests", "*.test.yaml"))
     return target

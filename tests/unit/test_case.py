@@ -334,7 +334,8 @@ def test_to_mapping_shape() -> None:
     full = parse_case(BASE).to_mapping(only_changed=False)
     assert full["authorisation"] is None
     assert full["dispensing"]["fees"] == {  # type: ignore[index]
-        "dispensing": "0.00", "delivery": "0.00", "counselling": "0.00", "inhaler_instruction": "0.00"}
+        "dispensing": "0.00", "delivery": "0.00", "counselling": "0.00", "inhaler_instruction": "0.00",
+        "medication_assessment": "0.00"}
     assert full["insured"]["insured_from"] == "2025-01-01"  # type: ignore[index]
     assert "age" not in full["insured"] and "days_in_year" not in full  # type: ignore[operator]
 

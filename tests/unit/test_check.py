@@ -201,7 +201,7 @@ def test_rx310_rule_without_source(tmp_path: Path) -> None:
     found = only(policy)
     assert policy.where(found) == ("RX310", "p/rules.rxp", 1, 6)
     assert found.message == "the rule `r/a` does not say where it comes from"
-    assert 'source "' in (found.help or "")
+    assert 'source <id> "' in (found.help or "")
 
 
 def test_rx310_parameter_without_source(tmp_path: Path) -> None:

@@ -187,9 +187,9 @@ def test_the_diff_is_the_same_every_time(esketamine: DiffReport, store: PolicySt
 def test_hollandzorg_against_asr(store: PolicyStore) -> None:
     report = diff(parse_side("hollandzorg@2025-06-01", store), parse_side("asr@2026-06-01", store))
     by_rules = {(f.decision, _ids(f, "old"), _ids(f, "new")): f for f in report.shown}
-    # a.s.r. states no rule for groups without a preferred medicine (rules/asr/preference.rxp).
+    # a.s.r. reimburses a group without a preferred medicine up to its maximum (rules/asr/preference.rxp).
     preference = by_rules[("preference_met", ("preference/more-than-3-percent-above-cheapest",),
-                           ("preference/not-in-a-group",))]
+                           ("preference/group-without-preferred-medicine",))]
     price, cheapest = preference.witness.get("medicine.price"), preference.witness.get("medicine.cheapest_in_group")
     assert isinstance(price, type(cheapest)) and price > cheapest * 103 / 100  # type: ignore[operator]
     # a.s.r. names no plan that pays the statutory personal contribution.

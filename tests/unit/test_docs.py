@@ -166,13 +166,17 @@ tests:
 
 
 _SOURCES = """\
-seeds:
-  002_3f9fc1b668f8b9ea.txt:
+sources:
+  hollandzorg-2025:
+    kind: document
+    title: Medicinal care
+    cite_as: HollandZorg, Medicinal care 2025
+    publisher: HollandZorg
+    year: 2025
     policies: [hollandzorg]
-sections:
-  - seed: 002_3f9fc1b668f8b9ea.txt
-    heading: Contact
-    rules_expected: false
+    sections:
+      - heading: Contact
+        rules_expected: false
 """
 
 
@@ -274,6 +278,12 @@ FAULTS: tuple[Fault, ...] = (
         '  built on modle\n  in force from 2025-01-01 until 2025-12-31\nend\n')),)),
     Fault("RX310", _CHECK, files=top_rule(source=False)),
     Fault("RX311", _CHECK, files=top_rule(en=False)),
+    Fault("RX314", _CHECK, edits=(("rules/hollandzorg/plans.rxp", "source hollandzorg-2025", "source holandzorg-2025"),)),
+    Fault("RX315", ("check", "zilverzorg"), files=(("zilverzorg/layer.rxp", (
+        'layer zilverzorg\n  title "ZilverZorg conditions"\nend\n\ndecision covered: yes or no\n'
+        '  explain en "the dispensing is reimbursed"\n  explain nl "de terhandstelling wordt vergoed"\nend\n\n'
+        'rule coverage/always\n  source zvw "art. 11 lid 1"\n  then covered = yes\n'
+        '  explain en "Always."\n  explain nl "Altijd."\nend\n')),)),
     # the planted `plan-contribution/dental` rule overlaps the plan table (a real RX371), so these two
     # warnings are shown with the analysis off:
     Fault("RX312", _CHECK_ONLY, files=top_rule(nl=False), exit_code=0),
@@ -627,3 +637,27 @@ def main(codes: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+# ------------------------------------------------------------------------------------------ standing on its own
+
+def test_nothing_in_the_product_points_outside_the_repository() -> None:
+    """No rule, code or doc cites a path outside the repository or a source by its archived file name."""
+    outside = re.compile(r"shared/|\b\d{3}_[0-9a-f]{16}\.txt\b|domain\.md")
+    files = [ROOT / "README.md", *(p for top in ("rules", "interpreter", "docs") for p in (ROOT / top).rglob("*")
+                                   if p.is_file() and p.suffix in (".rxp", ".py", ".md", ".yaml", ".lark"))]
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in files
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if outside.search(line)]
+    assert found == []
+
+
+def test_every_built_in_citation_names_a_registry_source() -> None:
+    """Built-in rules cite `source <id> "…"`, so explanations show the source's title, never a file."""
+    for name in ("hollandzorg", "asr"):
+        checked = load_policy(name).checked
+        assert checked.registry is not None
+        plain = [(r.id, c.text) for r in checked.rules for c in r.rule.citations if c.source is None]
+        assert plain == [], f"{name}: citations without a source id"
+        for rule in checked.rules:
+            for citation in rule.rule.citations:
+                assert checked.registry.get(str(citation.source)) is not None, (rule.id, citation.source)

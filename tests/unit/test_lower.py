@@ -393,7 +393,7 @@ def test_a_parameter_value_with_period_and_source() -> None:
     (parameter,) = lower(text).items
     value = node(ast.ParameterValue, expr=money("250.00"),
                  validity=node(ast.Validity, start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31)),
-                 citation=node(ast.Citation, text="2024 amount"))
+                 citations=(node(ast.Citation, text="2024 amount"),))
     assert parameter == node(ast.Parameter, name="cap", type=node(ast.TypeRef, words="money", nullable=False),
                              explains=(), citations=(node(ast.Citation, text="Bzv art. 2.8"),),
                              interpretation="why", values=(value,))
@@ -420,7 +420,7 @@ def test_parameter_values_with_parts_left_out(written: str, validity: tuple[dt.d
     (value,) = parameter.values  # type: ignore[union-attr]
     assert value.expr == money("250.00")
     assert value.validity == (node(ast.Validity, start=validity[0], end=validity[1]) if validity else None)
-    assert value.citation == (node(ast.Citation, text=citation) if citation else None)
+    assert value.citations == ((node(ast.Citation, text=citation),) if citation else ())
 
 
 def test_a_date_literal_in_a_condition() -> None:

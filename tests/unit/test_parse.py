@@ -419,4 +419,4 @@ def test_a_value_is_cited_with_according_to_and_the_parameter_with_source() -> N
             'end\n')
     (parameter,) = parse_rule_file(SourceFile(path="t.rxp", text=text)).items
     assert [c.text for c in parameter.citations] == ["Bzv art. 2.8"]  # type: ignore[union-attr]
-    assert parameter.values[0].citation.text == "2024 amount"  # type: ignore[union-attr]
+    assert [c.text for c in parameter.values[0].citations] == ["2024 amount"]  # type: ignore[union-attr]

@@ -21,15 +21,12 @@ from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.views import because
 from rxpolicy.tools.pytest_plugin import RuleTestSession
+from rxpolicy.language import ast
+from rxpolicy.language.load import registry_beside
+from rxpolicy.language.source import Span
+from rxpolicy.language.sources import SourceSection, load_registry
 from rxpolicy.tools.ruletest import TestResult, discover, find_test_files, for_each_policy, load_test_file, run
-from rxpolicy.tools.ruletest_coverage import (
-    PolicyCoverage,
-    SourceSection,
-    cited_sections,
-    coverage,
-    load_sources,
-    sources_beside,
-)
+from rxpolicy.tools.ruletest_coverage import PolicyCoverage, cited_sections, coverage
 
 pytest_plugins = ["pytester"]
 
@@ -293,7 +290,7 @@ end
 
 
 def tiny_rule(rule_id: str, section: str, *body: str) -> str:
-    return "\n".join([f"rule {rule_id}", f"  source \"900_0123456789abcdef.txt, '{section}'\"",
+    return "\n".join([f"rule {rule_id}", f"  source tiny-text \"'{section}'\"",
                       *(f"  {line}" for line in body), '  explain en "A sentence."', '  explain nl "Een zin."',
                       "end", ""])
 
@@ -309,14 +306,20 @@ TINY = "\n".join([
               "when not prescription.chronic and not prescription.acute", "then covered = no"),
 ])
 SOURCES = """\
-seeds:
-  900_0123456789abcdef.txt: {policies: [tiny]}
-sections:
-  - {seed: 900_0123456789abcdef.txt, heading: Chronic use, rules_expected: true}
-  - {seed: 900_0123456789abcdef.txt, heading: Reimbursement for chronic use, rules_expected: true}
-  - {seed: 900_0123456789abcdef.txt, heading: Acute use, rules_expected: true}
-  - {seed: 900_0123456789abcdef.txt, heading: Travel, rules_expected: true}
-  - {seed: 900_0123456789abcdef.txt, heading: Contact, rules_expected: false, reason: a telephone number}
+sources:
+  tiny-text:
+    kind: document
+    title: Tiny's conditions
+    cite_as: Tiny, conditions
+    publisher: Tiny
+    year: 2025
+    policies: [tiny]
+    sections:
+      - {heading: Chronic use, rules_expected: true}
+      - {heading: Reimbursement for chronic use, rules_expected: true}
+      - {heading: Acute use, rules_expected: true}
+      - {heading: Travel, rules_expected: true}
+      - {heading: Contact, rules_expected: false, reason: a telephone number}
 """
 TINY_TESTS = """\
 base:
@@ -372,7 +375,7 @@ def test_coverage_counts_what_each_rule_did(tiny: Path) -> None:
 def test_coverage_by_cited_text_and_by_source_section(tiny: Path) -> None:
     report = tiny_coverage(tiny)
     partly = [(c.citation, c.uncovered) for c in report.citations if c.uncovered]
-    assert partly == [("900_0123456789abcdef.txt, 'Acute use'", ("covered/acute",))]
+    assert partly == [("Tiny, conditions, 'Acute use'", ("covered/acute",))]
     sections = {s.section.heading: s for s in report.sections}
     assert sections["Chronic use"].rules == ("covered/chronic", "covered/benzodiazepine")
     assert sections["Chronic use"].status == "covered"
@@ -383,29 +386,39 @@ def test_coverage_by_cited_text_and_by_source_section(tiny: Path) -> None:
     assert sections["Contact"].status == "no rules expected"
 
 
-def test_citations_are_matched_per_seed() -> None:
-    a = SourceSection(seed="002_3f9fc1b668f8b9ea.txt", heading="Consent", rules_expected=True)
-    b = SourceSection(seed="000_3627760390af4ab4.txt", heading="Consent", rules_expected=True)
-    c = SourceSection(seed="002_3f9fc1b668f8b9ea.txt", heading="Reimbursement", rules_expected=True)
-    d = SourceSection(seed="002_3f9fc1b668f8b9ea.txt", heading="Reimbursement for medicines", rules_expected=True)
-    citation = "002_3f9fc1b668f8b9ea.txt, 'Reimbursement for medicines'; 000_3627760390af4ab4.txt, 'Consent'"
-    # 'Consent' is cited from 000 only; 'Reimbursement' is inside the longer heading, which wins.
-    assert cited_sections(citation, [a, b, c, d]) == [d, b]
-    assert cited_sections("Bzv art. 2.8; 002_3f9fc1b668f8b9ea.txt, 'Reimbursement'", [a, b, c, d]) == [c]
-    assert cited_sections("Consent (no seed named)", [a, b, c, d]) == []
+def cite(text: str, source: str | None = None) -> ast.Citation:
+    where = Span(path="x.rxp", line=1, column=1, end_line=1, end_column=1)
+    return ast.Citation(text=text, source=source, span=where, source_span=where)
+
+
+def test_citations_are_matched_per_source() -> None:
+    a = SourceSection(source="hz", heading="Consent", rules_expected=True)
+    b = SourceSection(source="asr", heading="Consent", rules_expected=True)
+    c = SourceSection(source="hz", heading="Reimbursement", rules_expected=True)
+    d = SourceSection(source="hz", heading="Reimbursement for medicines", rules_expected=True)
+    # 'Reimbursement' is inside the longer heading, which wins; 'Consent' only of the source cited.
+    assert cited_sections(cite("'Reimbursement for medicines'", "hz"), [a, b, c, d]) == [d]
+    assert cited_sections(cite("'Consent'", "asr"), [a, b, c, d]) == [b]
+    assert cited_sections(cite("'Reimbursement', 'Consent'", "hz"), [a, b, c, d]) == [c, a]
+    assert cited_sections(cite("Consent (no source named)"), [a, b, c, d]) == []
 
 
 def test_the_source_registry_quotes_its_seed_texts() -> None:
     """Every heading and passage in rules/sources.yaml is written in its seed text."""
     if not SEEDS.is_dir():
         pytest.skip("the seed texts are not beside the checkout")
-    registry = sources_beside(ROOT / "rules" / "hollandzorg")
-    assert registry is not None and registry.sections
-    for section in registry.sections:
-        text = " ".join((SEEDS / section.seed).read_text(encoding="utf-8").split())
+    registry = registry_beside(ROOT / "rules" / "hollandzorg")
+    assert registry is not None
+    # Which archived seed text holds each registry source (the product itself never names the files).
+    seeds = {"hollandzorg-2025": "002_3f9fc1b668f8b9ea.txt", "asr-medicine-costs-2026": "000_3627760390af4ab4.txt",
+             "asr-pharmacy-procurement-2026": "001_19b04a3ac8ec1b06.txt"}
+    sections = [s for source in registry.sources.values() for s in source.sections]
+    assert {s.source for s in sections} == set(seeds)
+    for section in sections:
+        text = " ".join((SEEDS / seeds[section.source]).read_text(encoding="utf-8").split())
         for quoted in section.texts:
-            assert " ".join(quoted.split()) in text, (section.seed, quoted)
-    assert {s.heading for s in registry.for_policy("hollandzorg")} >= {
+            assert " ".join(quoted.split()) in text, (section.source, quoted)
+    assert {s.heading for s in registry.sections_for("hollandzorg")} >= {
         "Reimbursement for medicines", "Medicinal care does not include", "How long do we reimburse medicines?",
         "What do I need to keep in mind?", "Consent", "Doctor's note and dispensing chemist's instruction",
         "Authorisation for (resold) chemist's preparations", "Is there a statutory personal contribution?",
@@ -417,7 +430,7 @@ def test_a_section_that_needs_no_rules_says_why(tmp_path: Path) -> None:
     path = tmp_path / "sources.yaml"
     path.write_text(SOURCES.replace(", reason: a telephone number", ""), encoding="utf-8")
     with pytest.raises(RxError) as caught:
-        load_sources(path)
+        load_registry(path)
     assert caught.value.diagnostics[0].code == "RX709" and "Contact" in caught.value.diagnostics[0].message
 
 

@@ -109,6 +109,9 @@ class FunctionWriter(ExpressionWriter):
                 add(("value", rule.index), [a.value for a in rule.rule.assignments])
         for definition in self.checked.definitions.values():
             add(("definition", definition.name), [definition.expr])
+        for index, warning in enumerate(self.checked.warnings):
+            if warning.warning.when is not None:
+                add(("warning", index), [warning.warning.when])
         return "\n\n".join(functions), names
 
     def _inline(self, segments: list[tuple[str, object]], code: dict[int, str]) -> tuple[list[str], list[int]]:

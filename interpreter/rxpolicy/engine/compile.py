@@ -26,7 +26,7 @@ import attrs
 
 from rxpolicy.diagnostics import did_you_mean
 from rxpolicy.engine import runtime
-from rxpolicy.engine.meta import LeafMeta, RuleMeta
+from rxpolicy.engine.meta import LeafMeta, RuleMeta, WarningMeta
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
@@ -93,6 +93,8 @@ class CompiledPolicy:
     fingerprint: str
     file_hashes: Mapping[str, str]
     checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+    #: Warnings: conditions under which an evaluation carries a sentence (see :class:`WarningMeta`).
+    warnings: tuple[WarningMeta, ...] = ()
     # Derived from the rules and decisions once, so that reading a result by name and explaining a decision
     # look things up instead of scanning every rule.
     #: Decision name → its position in :attr:`decisions` (and in an evaluation's values).
@@ -161,7 +163,7 @@ class CompiledPolicy:
 def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
     names = {f.path: f.identity for f in checked.files}
-    rules = tuple(_rule_meta(i, info, names) for i, info in enumerate(checked.rules))
+    rules = tuple(_rule_meta(i, info, names, checked) for i, info in enumerate(checked.rules))
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
@@ -172,16 +174,37 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     digest.update(grammar_sha256().encode())
     for path, sha in sorted(file_hashes.items()):
         digest.update(f"{path}:{sha}".encode())
+    warnings = tuple(_warning_meta(i, info, checked) for i, info in enumerate(checked.warnings))
     return CompiledPolicy(name=checked.name, title=checked.title, validity=checked.validity, plans=checked.plans,
                           layers=checked.layers, decisions=decisions, rules=rules, leaves=leaves, epochs=epochs,
-                          fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
+                          fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked, warnings=warnings)
 
 
-def _rule_meta(index: int, info: Any, names: Mapping[str, str]) -> RuleMeta:
+def _warning_meta(index: int, info: Any, checked: CheckedPolicy) -> WarningMeta:
+    warning: ast.Warning = info.warning
+    registry = checked.registry
+    cited = [registry.get(c.source) for c in warning.citations if c.source] if registry else []
+    layer = checked.layer(info.layer)
+    return WarningMeta(index=index, id=warning.id, layer=info.layer,
+                       citations=tuple(checked.cite(c) for c in warning.citations),
+                       sources=tuple(dict.fromkeys(s for s in cited if s is not None)),
+                       interpretation=warning.interpretation,
+                       layer_interpretation=layer.interpretation if layer else None,
+                       explains=MappingProxyType({e.lang: e.text for e in warning.explains}), warning=warning)
+
+
+def _rule_meta(index: int, info: Any, names: Mapping[str, str], checked: CheckedPolicy) -> RuleMeta:
     rule: ast.Rule = info.rule
+    registry = checked.registry
+    cited = [registry.get(c.source) for c in rule.citations if c.source] if registry else []
+    code = registry.rejection_codes.get(rule.rejection_code) if registry and rule.rejection_code else None
+    layer = checked.layer(info.layer)
     location = f"{names.get(rule.span.path, rule.span.path)}:{rule.span.line}"
     return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind, location=location,
-                    citations=tuple(c.text for c in rule.citations), interpretation=rule.interpretation,
+                    citations=tuple(checked.cite(c) for c in rule.citations), interpretation=rule.interpretation,
+                    sources=tuple(dict.fromkeys(s for s in cited if s is not None)),
+                    layer_interpretation=layer.interpretation if layer else None,
+                    rejection_code_verified=code.verified if code else None,
                     explains=MappingProxyType({e.lang: e.text for e in rule.explains}),
                     rejection_code=rule.rejection_code, validity=rule.validity, decides=info.decides,
                     parents=tuple(p.id for p in rule.exception_to), table=rule.table, rule=rule)
@@ -252,6 +275,9 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
     for name, definition in checked.definitions.items():
         walk(definition.expr, ("definition", name), checked.expr_types.get(id(definition.expr)) == t.BOOL, False,
              False)
+    for index, warning in enumerate(checked.warnings):
+        if warning.warning.when is not None:
+            walk(warning.warning.when, ("warning", index), True, False, False)
     for index, info in enumerate(checked.rules):
         if info.rule.when is not None:
             walk(info.rule.when, ("rule", index), True, False, False)

@@ -23,7 +23,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine import runtime
 from rxpolicy.engine.case import Case, case_from_mapping
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
-from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.engine.meta import RuleMeta, WarningMeta
 from rxpolicy.engine.trace import RuleTrace, Trace
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.source import Span
@@ -71,7 +71,7 @@ class Evaluation:
     A plain slotted class rather than an attrs one: it is built once per case on the hot path.
     """
 
-    __slots__ = ("policy", "case", "values", "deciders", "trace")
+    __slots__ = ("policy", "case", "values", "deciders", "trace", "_warnings")
 
     def __init__(self, policy: CompiledPolicy, case: Case, values: tuple[object, ...],
                  deciders: tuple[tuple[int, ...], ...], trace: Trace | None) -> None:
@@ -83,6 +83,16 @@ class Evaluation:
         self.deciders = deciders
         #: The trace, when evaluated with ``trace=True``.
         self.trace = trace
+        self._warnings: tuple[WarningMeta, ...] | None = None
+
+    @property
+    def warnings(self) -> tuple[WarningMeta, ...]:
+        """The policy's warnings whose condition holds on this case (facts that contradict the rules, what rxpolicy
+        cannot decide); they change no decision. Worked out when first asked, so evaluating costs nothing more."""
+        if self._warnings is None:
+            epoch = self.policy.epoch_for(self.case.dispensed_on)
+            self._warnings = _warnings(self.policy, epoch, self.case, self.values) if epoch is not None else ()
+        return self._warnings
 
     def __repr__(self) -> str:
         return f"<Evaluation {self.policy.name} {self.case.day} outcome={self.outcome}>"
@@ -183,6 +193,20 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
     the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
     return Evaluation(policy, case, values, deciders, the_trace)
+
+
+def _warnings(policy: CompiledPolicy, epoch: Epoch, case: Case, values: tuple[object, ...]) -> tuple[WarningMeta, ...]:
+    """The warnings whose condition holds, worked out after the decisions (a condition may read them)."""
+    if not policy.warnings:
+        return ()
+    fired = []
+    with decimal.localcontext(MONEY_CONTEXT):
+        for warning in policy.warnings:
+            condition = epoch.explainers.get(("warning", warning.index))
+            # The explainer records the tests it makes; a warning needs only the outcome.
+            if condition is None or condition(case.values, values, []) is True:
+                fired.append(warning)
+    return tuple(fired)
 
 
 def _read_again(policy: CompiledPolicy, case: Case) -> Case:

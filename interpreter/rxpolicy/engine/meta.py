@@ -13,8 +13,9 @@ import attrs
 from rxpolicy.language import ast
 from rxpolicy.language.check import LayerKind
 from rxpolicy.language.source import Span
+from rxpolicy.language.sources import Source
 
-__all__ = ["LeafMeta", "RuleMeta"]
+__all__ = ["LeafMeta", "RuleMeta", "WarningMeta"]
 
 
 @attrs.frozen(kw_only=True)
@@ -25,6 +26,7 @@ class RuleMeta:
     id: str
     layer: str
     layer_kind: LayerKind
+    #: The citations as explanations show them (source title words and section).
     citations: tuple[str, ...]
     interpretation: str | None
     explains: Mapping[str, str]
@@ -37,6 +39,12 @@ class RuleMeta:
     #: ``<layer>/<file>.rxp:<line>`` (``rules/…`` when built in): where the rule is written, the same from any
     #: working directory (explanations and receipts show this; diagnostics show the path as the user reaches it).
     location: str = ""
+    #: The registry's descriptions of the sources cited (title, publisher, year, address), in citation order.
+    sources: tuple[Source, ...] = ()
+    #: Why the policy adopts this rule's shared layer where its own texts are silent (an interpretation too).
+    layer_interpretation: str | None = None
+    #: Whether a source confirms the rejection code (None: no code, or no registry entry for it).
+    rejection_code_verified: bool | None = None
 
     @property
     def span(self) -> Span:
@@ -59,3 +67,29 @@ class LeafMeta:
     owner: tuple[str, object]
     #: True when an odd number of `not`s surround it: then a false outcome supports its condition.
     negated: bool
+
+
+@attrs.frozen(kw_only=True)
+class WarningMeta:
+    """A warning (waarschuwing) of the policy: what the renderers show when its condition holds on a case."""
+
+    index: int
+    id: str
+    layer: str
+    #: The citations as explanations show them.
+    citations: tuple[str, ...]
+    sources: tuple[Source, ...]
+    interpretation: str | None
+    layer_interpretation: str | None
+    explains: Mapping[str, str]
+    warning: ast.Warning = attrs.field(eq=False, repr=False)
+
+    @property
+    def source(self) -> str:
+        """The citation as one text (several are joined with '; ')."""
+        return "; ".join(self.citations)
+
+    @property
+    def span(self) -> Span:
+        """Where the warning is written."""
+        return self.warning.span

@@ -3,7 +3,10 @@
 Extra keys: per decision ``layer`` (which layer's rule decided), ``explanation`` (the rule's
 patient sentence), ``rules`` (all deciding rules when several agree), ``line`` (file:line of the
 rule), ``interpretation`` where the rule is marked as one, ``alternatives`` for a supply limit,
-``overridden`` (rules set aside by an exception); at the top ``reasons`` when not covered and a
+``overridden`` (rules set aside by an exception), ``cites`` (the registry ids of the sources cited),
+``rejection_code_verified`` (false until a source confirms the code), ``layer_interpretation`` (why the policy
+adopts the shared layer of the rule where its own texts are silent); at the top ``sources`` (each cited source's
+title, publisher, year and public address), ``reasons`` when not covered and a
 ``receipt`` for replay; ``what_would_change`` when the caller passes a what-if result: the smallest
 changes of facts that would make it covered (:mod:`rxpolicy.explain.whatif`); ``handbook`` beside each
 rule, the address of the rule in the policy handbook (``rxpolicy doc``), when the caller gives the
@@ -34,10 +37,15 @@ def _rule_ref(rule: RuleMeta, lang: str, handbook: str | None = None) -> dict[st
     ref: dict[str, Any] = {"rule": rule.id, "source": rule.source, "layer": rule.layer,
                            "explanation": rule.explains.get(lang) or rule.explains.get("en"),
                            "line": rule.location}
+    if rule.sources:
+        ref["cites"] = [s.id for s in rule.sources]
     if rule.rejection_code:
         ref["rejection_code"] = rule.rejection_code
+        ref["rejection_code_verified"] = bool(rule.rejection_code_verified)
     if rule.interpretation:
         ref["interpretation"] = rule.interpretation
+    if rule.layer_interpretation:
+        ref["layer_interpretation"] = rule.layer_interpretation
     if handbook:
         ref["handbook"] = handbook_url(handbook, rule.id)
     return ref
@@ -76,6 +84,16 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
         data["reasons"] = [{**_rule_ref(r, lang, handbook), "because": list(rule_because(evaluation, r, lang))}
                            for r in evaluation.reasons]
     data["decisions"] = decisions
+    if evaluation.warnings:
+        data["warnings"] = [{"warning": w.id, "message": w.explains.get(lang) or w.explains.get("en"),
+                             "source": w.source, "cites": [s.id for s in w.sources], "layer": w.layer,
+                             "line": f"{w.span.path}:{w.span.line}"} for w in evaluation.warnings]
+    cited = {s.id: s for rule in evaluation.policy.rules for s in rule.sources}
+    refs = [*decisions.values(), *(r for e in decisions.values() for r in e.get("rules", ())), *data.get("reasons", []),
+            *data.get("warnings", [])]
+    used = {i for ref in refs for i in ref.get("cites", ())}
+    if used:  # each cited source described once: title, publisher, year, address
+        data["sources"] = {i: cited[i].as_json() for i in sorted(used)}
     if what_if is not None:
         from rxpolicy.explain.whatif import what_if_json
         data["what_would_change"] = what_if_json(what_if, lang)

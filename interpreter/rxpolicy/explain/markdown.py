@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.links import handbook_url
 from rxpolicy.explain.views import Reason, decision_views
-from rxpolicy.explain.words import layer_text, term, value_text
+from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
 
 if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
     from rxpolicy.explain.whatif import WhatIf
@@ -36,8 +36,12 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
     if evaluation.outcome is not None:
         out += ["", f"**{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang)}**"]
         out += [f"- {r.explains.get(lang) or r.explains.get('en')} (`{r.id}`"
-                + (f", {term('rejection code', lang)} {r.rejection_code})" if r.rejection_code else ")")
+                + (f", {rejection_text(r, lang)})" if r.rejection_code else ")")
                 for r in evaluation.reasons]
+    if evaluation.warnings:
+        out += ["", f"**{term('warnings', lang).capitalize()}:**"]
+        out += [f"- {w.explains.get(lang) or w.explains.get('en')} (`{w.id}`; {term('source', lang)}: {w.source})"
+                for w in evaluation.warnings]
     views = decision_views(evaluation, lang)
     out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
             "|---|---|---|---|"]
@@ -50,8 +54,8 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
             shown = f"[`{rule.id}`]({handbook_url(handbook, rule.id)})" if handbook else f"`{rule.id}`"
             out += ["", f"- {term('rule', lang)}: {shown} ({rule.location})",
                     f"- {term('source', lang)}: {rule.source}"]
-            if rule.interpretation:
-                out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")
+            for label, text in interpretations(rule, evaluation.policy.name, lang):
+                out.append(f"- {label}: {text}")
         if view.reasons:
             out += ["", f"{term('because', lang).capitalize()}:", ""]
             out += _reason_lines(view.reasons, 0)

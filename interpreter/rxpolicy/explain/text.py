@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.views import decision_views
-from rxpolicy.explain.words import layer_text, term, value_text
+from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
 
 if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
     from rxpolicy.explain.whatif import WhatIf
@@ -22,8 +22,13 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
     if evaluation.outcome is not None:
         lines.append(f"{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang).upper()}")
         for rule in evaluation.reasons:
-            code = f" [{term('rejection code', lang)} {rule.rejection_code}]" if rule.rejection_code else ""
+            code = f" [{rejection_text(rule, lang)}]" if rule.rejection_code else ""
             lines.append(f"  - {rule.explains.get(lang) or rule.explains.get('en')} ({rule.id}){code}")
+    if evaluation.warnings:
+        lines.append(f"{term('warnings', lang).capitalize()}:")
+        for warning in evaluation.warnings:
+            lines.append(f"  ! {warning.explains.get(lang) or warning.explains.get('en')} ({warning.id})")
+            lines.append(f"    {term('source', lang)}: {warning.source}")
     for view in decision_views(evaluation, lang):
         lines.append("")
         lines.append(f"{view.name} = {value_text(view.value, lang)}")
@@ -33,8 +38,8 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
             lines.append(f"  {term('rule', lang)}:    {rule.id} ({layer}{parents})")
             lines.append(f"  {term('source', lang)}:  {rule.source}")
             lines.append(f"  {term('meaning', lang)}: {rule.explains.get(lang) or rule.explains.get('en')}")
-            if rule.interpretation:
-                lines.append(f"  {term('interpretation', lang)}: {rule.interpretation}")
+            for label, text in interpretations(rule, evaluation.policy.name, lang):
+                lines.append(f"  {label}: {text}")
         if view.reasons:
             lines.append(f"  {term('because', lang)}:")
             for reason in view.reasons:

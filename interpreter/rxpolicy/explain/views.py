@@ -17,6 +17,7 @@ from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact, RuleStatus, RuleTrace, Trace
 from rxpolicy.explain.words import fact_sentence
 from rxpolicy.language.check import SymbolKind
+from rxpolicy.language import ast
 
 __all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons", "rule_because"]
 
@@ -81,7 +82,11 @@ def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
     name = _definition(trace, fact)
     if name is None or not isinstance(fact.outcome, bool) or fact.outcome:
         return [fact]
-    failing = _first_failure(tuple(f for f in trace.facts_of(("definition", name)) if not f.outcome))
+    tests = tuple(f for f in trace.facts_of(("definition", name)) if not f.outcome)
+    # A definition that is an `or` of tests failed because every one of them did: each is a reason. For any
+    # other shape one failing test explains it.
+    expr = trace.policy.checked.definitions[name].expr
+    failing = tests if isinstance(expr, ast.BoolOp) and expr.op == "or" else _first_failure(tests)
     return [c for f in failing for c in _concrete(trace, f)] or [fact]
 
 

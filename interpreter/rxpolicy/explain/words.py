@@ -22,7 +22,8 @@ from rxpolicy.language import types as t
 from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, format_money
 
-__all__ = ["LANGUAGES", "fact_sentence", "layer_text", "value_text", "json_value", "term"]
+__all__ = ["LANGUAGES", "fact_sentence", "interpretations", "layer_text", "rejection_text", "value_text", "json_value",
+           "term"]
 
 LANGUAGES = ("en", "nl")
 #: Types whose text values are codes of a choice (a list holds codes of its choice).
@@ -43,6 +44,7 @@ _TERMS = {
     "overridden": ("set aside by the exception", "opzijgezet door de uitzondering"),
     "exception to": ("exception to", "uitzondering op"), "interpretation": ("interpretation", "interpretatie"),
     "rejection code": ("rejection code", "afwijzingscode"), "dispensed on": ("dispensed on", "afgeleverd op"),
+    "unverified": ("unverified", "niet bevestigd"), "warnings": ("warnings", "waarschuwingen"),
 }
 
 
@@ -90,6 +92,23 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         words = typ.words.get(value) if typ is not None and typ.kind in _CHOICE_KINDS and typ.words else None
         return (words.get(lang) or words["en"]) if words else value.replace("_", " ")
     return str(value)
+
+
+def rejection_text(rule: RuleMeta, lang: str = "en") -> str:
+    """``rejection code 0613, unverified``: the code, marked unverified until a source confirms it."""
+    if not rule.rejection_code:
+        return ""
+    verified = "" if rule.rejection_code_verified else f", {term('unverified', lang)}"
+    return f"{term('rejection code', lang)} {rule.rejection_code}{verified}"
+
+
+def interpretations(rule: RuleMeta, policy: str, lang: str = "en") -> list[tuple[str, str]]:
+    """(label, text) of how the sources were read for this rule: the rule's own reading, and the policy's
+    reason for adopting the shared layer the rule belongs to (labelled with the policy's name)."""
+    found = [(term("interpretation", lang), rule.interpretation)] if rule.interpretation else []
+    if rule.layer_interpretation:
+        found.append((f"{term('interpretation', lang)} ({policy})", rule.layer_interpretation))
+    return found
 
 
 #: The kinds of rule layer (``kind statutory`` / ``kind insurer``) in English and Dutch: words of the language.

@@ -20,8 +20,8 @@ __all__ = [
     "Arith", "Assignment", "BoolOp", "Call", "Citation", "Compare", "children", "walk", "Decision", "Definition", "Expr", "Explain",
     "FitsWithin", "IfThenElse", "InList", "Item", "Known", "Layer", "Literal", "LiteralKind", "Matches", "Name",
     "Not", "OneOf", "Parameter", "ParameterValue", "Policy", "Rounded", "Rule", "RuleFile", "RuleRef",
-    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "WithUnit", "Fact", "FactType", "DateOrder", "ChoiceDecl",
-    "ChoiceOption", "Section",
+    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "Warning", "WithUnit", "Fact", "FactType", "DateOrder",
+    "ChoiceDecl", "ChoiceOption", "Section",
 ]
 
 _span = attrs.field(eq=False, repr=False)
@@ -233,10 +233,13 @@ class Explain:
 
 @attrs.frozen(kw_only=True)
 class Citation:
-    """``source "..."``: where the rule comes from (seed file and section, or an article)."""
+    """``source zvw "art. 19"``: where a rule comes from, a source of the registry and its section; or, for a
+    policy without a registry, a plain text (``source "…"``, then ``source`` is None)."""
 
     text: str
+    source: str | None = None
     span: Span = _span
+    source_span: Span = _span
 
 
 @attrs.frozen(kw_only=True)
@@ -297,6 +300,8 @@ class Policy:
     name: str
     titles: tuple[str, ...]
     built_on: tuple[str, ...]
+    #: ``built on model interpretation "…"``: layer → why this policy adopts it where its own texts are silent.
+    adoptions: tuple[tuple[str, str], ...] = ()
     validity: Validity | None
     plans: tuple[str, ...]
     span: Span = _span
@@ -340,7 +345,7 @@ class ParameterValue:
 
     expr: Expr
     validity: Validity | None
-    citation: Citation | None
+    citations: tuple[Citation, ...]
     span: Span = _span
 
 
@@ -384,6 +389,20 @@ class Table:
     decides: tuple[str, ...]
     rows: tuple[Rule, ...]
     span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Warning:
+    """``warning case/… … end`` (waarschuwing): decides nothing; when its condition holds, the evaluation carries
+    its sentence."""
+
+    id: str
+    citations: tuple[Citation, ...]
+    interpretation: str | None
+    explains: tuple[Explain, ...]
+    when: Expr | None
+    span: Span = _span
+    id_span: Span = _span
 
 
 # ----------------------------------------------------------------------------- the facts of a case
@@ -482,7 +501,7 @@ class Section:
     span: Span = _span
 
 
-Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Fact | ChoiceDecl | Section
+Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Warning | Fact | ChoiceDecl | Section
 
 
 @attrs.frozen(kw_only=True)

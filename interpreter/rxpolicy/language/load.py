@@ -19,9 +19,10 @@ from rxpolicy.language import ast
 from rxpolicy.language.check import LayerKind, LayerSources, PolicySources
 from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.source import SourceFile
+from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
 __all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies",
-           "builtin_rules_dir", "display_path", "policy_sources", "read_from_disk", "read_rule_files",
+           "builtin_rules_dir", "display_path", "policy_sources", "read_from_disk", "read_rule_files", "registry_beside",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -147,6 +148,14 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
     return [item for f in files for item in f.items if isinstance(item, kind)]
 
 
+def registry_beside(policy_dir: Path) -> SourceRegistry | None:
+    """The source registry of a policy: ``sources.yaml`` beside its directory (where its layers are), else in it."""
+    for candidate in (policy_dir.resolve().parent / REGISTRY_FILE, policy_dir / REGISTRY_FILE):
+        if candidate.is_file():
+            return load_registry(candidate, display_path(candidate))
+    return None
+
+
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
                    parse: RuleFileParser | None = None) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
@@ -189,6 +198,7 @@ def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
     if problems:
         raise RxError(problems)
     return PolicySources(name=directory.name, declaration=declaration if isinstance(declaration, ast.Policy) else None,
+                         registry=registry_beside(directory),
                          layers=tuple(layers))
 
 

@@ -128,8 +128,9 @@ class _Lower(Transformer[Token, Any]):
     def title_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         return ("title", children[0], self.span(meta))
 
-    def built_on(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
-        return ("built_on", str(children[0]), self.span(meta))
+    def built_on(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        interpretation = children[1][1] if children[1] is not None else None
+        return ("built_on", (str(children[0]), interpretation), self.span(meta))
 
     def plans_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
         return ("plans", tuple(_unquote(str(c)) for c in children), self.span(meta))
@@ -146,9 +147,18 @@ class _Lower(Transformer[Token, Any]):
     def according_to(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
         return self.source_clause(meta, children)
 
-    def source_clause(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
+    def source_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         span = self.span(meta)
-        return ("source", ast.Citation(text=children[0], span=span), span)
+        if isinstance(children[0], tuple):
+            return ("source", children[0], span)
+        return ("source", (ast.Citation(text=children[0], span=span, source_span=span),), span)
+
+    def citations(self, meta: Meta, children: list[ast.Citation]) -> tuple[ast.Citation, ...]:
+        return tuple(children)
+
+    def citation(self, meta: Meta, children: list[Any]) -> ast.Citation:
+        return ast.Citation(text=children[1], source=str(children[0]), span=self.span(meta),
+                            source_span=self.tspan(children[0]))
 
     def interpretation_clause(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
         return ("interpretation", children[0], self.span(meta))
@@ -171,7 +181,8 @@ class _Lower(Transformer[Token, Any]):
     def policy_decl(self, meta: Meta, children: list[Any]) -> ast.Policy:
         name, clauses = str(children[0]), children[1:-1]
         return ast.Policy(name=name, titles=tuple(c[1] for c in clauses if c[0] == "title"),
-                          built_on=tuple(c[1] for c in clauses if c[0] == "built_on"),
+                          built_on=tuple(c[1][0] for c in clauses if c[0] == "built_on"),
+                          adoptions=tuple(c[1] for c in clauses if c[0] == "built_on" and c[1][1] is not None),
                           validity=self._single(clauses, "validity", "`in force`"),
                           plans=tuple(p for c in clauses if c[0] == "plans" for p in c[1]), span=self.span(meta))
 
@@ -205,13 +216,13 @@ class _Lower(Transformer[Token, Any]):
     def value_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         span = self.span(meta)
         validity = children[1][1] if children[1] is not None else None
-        citation = children[2][1] if children[2] is not None else None
-        return ("value", ast.ParameterValue(expr=children[0], validity=validity, citation=citation, span=span), span)
+        citations = children[2][1] if children[2] is not None else ()
+        return ("value", ast.ParameterValue(expr=children[0], validity=validity, citations=citations, span=span), span)
 
     def parameter_decl(self, meta: Meta, children: list[Any]) -> ast.Parameter:
         clauses = children[2:-1]
         return ast.Parameter(name=str(children[0]), type=children[1], explains=self._explains(clauses),
-                             citations=tuple(c[1] for c in clauses if c[0] == "source"),
+                             citations=tuple(c for clause in clauses if clause[0] == "source" for c in clause[1]),
                              interpretation=self._single(clauses, "interpretation", "`interpretation`"),
                              values=tuple(c[1] for c in clauses if c[0] == "value"), span=self.span(meta))
 
@@ -392,13 +403,20 @@ class _Lower(Transformer[Token, Any]):
     def _rule(self, meta: Meta, rule_id: Token, clauses: list[tuple[str, Any, Span]], table: str | None = None,
               row_index: int = 0) -> ast.Rule:
         assignments = tuple(a for c in clauses if c[0] == "then" for a in c[1])
-        return ast.Rule(id=str(rule_id), citations=tuple(c[1] for c in clauses if c[0] == "source"),
+        return ast.Rule(id=str(rule_id), citations=tuple(c for cl in clauses if cl[0] == "source" for c in cl[1]),
                         interpretation=self._single(clauses, "interpretation", "`interpretation`"),
                         explains=self._explains(clauses), validity=self._single(clauses, "validity", "`in force`"),
                         exception_to=tuple(r for c in clauses if c[0] == "exception" for r in c[1]),
                         when=self._single(clauses, "when", "`when`"), assignments=assignments,
                         rejection_code=self._single(clauses, "rejection", "`rejection code`"),
                         table=table, row_index=row_index, span=self.span(meta), id_span=self.tspan(rule_id))
+
+    def warning_decl(self, meta: Meta, children: list[Any]) -> ast.Warning:
+        clauses, warning_id = children[1:-1], children[0]
+        return ast.Warning(id=str(warning_id), citations=tuple(c for cl in clauses if cl[0] == "source" for c in cl[1]),
+                           interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                           explains=self._explains(clauses), when=self._single(clauses, "when", "`when`"),
+                           span=self.span(meta), id_span=self.tspan(warning_id))
 
     def rule_decl(self, meta: Meta, children: list[Any]) -> ast.Rule:
         return self._rule(meta, children[0], children[1:-1])

@@ -51,6 +51,7 @@ CLAUSE_ORDER = MappingProxyType({
     "rule_decl": _RULE,
     "row": _RULE,
     "table_decl": ("decides_clause", "source_clause", "interpretation_clause", "validity", "explain_clause"),
+    "warning_decl": ("source_clause", "when_clause", "interpretation_clause", "explain_clause"),
     # A fact: whether a case must write it (or its default, or how it is computed), its limits, the role the
     # engine gives it, then its words and its documentation.
     "fact_decl": ("required_clause", "default_clause", "computed_clause", "example_clause", "at_least_clause",
@@ -297,6 +298,13 @@ def _ordered(clauses: Sequence[_Node], block: str) -> list[Tree[Token]]:
 def _clause(clause: Tree[Token], indent: int) -> list[_Line]:
     kind, parts = str(clause.data), _children(clause)
     opening = [p for p in parts if isinstance(p, Token) and p.type in _OPENING_WORDS]
+    if kind == "built_on":  # `built on model`, its interpretation on the lines below, one step in
+        built = [_Line(indent, _flat([p for p in parts if isinstance(p, Token)]))]
+        for part in _trees(parts):
+            built.extend(_clause(part, indent + STEP))
+        return built
+    if kind in _STRING_CLAUSES and isinstance(parts[-1], Tree) and parts[-1].data == "citations":
+        return _citations(_flat(parts[:-1]), parts[-1], indent)
     if kind in _STRING_CLAUSES:  # adjacent texts one per line, aligned under the first
         head, strings = _flat(parts[:-1]), _tokens(parts[-1])
         column = indent + _width(head) + 1
@@ -319,6 +327,30 @@ def _clause(clause: Tree[Token], indent: int) -> list[_Line]:
                 *lines, *_clause(part, indent + STEP)]
         return lines
     return [_Line(indent, _flat(parts))]
+
+
+def _citations(head: list[Token], node: Tree[Token], indent: int) -> list[_Line]:
+    """``source zvw "…", rzv "…"``: on one line when it fits, else one citation a line, aligned under the first;
+    a citation's further texts one a line, aligned under its first text."""
+    flat = [*head, *_tokens(node)]
+    if indent + _width(flat) <= MAX_WIDTH:
+        return [_Line(indent, flat)]
+    column = indent + _width(head) + 1
+    pieces = _items(_children(node))
+    lines: list[_Line] = []
+    for index, (_, citation, comma) in enumerate(pieces):
+        assert isinstance(citation, Tree)
+        source_id, texts = _children(citation)
+        strings = _tokens(texts)
+        lead = [*head, *_tokens(source_id)] if index == 0 else _tokens(source_id)
+        text_column = column + _width(_tokens(source_id)) + 1
+        for number, text in enumerate(strings):
+            tail = comma if number == len(strings) - 1 else []
+            if number == 0:
+                lines.append(_Line(indent if index == 0 else column, [*lead, text, *tail]))
+            else:
+                lines.append(_Line(text_column, [text, *tail]))
+    return lines
 
 
 def _block(head: list[Token], clauses: Sequence[_Node], kind: str, indent: int) -> list[_Line | None]:

@@ -22,7 +22,7 @@ __all__ = ["RxPolicyLexer", "KEYWORDS"]
 bygroups: Callable[..., Any] = _bygroups  # the type stubs leave it untyped
 
 _DECLARATIONS = ("policy", "layer", "decision", "define", "parameter", "rule", "table", "row", "end", "fact", "choice",
-                 "option", "section")
+                 "option", "section", "warning")
 _CLAUSES = ("title", "built", "on", "plans", "kind", "explain", "source", "interpretation", "value", "according",
             "to", "in", "force", "from", "until", "exception", "when", "then", "rejection", "code", "decides",
             "if", "else", "at", "most", "the", "smallest", "pack", "course", "rounded", "fits", "within",

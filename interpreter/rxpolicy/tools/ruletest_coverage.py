@@ -10,27 +10,19 @@ no rule cites is listed unless the registry says it needs no rules.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 
 import attrs
-import yaml
 
-from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import RuleStatus
-from rxpolicy.language.load import resolve_policy_dir
-from rxpolicy.tools.ruletest import TestResult, display_path
+from rxpolicy.language import ast
+from rxpolicy.language.sources import SourceRegistry, SourceSection
+from rxpolicy.tools.ruletest import TestResult
 
-__all__ = ["CitationCoverage", "PolicyCoverage", "RuleCoverage", "SectionCoverage", "SourceRegistry",
-           "SourceSection", "SOURCES_FILE", "cited_sections", "coverage", "coverage_json", "coverage_text",
-           "load_sources", "sources_beside"]
-
-SOURCES_FILE = "sources.yaml"
-_SEED = re.compile(r"\d{3}_[0-9a-f]{16}\.txt")
-_SECTION_KEYS = ("seed", "heading", "rules_expected", "reason", "cited_as")
+__all__ = ["CitationCoverage", "PolicyCoverage", "RuleCoverage", "SectionCoverage", "cited_sections", "coverage",
+           "coverage_json", "coverage_text"]
 _COLUMNS = ((RuleStatus.DECIDED, "decided"), (RuleStatus.OVERRIDDEN, "overridden"),
             (RuleStatus.NOT_APPLICABLE, "did not apply"), (RuleStatus.NOT_REACHED, "not reached"),
             (RuleStatus.NOT_IN_FORCE, "not in force"))
@@ -38,107 +30,20 @@ _COLUMNS = ((RuleStatus.DECIDED, "decided"), (RuleStatus.OVERRIDDEN, "overridden
 
 # ----------------------------------------------------------------------------- the source registry
 
-@attrs.frozen(kw_only=True)
-class SourceSection:
-    """A section of a source text (seed): its heading and whether rules are expected to cite it."""
-
-    seed: str
-    heading: str
-    rules_expected: bool
-    #: Why no rules are expected (required when ``rules_expected`` is false).
-    reason: str | None = None
-    #: Passages of the section that rules quote instead of its heading.
-    cited_as: tuple[str, ...] = ()
-
-    @property
-    def texts(self) -> tuple[str, ...]:
-        """Every text that, written after the seed's name in a citation, cites this section."""
-        return (self.heading, *self.cited_as)
-
-
-@attrs.frozen(kw_only=True)
-class SourceRegistry:
-    """The sections of the source texts (``rules/sources.yaml``)."""
-
-    path: str
-    #: Seed file → the policies it is a source of.
-    seeds: Mapping[str, tuple[str, ...]]
-    sections: tuple[SourceSection, ...]
-
-    def for_policy(self, name: str) -> tuple[SourceSection, ...]:
-        """The sections of the seeds that are a source of this policy."""
-        return tuple(s for s in self.sections if name in self.seeds.get(s.seed, ()))
-
-
-def _registry_problem(path: str, message: str, help: str) -> RxError:
-    return RxError(Diagnostic(code="RX709", message=f"{path}: {message}", help=help))
-
-
-def _section(raw: object, number: int, path: str, seeds: Mapping[str, object]) -> SourceSection:
-    where = f"section {number}"
-    if not isinstance(raw, dict):
-        raise _registry_problem(path, f"{where} is not a mapping", "write `- seed: ...` and `heading: ...`")
-    for key in raw:
-        if key not in _SECTION_KEYS:
-            hint = did_you_mean(str(key), _SECTION_KEYS)
-            raise _registry_problem(path, f"{where} has no key `{key}`" + (f"; did you mean `{hint}`?" if hint else ""),
-                                    f"keys are: {', '.join(_SECTION_KEYS)}")
-    seed, heading, expected = raw.get("seed"), raw.get("heading"), raw.get("rules_expected")
-    if seed not in seeds or not isinstance(heading, str) or not isinstance(expected, bool):
-        raise _registry_problem(path, f"{where} needs a `seed` listed under `seeds`, a `heading` and "
-                                      "`rules_expected: true` or `false`", "complete the section")
-    reason, cited_as = raw.get("reason"), raw.get("cited_as") or []
-    if not expected and not isinstance(reason, str):
-        raise _registry_problem(path, f"{where} ('{heading}') needs no rules but does not say why",
-                                "add `reason: ...`")
-    if not isinstance(cited_as, list) or not all(isinstance(c, str) for c in cited_as):
-        raise _registry_problem(path, f"{where} ('{heading}'): `cited_as` must be a list of texts",
-                                "write `cited_as: [words of the section that rules quote]`")
-    return SourceSection(seed=str(seed), heading=heading, rules_expected=expected,
-                         reason=reason if isinstance(reason, str) else None, cited_as=tuple(cited_as))
-
-
-def load_sources(path: Path) -> SourceRegistry:
-    """Read a source registry; raises :class:`RxError` (RX709) when it is not well formed."""
-    shown = display_path(path)
-    text = read_text(path, shown, kind="source registry")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(error, "problem", None) or "it cannot be read"
-        raise _registry_problem(shown, f"is not valid YAML{where}: {problem}", "fix the YAML, or remove the file") \
-            from None
-    seeds = data.get("seeds") if isinstance(data, dict) else None
-    sections = data.get("sections") if isinstance(data, dict) else None
-    if not isinstance(seeds, dict) or not isinstance(sections, list):
-        raise _registry_problem(shown, "needs a `seeds:` mapping and a `sections:` list", "see rules/sources.yaml")
-    policies = {str(seed): tuple(str(p) for p in (info or {}).get("policies", [])) for seed, info in seeds.items()}
-    return SourceRegistry(path=shown, seeds=MappingProxyType(policies),
-                          sections=tuple(_section(raw, i + 1, shown, seeds) for i, raw in enumerate(sections)))
-
-
-def sources_beside(policy_dir: Path) -> SourceRegistry | None:
-    """The registry beside a policy directory (``rules/sources.yaml`` for a built-in policy), if any."""
-    path = policy_dir.parent / SOURCES_FILE
-    return load_sources(path) if path.is_file() else None
-
-
-def cited_sections(citation: str, sections: Sequence[SourceSection]) -> list[SourceSection]:
-    """The sections a citation names: after each seed's name, up to the next seed's, its heading or a
-    passage of it; longer texts first, each match blanked, so a heading inside a longer one is not counted."""
+def cited_sections(citation: ast.Citation, sections: Sequence[SourceSection]) -> list[SourceSection]:
+    """The sections of the cited source that a citation names by heading or by a passage of them; longer
+    texts first, each match blanked, so a heading inside a longer one is not counted."""
     found: list[SourceSection] = []
-    marks = list(_SEED.finditer(citation))
-    for mark, after in zip(marks, [*marks[1:], None]):
-        segment = citation[mark.end():after.start() if after else len(citation)].casefold()
-        candidates = sorted(((text.casefold(), s) for s in sections if s.seed == mark.group() for text in s.texts),
-                            key=lambda pair: -len(pair[0]))
-        for text, section in candidates:
-            if text in segment:
-                segment = segment.replace(text, "\0")
-                if section not in found:
-                    found.append(section)
+    if citation.source is None:
+        return found
+    segment = citation.text.casefold()
+    candidates = sorted(((text.casefold(), s) for s in sections if s.source == citation.source for text in s.texts),
+                        key=lambda pair: -len(pair[0]))
+    for text, section in candidates:
+        if text in segment:
+            segment = segment.replace(text, "\0")
+            if section not in found:
+                found.append(section)
     return found
 
 
@@ -244,7 +149,7 @@ def _policy_coverage(results: list[TestResult]) -> PolicyCoverage:
                 counts[status] = counts.get(status, 0) + 1
         label = rule.id if ids.count(rule.id) == 1 else f"{rule.id} ({rule.validity or 'always'})"
         rules.append(RuleCoverage(rule=rule, label=label, counts=MappingProxyType(counts)))
-    registry = sources_beside(resolve_policy_dir(results[0].file.policy))
+    registry = policy.checked.registry
     return PolicyCoverage(policy=policy.name, tests=len(results), rules=tuple(rules),
                           citations=_citations(rules), sections=_sections(rules, registry, policy.name),
                           sources=registry.path if registry else None)
@@ -263,10 +168,10 @@ def _citations(rules: list[RuleCoverage]) -> tuple[CitationCoverage, ...]:
 def _sections(rules: list[RuleCoverage], registry: SourceRegistry | None, policy: str) -> tuple[SectionCoverage, ...]:
     if registry is None:
         return ()
-    sections = registry.for_policy(policy)
+    sections = registry.sections_for(policy)
     citing: dict[SourceSection, list[RuleCoverage]] = {s: [] for s in sections}
     for rule in rules:
-        for section in {s for c in rule.rule.citations for s in cited_sections(c, sections)}:
+        for section in {s for c in rule.rule.rule.citations for s in cited_sections(c, sections)}:
             citing[section].append(rule)
     return tuple(SectionCoverage(section=s, rules=tuple(r.label for r in rs),
                                  uncovered=tuple(r.label for r in rs if not r.covered)) for s, rs in citing.items())
@@ -291,9 +196,9 @@ def coverage_text(report: PolicyCoverage) -> str:
     lines += [f"  {c.citation}: {', '.join(c.uncovered)}" for c in partial]
     if report.sources is not None:
         lines += ["", f"source sections ({report.sources}):"]
-        for seed in dict.fromkeys(s.section.seed for s in report.sections):
-            lines.append(f"  {seed}")
-            for s in (s for s in report.sections if s.section.seed == seed):
+        for source in dict.fromkeys(s.section.source for s in report.sections):
+            lines.append(f"  {source}")
+            for s in (s for s in report.sections if s.section.source == source):
                 lines.append(f"    {s.status.upper() if s.status == 'not cited' else s.status:<17} "
                              f"'{s.section.heading}'{_section_note(s)}")
     return "\n".join(lines) + "\n"
@@ -320,7 +225,7 @@ def coverage_json(report: PolicyCoverage) -> dict[str, object]:
         "citations": [{"citation": c.citation, "rules": list(c.rules), "uncovered": list(c.uncovered)}
                       for c in report.citations],
         "sources": report.sources,
-        "sections": [{"seed": s.section.seed, "heading": s.section.heading, "status": s.status,
+        "sections": [{"source": s.section.source, "heading": s.section.heading, "status": s.status,
                       "rules_expected": s.section.rules_expected, "reason": s.section.reason,
                       "rules": list(s.rules), "uncovered": list(s.uncovered)} for s in report.sections],
     }

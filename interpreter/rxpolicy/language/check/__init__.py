@@ -28,8 +28,10 @@ from rxpolicy.language.check.model import (
     Resolved,
     RuleInfo,
     SymbolKind,
+    WarningInfo,
 )
 from rxpolicy.language.facts import CaseSchema, read_facts, statutory_facts
+from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.language.types import Kind, Type
 
 __all__ = ["check_policy", "LayerSources", "PolicySources", "CheckedPolicy", "LayerKind", "SymbolKind",
@@ -57,6 +59,8 @@ class PolicySources:
     name: str
     declaration: ast.Policy | None
     layers: tuple[LayerSources, ...]
+    #: The source registry beside the policy (``sources.yaml``), which `source <id> "…"` citations name.
+    registry: SourceRegistry | None = None
 
 
 def check_policy(sources: PolicySources) -> tuple[CheckedPolicy, tuple[Diagnostic, ...]]:
@@ -91,8 +95,10 @@ class _PolicyChecker:
         self.definitions: dict[str, DefinitionInfo] = {}
         self.parameters: dict[str, ParameterInfo] = {}
         self.rules: list[RuleInfo] = []
+        self.warnings: list[WarningInfo] = []
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
+        self.cited: set[int] = set()
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
         # Imported here: a compiled policy read from the cache needs the checker's model, not the checker.
         from rxpolicy.language.check.expressions import ExprChecker
@@ -151,6 +157,8 @@ class _PolicyChecker:
                 self.parameters[item.name] = self.parameter(item, layer.name)
             elif isinstance(item, ast.Rule):
                 self.rules.append(self.rule_info(item, layer))
+            elif isinstance(item, ast.Warning):
+                self.warnings.append(WarningInfo(warning=item, layer=layer.name))
             elif isinstance(item, ast.Table):
                 self.tables[item.id] = tuple(row.id for row in item.rows)
                 self.rules.extend(self.rule_info(row, layer) for row in item.rows)
@@ -193,6 +201,29 @@ class _PolicyChecker:
                 self.problem("RX326", row.id_span, f"the row `{row.id}` has no `when`, so the rows after it never apply",
                              "give it a `when`, or move it to the end of the table")
 
+    # ------------------------------------------------------------------ citations
+    def cite(self, citation: ast.Citation) -> str:
+        source = self.sources.registry.get(citation.source) if self.sources.registry and citation.source else None
+        return source.cite(citation.text) if source is not None else citation.text
+
+    def check_citations(self, citations: Sequence[ast.Citation]) -> None:
+        """Every source a citation names must be in the registry (RX314), and there must be one (RX315)."""
+        registry = self.sources.registry
+        for citation in citations:
+            if citation.source is None or id(citation) in self.cited:  # a table's rows share its citations
+                continue
+            self.cited.add(id(citation))
+            if registry is None:
+                self.problem("RX315", citation.source_span, f"`{citation.source}` names a source, but no source "
+                             "registry (sources.yaml) is found beside the policy directory",
+                             "create sources.yaml beside the policy directory listing the source under `sources:`, "
+                             'or cite in plain text: `source "…"`')
+            elif registry.get(citation.source) is None:
+                guess = registry.suggestion(citation.source)
+                self.problem("RX314", citation.source_span, f"`{citation.source}` is not a source of {registry.path}",
+                             (f"did you mean `{guess}`? " if guess else "") + "the sources are: "
+                             + ", ".join(sorted(registry.sources)) + "; add a new one to the registry first")
+
     # ------------------------------------------------------------------ parameters and definitions
     def parameter(self, item: ast.Parameter, layer: str) -> ParameterInfo:
         typ = _type(item.type)
@@ -207,8 +238,9 @@ class _PolicyChecker:
                 self.problem("RX330", value.span, f"`{item.name}` is a {typ}, but this value is a {got}",
                              f"write a {typ} value")
             number = value.expr.value
+            self.check_citations(value.citations)
             values.append(ParameterValueInfo(value=number, validity=value.validity,
-                                             citation=value.citation.text if value.citation else None,
+                                             citation="; ".join(self.cite(c) for c in value.citations) or None,
                                              span=value.span))
         if not item.values:
             self.problem("RX361", item.span, f"the parameter `{item.name}` has no value",
@@ -216,9 +248,10 @@ class _PolicyChecker:
         self.check_overlaps([(v.validity, v.span) for v in values], f"values of `{item.name}`")
         if not item.citations and not any(v.citation for v in values) and item.interpretation is None:
             self.problem("RX310", item.span, f"the parameter `{item.name}` does not say where it comes from",
-                         'add `source "…"` with the article or the seed file and section')
+                         'add `source <id> "…"`: a source of sources.yaml (a law, the insurer\'s document) and its section')
+        self.check_citations(item.citations)
         return ParameterInfo(name=item.name, type=typ, values=tuple(values),
-                             citations=tuple(c.text for c in item.citations), interpretation=item.interpretation,
+                             citations=tuple(self.cite(c) for c in item.citations), interpretation=item.interpretation,
                              explains=_explains(item.explains), layer=layer, span=item.span)
 
     def definition(self, name: str) -> DefinitionInfo:
@@ -256,12 +289,36 @@ class _PolicyChecker:
                                      related=(("other version", a.rule.span),))
         for info in self.rules:
             self.check_rule(info, by_id)
+        seen: dict[str, WarningInfo] = {}
+        for warning in self.warnings:
+            self.check_warning(warning, seen)
+
+    def check_warning(self, info: WarningInfo, seen: dict[str, WarningInfo]) -> None:
+        warning = info.warning
+        if warning.id in seen:
+            self.problem("RX302", warning.id_span, f"the warning id `{warning.id}` is already used at "
+                         f"{seen[warning.id].warning.span}", "give this warning another id")
+        seen[warning.id] = info
+        if not warning.citations:
+            self.problem("RX310", warning.id_span, f"the warning `{warning.id}` does not say where it comes from",
+                         'add `source <id> "…"`: a source of sources.yaml (a law, the insurer\'s document) and its section')
+        self.check_citations(warning.citations)
+        languages = {e.lang for e in warning.explains}
+        if "en" not in languages:
+            self.problem("RX311", warning.id_span, f"the warning `{warning.id}` has no sentence a patient could read",
+                         'add `explain en "…"`: what the warning means for whoever reads the evaluation')
+        elif "nl" not in languages:
+            self.problem("RX312", warning.id_span, f"the warning `{warning.id}` has no Dutch sentence",
+                         'add `explain nl "…"`', severity=Severity.WARNING)
+        if warning.when is not None:  # without a `when`, every evaluation carries the warning
+            self.exprs.condition(warning.when)
 
     def check_rule(self, info: RuleInfo, by_id: dict[str, list[RuleInfo]]) -> None:
         rule = info.rule
         if not rule.citations:
             self.problem("RX310", rule.id_span, f"the rule `{rule.id}` does not say where it comes from",
-                         'add `source "…"`: the seed file and section, or the article of the Regeling zorgverzekering')
+                         'add `source <id> "…"`: a source of sources.yaml (a law, the insurer\'s document) and its section')
+        self.check_citations(rule.citations)
         languages = {e.lang for e in rule.explains}
         for explain in rule.explains:
             if explain.lang not in LANGUAGES:
@@ -455,13 +512,16 @@ class _PolicyChecker:
             validity=declaration.validity if declaration else None,
             plans=declaration.plans if declaration else (),
             layers=tuple(LayerInfo(name=layer.name, title=layer.title, kind=layer.kind,
-                                   files=tuple(f.source.path for f in layer.files)) for layer in self.sources.layers),
+                                   files=tuple(f.source.path for f in layer.files),
+                                   interpretation=dict(declaration.adoptions).get(layer.name) if declaration else None)
+                         for layer in self.sources.layers),
             decisions=MappingProxyType(dict(self.decisions)), definitions=MappingProxyType(dict(self.definitions)),
             parameters=MappingProxyType(dict(self.parameters)), rules=tuple(self.rules),
             tables=MappingProxyType(dict(self.tables)), names=MappingProxyType(dict(self.exprs.names)),
             expr_types=MappingProxyType(dict(self.exprs.types)), order=order,
             files=tuple(f.source for f in files), files_ast=files, facts=self.facts,
-            outcome=next((d.name for d in self.decisions.values() if d.outcome), None))
+            outcome=next((d.name for d in self.decisions.values() if d.outcome), None),
+            registry=self.sources.registry, warnings=tuple(self.warnings))
 
 
 def _strongly_connected(nodes: Sequence[str], edges: dict[str, list[str]]) -> list[list[str]]:

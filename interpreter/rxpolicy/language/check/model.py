@@ -15,10 +15,11 @@ import attrs
 from rxpolicy.language import ast
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.facts import CaseSchema
+from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.language.types import Type
 
 __all__ = ["CheckedPolicy", "DecisionInfo", "DefinitionInfo", "LayerInfo", "LayerKind", "ParameterInfo",
-           "Resolved", "RuleInfo", "SymbolKind"]
+           "Resolved", "RuleInfo", "SymbolKind", "WarningInfo"]
 
 
 class LayerKind(enum.Enum):
@@ -36,6 +37,8 @@ class LayerInfo:
     title: str
     kind: LayerKind
     files: tuple[str, ...]
+    #: Why the policy adopts this shared layer where its own texts are silent (``built on … interpretation``).
+    interpretation: str | None = None
 
 
 class SymbolKind(enum.Enum):
@@ -113,6 +116,19 @@ class ParameterInfo:
 
 
 @attrs.frozen(kw_only=True)
+class WarningInfo:
+    """A checked warning: the warning as written and its layer."""
+
+    warning: ast.Warning
+    layer: str
+
+    @property
+    def id(self) -> str:
+        """The warning id, e.g. ``case/contraceptive-not-in-appendix-2``."""
+        return self.warning.id
+
+
+@attrs.frozen(kw_only=True)
 class RuleInfo:
     """A checked rule: the rule as written, its layer and the decisions it assigns."""
 
@@ -154,6 +170,19 @@ class CheckedPolicy:
     facts: CaseSchema
     #: The decision that is the outcome (``is the outcome``), if one is declared.
     outcome: str | None = None
+    #: The source registry the citations name (None for a policy that cites in plain text only).
+    registry: SourceRegistry | None = None
+    #: Warnings: conditions under which an evaluation carries a sentence, deciding nothing.
+    warnings: tuple[WarningInfo, ...] = ()
+
+    def cite(self, citation: ast.Citation) -> str:
+        """A citation as explanations show it: the source's title words and the section, never an id or a file."""
+        source = self.registry.get(citation.source) if self.registry and citation.source else None
+        return source.cite(citation.text) if source is not None else citation.text
+
+    def layer(self, name: str) -> LayerInfo | None:
+        """The layer with this name."""
+        return next((layer for layer in self.layers if layer.name == name), None)
 
     def source_of(self, path: str) -> SourceFile | None:
         """The source file with a display path."""

@@ -187,8 +187,8 @@ def _parameter(index: PolicyIndex, name: str, catalogue: SourceCatalogue) -> str
            + f" (layer {index.layer_of(item.span.path)})", "", *_explains(item.explains), "", "Value per period:", ""]
     for value in item.values:
         line = f"- {_value_line(index, value)}"
-        if value.citation is not None:
-            line += f" (according to {value.citation.text})"
+        if value.citations:
+            line += f" (according to {'; '.join(c.text for c in value.citations)})"
         out.append(line)
     if item.citations:
         out += ["", "**Source**", ""]
