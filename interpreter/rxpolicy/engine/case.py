@@ -21,6 +21,7 @@ import attrs
 import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
+from rxpolicy.engine.case_limits import CASE_LIMITS, check_file_size, check_python_shape, check_text_size
 from rxpolicy.engine.case_check import WRITTEN, CheckRun, Item, compose_yaml, from_python, mark_span
 from rxpolicy.language import facts as schema
 from rxpolicy.language.facts import AUTHORISATION_DATES, FIELDS, FieldSpec
@@ -90,6 +91,7 @@ class Case:
         data = self.to_mapping(only_changed=True)
         for path, value in changes.items():
             _put(data, path, value)
+        check_python_shape(data, CASE_LIMITS)
         case = _validated(CheckRun(source=self.source, from_file=False), from_python(data))
         kept = {path: line for path, line in self.lines.items() if path not in changes}
         return attrs.evolve(case, lines=MappingProxyType(kept))
@@ -115,15 +117,18 @@ def _plain(spec: FieldSpec, value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
-def load_case(path: Path, *, display: str | None = None, plans: Collection[str] | None = None) -> Case:
+def load_case(path: Path | str, *, display: str | None = None, plans: Collection[str] | None = None) -> Case:
     """Read and validate a case file; ``display`` is the path shown in messages (default: as given)."""
+    path = Path(path)
     shown = display or str(path)
+    check_file_size(path, shown, CASE_LIMITS)  # before reading: a huge file is refused without reading it
     text = read_text(path, shown, kind="case file", encoding_code="RX401")
     return parse_case(text, path=shown, plans=plans)
 
 
 def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None = None) -> Case:
     """Validate the YAML text of a case; raises :class:`RxError` with every problem found."""
+    check_text_size(path, text, CASE_LIMITS, "the case")  # before the text is indexed into a SourceFile
     root = compose_yaml(SourceFile(path=path, text=text), code="RX401", what="the case",
                         help="write each field as `name: value` on its own line, indenting the fields of a "
                              "section by two spaces")
@@ -138,6 +143,7 @@ def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None
 def case_from_mapping(data: Mapping[str, object], *, source: str = "<python>",
                       plans: Collection[str] | None = None) -> Case:
     """Validate a case given as a nested mapping of Python values (dates, Decimal or str money, bools...)."""
+    check_python_shape(data, CASE_LIMITS)
     return _validated(CheckRun(source=source, from_file=False, plans=plans), from_python(data))
 
 

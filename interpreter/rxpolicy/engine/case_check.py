@@ -24,6 +24,7 @@ import attrs
 import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
+from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_limited
 from rxpolicy.language import facts as schema
 from rxpolicy.language.facts import FIELDS, FieldSpec
 from rxpolicy.language.source import SourceFile, Span
@@ -35,10 +36,11 @@ __all__ = ["CheckRun", "Item", "Scalar", "WRITTEN", "compose_yaml", "from_python
 #: The fields a case writes (derived ones are computed), and every name a case may use as a key.
 WRITTEN = tuple(path for path, spec in FIELDS.items() if not spec.derived)
 _NAMES = WRITTEN + schema.SECTIONS
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII only: `\d` alone also matches other scripts' digits (١٢, １２), which Decimal and int would accept.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATE_LIKE = re.compile(r"(?=.*\d)[\d\s./:T-]+")
-_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?")
+_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII)
 #: Tags a scalar may carry: YAML's own, plus those of Python values (``pyfloat`` so that money can refuse it).
 _KNOWN_TAGS = frozenset({"null", "bool", "int", "float", "str", "timestamp", "date", "datetime", "pyfloat"})
 _WORDS = MappingProxyType({
@@ -73,11 +75,13 @@ class Item:
     key_span: Span | None = None
 
 
-def compose_yaml(source: SourceFile, *, code: str, what: str, help: str) -> yaml.Node | None:
+def compose_yaml(source: SourceFile, *, code: str, what: str, help: str,
+                 limits: Limits = CASE_LIMITS) -> yaml.Node | None:
     """The YAML node tree of a file the user wrote (None when it is empty), or :class:`RxError` with
-    ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``."""
+    ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``;
+    RX409 for a text beyond ``limits`` (an alias of itself, too deep, too large)."""
     try:
-        return yaml.compose(source.text, Loader=yaml.SafeLoader)
+        return compose_limited(source, limits, what)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         # A reader error (a control character in the text) only knows its offset.
@@ -159,6 +163,10 @@ def _convert(spec: FieldSpec, s: Scalar) -> object:
                        f"write a value, e.g. `{_line(spec)}`{default}")
     if s.tag not in _KNOWN_TAGS:
         raise _wrong_type(spec, s)
+    if s.tag == "str" and not s.text.strip() and spec.type.kind in (Kind.TEXT, Kind.ENUM):
+        # `name: ''` names nothing; an empty text would show as a blank in every explanation.
+        leave_out = "" if spec.required else ", or leave the line out"
+        raise _Problem("RX405", "is empty", f"write a value, e.g. `{_line(spec)}`{leave_out}")
     return _CONVERTERS[spec.type.kind](spec, s)
 
 
@@ -175,11 +183,14 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
         raise _Problem("RX404", "is a float; write money as a string or Decimal, a float cannot hold cents "
                        "exactly", 'pass the amount as `"12.40"` or `Decimal("12.40")`')
     if s.tag not in ("int", "float", "str", "pyfloat") or not _NUMBER.fullmatch(s.text.strip()):
+        digits = " with the digits 0-9" if any(c.isdigit() and not c.isascii() for c in s.text) else ""
         raise _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(s)}",
-                       f"write a plain number, e.g. `{_line(spec)}`")
+                       f"write a plain number{digits}, e.g. `{_line(spec)}`")
     value = Decimal(s.text.strip())
     if value < 0:
-        raise _Problem("RX405", f"cannot be negative ({s.text.strip()})", f"write 0 or more, e.g. `{_line(spec)}`")
+        least = _LEAST.get(spec.path, 0)
+        raise _Problem("RX405", f"cannot be negative ({s.text.strip()})",
+                       f"write {least} or more, e.g. `{_line(spec)}`")
     return value
 
 
@@ -237,6 +248,8 @@ _CONVERTERS: Mapping[Kind, Callable[[FieldSpec, Scalar], object]] = MappingProxy
     Kind.TEXT: lambda _, s: s.text, Kind.ATC: _atc, Kind.ENUM: _choice})
 
 
+#: Number fields whose least value is more than 0 (the help for a negative value says so).
+_LEAST = MappingProxyType({"dispensing.supply_days": 1})
 #: Number fields that count whole units.
 _WHOLE_COUNTS = MappingProxyType({"dispensing.supply_days": "days", "prescription.course_days": "days",
                                   "dispensing.months_in_use": "months"})
