@@ -11,6 +11,7 @@ changes of facts that would make it covered (:mod:`rxpolicy.explain.whatif`).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rxpolicy.engine.evaluate import Evaluation
@@ -23,6 +24,7 @@ from rxpolicy.language.values import SupplyLimit
 __all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
@@ -82,4 +84,6 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
 def evaluation_json(evaluation: Evaluation, lang: str = "en", receipt: bool = True,
                     what_if: WhatIf | None = None) -> str:
     """The evaluation as indented JSON text."""
-    return json.dumps(evaluation_dict(evaluation, lang, receipt, what_if), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(evaluation_dict(evaluation, lang, receipt, what_if), indent=2, ensure_ascii=False) + "\n"
+    # A lone surrogate (from a case text) cannot be written as UTF-8; as a JSON escape the output stays valid.
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

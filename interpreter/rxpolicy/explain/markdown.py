@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.explain.escape import escape_controls, escape_markdown
 from rxpolicy.explain.views import Reason, decision_views
 from rxpolicy.explain.whatif import WhatIf, what_if_markdown
 from rxpolicy.explain.words import layer_text, term, value_text
@@ -25,7 +26,7 @@ def _reason_lines(reasons: tuple[Reason, ...], depth: int) -> list[str]:
 def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | None = None) -> str:
     """Markdown for a reviewer or an auditor."""
     case = evaluation.case
-    out = [f"# {case.get('medicine.name')} — {evaluation.policy.title}", "",
+    out = [f"# {escape_markdown(str(case.get('medicine.name')))} — {evaluation.policy.title}", "",
            f"{term('dispensed on', lang).capitalize()} {case.dispensed_on.isoformat()}, policy `{evaluation.policy.name}`."]
     if evaluation.outcome is not None:
         out += ["", f"**{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang)}**"]
@@ -53,4 +54,6 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
                        + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
     if what_if is not None:
         out += what_if_markdown(what_if, lang)
-    return "\n".join(out) + "\n"
+    # Case texts are shown as they were written: a line break or an escape in one could forge a line, and
+    # HTML in one (`<br>`, `<script>`) would be acted on where the Markdown is shown.
+    return "\n".join(escape_controls(line).replace("<", "\\<") for line in out) + "\n"
