@@ -67,6 +67,8 @@ def _content_key(directory: Path) -> str:
     digest = hashlib.sha256(f"{ENGINE_VERSION}:{grammar_sha256()}:{directory.resolve()}".encode())
     for folder in sorted({directory, *(p for p in directory.parent.iterdir() if p.is_dir())}):
         for path in sorted(folder.glob(f"*{RULE_SUFFIX}")):
+            if not path.is_file():  # a dangling link or a directory: reading the policy reports it if it is one of its own
+                continue
             digest.update(str(path).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
