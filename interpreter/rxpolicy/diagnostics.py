@@ -110,7 +110,6 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
                                  help="check that the file is readable")) from None
 
 
-
 def _file_kind(mode: int) -> str:
     """What a file that is not a regular file or a directory is, in plain words."""
     if stat.S_ISFIFO(mode):

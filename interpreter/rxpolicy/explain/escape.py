@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["escape_controls", "escape_markdown"]
+__all__ = ["escape_controls", "escape_markdown", "escape_markdown_line"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: Unicode categories that are never shown as themselves: control, format (bidi overrides, zero-width
 #: characters, a byte order mark), surrogate, private use, line and paragraph separators.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-_MARKDOWN = frozenset("\\`*_{}[]<>()#+-.!|~")
+#: Markdown's punctuation; `<` (HTML) is escaped on every line by :func:`escape_markdown_line`.
+_MARKDOWN = frozenset("\\`*_{}[]>()#+-.!|~")
 
 
 def _escaped(char: str) -> str:
@@ -36,6 +37,13 @@ def escape_controls(text: str) -> str:
 
 
 def escape_markdown(text: str) -> str:
-    """A text shown inline in Markdown: controls escaped as :func:`escape_controls` does, and every character
-    Markdown or HTML would act on (``*``, ``<``, ``[``, ``|`` ...) backslash-escaped, so it shows as written."""
-    return "".join(f"\\{c}" if c in _MARKDOWN else c for c in escape_controls(text))
+    """A text shown inline in Markdown (a heading): every character Markdown would act on (``*``, ``[``, ``|``,
+    ``#`` ...) backslash-escaped, so that it shows as written; the line it is put in then goes through
+    :func:`escape_markdown_line`, which escapes controls and ``<``."""
+    return "".join(f"\\{c}" if c in _MARKDOWN else c for c in text)
+
+
+def escape_markdown_line(line: str) -> str:
+    """A line of Markdown output: controls escaped (:func:`escape_controls`) and every ``<`` backslash-escaped,
+    so that no text in it (a case's) starts HTML (``<br>``, ``<script>``) where the Markdown is shown."""
+    return escape_controls(line).replace("<", "\\<")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rxpolicy.engine.evaluate import Evaluation
-from rxpolicy.explain.escape import escape_controls, escape_markdown
+from rxpolicy.explain.escape import escape_markdown, escape_markdown_line
 from rxpolicy.explain.views import Reason, decision_views
 from rxpolicy.explain.whatif import WhatIf, what_if_markdown
 from rxpolicy.explain.words import layer_text, term, value_text
@@ -56,4 +56,4 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         out += what_if_markdown(what_if, lang)
     # Case texts are shown as they were written: a line break or an escape in one could forge a line, and
     # HTML in one (`<br>`, `<script>`) would be acted on where the Markdown is shown.
-    return "\n".join(escape_controls(line).replace("<", "\\<") for line in out) + "\n"
+    return "\n".join(escape_markdown_line(line) for line in out) + "\n"
