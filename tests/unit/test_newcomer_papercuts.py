@@ -126,3 +126,42 @@ def test_an_invisible_character_in_a_rule_file_is_named(tmp_path: Path, text: st
     assert first[0].endswith(f"RX101: {message}"), result.stderr
     assert fix in first[3]
     assert all(unicodedata.category(c)[0] != "C" for c in first[1]), "the line is shown with the character escaped"
+
+
+def test_dutch_explanations_give_the_dutch_interpretation() -> None:
+    out = invoke("eval", "examples/hollandzorg/benzodiazepine-chronic.yaml", "--lang", "nl").stdout
+    (line,) = [line for line in out.splitlines() if line.startswith("  interpretatie:")]
+    assert line == ("  interpretatie: `other` voorschrijvers worden gelezen als de andere artsen die de tekst noemt "
+                    "(arts voor verstandelijk gehandicapten, sportarts, SEH-arts).")
+    english = invoke("eval", "examples/hollandzorg/benzodiazepine-chronic.yaml").stdout
+    assert "  interpretation: `other` prescribers are read as the other physicians" in english
+
+
+def test_every_interpretation_of_the_built_in_rules_has_a_dutch_one() -> None:
+    from rxpolicy.language.load import policy_sources, resolve_policy_dir
+
+    missing = []
+    for name in ("hollandzorg", "asr"):
+        for layer in policy_sources(resolve_policy_dir(name)).layers:
+            for rule_file in layer.files:
+                for item in rule_file.items:
+                    rules = item.rows if hasattr(item, "rows") else (item,)
+                    missing += [f"{rule_file.source.path}: {getattr(r, 'id', getattr(r, 'name', '?'))}"
+                                for r in rules if getattr(r, "interpretation", None)
+                                and not any(t.lang == "nl" for t in r.interpretations)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("clauses", "code", "message"), [
+    ('  interpretation "A."\n  interpretation nl "B."\n  interpretation nl "C."\n', "RX202",
+     "the `nl` interpretation is written twice"),
+    ('  interpretation "A."\n  interpretation de "B."\n', "RX313", "`de` is not a language explanations are written in"),
+])
+def test_interpretations_per_language_are_checked(tmp_path: Path, clauses: str, code: str, message: str) -> None:
+    shutil.copytree(builtin_rules_dir(), tmp_path / "rules")
+    (tmp_path / "rules" / "hollandzorg" / "example.rxp").write_text(
+        'rule plan-contribution/dental\n  source "example"\n  when insured.plan is "Top"\n  then plan_pays = 5.00 EUR\n'
+        + clauses + '  explain en "Top pays 5 euros."\n  explain nl "Top betaalt 5 euro."\nend\n', encoding="utf-8")
+    result = invoke("check", "--no-analysis", "rules/hollandzorg", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert f"{code}: {message}" in result.stderr, result.stderr

@@ -33,8 +33,8 @@ def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
                            "line": f"{rule.span.path}:{rule.span.line}"}
     if rule.rejection_code:
         ref["rejection_code"] = rule.rejection_code
-    if rule.interpretation:
-        ref["interpretation"] = rule.interpretation
+    if rule.interpretation_in(lang):
+        ref["interpretation"] = rule.interpretation_in(lang)
     return ref
 
 

@@ -44,8 +44,8 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
             out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
                     f"- {term('source', lang)}: {rule.source}"]
-            if rule.interpretation:
-                out.append(f"- {term('interpretation', lang)}: {rule.interpretation}")
+            if rule.interpretation_in(lang):
+                out.append(f"- {term('interpretation', lang)}: {rule.interpretation_in(lang)}")
         if view.reasons:
             out += ["", f"{term('because', lang).capitalize()}:", ""]
             out += _reason_lines(view.reasons, 0)

@@ -34,8 +34,8 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
             lines.append(f"  {rule_label}{rule.id} ({layer}{parents})")
             lines.append(f"  {source_label}{rule.source}")
             lines.append(f"  {meaning_label}{rule.explains.get(lang) or rule.explains.get('en')}")
-            if rule.interpretation:
-                lines.append(f"  {term('interpretation', lang)}: {rule.interpretation}")
+            if rule.interpretation_in(lang):
+                lines.append(f"  {term('interpretation', lang)}: {rule.interpretation_in(lang)}")
         if view.reasons:
             lines.append(f"  {term('because', lang)}:")
             for reason in view.reasons:

@@ -116,8 +116,23 @@ class _Lower(Transformer[Token, Any]):
         span = self.span(meta)
         return ("source", ast.Citation(text=children[0], span=span), span)
 
-    def interpretation_clause(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
-        return ("interpretation", children[0], self.span(meta))
+    def interpretation_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        lang = str(children[0]) if children[0] is not None else "en"
+        return ("interpretation", ast.Explain(lang=lang, text=children[1], span=span), span)
+
+    def _interpretations(self, clauses: Sequence[tuple[str, Any, Span]]) -> tuple[str | None, tuple[ast.Explain, ...]]:
+        """The interpretation (English, or unlabelled) and its translations; a language written twice is RX202."""
+        seen: dict[str, ast.Explain] = {}
+        for kind, interpretation, span in clauses:
+            if kind != "interpretation":
+                continue
+            if interpretation.lang in seen:
+                self.problem("RX202", span, f"the `{interpretation.lang}` interpretation is written twice",
+                             "keep one interpretation per language")
+            seen[interpretation.lang] = interpretation
+        english = seen.pop("en", None)
+        return (english.text if english else None), tuple(seen.values())
 
     def explain_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         span = self.span(meta)
@@ -176,9 +191,10 @@ class _Lower(Transformer[Token, Any]):
 
     def parameter_decl(self, meta: Meta, children: list[Any]) -> ast.Parameter:
         clauses = children[2:-1]
+        interpretation, translations = self._interpretations(clauses)
         return ast.Parameter(name=str(children[0]), type=children[1], explains=self._explains(clauses),
                              citations=tuple(c[1] for c in clauses if c[0] == "source"),
-                             interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                             interpretation=interpretation, interpretations=translations,
                              values=tuple(c[1] for c in clauses if c[0] == "value"), span=self.span(meta))
 
     # ------------------------------------------------------------------ rules and tables
@@ -201,8 +217,9 @@ class _Lower(Transformer[Token, Any]):
     def _rule(self, meta: Meta, rule_id: Token, clauses: list[tuple[str, Any, Span]], table: str | None = None,
               row_index: int = 0) -> ast.Rule:
         assignments = tuple(a for c in clauses if c[0] == "then" for a in c[1])
+        interpretation, translations = self._interpretations(clauses)
         return ast.Rule(id=str(rule_id), citations=tuple(c[1] for c in clauses if c[0] == "source"),
-                        interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                        interpretation=interpretation, interpretations=translations,
                         explains=self._explains(clauses), validity=self._single(clauses, "validity", "`in force`"),
                         exception_to=tuple(r for c in clauses if c[0] == "exception" for r in c[1]),
                         when=self._single(clauses, "when", "`when`"), assignments=assignments,
