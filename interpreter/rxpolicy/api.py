@@ -3,7 +3,7 @@
 >>> from rxpolicy import PolicyStore, evaluate, load_case
 >>> store = PolicyStore()
 >>> policy = store.load("hollandzorg")
->>> evaluation = evaluate(policy, load_case(path, plans=policy.plans))   # doctest: +SKIP
+>>> evaluation = evaluate(policy, load_case(path, policy=policy))   # doctest: +SKIP
 
 A :class:`CompiledPolicy` is immutable and may be shared by any number of threads. The store
 caches compiled policies by the hash of their rule files, the grammar and the engine version, and
@@ -40,7 +40,7 @@ def load_policy(name_or_path: str = "hollandzorg") -> CompiledPolicy:
 
 def evaluate_case_file(case_path: Path, policy: CompiledPolicy, *, trace: bool = True) -> Evaluation:
     """Load a case file (with the policy's plan names) and evaluate it."""
-    return evaluate(policy, load_case(case_path, plans=policy.plans), trace=trace)
+    return evaluate(policy, load_case(case_path, policy=policy), trace=trace)
 
 
 class PolicyStore:

@@ -227,6 +227,8 @@ _SHADOW = delivery_table(_CONTRACTED, ("contracted-with-fee",
                                        "A contracted pharmacy's delivery fee is reimbursed.",
                                        "Het bezorgtarief van een gecontracteerde apotheek wordt vergoed."), _OTHER)
 _CHECK_ONLY = ("check", "--no-analysis", "rules/hollandzorg")
+_FEE = ("fact pharmacy.assessment_fee: money\n  default 12.50 EUR\n  one of 0.00 EUR, 12.00 EUR\n"
+        '  explain en "the medication assessment fee"\nend\n')
 _DENTAL = "parameter dental_allowance: money\n  source \"example\"\n"
 
 FAULTS: tuple[Fault, ...] = (
@@ -307,6 +309,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX372", _CHECK, files=example(_GAP)),
     Fault("RX373", _CHECK, edits=(("rules/hollandzorg/policy.rxp", "until 2025-12-31", "until 2027-12-31"),)),
     Fault("RX374", _CHECK, files=example(_DIVISION)),
+    Fault("RX380", _CHECK, files=example(_FEE)),
     # RX4xx: case files
     Fault("RX401", _EVAL, files=case("  atc: N05BA04\n", "   atc: N05BA04\n")),
     Fault("RX401", _EVAL, files=case("  price: 12.40\n", "  price: 12.40\n  price: 11.90\n")),

@@ -247,7 +247,7 @@ def test_cases_cover_every_pair_when_the_product_is_too_large(policy: CompiledPo
             if (a, b, va, vb) not in seen:
                 values = list(base.values)
                 values[list(FIELDS).index(a)], values[list(FIELDS).index(b)] = va, vb
-                assert rebuild(values) is None, (a, va, b, vb)
+                assert rebuild(values, base.schema) is None, (a, va, b, vb)
 
 
 @pytest.mark.parametrize("sizes", [[2], [3, 2], [2, 2, 2], [4, 3, 3, 2, 2], [11, 5, 3, 2, 2, 2, 2, 2, 2, 2]])
@@ -283,7 +283,7 @@ def test_rebuilt_derived_facts_agree_with_the_case_loader(policy: CompiledPolicy
         values = list(base.values)
         for path, value in changes.items():
             values[list(FIELDS).index(path)] = value
-        assert rebuild(values) == base.replace(changes).values
+        assert rebuild(values, base.schema) == base.replace(changes).values
 
 
 @pytest.mark.parametrize("changes", [
@@ -299,7 +299,7 @@ def test_rebuild_refuses_what_a_case_file_cannot_hold(policy: CompiledPolicy, ch
     values = list(base.values)
     for path, value in changes.items():
         values[list(FIELDS).index(path)] = value
-    assert rebuild(values) is None
+    assert rebuild(values, base.schema) is None
     with pytest.raises(RxError):  # the case loader refuses the same facts
         base.replace(changes)
 

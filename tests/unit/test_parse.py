@@ -236,7 +236,7 @@ def test_rx104_a_keyword_out_of_place_is_called_a_keyword() -> None:
     assert (found.span.line, found.span.column) == (4, 1)  # type: ignore[union-attr]
     assert found.message == "the keyword `end` is not expected here"
     assert found.help is not None
-    for keyword in ("decision", "define", "layer", "parameter", "policy", "rule", "table"):
+    for keyword in ("choice", "decision", "define", "fact", "layer", "parameter", "policy", "rule"):
         assert f"`{keyword}`" in found.help
     assert_in_words(found)
 

@@ -1,7 +1,8 @@
 """Choice values in words: explanations say "huisarts" and "nasaal", the JSON keeps ``gp`` and ``nasal``.
 
-Every code of every choice a case field holds, and every layer kind, has words in English and Dutch in one
-place (:data:`rxpolicy.language.facts.CHOICES`); the renderers use them wherever a choice value is put into words.
+Every code of every choice a case field holds has words in English and Dutch where the choice is declared
+(``choice … end`` in rules/statutory/facts.rxp), and every layer kind in the language's own words; the
+renderers use them wherever a choice value is put into words.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from rxpolicy.tools.whatif import what_if
 from rxpolicy.explain.views import because
 from rxpolicy.explain.words import LANGUAGES, layer_text, value_text
 from rxpolicy.language.check.model import LayerKind
-from rxpolicy.language.facts import CHOICES, FIELDS, FieldSpec, choice_words
+from rxpolicy.language.facts import FieldSpec, statutory_facts
 from rxpolicy.language.grammar import grammar_text
 from rxpolicy.language.types import Kind
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FACTS = statutory_facts()
+FIELDS = FACTS.fields
 CHOICE_FIELDS = [spec for spec in FIELDS.values() if spec.type.kind in (Kind.ENUM, Kind.LIST)]
+CHOICES = {c.label: c for c in FACTS.choices.values()}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +43,11 @@ def _example(store: PolicyStore, name: str, policy: str = "hollandzorg") -> Eval
 
 
 # ------------------------------------------------------------------------------------------ the words
+
+def _a_rule():  # type: ignore[no-untyped-def]
+    """Any built-in rule, to word its layer."""
+    return PolicyStore().load("hollandzorg").rules[0]
+
 
 def test_there_are_choice_fields_of_both_kinds() -> None:
     assert {spec.type.kind for spec in CHOICE_FIELDS} == {Kind.ENUM, Kind.LIST}
@@ -60,9 +69,12 @@ def test_every_choice_of_every_choice_field_has_words_in_both_languages(spec: Fi
 def test_the_layer_kinds_of_the_rule_language_have_words() -> None:
     grammar = re.search(r"LAYER_KIND\.\d+: /\\b\(([a-z|]+)\)\\b/", grammar_text())
     assert grammar is not None
-    kinds = CHOICES["layer kind"].codes
-    assert set(kinds) == set(grammar.group(1).split("|")) == {k.value for k in LayerKind}
-    assert all(CHOICES["layer kind"].words[k].get(lang) for k in kinds for lang in LANGUAGES)
+    kinds = set(grammar.group(1).split("|"))
+    assert kinds == {k.value for k in LayerKind}
+    for kind in LayerKind:
+        rule = attrs.evolve(_a_rule(), layer=kind.value, layer_kind=kind)
+        assert {layer_text(rule, lang) for lang in LANGUAGES} != {kind.value} or kind.value == "insurer"
+        assert all(layer_text(rule, lang) for lang in LANGUAGES)
 
 
 @pytest.mark.parametrize(("choice", "code", "dutch"), [
@@ -73,17 +85,21 @@ def test_the_layer_kinds_of_the_rule_language_have_words() -> None:
     ("prescriber kind", "physician_assistant", "physician assistant"),
     ("prescriber kind", "midwife", "verloskundige"), ("prescriber kind", "dentist", "tandarts"),
     ("prescriber kind", "orthodontist", "orthodontist"), ("route", "nasal", "nasaal"),
-    ("layer kind", "statutory", "wettelijk"),
 ])
 def test_the_dutch_words_a_pharmacist_writes(choice: str, code: str, dutch: str) -> None:
-    assert choice_words(choice, code, "nl") == dutch
+    assert FACTS.choice_words(choice, code, "nl") == dutch
+
+
+def test_the_statutory_layer_is_worded_in_dutch() -> None:
+    rule = attrs.evolve(_a_rule(), layer="statutory", layer_kind=LayerKind.STATUTORY)
+    assert layer_text(rule, "nl") == "wettelijk"
 
 
 def test_a_code_is_worded_by_its_own_choice() -> None:
     """``other`` is a prescriber kind and a route: each choice says it its own way."""
-    assert choice_words("prescriber kind", "other", "nl") != choice_words("route", "other", "nl")
-    assert choice_words("route", "no_such_route", "en") is None
-    assert choice_words("no such choice", "gp", "en") is None
+    assert FACTS.choice_words("prescriber kind", "other", "nl") != FACTS.choice_words("route", "other", "nl")
+    assert FACTS.choice_words("route", "no_such_route", "en") is None
+    assert FACTS.choice_words("no such choice", "gp", "en") is None
 
 
 def test_values_are_worded_only_when_their_type_says_they_are_codes() -> None:

@@ -1,4 +1,4 @@
-"""The command line: ``rxpolicy eval | check | policies | test | fmt | diff``, one module per command.
+"""The command line: ``rxpolicy eval | check | policies | test | fmt | diff | schema``, one module per command.
 
 Commands are imported when they run, not when the program starts: ``rxpolicy eval`` does not pay for the
 policy experts' tools it never uses. A command module defines one click command named ``command``;
@@ -24,6 +24,7 @@ COMMANDS: Mapping[str, str] = MappingProxyType({
     "test": "test",
     "fmt": "fmt",
     "diff": "diff",
+    "schema": "schema",
 })
 
 

@@ -25,17 +25,13 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_limited
-from rxpolicy.language import facts as schema
-from rxpolicy.language.facts import FIELDS, FieldSpec
+from rxpolicy.language.facts import BUILTINS, CaseSchema, FieldSpec
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
-__all__ = ["CheckRun", "Item", "Scalar", "WRITTEN", "compose_yaml", "from_python", "mark_span"]
+__all__ = ["CheckRun", "Item", "Scalar", "compose_yaml", "from_python", "mark_span", "example_line"]
 
-#: The fields a case writes (derived ones are computed), and every name a case may use as a key.
-WRITTEN = tuple(path for path, spec in FIELDS.items() if not spec.derived)
-_NAMES = WRITTEN + schema.SECTIONS
 # ASCII only: `\d` alone also matches other scripts' digits (١٢, １２), which Decimal and int would accept.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -47,10 +43,8 @@ _WORDS = MappingProxyType({
     Kind.BOOL: "yes or no (true or false)", Kind.MONEY: "an amount in euros", Kind.NUMBER: "a number",
     Kind.DATE: "a date (YYYY-MM-DD)", Kind.TEXT: "text", Kind.ATC: "an ATC code", Kind.ENUM: "one of its choices",
     Kind.LIST: "a list"})
+#: Example values by kind, where a fact's declaration gives none (``example "…"``).
 _EXAMPLES = MappingProxyType({
-    "dispensed_on": "2025-03-14", "insured.born_on": "1961-07-02", "insured.plan": "Compact",
-    "insured.voluntary_excess": "100", "medicine.name": "oxazepam 10 mg tablet", "prescription.course_days": "7",
-    "dispensing.ml_per_day": "500", "dispensing.months_in_use": "6", "authorisation.valid_until": "2025-12-31",
     Kind.DATE: "2025-01-10", Kind.MONEY: "12.40", Kind.NUMBER: "30", Kind.BOOL: "true", Kind.TEXT: "text",
     Kind.ATC: "N05BA04"})
 
@@ -134,11 +128,14 @@ class _Problem(Exception):
         self.code, self.what, self.help = code, what, help
 
 
-def _line(spec: FieldSpec) -> str:
+def example_line(spec: FieldSpec) -> str:
     """An example line for a field, e.g. ``price: 12.40``."""
     typ = spec.type
-    example = _EXAMPLES.get(spec.path) or _EXAMPLES.get(typ.kind) or (typ.choices or ("...",))[0]
-    return f"{spec.path.rpartition('.')[2]}: {f'[{example}]' if typ.kind is Kind.LIST else example}"
+    example = spec.example or _EXAMPLES.get(typ.kind) or (typ.choices or ("...",))[0]
+    return f"{spec.name}: {f'[{example}]' if typ.kind is Kind.LIST else example}"
+
+
+_line = example_line
 
 
 def _shown(item: Item | Scalar) -> str:
@@ -188,7 +185,8 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
                        f"write a plain number{digits}, e.g. `{_line(spec)}`")
     value = Decimal(s.text.strip())
     if value < 0:
-        least = _LEAST.get(spec.path, 0)
+        # A fact declared `at least 1` (supply_days) must not be told "0 or more".
+        least = _plain_number(spec.at_least) if spec.at_least is not None and spec.at_least > 0 else "0"
         raise _Problem("RX405", f"cannot be negative ({s.text.strip()})",
                        f"write {least} or more, e.g. `{_line(spec)}`")
     return value
@@ -248,29 +246,32 @@ _CONVERTERS: Mapping[Kind, Callable[[FieldSpec, Scalar], object]] = MappingProxy
     Kind.TEXT: lambda _, s: s.text, Kind.ATC: _atc, Kind.ENUM: _choice})
 
 
-#: Number fields whose least value is more than 0 (the help for a negative value says so).
-_LEAST = MappingProxyType({"dispensing.supply_days": 1})
-#: Number fields that count whole units.
-_WHOLE_COUNTS = MappingProxyType({"dispensing.supply_days": "days", "prescription.course_days": "days",
-                                  "dispensing.months_in_use": "months"})
+def _plain_number(value: object) -> str:
+    """A limit as a message writes it: whole amounts without cents (``100``, not ``100.00``)."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    return str(value)
 
 
-def _check_limits(path: str, value: object, plans: Collection[str] | None) -> None:
-    """The limits some fields have beyond their type."""
-    if path == "dispensing.supply_days" and isinstance(value, (int, Decimal)) and value < 1:
-        raise _Problem("RX405", f"is {value}, but a dispensing covers at least 1 day",
-                       "write the days of use this dispensing covers, e.g. `supply_days: 30`")
-    if path in _WHOLE_COUNTS and isinstance(value, Decimal) and value != value.to_integral_value():
+def _check_limits(spec: FieldSpec, value: object, plans: Collection[str] | None) -> None:
+    """The limits a fact's declaration sets beyond its type."""
+    if spec.at_least is not None and isinstance(value, (int, Decimal)) and value < spec.at_least:
+        reason = spec.at_least_reason or f"it is at least {_plain_number(spec.at_least)}"
+        noun = spec.noun.get("en", spec.name)
+        raise _Problem("RX405", f"is {value}, but {reason}",
+                       f"write {noun}, e.g. `{spec.name}: {spec.example or 30}`")
+    if spec.whole is not None and isinstance(value, Decimal) and value != value.to_integral_value():
         # Days and months are counted whole: the month arithmetic lays whole days from the dispensing date.
-        raise _Problem("RX405", f"is {value}, but it counts whole {_WHOLE_COUNTS[path]}",
-                       f"write a whole number of {_WHOLE_COUNTS[path]}, e.g. `{path.rsplit('.', 1)[1]}: 30`")
-    if path == "insured.voluntary_excess" and value not in (0, 100, 200, 300, 400, 500):
-        raise _Problem("RX405", f"is {value}, not a voluntary excess one can choose",
-                       "write 0, 100, 200, 300, 400 or 500")
-    if path == "insured.plan" and plans is not None and value is not None and not plans:
+        raise _Problem("RX405", f"is {value}, but it counts whole {spec.whole}",
+                       f"write a whole number of {spec.whole}, e.g. `{spec.name}: 30`")
+    if spec.allowed and value not in spec.allowed:
+        options = [_plain_number(a) for a in spec.allowed]
+        listed = ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]
+        raise _Problem("RX405", f"is {value}, not a {spec.name.replace('_', ' ')} one can choose", f"write {listed}")
+    if spec.one_of_plans and plans is not None and value is not None and not plans:
         raise _Problem("RX407", f"is `{value}`, but this policy knows no supplementary plans",
-                       "write `plan: null` (or leave it out), or choose the policy that has this plan")
-    if path == "insured.plan" and plans is not None and value is not None and value not in plans:
+                       f"write `{spec.name}: null` (or leave it out), or choose the policy that has this plan")
+    if spec.one_of_plans and plans is not None and value is not None and value not in plans:
         hint = did_you_mean(str(value), plans)
         suggestion = f"; did you mean `{hint}`?" if hint else ""
         raise _Problem("RX407", f"is `{value}`, a plan the policy does not know{suggestion}",
@@ -285,6 +286,7 @@ _FAILED = object()
 class CheckRun:
     """One validation: walks the case tree, converts every field and collects every problem."""
 
+    schema: CaseSchema
     source: str
     from_file: bool
     plans: Collection[str] | None = None
@@ -323,7 +325,7 @@ class CheckRun:
         self.missing()
         converted = ((path, self.convert(path, item)) for path, item in self.written.items())
         got = {path: value for path, value in converted if value is not _FAILED}
-        values = self.cross_check(got) if "dispensed_on" in got else ()
+        values = self.cross_check(got) if self.schema.period_date in got else ()
         if self.problems:
             raise RxError(self.problems)
         lines = {path: item.key_span.line for path, item in self.written.items() if item.key_span}
@@ -342,21 +344,23 @@ class CheckRun:
         self.sections[prefix] = item.span
         for key, child in item.value.items():
             path = f"{prefix}.{key}".lstrip(".")
-            if path in WRITTEN:
+            spec = self.schema.fields.get(path)
+            if spec is not None and not spec.derived:
                 self.written[path] = child
-            elif path in schema.SECTIONS and not (isinstance(child.value, Scalar) and child.value.tag == "null"):
+            elif path in self.schema.sections and not (isinstance(child.value, Scalar) and child.value.tag == "null"):
                 self.walk(child, path)
-            elif path not in schema.SECTIONS:  # (`insured:` with nothing under it, `authorisation: null`: fine)
+            elif path not in self.schema.sections:  # (`insured:` with nothing under it, `authorisation: null`: fine)
                 self.unknown(key, prefix, child)
 
     def unknown(self, key: str, prefix: str, child: Item) -> None:
         """An unknown name: say where it belongs, or which name was probably meant."""
         path, here = f"{prefix}.{key}".lstrip("."), f"`{prefix}`" if prefix else "the top level of a case"
         span = child.key_span or child.span
-        homes = [home for home, _, name in (n.rpartition(".") for n in _NAMES) if name == key and home != prefix]
-        names = [name for home, _, name in (n.rpartition(".") for n in _NAMES) if home == prefix]
+        known = (*self.schema.written, *self.schema.sections)
+        homes = [home for home, _, name in (n.rpartition(".") for n in known) if name == key and home != prefix]
+        names = [name for home, _, name in (n.rpartition(".") for n in known) if home == prefix]
         hint = did_you_mean(key, names)
-        if any(d.rpartition(".")[2] == key for d in schema.DERIVED):
+        if any(d.rpartition(".")[2] == key for d in self.schema.derived):
             self.report("RX403", path, f"`{key}` is worked out from the other fields, so a case does not write it",
                         span, f"remove the line `{key}: ...`")
         elif homes:
@@ -371,27 +375,28 @@ class CheckRun:
                         f"remove the line, or use one of the fields of {here}: {', '.join(names)}")
 
     def missing(self) -> None:
-        """Report required fields not written (both authorisation dates once the section is given)."""
-        for path in WRITTEN:
+        """Report required fields not written (every fact of an `all or none` section once it is given)."""
+        fields = self.schema.fields
+        for path in self.schema.written:
             section = path.rpartition(".")[0]
-            needed = FIELDS[path].required or (section == "authorisation" and section in self.sections)
+            needed = fields[path].required or (section in self.schema.all_or_none and section in self.sections)
             # Inside a section that is not a mapping nothing was read, so nothing is reported missing.
             inside_broken = any(b in ("", section) or section.startswith(b + ".") for b in self.broken)
             if needed and path not in self.written and not inside_broken:
                 where = f"under `{section}:`" if section else "at the top level"
                 self.report("RX402", path, f"the required field `{path}` is missing",
-                            self.sections.get(section), f"add the line `{_line(FIELDS[path])}` {where}")
+                            self.sections.get(section), f"add the line `{_line(fields[path])}` {where}")
 
     def convert(self, path: str, item: Item) -> object:
         """The value of one written field; a problem is reported and gives :data:`_FAILED`."""
-        spec = FIELDS[path]
+        spec = self.schema.fields[path]
         try:
             if spec.type.kind is Kind.LIST:
                 return self.list_value(spec, item)
             if not isinstance(item.value, Scalar):
                 raise _wrong_type(spec, item)
             value = _convert(spec, item.value)
-            _check_limits(path, value, self.plans)
+            _check_limits(spec, value, self.plans)
             return value
         except _Problem as problem:
             self.report(problem.code, path, f"`{path}` {problem.what}", item.span, problem.help)
@@ -412,39 +417,59 @@ class CheckRun:
                             entry.span or item.span, problem.help)
         return tuple(values) if len(values) == len(item.value) else _FAILED
 
-    def half_authorisation(self, v: Mapping[str, object]) -> None:
-        """Report an authorisation with one of its dates written as null: it is both dates or none."""
-        granted, until = schema.AUTHORISATION_DATES
-        for path, other in ((granted, until), (until, granted)):
-            if v[path] is None and path in self.written and v[other] is not None:
-                self.report("RX402", path, f"`{path}` is null, but an authorisation has both dates or none",
-                            self.written[path].span,
-                            f"write the date of `{path}`, or write `authorisation: null` when there is no authorisation")
+    def half_section(self, v: Mapping[str, object], section: str) -> None:
+        """Report an `all or none` section with some of its facts written as null and others not."""
+        paths = [p for p in self.schema.written if p.rpartition(".")[0] == section]
+        for path in paths:
+            others = [p for p in paths if p != path and v[p] is not None]
+            if v[path] is None and path in self.written and others:
+                every = "both" if len(paths) == 2 else "all"
+                self.report("RX402", path, f"`{path}` is null, but {_a(section)} {section} has {every} "
+                            f"{'dates' if all(self.schema.fields[p].type.kind is Kind.DATE for p in paths) else 'facts'}"
+                            " or none", self.written[path].span,
+                            f"write the {'date' if self.schema.fields[path].type.kind is Kind.DATE else 'value'} of "
+                            f"`{path}`, or write `{section}: null` when there is no {section}")
 
     def cross_check(self, got: dict[str, object]) -> tuple[object, ...]:
         """Apply defaults, check dates against each other and derive the computed fields."""
-        on = got["dispensed_on"]
-        assert isinstance(on, dt.date)
-        v = {path: got.get(path, FIELDS[path].default_for(on)) for path in WRITTEN}
+        fields = self.schema.fields
         failed = set(self.written) - set(got)
-        for first, later, blame, why in (
-                ("insured.born_on", "dispensed_on", "insured.born_on",
-                 "a medicine cannot be dispensed before its patient is born"),
-                ("insured.insured_from", "insured.insured_until", "insured.insured_until",
-                 "the insurance cannot end before it starts"),
-                ("authorisation.granted_on", "authorisation.valid_until", "authorisation.valid_until",
-                 "an authorisation cannot end before it is granted")):
-            a, b = v[first], v[later]
-            if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
-                # Blame a field the author wrote; the other may be a default (the insured period).
-                blame = blame if blame in self.written else first if blame == later else later
-                a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
-                said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
-                self.report("RX405", blame, said, self.written[blame].span, f"check both dates: {why}")
-        if "authorisation" in self.sections:
-            self.half_authorisation(v)
-        born, start, end = v["insured.born_on"], v["insured.insured_from"], v["insured.insured_until"]
-        if not (isinstance(born, dt.date) and isinstance(start, dt.date) and isinstance(end, dt.date)):
-            return ()  # a date could not be read; its problem is already reported
-        v.update(zip(schema.DERIVED, schema.derived_facts(on, born, start, end)))
-        return tuple(v[path] for path in FIELDS)
+        v: dict[str, object] = {}
+
+        def value(path: str) -> object:
+            if path not in v:
+                spec = fields[path]
+                if spec.derived:
+                    args = [value(a) for a in spec.arguments]
+                    # A date that could not be read leaves its computations out; its problem is reported.
+                    v[path] = None if any(a is None for a in args) else \
+                        BUILTINS[spec.computed_by].function(*args)  # type: ignore[index]
+                elif path in got:
+                    v[path] = got[path]
+                else:  # not written, or written wrong (its problem is reported): the default
+                    v[path] = spec.default_in(value)
+            return v[path]
+
+        for path in fields:
+            value(path)
+        for path in self.schema.written:
+            for other, after, why in fields[path].orders:
+                first, later = (other, path) if not after else (path, other)
+                a, b = v[first], v[later]
+                if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
+                    # Blame a field the author wrote; the other may be a default (the insured period).
+                    blame = path if path in self.written else other if other in self.written else path
+                    a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
+                    said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
+                    span = self.written[blame].span if blame in self.written else None
+                    self.report("RX405", blame, said, span, f"check both dates: {why or 'one is written wrong'}")
+        for section in self.schema.all_or_none:
+            if section in self.sections:
+                self.half_section(v, section)
+        if any(v[p] is None and not fields[p].type.nullable for p in self.schema.derived):
+            return ()  # a value could not be read; its problem is already reported
+        return tuple(v[path] for path in fields)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

@@ -27,7 +27,6 @@ from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.check.model import DecisionInfo
-from rxpolicy.language.facts import field_index
 
 __all__ = ["FunctionWriter", "ATOMIC", "decisions_computed"]
 
@@ -82,7 +81,7 @@ class FunctionWriter(ExpressionWriter):
         values = "".join(f"v_{i}, " for i in range(len(self.decisions)))
         deciders = "".join(f"r_{i}, " for i in range(len(self.decisions)))
         head = [f"def {name}(V):",
-                f"    D = V[{field_index('dispensed_on')}]"]
+                f"    D = V[{self.checked.facts.period_index}]"]
         return "\n".join(head + body + [f"    return ({values}), ({deciders})"])
 
     def write_explainers(self) -> tuple[str, dict[tuple[str, object], str]]:
@@ -99,7 +98,7 @@ class FunctionWriter(ExpressionWriter):
             name = f"x_{len(names)}"
             names[owner] = name
             body = [f"    _ = {self.expr(e)}" for e in expressions[:-1]] + [f"    return {self.expr(expressions[-1])}"]
-            functions.append("\n".join([f"def {name}(V, VALS, TL):", "    D = V[0]", *body]))
+            functions.append("\n".join([f"def {name}(V, VALS, TL):", f"    D = V[{self.checked.facts.period_index}]", *body]))
 
         for rule in self.rules:
             if rule.index in self.in_force:

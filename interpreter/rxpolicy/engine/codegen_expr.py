@@ -16,7 +16,6 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decima
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
-from rxpolicy.language.facts import field_index
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit
 
@@ -123,7 +122,7 @@ class ExpressionWriter:
     def _name(self, node: ast.Name) -> str:
         resolved = self.checked.names[id(node)]
         if resolved.kind is SymbolKind.FIELD:
-            return f"V[{field_index(resolved.target)}]"
+            return f"V[{self.checked.facts.field_index(resolved.target)}]"
         if resolved.kind is SymbolKind.CHOICE:
             return repr(resolved.target)
         if resolved.kind is SymbolKind.PARAMETER:
@@ -185,7 +184,11 @@ class ExpressionWriter:
         return "(" + " or ".join(tests) + ")"
 
     def _fitswithin(self, node: ast.FitsWithin) -> str:
-        extra = f"D, V[{field_index('dispensing.smallest_pack')}], V[{field_index('prescription.course_days')}]"
+        # What "or the smallest pack" and "or one course" read is declared by the facts (`stands for`).
+        facts = self.checked.facts
+        smallest = f"V[{facts.field_index(facts.smallest_pack)}]" if facts.smallest_pack else "False"
+        course = f"V[{facts.field_index(facts.one_course)}]" if facts.one_course else "None"
+        extra = f"D, {smallest}, {course}"
         supply = node.supply
         if isinstance(supply, ast.WithUnit) and supply.unit.startswith("day"):
             # A supply in days needs no Duration: the day count is compared directly.

@@ -31,6 +31,7 @@ from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.check.model import DecisionInfo, LayerInfo
+from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 
@@ -79,6 +80,16 @@ class CompiledPolicy:
     fingerprint: str
     file_hashes: Mapping[str, str]
     checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+
+    @property
+    def facts(self) -> CaseSchema:
+        """The facts of a case this policy declares; read its cases with them (``load_case(…, policy=…)``)."""
+        return self.checked.facts
+
+    @property
+    def outcome(self) -> str | None:
+        """The decision the policy declares its outcome (``is the outcome``), if any."""
+        return self.checked.outcome
 
     def epoch_for(self, day: dt.date) -> Epoch | None:
         """The period that holds ``day``, or None when the policy is not in force then."""

@@ -20,7 +20,7 @@ import attrs
 
 from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine import runtime
-from rxpolicy.engine.case import Case
+from rxpolicy.engine.case import Case, case_from_mapping
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
 from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_failure
 from rxpolicy.engine.meta import RuleMeta
@@ -82,7 +82,7 @@ class Evaluation:
         self.trace = trace
 
     def __repr__(self) -> str:
-        return f"<Evaluation {self.policy.name} {self.case.dispensed_on} outcome={self.outcome}>"
+        return f"<Evaluation {self.policy.name} {self.case.day} outcome={self.outcome}>"
 
     @property
     def receipt(self) -> Receipt:
@@ -109,15 +109,28 @@ class Evaluation:
 
     @property
     def outcome(self) -> str | None:
-        """'covered' or 'not_covered' (None while the policy has no `covered` decision)."""
-        if "covered" not in self:
+        """The outcome decision's name when it is yes (``covered``), else ``not_`` and the name (``not_covered``).
+
+        The policy declares which decision is its outcome (``is the outcome``); None when it declares none.
+        """
+        name = self.policy.outcome
+        if name is None or name not in self:
             return None
-        return "covered" if self["covered"].value else "not_covered"
+        return name if self[name].value else f"not_{name}"
+
+    @property
+    def positive(self) -> bool:
+        """Whether the outcome decision is yes (the case is covered); False when there is no outcome."""
+        name = self.policy.outcome
+        return name is not None and name in self and self[name].value is True
 
     @property
     def reasons(self) -> tuple[RuleMeta, ...]:
-        """When not covered: the rules that decided so."""
-        return self["covered"].rules if self.outcome == "not_covered" else ()
+        """When the outcome is no (not covered): the rules that decided so."""
+        name = self.policy.outcome
+        if name is None or self.outcome != f"not_{name}":
+            return ()
+        return self[name].rules
 
     def explain(self, name: str) -> tuple[RuleTrace, ...]:
         """The rules that took part in a decision, deciding ones first (needs the trace)."""
@@ -132,7 +145,9 @@ class Evaluation:
 
 def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evaluation:
     """Evaluate one case; raises :class:`RxError` (RX5xx) when the policy cannot decide it."""
-    day = case.values[0]  # dispensed_on comes first in the schema
+    if case.schema is not policy.facts and case.schema.fingerprint != policy.facts.fingerprint:
+        case = _read_again(policy, case)
+    day = case.values[policy.facts.period_index]
     epochs = policy.epochs
     epoch = epochs[0] if len(epochs) == 1 and epochs[0].contains(day) else policy.epoch_for(day)  # type: ignore
     if epoch is None:
@@ -158,26 +173,35 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     return Evaluation(policy, case, values, deciders, the_trace)
 
 
+def _read_again(policy: CompiledPolicy, case: Case) -> Case:
+    """A case read with other facts (another policy's, or the statutory layer's), read with this policy's:
+    facts it adds get their defaults (or a case-file error when required)."""
+    again = case_from_mapping(case.to_mapping(only_changed=True), source=case.source, policy=policy)
+    return attrs.evolve(again, lines=case.lines)
+
+
 def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:
     with decimal.localcontext(MONEY_CONTEXT):
         canonical = json.dumps(case.to_mapping(only_changed=False), sort_keys=True, default=str)
     return Receipt(engine_version=ENGINE_VERSION, policy=policy.name, policy_fingerprint=policy.fingerprint,
-                   grammar_sha256=grammar_sha256(), rule_files=policy.file_hashes, dispensed_on=case.dispensed_on,
+                   grammar_sha256=grammar_sha256(), rule_files=policy.file_hashes, dispensed_on=case.day,
                    case_sha256=hashlib.sha256(canonical.encode()).hexdigest())
 
 
 def _date_span(case: Case) -> Span | None:
     """Where the case file writes its dispensing date, so a date problem points at it."""
-    line = case.lines.get("dispensed_on")
+    period = case.schema.period_date
+    line = case.lines.get(period)
     if line is None:
         return None
-    return Span(path=case.source, line=line, column=1, end_line=line, end_column=len("dispensed_on") + 1)
+    name = period.rpartition(".")[2]
+    return Span(path=case.source, line=line, column=1, end_line=line, end_column=len(name) + 1)
 
 
 def _not_in_force(policy: CompiledPolicy, case: Case) -> Diagnostic:
-    day = case.dispensed_on
+    day = case.day
     period = str(policy.validity) if policy.validity else "no period"
-    return Diagnostic(code="RX501", field="dispensed_on", span=_date_span(case),
+    return Diagnostic(code="RX501", field=case.schema.period_date, span=_date_span(case),
                       message=f"the policy `{policy.name}` has no rules in force on {day} (it is in force {period})",
                       help="check the dispensing date, or choose a policy in force on that date (`rxpolicy policies`)")
 
@@ -187,9 +211,9 @@ def _gap(policy: CompiledPolicy, case: Case, epoch: Epoch, gap: runtime.Gap) -> 
     in_force = [r for r in policy.rules if decision.name in r.decides and r.index in epoch.rules_in_force]
     reason = ("no rule for it is in force on that date" if not in_force
               else "none of its rules applies to this case")
-    return Diagnostic(code="RX502", span=decision.span, field="dispensed_on" if not in_force else None,
+    return Diagnostic(code="RX502", span=decision.span, field=case.schema.period_date if not in_force else None,
                       message=f"the policy `{policy.name}` does not decide `{decision.name}` for this case dispensed "
-                              f"on {case.dispensed_on}: {reason}",
+                              f"on {case.day}: {reason}",
                       help="add a rule (or a last table row without `when`) that covers this case; "
                            "`rxpolicy check` lists gaps with an example case")
 
@@ -209,11 +233,11 @@ def _conflict(policy: CompiledPolicy, case: Case, conflict: runtime.Conflict) ->
 def _missing(policy: CompiledPolicy, case: Case, missing: runtime.NotInForce) -> Diagnostic:
     parameter = policy.checked.parameters[missing.parameter]
     periods = ", ".join(str(v.validity) for v in parameter.values if v.validity) or "none"
-    return Diagnostic(code="RX504", span=parameter.span, field="dispensed_on",
+    return Diagnostic(code="RX504", span=parameter.span, field=case.schema.period_date,
                       message=f"the amount `{parameter.name}` of policy `{policy.name}` has no value in force on "
-                              f"{case.dispensed_on} (values exist for: {periods})",
+                              f"{case.day} (values exist for: {periods})",
                       help=f"add a `value … in force from …` to `{parameter.name}` that covers "
-                           f"{case.dispensed_on.year}, or check the dispensing date")
+                           f"{case.day.year}, or check the dispensing date")
 
 
 def _failed(policy: CompiledPolicy, case: Case, failure: Failure) -> Diagnostic:
@@ -221,5 +245,5 @@ def _failed(policy: CompiledPolicy, case: Case, failure: Failure) -> Diagnostic:
     decision = policy.decisions[failure.decision].name
     return Diagnostic(code="RX505", span=span, related=related, field=failure.field,
                       message=f"the policy `{policy.name}` cannot decide `{decision}` for this case dispensed on "
-                              f"{case.dispensed_on}: {what}",
+                              f"{case.day}: {what}",
                       help=f"{fix}; `rxpolicy check` lists such cases (RX374)")

@@ -22,7 +22,6 @@ from rxpolicy.engine.compile import CompiledPolicy, Epoch
 from rxpolicy.engine.trace import Trace
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import field_index
 from rxpolicy.language.source import Span
 from rxpolicy.language.values import MONEY_CONTEXT
 
@@ -159,7 +158,7 @@ def _division(policy: CompiledPolicy, expressions: list[ast.Expr],
     divisions = [n for e in expressions for n in ast.walk(e) if isinstance(n, ast.Arith) and n.op == "/"]
     for node in divisions:
         resolved = policy.checked.names.get(id(node.right)) if isinstance(node.right, ast.Name) else None
-        if resolved is not None and resolved.kind is SymbolKind.FIELD and values[field_index(resolved.target)] == 0:
+        if resolved is not None and resolved.kind is SymbolKind.FIELD and values[policy.checked.facts.field_index(resolved.target)] == 0:
             return node, resolved.target
     return (divisions[0], None) if len(divisions) == 1 else (None, None)
 

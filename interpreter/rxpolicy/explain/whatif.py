@@ -18,7 +18,7 @@ import attrs
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.explain.words import json_value, term, value_text
-from rxpolicy.language.facts import AUTHORISATION_DATES, FIELDS
+from rxpolicy.language.facts import AUTHORISATION_DATES, FieldSpec
 from rxpolicy.language.types import Kind
 
 __all__ = ["MAX_CHANGES", "Changes", "Counterfactual", "WhatIf", "change_unit", "Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
@@ -104,14 +104,13 @@ def _w(key: str, lang: str) -> str:
     return nl if lang == "nl" else en
 
 
-def _noun(path: str, lang: str) -> str:
-    noun = FIELDS[path].noun
-    return noun.get(lang) or noun["en"]
+def _noun(spec: FieldSpec, lang: str) -> str:
+    return spec.noun.get(lang) or spec.noun["en"]
 
 
 def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) -> str:
     """One changed fact as a clause; ``values`` holds several choices when alternatives are merged."""
-    spec, value = FIELDS[path], values[0]
+    spec, value = cf.case.schema.fields[path], values[0]
     bound = cf.bounds.get(path)
     bound_words = f"{_w(bound, lang)} " if bound else ""
     if path == "dispensing.supply_days":
@@ -122,12 +121,12 @@ def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) 
         phrases = spec.yes if value else spec.no
         return phrases.get(lang) or phrases["en"]
     if value is None:
-        return f"{_noun(path, lang)} {term('is', lang)} {_w('not given', lang)}"
+        return f"{_noun(spec, lang)} {term('is', lang)} {_w('not given', lang)}"
     if spec.type.kind in (Kind.ENUM, Kind.TEXT):
         shown = f" {_w('or', lang)} ".join(value_text(v, lang, spec.type) for v in values)
     else:
         shown = value_text(value, lang)
-    return f"{_noun(path, lang)} {term('is', lang)} {bound_words}{shown}"
+    return f"{_noun(spec, lang)} {term('is', lang)} {bound_words}{shown}"
 
 
 def _authorisation_phrase(cf: Counterfactual, lang: str) -> str:
@@ -157,7 +156,7 @@ def change_phrases(cf: Counterfactual, lang: str = "en", merged: Mapping[str, Se
                    ) -> tuple[str, ...]:
     """The changed facts of one counterfactual as clauses, in schema order (``merged``: alternative choices)."""
     clauses = []
-    for path in FIELDS:
+    for path in cf.case.schema.fields:
         if path == AUTHORISATION_DATES[0] and path in cf.changes:
             clauses.append(_authorisation_phrase(cf, lang))
         elif path in cf.changes and path not in AUTHORISATION_DATES:
@@ -174,13 +173,13 @@ def alternatives(counterfactuals: Sequence[Counterfactual], lang: str = "en") ->
     """The counterfactuals as clauses, those differing only in one choice's value said together."""
     groups: dict[object, list[Counterfactual]] = {}
     for cf in counterfactuals:
-        choices = [p for p in cf.changes if FIELDS[p].type.kind in (Kind.ENUM, Kind.TEXT)]
+        choices = [p for p in cf.changes if cf.case.schema.fields[p].type.kind in (Kind.ENUM, Kind.TEXT)]
         key: object = _merge_key(cf, choices[0]) if len(choices) == 1 else id(cf)
         groups.setdefault(key, []).append(cf)
     result = []
     for members in groups.values():
         first = members[0]
-        choices = [p for p in first.changes if FIELDS[p].type.kind in (Kind.ENUM, Kind.TEXT)]
+        choices = [p for p in first.changes if first.case.schema.fields[p].type.kind in (Kind.ENUM, Kind.TEXT)]
         merged = {choices[0]: tuple(m.changes[choices[0]] for m in members)} if len(members) > 1 else None
         result.append(Alternative(clauses=change_phrases(first, lang, merged),
                                   rules=tuple({m.rule.index: m.rule for m in members}.values()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from types import MappingProxyType
 from decimal import Decimal
 
 from rxpolicy.engine.compile import CompiledPolicy
@@ -17,7 +18,6 @@ from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import FIELDS, choice_words
 from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, format_money
 
@@ -87,16 +87,20 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
     if isinstance(value, tuple):
         return ", ".join(value_text(v, lang, typ) for v in value) or "—"
     if isinstance(value, str):
-        words = choice_words(typ.name, value, lang) if typ is not None and typ.kind in _CHOICE_KINDS else None
-        return words or value.replace("_", " ")
+        words = typ.words.get(value) if typ is not None and typ.kind in _CHOICE_KINDS and typ.words else None
+        return (words.get(lang) or words["en"]) if words else value.replace("_", " ")
     return str(value)
+
+
+#: The kinds of rule layer (``kind statutory`` / ``kind insurer``) in English and Dutch: words of the language.
+_LAYER_KINDS = MappingProxyType({"statutory": ("statutory", "wettelijk"), "insurer": ("insurer", "verzekeraar")})
 
 
 def layer_text(rule: RuleMeta, lang: str = "en") -> str:
     """The layer of a rule as people read it: a layer named after its kind in the kind's words
     (the statutory layer: "wettelijk" in Dutch), any other by its name (``model``, ``hollandzorg``)."""
     if rule.layer == rule.layer_kind.value:
-        return choice_words("layer kind", rule.layer_kind.value, lang) or rule.layer
+        return _LAYER_KINDS[rule.layer_kind.value][lang == "nl"]
     return rule.layer
 
 
@@ -122,7 +126,7 @@ def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
     if isinstance(node, ast.Name):
         resolved = policy.checked.names.get(id(node))
         if resolved and resolved.kind is SymbolKind.FIELD:
-            spec = FIELDS[resolved.target]
+            spec = policy.facts.fields[resolved.target]
             return spec.noun.get(lang) or spec.noun.get("en") or resolved.target
         texts: Mapping[str, str] = {}
         if resolved and resolved.kind is SymbolKind.DECISION:
@@ -163,7 +167,7 @@ def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str
         return f"{_written(node, policy)}: {value_text(value, lang, _type(node, policy))}"
     texts: Mapping[str, str] = {}
     if resolved.kind is SymbolKind.FIELD:
-        spec = FIELDS[resolved.target]
+        spec = policy.facts.fields[resolved.target]
         if isinstance(value, bool) and (spec.yes or spec.no):
             phrases = spec.yes if value else spec.no
             return phrases.get(lang) or phrases["en"]
@@ -188,7 +192,7 @@ def _yes_no_sentence(node: ast.Compare, observed: object, policy: CompiledPolicy
     if (node.op not in ("is", "is not") or resolved is None or resolved.kind is not SymbolKind.FIELD
             or not isinstance(node.right, ast.Literal) or not isinstance(node.right.value, bool)):
         return None
-    spec = FIELDS[resolved.target]
+    spec = policy.facts.fields[resolved.target]
     if not spec.yes or not spec.no:
         return None
     if observed is None:  # unknown: say which fact is missing

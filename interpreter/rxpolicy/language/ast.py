@@ -20,7 +20,8 @@ __all__ = [
     "Arith", "Assignment", "BoolOp", "Call", "Citation", "Compare", "children", "walk", "Decision", "Definition", "Expr", "Explain",
     "FitsWithin", "IfThenElse", "InList", "Item", "Known", "Layer", "Literal", "LiteralKind", "Matches", "Name",
     "Not", "OneOf", "Parameter", "ParameterValue", "Policy", "Rounded", "Rule", "RuleFile", "RuleRef",
-    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "WithUnit",
+    "SupplyLimitExpr", "Table", "TypeRef", "Validity", "WithUnit", "Fact", "FactType", "DateOrder", "ChoiceDecl",
+    "ChoiceOption", "Section",
 ]
 
 _span = attrs.field(eq=False, repr=False)
@@ -315,6 +316,8 @@ class Decision:
     name: str
     type: TypeRef
     explains: tuple[Explain, ...]
+    #: ``is the outcome``: the yes/no decision an evaluation's outcome is (``covered`` / ``not_covered``).
+    outcome: bool = False
     span: Span = _span
 
 
@@ -384,7 +387,100 @@ class Table:
     span: Span = _span
 
 
-Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table
+# ----------------------------------------------------------------------------- the facts of a case
+
+@attrs.frozen(kw_only=True)
+class FactType:
+    """A fact's type as written: ``date``, ``prescriber_kind``, ``indication_code or any text``,
+    ``list of prescriber_kind``, each optionally ``, or unknown``."""
+
+    #: The type words (``yes or no``, ``money``, ``ATC code``…) or the name of a declared choice.
+    words: str
+    #: Whether ``words`` names a choice.
+    choice: bool = False
+    #: ``list of <choice>``.
+    list_of: bool = False
+    #: ``<choice> or any text``: the listed codes are those rules may name, any text is accepted.
+    open: bool = False
+    nullable: bool = False
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class DateOrder:
+    """``not before insured.insured_from because "…"`` (or ``not after``): a date's place among the case's dates."""
+
+    other: str
+    after: bool
+    reason: str | None
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Fact:
+    """``fact insured.born_on: date ... end``: one fact of a case, written in it or computed from others."""
+
+    path: str
+    type: FactType
+    required: bool
+    default: Expr | None
+    #: ``computed by whole_years_between(insured.born_on, dispensed_on)``: the built-in and its facts.
+    computed_by: str | None
+    arguments: tuple[str, ...]
+    #: Nouns per language (``explain en "the date of birth"``).
+    explains: tuple[Explain, ...]
+    #: For a yes/no fact: the sentence when it is yes / no, per language.
+    if_yes: tuple[Explain, ...]
+    if_no: tuple[Explain, ...]
+    meaning: str | None
+    terms: tuple[Explain, ...]
+    example: str | None
+    at_least: object
+    at_least_reason: str | None
+    whole: str | None
+    allowed: tuple[Expr, ...]
+    one_of_plans: bool
+    orders: tuple[DateOrder, ...]
+    #: ``decides the rules in force``: the date that chooses the period and from which periods are laid.
+    period_date: bool
+    #: ``stands for the smallest pack`` / ``stands for one course``: what `fits within` reads for them.
+    stands_for: str | None
+    #: ``fixed because "…"``: a fact no one can change at the counter, so a what-if never proposes it.
+    fixed: str | None = None
+    span: Span = _span
+    path_span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class ChoiceOption:
+    """``option gp en "a GP" nl "huisarts"``."""
+
+    code: str
+    words: tuple[Explain, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class ChoiceDecl:
+    """``choice prescriber_kind option … end``: the codes a choice fact accepts, with their words."""
+
+    name: str
+    options: tuple[ChoiceOption, ...]
+    span: Span = _span
+
+
+@attrs.frozen(kw_only=True)
+class Section:
+    """``section insured explain en "the insured person" end``: the words of a section of the case file."""
+
+    path: str
+    explains: tuple[Explain, ...]
+    #: ``all or none``: once the section is written, every fact in it is.
+    all_or_none: bool
+    span: Span = _span
+
+
+Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Fact | ChoiceDecl | Section
 
 
 @attrs.frozen(kw_only=True)

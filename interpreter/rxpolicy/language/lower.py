@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import attrs
 from lark import Token, Transformer, Tree, v_args
 from lark.tree import Meta
 
@@ -21,10 +22,12 @@ from rxpolicy.language.parse import parse
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Duration, Rounding, Unit
 
-__all__ = ["lower", "parse_rule_file", "TYPE_WORDS"]
+__all__ = ["lower", "parse_rule_file", "TYPE_WORDS", "FACT_TYPE_WORDS"]
 
 #: Type words as written → canonical name (the checker maps these to types).
 TYPE_WORDS = ("yes or no", "money", "duration", "supply limit", "number", "date", "text", "percentage")
+#: The type words a case fact may have (besides a declared choice).
+FACT_TYPE_WORDS = ("yes or no", "money", "number", "date", "text", "ATC code")
 
 
 def parse_rule_file(source: SourceFile) -> ast.RuleFile:
@@ -177,7 +180,7 @@ class _Lower(Transformer[Token, Any]):
     def decision_decl(self, meta: Meta, children: list[Any]) -> ast.Decision:
         clauses = children[2:-1]
         return ast.Decision(name=str(children[0]), type=children[1], explains=self._explains(clauses),
-                            span=self.span(meta))
+                            outcome=bool(self._single(clauses, "outcome", "`is the outcome`")), span=self.span(meta))
 
     def define_decl(self, meta: Meta, children: list[Any]) -> ast.Definition:
         return ast.Definition(name=str(children[0]), expr=children[1], explains=self._explains(children[2:]),
@@ -196,6 +199,158 @@ class _Lower(Transformer[Token, Any]):
                              citations=tuple(c[1] for c in clauses if c[0] == "source"),
                              interpretation=interpretation, interpretations=translations,
                              values=tuple(c[1] for c in clauses if c[0] == "value"), span=self.span(meta))
+
+    # ------------------------------------------------------------------ the facts of a case
+    def path(self, meta: Meta, children: list[Token]) -> tuple[str, Span]:
+        return ".".join(str(c) for c in children), self.span(meta)
+
+    def plain_fact_type(self, meta: Meta, children: list[Token]) -> ast.FactType:
+        words = " ".join(_words(t) for t in children)
+        span = self.span(meta)
+        if words not in FACT_TYPE_WORDS:
+            self.problem("RX204", span, f"`{words}` is not a type a fact can have",
+                         "write one of: " + ", ".join(FACT_TYPE_WORDS) + ", or the name of a choice")
+        return ast.FactType(words=words, span=span)
+
+    def choice_fact_type(self, meta: Meta, children: list[Token]) -> ast.FactType:
+        return ast.FactType(words=str(children[0]), choice=True, span=self.span(meta))
+
+    def open_choice_fact_type(self, meta: Meta, children: list[Token]) -> ast.FactType:
+        span = self.span(meta)
+        if _words(children[1]) != "text":
+            self.problem("RX204", span, f"`{children[0]} or any {_words(children[1])}` is not a type",
+                         f"write `{children[0]} or any text`")
+        return ast.FactType(words=str(children[0]), choice=True, open=True, span=span)
+
+    def list_fact_type(self, meta: Meta, children: list[Token]) -> ast.FactType:
+        return ast.FactType(words=str(children[0]), choice=True, list_of=True, span=self.span(meta))
+
+    def fact_unknown(self, meta: Meta, children: list[Any]) -> bool:
+        return True
+
+    def fact_type(self, meta: Meta, children: list[Any]) -> ast.FactType:
+        base: ast.FactType = children[0]
+        return attrs.evolve(base, nullable=children[1] is True, span=self.span(meta))
+
+    def required_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("required", True, self.span(meta))
+
+    def default_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("default", children[0], self.span(meta))
+
+    def computed_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("computed", (str(children[0]), tuple(p for p, _ in children[1:])), self.span(meta))
+
+    def if_yes_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        return ("if_yes", ast.Explain(lang=str(children[0]), text=children[1], span=span), span)
+
+    def if_no_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        return ("if_no", ast.Explain(lang=str(children[0]), text=children[1], span=span), span)
+
+    def meaning_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("meaning", children[0], self.span(meta))
+
+    def term_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        return ("term", ast.Explain(lang=str(children[0]), text=children[1], span=span), span)
+
+    def example_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
+        return ("example", _unquote(str(children[0])), self.span(meta))
+
+    def at_least_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("at_least", (Decimal(str(children[0])), children[1]), self.span(meta))
+
+    def counts_whole_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
+        unit = str(children[0])
+        return ("whole", unit if unit.endswith("s") else unit + "s", self.span(meta))
+
+    def not_before_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        return ("order", ast.DateOrder(other=children[0][0], after=False, reason=children[1], span=span), span)
+
+    def not_after_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        return ("order", ast.DateOrder(other=children[0][0], after=True, reason=children[1], span=span), span)
+
+    def allowed_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("allowed", tuple(children), self.span(meta))
+
+    def one_of_plans_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("plans", True, self.span(meta))
+
+    def period_date_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("period_date", True, self.span(meta))
+
+    def smallest_pack_role(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("stands_for", "the smallest pack", self.span(meta))
+
+    def one_course_role(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("stands_for", "one course", self.span(meta))
+
+    def fixed_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("fixed", children[0], self.span(meta))
+
+    def _per_language(self, clauses: Sequence[tuple[str, Any, Span]], kind: str, what: str) -> tuple[ast.Explain, ...]:
+        seen: dict[str, ast.Explain] = {}
+        for clause_kind, explain, span in clauses:
+            if clause_kind != kind:
+                continue
+            if explain.lang in seen:
+                self.problem("RX202", span, f"the `{explain.lang}` {what} is written twice",
+                             f"keep one {what} per language")
+            seen[explain.lang] = explain
+        return tuple(seen.values())
+
+    def fact_decl(self, meta: Meta, children: list[Any]) -> ast.Fact:
+        (path, path_span), typ, clauses = children[0], children[1], children[2:-1]
+        computed = self._single(clauses, "computed", "`computed by`")
+        at_least = self._single(clauses, "at_least", "`at least`")
+        return ast.Fact(
+            path=path, type=typ, required=bool(self._single(clauses, "required", "`required`")),
+            default=self._single(clauses, "default", "`default`"),
+            computed_by=computed[0] if computed else None, arguments=computed[1] if computed else (),
+            explains=self._explains(clauses), if_yes=self._per_language(clauses, "if_yes", "`if yes` sentence"),
+            if_no=self._per_language(clauses, "if_no", "`if no` sentence"),
+            meaning=self._single(clauses, "meaning", "`meaning`"),
+            terms=self._per_language(clauses, "term", "`term`"),
+            example=self._single(clauses, "example", "`example`"),
+            at_least=at_least[0] if at_least else None, at_least_reason=at_least[1] if at_least else None,
+            whole=self._single(clauses, "whole", "`counts whole`"),
+            allowed=self._single(clauses, "allowed", "`one of`") or (),
+            one_of_plans=bool(self._single(clauses, "plans", "`one of the plans`")),
+            orders=tuple(c[1] for c in clauses if c[0] == "order"),
+            period_date=bool(self._single(clauses, "period_date", "`decides the rules in force`")),
+            stands_for=self._single(clauses, "stands_for", "`stands for`"),
+            fixed=self._single(clauses, "fixed", "`fixed because`"), span=self.span(meta), path_span=path_span)
+
+    def option(self, meta: Meta, children: list[Token]) -> ast.ChoiceOption:
+        span = self.span(meta)
+        words = []
+        seen = set()
+        for lang, text in zip(children[1::2], children[2::2]):
+            if str(lang) in seen:
+                self.problem("RX202", self.tspan(lang), f"the `{lang}` words of `{children[0]}` are written twice",
+                             "keep one text per language")
+            seen.add(str(lang))
+            words.append(ast.Explain(lang=str(lang), text=_unquote(str(text)), span=self.tspan(lang)))
+        return ast.ChoiceOption(code=str(children[0]), words=tuple(words), span=span)
+
+    def choice_decl(self, meta: Meta, children: list[Any]) -> ast.ChoiceDecl:
+        return ast.ChoiceDecl(name=str(children[0]), options=tuple(children[1:-1]), span=self.span(meta))
+
+    def all_or_none_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("all_or_none", True, self.span(meta))
+
+    def section_decl(self, meta: Meta, children: list[Any]) -> ast.Section:
+        clauses = children[1:-1]
+        return ast.Section(path=children[0][0], explains=self._explains(clauses),
+                           all_or_none=bool(self._single(clauses, "all_or_none", "`all or none`")),
+                           span=self.span(meta))
+
+    def outcome_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("outcome", True, self.span(meta))
 
     # ------------------------------------------------------------------ rules and tables
     def exception_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:

@@ -8,6 +8,7 @@ ordering comparison after an ``is known`` test.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 import attrs
 
@@ -42,6 +43,8 @@ class Type:
     choices: tuple[str, ...] = ()
     #: The enum's name, e.g. ``prescriber kind``, used in messages.
     name: str = ""
+    #: A declared choice's words per code and language (``{"gp": {"en": "a GP", "nl": "huisarts"}}``).
+    words: Mapping[str, Mapping[str, str]] | None = attrs.field(default=None, eq=False, repr=False)
 
     def __str__(self) -> str:
         base = self.name or self.kind.value
@@ -78,11 +81,12 @@ ATC = Type(Kind.ATC)
 NOTHING = Type(Kind.NOTHING, nullable=True)
 
 
-def enum_type(name: str, choices: tuple[str, ...], nullable: bool = False) -> Type:
-    """A choice among named values (e.g. the prescriber kinds)."""
-    return Type(Kind.ENUM, nullable=nullable, choices=choices, name=name)
+def enum_type(name: str, choices: tuple[str, ...], nullable: bool = False,
+              words: Mapping[str, Mapping[str, str]] | None = None) -> Type:
+    """A choice among named values (e.g. the prescriber kinds), with the words of each where declared."""
+    return Type(Kind.ENUM, nullable=nullable, choices=choices, name=name, words=words)
 
 
-def list_type(name: str, choices: tuple[str, ...]) -> Type:
+def list_type(name: str, choices: tuple[str, ...], words: Mapping[str, Mapping[str, str]] | None = None) -> Type:
     """A list of values taken from a choice (e.g. the prescribers a doctor's note names)."""
-    return Type(Kind.LIST, choices=choices, name=name)
+    return Type(Kind.LIST, choices=choices, name=name, words=words)

@@ -39,7 +39,6 @@ from rxpolicy.engine.case import Case
 from rxpolicy.engine.compile import CompiledPolicy, Epoch
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
-from rxpolicy.language.facts import field_index
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import MONEY_CONTEXT
 from rxpolicy.tools.analysis_report import (
@@ -264,10 +263,10 @@ class _EpochRun:
             template = list(self.base.values)
             for bundle in combination:
                 for path, value in bundle.items():
-                    template[field_index(path)] = value
-            rebuilt = rebuild(template)
+                    template[self.policy.facts.field_index(path)] = value
+            rebuilt = rebuild(template, self.policy.facts)
             if rebuilt is not None:
-                self.observe_space(direct, Case(values=rebuilt, source="<explored>"), each)
+                self.observe_space(direct, Case(values=rebuilt, schema=self.policy.facts, source="<explored>"), each)
         return exact
 
     def observe_space(self, space: ConditionSpace, base: Case, limit: int | None = None) -> None:
@@ -286,7 +285,7 @@ class _EpochRun:
         typ = self.policy.decisions[index].type if index >= 0 else None
         every = typ is not None and typ.kind is Kind.BOOL and set(found) >= ({True, False, None} if typ.nullable
                                                                             else {True, False})
-        bundles: list[Mapping[str, object]] = [{p: values[field_index(p)] for p in fields} for values in found.values()]
+        bundles: list[Mapping[str, object]] = [{p: values[self.policy.facts.field_index(p)] for p in fields} for values in found.values()]
         return bundles or [{}], every
 
     def exact(self, direct: ConditionSpace, bundles: list[tuple[list[Mapping[str, object]], bool]]) -> bool:
@@ -323,7 +322,7 @@ class _EpochRun:
                      if r.index in self.epoch.rules_in_force and r.index not in self.decided and r.decides]
         proofs = [(rule, self.never_decides(rule)) for rule in undecided]
         for key, values in sorted(self.problems.items(), key=lambda item: str(item[0])):
-            yield from report.problem(key, Case(values=values, source="<explored>"))
+            yield from report.problem(key, Case(values=values, schema=self.policy.facts, source="<explored>"))
         for rule, proof in proofs:
             if proof is not None:
                 yield report.shadowed(rule, *proof)

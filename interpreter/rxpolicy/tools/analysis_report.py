@@ -26,7 +26,6 @@ from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_fail
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import FIELDS
 from rxpolicy.language.values import describe
 from rxpolicy.tools.explore import ConditionSpace, minimise, named_after_atc, with_changes
 
@@ -191,7 +190,7 @@ class Reporter:
     def notes(self, witness: Case) -> tuple[str, ...]:
         """The witness as case YAML, checked to load back as the same case."""
         text = case_to_yaml(witness)
-        if parse_case(text, path="<witness>", plans=self.policy.plans).values != witness.values:
+        if parse_case(text, path="<witness>", policy=self.policy).values != witness.values:
             raise AssertionError(f"a witness case does not load back as itself:\n{text}")
         return ("for example, this case:", *(f"  {line}" for line in text.splitlines()))
 
@@ -355,9 +354,9 @@ class Reporter:
 
 def _redated(case: Case, day: dt.date) -> Case | None:
     """The same case dispensed on another day, every date in it moved by as many days (ages stay about the same)."""
-    shift = day - case.dispensed_on
-    return with_changes(case, {path: value + shift for path, value in zip(FIELDS, case.values)
-                               if isinstance(value, dt.date) and not FIELDS[path].derived})
+    shift, fields = day - case.day, case.schema.fields
+    return with_changes(case, {path: value + shift for path, value in zip(fields, case.values)
+                               if isinstance(value, dt.date) and not fields[path].derived})
 
 
 def _reads_parameter(policy: CompiledPolicy, rule: RuleMeta, name: str) -> bool:

@@ -28,7 +28,7 @@ from rxpolicy.engine.evaluate import evaluate
 from rxpolicy.explain.diff import DiffReport, Finding, Key, NotCompared, Side, Verdict
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import AUTHORISATION_DATES, FIELDS
+from rxpolicy.language.facts import AUTHORISATION_DATES
 from rxpolicy.language.values import days_in_year, describe
 from rxpolicy.tools.diff_sides import changed_case, move_case, not_loadable, parse_side, shift_date
 from rxpolicy.tools.explore import ConditionSpace, base_case, condition_space, minimise, named_after_atc
@@ -228,7 +228,8 @@ def _union(comparer: _Comparer, pick: Callable[[Side, ConditionSpace], Condition
     old, new = comparer.old, comparer.new
     a, b = pick(old, comparer.spaces[0]), pick(new, comparer.spaces[1])
     values: dict[str, tuple[object, ...]] = {}
-    for path in (p for p in FIELDS if (p in a.values or p in b.values) and p != "dispensed_on"):
+    facts = a.policy.facts
+    for path in (p for p in facts.fields if (p in a.values or p in b.values) and p != facts.period_date):
         theirs = tuple(shift_date(v, new.day, old.day) if isinstance(v, dt.date) else v for v in b.values.get(path, ()))
         values[path] = tuple(dict.fromkeys([*a.values.get(path, ()), *theirs]))
     return attrs.evolve(a, values=values)

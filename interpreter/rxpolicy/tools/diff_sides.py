@@ -192,6 +192,6 @@ def not_loadable(case: Case, origin: str,
     policy does not declare (RX407). Nothing for a case every side loads."""
     for label, side in sides:
         try:
-            case_from_mapping(case.to_mapping(), source=origin, plans=side.policy.plans)
+            case_from_mapping(case.to_mapping(), source=origin, policy=side.policy)
         except RxError as error:
             yield from (NotCompared(origin=origin, side=label, problem=d) for d in error.diagnostics)

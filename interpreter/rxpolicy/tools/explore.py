@@ -26,7 +26,7 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language import ast
 from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import AUTHORISATION_DATES, DERIVED, FIELDS, derived_facts, field_index
+from rxpolicy.language.facts import BUILTINS, CaseSchema
 from rxpolicy.tools.explore_values import collect_values, written_sources
 
 __all__ = ["ConditionSpace", "base_case", "condition_space", "covering_array", "minimise", "named_after_atc", "rebuild",
@@ -95,10 +95,11 @@ class _Graph:
         for top in expressions:
             for node in walk(top):
                 if isinstance(node, ast.FitsWithin):
-                    found.update(("dispensing.smallest_pack", "prescription.course_days"))
+                    facts = self.policy.facts
+                    found.update(p for p in (facts.smallest_pack, facts.one_course) if p is not None)
                 resolved = self.policy.checked.names.get(id(node)) if isinstance(node, ast.Name) else None
                 if resolved is not None and resolved.kind is SymbolKind.FIELD:
-                    found.update(written_sources(resolved.target))
+                    found.update(written_sources(self.policy.facts, resolved.target))
         return found
 
 
@@ -161,8 +162,9 @@ class ConditionSpace:
         """
         paths = self._fields(fields)
         choices = [self.values[p] for p in paths]
-        indices = [field_index(p) for p in paths]
-        derive = _Deriver()
+        schema = base.schema
+        indices = [schema.field_index(p) for p in paths]
+        derive = _Deriver(schema)
         template = list(base.values)
 
         def build(row: Sequence[int]) -> Case | None:
@@ -170,7 +172,7 @@ class ConditionSpace:
             for position, choice in enumerate(row):
                 values[indices[position]] = choices[position][choice]
             rebuilt = derive(values)
-            return Case(values=rebuilt, source="<explored>") if rebuilt is not None else None
+            return Case(values=rebuilt, schema=schema, source="<explored>") if rebuilt is not None else None
 
         if self.size(paths) <= limit:
             yield from filter(None, map(build, itertools.product(*(range(len(c)) for c in choices))))
@@ -208,7 +210,7 @@ class ConditionSpace:
         return tuple(f for f in fields if f in self.values)
 
     def _ordered(self, fields: Collection[str]) -> tuple[str, ...]:
-        return tuple(p for p in FIELDS if p in fields and p in self.values)
+        return tuple(p for p in self.policy.facts.fields if p in fields and p in self.values)
 
     def _roots(self, rules: Collection[int], values: bool) -> list[ast.Expr]:
         return [e for r in sorted(rules) for e in self._graph.rule_expressions(r, values=values)]
@@ -232,7 +234,7 @@ def base_case(policy: CompiledPolicy, day: dt.date) -> Case:
         "prescription": {"prescriber": "gp"},
         "medicine": {"name": "amlodipine 5 mg tablet", "atc": "C08CA01", "price": Decimal("10.00")},
         "dispensing": {"supply_days": 30, "fees": {"dispensing": Decimal("7.50")}},
-    }, source="<base case>", plans=policy.plans)
+    }, source="<base case>", policy=policy)
 
 
 def minimise(case: Case, base: Case, keep: Callable[[Case], bool]) -> Case:
@@ -241,57 +243,51 @@ def minimise(case: Case, base: Case, keep: Callable[[Case], bool]) -> Case:
     Greedy, field by field in schema order (an authorisation's two dates also together), repeated
     until no field can be reset: the witness then shows only the facts that matter. Both cases must share the dispensing date.
     """
-    current = case
+    current, schema = case, case.schema
     changed = True
     while changed:
         changed = False
-        for indices in _RESETS:
+        for indices in _resets(schema):
             if all(current.values[i] == base.values[i] for i in indices):
                 continue
             values = list(current.values)
             for i in indices:
                 values[i] = base.values[i]
-            rebuilt = rebuild(values)
+            rebuilt = rebuild(values, schema)
             if rebuilt is None:
                 continue
-            candidate = Case(values=rebuilt, source=current.source)
+            candidate = Case(values=rebuilt, schema=schema, source=current.source)
             if keep(candidate):
                 current, changed = candidate, True
     return current
 
 
-def _resets() -> tuple[tuple[int, ...], ...]:
-    """What :func:`minimise` resets at a time: each written field, then the authorisation's two dates
-    together (a case holds both or neither, so one alone can only be reset when the base has both)."""
-    single = tuple((field_index(path),) for path, spec in FIELDS.items() if not spec.derived)
-    return single + (tuple(field_index(p) for p in AUTHORISATION_DATES),)
+def _resets(schema: CaseSchema) -> tuple[tuple[int, ...], ...]:
+    """What :func:`minimise` resets at a time: each written field, then the facts of each `all or none` section
+    together (a case holds all or none of them, so one alone can only be reset when the base has them all)."""
+    single = tuple((schema.field_index(path),) for path in schema.written)
+    return single + tuple(tuple(schema.field_index(p) for p in schema.written if p.rpartition(".")[0] == section)
+                          for section in schema.all_or_none)
 
 
-_RESETS = _resets()
+def rebuild(values: list[object], schema: CaseSchema) -> tuple[object, ...] | None:
+    """A case's values with its computed facts worked out again; None when they are not a valid case.
 
-
-_I = MappingProxyType({path: field_index(path) for path in FIELDS})
-_DATES = tuple(_I[p] for p in ("dispensed_on", "insured.born_on", "insured.insured_from", "insured.insured_until",
-                               *AUTHORISATION_DATES))
-
-
-def rebuild(values: list[object]) -> tuple[object, ...] | None:
-    """A case's values with its derived facts worked out again; None when they are not a valid case.
-
-    The same arithmetic as the case loader (``case.py``), without reading every field again.
+    The same checks and arithmetic as the case loader (dates in their declared order, `all or none`
+    sections, the built-ins of computed facts), without reading every field again.
     """
-    return _Deriver()(values)
+    return _Deriver(schema)(values)
 
 
 def with_changes(case: Case, changes: Mapping[str, object]) -> Case | None:
     """The case with some fields changed and its derived facts worked out again; None when that is no valid
     case (an insurance ending before it starts, half an authorisation). Cheaper than :meth:`Case.replace`,
     which checks every field again, for the many trial cases of a search."""
-    values = list(case.values)
+    values, schema = list(case.values), case.schema
     for path, value in changes.items():
-        values[field_index(path)] = value
-    rebuilt = rebuild(values)
-    return Case(values=rebuilt, source=case.source) if rebuilt is not None else None
+        values[schema.field_index(path)] = value
+    rebuilt = rebuild(values, schema)
+    return Case(values=rebuilt, schema=schema, source=case.source) if rebuilt is not None else None
 
 
 def named_after_atc(witness: Case, base: Case) -> Case:
@@ -308,34 +304,48 @@ def named_after_atc(witness: Case, base: Case) -> Case:
 
 
 class _Deriver:
-    """Works out derived facts from the dates they depend on, remembering each combination seen."""
+    """Works out computed facts and checks the cross-fact rules of a schema, remembering each combination seen."""
 
-    def __init__(self) -> None:
-        self.known: dict[tuple[object, ...], tuple[object, ...] | None] = {}
+    def __init__(self, schema: CaseSchema) -> None:
+        self.schema = schema
+        index = schema.index
+        needed = {a for p in schema.derived for a in schema.fields[p].arguments}
+        for path in schema.written:
+            for other, _, _ in schema.fields[path].orders:
+                needed |= {path, other}
+        needed |= {p for p in schema.written if p.rpartition(".")[0] in schema.all_or_none}
+        self.inputs = tuple(sorted(index[p] for p in needed))
+        self.orders = tuple((index[p], index[other], after) for p in schema.written
+                            for other, after, _ in schema.fields[p].orders)
+        self.groups = tuple(tuple(index[p] for p in schema.written if p.rpartition(".")[0] == section)
+                            for section in schema.all_or_none)
+        self.computed = tuple((index[p], BUILTINS[schema.fields[p].computed_by].function,  # type: ignore[index]
+                               tuple(index[a] for a in schema.fields[p].arguments)) for p in schema.derived)
+        self.known: dict[tuple[object, ...], tuple[tuple[int, object], ...] | None] = {}
 
     def __call__(self, values: list[object]) -> tuple[object, ...] | None:
-        dates = tuple(values[i] for i in _DATES)
-        derived = self.known.get(dates, False)
-        if derived is False:
-            derived = self.known[dates] = _derive(*dates)
+        key = tuple(values[i] for i in self.inputs)
+        if key in self.known:
+            derived = self.known[key]
+        else:
+            derived = self.known[key] = self._derive(values)
         if derived is None:
             return None
-        for path, value in zip(DERIVED, derived):  # type: ignore[arg-type]
-            values[_I[path]] = value
+        for position, value in derived:
+            values[position] = value
         return tuple(values)
 
-
-def _derive(on: object, born: object, start: object, end: object, granted: object,
-            until: object) -> tuple[object, ...] | None:
-    """The derived facts (in :data:`schema.DERIVED` order) of a case with these dates; None when impossible."""
-    assert isinstance(on, dt.date) and isinstance(born, dt.date)
-    assert isinstance(start, dt.date) and isinstance(end, dt.date)
-    # A case file holds both authorisation dates or neither (RX402), so half of one is not a case.
-    if born > on or end < start or (granted is None) != (until is None):
-        return None
-    if isinstance(granted, dt.date) and isinstance(until, dt.date) and until < granted:
-        return None
-    return derived_facts(on, born, start, end)
+    def _derive(self, values: list[object]) -> tuple[tuple[int, object], ...] | None:
+        # A case file holds all the facts of an `all or none` section or none of them, so part of one is no case.
+        for group in self.groups:
+            if len({values[i] is None for i in group}) > 1:
+                return None
+        for this, other, after in self.orders:
+            first, later = (values[other], values[this]) if not after else (values[this], values[other])
+            if isinstance(first, dt.date) and isinstance(later, dt.date) and later < first:
+                return None
+        return tuple((position, function(*(values[i] for i in arguments)))
+                     for position, function, arguments in self.computed)
 
 
 def covering_array(sizes: Sequence[int]) -> list[list[int]]:

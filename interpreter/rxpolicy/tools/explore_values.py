@@ -27,18 +27,12 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language import ast
 from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import FIELDS, FieldSpec
+from rxpolicy.language.facts import BUILTINS, CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
-from rxpolicy.language.values import CENT, Duration, Unit, add_months, days_in_year
+from rxpolicy.language.values import CENT, Duration, Unit
 
 __all__ = ["collect_values", "written_sources"]
 
-#: Derived facts → the written fields they are worked out from (the dispensing date is fixed per space).
-_SOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "insured.age": ("insured.born_on",), "insured.days_insured": ("insured.insured_from", "insured.insured_until"),
-    "days_in_year": (), "start_of_year": (), "end_of_year": (), "dispensed_on": ()})
-_VOLUNTARY_EXCESS = tuple(Decimal(n).quantize(CENT) for n in range(0, 600, 100))
-_WHOLE = frozenset({"dispensing.supply_days", "prescription.course_days", "dispensing.months_in_use"})
 _ATC_SHAPE = "A00AA00"  # letter, 2 digits, letter, letter, 2 digits
 _NO_MATCH = ("C08CA01", "A02BC01", "M01AE01", "R03AC02", "D07AC01", "S01ED01", "V03AE01", "Z99ZZ99")
 #: A known value for a field that may be unknown and that the rules compare with nothing.
@@ -51,9 +45,9 @@ class _Vary(Exception):
     """The expression depends on a case field that varies, or cannot be worked out here."""
 
 
-def written_sources(path: str) -> tuple[str, ...]:
+def written_sources(facts: CaseSchema, path: str) -> tuple[str, ...]:
     """The written fields a field comes from: itself, or for a derived fact the fields it is worked out from."""
-    return _SOURCES.get(path, (path,))
+    return facts.sources(path)
 
 
 def collect_values(policy: CompiledPolicy, day: dt.date, expressions: Sequence[ast.Expr], fields: Collection[str],
@@ -64,7 +58,7 @@ def collect_values(policy: CompiledPolicy, day: dt.date, expressions: Sequence[a
     for top in expressions:
         for node in walk(top):
             collector.visit(node)
-    found = {path: collector.finish(path) for path in FIELDS if path in fields}
+    found = {path: collector.finish(path) for path in policy.facts.fields if path in fields}
     return found, collector.complete and collector.relations_complete()
 
 
@@ -82,8 +76,13 @@ class _Collector:
         self.complete = True
         #: Fields compared with a constant by an ordering (<, <=, >, >=).
         self.ordered: set[str] = set()
-        self.fixed = {"dispensed_on": day, "start_of_year": dt.date(day.year, 1, 1),
-                      "end_of_year": dt.date(day.year, 12, 31), "days_in_year": days_in_year(day.year)}
+        self.facts = facts = policy.facts
+        # The period date is the day; facts computed from it alone are fixed with it.
+        self.fixed: dict[str, object] = {facts.period_date: day}
+        for path in facts.derived:
+            spec = facts.fields[path]
+            if all(a == facts.period_date for a in spec.arguments):
+                self.fixed[path] = BUILTINS[spec.computed_by].function(*(day for _ in spec.arguments))  # type: ignore[index]
 
     def field(self, node: ast.Expr) -> str | None:
         """The field a plain name stands for (derived or written), else None."""
@@ -180,7 +179,7 @@ class _Collector:
             if resolved is None or resolved.kind in (SymbolKind.CHOICE, SymbolKind.PARAMETER):
                 continue
             if resolved.kind is SymbolKind.FIELD:
-                found.update(written_sources(resolved.target))
+                found.update(written_sources(self.facts, resolved.target))
             elif resolved.kind is SymbolKind.DEFINITION:
                 found |= self.fields_in(self.policy.checked.definitions[resolved.target].expr)
             else:
@@ -238,18 +237,17 @@ class _Collector:
         if isinstance(node, ast.Arith) and node.op in ("+", "-"):
             return self.invert(node, value)
         path = self.field(node)
-        if path == "insured.age" and isinstance(value, (int, Decimal)):
-            ages = (int(value) - 1, int(value), int(value) + 1)
-            return [("insured.born_on", tuple(add_months(self.day, -12 * k) for k in ages if k >= 0))]
-        if path == "insured.days_insured" and isinstance(value, (int, Decimal)):
-            # Days insured come from two dates: starts that give the count with the default end are tried,
-            # but other pairs of dates are not (so nothing is claimed complete).
-            self.complete = False
-            end = dt.date(self.day.year, 12, 31)
-            days = (int(value) - 1, int(value), int(value) + 1)
-            return [("insured.insured_from", tuple(end - dt.timedelta(days=k - 1) for k in days if k >= 1))]
-        if path is not None and path not in _SOURCES:
-            return [(path, _around(FIELDS[path], value))]
+        spec = self.facts.fields[path] if path is not None else None
+        if spec is not None and spec.derived and isinstance(value, (int, Decimal)):
+            # A computed fact: its built-in says which of its facts to vary, and how.
+            inverse = BUILTINS[spec.computed_by].inverse  # type: ignore[index]
+            if inverse is None:
+                return []
+            position, values, complete = inverse(int(value), self.day)
+            self.complete = self.complete and complete
+            return [(spec.arguments[position], values)]
+        if spec is not None and not spec.derived and spec.path != self.facts.period_date:
+            return [(spec.path, _around(spec, value))]
         return []
 
     def invert(self, node: ast.Arith, value: object) -> _Points:
@@ -268,7 +266,7 @@ class _Collector:
     # ------------------------------------------------------------------ the values of one field
     def finish(self, path: str, busy: frozenset[str] = frozenset()) -> tuple[object, ...]:
         """The representative values of one field, its base value first."""
-        spec, base = FIELDS[path], self.base.get(path)
+        spec, base = self.facts.fields[path], self.base.get(path)
         kind = spec.type.kind
         found: set[object] = set(self.points.get(path, ()))
         if kind is Kind.BOOL:
@@ -281,18 +279,19 @@ class _Collector:
             found = {(), tuple(spec.type.choices)}
         elif kind is Kind.ATC:
             found = set(_atc_codes(self.patterns, str(base)))
-        elif path == "insured.plan":
+        elif spec.one_of_plans:
             found.update([p for p in self.policy.plans if p not in found][:1])
-        elif path in self.supplies or (path == "prescription.course_days" and self.supplies):
+        elif path in self.supplies or (path == self.facts.one_course and self.supplies):
             found.update(self.supply_lengths(spec))  # `or one course`: courses as long as the supplies tried
         found.update(self.related(path, busy))
-        if path == "insured.voluntary_excess" and found - {base}:
-            found = set(_VOLUNTARY_EXCESS)
+        if spec.allowed and found - {base}:
+            found = set(spec.allowed)  # the values one may choose, and no others
         if spec.type.nullable:
             found.add(None)
             if base is None and not found - {None} and kind in _KNOWN:
                 found.add(_KNOWN[kind])
-        rest = sorted((v for v in found if v != base and _valid(spec, v, self.day)), key=_order)
+        rest = sorted((v for v in found if v != base and _valid(spec, v, self.day, self.facts.period_date)),
+                      key=_order)
         return (base, *rest)
 
     def supply_lengths(self, spec: FieldSpec) -> set[object]:
@@ -325,7 +324,7 @@ class _Collector:
     def receiver(self, node: ast.Expr) -> str | None:
         """The written field a comparison side is plainly about (itself, in days or in euros)."""
         path = self.field(node.operand if isinstance(node, ast.WithUnit) else node)
-        return path if path is not None and path not in _SOURCES else None
+        return path if path is not None and self.facts.sources(path) == (path,) else None
 
 
 def _around(spec: FieldSpec, value: object) -> tuple[object, ...]:
@@ -339,7 +338,7 @@ def _around(spec: FieldSpec, value: object) -> tuple[object, ...]:
     if kind is Kind.MONEY:
         low, high = number.quantize(CENT, "ROUND_FLOOR"), number.quantize(CENT, "ROUND_CEILING")
         return (low - CENT, low, high, high + CENT)
-    if kind is Kind.NUMBER and (number == number.to_integral_value() or spec.path in _WHOLE):
+    if kind is Kind.NUMBER and (number == number.to_integral_value() or spec.whole is not None):
         floor, ceiling = int(number.to_integral_value("ROUND_FLOOR")), int(number.to_integral_value("ROUND_CEILING"))
         return (floor - 1, floor, ceiling, ceiling + 1)
     return (number - 1, number, number + 1) if kind is Kind.NUMBER else ()
@@ -350,14 +349,15 @@ def _order(value: object) -> tuple[bool, object]:
     return (value is not None, value)
 
 
-def _valid(spec: FieldSpec, value: object, day: dt.date) -> bool:
-    """Whether a case may hold this value in this field."""
+def _valid(spec: FieldSpec, value: object, day: dt.date, period_date: str) -> bool:
+    """Whether a case may hold this value in this field (its type, its least value, not after the day)."""
     if value is None:
         return spec.type.nullable
     if spec.type.kind in (Kind.NUMBER, Kind.MONEY):
-        low = 1 if spec.path == "dispensing.supply_days" else 0
+        low = spec.at_least if spec.at_least is not None else 0
         return isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value >= low
-    return not isinstance(value, dt.date) or spec.path != "insured.born_on" or value <= day
+    not_after_day = any(other == period_date and after for other, after, _ in spec.orders)
+    return not isinstance(value, dt.date) or not not_after_day or value <= day
 
 
 def _arith(op: str, left: object, right: object, percent: bool) -> object:

@@ -44,19 +44,28 @@ _RULE = ("exception_clause", "source_clause", "when_clause", "then_clause", "rej
 CLAUSE_ORDER = MappingProxyType({
     "policy_decl": ("title_clause", "built_on", "validity", "plans_clause"),
     "layer_decl": ("title_clause", "kind_clause"),
-    "decision_decl": ("explain_clause",),
+    "decision_decl": ("explain_clause", "outcome_clause"),
     "define_decl": ("explain_clause",),
     "parameter_decl": ("explain_clause", "source_clause", "interpretation_clause", "value_clause"),
     "rule_decl": _RULE,
     "row": _RULE,
     "table_decl": ("decides_clause", "source_clause", "interpretation_clause", "validity", "explain_clause"),
+    # A fact: whether a case must write it (or its default, or how it is computed), its limits, the role the
+    # engine gives it, then its words and its documentation.
+    "fact_decl": ("required_clause", "default_clause", "computed_clause", "example_clause", "at_least_clause",
+                  "counts_whole_clause", "allowed_clause", "one_of_plans_clause", "not_before_clause",
+                  "not_after_clause", "period_date_clause", "smallest_pack_role", "one_course_role",
+                  "fixed_clause", "explain_clause", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"),
+    "choice_decl": ("option",),
+    "section_decl": ("explain_clause", "all_or_none_clause"),
 })
 #: ``explain`` clauses come in this language order; other languages follow as written.
 EXPLAIN_LANGUAGES = ("en", "nl")
 
 _Node: TypeAlias = "Tree[Token] | Token"
 _STRING_CLAUSES = frozenset({"title_clause", "source_clause", "interpretation_clause", "explain_clause",
-                             "according_to"})
+                             "according_to", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause",
+                             "fixed_clause"})
 _LIST_CLAUSES = frozenset({"exception_clause", "decides_clause", "plans_clause"})
 _OPENING_WORDS = frozenset({"EXCEPTION", "TO", "DECIDES", "PLANS", "WHEN", "THEN", "VALUE"})
 # Where the items of a list start: after `of` (`is one of`), `matches`, or a call's `(`.
@@ -322,7 +331,7 @@ def _item(item: Tree[Token]) -> list[_Line | None]:
         for clause in _ordered(children[4:], kind):
             lines.extend(_clause(clause, STEP))
         return lines
-    body = [c for c in _trees(children) if c.data != "type"]
+    body = [c for c in _trees(children) if c.data not in ("type", "path", "fact_type")]
     head = _flat(children[:children.index(body[0])] if body else children[:-1])
     lines = _block(head, [c for c in body if c.data != "row"], kind, 0)
     for row in (c for c in body if c.data == "row"):

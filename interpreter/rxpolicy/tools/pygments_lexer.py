@@ -21,11 +21,15 @@ __all__ = ["RxPolicyLexer", "KEYWORDS"]
 
 bygroups: Callable[..., Any] = _bygroups  # the type stubs leave it untyped
 
-_DECLARATIONS = ("policy", "layer", "decision", "define", "parameter", "rule", "table", "row", "end")
+_DECLARATIONS = ("policy", "layer", "decision", "define", "parameter", "rule", "table", "row", "end", "fact", "choice",
+                 "option", "section")
 _CLAUSES = ("title", "built", "on", "plans", "kind", "explain", "source", "interpretation", "value", "according",
             "to", "in", "force", "from", "until", "exception", "when", "then", "rejection", "code", "decides",
             "if", "else", "at", "most", "the", "smallest", "pack", "course", "rounded", "fits", "within",
-            "matches", "known", "unknown", "one", "of", "is", "applicable")
+            "matches", "known", "unknown", "one", "of", "is", "applicable",
+            # the declarations of facts, choices and sections
+            "required", "default", "computed", "by", "meaning", "term", "example", "least", "because", "counts",
+            "whole", "before", "after", "rules", "stands", "for", "any", "list", "all", "none", "outcome", "fixed")
 _OPERATOR_WORDS = ("and", "or", "not")
 _CONSTANTS = ("yes", "no")
 #: Every keyword of the rule language (tests compare it with the grammar's).
@@ -34,7 +38,7 @@ KEYWORDS = frozenset(_DECLARATIONS + _CLAUSES + _OPERATOR_WORDS + _CONSTANTS)
 _WORD_END = r"(?![a-z0-9_])"
 _NAME = r"[a-z_][a-z0-9_]*"
 _RULE_ID = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*)*"
-_TYPES = r"(?:yes\s+or\s+no|money|duration|supply\s+limit|number|date|text|percentage)"
+_TYPES = r"(?:yes\s+or\s+no|money|duration|supply\s+limit|number|date|text|percentage|ATC\s+code)"
 _NUMBER = r"\d+(?:\.\d+)?"
 _UNIT = r"(?:days?|months?)" + _WORD_END
 
@@ -58,6 +62,10 @@ class RxPolicyLexer(RegexLexer):
             (r"(exception)(\s+)(to)" + _WORD_END, bygroups(Keyword, Whitespace, Keyword), "rule-ids"),
             (r"(decision|parameter)(\s+)(" + _NAME + r")(\s*)(:)",
              bygroups(Keyword.Declaration, Whitespace, Name.Variable, Whitespace, Punctuation), "type"),
+            (r"(fact)(\s+)(" + _NAME + r"(?:\." + _NAME + r")*)(\s*)(:)",
+             bygroups(Keyword.Declaration, Whitespace, Name.Variable, Whitespace, Punctuation), "type"),
+            (r"(choice|section)(\s+)(" + _NAME + r"(?:\." + _NAME + r")*)",
+             bygroups(Keyword.Declaration, Whitespace, Name.Class)),
             (r"(define)(\s+)(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Variable)),
             (r"(explain)(\s+)([a-z]+)", bygroups(Keyword, Whitespace, Name.Attribute)),
             (r"(rounded)(\s+)(half\s+up|half\s+even|down|up)(\s+)(to)(\s+)(whole\s+euros|cents)" + _WORD_END,
@@ -93,6 +101,12 @@ class RxPolicyLexer(RegexLexer):
             (r",", Punctuation),
             (r"(or)(\s+)(not)(\s+)(applicable)" + _WORD_END,
              bygroups(Operator.Word, Whitespace, Operator.Word, Whitespace, Keyword)),
+            # a fact's type: `list of <choice>`, `<choice> or any text`, `, or unknown`
+            (r"(list)(\s+)(of)" + _WORD_END, bygroups(Keyword.Type, Whitespace, Keyword.Type)),
+            (r"(or)(\s+)(any)(\s+)(text)" + _WORD_END,
+             bygroups(Operator.Word, Whitespace, Keyword.Type, Whitespace, Keyword.Type)),
+            (r"(or)(\s+)(unknown)" + _WORD_END, bygroups(Operator.Word, Whitespace, Keyword)),
+            (_NAME + _WORD_END, Name.Class),
             default("#pop"),
         ],
     }

@@ -85,7 +85,7 @@ def prepare(test_file: TestFile, policy: CompiledPolicy) -> tuple[PreparedTest, 
     base: Case | None = None
     if test_file.base_text is not None:
         try:
-            base = parse_case(test_file.base_text, path=test_file.display, plans=policy.plans)
+            base = parse_case(test_file.base_text, path=test_file.display, policy=policy)
         except RxError as error:
             problems.extend(error.diagnostics)
     prepared = []
@@ -107,14 +107,14 @@ def prepare(test_file: TestFile, policy: CompiledPolicy) -> tuple[PreparedTest, 
 
 def _case(test_file: TestFile, test: RuleTest, base: Case | None, policy: CompiledPolicy) -> Case:
     if test.case_text is not None:
-        return parse_case(test.case_text, path=test_file.display, plans=policy.plans)
+        return parse_case(test.case_text, path=test_file.display, policy=policy)
     assert base is not None
     try:
         case = base.replace({change.path.text: change.value for change in test.changes})
         plan = case.get("insured.plan")
         if plan is not None and plan not in policy.plans:
             # Case.replace does not know the policy's plans; the case loader says what is wrong.
-            case_from_mapping(case.to_mapping(), source=test_file.display, plans=policy.plans)
+            case_from_mapping(case.to_mapping(), source=test_file.display, policy=policy)
         return case
     except RxError as error:
         raise RxError(_at_change(d, test) for d in error.diagnostics) from None
@@ -330,7 +330,7 @@ def _value_failures(evaluation: Evaluation, test: RuleTest, explained: set[str])
     failures = []
     for expected in test.expect:
         name = expected.decision.text
-        decision = "covered" if name == OUTCOME else name
+        decision = (evaluation.policy.outcome or name) if name == OUTCOME else name
         got = evaluation.outcome if name == OUTCOME else json_value(evaluation[name].value)
         if not _same(expected.value, got):
             failures.append(Failure(summary=f"{name}: expected {_show(expected.value)}, got {_show(got)}",

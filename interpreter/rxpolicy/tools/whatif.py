@@ -7,7 +7,7 @@ decision depends on, one fact at a time first, then two, and keeps the change se
 works on its own). Numbers and money are moved to the boundary closest to the case ("a supply of at
 most 31 days"); an authorisation is one change of its two dates, laid around the dispensing date.
 
-Facts nobody can change at the pharmacy counter are never proposed: :data:`FIXED` lists them with
+Facts nobody can change at the pharmacy counter are never proposed: :func:`fixed_facts` lists them (declared ``fixed because …``) with
 the reason. Every counterfactual returned is a validated case that evaluates to "yes".
 """
 
@@ -23,35 +23,25 @@ import attrs
 
 from rxpolicy.diagnostics import RxError
 from rxpolicy.engine.case import Case
+from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
 from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf, change_unit
-from rxpolicy.language.facts import AUTHORISATION_DATES, DERIVED, FIELDS
+from rxpolicy.language import ast
+from rxpolicy.language.ast import walk
+from rxpolicy.language.check import SymbolKind
+from rxpolicy.language.facts import AUTHORISATION_DATES, CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit
 from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
 
-__all__ = ["FIXED", "what_if", "what_would_change"]
+__all__ = ["fixed_facts", "supply_limits", "what_if", "what_would_change"]
 
-_TIME = "the day, the person and the insurance contract are what is judged; no one can change them afterwards"
-_MEDICINE = "what the medicine is and how the law and the insurer list it; no one at the counter changes that"
-_HISTORY = "what happened before this dispensing"
+def fixed_facts(facts: CaseSchema) -> Mapping[str, str]:
+    """Facts a what-if never changes, with the reason: those declared ``fixed because "…"``, and the computed
+    ones (age, days insured), which follow from others."""
+    return MappingProxyType({**{p: s.fixed for p, s in facts.fields.items() if s.fixed},
+                             **{p: "worked out from the other facts" for p in facts.derived}})
 
-#: Facts a what-if never changes, with the reason. Derived facts (age, days insured) follow from these.
-FIXED: Mapping[str, str] = MappingProxyType({
-    "dispensed_on": f"the dispensing date: {_TIME} (another date may bring other rules)",
-    "insured.born_on": f"the date of birth: {_TIME} (the age follows from it)",
-    "insured.insured_from": f"the start of the insurance: {_TIME}",
-    "insured.insured_until": f"the end of the insurance: {_TIME}",
-    "insured.excess_used": _HISTORY, "insured.contribution_paid": _HISTORY,
-    "prescription.first_for_indication": _HISTORY, "dispensing.new_to_patient": _HISTORY,
-    "dispensing.months_in_use": _HISTORY, "dispensing.adjusted": _HISTORY,
-    **{f"medicine.{name}": _MEDICINE for name in (
-        "name", "atc", "route", "registered", "appendix_1", "appendix_2", "appendix_2_added_on",
-        "doctors_note_procedure", "doctors_note_prescribers", "dietary_preparation", "infant_formula",
-        "chemists_preparation", "authorisation_listed", "equivalent_to_non_appendix_1", "on_excess_free_list",
-        "cheapest_in_group", "reimbursement_limit")},
-    **{path: "worked out from the other facts" for path in DERIVED},
-})
 
 #: Fields where only some changes can be made, by present value: one can ask for the preferred medicine of a
 #: group that has one, but whether a group has one is the insurer's list.
@@ -63,15 +53,35 @@ _ORDERED = (Kind.NUMBER, Kind.MONEY)
 
 
 
-def what_would_change(evaluation: Evaluation, decision: str = "covered", *,
+def supply_limits(policy: CompiledPolicy) -> Mapping[str, str]:
+    """Supply fact → the decision it must fit within, as the policy's rules write it
+    (``dispensing.supply_days days fits within max_supply``)."""
+    found: dict[str, str] = {}
+    for rule in policy.rules:
+        expressions = [e for e in (rule.rule.when, *(a.value for a in rule.rule.assignments)) if e is not None]
+        for node in (n for e in expressions for n in walk(e)):
+            if not isinstance(node, ast.FitsWithin):
+                continue
+            supply = node.supply.operand if isinstance(node.supply, ast.WithUnit) else node.supply
+            fact = policy.checked.names.get(id(supply)) if isinstance(supply, ast.Name) else None
+            limit = policy.checked.names.get(id(node.limit)) if isinstance(node.limit, ast.Name) else None
+            if fact is not None and fact.kind is SymbolKind.FIELD and limit is not None \
+                    and limit.kind is SymbolKind.DECISION:
+                found.setdefault(fact.target, limit.target)
+    return MappingProxyType(found)
+
+
+def what_would_change(evaluation: Evaluation, decision: str | None = None, *,
                       max_changes: int = MAX_CHANGES) -> tuple[Counterfactual, ...]:
     """The minimal changes (at most ``max_changes`` facts) that make ``decision`` "yes", fewest first.
 
-    Empty when the decision is already "yes", is not a yes/no decision, or no such change exists.
+    ``decision`` is the policy's outcome unless named. Empty when the decision is already "yes", is not a
+    yes/no decision, or no such change exists.
     """
+    decision = decision or evaluation.policy.outcome or ""
     if decision not in evaluation or evaluation[decision].value is not False:
         return ()
-    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.dispensed_on))
+    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.day))
     found: list[Changes] = []
     for size in range(1, max_changes + 1):
         # Facts that already work together (with any values) are not part of a larger minimal set.
@@ -91,12 +101,18 @@ class _Search:
     space: ConditionSpace
     units: tuple[str, ...] = ()
     candidates: dict[str, tuple[Changes, ...]] = attrs.Factory(dict)
+    fields: Mapping[str, FieldSpec] = attrs.Factory(dict)
+    #: Supply fact → the decision it must fit within (see :func:`supply_limits`).
+    supplies: Mapping[str, str] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         relevant = self.space.relevant_fields([self.decision])
-        for path in FIELDS:
+        self.fields = self.case.schema.fields
+        self.supplies = supply_limits(self.evaluation.policy)
+        fixed = fixed_facts(self.case.schema)
+        for path in self.fields:
             unit = change_unit(path)
-            if path in relevant and path not in FIXED and unit not in self.candidates:
+            if path in relevant and path not in fixed and unit not in self.candidates:
                 options = self._authorisation() if unit == "authorisation" else self._values(path)
                 if options:
                     self.candidates[unit] = options
@@ -109,37 +125,40 @@ class _Search:
     def _values(self, path: str) -> tuple[Changes, ...]:
         current = self.case.get(path)
         values = list(self.space.values.get(path, ()))
-        if path == "dispensing.supply_days":
-            values.append(self._largest_fitting_supply())
-        if _ordered(path) and current is not None:
+        if path in self.supplies:
+            values.append(self._largest_fitting_supply(self.supplies[path]))
+        if self._ordered(path) and current is not None:
             # The least value a number can have: where it works, the boundary search moves it up to the case.
-            values.append(_lowest(path, current))
+            values.append(_lowest(self.fields[path], current))
         makeable = _MAKEABLE.get(path)
         allowed = None if makeable is None else makeable.get(current, ())
-        chosen = (v for v in values if v is not None or FIELDS[path].type.nullable)
+        chosen = (v for v in values if v is not None or self.fields[path].type.nullable)
         return tuple({path: v} for v in dict.fromkeys(chosen)
                      if v != current and (allowed is None or v in allowed))
 
-    def _largest_fitting_supply(self) -> int | None:
+    def _largest_fitting_supply(self, decision: str) -> int | None:
         """The longest supply the current maximum allows, laid from the dispensing date by month arithmetic."""
-        if "max_supply" not in self.evaluation:
+        if decision not in self.evaluation:
             return None
-        limit = self.evaluation["max_supply"].value
+        limit = self.evaluation[decision].value
         duration = limit.duration if isinstance(limit, SupplyLimit) else limit
         if not isinstance(duration, Duration):
             return None
-        day = self.case.dispensed_on
+        day = self.case.day
         return (duration.end_from(day) - day).days
 
     def _authorisation(self) -> tuple[Changes, ...]:
         """An authorisation valid on the dispensing date, changing as little of the present one as possible."""
-        day = self.case.dispensed_on
+        day = self.case.day
         granted, until = (self.case.get(p) for p in AUTHORISATION_DATES)
         if not isinstance(granted, dt.date) or not isinstance(until, dt.date):
             return ({AUTHORISATION_DATES[0]: day, AUTHORISATION_DATES[1]: day},)
         if granted <= day <= until:
             return ()
         return ({AUTHORISATION_DATES[0]: min(granted, day), AUTHORISATION_DATES[1]: max(until, day)},)
+
+    def _ordered(self, path: str) -> bool:
+        return self.fields[path].type.kind in _ORDERED
 
     def works(self, changes: Changes) -> bool:
         """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""
@@ -157,27 +176,27 @@ class _Search:
         best: dict[tuple[tuple[str, object], ...], Changes] = {}
         for changes in working:
             # Of the working values of a number, one is enough: the nearest to the case's own.
-            key = tuple((p, v) for p, v in changes.items() if not _ordered(p))
+            key = tuple((p, v) for p, v in changes.items() if not self._ordered(p))
             if key not in best or self._distance(changes) < self._distance(best[key]):
                 best[key] = changes
         return [self._to_boundary(changes) for changes in best.values()]
 
     def _distance(self, changes: Changes) -> tuple[Decimal, ...]:
         return tuple(abs(Decimal(str(v)) - Decimal(str(self.case.get(p)))) if v is not None
-                     and self.case.get(p) is not None else Decimal(0) for p, v in changes.items() if _ordered(p))
+                     and self.case.get(p) is not None else Decimal(0) for p, v in changes.items() if self._ordered(p))
 
     def _to_boundary(self, changes: Changes) -> Changes:
         result = dict(changes)
         for path, value in changes.items():
             old = self.case.get(path)
-            if _ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal)):
+            if self._ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal)):
                 result[path] = self._boundary(result, path, value, old)
         return MappingProxyType(result)
 
     def _boundary(self, changes: dict[str, object], path: str, works: int | Decimal, fails: int | Decimal,
                   ) -> int | Decimal:
         """Binary search between a working value and the case's own for the working value nearest the latter."""
-        money = FIELDS[path].type.kind is Kind.MONEY
+        money = self.fields[path].type.kind is Kind.MONEY
         step = CENT if money else Decimal(1)
         good, bad = Decimal(works), Decimal(fails)
         while abs(bad - good) > step:
@@ -209,9 +228,9 @@ class _Search:
         bounds = {}
         for path, value in changes.items():
             old = self.case.get(path)
-            if not (_ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal))):
+            if not (self._ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal))):
                 continue
-            far = _lowest(path, value) if value < old else value * 2 + 1
+            far = _lowest(self.fields[path], value) if value < old else value * 2 + 1
             if self.works({**changes, path: far}):
                 bounds[path] = "at most" if value < old else "at least"
         return bounds
@@ -224,14 +243,10 @@ def _typed(number: Decimal, money: bool) -> int | Decimal:
     return int(number) if number == number.to_integral_value() else number
 
 
-def _ordered(path: str) -> bool:
-    return FIELDS[path].type.kind in _ORDERED
-
-
-def _lowest(path: str, like: object) -> int | Decimal:
-    """The least value a number field can hold (a supply covers at least one day; money has cents)."""
-    if path == "dispensing.supply_days":
-        return 1
+def _lowest(spec: FieldSpec, like: object) -> int | Decimal:
+    """The least value a number field can hold (its declared `at least`, else 0; money has cents)."""
+    if spec.at_least is not None:
+        return int(spec.at_least) if spec.at_least == spec.at_least.to_integral_value() else spec.at_least
     return Decimal("0.00") if isinstance(like, Decimal) else 0
 
 
@@ -243,7 +258,9 @@ def _products(options: Iterable[tuple[Changes, ...]]) -> Iterator[Changes]:
         yield MappingProxyType(merged)
 
 
-def what_if(evaluation: Evaluation, decision: str = "covered", *, max_changes: int = MAX_CHANGES) -> WhatIf:
-    """:func:`what_would_change` as the data the renderers show ("What would change it")."""
+def what_if(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES) -> WhatIf:
+    """:func:`what_would_change` as the data the renderers show ("What would change it");
+    ``decision`` is the policy's outcome unless named."""
+    decision = decision or evaluation.policy.outcome or ""
     return WhatIf(decision=decision, max_changes=max_changes,
                   counterfactuals=what_would_change(evaluation, decision, max_changes=max_changes))

@@ -29,7 +29,7 @@ from rxpolicy.language.check.model import (
     RuleInfo,
     SymbolKind,
 )
-from rxpolicy.language.facts import FIELDS
+from rxpolicy.language.facts import CaseSchema, read_facts, statutory_facts
 from rxpolicy.language.types import Kind, Type
 
 __all__ = ["check_policy", "LayerSources", "PolicySources", "CheckedPolicy", "LayerKind", "SymbolKind",
@@ -95,7 +95,11 @@ class _PolicyChecker:
         self.in_progress: list[str] = []
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
         declaration = sources.declaration
-        self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names,
+        facts, problems = read_facts((layer.name, item) for layer, item in self.items())
+        self.problems.extend(problems)
+        # A layer checked on its own that declares no facts is read against the contract's case.
+        self.facts: CaseSchema = facts or statutory_facts()
+        self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names, fields=self.facts.fields,
                                  plans=declaration.plans if declaration else ())
 
     def problem(self, code: str, span: object, message: str, help: str,
@@ -111,7 +115,7 @@ class _PolicyChecker:
                     yield layer, item
 
     def all_names(self) -> list[str]:
-        return [*FIELDS, *self.decisions, *self.definitions_ast, *self.parameters]
+        return [*self.facts.fields, *self.decisions, *self.definitions_ast, *self.parameters]
 
     def lookup(self, name: str) -> tuple[SymbolKind, Type] | None:
         if name in self.decisions:
@@ -137,7 +141,7 @@ class _PolicyChecker:
             if isinstance(item, ast.Decision) and self._claim(seen, item.name, item, "decision"):
                 self.decisions[item.name] = DecisionInfo(name=item.name, type=_type(item.type),
                                                          explains=_explains(item.explains), layer=layer.name,
-                                                         span=item.span)
+                                                         span=item.span, outcome=item.outcome)
             elif isinstance(item, ast.Definition) and self._claim(seen, item.name, item, "definition"):
                 self.definitions_ast[item.name] = (item, layer.name)
             elif isinstance(item, ast.Parameter) and self._claim(seen, item.name, item, "parameter"):
@@ -153,8 +157,15 @@ class _PolicyChecker:
                 self.problem("RX303", item.span, f"`{item.name}` does not match the directory it is in",
                              "name the policy or layer after its directory")
         for name in self.decisions:
-            if name in FIELDS:
+            if name in self.facts.fields:
                 self.problem("RX301", self.decisions[name].span, f"`{name}` is a case field", "choose another name")
+        outcomes = [d for d in self.decisions.values() if d.outcome]
+        for extra in outcomes[1:]:
+            self.problem("RX380", extra.span, f"`{extra.name}` and `{outcomes[0].name}` both say they are the outcome",
+                         "keep `is the outcome` on one decision")
+        if outcomes and outcomes[0].type != t.BOOL:
+            self.problem("RX380", outcomes[0].span, f"the outcome `{outcomes[0].name}` is a {outcomes[0].type}, but an "
+                         "outcome is yes or no", "move `is the outcome` to a yes/no decision")
 
     def rule_info(self, rule: ast.Rule, layer: LayerSources) -> RuleInfo:
         decides = tuple(dict.fromkeys(a.decision for a in rule.assignments))
@@ -395,7 +406,8 @@ class _PolicyChecker:
             parameters=MappingProxyType(dict(self.parameters)), rules=tuple(self.rules),
             tables=MappingProxyType(dict(self.tables)), names=MappingProxyType(dict(self.exprs.names)),
             expr_types=MappingProxyType(dict(self.exprs.types)), order=order,
-            files=tuple(f.source for f in files), files_ast=files)
+            files=tuple(f.source for f in files), files_ast=files, facts=self.facts,
+            outcome=next((d.name for d in self.decisions.values() if d.outcome), None))
 
 
 def _periods_overlap(a: ast.Validity | None, b: ast.Validity | None) -> bool:

@@ -8,7 +8,7 @@ unknown case, e.g. ``medicine.reimbursement_limit is known and medicine.price > 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping, Callable
 
 import attrs
 
@@ -16,7 +16,7 @@ from rxpolicy.diagnostics import Diagnostic, Severity, did_you_mean
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.check.model import Resolved, SymbolKind
-from rxpolicy.language.facts import FIELDS
+from rxpolicy.language.facts import FieldSpec
 from rxpolicy.language.types import Kind, Type
 
 __all__ = ["ExprChecker", "LITERAL_TYPES"]
@@ -54,6 +54,8 @@ class ExprChecker:
 
     lookup: Lookup
     known_names: Callable[[], list[str]]
+    #: The facts of a case the policy declares, by path.
+    fields: Mapping[str, FieldSpec] = attrs.field(factory=dict)
     #: The plan names the policy declares; rules may only name these.
     plans: tuple[str, ...] = ()
     problems: list[Diagnostic] = attrs.field(factory=list)
@@ -88,9 +90,9 @@ class ExprChecker:
     def _name(self, node: ast.Name, known: frozenset[str]) -> Type:
         dotted = node.dotted
         typ: Type
-        if dotted in FIELDS:
+        if dotted in self.fields:
             self.names[id(node)] = Resolved(SymbolKind.FIELD, dotted)
-            typ = FIELDS[dotted].type
+            typ = self.fields[dotted].type
         elif (found := self.lookup(dotted)) is not None:
             kind, typ = found
             self.names[id(node)] = Resolved(kind, dotted)
@@ -109,9 +111,9 @@ class ExprChecker:
             value = node.parts[0]
             if value in of.choices:
                 self.names[id(node)] = Resolved(SymbolKind.CHOICE, value)
-                self.types[id(node)] = Type(Kind.ENUM, choices=of.choices, name=of.name)
+                self.types[id(node)] = Type(Kind.ENUM, choices=of.choices, name=of.name, words=of.words)
                 return self.types[id(node)]
-            if node.dotted not in FIELDS and self.lookup(node.dotted) is None:
+            if node.dotted not in self.fields and self.lookup(node.dotted) is None:
                 guess = did_you_mean(value, of.choices)
                 return self.problem("RX344", node, f"`{value}` is not a {of.name or 'choice'}",
                                     f"did you mean `{guess}`?" if guess else "write one of: " + ", ".join(of.choices))
@@ -144,7 +146,8 @@ class ExprChecker:
     # ---------------------------------------------------------------- comparisons
     def _plan_name(self, subject: ast.Expr, value: ast.Expr) -> None:
         """A plan written in a rule must be one the policy declares (a typo would never match)."""
-        if isinstance(subject, ast.Name) and subject.dotted == "insured.plan" and isinstance(value, ast.Literal) \
+        spec = self.fields.get(subject.dotted) if isinstance(subject, ast.Name) else None
+        if spec is not None and spec.one_of_plans and isinstance(value, ast.Literal) \
                 and isinstance(value.value, str) and value.value not in self.plans:
             guess = did_you_mean(value.value, self.plans)
             self.problem("RX351", value, f'"{value.value}" is not a plan this policy declares',

@@ -14,6 +14,7 @@ import attrs
 
 from rxpolicy.language import ast
 from rxpolicy.language.source import SourceFile, Span
+from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.types import Type
 
 __all__ = ["CheckedPolicy", "DecisionInfo", "DefinitionInfo", "LayerInfo", "LayerKind", "ParameterInfo",
@@ -64,6 +65,8 @@ class DecisionInfo:
     explains: Mapping[str, str]
     layer: str
     span: Span
+    #: Whether the policy declares this decision its outcome (``is the outcome``).
+    outcome: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +150,10 @@ class CheckedPolicy:
     order: tuple[tuple[SymbolKind, str], ...]
     files: tuple[SourceFile, ...]
     files_ast: tuple[ast.RuleFile, ...]
+    #: The facts of a case this policy declares (its layers' `fact` declarations).
+    facts: CaseSchema
+    #: The decision that is the outcome (``is the outcome``), if one is declared.
+    outcome: str | None = None
 
     def source_of(self, path: str) -> SourceFile | None:
         """The source file with a display path."""
