@@ -154,7 +154,7 @@ def test_every_interpretation_of_the_built_in_rules_has_a_dutch_one() -> None:
 
 @pytest.mark.parametrize(("clauses", "code", "message"), [
     ('  interpretation "A."\n  interpretation nl "B."\n  interpretation nl "C."\n', "RX202",
-     "the `nl` interpretation is written twice"),
+     "`interpretation nl` is written twice in this block"),
     ('  interpretation "A."\n  interpretation de "B."\n', "RX313", "`de` is not a language explanations are written in"),
 ])
 def test_interpretations_per_language_are_checked(tmp_path: Path, clauses: str, code: str, message: str) -> None:

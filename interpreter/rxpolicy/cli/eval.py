@@ -38,7 +38,7 @@ def command(case_file: Path, policy_name: str, output_format: str, lang: str, wh
                                  help="give the path of a case YAML file, e.g. examples/hollandzorg/benzodiazepine-chronic.yaml"))
     store = api.PolicyStore()
     policy = store.load(policy_name)
-    case = api.load_case(case_file, plans=policy.plans)
+    case = api.load_case(case_file, policy=policy)  # the facts the policy declares, and its plans
     try:
         evaluation = api.evaluate(policy, case)
     except RxError as error:

@@ -131,8 +131,9 @@ class _Lower(Transformer[Token, Any]):
             if kind != "interpretation":
                 continue
             if interpretation.lang in seen:
-                self.problem("RX202", span, f"the `{interpretation.lang}` interpretation is written twice",
-                             "keep one interpretation per language")
+                clause = "interpretation" if interpretation.lang == "en" else f"interpretation {interpretation.lang}"
+                self.problem("RX202", span, f"`{clause}` is written twice in this block",
+                             f"keep one `{clause}` and remove the other")
             seen[interpretation.lang] = interpretation
         english = seen.pop("en", None)
         return (english.text if english else None), tuple(seen.values())
