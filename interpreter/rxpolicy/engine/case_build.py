@@ -38,6 +38,9 @@ _ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII).fullmatch
 
 def builder_for(schema: CaseSchema) -> Builder:
     """The generated builder of a schema, written and compiled the first time it is asked for."""
+    found = _built.get(schema.fingerprint)  # a dict read is atomic: no lock once it is written
+    if found is not None:
+        return found
     with _lock:
         found = _built.get(schema.fingerprint)
         if found is None:

@@ -18,10 +18,10 @@ import attrs
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.explain.words import json_value, term, value_text
-from rxpolicy.language.facts import AUTHORISATION_DATES, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
 
-__all__ = ["MAX_CHANGES", "Changes", "Counterfactual", "WhatIf", "change_unit", "Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
+__all__ = ["MAX_CHANGES", "Changes", "Counterfactual", "WhatIf", "change_unit", "section_dates", "Alternative", "alternatives", "change_phrases", "sentence", "what_if_json", "what_if_markdown",
            "what_if_text"]
 
 #: How many facts a what-if changes at most unless asked otherwise (the explanations say so when none works).
@@ -47,16 +47,26 @@ class Counterfactual:
     rule: RuleMeta
     case: Case
     values: Mapping[str, object]
+    #: Supply fact → the decision it must fit within (``… fits within max_supply``), as the rules write it.
+    supplies: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def size(self) -> int:
         """How many facts change (an authorisation counts once)."""
-        return len({change_unit(path) for path in self.changes})
+        return len({change_unit(path, self.case.schema) for path in self.changes})
 
 
-def change_unit(path: str) -> str:
-    """The unit a fact changes in: the authorisation's two dates change as one."""
-    return "authorisation" if path in AUTHORISATION_DATES else path
+def change_unit(path: str, schema: CaseSchema) -> str:
+    """The unit a fact changes in: the facts of an `all or none` section (the authorisation's two dates)
+    change as one."""
+    section = path.rpartition(".")[0]
+    return section if section in schema.all_or_none else path
+
+
+def section_dates(schema: CaseSchema, section: str) -> tuple[str, str]:
+    """The two dates of an `all or none` section, from and until (the authorisation's)."""
+    first, second = (p for p in schema.written if p.rpartition(".")[0] == section)
+    return first, second
 
 
 
@@ -113,9 +123,9 @@ def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) 
     spec, value = cf.case.schema.fields[path], values[0]
     bound = cf.bounds.get(path)
     bound_words = f"{_w(bound, lang)} " if bound else ""
-    if path == "dispensing.supply_days":
+    if path in cf.supplies:
         text = _w("supply", lang).format(bound=bound_words, days=value)
-        limit = cf.values.get("max_supply")
+        limit = cf.values.get(cf.supplies[path])
         return text + (f" ({_w('maximum', lang).format(limit=value_text(limit, lang))})" if limit else "")
     if isinstance(value, bool) and (spec.yes or spec.no):
         phrases = spec.yes if value else spec.no
@@ -129,10 +139,11 @@ def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) 
     return f"{_noun(spec, lang)} {term('is', lang)} {bound_words}{shown}"
 
 
-def _authorisation_phrase(cf: Counterfactual, lang: str) -> str:
-    granted, until = (cf.changes.get(p) for p in AUTHORISATION_DATES)
-    was_granted = cf.was.get(AUTHORISATION_DATES[0])
-    if was_granted is None or (granted != was_granted and until != cf.was.get(AUTHORISATION_DATES[1])):
+def _authorisation_phrase(cf: Counterfactual, section: str, lang: str) -> str:
+    dates = section_dates(cf.case.schema, section)
+    granted, until = (cf.changes.get(p) for p in dates)
+    was_granted = cf.was.get(dates[0])
+    if was_granted is None or (granted != was_granted and until != cf.was.get(dates[1])):
         return _w("authorisation", lang).format(day=_day(granted))
     if granted != was_granted:
         return _w("granted", lang).format(day=_day(granted))
@@ -156,10 +167,12 @@ def change_phrases(cf: Counterfactual, lang: str = "en", merged: Mapping[str, Se
                    ) -> tuple[str, ...]:
     """The changed facts of one counterfactual as clauses, in schema order (``merged``: alternative choices)."""
     clauses = []
-    for path in cf.case.schema.fields:
-        if path == AUTHORISATION_DATES[0] and path in cf.changes:
-            clauses.append(_authorisation_phrase(cf, lang))
-        elif path in cf.changes and path not in AUTHORISATION_DATES:
+    schema = cf.case.schema
+    for path in schema.fields:
+        unit = change_unit(path, schema)
+        if unit != path and path == section_dates(schema, unit)[0] and path in cf.changes:
+            clauses.append(_authorisation_phrase(cf, unit, lang))
+        elif path in cf.changes and unit == path:
             clauses.append(_phrase(cf, path, (merged or {}).get(path, (cf.changes[path],)), lang))
     return tuple(clauses)
 

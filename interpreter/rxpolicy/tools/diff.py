@@ -25,10 +25,10 @@ from rxpolicy.diagnostics import RxError
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import evaluate
+from rxpolicy.explain.whatif import change_unit, section_dates
 from rxpolicy.explain.diff import DiffReport, Finding, Key, NotCompared, Side, Verdict
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import AUTHORISATION_DATES
 from rxpolicy.language.values import days_in_year, describe
 from rxpolicy.tools.diff_sides import changed_case, move_case, not_loadable, parse_side, shift_date
 from rxpolicy.tools.explore import ConditionSpace, base_case, condition_space, minimise, named_after_atc
@@ -281,14 +281,17 @@ def _knock_ons(comparer: _Comparer, base: Case) -> None:
 
 def _single_changes(case: Case, space: ConditionSpace, fields: Sequence[str]) -> Iterator[Case]:
     """The case with one fact changed to each of its representative values (an authorisation's two dates together)."""
+    schema = case.schema
     for path in fields:
-        if path == AUTHORISATION_DATES[1]:
+        unit = change_unit(path, schema)
+        if unit != path and path != section_dates(schema, unit)[0]:
             continue
         options: Iterable[dict[str, object]] = ({path: v} for v in space.values[path] if v != case.get(path))
-        if path == AUTHORISATION_DATES[0]:
-            options = ({path: g, AUTHORISATION_DATES[1]: u} for g in space.values[path]
-                       for u in space.values.get(AUTHORISATION_DATES[1], (None,))
-                       if (g is None) == (u is None) and (g, u) != tuple(case.get(p) for p in AUTHORISATION_DATES))
+        if unit != path:  # the facts of an `all or none` section (an authorisation's dates) change together
+            first, second = section_dates(schema, unit)
+            options = ({first: g, second: u} for g in space.values[path]
+                       for u in space.values.get(second, (None,))
+                       if (g is None) == (u is None) and (g, u) != (case.get(first), case.get(second)))
         for changes in options:
             try:
                 yield changed_case(case, changes)

@@ -32,7 +32,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine.case import Case, case_from_mapping, load_case
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.diff import DayFrom, NotCompared, Side
-from rxpolicy.language.facts import FIELDS
+from rxpolicy.language.facts import CaseSchema, FactRef
 from rxpolicy.language.load import split_policy_year
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import add_months
@@ -40,10 +40,15 @@ from rxpolicy.tools.explore import with_changes
 
 __all__ = ["changed_case", "move_case", "not_loadable", "parse_side", "read_case_files", "shift_date"]
 
-_INSURED = ("insured.insured_from", "insured.insured_until")
-#: The dates that move with the dispensing date by the same years and days: every other date a case writes.
-_WITH_THE_DAY = tuple(p for p, s in FIELDS.items() if s.type.kind is Kind.DATE and not s.derived
-                      and p not in ("dispensed_on", *_INSURED))
+def _period(schema: CaseSchema) -> tuple[str, ...]:
+    """The dates whose default follows the day (the insured period: 1 January to 31 December of its year)."""
+    return tuple(p for p, s in schema.fields.items() if s.type.kind is Kind.DATE and isinstance(s.default, FactRef))
+
+
+def _with_the_day(schema: CaseSchema) -> tuple[str, ...]:
+    """The dates that move with the dispensing date by the same years and days: every other date a case writes."""
+    return tuple(p for p, s in schema.fields.items() if s.type.kind is Kind.DATE and not s.derived
+                 and p != schema.period_date and p not in _period(schema))
 
 
 # ------------------------------------------------------------------------------------------ sides
@@ -111,27 +116,29 @@ def move_case(case: Case, day: dt.date) -> Case:
 
     Every date moves in order with the others, so a moved valid case is valid.
     """
-    if case.dispensed_on == day:
+    if case.day == day:
         return case
-    changes: dict[str, object] = {"dispensed_on": day}
-    for path in _WITH_THE_DAY:
+    changes: dict[str, object] = {case.schema.period_date: day}
+    for path in _with_the_day(case.schema):
         value = case.get(path)
         if isinstance(value, dt.date):
-            changes[path] = shift_date(value, case.dispensed_on, day)
-    changes.update(zip(_INSURED, _insured_period(case, day)))
+            changes[path] = shift_date(value, case.day, day)
+    period = _period(case.schema)
+    if len(period) == 2:
+        changes.update(zip(period, _insured_period(case, day, period)))
     return changed_case(case, changes)
 
 
-def _insured_period(case: Case, day: dt.date) -> tuple[dt.date, dt.date]:
+def _insured_period(case: Case, day: dt.date, period: tuple[str, ...]) -> tuple[dt.date, dt.date]:
     """The insured period moved to ``day``: by whole years when the person is insured on ``day`` as on the case's
     date (and not before or after it instead), else with the dispensing date."""
-    start, end = (case.get(path) for path in _INSURED)
+    start, end = (case.get(path) for path in period)
     assert isinstance(start, dt.date) and isinstance(end, dt.date)
-    months = 12 * (day.year - case.dispensed_on.year)
+    months = 12 * (day.year - case.day.year)
     by_years = add_months(start, months), add_months(end, months)
-    if _where(case.dispensed_on, start, end) == _where(day, *by_years):
+    if _where(case.day, start, end) == _where(day, *by_years):
         return by_years
-    return shift_date(start, case.dispensed_on, day), shift_date(end, case.dispensed_on, day)
+    return shift_date(start, case.day, day), shift_date(end, case.day, day)
 
 
 def _where(day: dt.date, start: dt.date, end: dt.date) -> int:

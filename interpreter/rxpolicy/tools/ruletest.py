@@ -111,8 +111,8 @@ def _case(test_file: TestFile, test: RuleTest, base: Case | None, policy: Compil
     assert base is not None
     try:
         case = base.replace({change.path.text: change.value for change in test.changes})
-        plan = case.get("insured.plan")
-        if plan is not None and plan not in policy.plans:
+        plans = [case.get(p) for p, spec in case.schema.fields.items() if spec.one_of_plans]
+        if any(plan is not None and plan not in policy.plans for plan in plans):
             # Case.replace does not know the policy's plans; the case loader says what is wrong.
             case_from_mapping(case.to_mapping(), source=test_file.display, policy=policy)
         return case

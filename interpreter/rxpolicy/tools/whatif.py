@@ -25,11 +25,11 @@ from rxpolicy.diagnostics import RxError
 from rxpolicy.engine.case import Case
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
-from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf, change_unit
+from rxpolicy.explain.whatif import MAX_CHANGES, Changes, Counterfactual, WhatIf, change_unit, section_dates
 from rxpolicy.language import ast
 from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import AUTHORISATION_DATES, CaseSchema, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit
 from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
@@ -85,7 +85,7 @@ def what_would_change(evaluation: Evaluation, decision: str | None = None, *,
     found: list[Changes] = []
     for size in range(1, max_changes + 1):
         # Facts that already work together (with any values) are not part of a larger minimal set.
-        working = {frozenset(change_unit(p) for p in changes) for changes in found}
+        working = {frozenset(change_unit(p, search.case.schema) for p in changes) for changes in found}
         for units in itertools.combinations(search.units, size):
             if not any(smaller <= set(units) for smaller in working):
                 found.extend(search.combination(units))
@@ -111,9 +111,9 @@ class _Search:
         self.supplies = supply_limits(self.evaluation.policy)
         fixed = fixed_facts(self.case.schema)
         for path in self.fields:
-            unit = change_unit(path)
+            unit = change_unit(path, self.case.schema)
             if path in relevant and path not in fixed and unit not in self.candidates:
-                options = self._authorisation() if unit == "authorisation" else self._values(path)
+                options = self._authorisation(unit) if unit != path else self._values(path)
                 if options:
                     self.candidates[unit] = options
         self.units = tuple(self.candidates)
@@ -147,15 +147,17 @@ class _Search:
         day = self.case.day
         return (duration.end_from(day) - day).days
 
-    def _authorisation(self) -> tuple[Changes, ...]:
-        """An authorisation valid on the dispensing date, changing as little of the present one as possible."""
+    def _authorisation(self, section: str) -> tuple[Changes, ...]:
+        """An `all or none` section of two dates (the authorisation) valid on the day, changing as little of
+        the present one as possible."""
         day = self.case.day
-        granted, until = (self.case.get(p) for p in AUTHORISATION_DATES)
+        first, second = section_dates(self.case.schema, section)
+        granted, until = self.case.get(first), self.case.get(second)
         if not isinstance(granted, dt.date) or not isinstance(until, dt.date):
-            return ({AUTHORISATION_DATES[0]: day, AUTHORISATION_DATES[1]: day},)
+            return ({first: day, second: day},)
         if granted <= day <= until:
             return ()
-        return ({AUTHORISATION_DATES[0]: min(granted, day), AUTHORISATION_DATES[1]: max(until, day)},)
+        return ({first: min(granted, day), second: max(until, day)},)
 
     def _ordered(self, path: str) -> bool:
         return self.fields[path].type.kind in _ORDERED
@@ -221,7 +223,8 @@ class _Search:
         return Counterfactual(decision=self.decision, changes=MappingProxyType(dict(changes)),
                               was=MappingProxyType({p: self.case.get(p) for p in changes}),
                               bounds=MappingProxyType(self._bounds(changes)), rule=result[self.decision].rule,
-                              case=case, values=MappingProxyType(dict(result.values_by_name)))
+                              case=case, values=MappingProxyType(dict(result.values_by_name)),
+                              supplies=self.supplies)
 
     def _bounds(self, changes: Changes) -> dict[str, str]:
         """For each number moved to a boundary: whether every value beyond it (away from the case) works too."""
