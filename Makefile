@@ -30,6 +30,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_cold.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache

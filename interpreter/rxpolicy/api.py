@@ -13,16 +13,19 @@ builds each under a lock; there is no module-level state.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from pathlib import Path
 
+from rxpolicy.cache import DiskCache, default_cache_dir, engine_digest
 from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.engine.case import Case, load_case
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
+from rxpolicy.engine.persist import policy_from_bytes, policy_to_bytes
 from rxpolicy.language.check import CheckedPolicy, check_policy
-from rxpolicy.language.grammar import grammar_sha256
-from rxpolicy.language.load import RULE_SUFFIX, policy_sources, resolve_policy_dir
+from rxpolicy.language.grammar import grammar_path, grammar_sha256
+from rxpolicy.language.load import RULE_SUFFIX, display_path, policy_sources, resolve_policy_dir
 
 __all__ = ["PolicyStore", "check", "evaluate_case_file", "load_policy"]
 
@@ -44,32 +47,96 @@ def evaluate_case_file(case_path: Path, policy: CompiledPolicy, *, trace: bool =
 
 
 class PolicyStore:
-    """Compiled policies cached by content; safe to share between threads."""
+    """Compiled policies cached by content, in memory and on disk; safe to share between threads.
 
-    def __init__(self) -> None:
+    A policy is compiled again only when a rule file, the grammar or the engine changed. In memory, a
+    policy loaded before is found again by the sizes and modification times of its files (no file is
+    read); otherwise the hash of their content names it, in this store and then in the cache on disk
+    (:mod:`rxpolicy.cache`), which spares a fresh process parsing, checking and compiling.
+
+    ``cache_dir`` is that directory; by default ``$RXPOLICY_CACHE_DIR`` (empty or ``off``: none), else the
+    user's cache directory. ``disk_cache=False`` keeps compiled policies in this store only. A cache
+    directory that cannot be written is no error: policies are then compiled in memory.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None, *, disk_cache: bool = True) -> None:
         self._lock = threading.Lock()
         self._compiled: dict[str, CompiledPolicy] = {}
+        #: Policy directory → (the stat signature of its files, the content key it had then).
+        self._seen: dict[Path, tuple[tuple[object, ...], str]] = {}
+        directory = Path(cache_dir) if cache_dir is not None else default_cache_dir() if disk_cache else None
+        self._disk = DiskCache(directory) if disk_cache and directory is not None else None
+
+    @property
+    def cache(self) -> DiskCache | None:
+        """The cache on disk this store reads and fills, or None."""
+        return self._disk
 
     def load(self, name_or_path: str = "hollandzorg") -> CompiledPolicy:
         """The compiled policy, compiled again only when a rule file, the grammar or the engine changed."""
-        directory = resolve_policy_dir(name_or_path)
-        key = _content_key(directory)
+        directory = resolve_policy_dir(name_or_path).resolve()
+        signature = _signature(directory)
         with self._lock:
+            seen = self._seen.get(directory)
+            if seen is not None and seen[0] == signature and seen[1] in self._compiled:
+                return self._compiled[seen[1]]
+            key = _content_key(directory)
             found = self._compiled.get(key)
             if found is None:
+                found = self._from_disk(key)
+            if found is None:
                 found = load_policy(str(directory))
-                self._compiled[key] = found
+                if self._disk is not None:
+                    self._disk.write("policies", key, policy_to_bytes(found))
+            self._compiled[key] = found
+            self._seen[directory] = (signature, key)
             return found
+
+    def _from_disk(self, key: str) -> CompiledPolicy | None:
+        payload = self._disk.read("policies", key) if self._disk is not None else None
+        if payload is None:
+            return None
+        try:
+            return policy_from_bytes(payload)
+        except Exception:  # noqa: BLE001 - an authentic entry an incompatible engine wrote is rebuilt, not an error
+            return None
+
+
+def _rule_folders(directory: Path) -> list[Path]:
+    """The folders whose rule files a policy may use: its own and its siblings (the layers it is built on)."""
+    return sorted({directory, *(p for p in directory.parent.iterdir() if p.is_dir())})
+
+
+def _signature(directory: Path) -> tuple[object, ...]:
+    """What changes when a rule file or the grammar is edited, added or removed, read from stat alone.
+
+    One ``scandir`` per folder: this is all :meth:`PolicyStore.load` costs when nothing changed.
+    """
+    grammar = os.stat(grammar_path())
+    parts: list[object] = [os.getcwd(), grammar.st_size, grammar.st_mtime_ns]  # messages show paths relative to cwd
+    with os.scandir(directory.parent) as siblings:
+        folders = sorted(entry.path for entry in siblings if entry.is_dir())
+    files = []
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.endswith(RULE_SUFFIX):
+                        info = entry.stat()
+                        files.append((entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
+        except OSError:
+            continue
+    return (*parts, *sorted(files))  # sorted: the order of a directory listing is not promised
 
 
 def _content_key(directory: Path) -> str:
-    # The policy's own directory first: sibling policies share the same set of files.
-    digest = hashlib.sha256(f"{ENGINE_VERSION}:{grammar_sha256()}:{directory.resolve()}".encode())
-    for folder in sorted({directory, *(p for p in directory.parent.iterdir() if p.is_dir())}):
+    """A hash of everything a compiled policy depends on: rule files (as messages name them), grammar, engine."""
+    digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
+    for folder in _rule_folders(directory):
         for path in sorted(folder.glob(f"*{RULE_SUFFIX}")):
             if not path.is_file():  # a dangling link or a directory: reading the policy reports it if it is one of its own
                 continue
-            digest.update(str(path).encode())
+            digest.update(f"\0{display_path(path)}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -88,3 +88,13 @@ def test_the_evaluation_ignores_the_callers_decimal_context() -> None:
         ctx.rounding = decimal.ROUND_DOWN
         value = evaluate(policy, case)["personal_contribution"].value
     assert str(value) == "137.00"
+
+
+def test_an_unknown_rule_id_is_a_key_error_naming_the_closest_id() -> None:
+    # issue 13.7: it raised StopIteration, which a caller's generator would swallow as "no more items".
+    policy = load_policy("hollandzorg")
+    assert policy.rule("dispensing-period/benzodiazepines").id == "dispensing-period/benzodiazepines"
+    with pytest.raises(KeyError) as raised:
+        policy.rule("dispensing-period/benzodiazepine")
+    assert "no rule `dispensing-period/benzodiazepine`" in str(raised.value)
+    assert "did you mean `dispensing-period/benzodiazepines`?" in str(raised.value)

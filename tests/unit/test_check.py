@@ -345,13 +345,52 @@ def test_rx324_exception_that_decides_something_else(tmp_path: Path) -> None:
                              "to the other")
 
 
-def test_rx325_exceptions_in_a_circle(tmp_path: Path) -> None:
+def test_rx328_exceptions_in_a_circle(tmp_path: Path) -> None:
     a = rule("r/a", "exception to r/b", "when prescription.chronic", "then covered = yes")   # 1-8
     b = rule("r/b", "exception to r/a", "when prescription.acute", "then covered = no")      # 9-16
     policy = Policy(tmp_path, a + b)
     found = policy.errors()
-    assert [policy.where(d) for d in found] == [("RX325", "p/rules.rxp", 1, 6), ("RX325", "p/rules.rxp", 9, 6)]
+    # One circle, one report: at its first rule, naming every rule in it, the others as related places.
+    assert [policy.where(d) for d in found] == [("RX328", "p/rules.rxp", 1, 6)]
     assert "r/a → r/b → r/a" in found[0].message
+    assert [(label, span.line) for label, span in found[0].related] == [("`r/b`", 9)]
+
+
+def test_rx328_a_circle_through_a_second_parent(tmp_path: Path) -> None:
+    # issue 13.1: the circle goes through r/a's second parent; the checker followed only the first and said ok,
+    # after which every evaluation died with a RecursionError.
+    a = rule("r/a", "exception to r/b, r/c", "when dispensing.new_to_patient", "then covered = yes")  # 1-8
+    b = rule("r/b", "then covered = no")                                                           # 9-15
+    c = rule("r/c", "exception to r/a", "when prescription.chronic", "then covered = no")          # 16-23
+    policy = Policy(tmp_path, a + b + c)
+    found = only(policy)
+    assert policy.where(found) == ("RX328", "p/rules.rxp", 1, 6)
+    assert found.message == ("the rules `r/a`, `r/c` are exceptions to each other in a circle: r/a → r/c → r/a")
+
+
+def test_rx328_a_circle_through_a_table_lists_every_rule(tmp_path: Path) -> None:
+    # `exception to t` names every row of t; a row that is itself an exception to the rule closes the circle.
+    text = TABLE_HEAD + (
+        "  row chronic\n    exception to r/x\n    when prescription.chronic\n"
+        "    then max_supply = at most 3 months\n         min_supply = not applicable\n"
+        "  row other\n    then max_supply = at most 1 month\n         min_supply = not applicable\nend\n")
+    text += rule("r/x", "exception to r/y", "when medicine.atc matches N05B*", "then max_supply = at most 15 days")
+    text += rule("r/y", "exception to t", "when prescription.acute", "then max_supply = at most 10 days")
+    policy = Policy(tmp_path, text)
+    found = only(policy)
+    assert found.code == "RX328"
+    assert "`r/x`, `r/y`, `t/chronic`" in found.message
+    assert found.message.endswith("t/chronic → r/x → r/y → t/chronic")
+
+
+def test_rx328_a_long_chain_of_exceptions_is_walked_without_recursion(tmp_path: Path) -> None:
+    # 3,000 rules, each an exception to the next, the last to the first: one circle, no RecursionError.
+    count = 3000
+    text = "".join(rule(f"r/n{i}", f"exception to r/n{(i + 1) % count}", "when prescription.chronic",
+                        "then covered = yes") for i in range(count))
+    found = only(Policy(tmp_path, text))
+    assert found.code == "RX328"
+    assert len(found.related) == count - 1
 
 
 def test_rx325_exception_to_itself(tmp_path: Path) -> None:

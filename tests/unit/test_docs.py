@@ -253,8 +253,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX203", _CHECK, files=top_rule(extra="  in force from 2025-01-01 until 2024-12-31\n")),
     Fault("RX204", _CHECK, files=example(_DENTAL.replace("money", "money date") + "  value 250.00 EUR\nend\n")),
     Fault("RX205", _CHECK, files=top_rule(then="plan_pays = 4.995 EUR")),
+    Fault("RX207", _CHECK, files=top_rule(then="plan_pays = 500000000000000000000000000 EUR")),
     Fault("RX206", _CHECK, files=top_rule(when="dispensing.new_to_patient", rule_id="dispensing-period/new-hz",
                                           then="max_supply = at most 1.5 months\n       min_supply = not applicable")),
+    Fault("RX208", _CHECK, files=top_rule(when="insured.born_on + 99999999999 months < dispensed_on")),
+    Fault("RX209", _CHECK, files=top_rule(extra="  in force from 0001-01-01\n")),
+    Fault("RX210", _CHECK, files=top_rule(when="\n       + ".join(["dispensing.fees.delivery"] * 51) + " > 0.00 EUR")),
     # RX3xx: the checker
     Fault("RX301", _CHECK, files=example('define contraceptive = medicine.atc matches G03A*\n'
                                          '  explain en "the medicine is a contraceptive pill"\n')),
@@ -285,6 +289,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX324", _CHECK, files=top_rule(extra="  exception to coverage/conditions-met\n")),
     Fault("RX325", _CHECK, files=top_rule(extra="  exception to plan-contribution/dental\n")),
     Fault("RX326", _CHECK, files=example(_ROW_TABLE)),
+    Fault("RX327", _CHECK, files=example(_ROW_TABLE.replace("  decides plan_pays\n", "")
+                                         .replace("  row none\n    then plan_pays = 0.00 EUR\n"
+                                                  "    explain en \"Nothing.\"\n    explain nl \"Niets.\"\n", ""))),
+    Fault("RX328", _CHECK, files=example(
+        top_rule(rule_id="plan-contribution/dental-top", extra="  exception to plan-contribution/dental\n")[0][1]
+        + top_rule(extra="  exception to plan-contribution/dental-top\n")[0][1])),
     Fault("RX330", _CHECK, files=top_rule(then="plan_pays = yes")),
     Fault("RX331", _CHECK, files=top_rule(then="plan_pays = medicine.cheapest_in_group")),
     Fault("RX340", _CHECK, files=top_rule(when="medicine.atc_code matches N05B*")),
@@ -300,6 +310,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX350", _CHECK, files=top_rule(when="in_package", then="preference_met = yes",
                                           rule_id="preference/in-package")),
     Fault("RX351", _CHECK, files=top_rule(when='insured.plan is "Compakt"')),
+    Fault("RX352", _CHECK, files=example(
+        "define top = " + "not " * 30 + 'insured.plan is "Top"\n  explain en "the plan is Top"\n\n'
+        + top_rule(when="not " * 20 + "top")[0][1])),
     Fault("RX360", _CHECK, files=example(_DENTAL + "  value 250.00 EUR in force from 2024-01-01 until 2025-12-31\n"
                                          "  value 300.00 EUR in force from 2025-01-01\nend\n")),
     Fault("RX361", _CHECK, files=example(_DENTAL + "end\n")),

@@ -127,8 +127,8 @@ def test_a_division_by_zero_in_a_definition_names_it_and_the_rule_that_uses_it(t
     assert "`define per_month = if dispensing.months_in_use > 0 then … else …`" in (diagnostic.help or "")
 
 
-def test_a_definition_worked_out_ahead_names_the_decision_that_uses_it(tmp_path: Path) -> None:
-    """Used twice, the definition is computed once before the decisions, `covered` included: it is not blamed."""
+def test_a_definition_used_twice_that_fails_names_it_and_the_rule_that_reaches_it(tmp_path: Path) -> None:
+    """Used twice, the definition is computed by the first use evaluation reaches: that rule is named."""
     definition = "\ndefine per_month = 100 / dispensing.months_in_use\n  explain en \"per month\"\n"
     policy = write_policy(tmp_path, definition + rule("fee/none", "then fee = 0.00 EUR")
                           + rule("fee/many", "exception to fee/none", "when per_month > 50", "then fee = 5.00 EUR")
@@ -138,6 +138,46 @@ def test_a_definition_worked_out_ahead_names_the_decision_that_uses_it(tmp_path:
     assert "cannot decide `fee`" in diagnostic.message
     assert "the definition `per_month`" in diagnostic.message and "`fee/many`" in diagnostic.message
     assert evaluate(policy, make_case(1))["fee"].rule.id == "fee/many"
+
+
+# A definition is computed only where a rule that needs it is reached, whatever its use count (issue 13.2,
+# docs/language.md "When a definition is computed"). Before, one used twice was computed ahead of every
+# decision, guard or not, so the second spelling below failed with RX505 where the first decided.
+GUARDED_ONCE = rule("fee/none", "then fee = 0.00 EUR") + rule(
+    "fee/first-month", "exception to fee/none", "when dispensing.months_in_use > 0 and per_month > 50",
+    "then fee = 5.00 EUR")
+GUARDED_TWICE = rule("fee/none", "then fee = 0.00 EUR") + rule(
+    "fee/first-month", "exception to fee/none",
+    "when dispensing.months_in_use > 0 and per_month > 50 and per_month < 1000", "then fee = 5.00 EUR")
+GUARDED_IN_TWO_RULES = rule("fee/none", "then fee = 0.00 EUR") + rule(
+    "fee/first-month", "exception to fee/none", "when dispensing.months_in_use > 0 and per_month > 50",
+    "then fee = 5.00 EUR") + rule(
+    "fee/later", "exception to fee/none", "when dispensing.months_in_use > 0 and per_month <= 50",
+    "then fee = 1.00 EUR")
+PER_MONTH = "\ndefine per_month = 100 / dispensing.months_in_use\n  explain en \"per month\"\n"
+
+
+@pytest.mark.parametrize("rules", [GUARDED_ONCE, GUARDED_TWICE, GUARDED_IN_TWO_RULES],
+                         ids=["used-once", "used-twice-in-one-rule", "used-in-two-rules"])
+def test_a_definition_behind_a_guard_that_does_not_hold_is_never_computed(tmp_path: Path, rules: str) -> None:
+    policy = write_policy(tmp_path, PER_MONTH + rules)
+    for trace in (True, False):
+        assert evaluate(policy, make_case(0), trace=trace)["fee"].rule.id == "fee/none"
+    assert evaluate(policy, make_case(1))["fee"].rule.id == "fee/first-month"
+    assert evaluation_text(evaluate(policy, make_case(0)), "en")  # the explanation does not compute it either
+
+
+def test_a_definition_used_by_two_decisions_is_computed_where_the_first_is_reached(tmp_path: Path) -> None:
+    # `covered` decides first; the fee's rules use the definition twice, only behind `covered`.
+    rules = PER_MONTH + rule(
+        "fee/none", "then fee = 0.00 EUR") + rule(
+        "fee/many", "exception to fee/none", "when covered and dispensing.months_in_use > 0 and per_month > 50",
+        "then fee = 5.00 EUR") + rule(
+        "fee/some", "exception to fee/none", "when covered and dispensing.months_in_use > 0 and per_month > 1",
+        "then fee = 5.00 EUR")
+    policy = write_policy(tmp_path, rules)
+    assert evaluate(policy, make_case(0))["fee"].value == decimal.Decimal("0.00")
+    assert evaluate(policy, make_case(1))["fee"].rule.id in ("fee/many", "fee/some")
 
 
 def test_eval_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.views import because
 from rxpolicy.tools.pytest_plugin import RuleTestSession
-from rxpolicy.tools.ruletest import TestResult, discover, find_test_files, load_test_file, run
+from rxpolicy.tools.ruletest import TestResult, discover, find_test_files, for_each_policy, load_test_file, run
 from rxpolicy.tools.ruletest_coverage import (
     PolicyCoverage,
     SourceSection,
@@ -473,6 +474,62 @@ def test_the_plugin_reports_a_bad_file_as_a_collection_error(pytester: pytest.Py
     result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.tools.pytest_plugin")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*RX705: the policy `hollandzorg` has no decision `coverd`*"])
+
+
+def test_the_plugin_leaves_other_projects_yaml_tests_alone(pytester: pytest.Pytester) -> None:
+    # issue 13.5: installed anywhere, the plugin claimed every *.test.yaml and an unrelated one aborted the run.
+    pytester.makefile(".test.yaml", k8s="apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n",
+                      policyish="policy: {allow: all}\nrules: [a, b]\n",
+                      broken="key: [unclosed\n")
+    pytester.makepyfile(test_own="import yaml\n\ndef test_reads_its_yaml():\n"
+                                 "    assert yaml.safe_load(open('k8s.test.yaml'))['kind'] == 'Pod'\n")
+    pytester.makefile(".test.yaml", rules=BASE + "  - name: passes\n    expect: {covered: true}\n")
+    result = pytester.runpytest("-p", "no:rxpolicy", "-p", "rxpolicy.tools.pytest_plugin", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*rules.test.yaml::passes PASSED*", "*test_own.py::test_reads_its_yaml PASSED*"])
+    assert "k8s" not in result.stdout.str() and "broken" not in result.stdout.str()
+
+
+def test_a_file_in_the_tests_directory_of_a_policy_is_a_rule_test_without_naming_its_policy(tmp_path: Path) -> None:
+    from rxpolicy.tools.pytest_plugin import is_rule_test_file
+
+    (tmp_path / "mine" / "tests").mkdir(parents=True)
+    (tmp_path / "mine" / "policy.rxp").write_text("policy mine\nend\n", encoding="utf-8")
+    beside_rules = tmp_path / "mine" / "tests" / "x.test.yaml"
+    beside_rules.write_text("tests: []\n", encoding="utf-8")
+    elsewhere = tmp_path / "x.test.yaml"
+    elsewhere.write_text("tests: []\n", encoding="utf-8")
+    assert is_rule_test_file(beside_rules) and not is_rule_test_file(elsewhere)
+    assert all(is_rule_test_file(p) for p in ROOT.glob("rules/*/tests/*.test.yaml"))
+
+
+def test_a_layers_tests_run_against_every_policy_built_on_it() -> None:
+    # issue 13.6: the model layer had no tests; a.s.r. kept copies of HollandZorg's with the year changed.
+    store = PolicyStore()
+    (periods,) = discover([ROOT / "rules" / "model" / "tests" / "dispensing_periods.test.yaml"])
+    assert periods.layer is None and "policy:" not in periods.path.read_text(encoding="utf-8").split("tests:")[0]
+    copies = for_each_policy(periods)
+    assert sorted(Path(c.policy).name for c in copies) == ["asr", "hollandzorg"] and {c.layer for c in copies} == {
+        "model"}
+    results = run(periods, store)
+    by_policy = {name: [r for r in results if r.policy.name == name] for name in ("asr", "hollandzorg")}
+    assert len(by_policy["asr"]) == len(by_policy["hollandzorg"]) == len(periods.tests) > 10
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
+    assert all(r.where.endswith(f"({r.policy.name})") for r in results)
+    assert not (ROOT / "rules" / "asr" / "tests" / "dispensing_periods.test.yaml").exists()
+
+
+def test_a_layer_test_that_fails_for_one_policy_says_which(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    asr_periods = tmp_path / "rules" / "asr" / "periods.rxp"
+    asr_periods.write_text(
+        'rule dispensing-period/asr-short\n  exception to dispensing-period/other\n  source "test"\n'
+        "  when medicine.atc matches C08*\n  then max_supply = at most 14 days\n         min_supply = not applicable\n"
+        '  explain en "x"\n  explain nl "x"\nend\n', encoding="utf-8")
+    (periods,) = discover([tmp_path / "rules" / "model" / "tests" / "dispensing_periods.test.yaml"])
+    failed = [r for r in run(periods, PolicyStore()) if not r.passed]
+    assert failed and {r.policy.name for r in failed} == {"asr"}
+    assert all("(asr)" in r.message for r in failed)
 
 
 def test_the_session_compiles_each_policy_once() -> None:

@@ -11,10 +11,13 @@ import datetime as dt
 import decimal
 from decimal import Decimal
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rxpolicy import case_from_mapping, evaluate, load_policy
 from rxpolicy.engine import runtime
 from rxpolicy.language.values import (
     Duration,
@@ -102,7 +105,8 @@ def test_days_in_year(year: int, count: int) -> None:
 
 # ----------------------------------------------------------------------------- money
 
-@pytest.mark.parametrize(("amount", "rounding", "expected"), [
+#: The one rounding table: round_money and the generated code (test_generated_code_rounds_by_the_same_table).
+ROUNDING_TABLE = [pytest.param(*row, id=f"{row[0]}-{row[1].name}") for row in [
     ("136.986", Rounding.HALF_UP_EUROS, "137.00"),    # 250 x 200 / 365
     ("31.557", Rounding.HALF_UP_EUROS, "32.00"),      # 385 x 30 / 366
     ("136.5", Rounding.HALF_UP_EUROS, "137.00"),
@@ -119,11 +123,42 @@ def test_days_in_year(year: int, count: int) -> None:
     ("1.009", Rounding.DOWN_CENTS, "1.00"),
     ("1.001", Rounding.UP_CENTS, "1.01"),
     ("12.4", Rounding.HALF_UP_CENTS, "12.40"),
-])
+]]
+
+
+@pytest.mark.parametrize(("amount", "rounding", "expected"), ROUNDING_TABLE)
 def test_round_money(amount: str, rounding: Rounding, expected: str) -> None:
     rounded = round_money(Decimal(amount), rounding)
     assert rounded == Decimal(expected)
     assert str(rounded) == expected   # always two decimals
+
+
+def test_generated_code_rounds_by_the_same_table(tmp_path: Path) -> None:
+    """`… rounded <mode> to <unit>` in a rule gives what round_money gives, for every row above that a case reaches.
+
+    The code writer and round_money share one table (Rounding.decimal_mode / quantum); this compiles a rule
+    per rounding and evaluates the amounts of test_round_money's table (a price of 1000 times the amount, / 1000).
+    """
+    (tmp_path / "p").mkdir()
+    rules = ['policy p\n  title "P"\nend\n']
+    for rounding in Rounding:
+        name = rounding.name.lower()
+        rules.append(f'decision {name}: money\n  explain en "x"\nend\n\nrule r/{name.replace("_", "-")}\n'
+                     f'  source "test"\n  then {name} = (medicine.price / 1000) rounded '
+                     f'{rounding.mode} to {rounding.unit}\n  explain en "x"\n  explain nl "x"\nend\n')
+    (tmp_path / "p" / "rules.rxp").write_text("\n".join(rules), encoding="utf-8")
+    policy = load_policy(str(tmp_path / "p"))
+    rows = [row.values for row in ROUNDING_TABLE if not row.values[0].startswith("-")]
+    assert len(rows) >= 12
+    for amount, rounding, expected in rows:
+        price = str(Decimal(amount) * 1000)
+        case = case_from_mapping({"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"},
+                                  "prescription": {"prescriber": "gp"},
+                                  "medicine": {"name": "x", "atc": "C08CA01", "price": price},
+                                  "dispensing": {"supply_days": 30}})
+        got = evaluate(policy, case)[rounding.name.lower()].value
+        assert got == round_money(Decimal(amount), rounding) == Decimal(expected), (amount, rounding)
+        assert str(got) == expected
 
 
 def test_rounding_ignores_the_callers_decimal_context() -> None:
@@ -214,7 +249,6 @@ def test_date_arithmetic_helpers() -> None:
     assert runtime.date_add(D("2025-03-01"), days(1), -1) == D("2025-02-28")
     assert runtime.first_day_of_next_month(D("2025-12-15")) == D("2026-01-01")
     assert runtime.first_day_of_next_month(D("2025-01-31")) == D("2025-02-01")
-    assert runtime.round_to(Decimal("31.557"), Rounding.HALF_UP_EUROS) == Decimal("32.00")
 
 
 def test_a_parameter_with_no_value_in_force_signals_it() -> None:

@@ -239,3 +239,18 @@ def test_a_covered_case_has_no_what_if_section(store: PolicyStore) -> None:
     assert "What would change it" not in evaluation_text(evaluation)
     assert "What would change it" not in evaluation_markdown(evaluation)
     assert "what_would_change" not in evaluation_dict(evaluation, receipt=False)
+
+
+def test_the_search_is_bounded_and_says_when_it_stopped(store: PolicyStore) -> None:
+    path = EXAMPLES / "hollandzorg" / "benzodiazepine-chronic.yaml"
+    evaluation = evaluate_case_file(path, store.load("hollandzorg"))
+    full = what_if(evaluation)
+    assert full.complete and full.counterfactuals
+    cut = what_if(evaluation, max_evaluations=3)
+    assert not cut.complete
+    # What a stopped search found still holds: each change makes the case covered.
+    for cf in cut.counterfactuals:
+        assert evaluate(evaluation.policy, evaluation.case.replace(cf.changes)).outcome == "covered"
+    assert "stopped at its limit" in "\n".join(what_if_text(cut))
+    assert evaluation_dict(evaluation, what_if=cut)["what_would_change_complete"] is False
+    assert "what_would_change_complete" not in evaluation_dict(evaluation, what_if=full)

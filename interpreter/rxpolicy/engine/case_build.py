@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rxpolicy.language.facts import BUILTINS, CaseSchema, FactRef, FieldSpec
+from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
@@ -46,7 +47,8 @@ def builder_for(schema: CaseSchema) -> Builder:
         if found is None:
             namespace: dict[str, Any] = {"M": _MISSING, "date": dt.date, "Decimal": Decimal, "CENT": CENT,
                                          "InvalidOperation": InvalidOperation, "ISO": _ISO_DATE, "NUM": _NUMBER,
-                                         "ATC": _ATC, "fromiso": dt.date.fromisoformat, "EMPTY": {}}
+                                         "ATC": _ATC, "fromiso": dt.date.fromisoformat, "EMPTY": {},
+                                         "FIRST": FIRST_DATE, "LAST": LAST_DATE}
             source, constants = builder_source(schema)
             namespace.update(constants)
             exec(compile(source, f"<rxpolicy case builder {schema.fingerprint[:12]}>", "exec"), namespace)  # noqa: S102
@@ -174,22 +176,24 @@ class _Writer:
         if kind is Kind.BOOL:
             self.emit(f"elif x is True or x is False: {var} = x")
         elif kind is Kind.MONEY:
-            self.emit("elif type(x) is int and 0 <= x < 10 ** 15: " + f"{var} = Decimal(x).quantize(CENT)")
+            # Within the limits of rxpolicy.language.limits (MAX_WHOLE_DIGITS), else the full check says why.
+            self.emit(f"elif type(x) is int and 0 <= x < {10 ** MAX_WHOLE_DIGITS}: " + f"{var} = Decimal(x).quantize(CENT)")
             self.emit("elif (type(x) is Decimal and x.is_finite() and x >= 0) or (type(x) is str and NUM(x) "
                       "and Decimal(x) >= 0):")
             self.emit("try:", 2)
             self.emit("d = Decimal(x)", 3)
             self.emit(f"{var} = d.quantize(CENT)", 3)
             self.emit("except InvalidOperation: return None", 2)
-            self.emit(f"if {var} != d: return None", 2)
+            self.emit(f"if {var} != d or {var} >= {10 ** MAX_WHOLE_DIGITS}: return None", 2)
         elif kind is Kind.NUMBER:
-            self.emit(f"elif type(x) is int and x >= 0: {var} = x")
+            self.emit(f"elif type(x) is int and 0 <= x < {10 ** MAX_WHOLE_DIGITS}: {var} = x")
         elif kind is Kind.DATE:
-            self.emit(f"elif type(x) is date: {var} = x")
+            self.emit(f"elif type(x) is date and FIRST <= x <= LAST: {var} = x")
             self.emit("elif type(x) is str and ISO(x):")
             self.emit("try:", 2)
             self.emit(f"{var} = fromiso(x)", 3)
             self.emit("except ValueError: return None", 2)
+            self.emit(f"if not FIRST <= {var} <= LAST: return None", 2)
         elif kind is Kind.TEXT:  # an empty text is refused by the full check
             self.emit(f"elif type(x) is str and x.strip(): {var} = x")
         elif kind is Kind.ATC:
@@ -206,6 +210,8 @@ class _Writer:
         checks = []
         if spec.at_least is not None:
             checks.append(f"{var} < {self.const(spec.at_least)}")
+        if spec.at_most is not None:
+            checks.append(f"{var} > {self.const(spec.at_most)}")
         if spec.allowed:
             self.emit(f"if x is not M and {var} not in {self.const(frozenset(spec.allowed))}: return None")
         if spec.one_of_plans:

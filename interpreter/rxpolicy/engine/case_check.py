@@ -14,6 +14,7 @@ field (and, for a file, its line and column) and that all of them are raised tog
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal, InvalidOperation
@@ -24,8 +25,9 @@ import attrs
 import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
-from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_limited
+from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_fast, compose_limited
 from rxpolicy.language.facts import BUILTINS, CaseSchema, FieldSpec
+from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
@@ -75,6 +77,16 @@ def compose_yaml(source: SourceFile, *, code: str, what: str, help: str,
     ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``;
     RX409 for a text beyond ``limits`` (an alias of itself, too deep, too large)."""
     try:
+        # libyaml composes the same nodes about ten times faster, but enforces no limit: it is used only for
+        # a text whose shape cannot exceed them (compose_fast says), and its tree is then measured.
+        fast = compose_fast(source, limits, what)
+        if fast is not None:
+            return fast[0]
+    except yaml.YAMLError:
+        pass
+    try:
+        # The pure-Python reader with the limits enforced as it reads (RX409), whose messages the
+        # diagnostics are written for (and which has the last word where the two readers differ).
         return compose_limited(source, limits, what)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -110,7 +122,9 @@ def _py_scalar(value: object) -> Scalar:
     if isinstance(value, bool):
         return Scalar(str(value).lower(), "bool")
     if isinstance(value, int):
-        return Scalar(str(value), "int")  # str, not format(…, "f"): that goes through a float
+        # str, not format(…, "f"): that goes through a float; a huge int via Decimal, exact and without
+        # Python's limit on converting more than 4,300 digits (the size is refused when checked).
+        return Scalar(str(value) if value.bit_length() < 4000 else format(Decimal(value), "f"), "int")
     if isinstance(value, Decimal):
         return Scalar(format(value, "f"), "float")
     if isinstance(value, float):
@@ -184,6 +198,12 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
         raise _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(s)}",
                        f"write a plain number{digits}, e.g. `{_line(spec)}`")
     value = Decimal(s.text.strip())
+    if value and value.adjusted() >= MAX_WHOLE_DIGITS:
+        # Far beyond any amount or count in a dispensing, and beyond what the rules compute with exactly.
+        text = s.text.strip()
+        shown = text if len(text) <= 30 else f"{text[:12]}… ({len(text)} characters)"
+        raise _Problem("RX405", f"is {shown}, larger than rxpolicy works with (at most {MAX_WHOLE_DIGITS} digits "
+                       "before the decimal point)", f"check the value, e.g. `{_line(spec)}`")
     if value < 0:
         # A fact declared `at least 1` (supply_days) must not be told "0 or more".
         least = _plain_number(spec.at_least) if spec.at_least is not None and spec.at_least > 0 else "0"
@@ -195,7 +215,7 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
 def _money(spec: FieldSpec, s: Scalar) -> Decimal:
     value = _decimal(spec, s)
     try:
-        cents = value.quantize(CENT)
+        cents = value.quantize(CENT, context=decimal.Context(prec=28))  # not the caller's context
     except InvalidOperation:  # more digits than a Decimal context holds
         raise _Problem("RX405", f"is too large ({s.text})", "check the amount") from None
     if cents != value:
@@ -213,10 +233,15 @@ def _date(spec: FieldSpec, s: Scalar) -> dt.date:
     text, written = s.text.strip(), s.tag in ("str", "timestamp", "date")
     if written and _ISO_DATE.fullmatch(text):
         try:
-            return dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise _Problem("RX405", f"is `{text}`, a date that does not exist",
                            "check the day and the month; dates are written YYYY-MM-DD") from None
+        if not FIRST_DATE <= day <= LAST_DATE:
+            # The rules lay periods of up to 100 years from these dates; they must stay dates.
+            raise _Problem("RX405", f"is `{text}`, outside the dates rxpolicy works with ({FIRST_DATE} to "
+                           f"{LAST_DATE})", f"check the year, e.g. `{_line(spec)}`")
+        return day
     if (written or s.tag == "datetime") and _DATE_LIKE.fullmatch(text):
         raise _Problem("RX405", f"is `{text}`, not a date written as YYYY-MM-DD",
                        f"write the date as year-month-day, e.g. `{_line(spec)}`")
@@ -260,6 +285,11 @@ def _check_limits(spec: FieldSpec, value: object, plans: Collection[str] | None)
         noun = spec.noun.get("en", spec.name)
         raise _Problem("RX405", f"is {value}, but {reason}",
                        f"write {noun}, e.g. `{spec.name}: {spec.example or 30}`")
+    if spec.at_most is not None and isinstance(value, (int, Decimal)) and value > spec.at_most:
+        # Named as a fault of the case: beyond it, a rule using the value would fail and be blamed.
+        reason = spec.at_most_reason or f"it is at most {_plain_number(spec.at_most)}"
+        raise _Problem("RX405", f"is {value}, but {reason} (at most {_plain_number(spec.at_most)})",
+                       f"check the value, e.g. `{spec.name}: {spec.example or 30}`")
     if spec.whole is not None and isinstance(value, Decimal) and value != value.to_integral_value():
         # Days and months are counted whole: the month arithmetic lays whole days from the dispensing date.
         raise _Problem("RX405", f"is {value}, but it counts whole {spec.whole}",

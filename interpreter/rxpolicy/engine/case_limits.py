@@ -10,6 +10,7 @@ The limits are far above any real case and low enough that reading stays fast.
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Mapping
 from decimal import Decimal
@@ -136,6 +137,55 @@ def compose_limited(source: SourceFile, limits: Limits, subject: str) -> yaml.No
                           exceeded.help) from None
     finally:
         loader.dispose()
+
+
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+#: Brackets open flow collections: a text with few of them (and shallow indentation, no anchors or aliases)
+#: cannot repeat values or nest deeply, so libyaml (which enforces no limit) may compose it.
+_FLOW = re.compile(r"[\[{]")
+
+
+def compose_fast(source: SourceFile, limits: Limits, subject: str) -> tuple[yaml.Node | None] | None:
+    """The node tree composed by libyaml, for a text that cannot go beyond the limits on its way in (no
+    anchors or aliases, few brackets, shallow indentation), then measured; None: compose it with
+    :func:`compose_limited` instead. Raises YAMLError as libyaml does, RX409 for a limit."""
+    text = source.text
+    check_text_size(source.path, text, limits, subject)
+    if (_FAST_LOADER is None or "&" in text or "*" in text or len(_FLOW.findall(text)) > limits.max_depth
+            or any(len(line) - len(line.lstrip(" ")) > limits.max_depth for line in text.split("\n"))):
+        return None
+    node = yaml.compose(text, Loader=_FAST_LOADER)
+    try:
+        _measure(node, limits, subject)
+    except _Exceeded as exceeded:
+        raise limit_error(source, exceeded.what, exceeded.mark.index if exceeded.mark else None,
+                          exceeded.help) from None
+    return (node,)
+
+
+def _measure(root: yaml.Node | None, limits: Limits, subject: str) -> None:
+    """The limits on a composed tree without aliases, walked iteratively: depth, values and text lengths."""
+    values, stack = 0, [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        values += 1
+        if depth > limits.max_depth:
+            raise _located(node, f"{subject} nests values more than {limits.max_depth} levels deep", _FLAT)
+        if values > limits.max_values:
+            raise _located(node, f"{subject} holds more than {limits.max_values:,} values (aliases counted as the "
+                           "values they repeat)", "write each field once as `name: value`; a case has a few "
+                           "dozen values")
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > limits.max_text:
+            raise _located(node, f"a value of {len(node.value):,} characters; a value may have at most "
+                           f"{limits.max_text:,}", "shorten the value")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+
+
+def _located(node: yaml.Node, what: str, help: str) -> _Exceeded:
+    return _Exceeded(what, node.start_mark, help)
 
 
 def check_file_size(path: Path, shown: str, limits: Limits) -> None:

@@ -10,8 +10,8 @@ What makes the generated code fast, and why it stays correct:
 
 * constants fold at compile time (amounts in force in the period, unit conversions, `if` on a
   yes/no parameter), except where folding would hide a test the trace must record;
-* a definition used once is computed where it is used, so a case that is not covered never
-  computes the money; a definition used more often is computed once, before its first user;
+* a definition is computed only where a rule that needs it is reached (docs/language.md): used once,
+  it is written in place; used more often, its first use computes it and keeps it for the others;
 * a decision decided by one table (or one rule) without exceptions is a plain `if/elif` chain;
   only decisions with exceptions or several top-level rules collect the applicable rules in a list
   and settle them (agreeing rules are all reasons, disagreeing ones a conflict).
@@ -77,11 +77,13 @@ class FunctionWriter(ExpressionWriter):
                 lines: list[str] = []
                 self.decision(symbol, lines)
                 segments.append(("lines", lines))
-        body = self._inline(segments, code)
+        body, shared = self._inline(segments, code)
         values = "".join(f"v_{i}, " for i in range(len(self.decisions)))
         deciders = "".join(f"r_{i}, " for i in range(len(self.decisions)))
-        head = [f"def {name}(V):",
-                f"    D = V[{self.checked.facts.period_index}]"]
+        # `U=U`: the marker of a definition not computed yet, read as a fast local.
+        head = [f"def {name}(V, U=U):",
+                f"    D = V[{self.checked.facts.period_index}]",
+                *(f"    d_{index} = U" for index in shared)]
         return "\n".join(head + body + [f"    return ({values}), ({deciders})"])
 
     def write_explainers(self) -> tuple[str, dict[tuple[str, object], str]]:
@@ -109,32 +111,43 @@ class FunctionWriter(ExpressionWriter):
             add(("definition", definition.name), [definition.expr])
         return "\n\n".join(functions), names
 
-    def _inline(self, segments: list[tuple[str, object]], code: dict[int, str]) -> list[str]:
-        """Put each definition used once where it is used; keep the others as variables."""
-        eager = set(code)
+    def _inline(self, segments: list[tuple[str, object]], code: dict[int, str]) -> tuple[list[str], list[int]]:
+        """Put every definition where it is used, so it is computed only when a rule that needs it is reached.
+
+        A definition used once is written in place. One used more often is computed by its first use
+        that evaluation reaches and kept in ``d_<i>`` for the others (``U`` until then): every use reads
+        ``(d_i if d_i is not U else (d_i := <its expression>))``. Whichever its use count, a definition
+        behind a condition that does not hold is never computed (docs/language.md, "When a definition
+        is computed"). Returns the lines and the definitions kept in a variable.
+        """
+        shared = set(code)
         text = {i: "\n".join(p) for i, (kind, p) in enumerate(segments) if kind == "lines"}  # type: ignore[arg-type]
         changed = True
         while changed:
             changed = False
-            for index in sorted(eager):
+            for index in sorted(shared):
                 mark = placeholder(index)
-                uses = sum(t.count(mark) for t in text.values()) + sum(code[e].count(mark) for e in eager)
+                uses = sum(t.count(mark) for t in text.values()) + sum(code[e].count(mark) for e in shared)
                 if uses <= 1:
-                    eager.discard(index)
+                    shared.discard(index)
                     inline = f"({code[index]})"
                     text = {k: v.replace(mark, inline) for k, v in text.items()}
                     code = {k: v.replace(mark, inline) for k, v in code.items()}
                     changed = True
-        body = []
-        for position, (kind, payload) in enumerate(segments):
-            if kind == "lines":
-                body.append(text[position])
-            elif payload in eager:
-                body.append(f"    d_{payload} = {code[payload]}")
-        source = "\n".join(body)
-        for index in eager:
-            source = source.replace(placeholder(index), f"d_{index}")
-        return source.split("\n") if source else []
+        # A definition only uses definitions declared before it in dependency order (segments are in that
+        # order), so each use's text is complete once those before it are.
+        use: dict[int, str] = {}
+        for kind, payload in segments:
+            if kind == "definition" and payload in shared:
+                index = int(payload)
+                expression = code[index]
+                for earlier, written in use.items():
+                    expression = expression.replace(placeholder(earlier), written)
+                use[index] = f"(d_{index} if d_{index} is not U else (d_{index} := {expression}))"
+        source = "\n".join(text[position] for position, (kind, _) in enumerate(segments) if kind == "lines")
+        for index, written in use.items():
+            source = source.replace(placeholder(index), written)
+        return (source.split("\n") if source else []), sorted(use)
 
     # ------------------------------------------------------------------ decisions
     def units(self, name: str) -> list[list[RuleMeta]]:
@@ -179,7 +192,8 @@ class FunctionWriter(ExpressionWriter):
                 keyword = "if" if position == 0 else "elif"
                 lines.append(f"    {keyword} {self.condition(rule)}:")
                 self.node(rule, name, 2, lines)
-        lines.append(f"    {target} = settle(h, {index})")
+        # One rule applied (the usual case): its value and id straight away; settle() for none or several.
+        lines.append(f"    {target} = (h[0][1], (h[0][0],)) if len(h) == 1 else settle(h, {index})")
 
     def chain(self, rows: list[RuleMeta], name: str, target: str, index: int, lines: list[str]) -> None:
         """One table (or rule) without exceptions: the first row that applies decides, directly."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Decimal
 
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
@@ -22,7 +22,6 @@ from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit
 __all__ = ["ATOMIC", "ExpressionWriter", "NOT_CONSTANT", "placeholder"]
 
 ATOMIC = (ast.Compare, ast.OneOf, ast.InList, ast.Known, ast.Matches, ast.FitsWithin)
-_MODES = {"half up": ROUND_HALF_UP, "half even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP}
 #: What :meth:`ExpressionWriter.fold` gives for an expression that differs per case.
 NOT_CONSTANT = object()
 
@@ -202,6 +201,12 @@ class ExpressionWriter:
             period = self.fold(node.right) if not (self.explaining and self.has_leaf(node.right)) else None
             if isinstance(period, Duration) and period.unit is Unit.MONTHS:
                 return f"add_months({left}, {period.amount if node.op == '+' else -period.amount})"
+            if isinstance(period, Duration):
+                # `+ 1 days`: one timedelta made at compile time, not a Duration per call.
+                return f"({left} {node.op} {self.const(dt.timedelta(days=period.amount))})"
+            days = node.right
+            if isinstance(days, ast.WithUnit) and days.unit.startswith("day"):
+                return f"({left} {node.op} timedelta(days={self.expr(days.operand)}))"
             return f"date_add({left}, {right}, {1 if node.op == '+' else -1})"
         if Kind.PERCENT in kinds:
             return f"({left} * {right} / 100)"
@@ -210,8 +215,7 @@ class ExpressionWriter:
         return f"({left} {node.op} {right})"
 
     def _rounded(self, node: ast.Rounded) -> str:
-        quantum = Decimal(1) if node.rounding.unit == "whole euros" else CENT
-        mode = _MODES[node.rounding.mode]
+        quantum, mode = node.rounding.quantum, node.rounding.decimal_mode  # the table round_money uses
         return f"{self.expr(node.operand)}.quantize({self.const(quantum)}, {mode!r}).quantize({self.const(CENT)})"
 
     def _withunit(self, node: ast.WithUnit) -> str:
@@ -226,6 +230,10 @@ class ExpressionWriter:
             return f"({args[1]} - {args[0]}).days"
         if node.function == "first_day_of_next_month":
             return f"first_day_of_next_month({args[0]})"
+        if node.function in ("year_of", "month_of", "day_of"):
+            return f"{args[0]}.{node.function[:-3]}"
+        if node.function in ("date_from", "quotient", "remainder"):
+            return f"{node.function}({', '.join(args)})"
         if self.typ(node).kind is Kind.DURATION:
             return f"{'shortest' if node.function == 'min' else 'longest'}(D, {', '.join(args)})"
         return f"{node.function}({', '.join(args)})"

@@ -19,13 +19,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any
+from types import CodeType, MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from rxpolicy.diagnostics import did_you_mean
 from rxpolicy.engine import runtime
-from rxpolicy.engine.codegen import ATOMIC, FunctionWriter
 from rxpolicy.engine.meta import LeafMeta, RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
@@ -35,10 +35,21 @@ from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 
-__all__ = ["CompiledPolicy", "Epoch", "compile_policy", "ENGINE_VERSION"]
+if TYPE_CHECKING:
+    from rxpolicy.engine.codegen import FunctionWriter
+
+__all__ = ["CompiledPolicy", "Epoch", "EpochCode", "bind_epoch", "compile_policy", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
-_ATOMIC = ATOMIC
+
+
+@attrs.frozen(kw_only=True)
+class EpochCode:
+    """A period's compiled module: its code, the constants it names (``K3``) and its explainers' names."""
+
+    code: CodeType
+    constants: Mapping[str, object]
+    explainer_names: Mapping[tuple[str, object], str]
 
 
 @attrs.frozen(kw_only=True)
@@ -57,6 +68,8 @@ class Epoch:
     explainers: Mapping[tuple[str, object], Callable[..., None]] = attrs.field(eq=False, repr=False)
     python: str = attrs.field(eq=False, repr=False)
     rules_in_force: frozenset[int]
+    #: The compiled module the functions come from (what the cache on disk keeps of a period).
+    code: EpochCode = attrs.field(eq=False, repr=False)
 
     def contains(self, day: dt.date) -> bool:
         """Whether the period includes ``day``."""
@@ -80,6 +93,40 @@ class CompiledPolicy:
     fingerprint: str
     file_hashes: Mapping[str, str]
     checked: CheckedPolicy = attrs.field(eq=False, repr=False)
+    # Derived from the rules and decisions once, so that reading a result by name and explaining a decision
+    # look things up instead of scanning every rule.
+    #: Decision name → its position in :attr:`decisions` (and in an evaluation's values).
+    decision_index: Mapping[str, int] = attrs.field(init=False, eq=False, repr=False)
+    #: Decision name → the rules that give it a value, in rule order.
+    rules_for: Mapping[str, tuple[RuleMeta, ...]] = attrs.field(init=False, eq=False, repr=False)
+    #: Per rule (by index): the rules (or table rows) it is an exception to.
+    parents_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per rule (by index): the rules that are exceptions to it.
+    exceptions_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per table row (by index): the rows above it in its table (rows that are exceptions left out).
+    rows_above: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: Per period: its first and last day (``date.max`` when open) and the period, for the evaluator's lookup.
+    periods: tuple[tuple[dt.date, dt.date, Epoch], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        rules = self.rules
+
+        def derogates(rule: RuleMeta, parent: RuleMeta) -> bool:
+            return parent.id in rule.parents or (parent.table is not None and parent.table in rule.parents)
+
+        derived = {
+            "decision_index": MappingProxyType({d.name: i for i, d in enumerate(self.decisions)}),
+            "rules_for": MappingProxyType({d.name: tuple(r for r in rules if d.name in r.decides)
+                                           for d in self.decisions}),
+            "parents_of": tuple(tuple(p for p in rules if derogates(r, p)) if r.parents else () for r in rules),
+            "exceptions_of": tuple(tuple(c for c in rules if c.parents and derogates(c, r)) for r in rules),
+            "rows_above": tuple(
+                tuple(o for o in rules if o.table == r.table and not o.parents and o.index != r.index
+                      and o.rule.row_index < r.rule.row_index) if r.table is not None else () for r in rules),
+            "periods": tuple((e.start, e.end or dt.date.max, e) for e in self.epochs),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def facts(self) -> CaseSchema:
@@ -99,18 +146,28 @@ class CompiledPolicy:
         return None
 
     def rule(self, rule_id: str) -> RuleMeta:
-        """A rule by id (the first version when a rule has several periods)."""
-        return next(r for r in self.rules if r.id == rule_id)
+        """A rule by id (the first version when a rule has several periods).
+
+        Raises :class:`KeyError` (with the closest id, when there is one) for an id the policy does not have.
+        """
+        for candidate in self.rules:
+            if candidate.id == rule_id:
+                return candidate
+        guess = did_you_mean(rule_id, [r.id for r in self.rules])
+        raise KeyError(f"the policy `{self.name}` has no rule `{rule_id}`"
+                       + (f"; did you mean `{guess}`?" if guess else ""))
 
 
 def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
-    rules = tuple(_rule_meta(i, info) for i, info in enumerate(checked.rules))
+    names = {f.path: f.identity for f in checked.files}
+    rules = tuple(_rule_meta(i, info, names) for i, info in enumerate(checked.rules))
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
     epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end) for start, end in _epochs(checked))
-    file_hashes = MappingProxyType({f.path: f.sha256 for f in checked.files})
+    # Keyed by each file's stable name, so the fingerprint identifies the rules by content alone.
+    file_hashes = MappingProxyType({f.identity: f.sha256 for f in checked.files})
     digest = hashlib.sha256(ENGINE_VERSION.encode())
     digest.update(grammar_sha256().encode())
     for path, sha in sorted(file_hashes.items()):
@@ -120,9 +177,10 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
                           fingerprint=digest.hexdigest(), file_hashes=file_hashes, checked=checked)
 
 
-def _rule_meta(index: int, info: Any) -> RuleMeta:
+def _rule_meta(index: int, info: Any, names: Mapping[str, str]) -> RuleMeta:
     rule: ast.Rule = info.rule
-    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind,
+    location = f"{names.get(rule.span.path, rule.span.path)}:{rule.span.line}"
+    return RuleMeta(index=index, id=rule.id, layer=info.layer, layer_kind=info.layer_kind, location=location,
                     citations=tuple(c.text for c in rule.citations), interpretation=rule.interpretation,
                     explains=MappingProxyType({e.lang: e.text for e in rule.explains}),
                     rejection_code=rule.rejection_code, validity=rule.validity, decides=info.decides,
@@ -158,6 +216,8 @@ def _epochs(checked: CheckedPolicy) -> list[tuple[dt.date, dt.date | None]]:
 # ----------------------------------------------------------------------------- trace leaves
 
 def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mapping[int, int]]:
+    from rxpolicy.engine.codegen import ATOMIC as _ATOMIC  # here: the code writer is only needed to compile
+
     leaves: list[LeafMeta] = []
     ids: dict[int, int] = {}
 
@@ -208,24 +268,41 @@ def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple
     in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
     constants: dict[str, object] = {}
 
+    from rxpolicy.engine.codegen import FunctionWriter  # here: a policy read from the cache writes no code
+
     def writer(mode: str) -> FunctionWriter:
         return FunctionWriter(checked, rules, decisions, leaf_ids, start, in_force, constants, mode)
 
     explainers, explainer_names = writer("explain").write_explainers()
     python = "\n\n".join([writer("fast").write("evaluate_fast"), explainers])
+    code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
+    return bind_epoch(start, end, python, in_force,
+                      EpochCode(code=code, constants=MappingProxyType(constants),
+                                explainer_names=MappingProxyType(explainer_names)))
+
+
+def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: frozenset[int], code: EpochCode) -> Epoch:
+    """Run a period's compiled code with the helpers and constants it names, and keep the functions it defines.
+
+    Also how a policy read from the cache on disk gets its functions back, without writing or compiling Python.
+    """
     namespace: dict[str, Any] = {
         "settle": runtime.settle, "missing": runtime.missing, "fits_within": runtime.fits_within,
         "fits_days": runtime.fits_days, "duration_key": runtime.duration_key, "date_add": runtime.date_add,
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
-        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal,
+        "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal, "timedelta": dt.timedelta,
+        "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
-        "_lf": _lf, **constants,
+        "_lf": _lf, "U": NOT_COMPUTED, **code.constants,
     }
-    code = compile(python, f"<rxpolicy {checked.name} from {start}>", "exec")
-    exec(code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
+    exec(code.code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
     return Epoch(start=start, end=end, fast=namespace["evaluate_fast"],
-                 explainers=MappingProxyType({owner: namespace[n] for owner, n in explainer_names.items()}),
-                 python=python, rules_in_force=in_force)
+                 explainers=MappingProxyType({owner: namespace[n] for owner, n in code.explainer_names.items()}),
+                 python=python, rules_in_force=in_force, code=code)
+
+
+#: What a shared definition's variable holds until its first use computes it (see codegen.FunctionWriter._inline).
+NOT_COMPUTED = object()
 
 
 def _lf(records: list[tuple[int, object, bool]], leaf: int, observed: object, outcome: Any) -> Any:

@@ -15,6 +15,7 @@ import decimal
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -22,13 +23,15 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine import runtime
 from rxpolicy.engine.case import Case, case_from_mapping
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
-from rxpolicy.engine.evaluate_failure import Failure, failure_words, locate_failure
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import RuleTrace, Trace
 from rxpolicy.language.grammar import grammar_sha256
 from rxpolicy.language.source import Span
 from rxpolicy.language.types import Type
 from rxpolicy.language.values import MONEY_CONTEXT, describe
+
+if TYPE_CHECKING:
+    from rxpolicy.engine.evaluate_failure import Failure
 
 __all__ = ["DecisionResult", "Evaluation", "Receipt", "evaluate"]
 
@@ -90,17 +93,21 @@ class Evaluation:
         return _receipt(self.policy, self.case)
 
     def __getitem__(self, name: str) -> DecisionResult:
-        for index, decision in enumerate(self.policy.decisions):
-            if decision.name == name:
-                return DecisionResult(name=name, type=decision.type, value=self.values[index],
-                                      rules=tuple(self.policy.rules[i] for i in self.deciders[index]))
-        raise KeyError(name)
+        policy = self.policy
+        index = policy.decision_index[name]  # KeyError for a decision the policy does not make
+        rules = policy.rules
+        return DecisionResult(name=name, type=policy.decisions[index].type, value=self.values[index],
+                              rules=tuple(rules[i] for i in self.deciders[index]))
 
     def __iter__(self) -> Iterator[DecisionResult]:
         return (self[d.name] for d in self.policy.decisions)
 
     def __contains__(self, name: object) -> bool:
-        return any(d.name == name for d in self.policy.decisions)
+        return name in self.policy.decision_index
+
+    def value(self, name: str) -> object:
+        """One decision's value by name (cheaper than ``evaluation[name].value``)."""
+        return self.values[self.policy.decision_index[name]]
 
     @property
     def values_by_name(self) -> Mapping[str, object]:
@@ -114,15 +121,17 @@ class Evaluation:
         The policy declares which decision is its outcome (``is the outcome``); None when it declares none.
         """
         name = self.policy.outcome
-        if name is None or name not in self:
+        index = self.policy.decision_index.get(name) if name is not None else None
+        if name is None or index is None:
             return None
-        return name if self[name].value else f"not_{name}"
+        return name if self.values[index] else f"not_{name}"
 
     @property
     def positive(self) -> bool:
         """Whether the outcome decision is yes (the case is covered); False when there is no outcome."""
         name = self.policy.outcome
-        return name is not None and name in self and self[name].value is True
+        index = self.policy.decision_index.get(name) if name is not None else None
+        return index is not None and self.values[index] is True
 
     @property
     def reasons(self) -> tuple[RuleMeta, ...]:
@@ -138,7 +147,7 @@ class Evaluation:
             raise ValueError("this evaluation was made without a trace; evaluate with trace=True")
         result = self[name]
         deciders = tuple(r.index for r in result.rules)
-        related = [r for r in self.policy.rules if name in r.decides]
+        related = self.policy.rules_for[name]
         ordered = [r for r in related if r.index in deciders] + [r for r in related if r.index not in deciders]
         return tuple(self.trace.rule_trace(r, deciders) for r in ordered)
 
@@ -148,18 +157,17 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     if case.schema is not policy.facts and case.schema.fingerprint != policy.facts.fingerprint:
         case = _read_again(policy, case)
     day = case.values[policy.facts.period_index]
-    epochs = policy.epochs
-    epoch = epochs[0] if len(epochs) == 1 and epochs[0].contains(day) else policy.epoch_for(day)  # type: ignore
-    if epoch is None:
+    for start, end, epoch in policy.periods:  # compared inline: a method call per period costs more
+        if start <= day <= end:  # type: ignore[operator]
+            break
+    else:
         raise RxError(_not_in_force(policy, case))
     try:
-        context = decimal.getcontext()
-        if context.prec == MONEY_CONTEXT.prec and context.rounding == MONEY_CONTEXT.rounding:
-            # The thread already computes as the rules need (the default); switching costs ~1 µs a case.
+        # Always the engine's own context, whatever the caller's thread has set: another precision,
+        # rounding or trap would change amounts, turn a division by zero into Infinity (no RX505) or
+        # make an exact rounding raise. A fresh copy per call, so no flags are shared between threads.
+        with decimal.localcontext(MONEY_CONTEXT):
             values, deciders = epoch.fast(case.values)
-        else:
-            with decimal.localcontext(MONEY_CONTEXT):
-                values, deciders = epoch.fast(case.values)
     except runtime.Conflict as conflict:
         raise RxError(_conflict(policy, case, conflict)) from None
     except runtime.Gap as gap:
@@ -167,7 +175,11 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
     except runtime.NotInForce as missing:
         raise RxError(_missing(policy, case, missing)) from None
     except ArithmeticError as error:  # a division by zero, say: a fault of the rules, shown as one
-        raise RxError(_failed(policy, case, locate_failure(policy, epoch, case.values, error))) from None
+        from rxpolicy.engine.evaluate_failure import locate_failure  # only a failed evaluation needs it
+
+        with decimal.localcontext(MONEY_CONTEXT):
+            failure = locate_failure(policy, epoch, case.values, error)
+        raise RxError(_failed(policy, case, failure)) from None
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
     the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
     return Evaluation(policy, case, values, deciders, the_trace)
@@ -241,6 +253,8 @@ def _missing(policy: CompiledPolicy, case: Case, missing: runtime.NotInForce) ->
 
 
 def _failed(policy: CompiledPolicy, case: Case, failure: Failure) -> Diagnostic:
+    from rxpolicy.engine.evaluate_failure import failure_words
+
     what, fix, span, related = failure_words(policy, failure, "in this case")
     decision = policy.decisions[failure.decision].name
     return Diagnostic(code="RX505", span=span, related=related, field=failure.field,

@@ -34,6 +34,9 @@ class RuleMeta:
     parents: tuple[str, ...]
     table: str | None
     rule: ast.Rule = attrs.field(eq=False, repr=False)
+    #: ``<layer>/<file>.rxp:<line>`` (``rules/…`` when built in): where the rule is written, the same from any
+    #: working directory (explanations and receipts show this; diagnostics show the path as the user reaches it).
+    location: str = ""
 
     @property
     def span(self) -> Span:

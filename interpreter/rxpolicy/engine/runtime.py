@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from rxpolicy.language.values import Duration, Rounding, SupplyLimit, Unit, add_months, round_money
+from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 
-__all__ = ["Conflict", "Gap", "NotInForce", "date_add", "fits_days", "duration_key", "fits_within", "round_to", "settle"]
+__all__ = ["Conflict", "Gap", "ImpossibleDate", "NotInForce", "date_add", "date_from", "fits_days", "duration_key",
+           "fits_within", "quotient", "remainder", "settle"]
 
 
 class Conflict(Exception):
@@ -97,7 +98,10 @@ def fits_within(supply: Duration, limit: Duration | SupplyLimit, start: dt.date,
 
 def first_day_of_next_month(day: dt.date) -> dt.date:
     """The first day of the month after ``day``'s month."""
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    try:
+        return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    except ValueError:  # after December 9999: an overflow (RX505), as date arithmetic's own
+        raise OverflowError("date value out of range") from None
 
 
 def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,
@@ -115,13 +119,32 @@ def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest
     return bool(limit.or_one_course and course_days is not None and days <= course_days)
 
 
+class ImpossibleDate(ArithmeticError):
+    """``date_from`` was given a year, month and day that make no date (an arithmetic failure of the rules)."""
+
+
+def date_from(year: int | Decimal, month: int | Decimal, day: int | Decimal) -> dt.date:
+    """The date with these parts; parts that are not whole or make no date are a failure of the computation."""
+    parts = tuple(int(p) if p == int(p) else None for p in (year, month, day))
+    try:
+        if None in parts:
+            raise ValueError("a part of a date is not a whole number")
+        return dt.date(*parts)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise ImpossibleDate(f"date_from({year}, {month}, {day}) is no date: {error}") from None
+
+
+def quotient(dividend: int | Decimal, divisor: int | Decimal) -> int:
+    """How many whole times ``divisor`` goes into ``dividend``, rounded toward zero (``quotient(7, 2)`` is 3)."""
+    exact = Decimal(dividend) / Decimal(divisor)  # dividing by zero raises, as every division does
+    return int(exact.to_integral_value(rounding=ROUND_DOWN))
+
+
+def remainder(dividend: int | Decimal, divisor: int | Decimal) -> int | Decimal:
+    """What is left of ``dividend`` after ``quotient`` whole ``divisor``s (``remainder(7, 2)`` is 1)."""
+    return dividend - divisor * quotient(dividend, divisor)
+
+
 def date_add(day: dt.date, period: Duration, sign: int) -> dt.date:
     """A date plus or minus a duration (calendar months clamp to the month's last day)."""
     return Duration(sign * period.amount, period.unit).end_from(day)
-
-
-def round_to(amount: Decimal, rounding: Rounding) -> Decimal:
-    """An explicit rounding step."""
-    return round_money(Decimal(amount), rounding)
-
-

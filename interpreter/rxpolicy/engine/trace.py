@@ -9,6 +9,7 @@ renderers show: for each decision, the rules that decided it, the rules they bea
 
 from __future__ import annotations
 
+import decimal
 import enum
 
 import attrs
@@ -16,6 +17,7 @@ import attrs
 from rxpolicy.engine.compile import CompiledPolicy, Epoch
 from rxpolicy.engine.meta import LeafMeta, RuleMeta
 from rxpolicy.language import ast
+from rxpolicy.language.values import MONEY_CONTEXT
 
 __all__ = ["Fact", "RuleStatus", "RuleTrace", "Trace"]
 
@@ -93,7 +95,11 @@ class Trace:
     def _explain(self, owner: tuple[str, object]) -> tuple[object, list[tuple[int, object, object]]]:
         records: list[tuple[int, object, object]] = []
         explainer = self.epoch.explainers.get(owner)
-        result = explainer(self.case_values, self.decision_values, records) if explainer is not None else None
+        if explainer is None:
+            return None, records
+        # Recomputed in the engine's own decimal context, as the evaluation was (see evaluate.evaluate).
+        with decimal.localcontext(MONEY_CONTEXT):
+            result = explainer(self.case_values, self.decision_values, records)
         return result, records
 
     def facts_of(self, owner: tuple[str, object]) -> tuple[Fact, ...]:
@@ -126,13 +132,11 @@ class Trace:
         return held
 
     def _reached(self, rule: RuleMeta) -> bool:
-        rules = self.policy.rules
         if rule.parents:
-            return any(self.outcome(p) for p in rules
-                       if p.id in rule.parents or (p.table is not None and p.table in rule.parents))
+            return any(self.outcome(p) for p in self.policy.parents_of[rule.index])
         if rule.table is not None:
-            return all(self.outcome(r) is False for r in rules if r.table == rule.table and not r.parents
-                       and r.rule.row_index < rule.rule.row_index and r.index in self.epoch.rules_in_force)
+            in_force = self.epoch.rules_in_force
+            return all(self.outcome(r) is False for r in self.policy.rows_above[rule.index] if r.index in in_force)
         return True
 
     def status(self, rule: RuleMeta, deciders: tuple[int, ...]) -> RuleStatus:
@@ -151,9 +155,7 @@ class Trace:
         status = self.status(rule, deciders)
         beaten_by: tuple[RuleMeta, ...] = ()
         if status is RuleStatus.OVERRIDDEN:
-            beaten_by = tuple(r for r in self.policy.rules
-                              if (rule.id in r.parents or (rule.table is not None and rule.table in r.parents))
-                              and self.outcome(r))
+            beaten_by = tuple(r for r in self.policy.exceptions_of[rule.index] if self.outcome(r))
         evaluated = status in (RuleStatus.DECIDED, RuleStatus.OVERRIDDEN, RuleStatus.NOT_APPLICABLE)
         return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)) if evaluated else (),
                          value_facts=self.facts_of(("value", rule.index)) if status is RuleStatus.DECIDED else (),

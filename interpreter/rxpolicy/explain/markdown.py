@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.escape import escape_markdown, escape_markdown_line
 from rxpolicy.explain.views import Reason, decision_views
-from rxpolicy.explain.whatif import WhatIf, what_if_markdown
 from rxpolicy.explain.words import layer_text, term, value_text
+
+if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
+    from rxpolicy.explain.whatif import WhatIf
 
 __all__ = ["evaluation_markdown"]
 
@@ -42,7 +46,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
         for rule in view.rules:
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
-            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.span.path}:{rule.span.line})",
+            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.location})",
                     f"- {term('source', lang)}: {rule.source}"]
             if rule.interpretation_in(lang):
                 out.append(f"- {term('interpretation', lang)}: {rule.interpretation_in(lang)}")
@@ -53,6 +57,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
             out.append(f"- `{beaten.rule.id}`: {term('overridden', lang)} "
                        + ", ".join(f"`{b.id}`" for b in beaten.beaten_by))
     if what_if is not None:
+        from rxpolicy.explain.whatif import what_if_markdown
         out += what_if_markdown(what_if, lang)
     # Case texts are shown as they were written: a line break or an escape in one could forge a line, and
     # HTML in one (`<br>`, `<script>`) would be acted on where the Markdown is shown.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.escape import escape_controls
 from rxpolicy.explain.views import decision_views
-from rxpolicy.explain.whatif import WhatIf, what_if_text
 from rxpolicy.explain.words import layer_text, term, value_text
+
+if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
+    from rxpolicy.explain.whatif import WhatIf
 
 __all__ = ["evaluation_text"]
 
@@ -46,6 +50,7 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
             by = ", ".join(b.id for b in beaten.beaten_by)
             lines.append(f"  {beaten.rule.id}: {term('overridden', lang)} {by}")
     if what_if is not None:
+        from rxpolicy.explain.whatif import what_if_text
         lines += what_if_text(what_if, lang)
     # Case texts are printed as they were written, so a line break or an escape in one could forge a line.
     return "\n".join(escape_controls(line) for line in lines) + "\n"

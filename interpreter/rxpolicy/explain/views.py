@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 import attrs
 
-from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact, RuleStatus, RuleTrace, Trace
@@ -61,12 +60,10 @@ def because_facts(trace: Trace, rule: RuleMeta, *, with_value: bool = True) -> l
     """
     policy = trace.policy
     facts: list[Fact] = []
-    if rule.table is not None:
-        for earlier in policy.rules:
-            if earlier.table == rule.table and earlier.index != rule.index and not earlier.parents and \
-                    earlier.rule.row_index < rule.rule.row_index and trace.outcome(earlier) is False:
-                facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
-    for parent in _parents(policy, rule):
+    for earlier in policy.rows_above[rule.index]:
+        if trace.outcome(earlier) is False:
+            facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
+    for parent in policy.parents_of[rule.index]:
         facts.extend(because_facts(trace, parent, with_value=False))
     facts.extend(f for f in trace.facts_of(("rule", rule.index)) if f.holds)
     if with_value:
@@ -108,10 +105,6 @@ def _reasons(trace: Trace, facts: list[Fact], lang: str, values: Mapping[str, ob
     return tuple(found.values())
 
 
-def _parents(policy: CompiledPolicy, rule: RuleMeta) -> list[RuleMeta]:
-    return [p for p in policy.rules if (p.id in rule.parents or (p.table is not None and p.table in rule.parents))]
-
-
 def because(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[str, ...]:
     """The sentences a decision rests on (deduplicated, in order)."""
     return tuple(r.sentence for r in reasons(evaluation, name, lang))
@@ -130,17 +123,32 @@ def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason
     trace = evaluation.trace
     if trace is None:
         return ()
-    facts = [fact for rule in evaluation[name].rules for fact in because_facts(trace, rule)]
-    return _reasons(trace, facts, lang, evaluation.values_by_name)
+    return _decision_reasons(trace, evaluation[name].rules, lang, evaluation.values_by_name)
+
+
+def _decision_reasons(trace: Trace, rules: tuple[RuleMeta, ...], lang: str,
+                      values: Mapping[str, object]) -> tuple[Reason, ...]:
+    facts = [fact for rule in rules for fact in because_facts(trace, rule)]
+    return _reasons(trace, facts, lang, values)
 
 
 def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionView, ...]:
     """One view per decision the policy produces, in declaration order."""
     views = []
+    trace = evaluation.trace
+    values = evaluation.values_by_name
     for result in evaluation:
         overridden: tuple[RuleTrace, ...] = ()
-        if evaluation.trace is not None:
-            overridden = tuple(r for r in evaluation.explain(result.name) if r.status is RuleStatus.OVERRIDDEN)
+        reasons_: tuple[Reason, ...] = ()
+        if trace is not None:
+            # Only a rule with exceptions can be set aside by one (a rule that held and has none decided, or its
+            # decision would have been a conflict): only those are traced, and in full only the ones set aside.
+            deciders = tuple(r.index for r in result.rules)
+            exceptions = evaluation.policy.exceptions_of
+            overridden = tuple(trace.rule_trace(r, deciders) for r in evaluation.policy.rules_for[result.name]
+                               if exceptions[r.index] and r.index not in deciders
+                               and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
+            reasons_ = _decision_reasons(trace, result.rules, lang, values)
         views.append(DecisionView(name=result.name, value=result.value, rules=result.rules,
-                                  reasons=reasons(evaluation, result.name, lang), overridden=overridden))
+                                  reasons=reasons_, overridden=overridden))
     return tuple(views)

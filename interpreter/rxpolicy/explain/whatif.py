@@ -81,6 +81,8 @@ class WhatIf:
     decision: str
     max_changes: int
     counterfactuals: tuple[Counterfactual, ...]
+    #: False when the search stopped at its limit of re-evaluations: other changes may exist.
+    complete: bool = True
 
 
 _WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
@@ -105,6 +107,8 @@ _WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
              "(de datum, de verzekerde en de verzekerde periode, het geneesmiddel zelf en wat eraan voorafging "
              "blijven zoals ze zijn)."),
     # Dutch puts the relative clause's verb in the number of the facts.
+    "stopped": ("The search stopped at its limit of re-evaluations; other changes may work too.",
+                "Het zoeken stopte bij de grens van het aantal herberekeningen; andere wijzigingen kunnen ook werken."),
     "fact": ("fact", "gegeven dat nog te veranderen is"), "facts": ("facts", "gegevens die nog te veranderen zijn"),
 })
 
@@ -219,6 +223,8 @@ def what_if_text(what_if: WhatIf, lang: str = "en") -> list[str]:
     found = alternatives(what_if.counterfactuals, lang)
     lines = ["", f"{_w('heading', lang)}:"]
     lines += [f"  - {sentence(a, decision, lang)} ({', '.join(r.id for r in a.rules)})" for a in found]
+    if not what_if.complete:
+        return [*lines, f"  - {_w('stopped', lang)}"]
     return lines if found else [*lines, f"  - {_none(decision, lang, max_changes)}"]
 
 
@@ -228,6 +234,8 @@ def what_if_markdown(what_if: WhatIf, lang: str = "en") -> list[str]:
     found = alternatives(what_if.counterfactuals, lang)
     lines = ["", f"## {_w('heading', lang)}", ""]
     lines += [f"- {sentence(a, decision, lang)} (" + ", ".join(f"`{r.id}`" for r in a.rules) + ")" for a in found]
+    if not what_if.complete:
+        return [*lines, f"- {_w('stopped', lang)}"]
     return lines if found else [*lines, f"- {_none(decision, lang, max_changes)}"]
 
 

@@ -18,6 +18,7 @@ from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
+from rxpolicy.language import types as t
 from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, format_money
 
@@ -206,12 +207,30 @@ def _observed(value: object, node: ast.Expr, policy: CompiledPolicy, lang: str) 
     return value_text(value, lang, _type(node, policy)) if value is not None else term("not given", lang)
 
 
+def _text_match_sentence(node: ast.Matches, observed: object, outcome: bool, policy: CompiledPolicy,
+                         lang: str) -> str:
+    """``the medicine name "oxazepam 10 mg" begins with "oxazepam"`` (or "is" for a whole text)."""
+    words = {"en": (" or ", "begins with", "does not begin with", "is", "is not"),
+             "nl": (" of ", "begint met", "begint niet met", "is", "is niet")}[lang if lang == "nl" else "en"]
+    starts = [f'"{p[:-1]}"' for p in node.patterns if p.endswith("*")]
+    whole = [f'"{p}"' for p in node.patterns if not p.endswith("*")]
+    parts = []
+    if starts:
+        parts.append(f"{words[1] if outcome else words[2]} {words[0].join(starts)}")
+    if whole:
+        parts.append(f"{words[3] if outcome else words[4]} {words[0].join(whole)}")
+    joiner = words[0] if outcome else (" en " if lang == "nl" else " and ")
+    return f'{_subject(node.operand, policy, lang)} "{observed}" {joiner.join(parts)}'
+
+
 def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
                   decisions: Mapping[str, object] | None = None) -> str:
     """One recorded test as a sentence a patient could read (``decisions``: values to quote)."""
     node, observed, outcome = fact.node, fact.observed, bool(fact.outcome)
     if isinstance(node, ast.Name):
         return _name_sentence(node, fact, policy, lang)
+    if isinstance(node, ast.Matches) and (_type(node.operand, policy) or t.NOTHING).kind is not Kind.ATC:
+        return _text_match_sentence(node, observed, outcome, policy, lang)
     if isinstance(node, ast.Matches):
         groups = (" of " if lang == "nl" else " or ").join(p.rstrip("*") for p in node.patterns)
         if lang == "nl":

@@ -123,7 +123,10 @@ class Known:
 
 @attrs.frozen(kw_only=True)
 class Matches:
-    """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes."""
+    """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes.
+
+    A text is matched the same way against quoted patterns: ``medicine.name matches "oxazepam*"``.
+    """
 
     operand: Expr
     patterns: tuple[str, ...]
@@ -437,6 +440,9 @@ class Fact:
     example: str | None
     at_least: object
     at_least_reason: str | None
+    #: The largest value a case may give (``at most 36600 because "…"``), with the reason.
+    at_most: object = None
+    at_most_reason: str | None = None
     whole: str | None
     allowed: tuple[Expr, ...]
     one_of_plans: bool

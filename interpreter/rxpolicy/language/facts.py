@@ -146,6 +146,8 @@ class FieldSpec:
     #: values one may choose, and whether it must be one of the policy's plans.
     at_least: Decimal | None = None
     at_least_reason: str | None = None
+    at_most: Decimal | None = None
+    at_most_reason: str | None = None
     whole: str | None = None
     allowed: tuple[object, ...] = ()
     one_of_plans: bool = False
@@ -372,9 +374,10 @@ class _Reader:
         if item.computed_by is not None:
             self.builtin(item, typ)
         self.sentences(item, typ)
-        if item.at_least is not None and typ.kind not in (Kind.NUMBER, Kind.MONEY):
-            self.problem("RX380", where, f"`at least` needs a number or money fact, and `{item.path}` is a {typ}",
-                         "remove `at least`")
+        for limit, value in (("at least", item.at_least), ("at most", item.at_most)):
+            if value is not None and typ.kind not in (Kind.NUMBER, Kind.MONEY):
+                self.problem("RX380", where, f"`{limit}` needs a number or money fact, and `{item.path}` is a {typ}",
+                             f"remove `{limit}`")
         if item.whole is not None and typ.kind is not Kind.NUMBER:
             self.problem("RX380", where, f"`counts whole {item.whole}` needs a number fact, and `{item.path}` is a "
                          f"{typ}", "remove `counts whole …`")
@@ -390,6 +393,7 @@ class _Reader:
             terms=MappingProxyType({e.lang: e.text for e in item.terms}), example=item.example,
             at_least=item.at_least if isinstance(item.at_least, Decimal) else None,
             at_least_reason=item.at_least_reason, whole=item.whole,
+            at_most=item.at_most if isinstance(item.at_most, Decimal) else None, at_most_reason=item.at_most_reason,
             allowed=tuple(a for a in allowed if a is not None), one_of_plans=item.one_of_plans,
             orders=tuple((o.other, o.after, o.reason) for o in item.orders), fixed=item.fixed, layer=layer,
             span=item.span)

@@ -49,6 +49,8 @@ def _value_schema(spec: FieldSpec, plans: Collection[str] | None) -> dict[str, A
     elif kind is Kind.NUMBER:
         schema = {"type": "integer" if spec.whole else "number",
                   "minimum": _plain(spec.at_least) if spec.at_least is not None else 0}
+        if spec.at_most is not None:
+            schema["maximum"] = _plain(spec.at_most)
     elif kind is Kind.DATE:
         schema = {"type": "string", "format": "date", "pattern": _DATE}
     elif kind is Kind.ATC:

@@ -12,9 +12,14 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token
+from typing import TYPE_CHECKING
 
-__all__ = ["GRAMMAR_FILE", "WholeWords", "grammar_text", "grammar_sha256", "parser", "package_data_dir"]
+from rxpolicy.cache import DiskCache, default_cache_dir
+
+if TYPE_CHECKING:  # Lark is imported when a parser is needed: a policy read from the cache needs none
+    from lark import Lark, Token
+
+__all__ = ["GRAMMAR_FILE", "WholeWords", "grammar_path", "grammar_text", "grammar_sha256", "parser", "package_data_dir"]
 
 GRAMMAR_FILE = "rxpolicy.lark"
 
@@ -31,9 +36,15 @@ def package_data_dir(name: str) -> Path:
 
 
 @functools.cache
+def grammar_path() -> Path:
+    """The grammar file."""
+    return package_data_dir("grammar") / GRAMMAR_FILE
+
+
+@functools.cache
 def grammar_text() -> str:
     """The grammar's text."""
-    return (package_data_dir("grammar") / GRAMMAR_FILE).read_text(encoding="utf-8")
+    return grammar_path().read_text(encoding="utf-8")
 
 
 @functools.cache
@@ -58,6 +69,34 @@ class WholeWords:
 
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser. Built once; Lark's LALR parser keeps no state between parses, so threads share it."""
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, postlex=WholeWords())
+    """The LALR parser. Built once; Lark's LALR parser keeps no state between parses, so threads share it.
+
+    Building it takes a quarter of a second; the built parser is kept in the cache on disk
+    (:mod:`rxpolicy.cache`, the default directory) and read back in a few milliseconds.
+    """
+    import io
+
+    import lark
+
+    directory = default_cache_dir()
+    cache = DiskCache(directory) if directory is not None else None
+    key = hashlib.sha256(f"{lark.__version__}:{_PARSER_OPTIONS}:{grammar_sha256()}".encode()).hexdigest()
+    payload = cache.read("parser", key) if cache is not None else None
+    if payload is not None:
+        try:
+            loaded = lark.Lark.load(io.BytesIO(payload))  # authenticated by the cache before it is unpickled
+        except Exception:  # noqa: BLE001 - an authentic entry another Lark wrote is rebuilt, not an error
+            loaded = None
+        if isinstance(loaded, lark.Lark):
+            return loaded
+    built = lark.Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                      maybe_placeholders=True, postlex=WholeWords())
+    if cache is not None:
+        out = io.BytesIO()
+        built.save(out)
+        cache.write("parser", key, out.getvalue())
+    return built
+
+
+#: Changes to the options of :func:`parser` must change this text, so a parser built before is not read back.
+_PARSER_OPTIONS = "lalr contextual propagate_positions maybe_placeholders WholeWords"

@@ -8,6 +8,7 @@ are reported together.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import attrs
@@ -16,10 +17,9 @@ from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.language import ast
 from rxpolicy.language.check import LayerKind, LayerSources, PolicySources
 from rxpolicy.language.grammar import package_data_dir
-from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -40,8 +40,22 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
+def rule_file_name(path: Path) -> str:
+    """A rule file's name independent of the working directory: ``<layer>/<file>``, ``rules/…`` when built in.
+
+    A layer or policy is the directory named after it, so its name and the file name identify the file;
+    receipts (with the file's hash) and the decisions' ``line`` use this, never a path that changes
+    with the directory rxpolicy runs in.
+    """
+    directory = path.resolve().parent
+    name = f"{directory.name}/{path.name}"
+    return f"rules/{name}" if directory.parent == builtin_rules_dir().resolve() else name
+
+
 def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned."""
+    from rxpolicy.language.lower import parse_rule_file  # here: it brings Lark, which a cached policy never needs
+
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
@@ -53,7 +67,8 @@ def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnosti
             continue
         try:
             shown = display_path(path)
-            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"))))
+            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"),
+                                                    name=rule_file_name(path))))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
@@ -68,7 +83,16 @@ class BuiltinPolicy:
 
 
 def builtin_policies() -> tuple[BuiltinPolicy, ...]:
-    """The built-in policies: rule directories that declare a policy (not the shared layers)."""
+    """The built-in policies: rule directories that declare a policy (not the shared layers).
+
+    Read once per process (they ship with rxpolicy): every policy name is resolved through them, and
+    reading their files each time made finding a loaded policy again cost a millisecond.
+    """
+    return _builtin_policies()
+
+
+@functools.cache
+def _builtin_policies() -> tuple[BuiltinPolicy, ...]:
     found = []
     for directory in sorted(p for p in builtin_rules_dir().iterdir() if p.is_dir()):
         if any("\npolicy " in "\n" + f.read_text(encoding="utf-8") for f in directory.glob(f"*{RULE_SUFFIX}")):

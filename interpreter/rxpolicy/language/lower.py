@@ -19,10 +19,12 @@ from lark.tree import Meta
 from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.language import ast
 from rxpolicy.language.parse import parse
+from rxpolicy.language.limits import (FIRST_DATE, LAST_DATE, MAX_DAYS, MAX_DECIMALS, MAX_DEPTH, MAX_MONTHS,
+                                       MAX_WHOLE_DIGITS, balance_chains, too_deep_expressions)
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Duration, Rounding, Unit
 
-__all__ = ["lower", "parse_rule_file", "TYPE_WORDS", "FACT_TYPE_WORDS"]
+__all__ = ["lower", "parse_rule_file", "refuse_too_deep", "TYPE_WORDS", "FACT_TYPE_WORDS"]
 
 #: Type words as written → canonical name (the checker maps these to types).
 TYPE_WORDS = ("yes or no", "money", "duration", "supply limit", "number", "date", "text", "percentage")
@@ -38,10 +40,33 @@ def parse_rule_file(source: SourceFile) -> ast.RuleFile:
 def lower(source: SourceFile, tree: Tree[Token]) -> ast.RuleFile:
     """Turn a parse tree into a :class:`ast.RuleFile`; raises :class:`RxError` on RX2xx problems."""
     builder = _Lower(source)
+    refuse_too_deep(source, tree)
     items = builder.transform(tree)
     if builder.problems:
         raise RxError(builder.problems)
     return ast.RuleFile(source=source, items=tuple(items))
+
+
+def refuse_too_deep(source: SourceFile, tree: Tree[Token]) -> None:
+    """Regroup long `and`/`or` chains (in place), then raise RX210 for every expression still nested too deeply.
+
+    Lowering (and the formatter) walk an expression recursively: this runs first, without recursion.
+    """
+    balance_chains(tree)  # 200 or-ed conditions nest 8 levels, not 200
+    too_deep = list(too_deep_expressions(tree))
+    if too_deep:
+        raise RxError([_too_deep(source, node) for node in too_deep])
+
+
+def _too_deep(source: SourceFile, node: Tree[Token]) -> Diagnostic:
+    meta = node.meta
+    span = Span(path=source.path, line=meta.line, column=meta.column, end_line=meta.line,
+                end_column=meta.column + 1)
+    return Diagnostic(code="RX210", span=span,
+                      message=f"this expression nests more than {MAX_DEPTH} levels deep (each `not`, `+`, `-`, `*`, "
+                              "`/`, comparison, `if`, function call and `and` or `or` inside another is one level)",
+                      help="give parts of it a name with `define` and use the names here, or write it flatter; "
+                           "a long chain of `and`s or `or`s alone is never too deep")
 
 
 def _words(token: Token | str) -> str:
@@ -74,11 +99,17 @@ class _Lower(Transformer[Token, Any]):
 
     def _date(self, token: Token) -> dt.date:
         try:
-            return dt.date.fromisoformat(str(token))
+            day = dt.date.fromisoformat(str(token))
         except ValueError:
             self.problem("RX201", self.tspan(token), f"`{token}` is not a date that exists",
                          "write a real calendar date as YYYY-MM-DD")
-            return dt.date(1, 1, 1)
+            return FIRST_DATE
+        if not FIRST_DATE <= day <= LAST_DATE:
+            self.problem("RX209", self.tspan(token), f"`{token}` is outside the dates rxpolicy works with "
+                         f"({FIRST_DATE} to {LAST_DATE})", "write a date in that range; for a period without an "
+                         "end, leave out `until`")
+            return min(max(day, FIRST_DATE), LAST_DATE)  # no second complaint about the period's order
+        return day
 
     def _single(self, clauses: Sequence[tuple[str, Any, Span]], kind: str, what: str) -> Any:
         found = [c for c in clauses if c[0] == kind]
@@ -263,6 +294,9 @@ class _Lower(Transformer[Token, Any]):
     def at_least_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         return ("at_least", (Decimal(str(children[0])), children[1]), self.span(meta))
 
+    def at_most_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        return ("at_most", (Decimal(str(children[0])), children[1]), self.span(meta))
+
     def counts_whole_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
         unit = str(children[0])
         return ("whole", unit if unit.endswith("s") else unit + "s", self.span(meta))
@@ -308,6 +342,7 @@ class _Lower(Transformer[Token, Any]):
         (path, path_span), typ, clauses = children[0], children[1], children[2:-1]
         computed = self._single(clauses, "computed", "`computed by`")
         at_least = self._single(clauses, "at_least", "`at least`")
+        at_most = self._single(clauses, "at_most", "`at most`")
         return ast.Fact(
             path=path, type=typ, required=bool(self._single(clauses, "required", "`required`")),
             default=self._single(clauses, "default", "`default`"),
@@ -318,6 +353,7 @@ class _Lower(Transformer[Token, Any]):
             terms=self._per_language(clauses, "term", "`term`"),
             example=self._single(clauses, "example", "`example`"),
             at_least=at_least[0] if at_least else None, at_least_reason=at_least[1] if at_least else None,
+            at_most=at_most[0] if at_most else None, at_most_reason=at_most[1] if at_most else None,
             whole=self._single(clauses, "whole", "`counts whole`"),
             allowed=self._single(clauses, "allowed", "`one of`") or (),
             one_of_plans=bool(self._single(clauses, "plans", "`one of the plans`")),
@@ -446,7 +482,9 @@ class _Lower(Transformer[Token, Any]):
         return ast.Known(operand=c[0], negated=True, span=self.span(meta))
 
     def matches(self, meta: Meta, c: list[Any]) -> ast.Matches:
-        return ast.Matches(operand=c[0], patterns=tuple(str(t) for t in c[1:]), span=self.span(meta))
+        # An ATC pattern is written bare (`N05B*`), a text pattern quoted (`"oxazepam*"`).
+        patterns = tuple(_unquote(str(t)) if t.type == "STRING" else str(t) for t in c[1:])
+        return ast.Matches(operand=c[0], patterns=patterns, span=self.span(meta))
 
     def fits_within(self, meta: Meta, c: list[Any]) -> ast.FitsWithin:
         return ast.FitsWithin(supply=c[0], limit=c[1], span=self.span(meta))
@@ -476,6 +514,12 @@ class _Lower(Transformer[Token, Any]):
             self.problem("RX206", span, f"`{number} {unit}` is not a whole number of {unit}",
                          "write a whole number of days or months")
         kind = Unit.DAYS if unit.startswith("day") else Unit.MONTHS
+        most = MAX_DAYS if kind is Unit.DAYS else MAX_MONTHS
+        if number > most:
+            self.problem("RX208", span, f"`{number} {unit}` is longer than rxpolicy lays from a date "
+                         f"(at most {MAX_MONTHS} months or {MAX_DAYS} days, 100 years)",
+                         f"write a period of at most {most} {kind.value}")
+            number = Decimal(most)
         return ast.Literal(kind=ast.LiteralKind.DURATION, value=Duration(int(number), kind), span=span)
 
     def duration(self, meta: Meta, c: list[Any]) -> ast.Expr:
@@ -502,7 +546,16 @@ class _Lower(Transformer[Token, Any]):
         return ast.Literal(kind=kind, value=value, span=self.span(meta))
 
     def number(self, meta: Meta, c: list[Token]) -> ast.Literal:
-        return self._literal(meta, ast.LiteralKind.NUMBER, Decimal(str(c[0])))
+        text = str(c[0])
+        whole, _, decimals = text.partition(".")
+        if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS or len(decimals) > MAX_DECIMALS:
+            # Checked on the text: a 5,000-digit number is not even turned into a Decimal.
+            shown = text if len(text) <= 30 else f"{text[:12]}…{text[-6:]} ({len(text)} characters)"
+            self.problem("RX207", self.tspan(c[0]), f"the number `{shown}` is longer than rxpolicy computes with "
+                         f"(at most {MAX_WHOLE_DIGITS} digits before the decimal point and {MAX_DECIMALS} after it)",
+                         "write the amount in full euros, days or units; a policy needs no larger or finer number")
+            return self._literal(meta, ast.LiteralKind.NUMBER, Decimal(0))
+        return self._literal(meta, ast.LiteralKind.NUMBER, Decimal(text))
 
     def date(self, meta: Meta, c: list[Token]) -> ast.Literal:
         return self._literal(meta, ast.LiteralKind.DATE, self._date(c[0]))

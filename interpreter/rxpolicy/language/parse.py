@@ -32,7 +32,7 @@ _TERMINAL_WORDS = {
     "DURATION_UNIT": "`days` or `months`",
     "ROUNDING_MODE": "a rounding mode (`half up`, `half even`, `down`, `up`)",
     "ROUNDING_UNIT": "`whole euros` or `cents`",
-    "FUNCTION": "a function (`min`, `max`, `days_between`, `first_day_of_next_month`)",
+    "FUNCTION": "a function (`min`, `max`, `days_between`, `year_of`, `date_from`, `quotient`, …)",
     "TYPE_WORD": "a type (`yes or no`, `money`, `duration`, `supply limit`, `number`, `date`, `text`, `percentage`)",
     "$END": "the end of the file",
 }

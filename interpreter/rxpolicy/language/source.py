@@ -35,6 +35,9 @@ class SourceFile:
 
     path: str
     text: str
+    #: What identifies a rule file whatever the working directory: ``<layer>/<file>.rxp``, or
+    #: ``rules/<layer>/<file>.rxp`` for a built-in one (receipts and decisions' ``line`` use it); None for other text.
+    name: str | None = None
     _line_starts: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -46,6 +49,11 @@ class SourceFile:
     def read(cls, path: Path, display: str | None = None) -> SourceFile:
         """Read a UTF-8 file; ``display`` is the path shown in messages (default: as given)."""
         return cls(path=display or str(path), text=path.read_text(encoding="utf-8"))
+
+    @property
+    def identity(self) -> str:
+        """The stable name when there is one, else the path as shown."""
+        return self.name or self.path
 
     @property
     def sha256(self) -> str:

@@ -96,7 +96,10 @@ def add_months(start: dt.date, months: int) -> dt.date:
     if day > 28:
         last = _MONTH_DAYS[month0] + (month0 == 1 and calendar.isleap(year))
         day = min(day, last)
-    return dt.date(year, month0 + 1, day)
+    try:
+        return dt.date(year, month0 + 1, day)
+    except ValueError:  # beyond year 9999: an overflow, as a date plus too many days is (RX505, not a crash)
+        raise OverflowError(f"date value out of range: {start} + {months} months") from None
 
 
 def whole_years_between(born: dt.date, on: dt.date) -> int:
@@ -139,20 +142,31 @@ class Rounding(enum.Enum):
         """'whole euros' or 'cents'."""
         return self.value[1]
 
+    @property
+    def decimal_mode(self) -> str:
+        """The :mod:`decimal` rounding mode (``ROUND_HALF_UP``, …): the one table both the code writer and
+        :func:`round_money` use."""
+        return _DECIMAL_MODES[self.mode]
+
+    @property
+    def quantum(self) -> Decimal:
+        """What the amount is rounded to: ``1`` for whole euros, ``0.01`` for cents."""
+        return Decimal(1) if self.unit == "whole euros" else CENT
+
 
 _DECIMAL_MODES = {"half up": ROUND_HALF_UP, "down": ROUND_DOWN, "up": ROUND_UP, "half even": ROUND_HALF_EVEN}
 
 
 def round_money(amount: Decimal, rounding: Rounding) -> Decimal:
     """Round an amount as a rule says; the result keeps two decimals (``137.00``)."""
-    quantum = Decimal(1) if rounding.unit == "whole euros" else CENT
-    rounded = amount.quantize(quantum, rounding=_DECIMAL_MODES[rounding.mode], context=MONEY_CONTEXT)
-    return rounded.quantize(CENT, context=MONEY_CONTEXT)
+    context = MONEY_CONTEXT.copy()  # its own flags: the shared context is never written to
+    rounded = amount.quantize(rounding.quantum, rounding=rounding.decimal_mode, context=context)
+    return rounded.quantize(CENT, context=context)
 
 
 def format_money(amount: Decimal) -> str:
     """Money as the contract writes it: a string with exactly two decimals."""
-    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT))
+    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT.copy()))
 
 
 def describe(value: object) -> str:

@@ -99,7 +99,10 @@ class _Collector:
         elif isinstance(node, (ast.OneOf, ast.Matches)):
             path = self.field(node.operand)
             self.complete &= path is not None
-            if isinstance(node, ast.Matches):
+            if isinstance(node, ast.Matches) and path is not None and self.facts.fields[path].type.kind is not Kind.ATC:
+                # A text: one value per pattern that matches it, and one that matches none.
+                self.add([(path, (*(p[:-1] + "x" if p.endswith("*") else p for p in node.patterns), "-"))])
+            elif isinstance(node, ast.Matches):
                 self.patterns.update(node.patterns)
             elif path is not None:
                 for option in node.options:

@@ -24,6 +24,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from rxpolicy.language.grammar import WholeWords, grammar_text
+from rxpolicy.language.lower import refuse_too_deep
 from rxpolicy.language.parse import parse
 from rxpolicy.language.source import SourceFile
 
@@ -53,8 +54,8 @@ CLAUSE_ORDER = MappingProxyType({
     # A fact: whether a case must write it (or its default, or how it is computed), its limits, the role the
     # engine gives it, then its words and its documentation.
     "fact_decl": ("required_clause", "default_clause", "computed_clause", "example_clause", "at_least_clause",
-                  "counts_whole_clause", "allowed_clause", "one_of_plans_clause", "not_before_clause",
-                  "not_after_clause", "period_date_clause", "smallest_pack_role", "one_course_role",
+                  "at_most_clause", "counts_whole_clause", "allowed_clause", "one_of_plans_clause",
+                  "not_before_clause", "not_after_clause", "period_date_clause", "smallest_pack_role", "one_course_role",
                   "fixed_clause", "explain_clause", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"),
     "choice_decl": ("option",),
     "section_decl": ("explain_clause", "all_or_none_clause"),
@@ -150,11 +151,16 @@ def _children(node: Tree[Token]) -> list[_Node]:
 
 
 def _tokens(node: _Node | None) -> list[Token]:
-    if node is None:
-        return []
-    if isinstance(node, Token):
-        return [node]
-    return list(node.scan_values(lambda v: isinstance(v, Token)))
+    """The tokens of a node in order, without recursion (a chain of thousands of `or`s is a deep tree)."""
+    found: list[Token] = []
+    todo: list[_Node | None] = [node]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, Token):
+            found.append(current)
+        elif current is not None:
+            todo.extend(reversed(current.children))
+    return found
 
 
 def _flat(nodes: Sequence[_Node]) -> list[Token]:
@@ -404,7 +410,9 @@ def _comment_lines(group: list[Token], indent: int, text: str, next_start: int |
 
 def format_text(text: str, path: str = "<stdin>") -> str:
     """The canonical layout of one rule file's text; raises :class:`RxError` (RX1xx) when it does not parse."""
-    tree, comments = _parse(SourceFile(path=path, text=text))
+    source = SourceFile(path=path, text=text)
+    tree, comments = _parse(source)
+    refuse_too_deep(source, parse(source))  # RX210, as `rxpolicy check` says, before the layout recurses
     result = _render(_document(tree), comments, text)
     again, again_comments = _parse(SourceFile(path=path, text=result))
     # Refuse to hand back a layout that lost or changed a token or a comment: that would be a bug here.

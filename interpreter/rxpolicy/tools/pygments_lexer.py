@@ -76,7 +76,8 @@ class RxPolicyLexer(RegexLexer):
             (_NUMBER, Number),
             (r"\b(?:EUR|" + _UNIT + ")", Keyword.Type),
             (r"[A-Z][0-9]{2}[A-Z0-9]*\*?", Name.Constant),  # an ATC code or pattern
-            (r"(min|max|days_between|first_day_of_next_month)(\s*)(\()",
+            (r"(min|max|days_between|first_day_of_next_month|year_of|month_of|day_of|date_from|quotient|remainder)"
+             r"(\s*)(\()",
              bygroups(Name.Builtin, Whitespace, Punctuation)),
             (r"(\.)(" + _NAME + ")", bygroups(Punctuation, Name)),  # a field may be named like a keyword
             (words(_DECLARATIONS, prefix=r"\b", suffix=_WORD_END), Keyword.Declaration),

@@ -9,6 +9,7 @@ per session, by a :class:`PolicyStore` kept on the pytest config.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,14 +21,16 @@ from rxpolicy.api import PolicyStore
 from rxpolicy.diagnostics import RxError
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.diagnostics import render_diagnostics
-from rxpolicy.language.load import source_line
-from rxpolicy.tools.ruletest import TEST_SUFFIX, PreparedTest, TestResult, load_test_file, policy_for, prepare, run_test
+from rxpolicy.language.load import RULE_SUFFIX, source_line
+from rxpolicy.tools.ruletest import (TEST_SUFFIX, PreparedTest, TestResult, for_each_policy, load_test_file, policy_for,
+                                     prepare, run_test)
+from rxpolicy.tools.ruletest_format import FILE_KEYS
 
 if TYPE_CHECKING:  # pytest names these types only in a private module
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
-__all__ = ["RuleTestFailed", "RuleTestFile", "RuleTestItem", "RuleTestSession", "pytest_collect_file",
-           "pytest_configure"]
+__all__ = ["RuleTestFailed", "RuleTestFile", "RuleTestItem", "RuleTestSession", "is_rule_test_file",
+           "pytest_collect_file", "pytest_configure"]
 
 
 class RuleTestSession:
@@ -56,10 +59,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> RuleTestFile | None:
-    """Collect ``*.test.yaml`` files."""
-    if file_path.name.endswith(TEST_SUFFIX):
+    """Collect the ``*.test.yaml`` files that are rule tests, and no other YAML file.
+
+    The plugin is installed wherever rxpolicy is, so it must not claim another project's
+    ``k8s.test.yaml``: see :func:`is_rule_test_file`.
+    """
+    if file_path.name.endswith(TEST_SUFFIX) and is_rule_test_file(file_path):
         return RuleTestFile.from_parent(parent, path=file_path)
     return None
+
+
+#: How much of a file is read to decide whether it is a rule test (its top-level keys come first).
+_SNIFF_BYTES = 65_536
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+
+
+def is_rule_test_file(path: Path) -> bool:
+    """Whether a ``*.test.yaml`` file is an rxpolicy rule test, decided before the file is claimed.
+
+    It is when it sits in the ``tests/`` directory of a policy or layer (rule files ``*.rxp`` beside that
+    directory), or when it names its policy: a top-level ``policy:`` and ``tests:`` and no top-level key
+    a rule test does not have. Only the top-level keys are looked at, by a plain text scan of the file's
+    start (no YAML is parsed, so an unrelated file can neither fail nor be slow here).
+    """
+    if path.parent.name == "tests" and any(path.parent.parent.glob(f"*{RULE_SUFFIX}")):
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    keys = set(_TOP_LEVEL_KEY.findall(head))
+    return {"policy", "tests"} <= keys and keys <= set(FILE_KEYS)
 
 
 class RuleTestFailed(Exception):
@@ -75,11 +106,13 @@ class RuleTestFile(pytest.File):
 
     def collect(self) -> Iterator[RuleTestItem]:
         """One item per test; a problem with the file fails its collection with the diagnostics."""
-        test_file = load_test_file(self.path)
         session = self.config.stash[_SESSION]
-        policy = session.policy(test_file.policy, lambda: policy_for(test_file, session.store))
-        for prepared in prepare(test_file, policy):
-            yield RuleTestItem.from_parent(self, name=prepared.test.name, prepared=prepared, policy=policy)
+        for test_file in for_each_policy(load_test_file(self.path)):
+            policy = session.policy(test_file.policy, lambda: policy_for(test_file, session.store))
+            for prepared in prepare(test_file, policy):
+                # A shared layer's test runs once per policy built on the layer: the policy names the item.
+                name = f"{prepared.test.name} [{policy.name}]" if test_file.layer else prepared.test.name
+                yield RuleTestItem.from_parent(self, name=name, prepared=prepared, policy=policy)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: TracebackStyle | None = None) -> str | TerminalRepr:

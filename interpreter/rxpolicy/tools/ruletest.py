@@ -15,10 +15,12 @@ are in :mod:`rxpolicy.tools.ruletest_coverage`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 
 import attrs
@@ -31,7 +33,10 @@ from rxpolicy.engine.evaluate import Evaluation, evaluate
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.views import because
 from rxpolicy.explain.words import fact_sentence, json_value
+from rxpolicy.language import ast
+from rxpolicy.language.load import read_rule_files
 from rxpolicy.language.types import Kind, Type
+from rxpolicy.language.values import add_months
 from rxpolicy.tools.ruletest_format import (
     TEST_SUFFIX,
     Change,
@@ -48,7 +53,7 @@ from rxpolicy.tools.ruletest_format import (
 )
 
 __all__ = ["Change", "Expected", "Failure", "Named", "PreparedTest", "RuleRefs", "RuleTest", "TestFile",
-           "TestResult", "TEST_SUFFIX", "discover", "display_path", "find_test_files", "load_test_file",
+           "TestResult", "TEST_SUFFIX", "discover", "display_path", "find_test_files", "for_each_policy", "load_test_file",
            "parse_test_file", "policy_for", "prepare", "rule_statuses", "run", "run_test"]
 
 #: `outcome` may be expected like a decision: "covered" or "not_covered", from the `covered` decision.
@@ -106,6 +111,34 @@ def prepare(test_file: TestFile, policy: CompiledPolicy) -> tuple[PreparedTest, 
 
 
 def _case(test_file: TestFile, test: RuleTest, base: Case | None, policy: CompiledPolicy) -> Case:
+    case = _written_case(test_file, test, base, policy)
+    return _into_period(case, policy) if test_file.layer is not None else case
+
+
+def _into_period(case: Case, policy: CompiledPolicy) -> Case:
+    """A layer test's case with every date written in it moved by the whole years that bring its dispensing
+    date into the policy's period (unchanged when the policy is in force then, or has no period)."""
+    validity = policy.validity
+    if validity is None or validity.contains(case.dispensed_on):
+        return case
+    years = validity.start.year - case.dispensed_on.year
+    if not validity.contains(add_months(case.dispensed_on, 12 * years)):
+        return case  # no year of the period has this day: evaluation says the policy is not in force
+    written: dict[str, object] = {}
+
+    def walk(data: Mapping[str, object], prefix: str) -> None:
+        for key, value in data.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(value, f"{path}.")
+            elif isinstance(day := case.get(path), dt.date):
+                written[path] = add_months(day, 12 * years)
+
+    walk(case.to_mapping(only_changed=True), "")
+    return case.replace(written)
+
+
+def _written_case(test_file: TestFile, test: RuleTest, base: Case | None, policy: CompiledPolicy) -> Case:
     if test.case_text is not None:
         return parse_case(test.case_text, path=test_file.display, policy=policy)
     assert base is not None
@@ -228,8 +261,8 @@ class TestResult:
 
     @property
     def where(self) -> str:
-        """``file:line`` of the test."""
-        return f"{self.file.display}:{self.test.span.line}"
+        """``file:line`` of the test (and the policy, for a test of a shared layer)."""
+        return f"{self.file.display}:{self.test.span.line}" + (f" ({self.policy.name})" if self.file.layer else "")
 
     @property
     def message(self) -> str:
@@ -244,9 +277,35 @@ class TestResult:
 
 
 def run(test_file: TestFile, store: PolicyStore) -> list[TestResult]:
-    """Run every test of a file against its policy (loaded through the store, so compiled once)."""
-    policy = policy_for(test_file, store)
-    return [run_test(prepared, policy) for prepared in prepare(test_file, policy)]
+    """Run every test of a file against its policy, or each policy built on its layer (compiled once each)."""
+    results: list[TestResult] = []
+    for one in for_each_policy(test_file):
+        policy = policy_for(one, store)
+        results.extend(run_test(prepared, policy) for prepared in prepare(one, policy))
+    return results
+
+
+def for_each_policy(test_file: TestFile) -> tuple[TestFile, ...]:
+    """The file once per policy it tests: itself, or for a test of a shared layer (a ``tests/`` directory
+    beside rule files that declare a layer, not a policy) once per sibling policy built on that layer.
+
+    A layer's rules are the same in every policy built on it, so its tests live with it and must hold in
+    each of them; where a policy is not in force on a test's dispensing date, the case's dates are moved
+    by whole years into the policy's period (see :func:`prepare`).
+    """
+    directory = Path(test_file.policy)
+    if test_file.policy_span is not None or not directory.is_dir():
+        return (test_file,)
+    files, _ = read_rule_files(directory)
+    if any(isinstance(item, ast.Policy) for f in files for item in f.items):
+        return (test_file,)
+    layer = directory.resolve().name
+    found = []
+    for sibling in sorted(p for p in directory.resolve().parent.iterdir() if p.is_dir()):
+        declared, _ = read_rule_files(sibling)
+        if any(isinstance(item, ast.Policy) and layer in item.built_on for f in declared for item in f.items):
+            found.append(attrs.evolve(test_file, policy=str(sibling), layer=layer))
+    return tuple(found) or (test_file,)
 
 
 def run_test(prepared: PreparedTest, policy: CompiledPolicy) -> TestResult:

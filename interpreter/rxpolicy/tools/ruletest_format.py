@@ -29,7 +29,7 @@ import yaml
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.engine.case_check import compose_yaml
 from rxpolicy.engine.case_limits import TEST_FILE_LIMITS
-from rxpolicy.language.load import builtin_policies, display_path
+from rxpolicy.language.load import builtin_policies, builtin_rules_dir, display_path
 from rxpolicy.language.source import SourceFile, Span
 
 __all__ = ["Change", "Expected", "Named", "RuleRefs", "RuleTest", "TestFile", "TEST_SUFFIX", "discover",
@@ -109,14 +109,18 @@ class TestFile:
     policy_span: Span | None
     base_text: str | None
     tests: tuple[RuleTest, ...]
+    #: For a test of a shared layer (``rules/<layer>/tests``): the layer's name; the file then runs once per
+    #: policy built on the layer (:func:`rxpolicy.tools.ruletest.for_each_policy`), ``policy`` naming each.
+    layer: str | None = None
 
 
 def find_test_files(paths: Sequence[Path | str] = ()) -> list[Path]:
     """The test files a list of paths names (files, or directories searched recursively); with no paths,
     those of every built-in policy. Raises RX001 for a path that does not exist, RX708 for a directory
     without test files."""
-    if not paths:
-        return sorted(p for policy in builtin_policies() for p in (policy.directory / "tests").glob(f"*{TEST_SUFFIX}"))
+    if not paths:  # the tests of every built-in policy and of every shared layer
+        return sorted(p for directory in builtin_rules_dir().iterdir() if directory.is_dir()
+                      for p in (directory / "tests").glob(f"*{TEST_SUFFIX}"))
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for path in map(Path, paths):

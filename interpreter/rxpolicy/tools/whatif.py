@@ -34,7 +34,12 @@ from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT, Duration, SupplyLimit
 from rxpolicy.tools.explore import ConditionSpace, condition_space, with_changes
 
-__all__ = ["fixed_facts", "supply_limits", "what_if", "what_would_change"]
+__all__ = ["MAX_EVALUATIONS", "fixed_facts", "supply_limits", "what_if", "what_would_change"]
+
+#: How many re-evaluations one search may make. A search over the built-in policies makes about 2,000;
+#: beyond this limit it stops and says so, so that no case keeps an explanation waiting for long.
+MAX_EVALUATIONS = 10_000
+
 
 def fixed_facts(facts: CaseSchema) -> Mapping[str, str]:
     """Facts a what-if never changes, with the reason: those declared ``fixed because "…"``, and the computed
@@ -71,25 +76,40 @@ def supply_limits(policy: CompiledPolicy) -> Mapping[str, str]:
     return MappingProxyType(found)
 
 
-def what_would_change(evaluation: Evaluation, decision: str | None = None, *,
-                      max_changes: int = MAX_CHANGES) -> tuple[Counterfactual, ...]:
+def what_would_change(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES,
+                      max_evaluations: int = MAX_EVALUATIONS) -> tuple[Counterfactual, ...]:
     """The minimal changes (at most ``max_changes`` facts) that make ``decision`` "yes", fewest first.
 
     ``decision`` is the policy's outcome unless named. Empty when the decision is already "yes", is not a
-    yes/no decision, or no such change exists.
+    yes/no decision, or no such change exists. The search stops after ``max_evaluations`` re-evaluations of
+    the case (:func:`what_if` says when it did).
     """
-    decision = decision or evaluation.policy.outcome or ""
+    return _search(evaluation, decision or evaluation.policy.outcome or "", max_changes, max_evaluations)[0]
+
+
+def _search(evaluation: Evaluation, decision: str, max_changes: int,
+            max_evaluations: int) -> tuple[tuple[Counterfactual, ...], bool]:
+    """The counterfactuals found, and whether the search was complete (not stopped by its budget)."""
     if decision not in evaluation or evaluation[decision].value is not False:
-        return ()
-    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.day))
+        return (), True
+    search = _Search(evaluation, decision, condition_space(evaluation.policy, evaluation.case.day),
+                     budget=max_evaluations)
     found: list[Changes] = []
-    for size in range(1, max_changes + 1):
-        # Facts that already work together (with any values) are not part of a larger minimal set.
-        working = {frozenset(change_unit(p, search.case.schema) for p in changes) for changes in found}
-        for units in itertools.combinations(search.units, size):
-            if not any(smaller <= set(units) for smaller in working):
-                found.extend(search.combination(units))
-    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None)
+    complete = True
+    try:
+        for size in range(1, max_changes + 1):
+            # Facts that already work together (with any values) are not part of a larger minimal set.
+            working = {frozenset(change_unit(p, search.case.schema) for p in changes) for changes in found}
+            for units in itertools.combinations(search.units, size):
+                if not any(smaller <= set(units) for smaller in working):
+                    found.extend(search.combination(units))
+    except _Exhausted:
+        complete = False  # what was found is still right; smaller sets come first, so those are all there
+    return tuple(cf for cf in (search.counterfactual(c) for c in found) if cf is not None), complete
+
+
+class _Exhausted(Exception):
+    """The search used up its re-evaluations."""
 
 
 @attrs.define
@@ -101,6 +121,8 @@ class _Search:
     space: ConditionSpace
     units: tuple[str, ...] = ()
     candidates: dict[str, tuple[Changes, ...]] = attrs.Factory(dict)
+    #: Re-evaluations the search may still make.
+    budget: int = MAX_EVALUATIONS
     fields: Mapping[str, FieldSpec] = attrs.Factory(dict)
     #: Supply fact → the decision it must fit within (see :func:`supply_limits`).
     supplies: Mapping[str, str] = attrs.Factory(dict)
@@ -164,6 +186,9 @@ class _Search:
 
     def works(self, changes: Changes) -> bool:
         """Whether the decision is "yes" once the facts are changed (a case rules cannot decide: no)."""
+        if self.budget <= 0:
+            raise _Exhausted
+        self.budget -= 1
         changed = with_changes(self.case, changes)
         if changed is None:
             return False
@@ -261,9 +286,14 @@ def _products(options: Iterable[tuple[Changes, ...]]) -> Iterator[Changes]:
         yield MappingProxyType(merged)
 
 
-def what_if(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES) -> WhatIf:
-    """:func:`what_would_change` as the data the renderers show ("What would change it");
-    ``decision`` is the policy's outcome unless named."""
+def what_if(evaluation: Evaluation, decision: str | None = None, *, max_changes: int = MAX_CHANGES,
+            max_evaluations: int = MAX_EVALUATIONS) -> WhatIf:
+    """:func:`what_would_change` as the data the renderers show ("What would change it"); ``decision`` is the
+    policy's outcome unless named.
+
+    This is the call that costs: up to ``max_evaluations`` re-evaluations of the case. Nothing else runs it;
+    ``rxpolicy eval`` only with ``--why-not`` (or for one case shown on a terminal).
+    """
     decision = decision or evaluation.policy.outcome or ""
-    return WhatIf(decision=decision, max_changes=max_changes,
-                  counterfactuals=what_would_change(evaluation, decision, max_changes=max_changes))
+    found, complete = _search(evaluation, decision, max_changes, max_evaluations)
+    return WhatIf(decision=decision, max_changes=max_changes, counterfactuals=found, complete=complete)

@@ -16,7 +16,7 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError, Severity, did_you_mean
 from rxpolicy.language import ast
 from rxpolicy.language import types as t
-from rxpolicy.language.check.expressions import ExprChecker, known_when
+from rxpolicy.language.limits import MAX_DEPTH, definition_depths, expression_depth, names_in
 from rxpolicy.language.check.model import (
     CheckedPolicy,
     DecisionInfo,
@@ -94,6 +94,9 @@ class _PolicyChecker:
         self.tables: dict[str, tuple[str, ...]] = {}
         self.in_progress: list[str] = []
         self.deps: dict[tuple[SymbolKind, str], set[tuple[SymbolKind, str]]] = {}
+        # Imported here: a compiled policy read from the cache needs the checker's model, not the checker.
+        from rxpolicy.language.check.expressions import ExprChecker
+
         declaration = sources.declaration
         facts, problems = read_facts((layer.name, item) for layer, item in self.items())
         self.problems.extend(problems)
@@ -173,7 +176,7 @@ class _PolicyChecker:
 
     def check_table(self, table: ast.Table) -> None:
         if not table.decides:
-            self.problem("RX204", table.span, f"the table `{table.id}` does not say what it decides",
+            self.problem("RX327", table.span, f"the table `{table.id}` does not say what it decides",
                          "add `decides <decision>, …` after the table's id")
         for row in table.rows:
             assigned = {a.decision for a in row.assignments}
@@ -282,6 +285,8 @@ class _PolicyChecker:
             self.exprs.condition(rule.when)
         condition_uses = self.exprs.used
         # A rule's values are only computed when its `when` holds, so what that proves known stays known.
+        from rxpolicy.language.check.expressions import known_when
+
         known = known_when(rule.when, True) if rule.when is not None else frozenset()
         for assignment in rule.assignments:
             self.exprs.used = set()
@@ -331,21 +336,38 @@ class _PolicyChecker:
                          "rule decides")
 
     def check_exception_cycles(self) -> None:
-        # A rule that names itself is reported where it does so (check_exception), not again here.
-        parents = {r.id: {p.id for p in r.rule.exception_to} - {r.id} for r in self.rules}
-        for start in parents:
-            path = [start]
-            while path:
-                nexts = parents.get(path[-1], set())
-                step = next(iter(sorted(nexts)), None)
-                if step is None or len(path) > len(parents):
-                    break
-                if step == start:
-                    rule = next(r for r in self.rules if r.id == start)
-                    self.problem("RX325", rule.rule.id_span, "these rules are exceptions to each other in a circle: "
-                                 + " → ".join(path + [start]), "an exception must derogate from a more general rule")
-                    break
-                path.append(step)
+        """Report every circle of exceptions (RX328), however many parents each rule names.
+
+        The exception graph is walked whole: each `exception to` is an edge to every rule it names
+        (a table id names all its rows), and each strongly connected group of two or more rules is one
+        circle, reported once with all its rules. A rule that names itself is reported where it does so
+        (RX325, :meth:`check_exception`), not again here. Iterative, so a long chain of exceptions cannot
+        exhaust Python's stack.
+        """
+        rows: dict[str, list[str]] = {}
+        for info in self.rules:
+            if info.rule.table is not None:
+                rows.setdefault(info.rule.table, []).append(info.id)
+        ids = list(dict.fromkeys(r.id for r in self.rules))
+        edges: dict[str, list[str]] = {i: [] for i in ids}
+        for info in self.rules:
+            for ref in info.rule.exception_to:
+                targets = [ref.id] if ref.id in edges else rows.get(ref.id, [])
+                edges[info.id].extend(t for t in targets if t != info.id and t not in edges[info.id])
+        for group in _strongly_connected(ids, edges):
+            if len(group) < 2:
+                continue
+            members = set(group)
+            first = min((r for r in self.rules if r.id in members), key=lambda r: (r.rule.span.path,
+                                                                                   r.rule.span.line))
+            circle = _circle_through(first.id, edges, members)
+            others = tuple((f"`{r.id}`", r.rule.id_span) for r in self.rules
+                           if r.id in members and r.id != first.id)
+            self.problem("RX328", first.rule.id_span,
+                         f"the rules {', '.join(f'`{m}`' for m in sorted(members))} are exceptions to each other "
+                         "in a circle: " + " → ".join(circle), "an exception derogates from a more general rule; "
+                         "remove the `exception to` that points back, so one of them is the general rule",
+                         related=others)
 
     # ------------------------------------------------------------------ validity and order
     def check_overlaps(self, periods: Sequence[tuple[ast.Validity | None, object]], what: str) -> None:
@@ -385,8 +407,44 @@ class _PolicyChecker:
         return tuple(out)
 
     # ------------------------------------------------------------------ the whole policy
+    def check_depths(self) -> None:
+        """RX352: expressions that, with the definitions they use written out in place, nest too deeply.
+
+        The code writer and the explainers write each definition out where it is used, so this is the
+        depth of the generated code. Measured before any type is inferred (inference follows definitions
+        recursively): a definition found too deep is entered with no type, so nothing recurses into it.
+        Each is reported where it crosses the limit, not again in every expression that uses it.
+        """
+        expressions = {name: item.expr for name, (item, _) in self.definitions_ast.items()}
+        depths = definition_depths(expressions)
+
+        def written_out(name: ast.Name) -> int | None:
+            return depths.get(name.parts[0]) if len(name.parts) == 1 and name.parts[0] in expressions else None
+
+        def report(expr: ast.Expr, depth: int, what: str) -> None:
+            used = sorted({n.parts[0] for n in names_in(expr) if written_out(n) is not None})
+            if any(depths[u] > MAX_DEPTH for u in used):
+                return  # reported in the definition that crosses the limit
+            self.problem("RX352", expr.span, f"with the definitions it uses written out in place "
+                         f"({', '.join(f'`{u}`' for u in used)}), {what} nests {depth} levels deep; rxpolicy "
+                         f"allows at most {MAX_DEPTH}", "make the definitions it uses shallower, or work part of it "
+                         "out as a decision of its own (a decision is computed once, not written out)")
+
+        for name, (item, layer) in self.definitions_ast.items():
+            if depths[name] > MAX_DEPTH:
+                self.definitions[name] = DefinitionInfo(name=name, expr=item.expr, type=t.NOTHING, explains={},
+                                                        layer=layer, span=item.span)
+                report(item.expr, depths[name], f"the definition `{name}`")
+        for info in self.rules:
+            for expr in [info.rule.when, *(a.value for a in info.rule.assignments)]:
+                if expr is not None:
+                    depth = expression_depth(expr, written_out)
+                    if depth > MAX_DEPTH:
+                        report(expr, depth, "this expression")
+
     def run(self) -> CheckedPolicy:
         self.collect()
+        self.check_depths()
         for name in list(self.definitions_ast):
             self.definition(name)
         self.check_rules()
@@ -408,6 +466,66 @@ class _PolicyChecker:
             expr_types=MappingProxyType(dict(self.exprs.types)), order=order,
             files=tuple(f.source for f in files), files_ast=files, facts=self.facts,
             outcome=next((d.name for d in self.decisions.values() if d.outcome), None))
+
+
+def _strongly_connected(nodes: Sequence[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, without recursion; groups in the order they close."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            successors = edges.get(node, [])
+            if position < len(successors):
+                work.append((node, position + 1))
+                nxt = successors[position]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:  # returning to the caller: it inherits the lowest index reached
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                groups.append(group)
+    return groups
+
+
+def _circle_through(start: str, edges: dict[str, list[str]], members: set[str]) -> list[str]:
+    """The shortest way round from ``start`` back to it inside one circle of rules (breadth first)."""
+    came_from: dict[str, str] = {}
+    queue = [start]
+    for node in queue:
+        for nxt in edges.get(node, []):
+            if nxt not in members:
+                continue
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), start]
+            if nxt not in came_from:
+                came_from[nxt] = node
+                queue.append(nxt)
+    return [start, start]
 
 
 def _periods_overlap(a: ast.Validity | None, b: ast.Validity | None) -> bool:

@@ -39,7 +39,15 @@ _ARITH: dict[tuple[str, Kind, Kind], Kind] = {
 }
 _SIMPLE = {k: Type(k) for k in Kind}
 #: Date functions: how many dates they take and what they give.
-_DATE_FUNCTIONS = {"days_between": (2, t.NUMBER), "first_day_of_next_month": (1, t.DATE)}
+#: Functions with fixed arguments: name → (the kind of each argument, the result).
+_FUNCTIONS: dict[str, tuple[tuple[Kind, ...], Type]] = {
+    "days_between": ((Kind.DATE, Kind.DATE), t.NUMBER),
+    "first_day_of_next_month": ((Kind.DATE,), t.DATE),
+    "year_of": ((Kind.DATE,), t.NUMBER), "month_of": ((Kind.DATE,), t.NUMBER), "day_of": ((Kind.DATE,), t.NUMBER),
+    "date_from": ((Kind.NUMBER, Kind.NUMBER, Kind.NUMBER), t.DATE),
+    "quotient": ((Kind.NUMBER, Kind.NUMBER), t.NUMBER), "remainder": ((Kind.NUMBER, Kind.NUMBER), t.NUMBER),
+}
+_KIND_WORDS = {Kind.DATE: "a date", Kind.NUMBER: "a number"}
 
 Lookup = Callable[[str], tuple[SymbolKind, Type] | None]
 
@@ -210,8 +218,17 @@ class ExprChecker:
 
     def _matches(self, node: ast.Matches, known: frozenset[str]) -> Type:
         typ = self.infer(node.operand, known)
+        if typ.kind in (Kind.TEXT, Kind.ENUM):
+            # A text against its beginnings (`"oxazepam*"`) or whole texts; any pattern is one.
+            self._require_known(node.operand, typ)
+            for pattern in node.patterns:
+                if pattern in ("", "*"):
+                    self.problem("RX347", node, f"`\"{pattern}\"` matches every text",
+                                 "write the beginning of the text before the `*`, e.g. `\"oxazepam*\"`")
+            return t.BOOL
         if typ.kind not in (Kind.ATC, Kind.NOTHING):
-            self.problem("RX342", node, f"`matches` compares ATC codes, not a {typ}", "use `medicine.atc matches …`")
+            self.problem("RX342", node, f"`matches` compares ATC codes or texts, not a {typ}",
+                         "use `medicine.atc matches N05B*` or `medicine.name matches \"oxazepam*\"`")
         for pattern in node.patterns:
             if not _ATC_PATTERN.match(pattern):
                 self.problem("RX347", node, f"`{pattern}` is not an ATC code or prefix",
@@ -260,8 +277,8 @@ class ExprChecker:
         return {"EUR": t.MONEY, "%": t.PERCENT}.get(node.unit, t.DURATION)
 
     def _call(self, node: ast.Call, known: frozenset[str]) -> Type:
-        if node.function in _DATE_FUNCTIONS:
-            return self._date_function(node, known)
+        if node.function in _FUNCTIONS:
+            return self._fixed_function(node, known)
         types = [self.infer(arg, known) for arg in node.args]
         real = [x for x in types if x.kind is not Kind.NOTHING]
         for arg, typ in zip(node.args, types):
@@ -274,16 +291,18 @@ class ExprChecker:
                                 "give it numbers, amounts, dates or durations, all of one kind")
         return first.known()
 
-    def _date_function(self, node: ast.Call, known: frozenset[str]) -> Type:
-        arity, result = _DATE_FUNCTIONS[node.function]
-        if len(node.args) != arity:
-            return self.problem("RX349", node, f"`{node.function}` takes {arity} date{'s' if arity > 1 else ''}",
-                                f"write `{node.function}({', '.join(['a date'] * arity)})`")
-        for arg in node.args:
+    def _fixed_function(self, node: ast.Call, known: frozenset[str]) -> Type:
+        kinds, result = _FUNCTIONS[node.function]
+        if len(node.args) != len(kinds):
+            wanted = ", ".join(_KIND_WORDS[k] for k in kinds)
+            return self.problem("RX349", node, f"`{node.function}` takes {len(kinds)} argument"
+                                f"{'s' if len(kinds) > 1 else ''} ({wanted})", f"write `{node.function}({wanted})`")
+        for arg, kind in zip(node.args, kinds):
             typ = self.infer(arg, known)
             self._require_known(arg, typ)
-            if typ.kind not in (Kind.DATE, Kind.NOTHING):
-                self.problem("RX348", arg, f"`{node.function}` needs a date, not a {typ}", "give it a date")
+            if typ.kind not in (kind, Kind.NOTHING):
+                self.problem("RX348", arg, f"`{node.function}` needs {_KIND_WORDS[kind]} here, not a {typ}",
+                             f"give it {_KIND_WORDS[kind]}")
         return result
 
     def _supplylimitexpr(self, node: ast.SupplyLimitExpr, known: frozenset[str]) -> Type:
