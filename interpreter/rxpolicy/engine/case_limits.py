@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +177,12 @@ def _measure(root: yaml.Node | None, limits: Limits, subject: str) -> None:
         if isinstance(node, yaml.ScalarNode) and len(node.value) > limits.max_text:
             raise _located(node, f"a value of {len(node.value):,} characters; a value may have at most "
                            f"{limits.max_text:,}", "shorten the value")
+        # Children pushed in reverse, so they are visited in document order, as the pure-Python loader counts
+        # (a limit is then reported at the same place by both roads).
         if isinstance(node, yaml.SequenceNode):
-            stack.extend((child, depth + 1) for child in node.value)
+            stack.extend((child, depth + 1) for child in reversed(node.value))
         elif isinstance(node, yaml.MappingNode):
-            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+            stack.extend((part, depth + 1) for pair in reversed(node.value) for part in reversed(pair))
 
 
 def _located(node: yaml.Node, what: str, help: str) -> _Exceeded:
@@ -222,9 +223,6 @@ def check_python_shape(data: object, limits: Limits) -> None:
         elif isinstance(value, str) and len(value) > limits.max_text:
             problem = (f"{shown} is a text of {len(value):,} characters; a value may have at most "
                        f"{limits.max_text:,}", "shorten the value")
-        elif _digits(value) > limits.max_text:
-            # Written out, such a number is longer than any value may be (and 10**5000 cannot even be made a str).
-            problem = (f"{shown} is a number of more than {limits.max_text:,} digits", "check the value")
         if problem is not None:
             raise RxError(Diagnostic(code=_CODE, message=problem[0], field=path or None, help=problem[1]))
         if isinstance(value, (Mapping, list, tuple)) and values + len(value) > limits.max_values:
@@ -239,12 +237,3 @@ def check_python_shape(data: object, limits: Limits) -> None:
         here = inside | {id(value)}
         stack.extend((child, child_path, depth + 1, here) for child_path, child in reversed(children))
 
-
-def _digits(value: object) -> int:
-    """About how many characters a number takes written out in full (0 for anything else); cheap for any size."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int(abs(value).bit_length() * 0.30103) + 1
-    if isinstance(value, Decimal) and value.is_finite():
-        sign_digits_exponent = value.as_tuple()
-        return len(sign_digits_exponent.digits) + abs(int(sign_digits_exponent.exponent))
-    return 0
