@@ -160,3 +160,10 @@ def test_eval_and_diff_cases_refuse_it_with_exit_2(name: str, text: str, message
         assert result.exit_code == 2, (args, result.output)
         assert result.stdout == ""
         assert f"case.yaml:{where}: RX409: " in result.stderr and message in result.stderr, result.stderr
+
+
+def test_a_text_with_a_lone_surrogate_is_refused_not_a_crash() -> None:
+    # Found by tests/fuzz: libyaml (the fast road) raised UnicodeEncodeError, an internal error.
+    with pytest.raises(RxError) as error:
+        parse_case(CASE.replace("oxazepam 10 mg tablet", "oxazepam \udcff"), path="case.yaml")
+    assert [d.code for d in error.value.diagnostics] == ["RX401"]

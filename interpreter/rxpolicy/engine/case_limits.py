@@ -153,7 +153,10 @@ def compose_fast(source: SourceFile, limits: Limits, subject: str) -> tuple[yaml
     if (_FAST_LOADER is None or "&" in text or "*" in text or len(_FLOW.findall(text)) > limits.max_depth
             or any(len(line) - len(line.lstrip(" ")) > limits.max_depth for line in text.split("\n"))):
         return None
-    node = yaml.compose(text, Loader=_FAST_LOADER)
+    try:
+        node = yaml.compose(text, Loader=_FAST_LOADER)
+    except UnicodeEncodeError:  # a lone surrogate (a text from Python): libyaml cannot take it, the pure reader can
+        return None
     try:
         _measure(node, limits, subject)
     except _Exceeded as exceeded:
