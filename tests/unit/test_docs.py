@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 MARKDOWN = (ROOT / "README.md", *sorted(DOCS.glob("*.md")))
 
+#: Codes only the decision service (`rxpolicy serve`) answers with.
+SERVICE_CODES = ("RX901", "RX902", "RX903", "RX904", "RX905")
 _SOURCE_CODE = re.compile(r"""["'](RX\d{3})["']""")
 _SECTION = re.compile(r"^## (RX\d{3})\b", re.MULTILINE)
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -124,6 +126,7 @@ medicine:
 dispensing:
   supply_days: 30
 """
+_CLAIM = ('{"dispensed_on": "2025-03-14", "insured": {"born_on": "1961-07-02"}, "prescription": {"prescriber": "gp"}, "medicine": {"name": "oxazepam 10 mg tablet", "atc": "N05BA04", "price": "12.40"}, "dispensing": {"supply_days": 30}}\n')
 _EXAMPLE = "rules/hollandzorg/example.rxp"
 _CHECK = ("check", "rules/hollandzorg")
 _EVAL = ("eval", "case.yaml")
@@ -365,6 +368,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX709", ("test", _TEST_FILE, "--coverage"),
           files=((_TEST_FILE, _TEST_BASE + "  - name: one month\n    expect: {max_supply: 1 month}\n"),
                  ("rules/sources.yaml", _SOURCES))),
+    # RX8xx: claims files and batch runs
+    Fault("RX801", ("batch", "claims.txt"), files=(("claims.txt", _CLAIM),)),
+    Fault("RX802", ("batch", "claims.jsonl"), files=(("claims.jsonl", _CLAIM + "{not json\n"),), exit_code=1),
+    Fault("RX803", ("batch", "claims.jsonl", "--decisions", "covered,insurer_pay"),
+          files=(("claims.jsonl", _CLAIM),)),
+    Fault("RX804", ("batch", "claims.jsonl", "--resume"), files=(("claims.jsonl", _CLAIM),)),
 )
 
 
@@ -415,7 +424,8 @@ def test_every_code_the_source_raises_has_a_section_and_every_section_a_code() -
 
 
 def test_every_documented_code_has_a_planted_example() -> None:
-    assert sorted(set(error_sections()) - {f.code for f in FAULTS}) == []
+    # The service's codes (RX8xx) are planted over HTTP by tests/service/test_errors_doc.py.
+    assert sorted(set(error_sections()) - {f.code for f in FAULTS} - set(SERVICE_CODES)) == []
 
 
 def test_sections_are_in_code_order_and_each_says_what_it_means_and_how_to_fix_it() -> None:

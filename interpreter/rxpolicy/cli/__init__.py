@@ -1,4 +1,4 @@
-"""The command line: ``rxpolicy eval | check | policies | test | fmt | diff | schema``, one module per command.
+"""The command line: ``rxpolicy eval | check | policies | test | fmt | diff | schema | serve``, one module per command.
 
 Commands are imported when they run, not when the program starts: ``rxpolicy eval`` does not pay for the
 policy experts' tools it never uses. A command module defines one click command named ``command``;
@@ -24,7 +24,10 @@ COMMANDS: Mapping[str, str] = MappingProxyType({
     "test": "test",
     "fmt": "fmt",
     "diff": "diff",
+    "batch": "batch",
+    "claims": "claims",
     "schema": "schema",
+    "serve": "serve",
 })
 
 

@@ -1,0 +1,651 @@
+"""The columnar fast path: a compiled policy's periods as vectorised Polars expressions over a chunk of claims.
+
+Each period's checked AST (the same rules, exceptions, tables and folded constants the per-case code generator
+uses, through :class:`rxpolicy.engine.codegen.FunctionWriter`) becomes one Polars expression per decision value
+and deciding-rule list; a chunk of claims is then evaluated at once. Nothing here knows what a medicine is: the
+compiler works from the AST's node types and the declared types of fields, and names no field but the dispensing
+date and the two the supply-limit test takes (as the per-case generator does).
+
+**Exact money.** Every number is an integer column with a scale known when compiling (money: cents, scale 2; a
+percentage multiplies the scale); sums align scales, products add them. A division is kept as a fraction
+(numerator, denominator) and may only be rounded (``rounded half up to whole euros``), which is done in integers
+with the rounding mode written; the per-case evaluator rounds the 28-digit decimal quotient instead, which gives
+the same result because these quotients have small denominators, so no quotient lies within 10⁻²⁰ of a tie
+without being one. A fraction used anywhere else, a money decision with more than two decimals, a duration that
+is not a constant, a parameter not in force: the period is *unsupported* and its claims go per case (said once).
+
+**Rows the columns do not decide** go to the per-case evaluator, which gives them their exact result or error
+row: a claim that is not certainly a valid case (see :mod:`rxpolicy.bulk.columnar_input`), one dispensed outside
+every period, and one where the columns find no rule or disagreeing rules for a decision, or divide by zero.
+Decision values and deciding rules are therefore the per-case evaluator's on every row; the differential test
+(``tests/unit/test_columnar.py``) checks it on 100,000 claims that reach every rule of both built-in policies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import polars as pl
+
+from rxpolicy.engine.codegen import FunctionWriter
+from rxpolicy.engine.codegen_expr import NOT_CONSTANT
+from rxpolicy.engine.compile import CompiledPolicy, Epoch
+from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.language import ast
+from rxpolicy.language.check import SymbolKind
+from rxpolicy.language.types import Kind
+from rxpolicy.language.values import Duration, SupplyLimit, Unit
+
+__all__ = ["ColumnarPeriod", "ColumnarPolicy", "Unsupported", "compile_columnar", "field_column"]
+
+
+class Unsupported(Exception):
+    """A construct the columnar compiler does not translate: its period runs per case."""
+
+
+def field_column(path: str) -> str:
+    """The prepared column of a case field (``f:medicine.atc``), apart from the input's own columns."""
+    return f"f:{path}"
+
+
+@attrs.frozen
+class Val:
+    """A compiled value: an expression and what it holds.
+
+    ``kind``: 'bool', 'num' (an integer column; the value is ``expr / 10**scale``, or ``expr / (den * 10**scale)``
+    when ``den`` is set), 'date', 'str', 'list', 'dur' (an integer code into ``choices``, constants of the
+    rules), 'null' (not applicable).
+    """
+
+    expr: pl.Expr
+    kind: str
+    scale: int = 0
+    den: pl.Expr | None = None
+    choices: tuple[object, ...] = ()
+
+
+@attrs.frozen
+class DecisionColumns:
+    """One decision's value, which of its rules hit (a bit per rule of ``ids``) and the rows it cannot decide."""
+
+    value: Val
+    hits: pl.Expr
+    ids: tuple[str, ...]
+    undecided: pl.Expr
+
+    def rule_text(self, code: int) -> str | None:
+        """The deciding rules of a hit pattern as the per-case path writes them (agreeing rules, once each)."""
+        ids = [rule for bit, rule in enumerate(self.ids) if code >> bit & 1]
+        return ", ".join(dict.fromkeys(ids)) or None
+
+
+@attrs.frozen
+class ColumnarPeriod:
+    """One period of a policy compiled to columns, or the reason it is not."""
+
+    epoch: Epoch
+    decisions: Mapping[str, DecisionColumns] | None
+    #: Columns computed in order before the decisions are read: definitions and decisions, each once.
+    stages: tuple[pl.Expr, ...]
+    #: Rows these columns must leave to the per-case evaluator (a division by zero, say).
+    trouble: pl.Expr | None
+    reason: str | None
+
+
+@attrs.frozen
+class ColumnarPolicy:
+    """A policy's periods compiled to columns."""
+
+    policy: CompiledPolicy
+    periods: tuple[ColumnarPeriod, ...]
+
+    def unsupported(self) -> list[str]:
+        """Lines saying which periods run per case, and why."""
+        return [f"the period {p.epoch.start}–{p.epoch.end or '…'} of `{self.policy.name}` runs per case: "
+                f"{p.reason}" for p in self.periods if p.reason]
+
+
+def compile_columnar(policy: CompiledPolicy) -> ColumnarPolicy:
+    """Compile every period of a policy; a period the compiler cannot translate keeps its reason."""
+    periods = []
+    for epoch in policy.epochs:
+        try:
+            compiler = _Compiler(policy, epoch)
+            decisions = compiler.decisions()
+            trouble = pl.any_horizontal(compiler.trouble) if compiler.trouble else pl.lit(False)
+            periods.append(ColumnarPeriod(epoch=epoch, decisions=decisions, stages=tuple(compiler.stages),
+                                          trouble=trouble, reason=None))
+        except Unsupported as why:
+            periods.append(ColumnarPeriod(epoch=epoch, decisions=None, stages=(), trouble=None, reason=str(why)))
+    return ColumnarPolicy(policy=policy, periods=tuple(periods))
+
+
+# ------------------------------------------------------------------------------------------- constants
+
+def _const(value: object) -> Val:
+    if value is None:
+        return Val(pl.lit(None), "null")
+    if isinstance(value, bool):
+        return Val(pl.lit(value, pl.Boolean), "bool")
+    if isinstance(value, int):
+        return Val(pl.lit(value, pl.Int64), "num", 0)
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        scale = max(0, -exponent) if isinstance(exponent, int) else 0
+        return Val(pl.lit(int(value.scaleb(scale)), pl.Int64), "num", scale)
+    if isinstance(value, dt.date):
+        return Val(pl.lit(value, pl.Date), "date")
+    if isinstance(value, str):
+        return Val(pl.lit(value, pl.String), "str")
+    if isinstance(value, (Duration, SupplyLimit)):
+        return Val(pl.lit(0, pl.Int32), "dur", choices=(value,))
+    if isinstance(value, tuple):
+        return Val(pl.lit(list(value), pl.List(pl.String)), "list")
+    raise Unsupported(f"a constant of type {type(value).__name__}")
+
+
+def _scaled(value: Val, scale: int) -> pl.Expr:
+    """A whole-number value at a finer scale."""
+    if value.den is not None:
+        raise Unsupported("a division whose result is used before it is rounded")
+    if value.kind == "null":
+        return pl.lit(None, pl.Int64)
+    if scale < value.scale:
+        raise Unsupported("a value with more decimals than its use allows")
+    return value.expr * (10 ** (scale - value.scale)) if scale > value.scale else value.expr
+
+
+def _unify(values: list[Val]) -> tuple[list[pl.Expr], Val]:
+    """Expressions of several values brought to one representation (for if/else and a decision's rules)."""
+    kinds = {v.kind for v in values} - {"null"}
+    if len(kinds) > 1:
+        raise Unsupported(f"values of different kinds together ({', '.join(sorted(kinds))})")
+    kind = kinds.pop() if kinds else "null"
+    if kind == "num":
+        scale = max(v.scale for v in values if v.kind == "num")
+        return [_scaled(v, scale) for v in values], Val(pl.lit(0), "num", scale)
+    if kind == "dur":
+        choices: list[object] = []
+        for v in values:
+            for c in v.choices:
+                if c not in choices:
+                    choices.append(c)
+        exprs = []
+        for v in values:
+            if v.kind == "null":
+                exprs.append(pl.lit(None, pl.Int32))
+            elif len(v.choices) == 1:
+                exprs.append(pl.lit(choices.index(v.choices[0]), pl.Int32))
+            else:
+                exprs.append(v.expr.replace_strict(list(range(len(v.choices))),
+                                                   [choices.index(c) for c in v.choices], return_dtype=pl.Int32))
+        return exprs, Val(pl.lit(0), "dur", choices=tuple(choices))
+    typed: dict[str, pl.DataType | type[pl.DataType]] = {
+        "bool": pl.Boolean, "date": pl.Date, "str": pl.String, "list": pl.List(pl.String), "null": pl.Null}
+    return [v.expr if v.kind != "null" else pl.lit(None, typed[kind]) for v in values], Val(pl.lit(0), kind)
+
+
+def _end_dates(value: Val, start: pl.Expr) -> pl.Expr:
+    """The date each duration ends when laid from ``start`` (how durations are compared)."""
+    ends = []
+    for code, choice in enumerate(value.choices):
+        period = choice.duration if isinstance(choice, SupplyLimit) else choice
+        assert isinstance(period, Duration)
+        ends.append((code, _add(start, period.amount, period.unit)))
+    return _select(value.expr, ends)
+
+
+def _add(day: pl.Expr, amount: int, unit: Unit) -> pl.Expr:
+    if unit is Unit.DAYS:
+        return day + pl.duration(days=amount)
+    return day.dt.offset_by(f"{amount}mo")
+
+
+def _select(code: pl.Expr, options: list[tuple[int, pl.Expr]]) -> pl.Expr:
+    if len(options) == 1:
+        return options[0][1]
+    chain: Any = pl.when(code == options[0][0]).then(options[0][1])
+    for number, option in options[1:]:
+        chain = chain.when(code == number).then(option)
+    result: pl.Expr = chain.otherwise(None)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- the compiler
+
+class _Compiler:
+    """Compiles one period: definitions once each, decisions in dependency order."""
+
+    def __init__(self, policy: CompiledPolicy, epoch: Epoch) -> None:
+        self.policy, self.epoch = policy, epoch
+        self.checked = policy.checked
+        # The per-case generator's view of the period: which rules are in force, tables, exceptions, constants.
+        self.writer = FunctionWriter(self.checked, policy.rules, policy.decisions, {}, epoch.start,
+                                     epoch.rules_in_force, {}, "fast")
+        self.definitions: dict[str, Val] = {}
+        self.values: dict[str, Val] = {}
+        self.trouble: list[pl.Expr] = []
+        self.stages: list[pl.Expr] = []
+        self.facts = policy.facts
+        self.day = pl.col(field_column(self.facts.period_date))
+
+    def stage(self, name: str, value: Val) -> Val:
+        """Compute a value once, as a column of its own, and refer to that column from then on."""
+        self.stages.append(value.expr.alias(name))
+        den = None
+        if value.den is not None:
+            self.stages.append(value.den.alias(name + "/den"))
+            den = pl.col(name + "/den")
+        return attrs.evolve(value, expr=pl.col(name), den=den)
+
+    def decisions(self) -> dict[str, DecisionColumns]:
+        out: dict[str, DecisionColumns] = {}
+        names = {d.name for d in self.policy.decisions}
+        for kind, symbol in self.checked.order:
+            if kind is SymbolKind.DECISION and symbol in names:
+                found = self.decision(symbol)
+                value = self.stage(f"v:{symbol}", found.value)
+                self.stages.append(found.undecided.alias(f"u:{symbol}"))
+                out[symbol] = attrs.evolve(found, value=value, undecided=pl.col(f"u:{symbol}"))
+                self.values[symbol] = value
+        return out
+
+    # ------------------------------------------------------------------ decisions
+    def decision(self, name: str) -> DecisionColumns:
+        hits: list[tuple[pl.Expr, Val, RuleMeta]] = []
+        for unit in self.writer.units(name):
+            earlier: pl.Expr = pl.lit(False)
+            for row in unit:
+                condition = self.condition(row)
+                self.node(row, name, ~earlier & condition, hits)
+                earlier = earlier | condition
+        if not hits:
+            raise Unsupported(f"no rule decides `{name}` in this period")
+        if len(hits) > 62:
+            raise Unsupported(f"more than 62 rules decide `{name}`")
+        exprs, shape = _unify([v for _, v, _ in hits])
+        masks = []
+        for number, (mask, _, _) in enumerate(hits):  # each rule's test once, as a column
+            self.stages.append(mask.alias(f"m:{name}:{number}"))
+            masks.append(pl.col(f"m:{name}:{number}"))
+        chain: Any = pl.when(masks[0]).then(exprs[0])
+        for mask, expr in zip(masks[1:], exprs[1:]):
+            chain = chain.when(mask).then(expr)
+        value = chain.otherwise(None)
+        # Rules that apply but give another value: a conflict, which the per-case evaluator reports.
+        disagree = [m & ~e.eq_missing(value) for m, e in zip(masks[1:], exprs[1:])]
+        undecided = ~pl.any_horizontal(masks)
+        if disagree:
+            undecided = undecided | pl.any_horizontal(disagree)
+        code = pl.sum_horizontal([m.cast(pl.Int64) * (1 << bit) for bit, m in enumerate(masks)])
+        return DecisionColumns(value=attrs.evolve(shape, expr=value), hits=code, ids=tuple(r.id for _, _, r in hits),
+                               undecided=undecided)
+
+    def condition(self, rule: RuleMeta) -> pl.Expr:
+        when = rule.rule.when
+        return pl.lit(True) if when is None else self.test(when)
+
+    def node(self, rule: RuleMeta, name: str, applies: pl.Expr, hits: list[tuple[pl.Expr, Val, RuleMeta]]) -> None:
+        """The hits of a rule that applies where ``applies``: its exceptions that apply decide, else it does."""
+        kids = self.writer.kids(rule, name)
+        before = len(hits)
+        for kid in kids:
+            self.node(kid, name, applies & self.condition(kid), hits)
+        if name in rule.decides:
+            assignment = next(a for a in rule.rule.assignments if a.decision == name)
+            own = applies
+            if len(hits) > before:
+                own = applies & ~pl.any_horizontal([m for m, _, _ in hits[before:]])
+            hits.append((own, self.expr(assignment.value), rule))
+
+    # ------------------------------------------------------------------ expressions
+    def test(self, node: ast.Expr) -> pl.Expr:
+        value = self.expr(node)
+        if value.kind != "bool":
+            raise Unsupported(f"a condition of kind {value.kind}")
+        return value.expr.fill_null(False)
+
+    def expr(self, node: ast.Expr) -> Val:
+        folded = self.writer.fold(node)
+        if folded is not NOT_CONSTANT:
+            return _const(folded)
+        method: Callable[[Any], Val] | None = getattr(self, "_" + type(node).__name__.lower(), None)
+        if method is None:
+            raise Unsupported(f"the expression `{type(node).__name__}`")
+        return method(node)
+
+    def typ(self, node: ast.Expr) -> Kind:
+        return self.checked.expr_types[id(node)].kind
+
+    def _name(self, node: ast.Name) -> Val:
+        resolved = self.checked.names[id(node)]
+        if resolved.kind is SymbolKind.FIELD:
+            return self.field(resolved.target)
+        if resolved.kind is SymbolKind.CHOICE:
+            return _const(resolved.target)
+        if resolved.kind is SymbolKind.PARAMETER:
+            raise Unsupported(f"the amount `{resolved.target}` has no value in force")
+        if resolved.kind is SymbolKind.DECISION:
+            return self.values[resolved.target]
+        found = self.definitions.get(resolved.target)
+        if found is None:
+            compiled = self.expr(self.checked.definitions[resolved.target].expr)
+            found = self.definitions[resolved.target] = self.stage(f"d:{resolved.target}", compiled)
+        return found
+
+    def field(self, path: str) -> Val:
+        kind = self.facts.fields[path].type.kind
+        column = pl.col(field_column(path))
+        if kind is Kind.BOOL:
+            return Val(column, "bool")
+        if kind is Kind.MONEY:
+            return Val(column, "num", 2)
+        if kind is Kind.NUMBER:
+            return Val(column, "num", 0)
+        if kind is Kind.DATE:
+            return Val(column, "date")
+        if kind is Kind.LIST:
+            return Val(column, "list")
+        if kind in (Kind.TEXT, Kind.ATC, Kind.ENUM):
+            return Val(column, "str")
+        raise Unsupported(f"the field `{path}` of kind {kind.value}")
+
+    def _not(self, node: ast.Not) -> Val:
+        return Val(~self.test(node.operand), "bool")
+
+    def _boolop(self, node: ast.BoolOp) -> Val:
+        left, right = self.test(node.left), self.test(node.right)
+        return Val(left & right if node.op == "and" else left | right, "bool")
+
+    def _compare(self, node: ast.Compare) -> Val:
+        left, right = self.expr(node.left), self.expr(node.right)
+        op = node.op
+        if op in ("is", "is not"):
+            if right.kind == "null" or left.kind == "null":
+                other = left if right.kind == "null" else right
+                same = other.expr.is_null() if other.kind != "null" else pl.lit(True)
+            elif left.kind == "dur" or right.kind == "dur":
+                keys = [repr(c) for c in left.choices + right.choices]
+                same = self._dur_key(left, keys).eq_missing(self._dur_key(right, keys))
+            else:
+                (a, b), _ = _unify([left, right])
+                same = a.eq_missing(b)
+            return Val(~same if op == "is not" else same, "bool")
+        if left.kind == "dur" or right.kind == "dur":
+            a, b = _end_dates(left, self.day), _end_dates(right, self.day)
+        elif left.kind == "num" and right.kind == "num" and (left.den is not None or right.den is not None):
+            raise Unsupported("a comparison with a fraction")
+        else:
+            (a, b), _ = _unify([left, right])
+        compare = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        return Val(compare, "bool")
+
+    def _dur_key(self, value: Val, keys: list[str]) -> pl.Expr:
+        return _select(value.expr, [(i, pl.lit(repr(c))) for i, c in enumerate(value.choices)])
+
+    def _oneof(self, node: ast.OneOf) -> Val:
+        operand = self.expr(node.operand)
+        options = [self.expr(o) for o in node.options]
+        if any(o.expr.meta.is_literal() is False for o in options):
+            raise Unsupported("`is one of` with values that are not constants")
+        (target, *exprs), _ = _unify([operand, *options])
+        found = pl.any_horizontal([target.eq_missing(e) for e in exprs]).fill_null(False)
+        return Val(~found if node.negated else found, "bool")
+
+    def _inlist(self, node: ast.InList) -> Val:
+        operand, collection = self.expr(node.operand), self.expr(node.collection)
+        if collection.kind != "list":
+            raise Unsupported("`is in` on a value that is not a list")
+        found = collection.expr.list.contains(operand.expr).fill_null(False)
+        return Val(~found if node.negated else found, "bool")
+
+    def _known(self, node: ast.Known) -> Val:
+        operand = self.expr(node.operand)
+        known = operand.expr.is_not_null() if operand.kind != "null" else pl.lit(False)
+        return Val(~known if node.negated else known, "bool")
+
+    def _matches(self, node: ast.Matches) -> Val:
+        operand = self.expr(node.operand).expr
+        tests = [operand.str.starts_with(p[:-1]) for p in node.patterns if p.endswith("*")]
+        exact = [p for p in node.patterns if not p.endswith("*")]
+        if exact:
+            tests.append(operand.is_in(exact))
+        return Val(pl.any_horizontal(tests).fill_null(False), "bool")
+
+    def _fitswithin(self, node: ast.FitsWithin) -> Val:
+        supply = node.supply
+        if not (isinstance(supply, ast.WithUnit) and supply.unit.startswith("day")):
+            raise Unsupported("a supply that is not counted in days")
+        days = self.expr(supply.operand)
+        if days.kind != "num" or days.scale != 0 or days.den is not None:
+            raise Unsupported("a supply that is not a whole number of days")
+        limit = self.expr(node.limit)
+        if limit.kind != "dur":
+            raise Unsupported("a supply limit that is not a duration")
+        # As the per-case code (runtime.fits_days) does: the facts the policy declares for the alternatives.
+        smallest = pl.col(field_column(self.facts.smallest_pack)) if self.facts.smallest_pack else pl.lit(False)
+        course = pl.col(field_column(self.facts.one_course)) if self.facts.one_course else pl.lit(None, pl.Int64)
+        options = []
+        for code, choice in enumerate(limit.choices):
+            period = choice.duration if isinstance(choice, SupplyLimit) else choice
+            assert isinstance(period, Duration)
+            if period.unit is Unit.DAYS:
+                fits = days.expr <= period.amount
+            else:
+                fits = (self.day + pl.duration(days=days.expr)) <= _add(self.day, period.amount, Unit.MONTHS)
+            if isinstance(choice, SupplyLimit):
+                if choice.or_smallest_pack:
+                    fits = fits | smallest
+                if choice.or_one_course:
+                    fits = fits | (course.is_not_null() & (days.expr <= course))
+            options.append((code, fits))
+        return Val(_select(limit.expr, options).fill_null(False), "bool")
+
+    def _arith(self, node: ast.Arith) -> Val:
+        left_kind, right_kind = self.typ(node.left), self.typ(node.right)
+        if left_kind is Kind.DATE:
+            period = self.writer.fold(node.right)
+            if not isinstance(period, Duration):
+                raise Unsupported("a date plus a duration that is not a constant")
+            sign = 1 if node.op == "+" else -1
+            return Val(_add(self.expr(node.left).expr, sign * period.amount, period.unit), "date")
+        left, right = self.expr(node.left), self.expr(node.right)
+        if left.kind != "num" or right.kind != "num":
+            raise Unsupported(f"arithmetic on {left.kind} and {right.kind}")
+        if left.den is not None or right.den is not None:
+            raise Unsupported("arithmetic on the result of a division")
+        if Kind.PERCENT in (left_kind, right_kind):
+            if node.op != "*":
+                raise Unsupported("a percentage that is not multiplied")
+            return Val(left.expr * right.expr, "num", left.scale + right.scale + 2)
+        if node.op == "/":
+            # A fraction: numerator at the left's scale; the denominator is the right's integer at its scale.
+            numerator = left.expr * (10 ** right.scale) if right.scale else left.expr
+            self.trouble.append(right.expr.fill_null(1) <= 0)  # per case: a division by zero fails (RX505)
+            return Val(numerator, "num", left.scale, den=right.expr)
+        if node.op == "*":
+            return Val(left.expr * right.expr, "num", left.scale + right.scale)
+        (a, b), shape = _unify([left, right])
+        return Val(a + b if node.op == "+" else a - b, "num", shape.scale)
+
+    def _rounded(self, node: ast.Rounded) -> Val:
+        value = self.expr(node.operand)
+        if value.kind != "num":
+            raise Unsupported("rounding something that is not a number")
+        target = 0 if node.rounding.unit == "whole euros" else 2
+        numerator, denominator = value.expr, value.den if value.den is not None else pl.lit(1, pl.Int64)
+        if value.scale >= target:
+            denominator = denominator * (10 ** (value.scale - target))
+        else:
+            numerator = numerator * (10 ** (target - value.scale))
+        magnitude, sign = numerator.abs(), pl.when(numerator < 0).then(-1).otherwise(1)
+        quotient, remainder = magnitude // denominator, magnitude % denominator
+        mode = node.rounding.mode
+        if mode == "half up":
+            up = 2 * remainder >= denominator
+        elif mode == "half even":
+            up = (2 * remainder > denominator) | ((2 * remainder == denominator) & (quotient % 2 == 1))
+        elif mode == "up":
+            up = remainder > 0
+        else:
+            up = pl.lit(False)
+        rounded = sign * (quotient + up.cast(pl.Int64))
+        return Val(rounded * (10 ** (2 - target)), "num", 2)
+
+    def _withunit(self, node: ast.WithUnit) -> Val:
+        operand = self.expr(node.operand)
+        if node.unit in ("EUR", "%"):
+            return operand
+        raise Unsupported("a duration computed per case")
+
+    def _supplylimitexpr(self, node: ast.SupplyLimitExpr) -> Val:
+        period = self.writer.fold(node.duration)
+        if not isinstance(period, Duration):
+            raise Unsupported("a supply limit whose duration is computed per case")
+        return _const(SupplyLimit(period, node.or_smallest_pack, node.or_one_course))
+
+    def _ifthenelse(self, node: ast.IfThenElse) -> Val:
+        condition = self.test(node.condition)
+        (then, otherwise), shape = _unify([self.expr(node.then), self.expr(node.otherwise)])
+        return attrs.evolve(shape, expr=pl.when(condition).then(then).otherwise(otherwise))
+
+    def _call(self, node: ast.Call) -> Val:
+        args = [self.expr(a) for a in node.args]
+        if node.function == "days_between":
+            return Val((args[1].expr - args[0].expr).dt.total_days(), "num", 0)
+        if node.function == "first_day_of_next_month":
+            return Val(args[0].expr.dt.month_start().dt.offset_by("1mo"), "date")
+        if node.function in ("min", "max") and all(a.kind in ("num", "date") for a in args):
+            exprs, shape = _unify(args)
+            combined = pl.min_horizontal(exprs) if node.function == "min" else pl.max_horizontal(exprs)
+            return attrs.evolve(shape, expr=combined)
+        raise Unsupported(f"the function `{node.function}` on {', '.join(a.kind for a in args)}")
+
+
+# ------------------------------------------------------------------------------------------- a chunk
+
+def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
+                      per_case: Callable[[list[int]], Any], counts: dict[str, int] | None = None) -> Any:
+    """The result table of a chunk: the columns for the claims they decide, ``per_case(indices)`` for the rest.
+
+    ``per_case`` gets the positions (in the chunk) of the claims left to the per-case evaluator and returns their
+    result table; the two are put together in record order.
+    """
+    import pyarrow as pa
+
+    from .columnar_input import prepare
+
+    prepared = prepare(chunk.table, compiled.policy.facts, compiled.policy.plans)
+    count = len(chunk)
+    if prepared is None:
+        return per_case(list(range(count)))
+    frame, clean = prepared
+    frame = frame.with_columns(clean.alias("_clean")).with_row_index("_i")
+    day = pl.col(field_column(compiled.policy.facts.period_date))
+    names = [d.name for d in compiled.policy.decisions]
+    parts = []
+    decided: list[pl.Series] = []
+    for period in compiled.periods:
+        epoch = period.epoch
+        inside = pl.col("_clean") & (day >= epoch.start)
+        if epoch.end is not None:
+            inside = inside & (day <= epoch.end)
+        rows = frame.filter(inside)
+        if rows.height == 0 or period.decisions is None:
+            continue
+        plan = rows.lazy()
+        for stage in period.stages:
+            plan = plan.with_columns(stage)
+        columns = period.decisions
+        undecided = pl.any_horizontal([columns[n].undecided for n in names] + [period.trouble])
+        out = plan.select(pl.col("_i"), undecided.alias("_undecided"), *_outputs(columns, selection, names)) \
+            .filter(~pl.col("_undecided")).drop("_undecided").collect()
+        # Hit patterns to rule ids: worked out once per distinct pattern.
+        texts = []
+        for name in selection.names:
+            codes = out.get_column(f"{name}.rule").unique().to_list()
+            texts.append(pl.col(f"{name}.rule").replace_strict(
+                codes, [columns[name].rule_text(c) for c in codes], return_dtype=pl.String))
+        out = out.with_columns(texts)
+        decided.append(out.get_column("_i"))
+        parts.append(out)
+    done = set(pl.concat(decided).to_list()) if decided else set()
+    leftover = [i for i in range(count) if i not in done]
+    if counts is not None:
+        counts["columnar"] = counts.get("columnar", 0) + len(done)
+        counts["per_case"] = counts.get("per_case", 0) + len(leftover)
+    tables = [per_case(leftover)] if leftover else []
+    schema = None
+    for part in parts:
+        table = _arrow(part, chunk.first, selection, compiled)
+        tables.append(table)
+    if not tables:
+        return per_case([])
+    schema = tables[0].schema
+    result = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables])
+    return result.sort_by("record")
+
+
+def _outputs(columns: Mapping[str, DecisionColumns], selection: Any, names: list[str]) -> list[pl.Expr]:
+    out = []
+    if "covered" in columns:
+        covered = columns["covered"].value.expr
+        out.append(pl.when(covered).then(pl.lit("covered")).otherwise(pl.lit("not_covered")).alias("outcome"))
+    else:
+        out.append(pl.lit(None, pl.String).alias("outcome"))
+    for name in selection.names:
+        value = columns[name].value
+        out.append(_output_value(value).alias(name))
+        out.append(columns[name].hits.alias(f"{name}.rule"))
+    return out
+
+
+def _output_value(value: Val) -> pl.Expr:
+    """A decision's column as the results hold it: yes/no, cents (made decimal later), or the contract's text."""
+    from rxpolicy.explain.words import json_value
+
+    if value.kind in ("bool", "null", "str"):
+        return value.expr
+    if value.kind == "num":
+        return _scaled(value, 2) if value.scale <= 2 else _too_fine()
+    if value.kind == "dur":
+        return value.expr.replace_strict(list(range(len(value.choices))),
+                                         [str(json_value(c)) for c in value.choices], default=None,
+                                         return_dtype=pl.String)
+    if value.kind == "date":
+        return value.expr.dt.to_string("%Y-%m-%d")
+    raise Unsupported(f"a decision of kind {value.kind}")
+
+
+def _too_fine() -> pl.Expr:
+    raise Unsupported("a money decision with more than two decimals")
+
+
+def _arrow(part: pl.DataFrame, first: int, selection: Any, compiled: ColumnarPolicy) -> Any:
+    """Result rows from the columns, in the per-case path's schema (money as decimal128(12, 2))."""
+    import pyarrow as pa
+
+    from .core import result_schema
+
+    schema = result_schema(selection, False)
+    arrays = []
+    count = part.height
+    for field in schema:
+        name = field.name
+        if name == "record":
+            arrays.append((part.get_column("_i").cast(pl.Int64) + first).to_arrow().cast(pa.int64()))
+        elif name in part.columns:
+            column = part.get_column(name)
+            if pa.types.is_decimal(field.type):
+                # Cents to euros in decimals: an exact multiplication by 0.01, never a float.
+                euros = (column.cast(pl.Decimal(38, 2)) * pl.Series([Decimal("0.01")], dtype=pl.Decimal(38, 2)))
+                arrays.append(euros.cast(pl.Decimal(38, 2)).to_arrow().cast(field.type))
+            else:
+                arrays.append(column.to_arrow().cast(field.type))
+        else:
+            arrays.append(pa.nulls(count, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,170 @@
+"""The batch core: claims records in, one result row per record out, in order. No files, no command line.
+
+:func:`evaluate_records` is what ``rxpolicy batch`` runs per chunk on the per-case path, and what an embedder
+(or the HTTP service's ``/v1/batch``) calls with records it already holds: each record is validated by the case
+validator and evaluated by the compiled policy; the record's own ``dispensed_on`` picks the period. A record
+that is not a valid case, or that the policy cannot decide (RX5xx), becomes an error row with its code, field
+and message: it never stops the others. :func:`rows_table` lays rows out as an Arrow table (money as
+``decimal128(12, 2)``), :func:`row_dict` as JSON-ready data (money as two-decimal strings).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from rxpolicy.engine.case import case_from_mapping
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
+from rxpolicy.engine.evaluate import evaluate
+from rxpolicy.explain.json import evaluation_dict
+from rxpolicy.explain.words import json_value
+from rxpolicy.language.types import Kind
+
+from .records import Record, RecordProblem, unflatten
+
+__all__ = ["ResultRow", "Selection", "evaluate_records", "row_dict", "rows_table", "select_decisions",
+           "result_schema"]
+
+
+@attrs.frozen
+class Selection:
+    """The decisions a batch reports, with their indices in the policy and their types."""
+
+    names: tuple[str, ...]
+    indices: tuple[int, ...]
+    kinds: tuple[Kind, ...]
+
+
+def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None) -> Selection:
+    """The decisions to report: every decision of the policy, or the ones named (RX803 for an unknown name)."""
+    known = [d.name for d in policy.decisions]
+    wanted = list(names) if names else known
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        hint = did_you_mean(unknown[0], known)
+        raise RxError(Diagnostic(code="RX803", message=f"the policy `{policy.name}` has no decision "
+                                 f"{', '.join(f'`{n}`' for n in unknown)}" + (f"; did you mean `{hint}`?" if hint else ""),
+                                 help=f"choose from: {', '.join(known)}"))
+    indices = tuple(known.index(n) for n in wanted)
+    return Selection(names=tuple(wanted), indices=indices,
+                     kinds=tuple(policy.decisions[i].type.kind for i in indices))
+
+
+@attrs.frozen(kw_only=True)
+class ResultRow:
+    """One record's result: its decisions (selected ones, in order) or the problem that stopped it."""
+
+    record: int
+    outcome: str | None = None
+    values: tuple[object, ...] = ()
+    #: Per decision the deciding rule id (several agreeing rules joined with ", ").
+    rules: tuple[str, ...] = ()
+    error: RecordProblem | None = None
+    explanation: str | None = None
+
+
+def evaluate_records(policy: CompiledPolicy, records: Iterable[Record], *, first: int = 1,
+                     numbers: Iterable[int] | None = None, selection: Selection | None = None,
+                     explain: bool = False, lang: str = "en") -> list[ResultRow]:
+    """Evaluate records (case-file shaped or flattened mappings, or problems found while reading them).
+
+    Record numbers count from ``first``, or are ``numbers``. Thread-safe: nothing is shared but the
+    immutable policy.
+    """
+    chosen = selection or select_decisions(policy)
+    rows: list[ResultRow] = []
+    for number, record in zip(numbers if numbers is not None else itertools.count(first), records):
+        if isinstance(record, RecordProblem):
+            rows.append(ResultRow(record=number, error=record))
+            continue
+        try:
+            case = case_from_mapping(unflatten(record), source=f"record {number}", policy=policy)
+            evaluation = evaluate(policy, case, trace=explain)
+        except RxError as error:
+            rows.append(ResultRow(record=number, error=problem_of(error.diagnostics[0], len(error.diagnostics))))
+            continue
+        ids = tuple(", ".join(policy.rules[r].id for r in evaluation.deciders[i]) for i in chosen.indices)
+        text = json.dumps(evaluation_dict(evaluation, lang), ensure_ascii=False) if explain else None
+        rows.append(ResultRow(record=number, outcome=evaluation.outcome,
+                              values=tuple(evaluation.values[i] for i in chosen.indices), rules=ids,
+                              explanation=text))
+    return rows
+
+
+def problem_of(diagnostic: Diagnostic, count: int = 1) -> RecordProblem:
+    """An error row's problem from the first diagnostic of a refused record (the others are counted)."""
+    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+    return RecordProblem(diagnostic.code, diagnostic.field, diagnostic.message + more, diagnostic.help)
+
+
+def row_dict(row: ResultRow, selection: Selection) -> dict[str, Any]:
+    """A row as JSON-ready data in the contract's value forms (money ``"12.40"``, durations ``"1 month"``)."""
+    data: dict[str, Any] = {"record": row.record, "outcome": row.outcome}
+    if row.error is None:
+        for name, value, rule in zip(selection.names, row.values, row.rules):
+            data[name] = json_value(value)
+            data[f"{name}.rule"] = rule
+    else:
+        data.update({"error_code": row.error.code, "error_field": row.error.field,
+                     "error_message": row.error.message, "error_help": row.error.help})
+    if row.explanation is not None:
+        data["explanation"] = json.loads(row.explanation)
+    return data
+
+
+def result_schema(selection: Selection, explain: bool) -> Any:
+    """The Arrow schema of result rows: record, outcome, per decision its value and rule, the error columns."""
+    import pyarrow as pa
+
+    fields = [pa.field("record", pa.int64(), nullable=False), pa.field("outcome", pa.string())]
+    for name, kind in zip(selection.names, selection.kinds):
+        fields.append(pa.field(name, _arrow_type(kind)))
+        fields.append(pa.field(f"{name}.rule", pa.string()))
+    fields += [pa.field(n, pa.string()) for n in ("error_code", "error_field", "error_message", "error_help")]
+    if explain:
+        fields.append(pa.field("explanation", pa.string()))
+    return pa.schema(fields)
+
+
+def _arrow_type(kind: Kind) -> Any:
+    import pyarrow as pa
+
+    if kind is Kind.BOOL:
+        return pa.bool_()
+    if kind is Kind.MONEY:
+        return pa.decimal128(12, 2)
+    return pa.string()  # durations, numbers, text: the contract's text form ("1 month"), exact
+
+
+def _cell(kind: Kind, value: object) -> object:
+    if value is None or kind in (Kind.BOOL, Kind.MONEY):
+        return value
+    return str(json_value(value))
+
+
+def rows_table(rows: Sequence[ResultRow], selection: Selection, explain: bool = False) -> Any:
+    """Rows as an Arrow table of :func:`result_schema`."""
+    import pyarrow as pa
+
+    schema = result_schema(selection, explain)
+    columns: dict[str, list[object]] = {f.name: [] for f in schema}
+    for row in rows:
+        columns["record"].append(row.record)
+        columns["outcome"].append(row.outcome)
+        ok = row.error is None
+        for position, (name, kind) in enumerate(zip(selection.names, selection.kinds)):
+            columns[name].append(_cell(kind, row.values[position]) if ok else None)
+            columns[f"{name}.rule"].append(row.rules[position] if ok else None)
+        error = row.error
+        columns["error_code"].append(error.code if error else None)
+        columns["error_field"].append(error.field if error else None)
+        columns["error_message"].append(error.message if error else None)
+        columns["error_help"].append(error.help if error else None)
+        if explain:
+            columns["explanation"].append(row.explanation)
+    return pa.table(columns, schema=schema)

@@ -1,0 +1,279 @@
+"""Reading claims files in chunks: JSON Lines, CSV and Parquet, streamed, every record accounted for.
+
+A claims file holds one dispensing case per record. JSON Lines records have the case-file shape (nested
+sections; dotted keys such as ``"medicine.atc"`` are accepted too); CSV and Parquet columns are the flattened
+field paths (``medicine.atc``, ``dispensing.fees.delivery``). A record that cannot even be read as a record
+(a JSON Lines line that is not JSON, or not an object) becomes a :class:`RecordProblem` in its place, so the
+record numbers stay those of the file; a file that cannot be read at all raises :class:`RxError` (RX801).
+
+CSV cells are read as a YAML scalar written in a case file would be (``true``, ``12.40``, ``2025-03-14``,
+``[gp, specialist]``), an empty cell as a field left out; Parquet cells arrive as typed Python values (a
+``decimal128`` column as ``Decimal``, a ``date32`` column as ``date``). Everything then goes through the one case
+validator, so a claim is accepted or refused exactly as its case file would be.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from rxpolicy.diagnostics import Diagnostic, RxError
+
+__all__ = ["Chunk", "FORMATS", "RecordProblem", "check_readable", "input_format", "read_chunks", "unflatten"]
+
+#: The claims formats, by the suffix that names them.
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@attrs.frozen
+class RecordProblem:
+    """A record that is not a case: the code, the field it concerns (if one) and what is wrong, with the fix."""
+
+    code: str
+    field: str | None
+    message: str
+    help: str | None = None
+
+
+Record = Mapping[str, Any] | RecordProblem
+
+
+@attrs.define
+class Chunk:
+    """Consecutive records of a claims file; ``first`` is the number of the first (records count from 1).
+
+    CSV and Parquet chunks also hold the records as an Arrow table of flattened columns (``table``), which the
+    columnar path reads; the records as mappings are made from it only when asked for.
+    """
+
+    index: int
+    first: int
+    count: int
+    table: Any = attrs.field(default=None, eq=False, repr=False)
+    given: list[Record] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def records(self) -> list[Record]:
+        """Every record of the chunk, in order."""
+        if self.given is None:
+            self.given = self.table.to_pylist() if self.table is not None else []
+        return self.given
+
+    def subset(self, positions: list[int]) -> list[Record]:
+        """The records at some positions of the chunk (without making the others)."""
+        if self.given is None and self.table is not None:
+            return list(self.table.take(positions).to_pylist())
+        records = self.records
+        return [records[i] for i in positions]
+
+
+def input_format(path: Path, given: str | None = None) -> str:
+    """The format of a claims file: as given, else from its suffix; RX801 when neither says."""
+    if given:
+        return given
+    found = FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise RxError(Diagnostic(
+            code="RX801", message=f"cannot tell the format of {path} from its name",
+            help="name the file .jsonl, .csv or .parquet, or give `--input-format jsonl|csv|parquet`"))
+    return found
+
+
+def read_chunks(path: Path, fmt: str, size: int, *, skip: int = 0) -> Iterator[Chunk]:
+    """The records of a claims file in chunks of ``size`` records; the first ``skip`` chunks are read past
+    without converting their records (a resumed run)."""
+    check_readable(path)
+    reader = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt]
+    index = 0
+    first = 1
+    for count, records, table in reader(path, size, skip):
+        if index >= skip:
+            yield Chunk(index=index, first=first, count=count, table=table, given=records)
+        first += count
+        index += 1
+
+
+def check_readable(path: Path) -> None:
+    """RX801 unless ``path`` is a file."""
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise RxError(Diagnostic(code="RX801", message=f"the claims file {path} {what}",
+                                 help="give the path of a .jsonl, .csv or .parquet file of claims"))
+
+
+def unflatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record in the case-file shape: dotted keys become sections; empty values are left out (defaults apply)."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if value is None and "." in key:
+            continue  # an empty flattened cell: the field is not given
+        *sections, name = key.split(".")
+        node = out
+        for section in sections:
+            child = node.get(section)
+            if not isinstance(child, dict):
+                child = node[section] = {}
+            node = child
+        if isinstance(value, Mapping) and isinstance(node.get(name), dict):
+            node[name].update(unflatten(value))
+        else:
+            node[name] = value
+    return out
+
+
+def _unreadable(path: Path, fmt: str, error: Exception) -> RxError:
+    return RxError(Diagnostic(code="RX801", message=f"{path} cannot be read as {fmt}: {error}",
+                              help=f"check that the file is {fmt}, or give `--input-format` for its real format"))
+
+
+# ------------------------------------------------------------------------------------------- JSON Lines
+
+def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
+    records: list[Record] = []
+    chunks = 0
+    try:
+        with path.open("rb") as handle:
+            for raw in handle:
+                if not raw.strip():
+                    continue  # a blank line holds no record
+                records.append(_jsonl_record(raw) if chunks >= skip else {})
+                if len(records) == size:
+                    yield len(records), records, None
+                    records, chunks = [], chunks + 1
+    except OSError as error:
+        raise _unreadable(path, "JSON Lines", error) from None
+    if records:
+        yield len(records), records, None
+
+
+def _jsonl_record(raw: bytes) -> Record:
+    try:
+        # Decimal for every number with a fraction: money stays exact, as in a case file.
+        value = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as error:
+        return RecordProblem("RX802", None, f"the line is not valid JSON: {error}",
+                             "write one case per line as a JSON object, e.g. "
+                             '{"dispensed_on": "2025-03-14", "medicine": {"atc": "N05BA04", ...}, ...}')
+    if not isinstance(value, dict):
+        return RecordProblem("RX802", None, f"the line holds {type(value).__name__}, not a JSON object",
+                             "write one case per line as a JSON object with the case file's sections")
+    return value
+
+
+# ------------------------------------------------------------------------------------------- CSV
+
+def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        with path.open("r", encoding="utf-8", newline="") as handle:
+            header = handle.readline()
+        import csv
+        names = next(csv.reader([header]))
+        # Every column as text: a cell is read as its YAML scalar below, like a value in a case file.
+        options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                       quoted_strings_can_be_null=False)
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22), convert_options=options)
+    except (OSError, UnicodeDecodeError, StopIteration, pa.ArrowInvalid) as error:
+        raise _unreadable(path, "CSV", error) from None
+    pending: list[Record] = []
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as error:
+            raise _unreadable(path, "CSV", error) from None
+        pending.extend({k: _cell(v) for k, v in row.items()} for row in batch.to_pylist())
+        while len(pending) >= size:
+            yield size, pending[:size], None
+            pending = pending[size:]
+    if pending:
+        yield len(pending), pending, None
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _cell(text: str) -> object:
+    """A CSV cell as the YAML scalar it would be in a case file; an empty cell is None (not given)."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+    resolved: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    tag = resolved.rpartition(":")[2]
+    if tag == "bool":
+        return text.lower() in ("true", "yes", "on")
+    if tag == "int":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if tag == "float":
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            return text
+    if tag == "timestamp":
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return text  # the validator says what is wrong with it
+    if tag == "null":
+        return None
+    return text
+
+
+# ------------------------------------------------------------------------------------------- Parquet
+
+def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise _unreadable(path, "Parquet", error) from None
+    chunk = 0
+    pending: list[Any] = []
+    held = 0
+
+    def take(table: Any) -> tuple[int, list[Record] | None, Any]:
+        nonlocal chunk
+        chunk += 1
+        if chunk <= skip:  # a chunk already done: only its length matters
+            return table.num_rows, [], None
+        return table.num_rows, None, table
+
+    try:
+        # Batches end at row-group boundaries; they are cut into chunks of exactly `size` rows, so a chunk
+        # (and an output partition) holds the same records whatever the file's row groups are.
+        for batch in parquet.iter_batches(batch_size=size):
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= size:
+                table = pa.Table.from_batches(pending).combine_chunks()
+                yield take(table.slice(0, size))
+                rest = table.slice(size)
+                pending, held = ([rest] if rest.num_rows else []), rest.num_rows
+                pending = [b for t in pending for b in t.to_batches()]
+        if held:
+            yield take(pa.Table.from_batches(pending).combine_chunks())
+    except (OSError, pa.ArrowInvalid) as error:
+        raise _unreadable(path, "Parquet", error) from None

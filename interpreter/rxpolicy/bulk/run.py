@@ -1,0 +1,213 @@
+"""One batch run: a claims file in, a directory of result partitions (or a stream on stdout) out, with counts.
+
+The file is read in chunks of ``chunk_size`` records; each chunk is evaluated and written as one partition
+before the next is read, so memory stays flat as the input grows. The counts (:class:`Counts`) are what the
+command prints at the end; they always add up: every record read is either evaluated (covered or not) or an
+error row.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from rxpolicy.engine.compile import CompiledPolicy
+
+from .core import Selection, evaluate_records, rows_table
+from .output import OutputDir, encode_text
+from .records import Chunk, check_readable, read_chunks
+
+__all__ = ["BatchRun", "Counts", "SAMPLES", "evaluate_chunk", "run_batch"]
+
+#: How many error rows are shown on stderr as examples.
+SAMPLES = 5
+
+
+@attrs.define
+class Counts:
+    """What a run did: records read, evaluated (covered, not covered), errors by code."""
+
+    read: int = 0
+    evaluated: int = 0
+    covered: int = 0
+    not_covered: int = 0
+    errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    #: The first error rows (record, code, field, message, help), shown on stderr as examples.
+    samples: list[tuple[int, str, str | None, str, str | None]] = attrs.field(factory=list)
+
+    def add(self, table: Any) -> None:
+        """Count the rows of a result table (and keep the first error rows as examples)."""
+        outcomes = collections.Counter(table.column("outcome").to_pylist())
+        error_codes = table.column("error_code").to_pylist()
+        codes = collections.Counter(c for c in error_codes if c is not None)
+        if codes and len(self.samples) < SAMPLES and "error_message" in table.column_names:
+            for position, code in enumerate(error_codes):
+                if code is not None and len(self.samples) < SAMPLES:
+                    row = table.slice(position, 1).to_pylist()[0]
+                    self.samples.append((row["record"], code, row["error_field"], row["error_message"],
+                                         row["error_help"]))
+        self.read += table.num_rows
+        self.covered += outcomes.get("covered", 0)
+        self.not_covered += outcomes.get("not_covered", 0)
+        self.errors.update(codes)
+        self.evaluated += table.num_rows - sum(codes.values())
+
+    def merge(self, other: Counts) -> None:
+        """Add the counts of another part of the run (a partition evaluated elsewhere)."""
+        self.read += other.read
+        self.evaluated += other.evaluated
+        self.covered += other.covered
+        self.not_covered += other.not_covered
+        self.errors.update(other.errors)
+        self.samples = sorted(self.samples + other.samples)[:SAMPLES]
+
+    def as_dict(self) -> dict[str, object]:
+        """The counts as JSON-ready data."""
+        return {"read": self.read, "evaluated": self.evaluated, "covered": self.covered,
+                "not_covered": self.not_covered, "errors": sum(self.errors.values()),
+                "errors_by_code": dict(sorted(self.errors.items()))}
+
+    def text(self) -> str:
+        """The lines printed at the end of a run: the first error rows as examples, then the counts."""
+        lines = []
+        for record, code, field, message, help in self.samples:
+            named = field is None or f"`{field}`" in message
+            lines.append(f"record {record}: {code}: {message}" + ("" if named else f" (field `{field}`)"))
+            if help:
+                lines.append(f"  help: {help}")
+        errors = sum(self.errors.values())
+        if errors > len(self.samples) and self.samples:
+            lines.append(f"… and {errors - len(self.samples)} more error rows (their error_code column says which)")
+        by_code = ", ".join(f"{code}: {count}" for code, count in sorted(self.errors.items()))
+        lines.append(f"read {_count(self.read, 'record')}: {self.evaluated} evaluated ({self.covered} covered, "
+                     f"{self.not_covered} not covered), {_count(errors, 'error row')}"
+                     + (f" ({by_code})" if by_code else ""))
+        return "".join(line + "\n" for line in lines)
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@attrs.frozen(kw_only=True)
+class BatchRun:
+    """What to run: the claims, the policy, the decisions reported and where the results go."""
+
+    claims: Path
+    input_format: str
+    policy: CompiledPolicy
+    selection: Selection
+    out: Path | None
+    output_format: str
+    explain: bool = False
+    lang: str = "en"
+    chunk_size: int = 50_000
+    resume: bool = False
+    overwrite: bool = False
+    #: 'columnar' (the fast path where it applies, per case elsewhere) or 'per-case'.
+    engine: str = "columnar"
+    columnar: Any = attrs.field(default=None, eq=False, repr=False)
+
+    def with_columnar(self) -> BatchRun:
+        """This run with its policy compiled to columns (once), when the columnar engine is asked for."""
+        if self.engine != "columnar" or self.explain or self.columnar is not None:
+            return self
+        from .columnar import compile_columnar
+
+        return attrs.evolve(self, columnar=compile_columnar(self.policy))
+
+    def manifest(self) -> dict[str, object]:
+        """What makes two runs the same run (``--resume`` checks it)."""
+        stat = self.claims.stat()
+        return {"input": str(self.claims.resolve()), "input_size": stat.st_size,
+                "input_mtime_ns": stat.st_mtime_ns, "input_format": self.input_format,
+                "chunk_size": self.chunk_size, "policy": self.policy.name,
+                "policy_fingerprint": self.policy.fingerprint, "decisions": list(self.selection.names),
+                "explain": self.explain, "lang": self.lang, "format": self.output_format}
+
+
+def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
+    """The result table of one chunk: on the columns where they apply (see :mod:`.columnar`), else per case."""
+
+    def per_case(positions: list[int]) -> Any:
+        rows = evaluate_records(run.policy, chunk.subset(positions), numbers=[chunk.first + i for i in positions],
+                                selection=run.selection, explain=run.explain, lang=run.lang)
+        return rows_table(rows, run.selection, run.explain)
+
+    if run.columnar is None or chunk.table is None:
+        return per_case(list(range(len(chunk))))
+    from .columnar import evaluate_columnar
+
+    return evaluate_columnar(run.columnar, chunk, run.selection, per_case)
+
+
+def run_batch(run: BatchRun, *, stdout: IO[bytes] | None = None,
+              progress: Callable[[int], object] | None = None,
+              evaluate: Callable[[BatchRun, Chunk], Any] = evaluate_chunk) -> Counts:
+    """Run a batch; results go to ``run.out`` (partitions) or, without it, to ``stdout`` as a stream."""
+    check_readable(run.claims)
+    run = run.with_columnar()
+    counts = Counts()
+    if run.out is None:
+        assert stdout is not None
+        for position, chunk in enumerate(read_chunks(run.claims, run.input_format, run.chunk_size)):
+            table = evaluate(run, chunk)
+            stdout.write(encode_text(table, run.output_format, header=position == 0))
+            stdout.flush()
+            counts.add(table)
+            if progress:
+                progress(table.num_rows)
+        return counts
+    output = OutputDir(run.out, run.output_format, run.manifest(), resume=run.resume, overwrite=run.overwrite)
+    done = output.done() if run.resume else set()
+    for chunk in _chunks(run, done):
+        if chunk.index in done:
+            table = _read_partition(output.path(chunk.index), run.output_format)
+        else:
+            table = evaluate(run, chunk)
+            output.write(chunk.index, table)
+        counts.add(table)
+        if progress:
+            progress(table.num_rows)
+    output.finish(counts.as_dict())
+    return counts
+
+
+def _chunks(run: BatchRun, done: set[int]) -> Iterator[Chunk]:
+    # Chunks already complete are read past (their records are not converted), so numbering stays right.
+    skip = 0
+    while skip in done:
+        skip += 1
+    index = 0
+    for chunk in read_chunks(run.claims, run.input_format, run.chunk_size, skip=skip):
+        while index < chunk.index:
+            yield Chunk(index=index, first=0, count=0, given=[])  # counted from its partition on disk
+            index += 1
+        yield chunk
+        index += 1
+
+
+def _read_partition(path: Path, fmt: str) -> Any:
+    """A complete partition of an earlier run, for its counts."""
+    import pyarrow as pa
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path, columns=["outcome", "error_code"])
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=["outcome", "error_code"], strings_can_be_null=True,
+            column_types={"outcome": pa.string(), "error_code": pa.string()}))
+        return table
+    import json
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return pa.table({"outcome": pa.array([r.get("outcome") for r in rows], pa.string()),
+                     "error_code": pa.array([r.get("error_code") for r in rows], pa.string())})
