@@ -24,6 +24,8 @@ COMMANDS: Mapping[str, str] = MappingProxyType({
     "test": "test",
     "fmt": "fmt",
     "diff": "diff",
+    "lsp": "lsp",
+    "doc": "doc",
     "batch": "batch",
     "claims": "claims",
     "schema": "schema",

@@ -52,8 +52,12 @@ _MARKER = re.compile(r"^(---|\.\.\.)(?=\s|$)")
 @click.option("--why-not/--no-why-not", "why_not", default=None,
               help="For a case that is not covered, also search for the smallest changes of facts that would make "
                    "it covered. Default: on for one case shown as text on a terminal, off otherwise.")
+@click.option("--handbook-url", envvar="RXPOLICY_HANDBOOK_URL", default=None, metavar="URL",
+              help="Where the policy handbook (`rxpolicy doc`) is published: JSON and Markdown link each rule to "
+                   "its place there. Also read from RXPOLICY_HANDBOOK_URL.")
 @guarded
-def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: str, why_not: bool | None) -> None:
+def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: str, why_not: bool | None,
+            handbook_url: str | None) -> None:
     """Evaluate case files (or `-`: YAML documents or JSON Lines on standard input) and explain every decision."""
     single = len(cases) == 1 and cases[0] != STDIN
     # A directory, a pipe or a dangling link is named for what it is by _read_case.
@@ -67,7 +71,8 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
     if single:
         path = Path(cases[0])
         text = _read_case(path, str(path))
-        click.echo(_render(_evaluate(policy, policy_name, text, str(path)), output_format, lang, why_not), nl=False)
+        click.echo(_render(_evaluate(policy, policy_name, text, str(path)), output_format, lang, why_not,
+                           handbook_url), nl=False)
         return
     bad = 0
     for name, content, source in _records(cases):
@@ -85,11 +90,12 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
         if output_format == "json":
             from rxpolicy.explain.json import evaluation_dict, utf8_safe
 
-            data = {"case": name, **evaluation_dict(evaluation, lang, what_if=_what_if(evaluation, why_not))}
+            data = {"case": name, **evaluation_dict(evaluation, lang, what_if=_what_if(evaluation, why_not),
+                                                    handbook=handbook_url)}
             click.echo(utf8_safe(json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
         else:
             heading = f"## {name}\n\n" if output_format == "markdown" else f"=== {name} ===\n"
-            click.echo(heading + _render(evaluation, output_format, lang, why_not))
+            click.echo(heading + _render(evaluation, output_format, lang, why_not, handbook_url))
     if bad:
         sys.exit(EXIT_BAD_INPUT)
 
@@ -119,17 +125,17 @@ def _what_if(evaluation: Evaluation, why_not: bool) -> Any:
     return what_if(evaluation)
 
 
-def _render(evaluation: Evaluation, output_format: str, lang: str, why_not: bool) -> str:
+def _render(evaluation: Evaluation, output_format: str, lang: str, why_not: bool, handbook: str | None = None) -> str:
     # Renderers are imported for the format asked: each brings only what it needs.
     what_if = _what_if(evaluation, why_not)
     if output_format == "json":
         from rxpolicy.explain.json import evaluation_json
 
-        return evaluation_json(evaluation, lang, what_if=what_if)
+        return evaluation_json(evaluation, lang, what_if=what_if, handbook=handbook)
     if output_format == "markdown":
         from rxpolicy.explain.markdown import evaluation_markdown
 
-        return evaluation_markdown(evaluation, lang, what_if=what_if)
+        return evaluation_markdown(evaluation, lang, what_if=what_if, handbook=handbook)
     from rxpolicy.explain.text import evaluation_text
 
     return evaluation_text(evaluation, lang, what_if=what_if)

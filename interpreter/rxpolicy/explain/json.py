@@ -5,7 +5,9 @@ patient sentence), ``rules`` (all deciding rules when several agree), ``line`` (
 rule), ``interpretation`` where the rule is marked as one, ``alternatives`` for a supply limit,
 ``overridden`` (rules set aside by an exception); at the top ``reasons`` when not covered and a
 ``receipt`` for replay; ``what_would_change`` when the caller passes a what-if result: the smallest
-changes of facts that would make it covered (:mod:`rxpolicy.explain.whatif`).
+changes of facts that would make it covered (:mod:`rxpolicy.explain.whatif`); ``handbook`` beside each
+rule, the address of the rule in the policy handbook (``rxpolicy doc``), when the caller gives the
+handbook's address.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.explain.links import handbook_url
 from rxpolicy.explain.views import Reason, decision_views, rule_because
 from rxpolicy.explain.words import json_value
 from rxpolicy.language.values import SupplyLimit
@@ -29,7 +32,7 @@ SCHEMA_VERSION = 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
+def _rule_ref(rule: RuleMeta, lang: str, handbook: str | None = None) -> dict[str, Any]:
     ref: dict[str, Any] = {"rule": rule.id, "source": rule.source, "layer": rule.layer,
                            "explanation": rule.explains.get(lang) or rule.explains.get("en"),
                            "line": rule.location}
@@ -37,6 +40,8 @@ def _rule_ref(rule: RuleMeta, lang: str) -> dict[str, Any]:
         ref["rejection_code"] = rule.rejection_code
     if rule.interpretation_in(lang):
         ref["interpretation"] = rule.interpretation_in(lang)
+    if handbook:
+        ref["handbook"] = handbook_url(handbook, rule.id)
     return ref
 
 
@@ -48,17 +53,17 @@ def _computation(reason: Reason) -> dict[str, Any]:
 
 
 def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = True,
-                    what_if: WhatIf | None = None) -> dict[str, Any]:
-    """The evaluation as plain JSON-ready data."""
+                    what_if: WhatIf | None = None, handbook: str | None = None) -> dict[str, Any]:
+    """The evaluation as plain JSON-ready data; ``handbook``: where the policy handbook is published."""
     decisions: dict[str, Any] = {}
     for view in decision_views(evaluation, lang):
         first = view.rules[0]
-        entry: dict[str, Any] = {"value": json_value(view.value), **_rule_ref(first, lang),
+        entry: dict[str, Any] = {"value": json_value(view.value), **_rule_ref(first, lang, handbook),
                                  "because": list(view.because)}
         if any(r.inputs for r in view.reasons):
             entry["computation"] = [_computation(r) for r in view.reasons]
         if len(view.rules) > 1:
-            entry["rules"] = [_rule_ref(r, lang) for r in view.rules]
+            entry["rules"] = [_rule_ref(r, lang, handbook) for r in view.rules]
         if isinstance(view.value, SupplyLimit) and (view.value.or_smallest_pack or view.value.or_one_course):
             entry["alternatives"] = [alt for alt, on in (("the smallest pack", view.value.or_smallest_pack),
                                                          ("one course", view.value.or_one_course)) if on]
@@ -70,7 +75,7 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
     if evaluation.outcome is not None:
         data["outcome"] = evaluation.outcome
     if evaluation.reasons:
-        data["reasons"] = [{**_rule_ref(r, lang), "because": list(rule_because(evaluation, r, lang))}
+        data["reasons"] = [{**_rule_ref(r, lang, handbook), "because": list(rule_because(evaluation, r, lang))}
                            for r in evaluation.reasons]
     data["decisions"] = decisions
     if what_if is not None:
@@ -87,13 +92,13 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
 
 
 def evaluation_json(evaluation: Evaluation, lang: str = "en", receipt: bool = True,
-                    what_if: WhatIf | None = None, *, indent: int | None = 2) -> str:
+                    what_if: WhatIf | None = None, *, indent: int | None = 2, handbook: str | None = None) -> str:
     """The evaluation as JSON text: indented for people, or with ``indent=None`` on one line.
 
     One line is about three times faster to write (Python's C encoder does not indent): what JSON Lines and
     programs reading many evaluations want.
     """
-    data = evaluation_dict(evaluation, lang, receipt, what_if)
+    data = evaluation_dict(evaluation, lang, receipt, what_if, handbook)
     if indent is None:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
     else:

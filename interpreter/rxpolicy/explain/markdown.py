@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.escape import escape_markdown, escape_markdown_line
+from rxpolicy.explain.links import handbook_url
 from rxpolicy.explain.views import Reason, decision_views
 from rxpolicy.explain.words import layer_text, term, value_text
 
@@ -27,8 +28,9 @@ def _reason_lines(reasons: tuple[Reason, ...], depth: int) -> list[str]:
     return lines
 
 
-def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | None = None) -> str:
-    """Markdown for a reviewer or an auditor."""
+def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | None = None,
+                        handbook: str | None = None) -> str:
+    """Markdown for a reviewer or an auditor; ``handbook``: where the policy handbook is published (rules link there)."""
     case = evaluation.case
     out = [f"# {escape_markdown(str(case.get('medicine.name')))} — {evaluation.policy.title}", "",
            f"{term('dispensed on', lang).capitalize()} {case.dispensed_on.isoformat()}, policy `{evaluation.policy.name}`."]
@@ -46,7 +48,8 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
         out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
         for rule in view.rules:
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
-            out += ["", f"- {term('rule', lang)}: `{rule.id}` ({rule.location})",
+            shown = f"[`{rule.id}`]({handbook_url(handbook, rule.id)})" if handbook else f"`{rule.id}`"
+            out += ["", f"- {term('rule', lang)}: {shown} ({rule.location})",
                     f"- {term('source', lang)}: {rule.source}"]
             if rule.interpretation_in(lang):
                 out.append(f"- {term('interpretation', lang)}: {rule.interpretation_in(lang)}")

@@ -9,6 +9,7 @@ are reported together.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -19,7 +20,8 @@ from rxpolicy.language.check import LayerKind, LayerSources, PolicySources
 from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "builtin_policies", "builtin_rules_dir", "display_path", "policy_sources", "read_rule_files",
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies",
+           "builtin_rules_dir", "display_path", "policy_sources", "read_from_disk", "read_rule_files",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -52,10 +54,32 @@ def rule_file_name(path: Path) -> str:
     return f"rules/{name}" if directory.parent == builtin_rules_dir().resolve() else name
 
 
-def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
-    """Parse every rule file of a directory, in name order; problems of all files are returned."""
-    from rxpolicy.language.lower import parse_rule_file  # here: it brings Lark, which a cached policy never needs
+#: Reads one rule file: its path → (the path messages show, its text); raises :class:`RxError` when unreadable.
+RuleFileReader = Callable[[Path], tuple[str, str]]
 
+
+def read_from_disk(path: Path) -> tuple[str, str]:
+    """The default :data:`RuleFileReader`: the file on disk, shown as :func:`display_path` shows it."""
+    shown = display_path(path)
+    return shown, read_text(path, shown, kind="rule file")
+
+
+#: Parses one rule file (:func:`rxpolicy.language.lower.parse_rule_file`, or a cache in front of it).
+RuleFileParser = Callable[[SourceFile], ast.RuleFile]
+
+
+def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
+                    parse: RuleFileParser | None = None) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
+    """Parse every rule file of a directory, in name order; problems of all files are returned.
+
+    ``read`` gives each file's text and ``parse`` parses it (default: ``lower.parse_rule_file``): the language
+    server passes the unsaved text of the editor's open files, and a cache so that only the file being typed
+    in is parsed again.
+    """
+    if parse is None:
+        from rxpolicy.language.lower import parse_rule_file  # here: it brings Lark, which a cached policy never needs
+
+        parse = parse_rule_file
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
@@ -66,9 +90,8 @@ def read_rule_files(directory: Path) -> tuple[list[ast.RuleFile], list[Diagnosti
                                             "read as a rule file"))
             continue
         try:
-            shown = display_path(path)
-            files.append(parse_rule_file(SourceFile(path=shown, text=read_text(path, shown, kind="rule file"),
-                                                    name=rule_file_name(path))))
+            shown, text = read(path)
+            files.append(parse(SourceFile(path=shown, text=text, name=rule_file_name(path))))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
@@ -134,10 +157,15 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
     return [item for f in files for item in f.items if isinstance(item, kind)]
 
 
-def policy_sources(directory: Path) -> PolicySources:
-    """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem."""
+def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
+                   parse: RuleFileParser | None = None) -> PolicySources:
+    """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
+
+    ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`),
+    ``parse`` parses one (default: :func:`rxpolicy.language.lower.parse_rule_file`).
+    """
     directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
-    files, problems = read_rule_files(directory)
+    files, problems = read_rule_files(directory, read, parse)
     policies = _declaration(files, ast.Policy)
     layers_here = _declaration(files, ast.Layer)
     for extra in policies[1:]:
@@ -154,7 +182,7 @@ def policy_sources(directory: Path) -> PolicySources:
                                            help=f"create the directory {display_path(layer_dir)} with its rule files, "
                                                 "or correct `built on`"))
                 continue
-            layer_files, layer_problems = read_rule_files(layer_dir)
+            layer_files, layer_problems = read_rule_files(layer_dir, read, parse)
             problems.extend(layer_problems)
             declared = [d for d in _declaration(layer_files, ast.Layer) if isinstance(d, ast.Layer)]
             title = next((d.titles[0] for d in declared if d.titles), base)
