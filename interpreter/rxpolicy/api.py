@@ -134,6 +134,8 @@ def _content_key(directory: Path) -> str:
     digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
     for folder in _rule_folders(directory):
         for path in sorted(folder.glob(f"*{RULE_SUFFIX}")):
+            if not path.is_file():  # a dangling link or a directory: reading the policy reports it if it is one of its own
+                continue
             digest.update(f"\0{display_path(path)}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()

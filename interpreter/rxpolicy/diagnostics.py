@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import difflib
 import enum
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -84,11 +86,20 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
     ``encoding_code`` the code for a file that is not UTF-8 text (a case file's own problem is RX401).
     """
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            # A pipe or a device: reading it could wait forever for a writer, or never end.
+            raise RxError(Diagnostic(code="RX001", message=f"{shown} is {_file_kind(mode)}, not a {kind}",
+                                     help=f"name the {kind} itself (a regular file)"))
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise RxError(Diagnostic(code=encoding_code, message=f"{shown} is not UTF-8 text (byte {error.start + 1} "
                                  "is not a UTF-8 character)", help=f"save the {kind} as UTF-8 text")) from None
     except FileNotFoundError:
+        if path.is_symlink():
+            raise RxError(Diagnostic(code="RX001", message=f"the {kind} {shown} is a symbolic link to "
+                                     f"{os.readlink(path)}, which does not exist",
+                                     help="remove the link, or make it point at the file")) from None
         raise RxError(Diagnostic(code="RX001", message=f"the {kind} {shown} does not exist",
                                  help="check the path; paths are relative to the directory you run rxpolicy in")) from None
     except IsADirectoryError:
@@ -98,3 +109,13 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
         raise RxError(Diagnostic(code="RX001", message=f"cannot read the {kind} {shown}: {error.strerror}",
                                  help="check that the file is readable")) from None
 
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular file or a directory is, in plain words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"

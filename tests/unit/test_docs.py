@@ -109,6 +109,8 @@ class Fault:
     files: tuple[tuple[str, str], ...] = ()
     edits: tuple[tuple[str, str, str], ...] = ()
     exit_code: int = 2
+    #: Files made read-only after planting (a file fmt must not replace).
+    read_only: tuple[str, ...] = ()
 
 
 CASE = """\
@@ -240,6 +242,7 @@ FAULTS: tuple[Fault, ...] = (
     # RX0xx: files
     Fault("RX001", _EVAL),
     Fault("RX002", ("check", "rules/notes"), files=(("rules/notes/README.txt", "Rule files go here.\n"),)),
+    Fault("RX003", ("fmt", _EXAMPLE), files=example("define adult =   insured.age >= 18\n"), read_only=(_EXAMPLE,)),
     # RX1xx: syntax
     Fault("RX101", _CHECK, files=top_rule(then="plan_pays = € 5.00")),
     Fault("RX102", _CHECK, files=example('rule plan-contribution/dental\n  source "example"\n'
@@ -349,6 +352,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX405", _EVAL, files=case("  born_on: 1961-07-02\n", "  born_on: 1961-07-02\n  voluntary_excess: 250\n")),
     Fault("RX406", _EVAL, files=case("  atc: N05BA04\n", "  atc: N05BA04\n  route: nasel\n")),
     Fault("RX407", _EVAL, files=case("  born_on: 1961-07-02\n", "  born_on: 1961-07-02\n  plan: Compakt\n")),
+    Fault("RX409", _EVAL, files=case("  supply_days: 30\n", "  supply_days: 30\n  fees: &fees\n    own: *fees\n")),
     # RX5xx: evaluation
     Fault("RX501", _EVAL, files=case("dispensed_on: 2025-03-14\n", "dispensed_on: 2026-03-14\n")),
     Fault("RX502", _EVAL_PLANTED, files=example(_GAP) + case("  supply_days: 30\n",
@@ -410,6 +414,8 @@ def plant(fault: Fault, work: Path) -> Output:
     for path, text in fault.files:
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         (work / path).write_text(text, encoding="utf-8")
+    for path in fault.read_only:
+        (work / path).chmod(0o444)
     return run_cli(fault.args, work)
 
 

@@ -13,6 +13,7 @@ internal error.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sys
@@ -20,15 +21,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from rxpolicy import api
 from rxpolicy.cli.common import EXIT_BAD_INPUT, guarded, report
 from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.case import parse_case
+from rxpolicy.engine.case_limits import CASE_LIMITS, check_file_size
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
-from rxpolicy.language.load import split_policy_year
+from rxpolicy.language.load import builtin_policies, split_policy_year
 from rxpolicy.language.source import SourceFile
 
 __all__ = ["command"]
@@ -57,7 +60,8 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
             handbook_url: str | None) -> None:
     """Evaluate case files (or `-`: YAML documents or JSON Lines on standard input) and explain every decision."""
     single = len(cases) == 1 and cases[0] != STDIN
-    if single and not Path(cases[0]).is_file():
+    # A directory, a pipe or a dangling link is named for what it is by _read_case.
+    if single and not Path(cases[0]).exists() and not Path(cases[0]).is_symlink():
         raise RxError(Diagnostic(code="RX001", message=f"the case file {cases[0]} does not exist",
                                  help="give the path of a case YAML file, e.g. examples/hollandzorg/benzodiazepine-chronic.yaml"))
     policy = api.PolicyStore().load(policy_name)
@@ -66,7 +70,7 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
         why_not = single and output_format == "text" and sys.stdout.isatty()
     if single:
         path = Path(cases[0])
-        text = read_text(path, str(path), kind="case file", encoding_code="RX401")
+        text = _read_case(path, str(path))
         click.echo(_render(_evaluate(policy, policy_name, text, str(path)), output_format, lang, why_not,
                            handbook_url), nl=False)
         return
@@ -84,11 +88,11 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
                                       ensure_ascii=False, separators=(",", ":")))
             continue
         if output_format == "json":
-            from rxpolicy.explain.json import evaluation_dict
+            from rxpolicy.explain.json import evaluation_dict, utf8_safe
 
             data = {"case": name, **evaluation_dict(evaluation, lang, what_if=_what_if(evaluation, why_not),
                                                     handbook=handbook_url)}
-            click.echo(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            click.echo(utf8_safe(json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
         else:
             heading = f"## {name}\n\n" if output_format == "markdown" else f"=== {name} ===\n"
             click.echo(heading + _render(evaluation, output_format, lang, why_not, handbook_url))
@@ -98,7 +102,11 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
 
 def _evaluate(policy: CompiledPolicy, policy_name: str, text: str, name: str) -> Evaluation:
     """Validate one case's text and evaluate it; :class:`RxError` for bad input."""
-    evaluation = evaluate(policy, parse_case(text, path=name, policy=policy))
+    case = parse_case(text, path=name, policy=policy)
+    try:
+        evaluation = evaluate(policy, case)
+    except RxError as error:
+        raise _naming_policies_in_force(error, case.dispensed_on) from None
     _, year = split_policy_year(policy_name)
     if year is not None and evaluation.case.dispensed_on.year != year:
         raise RxError(Diagnostic(
@@ -150,7 +158,7 @@ def _records(arguments: tuple[str, ...]) -> Iterator[tuple[str, str | RxError, S
     for argument in arguments:
         if argument != STDIN:
             try:
-                yield argument, read_text(Path(argument), argument, kind="case file", encoding_code="RX401"), None
+                yield argument, _read_case(Path(argument), argument), None
             except RxError as error:
                 yield argument, error, None
             continue
@@ -186,3 +194,25 @@ def _documents(text: str) -> Iterator[str]:
         current = [" " * len(marker.group(1)) + line[len(marker.group(1)):]] if marker.group(1) == "---" else ["\n"]
     if any(part.strip() and not part.lstrip().startswith("#") for part in current):
         yield "\n" * start + "".join(current)
+
+
+def _read_case(path: Path, shown: str) -> str:
+    """A case file's text; a file over the size limit is refused from its size, unread (RX409)."""
+    check_file_size(path, shown, CASE_LIMITS)
+    return read_text(path, shown, kind="case file", encoding_code="RX401")
+
+
+def _naming_policies_in_force(error: RxError, day: dt.date) -> RxError:
+    """RX501 with the built-in policies that are in force on the dispensing date named in its help."""
+    if not any(d.code == "RX501" for d in error.diagnostics):
+        return error
+    store = api.PolicyStore()
+    in_force = [p.name for p in builtin_policies() if (v := store.load(p.name).validity) is None or v.contains(day)]
+    if not in_force:
+        return error
+    named = " or ".join(f"`--policy {name}`" for name in in_force)
+    which = "is" if len(in_force) == 1 else "are"
+    help = (f"{', '.join(f'`{n}`' for n in in_force)} {which} in force on {day}: use {named}; or check the "
+            "dispensing date")
+    return RxError([attrs.evolve(d, help=help) if d.code == "RX501" else d for d in error.diagnostics],
+                   sources=error.sources)

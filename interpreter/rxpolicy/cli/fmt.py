@@ -7,7 +7,11 @@ they were. The layout itself is :func:`rxpolicy.tools.fmt.format_text`.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
+import stat
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeAlias
@@ -19,7 +23,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.language.source import SourceFile
 from rxpolicy.tools.fmt import format_text
 
-__all__ = ["command"]
+__all__ = ["command", "write_files"]
 
 _Target: TypeAlias = "tuple[Path | None, SourceFile]"  # a file, or standard input (None)
 
@@ -68,6 +72,7 @@ def _fmt(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
             problems.extend(error.diagnostics)
     if problems:  # shown with the lines of the texts read (standard input is not on disk)
         raise RxError(problems, sources={source.path: source for _, source in targets})
+    changed: list[tuple[Path, str]] = []
     for (path, source), formatted in results:
         if path is None and not (check or diff):
             click.echo(formatted, nl=False)
@@ -76,8 +81,95 @@ def _fmt(paths: tuple[Path, ...], check: bool, diff: bool) -> None:
                                                     formatted.splitlines(keepends=True),
                                                     source.path, f"{source.path} (formatted)")), nl=False)
         elif formatted != source.text and path is not None:
-            if not check:
-                path.write_text(formatted, encoding="utf-8")
-            click.echo(source.path)
+            changed.append((path, formatted))
+    if not check:
+        # Every file written, or RX003 with each file either as it was or fully formatted, never cut short.
+        write_files(changed)
+    for path, _ in changed:
+        click.echo(str(path))
     if check and any(formatted != source.text for (_, source), formatted in results):
         sys.exit(1)
+
+
+def _write_error(path: Path, error: OSError, done: Sequence[Path]) -> RxError:
+    """RX003 for a file that could not be written, saying which files were written before it."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space and run `rxpolicy fmt` again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"make {path.parent} writable (fmt writes a new file next to the old one), or leave {path} out"
+    else:
+        fix = "check the disk and the directory, then run `rxpolicy fmt` again"
+    if done:
+        fix += f"; {', '.join(map(str, done))} {'is' if len(done) == 1 else 'are'} formatted already"
+    return RxError(Diagnostic(code="RX003", message=f"cannot write the rule file {path}: {reason}; it is unchanged",
+                              help=fix))
+
+
+def _read_only(path: Path) -> RxError:
+    return RxError(Diagnostic(code="RX003", message=f"the rule file {path} is read-only; fmt leaves it unchanged",
+                              help=f"make it writable (`chmod u+w {path}`) to format it, or leave it out"))
+
+
+def write_files(files: Sequence[tuple[Path, str]]) -> None:
+    """Replace the text of each file, atomically: each is either untouched or fully written.
+
+    Each new text goes to a temporary file in the same directory (only a rename within one file system is
+    atomic), is flushed to the disk and given the old file's permissions; only when every temporary file
+    is written are they renamed over the old ones. A failure before the renames (a full disk, a directory
+    that cannot be written) leaves every file as it was; a kill at any moment leaves each file old or new,
+    never cut short. A read-only file is refused rather than replaced behind its owner's back. Raises
+    RX003 naming the file.
+    """
+    staged: dict[Path, tuple[Path, Path]] = {}  # the real file → (as named, its new text's temporary file)
+    try:
+        for path, text in files:
+            target = path.resolve()  # through a symbolic link: the link stays, the file it points to changes
+            if target in staged:
+                continue
+            try:
+                mode = stat.S_IMODE(target.stat().st_mode)
+            except OSError as error:
+                raise _write_error(path, error, ()) from None
+            if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+                raise _read_only(path)
+            try:
+                # Hidden and not `*.rxp`: a temporary file a kill leaves behind is never read as a rule file.
+                handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            except OSError as error:
+                raise _write_error(path, error, ()) from None
+            staged[target] = (path, Path(name))
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(text.encode("utf-8"))
+                    out.flush()
+                    os.fchmod(out.fileno(), mode)
+                    os.fsync(out.fileno())
+            except OSError as error:
+                raise _write_error(path, error, ()) from None
+        done: list[Path] = []
+        for target, (path, temporary) in staged.items():
+            try:
+                os.replace(temporary, target)
+            except OSError as error:
+                raise _write_error(path, error, done) from None
+            done.append(path)
+        for folder in {target.parent for target in staged}:
+            _sync_directory(folder)
+    finally:
+        for _, temporary in staged.values():  # those not renamed, after a failure
+            temporary.unlink(missing_ok=True)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Flush a directory's entries (the renames) to the disk; not every system can open a directory."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

@@ -24,6 +24,7 @@ import yaml
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.engine.case_build import builder_for
 from rxpolicy.engine.case_check import CheckRun, Item, compose_yaml, from_python, mark_span
+from rxpolicy.engine.case_limits import CASE_LIMITS, check_file_size, check_python_shape, check_text_size
 from rxpolicy.language.facts import CaseSchema, FieldSpec, statutory_facts
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.types import Kind
@@ -154,14 +155,16 @@ def _schema_and_plans(policy: _HasFacts | None, schema: CaseSchema | None, plans
     return schema or statutory_facts(), plans
 
 
-def load_case(path: Path, *, display: str | None = None, plans: Collection[str] | None = None,
+def load_case(path: Path | str, *, display: str | None = None, plans: Collection[str] | None = None,
               policy: _HasFacts | None = None, schema: CaseSchema | None = None) -> Case:
     """Read and validate a case file; ``display`` is the path shown in messages (default: as given).
 
     The case is read with the facts ``policy`` declares (and its plans), or with ``schema``; without
     either, with the facts of the built-in statutory layer (the contract's case).
     """
+    path = Path(path)
     shown = display or str(path)
+    check_file_size(path, shown, CASE_LIMITS)  # before reading: a huge file is refused without reading it
     text = read_text(path, shown, kind="case file", encoding_code="RX401")
     return parse_case(text, path=shown, plans=plans, policy=policy, schema=schema)
 
@@ -169,6 +172,7 @@ def load_case(path: Path, *, display: str | None = None, plans: Collection[str] 
 def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None = None,
                policy: _HasFacts | None = None, schema: CaseSchema | None = None) -> Case:
     """Validate the YAML text of a case; raises :class:`RxError` with every problem found."""
+    check_text_size(path, text, CASE_LIMITS, "the case")  # before the text is indexed into a SourceFile
     facts, plans = _schema_and_plans(policy, schema, plans)
     root = compose_yaml(SourceFile(path=path, text=text), code="RX401", what="the case",
                         help="write each field as `name: value` on its own line, indenting the fields of a "
@@ -199,6 +203,7 @@ def case_from_mapping(data: Mapping[str, object], *, source: str = "<python>",
 def _from_mapping(data: Mapping[str, object], schema: CaseSchema, source: str,
                   plans: Collection[str] | None) -> Case:
     """The generated builder's case, or (when it gives up) the full check's, which reports every problem."""
+    check_python_shape(data, CASE_LIMITS)  # first: no limit on a mapping's shape is left to either road
     values = builder_for(schema)(data, plans)
     if values is not None:
         return Case(values=values, schema=schema, source=source)

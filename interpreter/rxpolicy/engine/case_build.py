@@ -31,9 +31,10 @@ Builder = Callable[[Mapping[str, object], "Collection[str] | None"], "tuple[obje
 
 _lock = threading.Lock()
 _built: dict[str, Builder] = {}
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)").fullmatch
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
-_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?").fullmatch
+# ASCII only, as in case_check: `\d` alone also matches other scripts' digits, which Decimal accepts.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII).fullmatch
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII).fullmatch
+_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII).fullmatch
 
 
 def builder_for(schema: CaseSchema) -> Builder:
@@ -193,12 +194,12 @@ class _Writer:
             self.emit(f"{var} = fromiso(x)", 3)
             self.emit("except ValueError: return None", 2)
             self.emit(f"if not FIRST <= {var} <= LAST: return None", 2)
-        elif kind is Kind.TEXT:
-            self.emit(f"elif type(x) is str: {var} = x")
+        elif kind is Kind.TEXT:  # an empty text is refused by the full check
+            self.emit(f"elif type(x) is str and x.strip(): {var} = x")
         elif kind is Kind.ATC:
             self.emit(f"elif type(x) is str and ATC(x): {var} = x")
         elif kind is Kind.ENUM:
-            test = "" if spec.open_choice else f" and x in {self.const(frozenset(spec.type.choices))}"
+            test = " and x.strip()" if spec.open_choice else f" and x in {self.const(frozenset(spec.type.choices))}"
             self.emit(f"elif type(x) is str{test}: {var} = x")
         elif kind is Kind.LIST:
             codes = self.const(frozenset(spec.type.choices))

@@ -25,6 +25,7 @@ import attrs
 import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
+from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_fast, compose_limited
 from rxpolicy.language.facts import BUILTINS, CaseSchema, FieldSpec
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.source import SourceFile, Span
@@ -33,10 +34,11 @@ from rxpolicy.language.values import CENT
 
 __all__ = ["CheckRun", "Item", "Scalar", "compose_yaml", "from_python", "mark_span", "example_line"]
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII only: `\d` alone also matches other scripts' digits (١٢, １２), which Decimal and int would accept.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATE_LIKE = re.compile(r"(?=.*\d)[\d\s./:T-]+")
-_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?")
+_ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII)
 #: Tags a scalar may carry: YAML's own, plus those of Python values (``pyfloat`` so that money can refuse it).
 _KNOWN_TAGS = frozenset({"null", "bool", "int", "float", "str", "timestamp", "date", "datetime", "pyfloat"})
 _WORDS = MappingProxyType({
@@ -69,21 +71,23 @@ class Item:
     key_span: Span | None = None
 
 
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def compose_yaml(source: SourceFile, *, code: str, what: str, help: str) -> yaml.Node | None:
+def compose_yaml(source: SourceFile, *, code: str, what: str, help: str,
+                 limits: Limits = CASE_LIMITS) -> yaml.Node | None:
     """The YAML node tree of a file the user wrote (None when it is empty), or :class:`RxError` with
-    ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``."""
+    ``code`` saying where the YAML breaks: "``what`` is not valid YAML: …", located, with ``help``;
+    RX409 for a text beyond ``limits`` (an alias of itself, too deep, too large)."""
     try:
-        # libyaml composes the same nodes (the resolver is the same Python one) about ten times faster.
-        return yaml.compose(source.text, Loader=_FAST_LOADER)
+        # libyaml composes the same nodes about ten times faster, but enforces no limit: it is used only for
+        # a text whose shape cannot exceed them (compose_fast says), and its tree is then measured.
+        fast = compose_fast(source, limits, what)
+        if fast is not None:
+            return fast[0]
     except yaml.YAMLError:
         pass
     try:
-        # Text libyaml refuses is read again by the pure-Python reader, whose messages the diagnostics are
-        # written for (and which has the last word where the two readers differ).
-        return yaml.compose(source.text, Loader=yaml.SafeLoader)
+        # The pure-Python reader with the limits enforced as it reads (RX409), whose messages the
+        # diagnostics are written for (and which has the last word where the two readers differ).
+        return compose_limited(source, limits, what)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         # A reader error (a control character in the text) only knows its offset.
@@ -170,6 +174,10 @@ def _convert(spec: FieldSpec, s: Scalar) -> object:
                        f"write a value, e.g. `{_line(spec)}`{default}")
     if s.tag not in _KNOWN_TAGS:
         raise _wrong_type(spec, s)
+    if s.tag == "str" and not s.text.strip() and spec.type.kind in (Kind.TEXT, Kind.ENUM):
+        # `name: ''` names nothing; an empty text would show as a blank in every explanation.
+        leave_out = "" if spec.required else ", or leave the line out"
+        raise _Problem("RX405", "is empty", f"write a value, e.g. `{_line(spec)}`{leave_out}")
     return _CONVERTERS[spec.type.kind](spec, s)
 
 
@@ -186,8 +194,9 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
         raise _Problem("RX404", "is a float; write money as a string or Decimal, a float cannot hold cents "
                        "exactly", 'pass the amount as `"12.40"` or `Decimal("12.40")`')
     if s.tag not in ("int", "float", "str", "pyfloat") or not _NUMBER.fullmatch(s.text.strip()):
+        digits = " with the digits 0-9" if any(c.isdigit() and not c.isascii() for c in s.text) else ""
         raise _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(s)}",
-                       f"write a plain number, e.g. `{_line(spec)}`")
+                       f"write a plain number{digits}, e.g. `{_line(spec)}`")
     value = Decimal(s.text.strip())
     if value and value.adjusted() >= MAX_WHOLE_DIGITS:
         # Far beyond any amount or count in a dispensing, and beyond what the rules compute with exactly.
@@ -196,7 +205,10 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
         raise _Problem("RX405", f"is {shown}, larger than rxpolicy works with (at most {MAX_WHOLE_DIGITS} digits "
                        "before the decimal point)", f"check the value, e.g. `{_line(spec)}`")
     if value < 0:
-        raise _Problem("RX405", f"cannot be negative ({s.text.strip()})", f"write 0 or more, e.g. `{_line(spec)}`")
+        # A fact declared `at least 1` (supply_days) must not be told "0 or more".
+        least = _plain_number(spec.at_least) if spec.at_least is not None and spec.at_least > 0 else "0"
+        raise _Problem("RX405", f"cannot be negative ({s.text.strip()})",
+                       f"write {least} or more, e.g. `{_line(spec)}`")
     return value
 
 

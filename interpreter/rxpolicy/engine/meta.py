@@ -56,6 +56,11 @@ class RuleMeta:
         """The citation as one text (several are joined with '; ')."""
         return "; ".join(self.citations)
 
+    def interpretation_in(self, lang: str) -> str | None:
+        """The interpretation in a language (``interpretation nl "…"``), else in English; None if there is none."""
+        translated = next((t.text for t in self.rule.interpretations if t.lang == lang), None)
+        return translated or self.interpretation
+
 
 @attrs.frozen(kw_only=True)
 class LeafMeta:

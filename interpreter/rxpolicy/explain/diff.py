@@ -25,6 +25,7 @@ from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.engine.case import Case, case_to_yaml
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.meta import RuleMeta
+from rxpolicy.explain.escape import escape_controls
 from rxpolicy.explain.words import json_value, value_text
 from rxpolicy.language.values import add_months
 
@@ -278,7 +279,7 @@ def diff_text(report: DiffReport) -> str:
     lines += _skipped(report)
     if report.left_out:
         lines += ["", _LEFT_OUT]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape_controls(line) for line in lines) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ Markdown
@@ -302,7 +303,7 @@ def _finding_markdown(finding: Finding, level: str) -> list[str]:
                 for rule in _rules(verdict, finding.decision)]
     why = _why(finding)
     return out + ["", why[0].upper() + why[1:] + ".", "", _witness_line(finding).capitalize() + ":", "", "```yaml",
-                  case_to_yaml(finding.witness).rstrip("\n"), "```"]
+                  *case_to_yaml(finding.witness).rstrip("\n").split("\n"), "```"]
 
 
 def diff_markdown(report: DiffReport) -> str:
@@ -323,7 +324,7 @@ def diff_markdown(report: DiffReport) -> str:
     out += _skipped(report)
     if report.left_out:
         out += ["", _LEFT_OUT]
-    return "\n".join(out) + "\n"
+    return "\n".join(escape_controls(line) for line in out) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ JSON

@@ -16,6 +16,7 @@ handbook's address.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from rxpolicy.engine.evaluate import Evaluation
@@ -28,9 +29,10 @@ from rxpolicy.language.values import SupplyLimit
 if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
     from rxpolicy.explain.whatif import WhatIf
 
-__all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION"]
+__all__ = ["evaluation_json", "evaluation_dict", "SCHEMA_VERSION", "utf8_safe"]
 
 SCHEMA_VERSION = 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _rule_ref(rule: RuleMeta, lang: str, handbook: str | None = None) -> dict[str, Any]:
@@ -42,8 +44,8 @@ def _rule_ref(rule: RuleMeta, lang: str, handbook: str | None = None) -> dict[st
     if rule.rejection_code:
         ref["rejection_code"] = rule.rejection_code
         ref["rejection_code_verified"] = bool(rule.rejection_code_verified)
-    if rule.interpretation:
-        ref["interpretation"] = rule.interpretation
+    if rule.interpretation_in(lang):
+        ref["interpretation"] = rule.interpretation_in(lang)
     if rule.layer_interpretation:
         ref["layer_interpretation"] = rule.layer_interpretation
     if handbook:
@@ -116,5 +118,12 @@ def evaluation_json(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
     """
     data = evaluation_dict(evaluation, lang, receipt, what_if, handbook)
     if indent is None:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
-    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    else:
+        text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+    return utf8_safe(text)
+
+
+def utf8_safe(text: str) -> str:
+    """JSON text that can be written as UTF-8: a lone surrogate (from a case text) becomes a JSON escape."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

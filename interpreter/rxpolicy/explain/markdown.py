@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.explain.escape import escape_markdown, escape_markdown_line
 from rxpolicy.explain.links import handbook_url
 from rxpolicy.explain.views import Reason, decision_views
 from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
@@ -31,7 +32,7 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
                         handbook: str | None = None) -> str:
     """Markdown for a reviewer or an auditor; ``handbook``: where the policy handbook is published (rules link there)."""
     case = evaluation.case
-    out = [f"# {case.get('medicine.name')} — {evaluation.policy.title}", "",
+    out = [f"# {escape_markdown(str(case.get('medicine.name')))} — {evaluation.policy.title}", "",
            f"{term('dispensed on', lang).capitalize()} {case.dispensed_on.isoformat()}, policy `{evaluation.policy.name}`."]
     if evaluation.outcome is not None:
         out += ["", f"**{term('outcome', lang).capitalize()}: {term(evaluation.outcome, lang)}**"]
@@ -65,4 +66,6 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
     if what_if is not None:
         from rxpolicy.explain.whatif import what_if_markdown
         out += what_if_markdown(what_if, lang)
-    return "\n".join(out) + "\n"
+    # Case texts are shown as they were written: a line break or an escape in one could forge a line, and
+    # HTML in one (`<br>`, `<script>`) would be acted on where the Markdown is shown.
+    return "\n".join(escape_markdown_line(line) for line in out) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.explain.escape import escape_controls
 from rxpolicy.explain.views import decision_views
 from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
 
@@ -29,15 +30,19 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
         for warning in evaluation.warnings:
             lines.append(f"  ! {warning.explains.get(lang) or warning.explains.get('en')} ({warning.id})")
             lines.append(f"    {term('source', lang)}: {warning.source}")
+    # The values of `rule:`, `source:` and `meaning:` line up, in whichever language their labels are.
+    width = max(len(term(label, lang)) for label in ("rule", "source", "meaning")) + 2
+    rule_label, source_label, meaning_label = (f"{term(label, lang) + ':':<{width}}" for label in
+                                               ("rule", "source", "meaning"))
     for view in decision_views(evaluation, lang):
         lines.append("")
         lines.append(f"{view.name} = {value_text(view.value, lang)}")
         for rule in view.rules:
             parents = f", {term('exception to', lang)} {', '.join(rule.parents)}" if rule.parents else ""
             layer = f"{term('layer', lang)} {layer_text(rule, lang)}"
-            lines.append(f"  {term('rule', lang)}:    {rule.id} ({layer}{parents})")
-            lines.append(f"  {term('source', lang)}:  {rule.source}")
-            lines.append(f"  {term('meaning', lang)}: {rule.explains.get(lang) or rule.explains.get('en')}")
+            lines.append(f"  {rule_label}{rule.id} ({layer}{parents})")
+            lines.append(f"  {source_label}{rule.source}")
+            lines.append(f"  {meaning_label}{rule.explains.get(lang) or rule.explains.get('en')}")
             for label, text in interpretations(rule, evaluation.policy.name, lang):
                 lines.append(f"  {label}: {text}")
         if view.reasons:
@@ -52,4 +57,5 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
     if what_if is not None:
         from rxpolicy.explain.whatif import what_if_text
         lines += what_if_text(what_if, lang)
-    return "\n".join(lines) + "\n"
+    # Case texts are printed as they were written, so a line break or an escape in one could forge a line.
+    return "\n".join(escape_controls(line) for line in lines) + "\n"

@@ -63,7 +63,7 @@ def _duration(value: Duration, lang: str) -> str:
 
 
 def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
-    """A value as people read it: ``€ 12.40``, ``1 month``, ``yes``, ``2025-03-14``.
+    """A value as people read it: ``€ 12.40`` (Dutch ``€ 12,40``), ``1 month``, ``yes``, ``2025-03-14``.
 
     ``typ`` is the value's type where known: a choice's codes (or a list of them) are then said in words
     (``nasal`` → "nasaal"). Without it a text is only shown with spaces for underscores, since a plain
@@ -74,7 +74,8 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
     if isinstance(value, bool):
         return term("yes" if value else "no", lang)
     if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
-        return f"€ {format_money(value)}"
+        amount = format_money(value)
+        return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
     if isinstance(value, Duration):
         return _duration(value, lang)
     if isinstance(value, SupplyLimit):
@@ -105,7 +106,8 @@ def rejection_text(rule: RuleMeta, lang: str = "en") -> str:
 def interpretations(rule: RuleMeta, policy: str, lang: str = "en") -> list[tuple[str, str]]:
     """(label, text) of how the sources were read for this rule: the rule's own reading, and the policy's
     reason for adopting the shared layer the rule belongs to (labelled with the policy's name)."""
-    found = [(term("interpretation", lang), rule.interpretation)] if rule.interpretation else []
+    own = rule.interpretation_in(lang)
+    found = [(term("interpretation", lang), own)] if own else []
     if rule.layer_interpretation:
         found.append((f"{term('interpretation', lang)} ({policy})", rule.layer_interpretation))
     return found

@@ -359,6 +359,8 @@ class Parameter:
     citations: tuple[Citation, ...]
     interpretation: str | None
     values: tuple[ParameterValue, ...]
+    #: The interpretation in other languages than English (``interpretation nl "…"``).
+    interpretations: tuple[Explain, ...] = ()
     span: Span = _span
 
 
@@ -375,6 +377,8 @@ class Rule:
     when: Expr | None
     assignments: tuple[Assignment, ...]
     rejection_code: str | None
+    #: The interpretation in other languages than English (``interpretation nl "…"``).
+    interpretations: tuple[Explain, ...] = ()
     table: str | None = None
     row_index: int = 0
     span: Span = _span

@@ -84,6 +84,12 @@ def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
     files: list[ast.RuleFile] = []
     problems: list[Diagnostic] = []
     for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
+        if path.is_dir():
+            problems.append(Diagnostic(code="RX001", message=f"{display_path(path)} is a directory, but its name ends "
+                                       f"in {RULE_SUFFIX} like a rule file's",
+                                       help=f"rename the directory: every *{RULE_SUFFIX} in a policy directory is "
+                                            "read as a rule file"))
+            continue
         try:
             shown, text = read(path)
             files.append(parse(SourceFile(path=shown, text=text, name=rule_file_name(path))))
@@ -129,6 +135,10 @@ def split_policy_year(name: str) -> tuple[str, int | None]:
 def resolve_policy_dir(name_or_path: str) -> Path:
     """A built-in policy name (optionally ``name-YYYY``), or a directory of rule files; raises RX601 for neither."""
     names = {p.name: p.directory for p in builtin_policies()}
+    if not name_or_path.strip():  # `Path("")` is the working directory: an empty name must not quietly mean it
+        raise RxError(Diagnostic(code="RX601", message="the policy name is empty",
+                                 help="give a built-in policy name (" + ", ".join(sorted(names)) + ") or a directory "
+                                      "of rule files, e.g. `--policy .` for the directory you are in"))
     name_or_path = split_policy_year(name_or_path)[0]
     if name_or_path in names:
         return names[name_or_path]
@@ -209,7 +219,8 @@ def source_line(path: str, line: int) -> str | None:
         candidates.append(builtin_rules_dir() / path[len("rules/"):])
     for candidate in candidates:
         try:
-            lines = candidate.read_text(encoding="utf-8").splitlines()
+            # Lines as the spans count them: `splitlines` would also break at U+2028 and other separators.
+            lines = candidate.read_text(encoding="utf-8").split("\n")
         except (OSError, UnicodeDecodeError):
             continue
         return lines[line - 1] if 0 < line <= len(lines) else ""

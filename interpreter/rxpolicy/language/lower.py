@@ -129,7 +129,7 @@ class _Lower(Transformer[Token, Any]):
         return ("title", children[0], self.span(meta))
 
     def built_on(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
-        interpretation = children[1][1] if children[1] is not None else None
+        interpretation = children[1][1].text if children[1] is not None else None
         return ("built_on", (str(children[0]), interpretation), self.span(meta))
 
     def plans_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
@@ -160,8 +160,24 @@ class _Lower(Transformer[Token, Any]):
         return ast.Citation(text=children[1], source=str(children[0]), span=self.span(meta),
                             source_span=self.tspan(children[0]))
 
-    def interpretation_clause(self, meta: Meta, children: list[str]) -> tuple[str, Any, Span]:
-        return ("interpretation", children[0], self.span(meta))
+    def interpretation_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        lang = str(children[0]) if children[0] is not None else "en"
+        return ("interpretation", ast.Explain(lang=lang, text=children[1], span=span), span)
+
+    def _interpretations(self, clauses: Sequence[tuple[str, Any, Span]]) -> tuple[str | None, tuple[ast.Explain, ...]]:
+        """The interpretation (English, or unlabelled) and its translations; a language written twice is RX202."""
+        seen: dict[str, ast.Explain] = {}
+        for kind, interpretation, span in clauses:
+            if kind != "interpretation":
+                continue
+            if interpretation.lang in seen:
+                clause = "interpretation" if interpretation.lang == "en" else f"interpretation {interpretation.lang}"
+                self.problem("RX202", span, f"`{clause}` is written twice in this block",
+                             f"keep one `{clause}` and remove the other")
+            seen[interpretation.lang] = interpretation
+        english = seen.pop("en", None)
+        return (english.text if english else None), tuple(seen.values())
 
     def explain_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         span = self.span(meta)
@@ -221,9 +237,10 @@ class _Lower(Transformer[Token, Any]):
 
     def parameter_decl(self, meta: Meta, children: list[Any]) -> ast.Parameter:
         clauses = children[2:-1]
+        interpretation, translations = self._interpretations(clauses)
         return ast.Parameter(name=str(children[0]), type=children[1], explains=self._explains(clauses),
                              citations=tuple(c for clause in clauses if clause[0] == "source" for c in clause[1]),
-                             interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                             interpretation=interpretation, interpretations=translations,
                              values=tuple(c[1] for c in clauses if c[0] == "value"), span=self.span(meta))
 
     # ------------------------------------------------------------------ the facts of a case
@@ -403,8 +420,9 @@ class _Lower(Transformer[Token, Any]):
     def _rule(self, meta: Meta, rule_id: Token, clauses: list[tuple[str, Any, Span]], table: str | None = None,
               row_index: int = 0) -> ast.Rule:
         assignments = tuple(a for c in clauses if c[0] == "then" for a in c[1])
+        interpretation, translations = self._interpretations(clauses)
         return ast.Rule(id=str(rule_id), citations=tuple(c for cl in clauses if cl[0] == "source" for c in cl[1]),
-                        interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                        interpretation=interpretation, interpretations=translations,
                         explains=self._explains(clauses), validity=self._single(clauses, "validity", "`in force`"),
                         exception_to=tuple(r for c in clauses if c[0] == "exception" for r in c[1]),
                         when=self._single(clauses, "when", "`when`"), assignments=assignments,
@@ -413,8 +431,9 @@ class _Lower(Transformer[Token, Any]):
 
     def warning_decl(self, meta: Meta, children: list[Any]) -> ast.Warning:
         clauses, warning_id = children[1:-1], children[0]
+        interpretation, _ = self._interpretations(clauses)  # a warning's interpretation is shown in English only
         return ast.Warning(id=str(warning_id), citations=tuple(c for cl in clauses if cl[0] == "source" for c in cl[1]),
-                           interpretation=self._single(clauses, "interpretation", "`interpretation`"),
+                           interpretation=interpretation,
                            explains=self._explains(clauses), when=self._single(clauses, "when", "`when`"),
                            span=self.span(meta), id_span=self.tspan(warning_id))
 

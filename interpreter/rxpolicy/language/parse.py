@@ -7,6 +7,7 @@ there (in words, not terminal names) and, for a misspelt keyword, which keyword 
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -76,6 +77,28 @@ def parse(source: SourceFile) -> Tree[Token]:
         raise RxError(_syntax_diagnostic(source, error)) from None
 
 
+#: Characters that do not show (or look like a space) and how they usually get into a file, with the fix.
+_UNSEEN = {
+    "\ufeff": ("a byte order mark (BOM, U+FEFF)", "save the file as UTF-8 without a byte order mark (BOM); most "
+                                                  "editors offer this under 'encoding'"),
+    "\u00a0": ("a no-break space (U+00A0)", "replace it with an ordinary space"),
+    "\x00": ("a NUL character (U+0000)", "remove it: a rule file is text, and NUL is not; the file may be damaged"),
+}
+
+
+def _unseen_character(char: str) -> tuple[str, str] | None:
+    """For a character that cannot be seen where it is (a BOM, a no-break space, a control character): how
+    to name it in a message, and the fix; None for a character that shows as itself."""
+    if char in _UNSEEN:
+        return _UNSEEN[char]
+    category = unicodedata.category(char)
+    if category[0] in "CZ" and char not in " \n":
+        name = unicodedata.name(char, "").lower()
+        named = f"the invisible character U+{ord(char):04X}" + (f" ({name})" if name else "")
+        return named, "remove it, or replace it with an ordinary space"
+    return None
+
+
 def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
         position = error.pos_in_stream or 0
@@ -85,6 +108,9 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
             return Diagnostic(code="RX101", span=span, message="this text has no closing double quote",
                               help='end the text with `"` on the same line; a long text can be split into '
                                    'several quoted parts, one after the other')
+        unseen = _unseen_character(char)
+        if unseen is not None:
+            return Diagnostic(code="RX101", span=span, message=f"{unseen[0]} cannot be used here", help=unseen[1])
         # The lexer accepts a name everywhere (whole-word keywords); offer one only where the parser would.
         allowed = _acceptable(error) or set(error.allowed or ()) - {"NAME"}
         return Diagnostic(code="RX101", span=span, message=f"the character `{char}` cannot be used here",

@@ -57,8 +57,8 @@ class RxPolicyLexer(RegexLexer):
             (r"\s+", Whitespace),
             (r"#.*$", Comment.Single),
             (r'"(?:[^"\\\n]|\\.)*"', String.Double),
-            # A rule id follows `rule`, `table`, `row` and `exception to` (a list of them).
-            (r"(rule|table|row)(\s+)(" + _RULE_ID + ")", bygroups(Keyword.Declaration, Whitespace, Name.Label)),
+            # A rule id follows `rule`, `table`, `row`, `warning` and `exception to` (a list of them).
+            (r"(rule|table|row|warning)(\s+)(" + _RULE_ID + ")", bygroups(Keyword.Declaration, Whitespace, Name.Label)),
             (r"(exception)(\s+)(to)" + _WORD_END, bygroups(Keyword, Whitespace, Keyword), "rule-ids"),
             (r"(decision|parameter)(\s+)(" + _NAME + r")(\s*)(:)",
              bygroups(Keyword.Declaration, Whitespace, Name.Variable, Whitespace, Punctuation), "type"),

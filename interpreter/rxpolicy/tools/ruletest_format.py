@@ -28,6 +28,7 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 from rxpolicy.engine.case_check import compose_yaml
+from rxpolicy.engine.case_limits import TEST_FILE_LIMITS
 from rxpolicy.language.load import builtin_policies, builtin_rules_dir, display_path
 from rxpolicy.language.source import SourceFile, Span
 
@@ -164,7 +165,7 @@ def load_test_file(path: Path) -> TestFile:
 def parse_test_file(text: str, *, path: Path, display: str | None = None) -> TestFile:
     """Check the YAML text of a test file (``path`` gives the default policy); raises :class:`RxError`."""
     source = SourceFile(path=display or str(path), text=text)
-    root = compose_yaml(source, code="RX701", what="the test file",
+    root = compose_yaml(source, code="RX701", what="the test file", limits=TEST_FILE_LIMITS,
                         help="write `key: value` lines; the tests are a list of `- name: ...` items, their keys "
                              "indented under the dash")
     reader = _Reader(source)

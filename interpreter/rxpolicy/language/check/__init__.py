@@ -324,6 +324,10 @@ class _PolicyChecker:
             if explain.lang not in LANGUAGES:
                 self.problem("RX313", explain.span, f"`{explain.lang}` is not a language explanations are written in",
                              "write `explain en \"…\"` or `explain nl \"…\"`")
+        for translated in rule.interpretations:
+            if translated.lang not in LANGUAGES:
+                self.problem("RX313", translated.span, f"`{translated.lang}` is not a language explanations are "
+                             "written in", "write `interpretation \"…\"` (English) or `interpretation nl \"…\"`")
         if "en" not in languages:
             self.problem("RX311", rule.id_span, f"the rule `{rule.id}` has no sentence a patient could read",
                          'add `explain en "…"`: one sentence saying what the rule means for the patient')
