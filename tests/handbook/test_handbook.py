@@ -17,8 +17,10 @@ import pytest
 
 from rxpolicy.api import check
 from rxpolicy.explain.links import handbook_url, rule_anchor, rule_page
-from rxpolicy.language.load import builtin_rules_dir
-from rxpolicy.tools.citations import load_catalogue, resolve_citation
+from rxpolicy.language.load import builtin_rules_dir, registry_beside
+from rxpolicy.language import ast
+from rxpolicy.language.source import Span
+from rxpolicy.tools.citations import resolve_citation, source_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RXPOLICY = str(Path(sys.executable).with_name("rxpolicy"))
@@ -113,31 +115,50 @@ def test_the_pages_load_nothing_from_elsewhere(site: tuple[str, Path]) -> None:
         assert page.loads == [], name
 
 
-# Some rules still cite the contract and the design notes by their paths outside the repository
-# (`../shared/spec/README.md, 'Money flow'`) and a source text sources.yaml does not list (003_…), which is neither a
-# known source nor something a page may show. The source registry (rules cite `source <id> "section"`) replaces
-# them; until it is on main these two checks fail, and strict: once they pass, the markers must go.
-_CITES_PATHS = pytest.mark.xfail(strict=True, reason="rules cite ../shared/ paths and a source text the registry "
-                                                     "does not list, until the source registry lands")
-
-
-@_CITES_PATHS
 def test_the_pages_name_no_path_outside_the_repository(site: tuple[str, Path]) -> None:
     _, out = site
     for path in out.iterdir():
         assert "shared/" not in path.read_text(encoding="utf-8"), path.name
 
 
-@_CITES_PATHS
 def test_every_citation_resolves_to_a_known_source(site: tuple[str, Path]) -> None:
     policy, out = site
     checked, _ = check(policy)
-    catalogue = load_catalogue(builtin_rules_dir())
-    unknown = [(rule.id, cited.text) for rule in checked.rules for citation in rule.rule.citations
-               for cited in resolve_citation(citation.text, catalogue) if not cited.known]
+    registry = registry_beside(builtin_rules_dir() / policy)
+    unknown = [(rule.id, citation.text) for rule in checked.rules for citation in rule.rule.citations
+               if not resolve_citation(citation, registry).known]
     assert unknown == []
     for path in out.glob("*.html"):
         assert "not a known source" not in path.read_text(encoding="utf-8")
+
+
+def _cite(source: str | None, text: str) -> ast.Citation:
+    span = Span(path="policy/rules.rxp", line=2, column=3, end_line=2, end_column=30)
+    return ast.Citation(source=source, text=text, span=span, source_span=span)
+
+
+def test_a_citation_resolves_to_the_registry_description_and_plain_text_stays_as_written() -> None:
+    registry = registry_beside(builtin_rules_dir() / "hollandzorg")
+    cited = resolve_citation(_cite("hollandzorg-2025", "'Consent', eighth bullet"), registry)
+    assert cited.known and cited.title.startswith("Medicinal care") and cited.publisher == "HollandZorg"
+    assert cited.address == "https://www.hollandzorg.com/conditions" and cited.section == "'Consent', eighth bullet"
+    assert cited.text == "HollandZorg, Medicinal care 2025, 'Consent', eighth bullet" and cited.quoted == ("Consent",)
+    law = resolve_citation(_cite("zvw", "art. 19 lid 1"), registry)
+    assert (law.text, law.kind, law.address, law.known) == ("Zvw art. 19 lid 1", "law", "", True)
+    plain = resolve_citation(_cite(None, "Bzv art. 2.8"), None)
+    assert plain.plain and plain.title == "Bzv art. 2.8" and plain.section == "" and not plain.known
+    unknown = resolve_citation(_cite("zwv", "art. 1"), registry)
+    assert not unknown.known and not unknown.plain
+
+
+def test_the_text_of_a_cited_document_is_found_by_the_headings_the_registry_lists(tmp_path: Path) -> None:
+    registry = registry_beside(builtin_rules_dir() / "hollandzorg")
+    (tmp_path / "a.txt").write_text("Another insurer\nConsent\nWe decide.\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Medicinal care\nConsent\nAsk us first.\nHow long do we reimburse medicines?\n",
+                                    encoding="utf-8")
+    cited = resolve_citation(_cite("hollandzorg-2025", "'Consent'"), registry)
+    assert source_text(cited, tmp_path) == (tmp_path / "b.txt").read_text(encoding="utf-8")
+    assert source_text(resolve_citation(_cite("zvw", "art. 1"), registry), tmp_path) is None
 
 
 def test_a_rule_is_shown_beside_its_source_sentences_tests_and_changes(site: tuple[str, Path]) -> None:

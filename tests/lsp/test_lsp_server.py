@@ -355,8 +355,13 @@ async def test_completion_offers_case_fields_enum_values_rule_ids_and_sources(
     assert "medicine.atc" not in routes  # a route is compared with a route, not with another field
     kinds = await offered_after("  when prescription.prescriber is one of gp, ", 6)
     assert {"specialist", "midwife", "dentist"} <= set(kinds) and "oral" not in kinds
-    sources = await offered_after('  source "', 7)
-    assert "002_3f9fc1b668f8b9ea.txt, 'How long do we reimburse medicines?'" in sources
+    ids = await offered_after("  source ", 7)
+    assert {"zvw", "hollandzorg-2025", "readings"} <= set(ids) and "medicine.atc" not in ids
+    assert ids["hollandzorg-2025"].detail is not None and "HollandZorg" in ids["hollandzorg-2025"].detail
+    assert {"zvw", "bzv"} <= set(await offered_after('  source zvw "art. 11", ', 8))
+    sections = await offered_after('  source hollandzorg-2025 "', 9)
+    assert "'How long do we reimburse medicines?'" in sections and "'Consent'" in sections
+    assert await offered_after('  source zvw "', 10) == {}  # a law is cited by article: no sections listed
     close(client, address)
 
 

@@ -1,9 +1,12 @@
-"""What a rule's ``source "…"`` cites, resolved to known sources: title, section and public address.
+"""What a rule's ``source <id> "section"`` cites, resolved through the source registry: title, section,
+publisher and public address.
 
-A citation names one or more sources, separated by ``;``: a source text of the policy (an insurer's
-document, listed in the source registry ``rules/sources.yaml`` beside the policy directories), an article
-of a Dutch law or regulation, or an entry of a code list. :func:`resolve_citation` is the one place that
-reads a citation; the handbook (``rxpolicy doc``) and the editor's hover show what it returns.
+The registry (``sources.yaml`` beside the policy directories, :mod:`rxpolicy.language.sources`) is the one
+place that describes a source (bron); :func:`resolve_citation` reads a citation against it, and the handbook
+(``rxpolicy doc``) and the editor's hover show what it returns. A policy without a registry cites in plain
+text (``source "…"``): such a citation is shown as written. :func:`source_text` finds a document's text in a
+directory of source texts (``rxpolicy doc --sources DIR``) by the section headings the registry lists, so the
+registry never needs to name a file.
 """
 
 from __future__ import annotations
@@ -12,118 +15,94 @@ import re
 from pathlib import Path
 
 import attrs
-import yaml
 
-__all__ = ["CitedSource", "SourceCatalogue", "load_catalogue", "resolve_citation"]
+from rxpolicy.language import ast
+from rxpolicy.language.sources import Source, SourceRegistry
+
+__all__ = ["CitedSource", "published", "resolve_citation", "source_text"]
+
+#: The kind of a plain-text citation (a policy without a registry): shown as written.
+PLAIN = "text"
 
 
 @attrs.frozen(kw_only=True)
 class CitedSource:
-    """One source a citation names."""
+    """One source a citation names, as the registry describes it."""
 
-    #: The part of the citation as written.
+    #: The citation as an explanation shows it (``Zvw art. 19 lid 1``), or the plain text as written.
     text: str
-    #: Whether the source is known (a listed source text, a known law or code list).
+    #: Whether the registry lists the cited id (False for an unknown id and for a plain-text citation).
     known: bool
-    #: ``document`` (a source text of the policy), ``law`` (an article of a law or regulation) or ``code list``.
+    #: The registry's kind (``law``, ``document``, ``reading``), or ``text`` for a plain-text citation.
     kind: str
     title: str
-    #: The section, article or entry cited (may be empty).
+    #: The section, article or passage cited (may be empty).
     section: str = ""
-    #: The public address where a reader finds the source (may be empty when it has none).
+    publisher: str = ""
+    year: int | None = None
+    #: The public address where a reader finds the source (empty when the registry names none).
     address: str = ""
-    #: For a source text: its file name in the source texts' directory (``rxpolicy doc --sources DIR``).
-    file: str = ""
-    #: Words of the source the citation quotes, to find the passage by.
+    #: The registry id cited (None for a plain-text citation).
+    source_id: str | None = None
+    #: Words of the source the citation quotes (``'…'`` in the section), to find the passage by.
     quoted: tuple[str, ...] = ()
+    #: The section headings the registry lists for the source, where a quoted passage ends.
+    headings: tuple[str, ...] = ()
+
+    @property
+    def plain(self) -> bool:
+        """Whether this is a plain-text citation (no registry id), shown as written."""
+        return self.kind == PLAIN
 
 
-@attrs.frozen(kw_only=True)
-class SourceCatalogue:
-    """The source texts a policy's rules may cite: file name → (title, public address)."""
-
-    documents: dict[str, tuple[str, str]] = attrs.field(factory=dict)
-    #: The sections of each source text rules cite: (file name, heading).
-    sections: tuple[tuple[str, str], ...] = ()
-
-    def citation_texts(self) -> list[tuple[str, str]]:
-        """Every citation of a section as a rule writes it, with the title of its source text."""
-        return [(f"{name}, '{heading}'", self.documents.get(name, (name, ""))[0]) for name, heading in self.sections]
+def published(cited: CitedSource) -> str:
+    """Who published the source and when: ``HollandZorg, 2025``."""
+    return ", ".join(p for p in (cited.publisher, str(cited.year) if cited.year else "") if p)
 
 
-# Dutch laws and regulations by the abbreviation rules cite them with: (title, public address).
-_LAWS: dict[str, tuple[str, str]] = {
-    "Zvw": ("Zorgverzekeringswet (Health Insurance Act)", "https://wetten.overheid.nl/BWBR0018450"),
-    "Bzv": ("Besluit zorgverzekering (Health Insurance Decree)", "https://wetten.overheid.nl/BWBR0018492"),
-    "Rzv": ("Regeling zorgverzekering (Health Insurance Regulation)", "https://wetten.overheid.nl/BWBR0018715"),
-    "Wet BIG": ("Wet op de beroepen in de individuele gezondheidszorg", "https://wetten.overheid.nl/BWBR0006251"),
-}
-_LAW = re.compile(r"^(" + "|".join(re.escape(k) for k in sorted(_LAWS, key=len, reverse=True)) + r")\b\s*(.*)$",
-                  re.DOTALL)
-_GAZETTE = re.compile(r"^Stcrt\.\s*(\d{4}),\s*(\d+)(.*)$", re.DOTALL)
-_VEKTIS = re.compile(r"^Vektis\s+(COD\d+)\s*(.*)$", re.DOTALL)
-_DOCUMENT = re.compile(r"(\d{3}_[0-9a-f]{16}\.txt)")
 _QUOTED = re.compile(r"'((?:[^']|'(?=[a-z]))+)'")
 
 
-def load_catalogue(rules_dir: Path) -> SourceCatalogue:
-    """The source texts listed in the registry beside the policy directories (``rules/sources.yaml``)."""
-    path = rules_dir / "sources.yaml"
-    if not path.is_file():
-        return SourceCatalogue()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    documents: dict[str, tuple[str, str]] = {}
-    for name, info in (data.get("seeds") or {}).items():
-        info = info or {}
-        documents[str(name)] = (str(info.get("title") or info.get("describes") or name),
-                                str(info.get("address") or ""))
-    sections = tuple((str(s.get("seed")), str(s.get("heading"))) for s in (data.get("sections") or [])
-                     if isinstance(s, dict) and s.get("seed") and s.get("heading"))
-    return SourceCatalogue(documents=documents, sections=sections)
+def _address(source: Source) -> str:
+    address = source.address or ""
+    # The registry writes public addresses as the source text does (``www.…``): a link needs the scheme. A path
+    # in this repository (the readings, ``docs/readings.md``) is no address a published page can link to; the
+    # title names it.
+    if address.startswith("www."):
+        return f"https://{address}"
+    return address if address.startswith("https://") else ""
 
 
-def _parts(citation: str) -> list[str]:
-    """A citation split into the sources it names (``;`` separates them)."""
-    return [p.strip() for p in citation.split(";") if p.strip()]
+def resolve_citation(citation: ast.Citation, registry: SourceRegistry | None) -> CitedSource:
+    """The source a citation names, with the registry's title, section, publisher and address.
+
+    A plain-text citation (``source`` None) comes back as written; an id the registry does not list comes back
+    with ``known`` False (the checker reports it, RX3xx; the editor may still hover over it)."""
+    if citation.source is None:
+        return CitedSource(text=citation.text, known=False, kind=PLAIN, title=citation.text)
+    source = registry.get(citation.source) if registry is not None else None
+    if source is None:
+        return CitedSource(text=f"{citation.source} {citation.text}".strip(), known=False, kind="unknown",
+                           title=citation.source, section=citation.text, source_id=citation.source)
+    return CitedSource(text=source.cite(citation.text), known=True, kind=source.kind, title=source.title,
+                       section=citation.text, publisher=source.publisher, year=source.year, address=_address(source),
+                       source_id=source.id, quoted=tuple(_QUOTED.findall(citation.text)),
+                       headings=tuple(s.heading for s in source.sections))
 
 
-def resolve_citation(citation: str, catalogue: SourceCatalogue) -> list[CitedSource]:
-    """The sources a citation names, each with its title, section and address; unknown ones marked."""
-    found: list[CitedSource] = []
-    last_document: CitedSource | None = None
-    for part in _parts(citation):
-        cited = _resolve_part(part, catalogue, last_document)
-        if cited.kind == "document" and cited.known:
-            last_document = cited
-        found.append(cited)
-    return found
+def _heading_line(text: str, heading: str) -> bool:
+    return re.search(r"(?m)^\s*" + re.escape(heading) + r"\s*$", text) is not None
 
 
-def _resolve_part(part: str, catalogue: SourceCatalogue, last_document: CitedSource | None) -> CitedSource:
-    document = _DOCUMENT.match(part)
-    if document is not None:
-        name = document.group(1)
-        rest = part[document.end():].lstrip(" ,:")
-        title, address = catalogue.documents.get(name, ("", ""))
-        return CitedSource(text=part, known=name in catalogue.documents, kind="document", title=title or name,
-                           section=rest, address=address, file=name, quoted=tuple(_QUOTED.findall(rest)))
-    law = _LAW.match(part)
-    if law is not None:
-        title, address = _LAWS[law.group(1)]
-        return CitedSource(text=part, known=True, kind="law", title=title, section=law.group(2).strip(),
-                           address=address)
-    gazette = _GAZETTE.match(part)
-    if gazette is not None:
-        year, number = gazette.group(1), gazette.group(2)
-        return CitedSource(text=part, known=True, kind="law", title=f"Staatscourant {year}, {number}",
-                           section=gazette.group(3).strip(" ,"),
-                           address=f"https://zoek.officielebekendmakingen.nl/stcrt-{year}-{number}")
-    vektis = _VEKTIS.match(part)
-    if vektis is not None:
-        return CitedSource(text=part, known=True, kind="code list", title=f"Vektis code list {vektis.group(1)}",
-                           section=vektis.group(2).strip(),
-                           address=f"https://www.vektis.nl/standaardisatie/codelijsten/{vektis.group(1)}")
-    if last_document is not None and part.startswith("'"):
-        # `…, 'Consent', eighth bullet; 'What do I need to keep in mind?'`: another section of the same text.
-        return attrs.evolve(last_document, text=part, section=part, quoted=tuple(_QUOTED.findall(part)))
-    return CitedSource(text=part, known=False, kind="unknown", title=part)
+def source_text(cited: CitedSource, directory: Path) -> str | None:
+    """The text of a cited document in a directory of source texts: the file holding most of the section
+    headings the registry lists for it, as lines of their own (None when no file holds any)."""
+    if not cited.headings:
+        return None
+    best, best_count = None, 0
+    for path in sorted(directory.glob("*.txt")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        count = sum(_heading_line(text, h) for h in cited.headings)
+        if count > best_count:
+            best, best_count = text, count
+    return best

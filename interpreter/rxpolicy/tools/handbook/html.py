@@ -10,6 +10,7 @@ from html import escape
 
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.links import rule_anchor, rule_page
+from rxpolicy.tools.citations import published
 from rxpolicy.tools.handbook.model import Citation, Handbook, Page, RuleEntry
 
 __all__ = ["handbook_html"]
@@ -173,7 +174,9 @@ def _citation(cited: Citation) -> str:
     title = (f'<a href="{escape(source.address)}">{escape(source.title)}</a>' if source.address
              else escape(source.title))
     line = f"<p>{title}" + (f", {escape(source.section)}" if source.section else "")
-    if not source.known:
+    if source.publisher:
+        line += f' <span class="meta">— {escape(published(source))}</span>'
+    if not source.known and not source.plain:
         line += ' <span class="unknown">(not a known source)</span>'
     line += "</p>"
     if cited.passage:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.links import rule_anchor, rule_page
+from rxpolicy.tools.citations import published
 from rxpolicy.tools.handbook.model import Handbook, Page, RuleEntry
 
 __all__ = ["handbook_markdown"]
@@ -75,7 +76,8 @@ def _rule(entry: RuleEntry) -> list[str]:
         for c in cited:
             title = f"[{c.source.title}]({c.source.address})" if c.source.address else c.source.title
             out.append(f"- {title}" + (f", {c.source.section}" if c.source.section else "")
-                       + ("" if c.source.known else " (not a known source)"))
+                       + (f" — {published(c.source)}" if c.source.publisher else "")
+                       + ("" if c.source.known or c.source.plain else " (not a known source)"))
             if c.passage:
                 out += ["", *(f"  > {line}" if line else "  >" for line in c.passage.split("\n")), ""]
     out += ["", "**For the patient**", ""]

@@ -24,9 +24,10 @@ from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.links import rule_anchor, rule_family, rule_page
 from rxpolicy.explain.words import value_text
 from rxpolicy.language import ast
-from rxpolicy.language.load import resolve_policy_dir
+from rxpolicy.language.load import registry_beside, resolve_policy_dir
 from rxpolicy.language.source import Span
-from rxpolicy.tools.citations import CitedSource, SourceCatalogue, load_catalogue, resolve_citation
+from rxpolicy.language.sources import SourceRegistry
+from rxpolicy.tools.citations import CitedSource, resolve_citation, source_text
 from rxpolicy.tools.diff import diff
 from rxpolicy.tools.diff_sides import parse_side
 from rxpolicy.tools.ruletest import TestResult, run
@@ -121,7 +122,7 @@ def build_handbook(policy_name: str, store: PolicyStore, sources_dir: Path | Non
     """Gather a policy's handbook; ``sources_dir`` holds the source texts to quote cited passages from."""
     directory = resolve_policy_dir(policy_name)
     policy = store.load(str(directory))
-    catalogue = load_catalogue(directory.parent)
+    registry = registry_beside(directory)
     results = _test_results(directory, policy, store)
     counts = _coverage(results)
     exceptions: dict[str, list[str]] = {}
@@ -130,7 +131,7 @@ def build_handbook(policy_name: str, store: PolicyStore, sources_dir: Path | Non
             exceptions.setdefault(parent, []).append(rule.id)
             for row in policy.checked.tables.get(parent, ()):
                 exceptions.setdefault(row, []).append(rule.id)
-    entries = [_entry(policy, rule, catalogue, sources_dir, results, counts, exceptions) for rule in policy.rules]
+    entries = [_entry(policy, rule, registry, sources_dir, results, counts, exceptions) for rule in policy.rules]
     years, changes = _changes(directory, policy, store)
     families = list(dict.fromkeys(rule_family(e.id) for e in entries))
     pages = []
@@ -169,11 +170,12 @@ def _table_head(policy: CompiledPolicy, table: ast.Table) -> str:
     return head.rstrip() + "\n  …\nend"
 
 
-def _entry(policy: CompiledPolicy, rule: RuleMeta, catalogue: SourceCatalogue, sources_dir: Path | None,
+def _entry(policy: CompiledPolicy, rule: RuleMeta, registry: SourceRegistry | None, sources_dir: Path | None,
            results: Sequence[TestResult], counts: Mapping[int, Mapping[RuleStatus, int]],
            exceptions: Mapping[str, list[str]]) -> RuleEntry:
-    citations = tuple((text, tuple(Citation(source=cited, passage=_passage(cited, catalogue, sources_dir))
-                                   for cited in resolve_citation(text, catalogue))) for text in rule.citations)
+    resolved = [resolve_citation(citation, registry) for citation in rule.rule.citations]
+    citations = tuple((cited.text, (Citation(source=cited, passage=_passage(cited, sources_dir)),))
+                      for cited in resolved)
     tests = tuple(RuleTestEntry(name=r.test.name, where=r.where, passed=r.passed) for r in results
                   if r.test.rule is not None and r.test.rule.text == rule.id)
     return RuleEntry(id=rule.id, anchor=rule_anchor(rule.id), layer=rule.layer, layer_kind=rule.layer_kind.value,
@@ -215,16 +217,15 @@ def _coverage(results: Sequence[TestResult]) -> dict[int, Mapping[RuleStatus, in
 _HEADING_LIMIT = 1600
 
 
-def _passage(cited: CitedSource, catalogue: SourceCatalogue, sources_dir: Path | None) -> str | None:
+def _passage(cited: CitedSource, sources_dir: Path | None) -> str | None:
     """The passage of the source text a citation points at: the section under a cited heading (up to the
     next heading the registry lists), or the paragraph holding cited words."""
-    if sources_dir is None or cited.kind != "document" or not cited.file:
+    if sources_dir is None or cited.kind != "document":
         return None
-    path = sources_dir / cited.file
-    if not path.is_file():
+    text = source_text(cited, sources_dir)
+    if text is None:
         return None
-    text = path.read_text(encoding="utf-8")
-    headings = [h for f, h in catalogue.sections if f == cited.file]
+    headings = cited.headings
     for quoted in cited.quoted:
         words = quoted.rstrip(" .").replace(" ... ", "…").split("…")[0].strip()
         if not words:

@@ -3,7 +3,8 @@
 The text before the cursor is fed to the LALR parser, which says which terminals it would accept next:
 the keywords among them are offered as they are; where a name may follow, the case fields, definitions,
 parameters and decisions; after ``exception to``, rule ids; after ``is`` on a choice field, its values;
-inside the text of ``source "``, the source texts and their sections.
+after ``source`` (and after ``,`` in a list of citations), the ids of the source registry; inside the
+quoted section of a citation, the sections the registry lists for its source.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from lark.exceptions import LarkError
 from rxpolicy.language.grammar import parser
 from rxpolicy.language.parse import keywords
 from rxpolicy.language.facts import CaseSchema, statutory_facts
+from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.tools.lsp.index import PolicyIndex, SymbolKind
 
 __all__ = ["Completion", "complete"]
@@ -39,6 +41,10 @@ _PHRASES = {"exception": "exception to", "rejection": "rejection code", "built":
 _ITEM_START = re.compile(r"^(policy|layer|decision|define|parameter|rule|table)\b", re.MULTILINE)
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_.\-/]*$")
 _CHOICE_TEST = re.compile(r"([a-z_][a-z0-9_.]*)\s+is\s+(?:not\s+)?(?:one\s+of\s+(?:[a-z0-9_]+\s*,\s*)*)?$")
+# `source ` or `according to `, then any citations already written (`zvw "art. 11", `): a source id comes next.
+_CITATION_START = r'\b(?:source|according\s+to)\s+(?:[a-z0-9][a-z0-9\-]*\s+"[^"]*"\s*,\s*)*'
+_SOURCE_ID_NEXT = re.compile(_CITATION_START + r"$")
+_SECTION_NEXT = re.compile(_CITATION_START + r'([a-z0-9][a-z0-9\-]*)\s+"[^"]*$')
 _TYPE_WORDS = ("yes or no", "money", "duration", "supply limit", "number", "date", "text", "percentage")
 
 
@@ -60,16 +66,18 @@ def _accepted(text: str) -> set[str] | None:
 
 
 def complete(index: PolicyIndex | None, text: str, offset: int,
-             sources: list[tuple[str, str]]) -> tuple[int, list[Completion]]:
+             registry: SourceRegistry | None) -> tuple[int, list[Completion]]:
     """What may be written at character ``offset`` of ``text``, and where the text it replaces starts (the
-    word before the cursor, a dotted field path whole); ``sources`` are (citation text, description)."""
+    word before the cursor, a dotted field path whole); ``registry`` is the policy's source registry."""
     before = text[:offset]
     line = before.rsplit("\n", 1)[-1]
     in_string = line.count('"') % 2 == 1
     if in_string:
-        return offset - (len(line) - line.rindex('"') - 1), _sources(line, sources)
+        return offset - (len(line) - line.rindex('"') - 1), _sections(line, registry)
     word = _WORD_BEFORE.search(before)
     start = word.start() if word else offset
+    if registry is not None and _SOURCE_ID_NEXT.search(before[:start].rsplit("\n", 1)[-1]):
+        return start, [Completion(label=s.id, kind="source", detail=s.title) for s in registry.sources.values()]
     return start, _complete(index, before, start)
 
 
@@ -124,7 +132,12 @@ def _names(index: PolicyIndex | None, head: str, prefix: str) -> list[Completion
     return found
 
 
-def _sources(line: str, sources: list[tuple[str, str]]) -> list[Completion]:
-    if not re.search(r'\b(source|according\s+to)\s+"[^"]*$', line):
+def _sections(line: str, registry: SourceRegistry | None) -> list[Completion]:
+    """The sections of the cited source, written as its citations write them (an insurer's heading quoted)."""
+    cited = _SECTION_NEXT.search(line)
+    source = registry.get(cited.group(1)) if registry is not None and cited is not None else None
+    if source is None:
         return []
-    return [Completion(label=text, kind="source", detail=about) for text, about in sources]
+    quote = "'" if source.kind == "document" else ""
+    return [Completion(label=f"{quote}{s.heading}{quote}", kind="source", detail=source.cite_as)
+            for s in source.sections]

@@ -15,7 +15,8 @@ from rxpolicy.language.facts import FactRef
 from rxpolicy.language.values import describe
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.types import Kind
-from rxpolicy.tools.citations import SourceCatalogue, resolve_citation
+from rxpolicy.language.sources import SourceRegistry
+from rxpolicy.tools.citations import published, resolve_citation
 from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind
 
 __all__ = ["hover_markdown"]
@@ -24,18 +25,18 @@ __all__ = ["hover_markdown"]
 HandbookLink = Callable[[str], str | None]
 
 
-def hover_markdown(index: PolicyIndex, occurrence: Occurrence, catalogue: SourceCatalogue,
+def hover_markdown(index: PolicyIndex, occurrence: Occurrence, registry: SourceRegistry | None,
                    handbook: HandbookLink) -> str:
     """The hover text of the symbol at an occurrence."""
     kind, name = occurrence.kind, occurrence.name
     if kind is SymbolKind.RULE:
-        return _rule(index, name, catalogue, handbook)
+        return _rule(index, name, registry, handbook)
     if kind is SymbolKind.FIELD:
         return _field(index, name)
     if kind is SymbolKind.DEFINITION:
         return _definition(index, name)
     if kind is SymbolKind.PARAMETER:
-        return _parameter(index, name, catalogue)
+        return _parameter(index, name, registry)
     if kind is SymbolKind.DECISION:
         return _decision(index, name)
     return _layer(index, name)
@@ -46,16 +47,15 @@ def _text(index: PolicyIndex, node: ast.Expr) -> str:
     return " ".join(source.slice(node.span).split()) if source is not None else ""
 
 
-def _citation_lines(citation: str, catalogue: SourceCatalogue) -> list[str]:
-    lines = []
-    for cited in resolve_citation(citation, catalogue):
-        title = f"[{cited.title}]({cited.address})" if cited.address else cited.title
-        lines.append(f"- {title}" + (f", {cited.section}" if cited.section else "")
-                     + ("" if cited.known else " *(not a known source)*"))
-    return lines
+def _citation_lines(citation: ast.Citation, registry: SourceRegistry | None) -> list[str]:
+    cited = resolve_citation(citation, registry)
+    title = f"[{cited.title}]({cited.address})" if cited.address else cited.title
+    return [f"- {title}" + (f", {cited.section}" if cited.section else "")
+            + (f" — {published(cited)}" if cited.publisher else "")
+            + ("" if cited.known or cited.plain else " *(not a known source)*")]
 
 
-def _rule(index: PolicyIndex, rule_id: str, catalogue: SourceCatalogue, handbook: HandbookLink) -> str:
+def _rule(index: PolicyIndex, rule_id: str, registry: SourceRegistry | None, handbook: HandbookLink) -> str:
     items = index.item(SymbolKind.RULE, rule_id)
     if not items:
         return f"**rule** `{rule_id}`: no rule of this policy has this id"
@@ -87,7 +87,7 @@ def _rule(index: PolicyIndex, rule_id: str, catalogue: SourceCatalogue, handbook
         if item.citations:
             out += ["", "**Source**", ""]
             for citation in item.citations:
-                out += _citation_lines(citation.text, catalogue)
+                out += _citation_lines(citation, registry)
         if item.interpretation:
             out += ["", f"**Interpretation:** {item.interpretation}"]
         out.append("")
@@ -178,7 +178,7 @@ def _definition(index: PolicyIndex, name: str) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _parameter(index: PolicyIndex, name: str, catalogue: SourceCatalogue) -> str:
+def _parameter(index: PolicyIndex, name: str, registry: SourceRegistry | None) -> str:
     items = [i for i in index.item(SymbolKind.PARAMETER, name) if isinstance(i, ast.Parameter)]
     if not items:
         return f"`{name}`: not a parameter of this policy"
@@ -188,12 +188,12 @@ def _parameter(index: PolicyIndex, name: str, catalogue: SourceCatalogue) -> str
     for value in item.values:
         line = f"- {_value_line(index, value)}"
         if value.citations:
-            line += f" (according to {'; '.join(c.text for c in value.citations)})"
+            line += f" (according to {'; '.join(resolve_citation(c, registry).text for c in value.citations)})"
         out.append(line)
     if item.citations:
         out += ["", "**Source**", ""]
         for citation in item.citations:
-            out += _citation_lines(citation.text, catalogue)
+            out += _citation_lines(citation, registry)
     if item.interpretation:
         out += ["", f"**Interpretation:** {item.interpretation}"]
     return "\n".join(out).rstrip() + "\n"

@@ -235,6 +235,9 @@ class _Builder:
             self.rule(item)
         elif isinstance(item, ast.Fact):
             self.add(SymbolKind.FIELD, item.path, item.path_span, True, item)
+        elif isinstance(item, ast.Warning) and item.when is not None:
+            # A warning's condition uses names too: references and rename must reach it.
+            self.expr(item.when)
         elif isinstance(item, ast.Table):
             self.add(SymbolKind.RULE, item.id, _word_span(source, item.span, r"\btable\s+" + _RULE_ID), True, item)
             decides = _word_span(source, item.span, r"\b(decides\s+" + _NAME[1:-1] + r"(?:\s*,\s*" + _NAME[1:-1]

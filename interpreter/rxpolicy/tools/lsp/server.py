@@ -30,10 +30,10 @@ from rxpolicy.diagnostics import Diagnostic, RxError, Severity, read_text
 from rxpolicy.explain.links import handbook_url
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, check_policy
-from rxpolicy.language.load import RULE_SUFFIX, policy_sources
+from rxpolicy.language.load import RULE_SUFFIX, policy_sources, registry_beside
 from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile, Span
-from rxpolicy.tools.citations import SourceCatalogue, load_catalogue
+from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.tools.fmt import format_text
 from rxpolicy.tools.lsp.complete import complete
 from rxpolicy.tools.lsp.hover import hover_markdown
@@ -154,9 +154,16 @@ class RuleFileServer(LanguageServer):
             return
         state.findings = tuple(analyse(compile_policy(state.index.checked)).diagnostics)
 
-    def catalogue(self, directory: Path) -> SourceCatalogue:
-        """The source texts the rules of a policy may cite."""
-        return load_catalogue(directory.parent)
+    def registry(self, path: Path | None) -> SourceRegistry | None:
+        """The source registry the rules of the policy holding a file cite (None: plain-text citations only,
+        or a registry that does not read: the file's diagnostics say why)."""
+        dirs = self.policy_dirs(path) if path is not None else []
+        if not dirs:
+            return None
+        try:
+            return registry_beside(dirs[0])
+        except RxError:
+            return None
 
     def handbook_link(self, rule_id: str) -> str | None:
         """The address of a rule in the handbook, when the server was given the handbook's address."""
@@ -324,8 +331,7 @@ def create_server(handbook: str | None = None) -> RuleFileServer:
             return None
         index, occurrence = found
         path = _path(params.text_document.uri)
-        catalogue = ls.catalogue(ls.policy_dirs(path)[0]) if path else SourceCatalogue()
-        text = hover_markdown(index, occurrence, catalogue, ls.handbook_link)
+        text = hover_markdown(index, occurrence, ls.registry(path), ls.handbook_link)
         return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text),
                          range=ls.range(occurrence.span))
 
@@ -358,8 +364,7 @@ def create_server(handbook: str | None = None) -> RuleFileServer:
         document = ls.workspace.get_text_document(params.text_document.uri)
         _, _, _, offset = ls.place(params.text_document.uri, params.position)
         path = _path(params.text_document.uri)
-        catalogue = ls.catalogue(ls.policy_dirs(path)[0]) if path else SourceCatalogue()
-        start, items = complete(index, document.source, offset, catalogue.citation_texts())
+        start, items = complete(index, document.source, offset, ls.registry(path))
         # The text replaced is given as a range, so that `medicine.a` becomes `medicine.atc` in every client,
         # whatever it takes for a word.
         before = document.source[:start]
