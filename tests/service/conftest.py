@@ -87,12 +87,7 @@ class Server:
                 connection.sendall(b" " * size)
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            received = b""
-            try:
-                while chunk := connection.recv(65536):
-                    received += chunk
-            except ConnectionResetError:
-                pass
+            received = read_until_closed(connection)
         head, _, body = received.partition(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
         headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
@@ -123,6 +118,17 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self._log.close()
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a reset after a refusal ends it too)."""
+    received = b""
+    try:
+        while chunk := connection.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
 
 
 def case_json(path: Path) -> str:

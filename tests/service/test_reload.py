@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import ROOT, Server, case_json
+from .conftest import ROOT, Server, case_json, read_until_closed
 
 BENZO = ROOT / "examples" / "hollandzorg" / "benzodiazepine-chronic.yaml"
 SENTENCE = "Benzodiazepines, sleeping pills and anxiety medicines are reimbursed for at most 1 month per dispensing"
@@ -117,12 +117,7 @@ def test_work_longer_than_the_limit_is_refused_and_the_access_log_can_name_confi
                 connection.sendall(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            received = b""
-            try:
-                while chunk := connection.recv(65536):
-                    received += chunk
-            except ConnectionResetError:
-                pass
+            received = read_until_closed(connection)
         assert received.startswith(b"HTTP/1.1 413") and b"RX901" in received
         answer = server.request("GET", "/v1/diff?old=hollandzorg@2023-06-01&new=hollandzorg@2024-06-01")
         assert answer.status == 503

@@ -84,12 +84,7 @@ def _rule(index: PolicyIndex, rule_id: str, registry: SourceRegistry | None, han
             out += ["", f"Decides {decides}."]
         if item.exception_to:
             out.append("Exception to " + ", ".join(f"`{r.id}`" for r in item.exception_to) + ".")
-        if item.citations:
-            out += ["", "**Source**", ""]
-            for citation in item.citations:
-                out += _citation_lines(citation, registry)
-        if item.interpretation:
-            out += ["", f"**Interpretation:** {item.interpretation}"]
+        out += _source_and_interpretation(item, registry)
         out.append("")
     link = handbook(rule_id)
     if link:
@@ -190,12 +185,7 @@ def _parameter(index: PolicyIndex, name: str, registry: SourceRegistry | None) -
         if value.citations:
             line += f" (according to {'; '.join(resolve_citation(c, registry).text for c in value.citations)})"
         out.append(line)
-    if item.citations:
-        out += ["", "**Source**", ""]
-        for citation in item.citations:
-            out += _citation_lines(citation, registry)
-    if item.interpretation:
-        out += ["", f"**Interpretation:** {item.interpretation}"]
+    out += _source_and_interpretation(item, registry)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -220,3 +210,15 @@ def _layer(index: PolicyIndex, name: str) -> str:
             files = ", ".join(f"`{f.source.path.rsplit('/', 1)[-1]}`" for f in layer.files)
             return f"**layer** `{name}` ({layer.kind.value}): {layer.title}\n\nFiles: {files}\n"
     return f"**layer** `{name}`\n"
+
+
+def _source_and_interpretation(item: ast.Rule | ast.Parameter, registry: SourceRegistry | None) -> list[str]:
+    """The **Source** section (each citation resolved through the registry) and the interpretation, if any."""
+    out: list[str] = []
+    if item.citations:
+        out += ["", "**Source**", ""]
+        for citation in item.citations:
+            out += _citation_lines(citation, registry)
+    if item.interpretation:
+        out += ["", f"**Interpretation:** {item.interpretation}"]
+    return out
