@@ -20,6 +20,7 @@ What makes the generated code fast, and why it stays correct:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 
 from rxpolicy.engine.codegen_expr import ATOMIC, NOT_CONSTANT, ExpressionWriter, placeholder
@@ -131,7 +132,8 @@ class FunctionWriter(ExpressionWriter):
             for index in sorted(shared):
                 mark = placeholder(index)
                 uses = sum(t.count(mark) for t in text.values()) + sum(code[e].count(mark) for e in shared)
-                if uses <= 1:
+                if uses <= 1 or _TRIVIAL.fullmatch(code[index]):
+                    # Used once, or costs nothing to repeat (a constant, a case field): written in place.
                     shared.discard(index)
                     inline = f"({code[index]})"
                     text = {k: v.replace(mark, inline) for k, v in text.items()}
@@ -270,6 +272,10 @@ class FunctionWriter(ExpressionWriter):
             self.node(kid, name, depth + 1, lines)
         if own:
             lines.append(f"{pad}if len(h) == {mark}: {own}")
+
+#: Generated code that is as cheap to repeat as to keep in a variable: a constant, a case field, a decision.
+_TRIVIAL = re.compile(r"K\d+|V\[\d+\]|v_\d+|True|False|None|-?\d+|'[\w ]*'")
+
 
 def _complementary(a: ast.Expr | None, b: ast.Expr | None) -> bool:
     """Whether one condition is written as `not` the other (AST equality ignores places)."""

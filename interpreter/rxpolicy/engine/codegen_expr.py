@@ -42,6 +42,8 @@ class ExpressionWriter:
     standalone: bool
     definition_index: dict[str, int]
     decision_index: dict[str, int]
+    #: Local variables ``t_<n>`` taken so far for a value computed once and used twice (``min``/``max``).
+    temporaries: int = 0
 
     def const(self, value: object) -> str:
         """A constant bound into the generated module by name."""
@@ -236,7 +238,23 @@ class ExpressionWriter:
             return f"{node.function}({', '.join(args)})"
         if self.typ(node).kind is Kind.DURATION:
             return f"{'shortest' if node.function == 'min' else 'longest'}(D, {', '.join(args)})"
+        if node.function in ("min", "max") and len(args) > 1:
+            return self._min_max(node.function, args)
         return f"{node.function}({', '.join(args)})"
+
+    def _min_max(self, function: str, args: list[str]) -> str:
+        """``min``/``max`` as comparisons (a builtin call costs three times as much), keeping what it returns.
+
+        The builtin keeps the first of equal values (``max(0.00, 0)`` is ``0.00``) and takes a later one
+        only when it is strictly greater (smaller): so does this, each argument computed once, in order.
+        """
+        best = args[0]
+        for arg in args[1:]:
+            self.temporaries += 2
+            kept, other = f"t_{self.temporaries - 1}", f"t_{self.temporaries}"
+            beaten = "<" if function == "max" else ">"
+            best = f"({other} if ({kept} := {best}) {beaten} ({other} := {arg}) else {kept})"
+        return best
 
     def _supplylimitexpr(self, node: ast.SupplyLimitExpr) -> str:
         period = self.fold(node.duration)

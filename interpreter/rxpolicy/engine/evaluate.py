@@ -164,20 +164,26 @@ class Evaluation:
 
 def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evaluation:
     """Evaluate one case; raises :class:`RxError` (RX5xx) when the policy cannot decide it."""
-    if case.schema is not policy.facts and case.schema.fingerprint != policy.facts.fingerprint:
+    facts = policy.case_facts
+    if case.schema is not facts and case.schema.fingerprint != facts.fingerprint:
         case = _read_again(policy, case)
-    day = case.values[policy.facts.period_index]
+    values = case.values
+    day = values[facts.period_index]
     for start, end, epoch in policy.periods:  # compared inline: a method call per period costs more
         if start <= day <= end:  # type: ignore[operator]
             break
     else:
         raise RxError(_not_in_force(policy, case))
+    # Always the engine's own context, whatever the caller's thread has set: another precision,
+    # rounding or trap would change amounts, turn a division by zero into Infinity (no RX505) or
+    # make an exact rounding raise. The caller's context object is put back as it was, untouched.
+    # Switching to one shared engine context costs half of `localcontext` (which copies a context
+    # per call); its settings are never changed, and the flags operations raise in it are never
+    # read (a trap depends on the signals of that one operation only), so threads may share it.
+    callers = _getcontext()
+    _setcontext(_ENGINE_CONTEXT)
     try:
-        # Always the engine's own context, whatever the caller's thread has set: another precision,
-        # rounding or trap would change amounts, turn a division by zero into Infinity (no RX505) or
-        # make an exact rounding raise. A fresh copy per call, so no flags are shared between threads.
-        with decimal.localcontext(MONEY_CONTEXT):
-            values, deciders = epoch.fast(case.values)
+        decided, deciders = epoch.fast(values)
     except runtime.Conflict as conflict:
         raise RxError(_conflict(policy, case, conflict)) from None
     except runtime.Gap as gap:
@@ -188,11 +194,18 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
         from rxpolicy.engine.evaluate_failure import locate_failure  # only a failed evaluation needs it
 
         with decimal.localcontext(MONEY_CONTEXT):
-            failure = locate_failure(policy, epoch, case.values, error)
+            failure = locate_failure(policy, epoch, values, error)
         raise RxError(_failed(policy, case, failure)) from None
+    finally:
+        _setcontext(callers)
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py).
-    the_trace = Trace(policy=policy, epoch=epoch, case_values=case.values, decision_values=values) if trace else None
-    return Evaluation(policy, case, values, deciders, the_trace)
+    the_trace = Trace(policy=policy, epoch=epoch, case_values=values, decision_values=decided) if trace else None
+    return Evaluation(policy, case, decided, deciders, the_trace)
+
+
+#: The decimal context generated code computes in (see :func:`evaluate`): the settings of ``MONEY_CONTEXT``.
+_ENGINE_CONTEXT = MONEY_CONTEXT.copy()
+_getcontext, _setcontext = decimal.getcontext, decimal.setcontext
 
 
 def _warnings(policy: CompiledPolicy, epoch: Epoch, case: Case, values: tuple[object, ...]) -> tuple[WarningMeta, ...]:

@@ -107,16 +107,30 @@ def first_day_of_next_month(day: dt.date) -> dt.date:
 def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,
               course_days: int | None) -> bool:
     """``fits_within`` for a supply counted in days (no Duration built per case)."""
-    period = limit.duration if isinstance(limit, SupplyLimit) else limit
-    if period.unit is Unit.DAYS:
-        fits = days <= period.amount
+    if limit.__class__ is SupplyLimit:
+        period = limit.duration  # type: ignore[union-attr]
     else:
-        fits = start + dt.timedelta(days=days) <= add_months(start, period.amount)
-    if fits or not isinstance(limit, SupplyLimit):
+        period = limit
+    amount = period.amount  # type: ignore[union-attr]
+    if period.unit is _DAYS:  # type: ignore[union-attr]
+        fits = days <= amount
+    elif amount >= 0 and days <= 28 * amount - 3:
+        # Months laid from any day last at least 28 days each, less the at most 3 days a missing day
+        # (31 January + 1 month = 28 February) takes off, and at most 31 days each: no calendar needed.
+        # (A case's supply and dates are bounded, so the date arithmetic skipped here cannot overflow.)
+        fits = True
+    elif amount >= 0 and days > 31 * amount:
+        fits = False
+    else:  # the supply ends on or before the day the months end (the dates' difference, no timedelta built)
+        fits = days <= (add_months(start, amount) - start).days
+    if fits or limit.__class__ is not SupplyLimit:
         return fits
-    if limit.or_smallest_pack and smallest_pack:
+    if limit.or_smallest_pack and smallest_pack:  # type: ignore[union-attr]
         return True
-    return bool(limit.or_one_course and course_days is not None and days <= course_days)
+    return bool(limit.or_one_course and course_days is not None and days <= course_days)  # type: ignore[union-attr]
+
+
+_DAYS = Unit.DAYS
 
 
 class ImpossibleDate(ArithmeticError):
