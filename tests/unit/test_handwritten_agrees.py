@@ -293,3 +293,16 @@ def test_doctors_note_lifts_only_the_appendix_2_reason(policy: CompiledPolicy, r
     ours = decide(case.values)[DECISIONS.index("authorisation_required")]
     assert ours is rare_condition
     assert evaluate(policy, case, trace=False)["authorisation_required"].value is ours
+
+
+def test_chains_proven_exclusive_decide_as_the_general_code(policy: CompiledPolicy, cases: list[Case]) -> None:
+    """The `if/elif` chains the code writer proves equivalent (engine/codegen_tree.py) against the general code
+    (collect the rules that apply, then settle), on every generated case: same values, same deciding rules."""
+    from rxpolicy.api import check
+    from rxpolicy.engine.compile import compile_policy
+
+    general = compile_policy(check("hollandzorg")[0], structured=False)
+    assert "settle(h" in general.epochs[-1].python and policy.epochs[-1].python != general.epochs[-1].python
+    for case in cases:
+        ours, theirs = evaluate(policy, case, trace=False), evaluate(general, case, trace=False)
+        assert (ours.values, ours.deciders) == (theirs.values, theirs.deciders), case

@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 
 from rxpolicy.engine.codegen_expr import ATOMIC, NOT_CONSTANT, ExpressionWriter, placeholder
+from rxpolicy.engine.codegen_tree import TreeWriter, total
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
@@ -41,19 +42,21 @@ def decisions_computed(local_names: Mapping[str, object], count: int) -> dict[in
     return {i: local_names[f"v_{i}"] for i in range(count) if f"v_{i}" in local_names}
 
 
-class FunctionWriter(ExpressionWriter):
+class FunctionWriter(ExpressionWriter, TreeWriter):
     """Writes one evaluate function for one period; ``constants`` is shared by a period's functions."""
 
     def __init__(self, checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
                  leaf_ids: Mapping[int, int], start: dt.date, in_force: frozenset[int],
-                 constants: dict[str, object], mode: str) -> None:
-        """``mode``: 'fast' (the evaluate function) or 'explain' (explainers that record test outcomes in TL)."""
+                 constants: dict[str, object], mode: str, structured: bool = True) -> None:
+        """``mode``: 'fast' (the evaluate function) or 'explain' (explainers that record test outcomes in TL);
+        ``structured``: write `if/elif` chains where rules are proven exclusive (codegen_tree), else the general code."""
         self.checked, self.rules, self.decisions = checked, rules, decisions
         self.leaf_ids, self.start, self.in_force = leaf_ids, start, in_force
         self.constants = constants
         self.explaining = mode == "explain"
         #: Explainers are standalone functions: every definition and decision is reached from there.
         self.standalone = mode == "explain"
+        self.structuring = structured and not self.standalone
         self.definition_index = {name: i for i, name in enumerate(checked.definitions)}
         self.decision_index = {d.name: i for i, d in enumerate(decisions)}
         self.counter = 0
@@ -69,11 +72,16 @@ class FunctionWriter(ExpressionWriter):
         """The source of the function ``name(V)`` returning (values, deciders)."""
         segments: list[tuple[str, object]] = []
         code: dict[int, str] = {}
+        together = self._decided_together()
         for kind, symbol in self.checked.order:
             if kind is SymbolKind.DEFINITION:
                 index = self.definition_index[symbol]
                 code[index] = self.expr(self.checked.definitions[symbol].expr)
                 segments.append(("definition", index))
+            elif symbol in self.decision_index and symbol in together:
+                names = together[symbol]
+                if names[0] == symbol:  # a table deciding several values: one chain sets them all
+                    segments.append(("lines", self.structured(names, self.units(symbol)) or []))
             elif symbol in self.decision_index:
                 lines: list[str] = []
                 self.decision(symbol, lines)
@@ -171,9 +179,60 @@ class FunctionWriter(ExpressionWriter):
                 units.append(tables[rule.table])
         return units
 
+    def _decided_together(self) -> dict[str, list[str]]:
+        """Decisions decided by one table and nothing else, grouped by table, where one chain can set them all.
+
+        The chain is written where the first of them is due; so nothing any of them reads may be decided
+        between that place and theirs, and the values of the later ones must not fail (computing them
+        earlier must not move where an evaluation fails).
+        """
+        if not self.structuring:
+            return {}
+        position = {symbol: i for i, (_, symbol) in enumerate(self.checked.order)}
+        by_table: dict[tuple[int, ...], list[str]] = {}
+        for decision in self.decisions:
+            units = self.units(decision.name)
+            if len(units) == 1 and units[0][0].table is not None:
+                by_table.setdefault(tuple(r.index for r in units[0]), []).append(decision.name)
+        together: dict[str, list[str]] = {}
+        for names in by_table.values():
+            names.sort(key=lambda n: position[n])
+            if len(names) < 2:
+                continue
+            first = position[names[0]]
+            rules = self._subtree_rules(names)
+            reads = {self.checked.names[id(n)].target for r in rules for e in self._expressions(r, names)
+                     for n in ast.walk(e) if isinstance(n, ast.Name) and id(n) in self.checked.names
+                     and self.checked.names[id(n)].kind is SymbolKind.DECISION}
+            late_values = [a.value for r in rules for a in r.rule.assignments if a.decision in names[1:]]
+            if all(position.get(d, first) < first for d in reads) and all(total(self.checked, v, self.fold) for v in late_values) \
+                    and self.structured(names, self.units(names[0])) is not None:
+                together.update({n: names for n in names})
+        return together
+
+    def _subtree_rules(self, names: list[str]) -> list[RuleMeta]:
+        found: dict[int, RuleMeta] = {}
+        pending = [r for unit in self.units(names[0]) for r in unit]
+        while pending:
+            rule = pending.pop()
+            if rule.index not in found:
+                found[rule.index] = rule
+                pending += [k for n in names for k in self.kids(rule, n)]
+        return list(found.values())
+
+    @staticmethod
+    def _expressions(rule: RuleMeta, names: list[str]) -> list[ast.Expr]:
+        return ([rule.rule.when] if rule.rule.when is not None else []) + \
+            [a.value for a in rule.rule.assignments if a.decision in names]
+
     def decision(self, name: str, lines: list[str]) -> None:
         index = self.decision_index[name]
         units = self.units(name)
+        if self.structuring:
+            structured = self.structured([name], units)
+            if structured is not None:
+                lines += structured
+                return
         target = f"v_{index}, r_{index}"
         simple = not any(self.kids(rule, name) for unit in units for rule in unit)
         if simple and len(units) == 1:

@@ -163,14 +163,19 @@ class CompiledPolicy:
                        + (f"; did you mean `{guess}`?" if guess else ""))
 
 
-def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
-    """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files."""
+def compile_policy(checked: CheckedPolicy, *, structured: bool = True) -> CompiledPolicy:
+    """Compile a checked policy; a failure here is a bug in rxpolicy, not in the rule files.
+
+    ``structured=False`` writes every decision with exceptions in the general form (collect the rules that
+    apply, then settle), without the `if/elif` chains proven equivalent: for tests that compare the two.
+    """
     names = {f.path: f.identity for f in checked.files}
     rules = tuple(_rule_meta(i, info, names, checked) for i, info in enumerate(checked.rules))
     leaves, leaf_ids = _number_leaves(checked)
     decided = {d for r in rules for d in r.decides}
     decisions = tuple(d for d in checked.decisions.values() if d.name in decided)
-    epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end) for start, end in _epochs(checked))
+    epochs = tuple(_epoch(checked, rules, decisions, leaf_ids, start, end, structured)
+                   for start, end in _epochs(checked))
     # Keyed by each file's stable name, so the fingerprint identifies the rules by content alone.
     file_hashes = MappingProxyType({f.identity: f.sha256 for f in checked.files})
     digest = hashlib.sha256(ENGINE_VERSION.encode())
@@ -292,7 +297,7 @@ def _number_leaves(checked: CheckedPolicy) -> tuple[tuple[LeafMeta, ...], Mappin
 # ----------------------------------------------------------------------------- code generation
 
 def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple[DecisionInfo, ...],
-           leaf_ids: Mapping[int, int], start: dt.date, end: dt.date | None) -> Epoch:
+           leaf_ids: Mapping[int, int], start: dt.date, end: dt.date | None, structured: bool = True) -> Epoch:
     """Write, compile and bind one period's functions: the fast evaluate function and the explainers."""
     in_force = frozenset(r.index for r in rules if r.validity is None or r.validity.contains(start))
     constants: dict[str, object] = {}
@@ -300,7 +305,8 @@ def _epoch(checked: CheckedPolicy, rules: tuple[RuleMeta, ...], decisions: tuple
     from rxpolicy.engine.codegen import FunctionWriter  # here: a policy read from the cache writes no code
 
     def writer(mode: str) -> FunctionWriter:
-        return FunctionWriter(checked, rules, decisions, leaf_ids, start, in_force, constants, mode)
+        return FunctionWriter(checked, rules, decisions, leaf_ids, start, in_force, constants, mode,
+                              structured=structured)
 
     explainers, explainer_names = writer("explain").write_explainers()
     python = "\n\n".join([writer("fast").write("evaluate_fast"), explainers])
