@@ -38,13 +38,24 @@ class TreeWriter:
     decision_index: dict[str, int]
     children: dict[int, list[int]]
 
-    # Provided by the function writer.
-    def expr(self, node: ast.Expr) -> str: ...  # pragma: no cover
-    def const(self, value: object) -> str: ...  # pragma: no cover
-    def kids(self, rule: RuleMeta, name: str) -> list[RuleMeta]: ...  # pragma: no cover
-    def value(self, rule: RuleMeta, name: str) -> str: ...  # pragma: no cover
-    def node(self, rule: RuleMeta, name: str, depth: int, lines: list[str]) -> None: ...  # pragma: no cover
-    def fold(self, node: ast.Expr) -> object: ...  # pragma: no cover
+    # Provided by the function writer (which comes first in its class's order): never called here.
+    def expr(self, node: ast.Expr) -> str:
+        raise NotImplementedError
+
+    def const(self, value: object) -> str:
+        raise NotImplementedError
+
+    def kids(self, rule: RuleMeta, name: str) -> list[RuleMeta]:
+        raise NotImplementedError
+
+    def value(self, rule: RuleMeta, name: str) -> str:
+        raise NotImplementedError
+
+    def node(self, rule: RuleMeta, name: str, depth: int, lines: list[str]) -> None:
+        raise NotImplementedError
+
+    def fold(self, node: ast.Expr) -> object:
+        raise NotImplementedError
 
     def structured(self, names: Sequence[str], units: list[list[RuleMeta]]) -> list[str] | None:
         """The lines deciding ``names`` from their top-level units, or None where overlaps are not ruled out."""

@@ -107,12 +107,9 @@ def first_day_of_next_month(day: dt.date) -> dt.date:
 def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,
               course_days: int | None) -> bool:
     """``fits_within`` for a supply counted in days (no Duration built per case)."""
-    if limit.__class__ is SupplyLimit:
-        period = limit.duration  # type: ignore[union-attr]
-    else:
-        period = limit
-    amount = period.amount  # type: ignore[union-attr]
-    if period.unit is _DAYS:  # type: ignore[union-attr]
+    period = limit.duration if isinstance(limit, SupplyLimit) else limit
+    amount = period.amount
+    if period.unit is _DAYS:
         fits = days <= amount
     elif amount >= 0 and days <= 28 * amount - 3:
         # Months laid from any day last at least 28 days each, less the at most 3 days a missing day
@@ -123,11 +120,11 @@ def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest
         fits = False
     else:  # the supply ends on or before the day the months end (the dates' difference, no timedelta built)
         fits = days <= (add_months(start, amount) - start).days
-    if fits or limit.__class__ is not SupplyLimit:
+    if fits or not isinstance(limit, SupplyLimit):
         return fits
-    if limit.or_smallest_pack and smallest_pack:  # type: ignore[union-attr]
+    if limit.or_smallest_pack and smallest_pack:
         return True
-    return bool(limit.or_one_course and course_days is not None and days <= course_days)  # type: ignore[union-attr]
+    return bool(limit.or_one_course and course_days is not None and days <= course_days)
 
 
 _DAYS = Unit.DAYS
