@@ -19,6 +19,7 @@ What makes the generated code fast, and why it stays correct:
 
 from __future__ import annotations
 
+import ast as pyast
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -128,9 +129,11 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
 
         A definition used once is written in place. One used more often is computed by its first use
         that evaluation reaches and kept in ``d_<i>`` for the others (``U`` until then): every use reads
-        ``(d_i if d_i is not U else (d_i := <its expression>))``. Whichever its use count, a definition
+        ``(d_i if d_i is not U else (d_i := <its expression>))``; where the first use written is one every
+        evaluation reaches before any other (a top-level test, not behind `and`/`or`/`if`), it reads
+        ``(d_i := <its expression>)`` and the others ``d_i``. Whichever its use count, a definition
         behind a condition that does not hold is never computed (docs/language.md, "When a definition
-        is computed"). Returns the lines and the definitions kept in a variable.
+        is computed"). Returns the lines and the definitions that start as ``U``.
         """
         shared = set(code)
         text = {i: "\n".join(p) for i, (kind, p) in enumerate(segments) if kind == "lines"}  # type: ignore[arg-type]
@@ -147,20 +150,24 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
                     text = {k: v.replace(mark, inline) for k, v in text.items()}
                     code = {k: v.replace(mark, inline) for k, v in code.items()}
                     changed = True
-        # A definition only uses definitions declared before it in dependency order (segments are in that
-        # order), so each use's text is complete once those before it are.
-        use: dict[int, str] = {}
-        for kind, payload in segments:
-            if kind == "definition" and payload in shared:
-                index = int(payload)
-                expression = code[index]
-                for earlier, written in use.items():
-                    expression = expression.replace(placeholder(earlier), written)
-                use[index] = f"(d_{index} if d_{index} is not U else (d_{index} := {expression}))"
+        # Later definitions first: a definition's code holds the placeholders of the ones it uses, whose
+        # uses are then all in the text, where it can be seen which of them evaluation reaches first.
         source = "\n".join(text[position] for position, (kind, _) in enumerate(segments) if kind == "lines")
-        for index, written in use.items():
-            source = source.replace(placeholder(index), written)
-        return (source.split("\n") if source else []), sorted(use)
+        lazy: list[int] = []
+        for kind, payload in reversed(segments):
+            if kind != "definition" or payload not in shared:
+                continue
+            index = int(payload)  # type: ignore[call-overload]
+            mark, expression = placeholder(index), code[index]
+            first = source.find(mark)
+            if first >= 0 and _reached_first_always(source, first):
+                # Its first use is evaluated on every run, before any other: computed there, read after.
+                source = (source[:first] + f"(d_{index} := {expression})"
+                          + source[first + len(mark):].replace(mark, f"d_{index}"))
+            else:
+                lazy.append(index)
+                source = source.replace(mark, f"(d_{index} if d_{index} is not U else (d_{index} := {expression}))")
+        return (source.split("\n") if source else []), sorted(lazy)
 
     # ------------------------------------------------------------------ decisions
     def units(self, name: str) -> list[list[RuleMeta]]:
@@ -331,6 +338,66 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
             self.node(kid, name, depth + 1, lines)
         if own:
             lines.append(f"{pad}if len(h) == {mark}: {own}")
+
+def _reached_first_always(source: str, position: int) -> bool:
+    """Whether the code at ``position`` (a placeholder) runs in every evaluation, before any code after it.
+
+    So it is when it stands in a top-level statement of the function (indented once; not an `elif` or
+    `else`) in a part Python evaluates whenever the statement runs: not behind the left side of
+    `and`/`or`, not a branch of `x if c else y` (whose test, written after the first branch, runs first),
+    not after the first comparison of a chain. Generated code has no loops, so what runs is in written order.
+    """
+    start = source.rfind("\n", 0, position) + 1
+    end = source.find("\n", position)
+    line = source[start:end if end >= 0 else len(source)]
+    if not line.startswith("    ") or line.startswith("     ") or line.startswith(("    elif", "    else")):
+        return False
+    offset = position - start
+    found = _PLACEHOLDER.match(line, offset)
+    if found is None:
+        return False
+    marked = line[:offset] + "__first__" + line[found.end():]
+    statement = _PLACEHOLDER.sub("__other__", marked).strip()
+    if statement.endswith(":"):
+        statement += " pass"
+    try:
+        tree = pyast.parse(statement)
+    except SyntaxError:
+        return False
+    return "__first__" in _always_evaluated(tree.body[0])
+
+
+def _always_evaluated(node: pyast.AST) -> set[str]:
+    """The names a statement or expression evaluates whenever it runs (conservatively)."""
+    parts: list[pyast.AST]
+    if isinstance(node, pyast.Name):
+        return {node.id}
+    if isinstance(node, pyast.If):
+        parts = [node.test]
+    elif isinstance(node, (pyast.Assign, pyast.Expr, pyast.NamedExpr)):
+        parts = [node.value]
+    elif isinstance(node, pyast.BoolOp):
+        parts = [node.values[0]]
+    elif isinstance(node, pyast.IfExp):
+        parts = [node.test]
+    elif isinstance(node, pyast.Compare):
+        parts = [node.left, node.comparators[0]]
+    elif isinstance(node, pyast.Call):
+        parts = [node.func, *node.args]
+    elif isinstance(node, (pyast.Attribute, pyast.UnaryOp)):
+        parts = [node.value if isinstance(node, pyast.Attribute) else node.operand]
+    elif isinstance(node, pyast.Subscript):
+        parts = [node.value, node.slice]
+    elif isinstance(node, pyast.BinOp):
+        parts = [node.left, node.right]
+    elif isinstance(node, pyast.Tuple):
+        parts = list(node.elts)
+    else:
+        parts = []
+    return set().union(*(_always_evaluated(p) for p in parts)) if parts else set()
+
+
+_PLACEHOLDER = re.compile("\x00d\\d+\x00")
 
 #: Generated code that is as cheap to repeat as to keep in a variable: a constant, a case field, a decision.
 _TRIVIAL = re.compile(r"K\d+|V\[\d+\]|v_\d+|True|False|None|-?\d+|'[\w ]*'")
