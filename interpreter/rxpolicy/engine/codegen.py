@@ -157,7 +157,7 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
         for kind, payload in reversed(segments):
             if kind != "definition" or payload not in shared:
                 continue
-            index = int(payload)  # type: ignore[call-overload]
+            index = int(payload)
             mark, expression = placeholder(index), code[index]
             first = source.find(mark)
             if first >= 0 and _reached_first_always(source, first):

@@ -71,13 +71,12 @@ class Evaluation:
     A plain slotted class rather than an attrs one: it is built once per case on the hot path.
     """
 
-    __slots__ = ("policy", "case", "values", "deciders", "_trace", "_epoch", "_warnings")
+    __slots__ = ("policy", "case", "values", "deciders", "_trace", "_warnings")
 
     def __init__(self, policy: CompiledPolicy, case: Case, values: tuple[object, ...],
-                 deciders: tuple[tuple[int, ...], ...], trace: Trace | None = None, *,
-                 epoch: Epoch | None = None) -> None:
-        """``trace``: the evaluation's trace; or ``epoch``, the period it was evaluated in, to make the trace
-        the first time it is read (an evaluation nobody explains then costs no trace object)."""
+                 deciders: tuple[tuple[int, ...], ...], trace: Trace | Epoch | None = None) -> None:
+        """``trace``: the evaluation's trace; or the period it was evaluated in, to make the trace the first
+        time it is read (an evaluation nobody explains then costs no trace object); None: no trace."""
         self.policy = policy
         self.case = case
         #: Decision values, in the order of ``policy.decisions``.
@@ -85,7 +84,6 @@ class Evaluation:
         #: Per decision, the indices (into ``policy.rules``) of the rules that decided it.
         self.deciders = deciders
         self._trace = trace
-        self._epoch = epoch
         self._warnings: tuple[WarningMeta, ...] | None = None
 
     @property
@@ -93,10 +91,11 @@ class Evaluation:
         """The trace, when evaluated with ``trace=True`` (None without): made when first read. Two threads
         reading it at once may each make one; both hold the same (the trace works everything out on request)."""
         found = self._trace
-        if found is None and self._epoch is not None:
-            found = self._trace = Trace(policy=self.policy, epoch=self._epoch, case_values=self.case.values,
-                                        decision_values=self.values)
-        return found
+        if found is None or isinstance(found, Trace):
+            return found
+        made = self._trace = Trace(policy=self.policy, epoch=found, case_values=self.case.values,
+                                   decision_values=self.values)
+        return made
 
     @property
     def warnings(self) -> tuple[WarningMeta, ...]:
@@ -213,7 +212,7 @@ def evaluate(policy: CompiledPolicy, case: Case, *, trace: bool = True) -> Evalu
         _setcontext(callers)
     # The trace records nothing up front: it works out what a rule rested on when asked (see trace.py), and
     # is itself made when first read.
-    return Evaluation(policy, case, decided, deciders, epoch=epoch if trace else None)
+    return Evaluation(policy, case, decided, deciders, epoch if trace else None)
 
 
 #: The decimal context generated code computes in (see :func:`evaluate`): the settings of ``MONEY_CONTEXT``.
