@@ -143,3 +143,15 @@ def test_the_built_in_policies_decide_alike_both_ways(name: str) -> None:
             assert outcome(structured, the_case) == outcome(general, the_case), (path, mapping)
             compared += 1
     assert compared > 100
+
+
+def test_a_computation_written_twice_is_computed_once(tmp_path: Path) -> None:
+    # `medicine.price * 3` in two rules' conditions: one local variable, computed where first reached.
+    structured, general = both(write_policy(
+        tmp_path, ("flag/base", None, None, "no"),
+        ("flag/a", "flag/base", "medicine.price * 3 > 20.00 EUR", "yes"),
+        ("flag/b", "flag/base", "medicine.price * 3 > 50.00 EUR and medicine.atc matches B01*", "yes")))
+    assert fast_source(general).count("* 3") == 2 and fast_source(structured).count("* 3") == 1
+    for atc in ("A10BA02", "B01AC09"):
+        for price in ("4.00", "9.00", "20.00"):
+            assert outcome(structured, case(atc, price=price)) == outcome(general, case(atc, price=price))

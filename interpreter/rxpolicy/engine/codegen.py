@@ -58,6 +58,10 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
         #: Explainers are standalone functions: every definition and decision is reached from there.
         self.standalone = mode == "explain"
         self.structuring = structured and not self.standalone
+        #: Sub-expressions met more than once (the same computation, wherever it is written): each is an
+        #: unnamed definition numbered after the named ones, kept in ``d_<i>`` like them when used twice.
+        self.common_index: dict[ast.Expr, int] = {}
+        self.common_code: dict[int, str] = {}
         self.definition_index = {name: i for i, name in enumerate(checked.definitions)}
         self.decision_index = {d.name: i for i, d in enumerate(decisions)}
         self.counter = 0
@@ -69,6 +73,21 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
                     self.children[parent.index].append(r.index)
 
     # ------------------------------------------------------------------ the function
+    def common(self, node: ast.Expr, code: str) -> str:
+        """A computation (arithmetic, a rounding, a function, an ATC test) as an unnamed definition.
+
+        Equal expressions (the AST compares without places) compute the same value from the same case,
+        so the evaluate function computes one once, at its first use reached, like a definition; one
+        written only once is put back in place (``_inline``). Explainers recompute each as written.
+        """
+        if not self.structuring or not isinstance(node, _COMPUTATIONS):
+            return code
+        index = self.common_index.get(node)
+        if index is None:
+            index = self.common_index[node] = len(self.checked.definitions) + len(self.common_index)
+            self.common_code[index] = code
+        return placeholder(index)
+
     def write(self, name: str) -> str:
         """The source of the function ``name(V)`` returning (values, deciders)."""
         segments: list[tuple[str, object]] = []
@@ -87,6 +106,7 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
                 lines: list[str] = []
                 self.decision(symbol, lines)
                 segments.append(("lines", lines))
+        code.update(self.common_code)
         body, shared = self._inline(segments, code)
         values = "".join(f"v_{i}, " for i in range(len(self.decisions)))
         deciders = "".join(f"r_{i}, " for i in range(len(self.decisions)))
@@ -146,27 +166,30 @@ class FunctionWriter(ExpressionWriter, TreeWriter):
                 if uses <= 1 or _TRIVIAL.fullmatch(code[index]):
                     # Used once, or costs nothing to repeat (a constant, a case field): written in place.
                     shared.discard(index)
-                    inline = f"({code[index]})"
+                    inline = _grouped(code[index])
                     text = {k: v.replace(mark, inline) for k, v in text.items()}
                     code = {k: v.replace(mark, inline) for k, v in code.items()}
                     changed = True
-        # Later definitions first: a definition's code holds the placeholders of the ones it uses, whose
-        # uses are then all in the text, where it can be seen which of them evaluation reaches first.
+        # Definitions whose code holds the placeholders of others first: every use of one is then in the
+        # text, where it can be seen which of them evaluation reaches first.
         source = "\n".join(text[position] for position, (kind, _) in enumerate(segments) if kind == "lines")
         lazy: list[int] = []
-        for kind, payload in reversed(segments):
-            if kind != "definition" or payload not in shared:
-                continue
-            index = int(payload)
-            mark, expression = placeholder(index), code[index]
-            first = source.find(mark)
-            if first >= 0 and _reached_first_always(source, first):
-                # Its first use is evaluated on every run, before any other: computed there, read after.
-                source = (source[:first] + f"(d_{index} := {expression})"
-                          + source[first + len(mark):].replace(mark, f"d_{index}"))
-            else:
-                lazy.append(index)
-                source = source.replace(mark, f"(d_{index} if d_{index} is not U else (d_{index} := {expression}))")
+        remaining = set(shared)
+        while remaining:
+            ready = [i for i in sorted(remaining)
+                     if not any(placeholder(i) in code[j] for j in remaining if j != i)]
+            for index in ready:
+                remaining.discard(index)
+                mark, expression = placeholder(index), code[index]
+                first = source.find(mark)
+                if first >= 0 and _reached_first_always(source, first):
+                    # Its first use is evaluated on every run, before any other: computed there, read after.
+                    source = (source[:first] + f"(d_{index} := {_ungrouped(expression)})"
+                              + source[first + len(mark):].replace(mark, f"d_{index}"))
+                elif first >= 0:
+                    lazy.append(index)
+                    source = source.replace(
+                        mark, f"(d_{index} if d_{index} is not U else (d_{index} := {_ungrouped(expression)}))")
         return (source.split("\n") if source else []), sorted(lazy)
 
     # ------------------------------------------------------------------ decisions
@@ -396,6 +419,32 @@ def _always_evaluated(node: pyast.AST) -> set[str]:
         parts = []
     return set().union(*(_always_evaluated(p) for p in parts)) if parts else set()
 
+
+def _grouped(code: str) -> str:
+    """``code`` as one operand: in parentheses unless it is a name, a constant or a whole parenthesised group."""
+    atomic = _TRIVIAL.fullmatch(code) or _PLACEHOLDER.fullmatch(code) or _ungrouped(code) != code
+    return code if atomic else f"({code})"
+
+
+def _ungrouped(code: str) -> str:
+    """``code`` without the parentheses around all of it, if it has them (a call like ``f(x)`` has none)."""
+    if not (code.startswith("(") and code.endswith(")")):
+        return code
+    depth, quote, escaped = 0, "", False
+    for position, char in enumerate(code):
+        if quote:  # inside a text constant (written with repr): its parentheses do not count
+            escaped, quote = (False, quote) if escaped else (char == "\\", "" if char == quote else quote)
+            continue
+        if char in "'\"":
+            quote = char
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and position < len(code) - 1:
+            return code  # the first parenthesis closes before the end: `(a) + (b)`
+    return code[1:-1]
+
+
+#: Expressions worth computing once when written twice (a test of a case value costs less than keeping it).
+_COMPUTATIONS = (ast.Arith, ast.Rounded, ast.Call, ast.Matches, ast.FitsWithin)
 
 _PLACEHOLDER = re.compile("\x00d\\d+\x00")
 

@@ -61,6 +61,10 @@ class ExpressionWriter:
         code: str = getattr(self, "_" + type(node).__name__.lower())(node)
         if self.explaining and id(node) in self.leaf_ids and isinstance(node, (ast.Name, *ATOMIC)):
             return f"_lf(TL, {self.leaf_ids[id(node)]}, {self.observed(node)}, {code})"
+        return self.common(node, code)
+
+    def common(self, node: ast.Expr, code: str) -> str:
+        """Where the function writer computes a sub-expression written more than once only once."""
         return code
 
     def has_leaf(self, node: ast.Expr) -> bool:
