@@ -107,7 +107,8 @@ class CompiledPolicy:
     exceptions_of: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
     #: Per table row (by index): the rows above it in its table (rows that are exceptions left out).
     rows_above: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
-    #: Per period: its first and last day (``date.max`` when open) and the period, for the evaluator's lookup.
+    #: Per period, the latest first: its first and last day (``date.max`` when open) and the period, for the
+    #: evaluator's lookup.
     periods: tuple[tuple[dt.date, dt.date, Epoch], ...] = attrs.field(init=False, eq=False, repr=False)
     #: :attr:`facts`, kept as an attribute: the evaluator reads it per case (a property costs a call).
     case_facts: CaseSchema = attrs.field(init=False, eq=False, repr=False)
@@ -127,7 +128,8 @@ class CompiledPolicy:
             "rows_above": tuple(
                 tuple(o for o in rules if o.table == r.table and not o.parents and o.index != r.index
                       and o.rule.row_index < r.rule.row_index) if r.table is not None else () for r in rules),
-            "periods": tuple((e.start, e.end or dt.date.max, e) for e in self.epochs),
+            # Latest first: most cases are dispensed in the period in force now (periods do not overlap).
+            "periods": tuple((e.start, e.end or dt.date.max, e) for e in reversed(self.epochs)),
             "case_facts": self.checked.facts,
         }
         for name, value in derived.items():
