@@ -102,3 +102,25 @@ def test_a_division_by_zero_is_rx505_even_where_the_caller_does_not_trap_it(tmp_
         with pytest.raises(RxError) as raised:
             evaluate(policy, case)
     assert [d.code for d in raised.value.diagnostics] == ["RX505"]
+
+
+def test_threads_with_their_own_contexts_get_the_same_amounts_and_keep_their_contexts(
+        expected: tuple[object, ...]) -> None:
+    # evaluate() switches each calling thread to one shared engine context and back: threads that run
+    # at once, each with another precision and rounding, must neither see nor change each other's.
+    from concurrent.futures import ThreadPoolExecutor
+
+    policy = PolicyStore().load("hollandzorg")
+    case = load_case(PART_YEAR, plans=policy.plans)
+
+    def work(precision: int) -> tuple[list[object], object, object]:
+        with decimal.localcontext() as context:
+            context.prec, context.rounding = precision, decimal.ROUND_DOWN
+            got = [evaluate(policy, case, trace=bool(i % 2)).values for i in range(200)]
+            return got, decimal.getcontext() is context, (context.prec, context.rounding)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(work, range(3, 15)))
+    for precision, (got, same, settings) in zip(range(3, 15), results):
+        assert got == [expected[0]] * 200
+        assert same is True and settings == (precision, decimal.ROUND_DOWN)
