@@ -155,3 +155,23 @@ def test_a_computation_written_twice_is_computed_once(tmp_path: Path) -> None:
     for atc in ("A10BA02", "B01AC09"):
         for price in ("4.00", "9.00", "20.00"):
             assert outcome(structured, case(atc, price=price)) == outcome(general, case(atc, price=price))
+
+
+@pytest.mark.parametrize(("written", "price", "expected"), [
+    ("max(0 EUR, medicine.price - 10.00 EUR)", "10.00", "0.00"),
+    ("max(medicine.price - 10.00 EUR, 0 EUR)", "10.00", "0.00"),
+    ("min(medicine.price - 4.00 EUR, 6 EUR)", "10.00", "6.00"),
+    ("min(6 EUR, medicine.price - 4.00 EUR, 7.00 EUR)", "10.00", "6.00"),
+    ("max(medicine.price * 2, medicine.price + 1.00 EUR)", "0.50", "1.50"),
+])
+def test_min_and_max_keep_what_the_builtins_return(tmp_path: Path, written: str, price: str, expected: str) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "rules.rxp").write_text(
+        'policy p\n  title "P"\nend\n\ndecision fee: money\n  explain en "the fee"\nend\n\n'
+        f'rule fee/only\n  source "test"\n  then fee = {written}\n  explain en "x"\n  explain nl "x"\nend\n',
+        encoding="utf-8")
+    structured, general = both(tmp_path / "p")
+    assert "max(" not in fast_source(structured) and "min(" not in fast_source(structured)
+    got = [str(evaluate(p, case("A10BA02", price=price), trace=False).values[0])  # type: ignore[arg-type]
+           for p in (structured, general)]
+    assert got == [expected, expected]

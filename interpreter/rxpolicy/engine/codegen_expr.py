@@ -10,6 +10,7 @@ explainer every test is wrapped so its outcome is recorded in ``TL``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -24,6 +25,10 @@ __all__ = ["ATOMIC", "ExpressionWriter", "NOT_CONSTANT", "placeholder"]
 ATOMIC = (ast.Compare, ast.OneOf, ast.InList, ast.Known, ast.Matches, ast.FitsWithin)
 #: What :meth:`ExpressionWriter.fold` gives for an expression that differs per case.
 NOT_CONSTANT = object()
+
+
+#: Code as cheap to read twice as to keep: a constant, a case value, a decision.
+_SIMPLE = re.compile(r"K\d+|V\[\d+\]|v_\d+|-?\d+")
 
 
 def placeholder(index: int) -> str:
@@ -254,11 +259,17 @@ class ExpressionWriter:
         """
         best = args[0]
         for arg in args[1:]:
-            self.temporaries += 2
-            kept, other = f"t_{self.temporaries - 1}", f"t_{self.temporaries}"
-            beaten = "<" if function == "max" else ">"
-            best = f"({other} if ({kept} := {best}) {beaten} ({other} := {arg}) else {kept})"
+            # A constant or a case value is read again rather than kept in a variable.
+            kept, keep = (best, best) if _SIMPLE.fullmatch(best) else self._temporary(best)
+            other, take = (arg, arg) if _SIMPLE.fullmatch(arg) else self._temporary(arg)
+            best = f"({other} if {keep} {'<' if function == 'max' else '>'} {take} else {kept})"
         return best
+
+    def _temporary(self, code: str) -> tuple[str, str]:
+        """A new local variable for ``code``: its name, and the code that computes it into the variable."""
+        self.temporaries += 1
+        name = f"t_{self.temporaries}"
+        return name, f"({name} := {code})"
 
     def _supplylimitexpr(self, node: ast.SupplyLimitExpr) -> str:
         period = self.fold(node.duration)
