@@ -259,12 +259,12 @@ class _Compiler:
         return attrs.evolve(value, expr=pl.col(name), den=den)
 
     def column(self, name: str, test: pl.Expr) -> pl.Expr:
-        """A rule's test computed once as a column of its own (a constant stays a constant).
+        """A rule's test computed once as a column of its own (a constant or another column stays what it is).
 
         Tests of later rules and of exceptions are built from earlier ones; as columns they are computed once,
         not again inside every test that reads them.
         """
-        if test.meta.is_literal():
+        if test.meta.is_literal() or test.meta.is_column():  # a copy would cost a column and buy nothing
             return test
         self.stages.append(test.alias(name))
         return pl.col(name)
