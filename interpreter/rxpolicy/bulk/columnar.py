@@ -24,6 +24,7 @@ Decision values and deciding rules are therefore the per-case evaluator's on eve
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -619,8 +620,6 @@ class _Clock:
     """Seconds per step of a chunk, added to a caller's mapping (nothing is kept when there is none)."""
 
     def __init__(self, timings: dict[str, float] | None) -> None:
-        import time
-
         self.timings, self.now = timings, time.perf_counter
         self.last = self.now()
 
