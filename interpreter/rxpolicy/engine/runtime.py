@@ -107,26 +107,39 @@ def first_day_of_next_month(day: dt.date) -> dt.date:
 def fits_days(days: int, limit: Duration | SupplyLimit, start: dt.date, smallest_pack: bool,
               course_days: int | None) -> bool:
     """``fits_within`` for a supply counted in days (no Duration built per case)."""
-    period = limit.duration if isinstance(limit, SupplyLimit) else limit
+    if isinstance(limit, SupplyLimit):
+        period, alternatives = limit.duration, True
+    else:
+        period, alternatives = limit, False
     amount = period.amount
     if period.unit is _DAYS:
-        fits = days <= amount
+        if days <= amount:
+            return True
     elif amount >= 0 and days <= 28 * amount - 3:
         # Months laid from any day last at least 28 days each, less the at most 3 days a missing day
         # (31 January + 1 month = 28 February) takes off, and at most 31 days each: no calendar needed.
         # (A case's supply and dates are bounded, so the date arithmetic skipped here cannot overflow.)
-        fits = True
-    elif amount >= 0 and days > 31 * amount:
-        fits = False
-    else:  # the supply ends on or before the day the months end (the dates' difference, no timedelta built)
-        fits = days <= (add_months(start, amount) - start).days
-    if fits or not isinstance(limit, SupplyLimit):
-        return fits
-    if limit.or_smallest_pack and smallest_pack:
         return True
-    return bool(limit.or_one_course and course_days is not None and days <= course_days)
+    elif amount >= 0 and days > 31 * amount:
+        pass
+    elif amount == 1 and start.day <= 28:
+        # One month from a day every month has ends on that day of the next month: the month's length.
+        month, year = start.month, start.year
+        length = _MONTH_DAYS[month - 1] if month != 2 else \
+            28 + (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
+        if days <= length:
+            return True
+    elif days <= (add_months(start, amount) - start).days:  # the dates' difference, no timedelta built
+        return True
+    if not alternatives:
+        return False
+    if limit.or_smallest_pack and smallest_pack:  # type: ignore[union-attr]
+        return True
+    return bool(limit.or_one_course and course_days is not None  # type: ignore[union-attr]
+                and days <= course_days)
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _DAYS = Unit.DAYS
 
 
