@@ -12,9 +12,12 @@ What makes the generated code fast, and why it stays correct:
   yes/no parameter), except where folding would hide a test the trace must record;
 * a definition is computed only where a rule that needs it is reached (docs/language.md): used once,
   it is written in place; used more often, its first use computes it and keeps it for the others;
-* a decision decided by one table (or one rule) without exceptions is a plain `if/elif` chain;
-  only decisions with exceptions or several top-level rules collect the applicable rules in a list
-  and settle them (agreeing rules are all reasons, disagreeing ones a conflict).
+* a decision is an `if/elif` chain wherever its rules are proven exclusive (:mod:`rxpolicy.engine.codegen_tree`:
+  a table's rows, rules or exceptions whose conditions cannot hold together, exceptions that all give one
+  value); a table deciding two values is one chain; only exceptions that may overlap collect the
+  applicable rules in a list and settle them (agreeing rules are all reasons, disagreeing ones a conflict);
+* a computation written more than once is an unnamed definition, computed once; a definition whose
+  first use every evaluation reaches is computed there, with no "not computed yet" test.
 """
 
 from __future__ import annotations
