@@ -49,7 +49,7 @@ class Case:
     schema: CaseSchema = attrs.field(factory=statutory_facts, eq=False, repr=False)
     source: str = attrs.field(default="<case>", eq=False)
     #: Field path → line of the case file it was written on (only fields present in the file).
-    lines: Mapping[str, int] = attrs.field(factory=lambda: MappingProxyType({}), eq=False)
+    lines: Mapping[str, int] = attrs.field(default=MappingProxyType({}), eq=False)  # read-only: one for all
 
     def __reduce__(self) -> tuple[object, ...]:
         # A case pickles as its values (for worker processes) when it holds the statutory layer's facts, which
@@ -202,11 +202,15 @@ def case_from_mapping(data: Mapping[str, object], *, source: str = "<python>",
 
 def _from_mapping(data: Mapping[str, object], schema: CaseSchema, source: str,
                   plans: Collection[str] | None) -> Case:
-    """The generated builder's case, or (when it gives up) the full check's, which reports every problem."""
-    check_python_shape(data, CASE_LIMITS)  # first: no limit on a mapping's shape is left to either road
-    values = builder_for(schema)(data, plans)
+    """The generated builder's case, or (when it gives up) the full check's, which reports every problem.
+
+    A mapping the builder accepts is within the case limits (it checks what could go beyond them, see
+    :mod:`rxpolicy.engine.case_build`); any other is measured against them first, so a limit is reported
+    before any field's problem, as it always was."""
+    values = builder_for(schema, CASE_LIMITS)(data, plans)
     if values is not None:
         return Case(values=values, schema=schema, source=source)
+    check_python_shape(data, CASE_LIMITS)
     return _validated(CheckRun(schema=schema, source=source, from_file=False, plans=plans), from_python(data))
 
 
