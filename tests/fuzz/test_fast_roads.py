@@ -65,7 +65,10 @@ def _typed(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict) and depth < 3:
         return {k: _typed(v, depth + 1) for k, v in value.items()}
     if isinstance(value, str) and _ISO.fullmatch(value):
-        return dt.date.fromisoformat(value)
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:  # a date that does not exist stays the text it is
+            return value
     if isinstance(value, str) and _CENTS.fullmatch(value):
         return Decimal(value)
     return value
