@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,8 @@ from hypothesis import strategies as st
 
 from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples
 from rxpolicy import CompiledPolicy, PolicyStore, RxError, load_case
-from rxpolicy.engine.case_build import builder_for
+from rxpolicy.engine.case import read_case_text
+from rxpolicy.engine.case_build import builder_for, read_text_fast
 from rxpolicy.engine.case_check import CheckRun, from_python
 from rxpolicy.engine.case_limits import CASE_LIMITS, check_python_shape
 
@@ -91,3 +93,45 @@ def test_the_generated_builder_reads_a_mapping_as_the_full_check_does(data: dict
     if built is not None:
         assert built == full
         assert [type(v) for v in built] == [type(v) for v in full]
+
+
+def _full_road(text: str) -> tuple[tuple[object, ...], list[tuple[str, int]]] | None:
+    """What the full road reads of a text (values and lines, in order), or None when it refuses the text."""
+    try:
+        case = read_case_text(text, "case.yaml", policy().facts, policy().plans)
+    except RxError as error:
+        event(f"refused: {error.diagnostics[0].code}")
+        return None
+    return case.values, list(case.lines.items())
+
+
+def _agrees(text: str) -> None:
+    fast = read_text_fast(text, policy().facts, policy().plans)
+    full = _full_road(text)
+    if fast is None:
+        event("left to the full road")
+        return
+    event("read on the fast road")
+    assert full is not None, "the fast road accepted a text the full road refuses"
+    assert fast[0] == full[0]
+    assert [type(v) for v in fast[0]] == [type(v) for v in full[0]]
+    assert list(fast[1].items()) == full[1]
+    assert all(fast[1][path] == line for path, line in full[1])
+
+
+@settings(max_examples=examples(800))
+@given(case_texts())
+def test_the_fast_road_reads_a_yaml_text_as_the_full_road_does(text: str) -> None:
+    _agrees(text)
+
+
+@settings(max_examples=examples(500))
+@given(case_mappings(base_mapping(), plausible_values()), st.sampled_from([(", ", ": "), (",", ":")]),
+       st.booleans())
+def test_the_fast_road_reads_a_json_text_as_the_full_road_does(data: dict[str, Any],
+                                                               separators: tuple[str, str], lines: bool) -> None:
+    try:
+        text = json.dumps(data, default=str, separators=separators, ensure_ascii=False, indent=2 if lines else None)
+    except (ValueError, TypeError, RecursionError):  # a mapping that contains itself, or a key JSON cannot have
+        return
+    _agrees(text)

@@ -28,30 +28,33 @@ mapping the builder gives up on, before the full check, so a limit is reported f
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+import yaml
+
 from rxpolicy.engine.case_check import accepts_as_written
-from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, check_python_shape
+from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, check_python_shape, compose_unmeasured
 from rxpolicy.language.facts import BUILTINS, CaseSchema, FactRef, FieldSpec
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
-__all__ = ["Builder", "builder_for", "builder_source"]
+__all__ = ["Builder", "TextRead", "builder_for", "builder_source", "read_text_fast"]
 
 #: ``build(data, plans)`` → the case's values in schema order, or None: run the full check.
 Builder = Callable[[Mapping[str, object], "Collection[str] | None"], "tuple[object, ...] | None"]
 
 _lock = threading.Lock()
 _built: dict[tuple[str, Limits], Builder] = {}
+_built_for_cases: dict[str, Builder] = {}  # the same, for the case limits, by fingerprint
 # ASCII only, as in case_check: `\d` alone also matches other scripts' digits, which Decimal accepts.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII).fullmatch
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII).fullmatch
 _ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII).fullmatch
 #: Money and counts have at most this many digits before the decimal point (the full check says why).
 _TOO_LARGE = 10 ** MAX_WHOLE_DIGITS
@@ -62,15 +65,19 @@ _EUROS = {euros: Decimal(euros).quantize(CENT) for euros in range(1001)}
 
 def builder_for(schema: CaseSchema, limits: Limits = CASE_LIMITS) -> Builder:
     """The generated builder of a schema, written and compiled the first time it is asked for."""
+    if limits is CASE_LIMITS:  # the common key without hashing the limits for every case
+        found = _built_for_cases.get(schema.fingerprint)  # a dict read is atomic: no lock once it is written
+        if found is not None:
+            return found
     key = (schema.fingerprint, limits)
-    found = _built.get(key)  # a dict read is atomic: no lock once it is written
+    found = _built.get(key)
     if found is not None:
         return found
     with _lock:
         found = _built.get(key)
         if found is None:
             namespace: dict[str, Any] = {
-                "M": _MISSING, "date": dt.date, "Decimal": Decimal, "CENT": CENT, "ISO": _ISO_DATE,
+                "M": _MISSING, "date": dt.date, "Decimal": Decimal, "CENT": CENT,
                 "NUM": _NUMBER, "ATC": _ATC, "fromiso": dt.date.fromisoformat, "EMPTY": {}, "FIRST": FIRST_DATE,
                 "LAST": LAST_DATE, "ZERO": Decimal(0), "TOO_LARGE": Decimal(_TOO_LARGE), "EUROS": _EUROS,
                 "SHAPE": check_python_shape, "LIMITS": limits}
@@ -78,6 +85,8 @@ def builder_for(schema: CaseSchema, limits: Limits = CASE_LIMITS) -> Builder:
             namespace.update(constants)
             exec(compile(source, f"<rxpolicy case builder {schema.fingerprint[:12]}>", "exec"), namespace)  # noqa: S102
             found = _built[key] = namespace["build"]
+            if limits is CASE_LIMITS:
+                _built_for_cases[schema.fingerprint] = found
         return found
 
 
@@ -173,12 +182,12 @@ class _Writer:
             for other, after, _ in schema.fields[path].orders:
                 first, later = (other, path) if not after else (path, other)
                 a, b = self.var[first], self.var[later]
-                known = [f"{v} is not None" for p, v in ((first, a), (later, b)) if self.may_be_none(p)]
-                self.emit(f"if {' and '.join([*known, f'{b} < {a}'])}: return None")
+                tests = [f"{v} is not None" for p, v in ((first, a), (later, b)) if self.may_be_none(p)]
+                self.emit(f"if {' and '.join([*tests, f'{b} < {a}'])}: return None")
         for section in schema.all_or_none:
             fields = [self.var[p] for p in schema.written if p.rpartition(".")[0] == section]
-            known = " + ".join(f"({v} is not None)" for v in fields)
-            self.emit(f"if ({known}) not in (0, {len(fields)}): return None")
+            given = " + ".join(f"({v} is not None)" for v in fields)
+            self.emit(f"if ({given}) not in (0, {len(fields)}): return None")
         self.emit("except (TypeError, ValueError, ArithmeticError): return None", 1)
         self.emit(f"return ({''.join(v + ', ' for v in self.var.values())})", 1)
         return "\n".join(self.lines) + "\n"
@@ -251,8 +260,11 @@ class _Writer:
         if kind is Kind.DATE:
             self.emit(f"elif type({v}) is date:")
             self.emit(f"if not FIRST <= {v} <= LAST: return None", 3)
-            self.emit(f"elif type({v}) is str and ISO({v}):")
-            self.emit(f"{v} = fromiso({v})", 3)  # a date that does not exist: ValueError, so the full check
+            # YYYY-MM-DD in ASCII: of the forms fromisoformat reads, only this one has ten characters with dashes
+            # at these places (it reads ASCII digits only); a date that does not exist is a ValueError.
+            self.emit(f"elif type({v}) is str and len({v}) == 10 and {v}[4] == '-' and {v}[7] == '-' and "
+                      f"{v}.isascii():")
+            self.emit(f"{v} = fromiso({v})", 3)
             self.emit(f"if not FIRST <= {v} <= LAST: return None", 3)
         elif kind is Kind.MONEY:
             # Exactly in cents and within the digits rxpolicy works with, else the full check says why. A value in
@@ -268,6 +280,16 @@ class _Writer:
             self.emit(f"if d is not None: {v} = d", 3)
             self.emit(f"elif 0 <= {v} < {_TOO_LARGE}: {v} = Decimal({v}).quantize(CENT)", 3)
             self.emit("else: return None", 3)
+            # Text of digits and a point only (what Decimal reads of it is then a plain number without a sign, or
+            # an error); with two decimals written, already in cents. Any other text goes through the pattern.
+            self.emit(f"elif type({v}) is str and {text} and not {v}.strip('0123456789.'):")
+            self.emit(f"d = Decimal({v})", 3)
+            self.emit(f"if {v}[-3:-2] != '.':", 3)
+            self.emit("q = d.quantize(CENT)", 4)
+            self.emit("if q != d: return None", 4)
+            self.emit("d = q", 4)
+            self.emit("if d >= TOO_LARGE: return None", 3)
+            self.emit(f"{v} = d", 3)
             self.emit(f"elif type({v}) is str and {text} and NUM({v}):")
             self.emit(f"d = Decimal({v})", 3)
             self.emit(f"{v} = d.quantize(CENT)", 3)
@@ -318,3 +340,159 @@ def _whole_range(spec: FieldSpec) -> tuple[int, int]:
     if spec.at_most is not None:
         high = min(high, math.floor(spec.at_most))
     return low, high
+
+
+# ----------------------------------------------------------------------------- the fast road of a case text
+
+#: What a case text's values are on the fast road: its values and the line each written fact is on.
+TextRead = tuple[tuple[object, ...], Mapping[str, int]]
+_YAML_TAG = "tag:yaml.org,2002:"
+#: Characters the YAML reader refuses in a text (a JSON text holding one goes the YAML road, which says so).
+_NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]").search
+#: What YAML counts as a line break (a JSON text on one line has none).
+_LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
+_TRUE = frozenset({"true", "yes", "on"})
+
+
+class _GiveUp(Exception):
+    """The fast road cannot read this text as the full check would: take the full road."""
+
+
+def read_text_fast(text: str, schema: CaseSchema, plans: Collection[str] | None,
+                   limits: Limits = CASE_LIMITS) -> TextRead | None:
+    """A case text read the fast way: the values and lines the full check would give, or None (take the full road).
+
+    A JSON object on one line (as ``rxpolicy eval -`` reads JSON Lines) is decoded with :mod:`json`; any other
+    text is composed by libyaml (when its shape cannot go beyond the limits on its way in) and its nodes read
+    as the full check reads them: the text as written, ``int`` for plain digits tagged int, True or False for
+    a YAML bool, None for null; then the generated builder checks the values. Anything this road does not
+    read exactly as the full check does (an unusual tag, a key written twice, a list where a fact is, a JSON
+    escape ``\\u`` that YAML would read differently, a text beyond a limit) gives it up; the full road then
+    reads the text and reports every problem, with its place in the text, as before. The caller has checked
+    the text's size.
+    """
+    core = text.strip(" \t\n\r")
+    try:
+        if core.startswith("{") and not any(b in core for b in _LINE_BREAKS) and "\\u" not in core \
+                and _NOT_PRINTABLE(core) is None:
+            data, lines = _json_case(core, schema)
+        else:
+            composed = compose_unmeasured(text, limits)
+            if composed is None or composed[0] is None:
+                return None
+            data, lines = _NodeReader(schema, limits).case(composed[0])
+    except (_GiveUp, ValueError, RecursionError, yaml.YAMLError):
+        return None
+    values = builder_for(schema, limits)(data, plans)
+    return None if values is None else (values, lines)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _GiveUp  # a key written twice: the full road names it
+    return data
+
+
+def _no_constant(name: str) -> object:
+    raise _GiveUp  # NaN, Infinity: not JSON proper; YAML reads them as texts
+
+
+#: Numbers with a point kept as their text, as YAML keeps a scalar's text. Built once (``json.loads`` with
+#: options builds a decoder per call); decoding keeps no state between calls, as json's own shared decoder.
+_JSON = json.JSONDecoder(parse_float=str, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+
+
+def _json_case(text: str, schema: CaseSchema) -> tuple[dict[str, Any], Mapping[str, int]]:
+    """A one-line JSON case, every fact written on line 1."""
+    data = _JSON.decode(text)
+    if type(data) is not dict:
+        raise _GiveUp
+    return data, _OnLineOne(data, schema)
+
+
+class _OnLineOne(Mapping[str, int]):
+    """The lines of the facts a one-line text writes (all 1), worked out when asked: most cases never ask.
+
+    Holds the decoded mapping, which no one else holds, so it cannot change."""
+
+    def __init__(self, data: dict[str, Any], schema: CaseSchema) -> None:
+        self._data, self._schema = data, schema
+
+    def __getitem__(self, path: str) -> int:
+        spec = self._schema.fields.get(path)
+        section: Any = self._data
+        for part in path.split(".")[:-1]:
+            section = section.get(part) if type(section) is dict else None
+        if spec is None or spec.derived or type(section) is not dict or path.rpartition(".")[2] not in section:
+            raise KeyError(path)
+        return 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._written(self._data, ""))
+
+    def __len__(self) -> int:
+        return len(self._written(self._data, ""))
+
+    def _written(self, section: dict[str, Any], prefix: str) -> list[str]:
+        """The facts written in a section, in the order written (as the full check lists them)."""
+        found = []
+        for key, value in section.items():
+            path = f"{prefix}{key}"
+            spec = self._schema.fields.get(path)
+            if spec is not None and not spec.derived:
+                found.append(path)
+            elif path in self._schema.sections and type(value) is dict:
+                found += self._written(value, path + ".")
+        return found
+
+
+class _NodeReader:
+    """Reads composed YAML nodes into the plain values the generated builder takes, with each fact's line."""
+
+    def __init__(self, schema: CaseSchema, limits: Limits) -> None:
+        self.schema, self.limits = schema, limits
+        self.lines: dict[str, int] = {}
+
+    def case(self, root: yaml.Node) -> tuple[dict[str, Any], dict[str, int]]:
+        if not isinstance(root, yaml.MappingNode):
+            raise _GiveUp
+        return self.section(root, ""), self.lines
+
+    def section(self, node: yaml.MappingNode, prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.value in out:
+                raise _GiveUp
+            path = f"{prefix}{key.value}"
+            spec = self.schema.fields.get(path)
+            if spec is not None and not spec.derived:
+                self.lines[path] = key.start_mark.line + 1
+                if isinstance(value, yaml.SequenceNode) and spec.type.kind is Kind.LIST:
+                    if len(value.value) > self.limits.max_values:
+                        raise _GiveUp
+                    out[key.value] = [self.scalar(entry) for entry in value.value]
+                else:
+                    out[key.value] = self.scalar(value)
+            elif path in self.schema.sections and isinstance(value, yaml.MappingNode):
+                out[key.value] = self.section(value, path + ".")
+            elif path in self.schema.sections and isinstance(value, yaml.ScalarNode) and value.tag == _YAML_TAG + "null":
+                out[key.value] = None
+            else:
+                raise _GiveUp  # an unknown name, or a section that is not one: the full road says what it is
+        return out
+
+    def scalar(self, node: yaml.Node) -> object:
+        """A scalar as the full check reads it; the builder then takes or refuses it for its fact."""
+        if not isinstance(node, yaml.ScalarNode) or len(node.value) > self.limits.max_text:
+            raise _GiveUp
+        tag, text = node.tag, node.value
+        if tag == _YAML_TAG + "str" or tag == _YAML_TAG + "float" or tag == _YAML_TAG + "timestamp":
+            return text
+        if tag == _YAML_TAG + "int":
+            return int(text) if text.isdigit() and text.isascii() else text
+        if tag == _YAML_TAG + "bool":
+            return text.lower() in _TRUE
+        if tag == _YAML_TAG + "null":
+            return None
+        raise _GiveUp
