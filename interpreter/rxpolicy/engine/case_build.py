@@ -367,14 +367,15 @@ def read_text_fast(text: str, schema: CaseSchema, plans: Collection[str] | None,
     as the full check reads them: the text as written, ``int`` for plain digits tagged int, True or False for
     a YAML bool, None for null; then the generated builder checks the values. Anything this road does not
     read exactly as the full check does (an unusual tag, a key written twice, a list where a fact is, a JSON
-    escape ``\\u`` that YAML would read differently, a text beyond a limit) gives it up; the full road then
+    escape ``\\u`` that YAML would read differently, a tab, which JSON allows between values and PyYAML does
+    not, a text beyond a limit) gives it up; the full road then
     reads the text and reports every problem, with its place in the text, as before. The caller has checked
     the text's size.
     """
     core = text.strip(" \t\n\r")
     try:
         if core.startswith("{") and not any(b in core for b in _LINE_BREAKS) and "\\u" not in core \
-                and _NOT_PRINTABLE(core) is None:
+                and "\t" not in core and _NOT_PRINTABLE(core) is None:
             data, lines = _json_case(core, schema)
         else:
             composed = compose_unmeasured(text, limits)
@@ -398,9 +399,16 @@ def _no_constant(name: str) -> object:
     raise _GiveUp  # NaN, Infinity: not JSON proper; YAML reads them as texts
 
 
+def _json_int(text: str) -> int:
+    if text.startswith("-"):
+        raise _GiveUp  # refused either way, but `-0` is the amount -0.00 to YAML: the full road decides
+    return int(text)
+
+
 #: Numbers with a point kept as their text, as YAML keeps a scalar's text. Built once (``json.loads`` with
 #: options builds a decoder per call); decoding keeps no state between calls, as json's own shared decoder.
-_JSON = json.JSONDecoder(parse_float=str, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+_JSON = json.JSONDecoder(parse_float=str, parse_int=_json_int, parse_constant=_no_constant,
+                         object_pairs_hook=_unique_keys)
 
 
 def _json_case(text: str, schema: CaseSchema) -> tuple[dict[str, Any], Mapping[str, int]]:
@@ -447,52 +455,85 @@ class _OnLineOne(Mapping[str, int]):
         return found
 
 
+#: What a name read under a section is: a fact (its path, and whether it is a list), or a section.
+_FACT, _LIST, _SECTION = 0, 1, 2
+_Names = Mapping[str, Mapping[str, tuple[str, int]]]
+_names_of: dict[str, _Names] = {}
+
+
+def _names(schema: CaseSchema) -> _Names:
+    """Per section (``""``, ``"insured."``, …): each name written there, what it is and its path; once per schema."""
+    found = _names_of.get(schema.fingerprint)
+    if found is None:
+        table: dict[str, dict[str, tuple[str, int]]] = {"": {}, **{s + ".": {} for s in schema.sections}}
+        for path in schema.written:
+            prefix, _, name = path.rpartition(".")
+            role = _LIST if schema.fields[path].type.kind is Kind.LIST else _FACT
+            table[prefix + "." if prefix else ""][name] = (path, role)
+        for section in schema.sections:
+            prefix, _, name = section.rpartition(".")
+            table[prefix + "." if prefix else ""][name] = (section + ".", _SECTION)
+        found = _names_of.setdefault(schema.fingerprint, table)  # the same table whoever writes it first
+    return found
+
+
+_STR, _FLOAT, _TIMESTAMP = _YAML_TAG + "str", _YAML_TAG + "float", _YAML_TAG + "timestamp"
+_INT, _BOOL, _NULL = _YAML_TAG + "int", _YAML_TAG + "bool", _YAML_TAG + "null"
+
+
 class _NodeReader:
     """Reads composed YAML nodes into the plain values the generated builder takes, with each fact's line."""
 
     def __init__(self, schema: CaseSchema, limits: Limits) -> None:
-        self.schema, self.limits = schema, limits
+        self.names, self.limits = _names(schema), limits
         self.lines: dict[str, int] = {}
 
     def case(self, root: yaml.Node) -> tuple[dict[str, Any], dict[str, int]]:
-        if not isinstance(root, yaml.MappingNode):
+        if type(root) is not yaml.MappingNode:
             raise _GiveUp
         return self.section(root, ""), self.lines
 
     def section(self, node: yaml.MappingNode, prefix: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        names, lines, scalar = self.names[prefix], self.lines, self.scalar
         for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode) or key.value in out:
-                raise _GiveUp
-            path = f"{prefix}{key.value}"
-            spec = self.schema.fields.get(path)
-            if spec is not None and not spec.derived:
-                self.lines[path] = key.start_mark.line + 1
-                if isinstance(value, yaml.SequenceNode) and spec.type.kind is Kind.LIST:
-                    if len(value.value) > self.limits.max_values:
-                        raise _GiveUp
-                    out[key.value] = [self.scalar(entry) for entry in value.value]
+            name = key.value
+            if type(key) is not yaml.ScalarNode or name in out:
+                raise _GiveUp  # a key written twice: the full road names it
+            found = names.get(name)
+            if found is None:
+                raise _GiveUp  # an unknown name: the full road says where it belongs
+            path, role = found
+            if role == _FACT:
+                lines[path] = key.start_mark.line + 1
+                out[name] = scalar(value)
+            elif role == _LIST:
+                lines[path] = key.start_mark.line + 1
+                if type(value) is yaml.SequenceNode and len(value.value) <= self.limits.max_values:
+                    out[name] = [scalar(entry) for entry in value.value]
                 else:
-                    out[key.value] = self.scalar(value)
-            elif path in self.schema.sections and isinstance(value, yaml.MappingNode):
-                out[key.value] = self.section(value, path + ".")
-            elif path in self.schema.sections and isinstance(value, yaml.ScalarNode) and value.tag == _YAML_TAG + "null":
-                out[key.value] = None
+                    out[name] = scalar(value)
+            elif type(value) is yaml.MappingNode:
+                out[name] = self.section(value, path)
+            elif type(value) is yaml.ScalarNode and value.tag == _NULL:
+                out[name] = None
             else:
-                raise _GiveUp  # an unknown name, or a section that is not one: the full road says what it is
+                raise _GiveUp  # a section that is not one: the full road says what it is
         return out
 
     def scalar(self, node: yaml.Node) -> object:
         """A scalar as the full check reads it; the builder then takes or refuses it for its fact."""
-        if not isinstance(node, yaml.ScalarNode) or len(node.value) > self.limits.max_text:
+        if type(node) is not yaml.ScalarNode:
             raise _GiveUp
         tag, text = node.tag, node.value
-        if tag == _YAML_TAG + "str" or tag == _YAML_TAG + "float" or tag == _YAML_TAG + "timestamp":
+        if len(text) > self.limits.max_text:
+            raise _GiveUp
+        if tag == _STR or tag == _FLOAT or tag == _TIMESTAMP:
             return text
-        if tag == _YAML_TAG + "int":
+        if tag == _INT:
             return int(text) if text.isdigit() and text.isascii() else text
-        if tag == _YAML_TAG + "bool":
+        if tag == _BOOL:
             return text.lower() in _TRUE
-        if tag == _YAML_TAG + "null":
+        if tag == _NULL:
             return None
         raise _GiveUp
