@@ -442,6 +442,9 @@ class _OnLineOne(Mapping[str, int]):
     def __len__(self) -> int:
         return len(self._written(self._data, ""))
 
+    def __repr__(self) -> str:  # as the lines of a case read on the full road show
+        return f"mappingproxy({dict(self)!r})"
+
     def _written(self, section: dict[str, Any], prefix: str) -> list[str]:
         """The facts written in a section, in the order written (as the full check lists them)."""
         found = []
