@@ -258,11 +258,11 @@ class _Writer:
             self.emit(f"if {' or '.join(f'{v} is {p}' for p in passes)}: pass")
         first = len(self.lines)  # without a value that passes, the first test below is an `if`, not an `elif`
         if kind is Kind.DATE:
-            self.emit(f"elif type({v}) is date:")
+            self.emit(f"elif (t := type({v})) is date:")  # the type once, for the tests below
             self.emit(f"if not FIRST <= {v} <= LAST: return None", 3)
             # YYYY-MM-DD in ASCII: of the forms fromisoformat reads, only this one has ten characters with dashes
             # at these places (it reads ASCII digits only); a date that does not exist is a ValueError.
-            self.emit(f"elif type({v}) is str and len({v}) == 10 and {v}[4] == '-' and {v}[7] == '-' and "
+            self.emit(f"elif t is str and len({v}) == 10 and {v}[4] == '-' and {v}[7] == '-' and "
                       f"{v}.isascii():")
             self.emit(f"{v} = fromiso({v})", 3)
             self.emit(f"if not FIRST <= {v} <= LAST: return None", 3)
@@ -270,19 +270,19 @@ class _Writer:
             # Exactly in cents and within the digits rxpolicy works with, else the full check says why. A value in
             # cents quantizes to itself exactly, whatever the caller's decimal context (one that cannot hold it
             # signals, or gives NaN, which is not equal: the full check then reads it in its own context).
-            self.emit(f"elif type({v}) is Decimal:")
+            self.emit(f"elif (t := type({v})) is Decimal:")
             self.emit(f"if not ZERO <= {v} < TOO_LARGE: return None", 3)
             self.emit(f"d = {v}.quantize(CENT)", 3)
             self.emit(f"if d != {v}: return None", 3)
             self.emit(f"{v} = d", 3)
-            self.emit(f"elif type({v}) is int:")
+            self.emit("elif t is int:")
             self.emit(f"d = EUROS.get({v})", 3)
             self.emit(f"if d is not None: {v} = d", 3)
             self.emit(f"elif 0 <= {v} < {_TOO_LARGE}: {v} = Decimal({v}).quantize(CENT)", 3)
             self.emit("else: return None", 3)
             # Text of digits and a point only (what Decimal reads of it is then a plain number without a sign, or
             # an error); with two decimals written, already in cents. Any other text goes through the pattern.
-            self.emit(f"elif type({v}) is str and {text} and not {v}.strip('0123456789.'):")
+            self.emit(f"elif t is str and {text} and not {v}.strip('0123456789.'):")
             self.emit(f"d = Decimal({v})", 3)
             self.emit(f"if {v}[-3:-2] != '.':", 3)
             self.emit("q = d.quantize(CENT)", 4)
@@ -290,7 +290,7 @@ class _Writer:
             self.emit("d = q", 4)
             self.emit("if d >= TOO_LARGE: return None", 3)
             self.emit(f"{v} = d", 3)
-            self.emit(f"elif type({v}) is str and {text} and NUM({v}):")
+            self.emit(f"elif t is str and {text} and NUM({v}):")
             self.emit(f"d = Decimal({v})", 3)
             self.emit(f"{v} = d.quantize(CENT)", 3)
             self.emit(f"if not ZERO <= d < TOO_LARGE or {v} != d: return None", 3)
