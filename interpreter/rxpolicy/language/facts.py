@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from calendar import isleap
 import hashlib
+from calendar import isleap
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
