@@ -1,0 +1,85 @@
+"""A fresh `rxpolicy eval` imports only what evaluating and explaining a case needs (issue 9, cold start).
+
+Speed itself is measured by benchmarks/bench_cold.py; these tests keep the imports that made it slow from
+coming back unnoticed: Lark and the rule-file parser, the checker's expression rules, the code writer, the
+tools, and the modules of other output formats.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE = ROOT / "examples" / "hollandzorg" / "benzodiazepine-chronic.yaml"
+
+#: Runs the console script's entry point with the given arguments, then prints the modules it imported and
+#: whether the garbage collector is on, as JSON on stderr (stdout is the command's).
+_PROBE = """
+import gc, json, sys
+from rxpolicy.__main__ import main
+try:
+    main(sys.argv[1:])
+except SystemExit as done:
+    code = done.code
+sys.stdout.flush()
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "gc": gc.isenabled()}), file=sys.stderr)
+"""
+
+#: Never needed to evaluate a case with a policy read from the cache, whatever the output format.
+NEVER = ("lark", "interegular", "rxpolicy.language.lower", "rxpolicy.language.parse",
+         "rxpolicy.language.check.expressions", "rxpolicy.engine.codegen", "rxpolicy.engine.codegen_expr",
+         "rxpolicy.tools", "rxpolicy.bulk", "rxpolicy.service", "importlib.resources", "difflib")
+
+
+def _probe(*arguments: str, prelude: str = "") -> tuple[dict[str, object], str]:
+    done = subprocess.run([sys.executable, "-c", prelude + _PROBE, *arguments], capture_output=True, text=True,
+                          check=False, stdin=subprocess.DEVNULL, cwd=ROOT)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report, done.stdout
+
+
+def _imported(report: dict[str, object], prefixes: tuple[str, ...]) -> list[str]:
+    modules = report["modules"]
+    assert isinstance(modules, list)
+    return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+
+@pytest.fixture(scope="module")
+def _cache_filled() -> None:
+    """The policy in the test run's cache, as for every `rxpolicy eval` after a user's first."""
+    report, _ = _probe("eval", str(CASE))
+    assert report["code"] in (0, None)
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_eval_with_a_cached_policy_imports_no_parser_checker_code_writer_or_tool(
+        _cache_filled: None, output: str) -> None:
+    report, stdout = _probe("eval", str(CASE), "--format", output)
+    assert report["code"] in (0, None) and "max_supply" in stdout
+    assert _imported(report, NEVER) == []
+    other = {"text": ("rxpolicy.explain.json", "rxpolicy.explain.markdown"),
+             "json": ("rxpolicy.explain.text", "rxpolicy.explain.markdown")}[output]
+    assert _imported(report, other) == [], "a renderer of another format was imported"
+
+
+def test_eval_imports_no_other_command(_cache_filled: None) -> None:
+    report, _ = _probe("eval", str(CASE))
+    commands = [m for m in _imported(report, ("rxpolicy.cli",)) if m.count(".") == 2]
+    assert sorted(commands) == ["rxpolicy.cli.common", "rxpolicy.cli.eval"]
+
+
+def test_the_garbage_collector_runs_again_when_the_command_runs() -> None:
+    # Paused while the command line is imported (rxpolicy.__main__), not for the command itself: `serve` and
+    # `batch` run for hours.
+    report, _ = _probe("policies")
+    assert report["code"] in (0, None) and report["gc"] is True
+
+
+def test_a_collector_the_caller_turned_off_stays_off() -> None:
+    report, _ = _probe("policies", prelude="import gc; gc.disable()\n")
+    assert report["code"] in (0, None) and report["gc"] is False
