@@ -83,3 +83,36 @@ def test_the_garbage_collector_runs_again_when_the_command_runs() -> None:
 def test_a_collector_the_caller_turned_off_stays_off() -> None:
     report, _ = _probe("policies", prelude="import gc; gc.disable()\n")
     assert report["code"] in (0, None) and report["gc"] is False
+
+
+def test_syntax_nodes_show_themselves_as_attrs_would() -> None:
+    # The nodes' one shared __repr__ (rxpolicy.language.ast._Node) stands in for the one attrs generates per
+    # class; every node of the built-in rules is shown exactly as a twin class with attrs' own repr shows it.
+    import attrs
+
+    from rxpolicy import api
+    from rxpolicy.language import ast
+
+    checked, _ = api.check("hollandzorg")
+    twins: dict[type, type] = {}
+    shown = set()
+    seen: set[int] = set()
+    stack: list[object] = list(checked.files_ast)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, tuple):
+            stack.extend(node)
+            continue
+        kind = type(node)
+        if not (attrs.has(kind) and kind.__module__ == ast.__name__):
+            continue
+        fields = attrs.fields(kind)
+        twin = twins.setdefault(kind, attrs.make_class(kind.__name__, {
+            f.name: attrs.field(repr=f.repr, eq=f.eq) for f in fields}, kw_only=True, frozen=True))
+        assert repr(node) == repr(twin(**{f.name: getattr(node, f.name) for f in fields}))
+        shown.add(kind)
+        stack.extend(getattr(node, f.name) for f in fields)
+    assert len(shown) >= 25, sorted(k.__name__ for k in shown)
