@@ -85,19 +85,22 @@ def test_a_collector_the_caller_turned_off_stays_off() -> None:
     assert report["code"] in (0, None) and report["gc"] is False
 
 
-def test_syntax_nodes_show_themselves_as_attrs_would() -> None:
-    # The nodes' one shared __repr__ (rxpolicy.language.ast._Node) stands in for the one attrs generates per
-    # class; every node of the built-in rules is shown exactly as a twin class with attrs' own repr shows it.
+def test_syntax_nodes_compare_hash_and_show_themselves_as_attrs_would() -> None:
+    # The nodes' shared __eq__, __hash__ and __repr__ (rxpolicy.language.ast._Node) stand in for the ones attrs
+    # generates per class: every node of the built-in rules is compared and shown as a twin class with attrs'
+    # own methods compares and shows it.
     import attrs
 
     from rxpolicy import api
     from rxpolicy.language import ast
+    from rxpolicy.language.source import Span
 
     checked, _ = api.check("hollandzorg")
     twins: dict[type, type] = {}
     shown = set()
     seen: set[int] = set()
     stack: list[object] = list(checked.files_ast)
+    elsewhere = Span(path="elsewhere.rxp", line=99, column=9, end_line=99, end_column=19)
     while stack:
         node = stack.pop()
         if id(node) in seen:
@@ -112,7 +115,20 @@ def test_syntax_nodes_show_themselves_as_attrs_would() -> None:
         fields = attrs.fields(kind)
         twin = twins.setdefault(kind, attrs.make_class(kind.__name__, {
             f.name: attrs.field(repr=f.repr, eq=f.eq) for f in fields}, kw_only=True, frozen=True))
-        assert repr(node) == repr(twin(**{f.name: getattr(node, f.name) for f in fields}))
+        values = {f.name: getattr(node, f.name) for f in fields}
+        assert repr(node) == repr(twin(**values))
+        copy = attrs.evolve(node)
+        assert copy == node and not copy != node and hash(copy) == hash(node)
+        if "span" in values:  # where a node was written does not count
+            moved = attrs.evolve(node, span=elsewhere)
+            assert moved == node and hash(moved) == hash(node)
+            assert (twin(**{**values, "span": elsewhere}) == twin(**values)) is True
+        for f in fields:
+            if f.eq and isinstance(values[f.name], (str, bool, tuple)):  # what the node says does
+                other = not values[f.name] if isinstance(values[f.name], bool) else values[f.name] + values[f.name][:1]
+                if other != values[f.name]:
+                    assert attrs.evolve(node, **{f.name: other}) != node, (kind.__name__, f.name)
+        assert node != twin(**values) and (node == object()) is False  # another class is never equal
         shown.add(kind)
-        stack.extend(getattr(node, f.name) for f in fields)
+        stack.extend(values.values())
     assert len(shown) >= 25, sorted(k.__name__ for k in shown)

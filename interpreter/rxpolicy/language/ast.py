@@ -28,19 +28,40 @@ _span = attrs.field(eq=False, repr=False)
 
 
 class _Node:
-    """What every node shares: the ``repr`` attrs would write for it (``Name(parts=('medicine', 'atc'))``).
+    """What every node shares: equality, hash and ``repr`` as attrs would write them for the node's class.
 
-    One method read from the fields when called, instead of one generated and compiled by attrs per class
-    as the module is imported: the nodes are unpickled with every compiled policy, so this module is
-    imported by every fresh ``rxpolicy eval``, where the 37 generated ``__repr__`` cost about 4 ms.
+    Equal when of the same class with equal fields (spans left out, see :data:`_span`), hashed alike, shown
+    as ``Name(parts=('medicine', 'atc'))``. One method each, reading the fields when called, instead of
+    methods attrs generates and compiles for every class as the module is imported (about 0.2 ms a class):
+    the nodes are unpickled with every compiled policy, so every fresh ``rxpolicy eval`` imports this module.
     """
 
     __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _compared(self) == _compared(other)
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, *_compared(self)))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{field.name}={getattr(self, field.name)!r}"
                           for field in attrs.fields(type(self)) if field.repr)  # type: ignore[arg-type]
         return f"{type(self).__qualname__.rsplit('>.', 1)[-1]}({shown})"
+
+
+def _compared(node: _Node) -> tuple[object, ...]:
+    kind = node.__class__
+    names = _COMPARED_FIELDS.get(kind)
+    if names is None:  # once per class; two threads at once compute the same tuple
+        names = _COMPARED_FIELDS[kind] = tuple(f.name for f in attrs.fields(kind) if f.eq)  # type: ignore[arg-type]
+    return tuple(getattr(node, name) for name in names)
+
+
+#: Node class → the names of the fields its equality and hash compare (all but spans and sources).
+_COMPARED_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -58,7 +79,7 @@ class LiteralKind(enum.Enum):
     NOT_APPLICABLE = "not applicable"
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Literal(_Node):
     """A value written in the rule: ``6``, ``250.00 EUR``, ``3 %``, ``2024-01-01``, ``1 month``, ``yes``."""
 
@@ -67,7 +88,7 @@ class Literal(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Name(_Node):
     """A name: a case field (``medicine.atc``), definition, parameter, decision or choice value."""
 
@@ -80,7 +101,7 @@ class Name(_Node):
         return ".".join(self.parts)
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Not(_Node):
     """``not X``."""
 
@@ -88,7 +109,7 @@ class Not(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class BoolOp(_Node):
     """``A and B`` / ``A or B``; ``op`` is 'and' or 'or'."""
 
@@ -98,7 +119,7 @@ class BoolOp(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Compare(_Node):
     """``A < B``, ``A >= B``, ``A is B``, ``A is not B``; ``op`` is one of < <= > >= is 'is not'."""
 
@@ -108,7 +129,7 @@ class Compare(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class OneOf(_Node):
     """``A is one of x, y, z`` (or ``is not one of``)."""
 
@@ -118,7 +139,7 @@ class OneOf(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class InList(_Node):
     """``A is in L`` (or ``is not in``) for a list-valued field."""
 
@@ -128,7 +149,7 @@ class InList(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Known(_Node):
     """``A is known`` / ``A is unknown``."""
 
@@ -137,7 +158,7 @@ class Known(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Matches(_Node):
     """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes.
 
@@ -149,7 +170,7 @@ class Matches(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class FitsWithin(_Node):
     """``dispensing.supply_days days fits within max_supply``, laid from the dispensing date."""
 
@@ -158,7 +179,7 @@ class FitsWithin(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Arith(_Node):
     """``A + B``, ``A - B``, ``A * B``, ``A / B``."""
 
@@ -168,7 +189,7 @@ class Arith(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Rounded(_Node):
     """``A rounded half up to whole euros``: the one place rounding happens."""
 
@@ -177,7 +198,7 @@ class Rounded(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class WithUnit(_Node):
     """A computed number with a unit: ``prescription.course_days days``."""
 
@@ -186,7 +207,7 @@ class WithUnit(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class IfThenElse(_Node):
     """``if C then A else B``."""
 
@@ -196,7 +217,7 @@ class IfThenElse(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Call(_Node):
     """``min(A, B, ...)`` / ``max(A, B, ...)``."""
 
@@ -205,7 +226,7 @@ class Call(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class SupplyLimitExpr(_Node):
     """``at most 15 days or the smallest pack``."""
 
@@ -238,7 +259,7 @@ def walk(node: Expr) -> Iterator[Expr]:
 
 # ----------------------------------------------------------------------------- clauses
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Explain(_Node):
     """``explain en "..."``: a sentence a patient could read, in one language."""
 
@@ -247,7 +268,7 @@ class Explain(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Citation(_Node):
     """``source zvw "art. 19"``: where a rule comes from, a source of the registry and its section; or, for a
     policy without a registry, a plain text (``source "…"``, then ``source`` is None)."""
@@ -258,7 +279,7 @@ class Citation(_Node):
     source_span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Validity(_Node):
     """``in force from D1 until D2``; ``until`` is the last day in force (inclusive), None for open-ended."""
 
@@ -280,7 +301,7 @@ class Validity(_Node):
         return f"{self.start.isoformat()}–{self.end.isoformat() if self.end else '…'}"
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RuleRef(_Node):
     """A reference to a rule by id (``exception to dispensing-period/chronic``)."""
 
@@ -288,7 +309,7 @@ class RuleRef(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Assignment(_Node):
     """``then max_supply = at most 1 month``: the value a rule gives a decision."""
 
@@ -298,7 +319,7 @@ class Assignment(_Node):
     name_span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class TypeRef(_Node):
     """A type as written: ``money``, ``yes or no``, ``duration, or not applicable``."""
 
@@ -309,7 +330,7 @@ class TypeRef(_Node):
 
 # ----------------------------------------------------------------------------- items
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Policy(_Node):
     """``policy hollandzorg ... end``: an insurer's policy, built on a shared layer."""
 
@@ -323,7 +344,7 @@ class Policy(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Layer(_Node):
     """``layer statutory ... end``: a layer of rules shared by policies; ``kind`` is 'statutory' or 'insurer'."""
 
@@ -333,7 +354,7 @@ class Layer(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Decision(_Node):
     """``decision max_supply: supply limit ... end``: an outcome every policy decides."""
 
@@ -345,7 +366,7 @@ class Decision(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Definition(_Node):
     """``define name = expression``: a named condition or amount reused by many rules."""
 
@@ -355,7 +376,7 @@ class Definition(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ParameterValue(_Node):
     """One dated value of a parameter."""
 
@@ -365,7 +386,7 @@ class ParameterValue(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Parameter(_Node):
     """``parameter contribution_cap: money ... end``: an amount with dated values."""
 
@@ -380,7 +401,7 @@ class Parameter(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Rule(_Node):
     """A rule, or a row of a table (then ``table`` names it and ``id`` is ``table/row``)."""
 
@@ -401,7 +422,7 @@ class Rule(_Node):
     id_span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Table(_Node):
     """``table id ... row ... end``: rows tried in order, the first that applies decides."""
 
@@ -411,7 +432,7 @@ class Table(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Warning(_Node):
     """``warning case/… … end`` (waarschuwing): decides nothing; when its condition holds, the evaluation carries
     its sentence."""
@@ -427,7 +448,7 @@ class Warning(_Node):
 
 # ----------------------------------------------------------------------------- the facts of a case
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class FactType(_Node):
     """A fact's type as written: ``date``, ``prescriber_kind``, ``indication_code or any text``,
     ``list of prescriber_kind``, each optionally ``, or unknown``."""
@@ -444,7 +465,7 @@ class FactType(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class DateOrder(_Node):
     """``not before insured.insured_from because "…"`` (or ``not after``): a date's place among the case's dates."""
 
@@ -454,7 +475,7 @@ class DateOrder(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Fact(_Node):
     """``fact insured.born_on: date ... end``: one fact of a case, written in it or computed from others."""
 
@@ -492,7 +513,7 @@ class Fact(_Node):
     path_span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ChoiceOption(_Node):
     """``option gp en "a GP" nl "huisarts"``."""
 
@@ -501,7 +522,7 @@ class ChoiceOption(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ChoiceDecl(_Node):
     """``choice prescriber_kind option … end``: the codes a choice fact accepts, with their words."""
 
@@ -510,7 +531,7 @@ class ChoiceDecl(_Node):
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Section(_Node):
     """``section insured explain en "the insured person" end``: the words of a section of the case file."""
 
@@ -524,7 +545,7 @@ class Section(_Node):
 Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Warning | Fact | ChoiceDecl | Section
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RuleFile(_Node):
     """One parsed rule file."""
 
