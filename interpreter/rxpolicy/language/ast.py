@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from rxpolicy.language.fieldwise import Fieldwise
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Rounding
 
@@ -26,42 +27,8 @@ __all__ = [
 
 _span = attrs.field(eq=False, repr=False)
 
-
-class _Node:
-    """What every node shares: equality, hash and ``repr`` as attrs would write them for the node's class.
-
-    Equal when of the same class with equal fields (spans left out, see :data:`_span`), hashed alike, shown
-    as ``Name(parts=('medicine', 'atc'))``. One method each, reading the fields when called, instead of
-    methods attrs generates and compiles for every class as the module is imported (about 0.2 ms a class):
-    the nodes are unpickled with every compiled policy, so every fresh ``rxpolicy eval`` imports this module.
-    """
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return _compared(self) == _compared(other)
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, *_compared(self)))
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{field.name}={getattr(self, field.name)!r}"
-                          for field in attrs.fields(type(self)) if field.repr)  # type: ignore[arg-type]
-        return f"{type(self).__qualname__.rsplit('>.', 1)[-1]}({shown})"
-
-
-def _compared(node: _Node) -> tuple[object, ...]:
-    kind = node.__class__
-    names = _COMPARED_FIELDS.get(kind)
-    if names is None:  # once per class; two threads at once compute the same tuple
-        names = _COMPARED_FIELDS[kind] = tuple(f.name for f in attrs.fields(kind) if f.eq)  # type: ignore[arg-type]
-    return tuple(getattr(node, name) for name in names)
-
-
-#: Node class → the names of the fields its equality and hash compare (all but spans and sources).
-_COMPARED_FIELDS: dict[type, tuple[str, ...]] = {}
+# Every node class is built with `eq=False, repr=False` and inherits equality, hash and repr from Fieldwise
+# (the same answers, without attrs compiling three methods per class whenever a fresh process imports this).
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -80,7 +47,7 @@ class LiteralKind(enum.Enum):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Literal(_Node):
+class Literal(Fieldwise):
     """A value written in the rule: ``6``, ``250.00 EUR``, ``3 %``, ``2024-01-01``, ``1 month``, ``yes``."""
 
     kind: LiteralKind
@@ -89,7 +56,7 @@ class Literal(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Name(_Node):
+class Name(Fieldwise):
     """A name: a case field (``medicine.atc``), definition, parameter, decision or choice value."""
 
     parts: tuple[str, ...]
@@ -102,7 +69,7 @@ class Name(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Not(_Node):
+class Not(Fieldwise):
     """``not X``."""
 
     operand: Expr
@@ -110,7 +77,7 @@ class Not(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class BoolOp(_Node):
+class BoolOp(Fieldwise):
     """``A and B`` / ``A or B``; ``op`` is 'and' or 'or'."""
 
     op: str
@@ -120,7 +87,7 @@ class BoolOp(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Compare(_Node):
+class Compare(Fieldwise):
     """``A < B``, ``A >= B``, ``A is B``, ``A is not B``; ``op`` is one of < <= > >= is 'is not'."""
 
     op: str
@@ -130,7 +97,7 @@ class Compare(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class OneOf(_Node):
+class OneOf(Fieldwise):
     """``A is one of x, y, z`` (or ``is not one of``)."""
 
     operand: Expr
@@ -140,7 +107,7 @@ class OneOf(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class InList(_Node):
+class InList(Fieldwise):
     """``A is in L`` (or ``is not in``) for a list-valued field."""
 
     operand: Expr
@@ -150,7 +117,7 @@ class InList(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Known(_Node):
+class Known(Fieldwise):
     """``A is known`` / ``A is unknown``."""
 
     operand: Expr
@@ -159,7 +126,7 @@ class Known(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Matches(_Node):
+class Matches(Fieldwise):
     """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes.
 
     A text is matched the same way against quoted patterns: ``medicine.name matches "oxazepam*"``.
@@ -171,7 +138,7 @@ class Matches(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class FitsWithin(_Node):
+class FitsWithin(Fieldwise):
     """``dispensing.supply_days days fits within max_supply``, laid from the dispensing date."""
 
     supply: Expr
@@ -180,7 +147,7 @@ class FitsWithin(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Arith(_Node):
+class Arith(Fieldwise):
     """``A + B``, ``A - B``, ``A * B``, ``A / B``."""
 
     op: str
@@ -190,7 +157,7 @@ class Arith(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Rounded(_Node):
+class Rounded(Fieldwise):
     """``A rounded half up to whole euros``: the one place rounding happens."""
 
     operand: Expr
@@ -199,7 +166,7 @@ class Rounded(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class WithUnit(_Node):
+class WithUnit(Fieldwise):
     """A computed number with a unit: ``prescription.course_days days``."""
 
     operand: Expr
@@ -208,7 +175,7 @@ class WithUnit(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class IfThenElse(_Node):
+class IfThenElse(Fieldwise):
     """``if C then A else B``."""
 
     condition: Expr
@@ -218,7 +185,7 @@ class IfThenElse(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Call(_Node):
+class Call(Fieldwise):
     """``min(A, B, ...)`` / ``max(A, B, ...)``."""
 
     function: str
@@ -227,7 +194,7 @@ class Call(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class SupplyLimitExpr(_Node):
+class SupplyLimitExpr(Fieldwise):
     """``at most 15 days or the smallest pack``."""
 
     duration: Expr
@@ -260,7 +227,7 @@ def walk(node: Expr) -> Iterator[Expr]:
 # ----------------------------------------------------------------------------- clauses
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Explain(_Node):
+class Explain(Fieldwise):
     """``explain en "..."``: a sentence a patient could read, in one language."""
 
     lang: str
@@ -269,7 +236,7 @@ class Explain(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Citation(_Node):
+class Citation(Fieldwise):
     """``source zvw "art. 19"``: where a rule comes from, a source of the registry and its section; or, for a
     policy without a registry, a plain text (``source "…"``, then ``source`` is None)."""
 
@@ -280,7 +247,7 @@ class Citation(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Validity(_Node):
+class Validity(Fieldwise):
     """``in force from D1 until D2``; ``until`` is the last day in force (inclusive), None for open-ended."""
 
     start: dt.date
@@ -302,7 +269,7 @@ class Validity(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class RuleRef(_Node):
+class RuleRef(Fieldwise):
     """A reference to a rule by id (``exception to dispensing-period/chronic``)."""
 
     id: str
@@ -310,7 +277,7 @@ class RuleRef(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Assignment(_Node):
+class Assignment(Fieldwise):
     """``then max_supply = at most 1 month``: the value a rule gives a decision."""
 
     decision: str
@@ -320,7 +287,7 @@ class Assignment(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class TypeRef(_Node):
+class TypeRef(Fieldwise):
     """A type as written: ``money``, ``yes or no``, ``duration, or not applicable``."""
 
     words: str
@@ -331,7 +298,7 @@ class TypeRef(_Node):
 # ----------------------------------------------------------------------------- items
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Policy(_Node):
+class Policy(Fieldwise):
     """``policy hollandzorg ... end``: an insurer's policy, built on a shared layer."""
 
     name: str
@@ -345,7 +312,7 @@ class Policy(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Layer(_Node):
+class Layer(Fieldwise):
     """``layer statutory ... end``: a layer of rules shared by policies; ``kind`` is 'statutory' or 'insurer'."""
 
     name: str
@@ -355,7 +322,7 @@ class Layer(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Decision(_Node):
+class Decision(Fieldwise):
     """``decision max_supply: supply limit ... end``: an outcome every policy decides."""
 
     name: str
@@ -367,7 +334,7 @@ class Decision(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Definition(_Node):
+class Definition(Fieldwise):
     """``define name = expression``: a named condition or amount reused by many rules."""
 
     name: str
@@ -377,7 +344,7 @@ class Definition(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class ParameterValue(_Node):
+class ParameterValue(Fieldwise):
     """One dated value of a parameter."""
 
     expr: Expr
@@ -387,7 +354,7 @@ class ParameterValue(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Parameter(_Node):
+class Parameter(Fieldwise):
     """``parameter contribution_cap: money ... end``: an amount with dated values."""
 
     name: str
@@ -402,7 +369,7 @@ class Parameter(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Rule(_Node):
+class Rule(Fieldwise):
     """A rule, or a row of a table (then ``table`` names it and ``id`` is ``table/row``)."""
 
     id: str
@@ -423,7 +390,7 @@ class Rule(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Table(_Node):
+class Table(Fieldwise):
     """``table id ... row ... end``: rows tried in order, the first that applies decides."""
 
     id: str
@@ -433,7 +400,7 @@ class Table(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Warning(_Node):
+class Warning(Fieldwise):
     """``warning case/… … end`` (waarschuwing): decides nothing; when its condition holds, the evaluation carries
     its sentence."""
 
@@ -449,7 +416,7 @@ class Warning(_Node):
 # ----------------------------------------------------------------------------- the facts of a case
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class FactType(_Node):
+class FactType(Fieldwise):
     """A fact's type as written: ``date``, ``prescriber_kind``, ``indication_code or any text``,
     ``list of prescriber_kind``, each optionally ``, or unknown``."""
 
@@ -466,7 +433,7 @@ class FactType(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class DateOrder(_Node):
+class DateOrder(Fieldwise):
     """``not before insured.insured_from because "…"`` (or ``not after``): a date's place among the case's dates."""
 
     other: str
@@ -476,7 +443,7 @@ class DateOrder(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Fact(_Node):
+class Fact(Fieldwise):
     """``fact insured.born_on: date ... end``: one fact of a case, written in it or computed from others."""
 
     path: str
@@ -514,7 +481,7 @@ class Fact(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class ChoiceOption(_Node):
+class ChoiceOption(Fieldwise):
     """``option gp en "a GP" nl "huisarts"``."""
 
     code: str
@@ -523,7 +490,7 @@ class ChoiceOption(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class ChoiceDecl(_Node):
+class ChoiceDecl(Fieldwise):
     """``choice prescriber_kind option … end``: the codes a choice fact accepts, with their words."""
 
     name: str
@@ -532,7 +499,7 @@ class ChoiceDecl(_Node):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Section(_Node):
+class Section(Fieldwise):
     """``section insured explain en "the insured person" end``: the words of a section of the case file."""
 
     path: str
@@ -546,7 +513,7 @@ Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Warni
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class RuleFile(_Node):
+class RuleFile(Fieldwise):
     """One parsed rule file."""
 
     source: SourceFile = attrs.field(eq=False, repr=False)
