@@ -64,7 +64,10 @@ def import_command(argv: Sequence[str]) -> None:
     name = next((argument for argument in argv if not argument.startswith("-")), None)
     module = COMMANDS.get(name) if name is not None else None
     if module is not None:
-        importlib.import_module(f"rxpolicy.cli.{module}")
+        try:
+            importlib.import_module(f"rxpolicy.cli.{module}")
+        except Exception:  # noqa: BLE001 - reported where it always was: when the command line runs the command
+            pass
 
 
 def main(argv: Sequence[str] | None = None) -> None:
