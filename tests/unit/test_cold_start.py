@@ -74,10 +74,11 @@ def test_eval_imports_no_other_command(_cache_filled: None) -> None:
     assert sorted(commands) == ["rxpolicy.cli.common", "rxpolicy.cli.eval"]
 
 
-def test_the_garbage_collector_runs_again_when_the_command_runs() -> None:
-    # Paused while the command line is imported (rxpolicy.__main__), not for the command itself: `serve` and
-    # `batch` run for hours.
-    report, _ = _probe("policies")
+@pytest.mark.parametrize("command", [["policies"], ["eval", str(CASE)]])
+def test_the_garbage_collector_runs_again_when_the_command_runs(command: list[str]) -> None:
+    # Paused while the command line is imported (rxpolicy.__main__) and while `eval` reads its policy, not for
+    # the commands' work: `serve` and `batch` run for hours, `eval -` reads any number of cases.
+    report, _ = _probe(*command)
     assert report["code"] in (0, None) and report["gc"] is True
 
 
