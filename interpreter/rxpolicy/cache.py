@@ -64,7 +64,7 @@ def engine_digest() -> str:
                 if entry.name.endswith(".py") and entry.is_file():
                     info = entry.stat()
                     found.append((entry.path[len(package):], info.st_size, info.st_mtime_ns))
-                elif entry.is_dir() and entry.name != "__pycache__":
+                elif entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
                     folders.append(entry.path)
     for name, size, modified in sorted(found):
         digest.update(f"{name}\0{size}\0{modified}\0".encode())
