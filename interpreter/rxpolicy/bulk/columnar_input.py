@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from rxpolicy.language.facts import BUILTINS, CaseSchema, FactRef, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FactRef, FieldSpec
 from rxpolicy.language.types import Kind
 
 from .columnar import field_column
@@ -190,7 +190,7 @@ def _values(frame: pl.DataFrame, schema: CaseSchema) -> pl.DataFrame:
 
 def _computed(frame: pl.DataFrame, spec: FieldSpec, schema: CaseSchema) -> pl.Series:
     """A computed fact by its built-in function, once per distinct combination of its arguments."""
-    function = BUILTINS[spec.computed_by].function  # type: ignore[index]
+    function = spec.compute  # the fact's readings bound (leap day birthday), as the per-case builder has them
     arguments = [frame.get_column(field_column(a)) for a in spec.arguments]
     money = [schema.fields[a].type.kind is Kind.MONEY for a in spec.arguments]
     cache: dict[tuple[object, ...], object] = {}

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rxpolicy.language.facts import BUILTINS, CaseSchema, FactRef, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FactRef, FieldSpec
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
@@ -114,7 +114,7 @@ class _Writer:
             spec = schema.fields[path]
             if spec.derived:
                 args = ", ".join(self.var[a] for a in spec.arguments)
-                self.emit(f"{self.var[path]} = {self.const(BUILTINS[spec.computed_by].function)}({args})")  # type: ignore[index]
+                self.emit(f"{self.var[path]} = {self.const(spec.compute)}({args})")
             else:
                 assert isinstance(spec.default, FactRef)
                 self.emit(f"if {self.var[path]} is M: {self.var[path]} = {self.var[spec.default.path]}")

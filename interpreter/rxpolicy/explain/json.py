@@ -66,7 +66,8 @@ def evaluation_dict(evaluation: Evaluation, lang: str = "en", receipt: bool = Tr
     decisions: dict[str, Any] = {}
     for view in decision_views(evaluation, lang):
         first = view.rules[0]
-        entry: dict[str, Any] = {"value": json_value(view.value), **_rule_ref(first, lang, handbook),
+        typ = evaluation.policy.checked.decisions[view.name].type
+        entry: dict[str, Any] = {"value": json_value(view.value, typ), **_rule_ref(first, lang, handbook),
                                  "because": list(view.because)}
         if any(r.inputs for r in view.reasons):
             entry["computation"] = [_computation(r) for r in view.reasons]

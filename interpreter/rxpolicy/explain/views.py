@@ -8,6 +8,7 @@ supporting tests and the tests inside the value it gave; then the sub-decisions 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import attrs
@@ -15,7 +16,7 @@ import attrs
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact, RuleStatus, RuleTrace, Trace
-from rxpolicy.explain.words import fact_sentence
+from rxpolicy.explain.words import fact_sentence, leap_day_text
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import ast
 
@@ -91,14 +92,53 @@ def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
 
 
 def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str]) -> Reason:
-    """A fact with, for a computed amount, the inputs it was computed from."""
+    """A fact with, for a computed amount, the inputs it was computed from (and, where it rests on a 29 February
+    birthday, where that birthday was counted)."""
     sentence = fact_sentence(fact, trace.policy, lang, values)
+    leap_day = _leap_day(trace, fact.node)
+    note = (Reason(sentence=leap_day_text(leap_day, lang)),) if leap_day is not None else ()
     name = _definition(trace, fact)
     if name is None or isinstance(fact.outcome, bool) or name in seen:
-        return Reason(sentence=sentence)
+        return Reason(sentence=sentence, inputs=note)
     inner = [c for f in trace.facts_of(("definition", name)) for c in _concrete(trace, f)]
     inputs = _reasons(trace, inner, lang, values, seen | {name})
-    return Reason(sentence=sentence, inputs=inputs)
+    return Reason(sentence=sentence, inputs=note + tuple(i for i in inputs if i not in note))
+
+
+def _leap_day(trace: Trace, node: ast.Expr) -> str | None:
+    """The reading of a 29 February birthday a test rests on, when the case's person was born on 29 February:
+    a test of an age (`insured.age < 18`) or of a date laid by `birthday(…)`, also through definitions."""
+    policy, case = trace.policy, trace.case_values
+    facts = policy.facts
+
+    def born_on_leap_day(path: str) -> bool:
+        value = case[facts.field_index(path)]
+        return getattr(value, "month", None) == 2 and getattr(value, "day", None) == 29
+
+    if not any(isinstance(v, dt.date) and v.month == 2 and v.day == 29 for v in case):
+        return None  # the common case: nothing to look for
+    todo, seen = [node], set()
+    while todo:
+        current = todo.pop()
+        if isinstance(current, ast.Name):
+            resolved = policy.checked.names.get(id(current))
+            if resolved is None:
+                continue
+            if resolved.kind is SymbolKind.FIELD:
+                spec = facts.fields[resolved.target]
+                if spec.leap_day_birthday is not None and born_on_leap_day(spec.arguments[0]):
+                    return spec.leap_day_birthday
+            elif resolved.kind is SymbolKind.DEFINITION and resolved.target not in seen:
+                seen.add(resolved.target)
+                todo.append(policy.checked.definitions[resolved.target].expr)
+            continue
+        if isinstance(current, ast.Call) and current.function == "birthday":
+            born = current.args[0]
+            resolved = policy.checked.names.get(id(born)) if isinstance(born, ast.Name) else None
+            if resolved is not None and resolved.kind is SymbolKind.FIELD and born_on_leap_day(resolved.target):
+                return facts.leap_day_birthday
+        todo.extend(ast.children(current))
+    return None
 
 
 def _reasons(trace: Trace, facts: list[Fact], lang: str, values: Mapping[str, object],

@@ -20,10 +20,10 @@ from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import types as t
 from rxpolicy.language.types import Kind, Type
-from rxpolicy.language.values import Duration, SupplyLimit, Unit, format_money
+from rxpolicy.language.values import Duration, Rounding, SupplyLimit, Unit, format_money
 
-__all__ = ["LANGUAGES", "fact_sentence", "interpretations", "layer_text", "rejection_text", "value_text", "json_value",
-           "term"]
+__all__ = ["LANGUAGES", "fact_sentence", "interpretations", "layer_text", "leap_day_text", "rejection_text",
+           "rounding_text", "value_text", "json_value", "term"]
 
 LANGUAGES = ("en", "nl")
 #: Types whose text values are codes of a choice (a list holds codes of its choice).
@@ -73,6 +73,9 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         return term("not applicable", lang)
     if isinstance(value, bool):
         return term("yes" if value else "no", lang)
+    if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
+        number = str(value).replace(".", ",") if lang == "nl" else str(value)  # 2.50 rounded to 2 decimals: no €
+        return f"{number} %" if typ.kind is Kind.PERCENT else number
     if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
         amount = format_money(value)
         return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
@@ -93,6 +96,33 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         words = typ.words.get(value) if typ is not None and typ.kind in _CHOICE_KINDS and typ.words else None
         return (words.get(lang) or words["en"]) if words else value.replace("_", " ")
     return str(value)
+
+
+#: Rounding modes in Dutch: the words before "afgerond" and after the unit (``down`` and ``up`` go toward and
+#: away from zero, as for money).
+_ROUNDING_NL = MappingProxyType({"half up": ("afgerond", " (een half naar boven)"),
+                                 "half even": ("afgerond", " (een half naar het even getal)"),
+                                 "down": ("naar beneden afgerond", ""), "up": ("naar boven afgerond", "")})
+_ROUNDING_UNITS_NL = MappingProxyType({"whole euros": "hele euro's", "cents": "centen",
+                                       "a whole number": "een geheel getal"})
+
+
+def rounding_text(rounding: Rounding, lang: str = "en") -> str:
+    """A rounding step in words: "rounded down to a whole number", "naar beneden afgerond op een geheel getal"."""
+    if lang != "nl":
+        return f"rounded {rounding.written}"
+    before, after = _ROUNDING_NL[rounding.mode]
+    unit = (f"{rounding.places} {'decimaal' if rounding.places == 1 else 'decimalen'}"
+            if rounding.unit == "decimals" else _ROUNDING_UNITS_NL[rounding.unit])
+    return f"{before} op {unit}{after}"
+
+
+def leap_day_text(leap_day: str, lang: str = "en") -> str:
+    """Where a 29 February birthday was counted, said beside an age or birthday that rests on it."""
+    if lang == "nl":
+        day = {"1 March": "1 maart", "28 February": "28 februari"}[leap_day]
+        return f"geboren op 29 februari: in een jaar zonder 29 februari telt de verjaardag op {day}"
+    return f"born on 29 February: in a year without 29 February the birthday counts on {leap_day}"
 
 
 def rejection_text(rule: RuleMeta, lang: str = "en") -> str:
@@ -125,10 +155,15 @@ def layer_text(rule: RuleMeta, lang: str = "en") -> str:
     return rule.layer
 
 
-def json_value(value: object) -> object:
-    """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``."""
+def json_value(value: object, typ: Type | None = None) -> object:
+    """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``.
+
+    ``typ``, where known, keeps a number or percentage with all its decimals (``"0.125"``); without it a decimal
+    value of two or more decimals is taken for money."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
+        return str(value)
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         money = isinstance(exponent, int) and exponent <= -2
@@ -138,12 +173,14 @@ def json_value(value: object) -> object:
     if isinstance(value, (Duration, dt.date)):
         return str(value) if isinstance(value, Duration) else value.isoformat()
     if isinstance(value, tuple):
-        return [json_value(v) for v in value]
+        return [json_value(v, typ) for v in value]
     return str(value)
 
 
 def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
     """What a test is about: a case field's noun, a decision's description, or the text as written."""
+    if isinstance(node, ast.Rounded):
+        return f"{_subject(node.operand, policy, lang)}, {rounding_text(node.rounding, lang)}"
     if isinstance(node, ast.Name):
         resolved = policy.checked.names.get(id(node))
         if resolved and resolved.kind is SymbolKind.FIELD:

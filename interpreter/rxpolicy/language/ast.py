@@ -154,7 +154,8 @@ class Arith:
 
 @attrs.frozen(kw_only=True)
 class Rounded:
-    """``A rounded half up to whole euros``: the one place rounding happens."""
+    """``A rounded half up to whole euros`` (money) or ``A rounded down to a whole number`` / ``to 2 decimals``
+    (a number or percentage): the one place rounding happens."""
 
     operand: Expr
     rounding: Rounding
@@ -472,6 +473,10 @@ class Fact:
     stands_for: str | None
     #: ``fixed because "…"``: a fact no one can change at the counter, so a what-if never proposes it.
     fixed: str | None = None
+    #: ``leap day birthday on 1 March`` (or ``on 28 February``): where a 29 February birthday falls in a year
+    #: without 29 February, for a fact that counts birthdays (``whole_years_between``); with its place.
+    leap_day_birthday: str | None = None
+    leap_day_span: Span | None = attrs.field(default=None, eq=False, repr=False)
     span: Span = _span
     path_span: Span = _span
 
