@@ -91,18 +91,24 @@ def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
     return [c for f in failing for c in _concrete(trace, f)] or [fact]
 
 
-def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str]) -> Reason:
+def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str],
+            leap_born: bool) -> Reason:
     """A fact with, for a computed amount, the inputs it was computed from (and, where it rests on a 29 February
-    birthday, where that birthday was counted)."""
+    birthday, where that birthday was counted; ``leap_born``: the case holds a 29 February date at all)."""
     sentence = fact_sentence(fact, trace.policy, lang, values)
-    leap_day = _leap_day(trace, fact.node)
+    leap_day = _leap_day(trace, fact.node) if leap_born else None
     note = (Reason(sentence=leap_day_text(leap_day, lang)),) if leap_day is not None else ()
     name = _definition(trace, fact)
     if name is None or isinstance(fact.outcome, bool) or name in seen:
         return Reason(sentence=sentence, inputs=note)
     inner = [c for f in trace.facts_of(("definition", name)) for c in _concrete(trace, f)]
-    inputs = _reasons(trace, inner, lang, values, seen | {name})
+    inputs = _reasons(trace, inner, lang, values, seen | {name}, leap_born)
     return Reason(sentence=sentence, inputs=note + tuple(i for i in inputs if i not in note))
+
+
+def _holds_leap_day(trace: Trace) -> bool:
+    """Whether the case holds a 29 February date (only then can a test rest on a 29 February birthday)."""
+    return any(isinstance(v, dt.date) and v.month == 2 and v.day == 29 for v in trace.case_values)
 
 
 def _leap_day(trace: Trace, node: ast.Expr) -> str | None:
@@ -115,8 +121,6 @@ def _leap_day(trace: Trace, node: ast.Expr) -> str | None:
         value = case[facts.field_index(path)]
         return getattr(value, "month", None) == 2 and getattr(value, "day", None) == 29
 
-    if not any(isinstance(v, dt.date) and v.month == 2 and v.day == 29 for v in case):
-        return None  # the common case: nothing to look for
     todo, seen = [node], set()
     while todo:
         current = todo.pop()
@@ -142,10 +146,12 @@ def _leap_day(trace: Trace, node: ast.Expr) -> str | None:
 
 
 def _reasons(trace: Trace, facts: list[Fact], lang: str, values: Mapping[str, object],
-             seen: frozenset[str] = frozenset()) -> tuple[Reason, ...]:
+             seen: frozenset[str] = frozenset(), leap_born: bool | None = None) -> tuple[Reason, ...]:
+    if leap_born is None:  # looked up once per tree of reasons, not per fact
+        leap_born = _holds_leap_day(trace)
     found: dict[str, Reason] = {}
     for fact in facts:
-        reason = _reason(trace, fact, lang, values, seen)
+        reason = _reason(trace, fact, lang, values, seen, leap_born)
         found.setdefault(reason.sentence, reason)
     return tuple(found.values())
 
