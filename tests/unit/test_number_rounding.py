@@ -253,3 +253,32 @@ def test_rxpolicy_check_and_fmt_take_a_rounded_number(tmp_path: Path) -> None:
     formatted = subprocess.run([str(cli), "fmt", "--check", str(tmp_path / "p")], capture_output=True, text=True,
                                timeout=300)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_the_columns_leave_a_rounded_number_to_the_per_case_evaluator(whole: dict[str, CompiledPolicy]) -> None:
+    import pyarrow as pa
+
+    from rxpolicy.bulk.columnar import compile_columnar, evaluate_columnar
+    from rxpolicy.bulk.core import select_decisions
+    from rxpolicy.bulk.records import Chunk
+    from rxpolicy.bulk.run import BatchRun, evaluate_chunk
+    from rxpolicy.bulk.synth_files import claims_table
+
+    policy = whole["half even"]
+    compiled = compile_columnar(policy)
+    assert compiled.unsupported() and all("a number rounded" in line for line in compiled.unsupported())
+    records = [{"dispensed_on": "2025-03-14", "insured.born_on": "1970-05-01", "prescription.prescriber": "gp",
+                "medicine.name": "x", "medicine.atc": "C08CA01", "medicine.price": "5.00",
+                "dispensing.supply_days": n} for n in (2, 6, 10, 14)]
+    chunk = Chunk(index=0, first=1, count=len(records), table=claims_table(records))
+    selection = select_decisions(policy)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    expected = evaluate_chunk(per_case, chunk)
+
+    def fallback(positions: list[int]) -> pa.Table:
+        return expected.take(positions)
+
+    got = evaluate_columnar(compiled, chunk, selection, fallback, {})
+    assert got.equals(expected)
+    assert got.column("level").to_pylist() == ["0", "2", "2", "4"]   # 0.5, 1.5, 2.5, 3.5 half even

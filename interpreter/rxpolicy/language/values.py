@@ -153,7 +153,7 @@ def days_in_year(year: int) -> int:
 
 
 #: The rounding modes a rule may write, with their :mod:`decimal` modes (``down`` and ``up`` go toward and away
-#: from zero, as :mod:`decimal` and the law's examples do: -1.5 rounded down is -1).
+#: from zero, as :mod:`decimal`'s do: -1.5 rounded down is -1, rounded half up -2).
 ROUNDING_MODES: Mapping[str, str] = MappingProxyType(
     {"half up": ROUND_HALF_UP, "half even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP})
 #: What a rule may round to: money to ``whole euros`` or ``cents``; a number or percentage to ``a whole number``

@@ -50,8 +50,9 @@ _FUNCTIONS: dict[str, tuple[tuple[Kind, ...], Type]] = {
     "birthday": ((Kind.DATE, Kind.NUMBER), t.DATE),
 }
 _KIND_WORDS = {Kind.DATE: "a date", Kind.NUMBER: "a number"}
-#: Functions that give a whole number whenever their arguments are whole (`year_of`: always).
+#: Functions that always give a whole number, and those that do when their arguments are whole.
 _WHOLE_FUNCTIONS = frozenset({"days_between", "year_of", "month_of", "day_of", "quotient"})
+_WHOLE_OF_WHOLE_FUNCTIONS = frozenset({"remainder", "min", "max"})
 
 Lookup = Callable[[str], tuple[SymbolKind, Type] | None]
 
@@ -308,6 +309,7 @@ class ExprChecker:
                 return False
             if resolved.kind is SymbolKind.FIELD:
                 spec = self.fields[resolved.target]
+                # Every built-in a number fact is computed by counts (years, days): its value is whole.
                 return spec.whole is not None or (spec.derived and spec.type.kind is Kind.NUMBER)
             return resolved.kind is SymbolKind.DEFINITION and self.whole_definition(resolved.target)
         if isinstance(node, ast.Arith):
@@ -317,9 +319,8 @@ class ExprChecker:
         if isinstance(node, ast.IfThenElse):
             return self.whole(node.then) and self.whole(node.otherwise)
         if isinstance(node, ast.Call):
-            if node.function in ("year_of", "month_of", "day_of", "days_between"):
-                return True
-            return node.function in ("quotient", "min", "max", "remainder") and all(self.whole(a) for a in node.args)
+            return node.function in _WHOLE_FUNCTIONS or (
+                node.function in _WHOLE_OF_WHOLE_FUNCTIONS and all(self.whole(a) for a in node.args))
         return False
 
     def whole_definition(self, name: str) -> bool:
