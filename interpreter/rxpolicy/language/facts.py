@@ -90,9 +90,11 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({
 })
 
 
-#: The birthday-counting built-ins with each reading of a 29 February birthday bound, made once.
+#: The birthday-counting built-ins with each reading of a 29 February birthday bound, made once. The default
+#: reading is each function's own default, so the common case calls it directly (a partial costs ~0.5 µs a case).
 _BIRTHDAY_FUNCTIONS: Mapping[tuple[str, str], Callable[..., object]] = MappingProxyType({
-    (name, leap_day): functools.partial(builtin.function, leap_day=leap_day)
+    (name, leap_day): builtin.function if leap_day == DEFAULT_LEAP_DAY_BIRTHDAY
+    else functools.partial(builtin.function, leap_day=leap_day)
     for name, builtin in BUILTINS.items() if builtin.counts_birthdays for leap_day in LEAP_DAY_BIRTHDAYS})
 
 
