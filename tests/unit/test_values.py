@@ -127,6 +127,25 @@ def test_the_age_counts_the_birthdays_birthday_lays(born: dt.date, on: dt.date, 
         assert birthday(born, age, reading) <= on < birthday(born, age + 1, reading)
 
 
+def test_whole_years_between_is_the_birthday_laid_by_month_arithmetic() -> None:
+    # The age compares the birthday without building it; it must be the birthday `add_months` lays, for every
+    # birth day of a leap cycle and days around it: 28 February for a 29 February birthday in a common year
+    # under the month rule, the day after (1 March) under the Dutch reading.
+    births = [dt.date(1996, 1, 1) + dt.timedelta(days=d) for d in range(0, 4 * 366, 3)] + [dt.date(2000, 2, 29)]
+    days = [dt.date(year, month, day) for year in (2023, 2024, 2025, 2100) for month in (1, 2, 3, 12)
+            for day in (1, 27, 28, 29, 30, 31) if day <= calendar.monthrange(year, month)[1]]
+    for born in births:
+        for on in days:
+            years = on.year - born.year
+            laid = add_months(born, 12 * years)
+            expected = years - 1 if laid > on else years
+            assert whole_years_between(born, on, "28 February") == expected, (born, on)
+            if (born.month, born.day) == (2, 29) and laid.day == 28:
+                laid += dt.timedelta(days=1)
+            expected = years - 1 if laid > on else years
+            assert whole_years_between(born, on) == whole_years_between(born, on, "1 March") == expected, (born, on)
+
+
 @pytest.mark.parametrize(("year", "count"), [(2023, 365), (2024, 366), (2025, 365), (1900, 365), (2000, 366),
                                              (2100, 365)])
 def test_days_in_year(year: int, count: int) -> None:

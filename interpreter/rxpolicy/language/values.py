@@ -141,7 +141,8 @@ def whole_years_between(born: dt.date, on: dt.date, leap_day: str = DEFAULT_LEAP
     if day == 29 and month == 2 and leap_day == "28 February" and not calendar.isleap(on.year):
         day = 28
     years = on.year - born.year
-    # Comparing (month, day) is the 1 March reading: 28 February comes before a 29 February birthday.
+    # Compared without building the birthday (a case's age is worked out whenever a case is read); comparing
+    # (month, day) is the 1 March reading: 28 February comes before a 29 February birthday.
     if on.month < month or (on.month == month and on.day < day):
         years -= 1
     return years
