@@ -8,14 +8,16 @@ supporting tests and the tests inside the value it gave; then the sub-decisions 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import attrs
 
-from rxpolicy.engine.evaluate import Evaluation
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.engine.evaluate import DecisionResult, Evaluation
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact, RuleStatus, RuleTrace, Trace
-from rxpolicy.explain.words import fact_sentence
+from rxpolicy.explain.words import fact_sentence, leaf_sentence_makers
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import ast
 
@@ -72,8 +74,34 @@ def because_facts(trace: Trace, rule: RuleMeta, *, with_value: bool = True) -> l
     return [concrete for fact in facts for concrete in _concrete(trace, fact)]
 
 
+def _leaf_definitions(policy: CompiledPolicy) -> tuple[str | None, ...]:
+    """Per traced test (by leaf index): the definition it reads, if it is one (worked out once per policy)."""
+    def make() -> tuple[str | None, ...]:
+        names = policy.checked.names
+        found = []
+        for leaf in policy.leaves:
+            resolved = names.get(id(leaf.node))
+            found.append(resolved.target if resolved is not None and resolved.kind is SymbolKind.DEFINITION else None)
+        return tuple(found)
+    definitions: tuple[str | None, ...] = policy.memo.get("leaf definitions", make)
+    return definitions
+
+
+def _or_definitions(policy: CompiledPolicy) -> frozenset[str]:
+    """The definitions that are an `or` of tests (each failing test is a reason when one fails)."""
+    def make() -> frozenset[str]:
+        return frozenset(name for name, d in policy.checked.definitions.items()
+                         if isinstance(d.expr, ast.BoolOp) and d.expr.op == "or")
+    found: frozenset[str] = policy.memo.get("or definitions", make)
+    return found
+
+
 def _definition(trace: Trace, fact: Fact) -> str | None:
-    resolved = trace.policy.checked.names.get(id(fact.node))
+    policy = trace.policy
+    index = fact.leaf.index
+    if index < len(policy.leaves) and policy.leaves[index] is fact.leaf:
+        return _leaf_definitions(policy)[index]
+    resolved = policy.checked.names.get(id(fact.node))
     return resolved.target if resolved is not None and resolved.kind is SymbolKind.DEFINITION else None
 
 
@@ -85,14 +113,18 @@ def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
     tests = tuple(f for f in trace.facts_of(("definition", name)) if not f.outcome)
     # A definition that is an `or` of tests failed because every one of them did: each is a reason. For any
     # other shape one failing test explains it.
-    expr = trace.policy.checked.definitions[name].expr
-    failing = tests if isinstance(expr, ast.BoolOp) and expr.op == "or" else _first_failure(tests)
+    failing = tests if name in _or_definitions(trace.policy) else _first_failure(tests)
     return [c for f in failing for c in _concrete(trace, f)] or [fact]
 
 
 def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str]) -> Reason:
     """A fact with, for a computed amount, the inputs it was computed from."""
-    sentence = fact_sentence(fact, trace.policy, lang, values)
+    policy = trace.policy
+    index = fact.leaf.index
+    if index < len(policy.leaves) and policy.leaves[index] is fact.leaf:  # the maker made once per policy
+        sentence = leaf_sentence_makers(policy, lang)[index](fact.observed, fact.outcome, values)
+    else:
+        sentence = fact_sentence(fact, policy, lang, values)
     name = _definition(trace, fact)
     if name is None or isinstance(fact.outcome, bool) or name in seen:
         return Reason(sentence=sentence)
@@ -120,7 +152,8 @@ def rule_because(evaluation: Evaluation, rule: RuleMeta, lang: str = "en") -> tu
     trace = evaluation.trace
     if trace is None:
         return ()
-    return tuple(r.sentence for r in _reasons(trace, because_facts(trace, rule), lang, evaluation.values_by_name))
+    with trace.explaining():
+        return tuple(r.sentence for r in _reasons(trace, because_facts(trace, rule), lang, evaluation.values_by_name))
 
 
 def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason, ...]:
@@ -128,7 +161,8 @@ def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason
     trace = evaluation.trace
     if trace is None:
         return ()
-    return _decision_reasons(trace, evaluation[name].rules, lang, evaluation.values_by_name)
+    with trace.explaining():
+        return _decision_reasons(trace, evaluation[name].rules, lang, evaluation.values_by_name)
 
 
 def _decision_reasons(trace: Trace, rules: tuple[RuleMeta, ...], lang: str,
@@ -142,18 +176,25 @@ def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionVi
     views = []
     trace = evaluation.trace
     values = evaluation.values_by_name
-    for result in evaluation:
-        overridden: tuple[RuleTrace, ...] = ()
-        reasons_: tuple[Reason, ...] = ()
-        if trace is not None:
-            # Only a rule with exceptions can be set aside by one (a rule that held and has none decided, or its
-            # decision would have been a conflict): only those are traced, and in full only the ones set aside.
-            deciders = tuple(r.index for r in result.rules)
-            exceptions = evaluation.policy.exceptions_of
-            overridden = tuple(trace.rule_trace(r, deciders) for r in evaluation.policy.rules_for[result.name]
-                               if exceptions[r.index] and r.index not in deciders
-                               and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
-            reasons_ = _decision_reasons(trace, result.rules, lang, values)
-        views.append(DecisionView(name=result.name, value=result.value, rules=result.rules,
-                                  reasons=reasons_, overridden=overridden))
+    with trace.explaining() if trace is not None else contextlib.nullcontext():
+        for result in evaluation:
+            views.append(_decision_view(evaluation, trace, result, lang, values))
     return tuple(views)
+
+
+def _decision_view(evaluation: Evaluation, trace: Trace | None, result: DecisionResult, lang: str,
+                   values: Mapping[str, object]) -> DecisionView:
+    """What a renderer shows of one decision."""
+    overridden: tuple[RuleTrace, ...] = ()
+    reasons_: tuple[Reason, ...] = ()
+    if trace is not None:
+        # Only a rule with exceptions can be set aside by one (a rule that held and has none decided, or its
+        # decision would have been a conflict): only those are traced, and in full only the ones set aside.
+        deciders = tuple(r.index for r in result.rules)
+        exceptions = evaluation.policy.exceptions_of
+        overridden = tuple(trace.rule_trace(r, deciders) for r in evaluation.policy.rules_for[result.name]
+                           if exceptions[r.index] and r.index not in deciders
+                           and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
+        reasons_ = _decision_reasons(trace, result.rules, lang, values)
+    return DecisionView(name=result.name, value=result.value, rules=result.rules,
+                        reasons=reasons_, overridden=overridden)
