@@ -93,3 +93,11 @@ def test_the_dict_is_fresh_each_time(evaluations: list[Evaluation]) -> None:
     again = evaluation_dict(evaluations[0])
     assert again["decisions"][name]["rule"] != "changed" and "changed" not in again["decisions"][name]["cites"]
     assert "changed" not in evaluation_json(evaluations[0])
+
+
+def test_without_the_c_encoder(evaluations: list[Evaluation], monkeypatch: pytest.MonkeyPatch) -> None:
+    import rxpolicy.explain.json as module
+
+    monkeypatch.setattr(module, "_C_COMPACT", None)  # as on a Python built without the json accelerator
+    for evaluation in evaluations[:30]:
+        assert evaluation_json(evaluation, indent=None) == by_definition(evaluation, None)

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Union
 
 import attrs
@@ -54,20 +54,20 @@ _Step = Union[str, _Field, _Section]
 def _value(value: object, money: bool) -> str:
     """One value as ``json.dumps`` writes it after :meth:`Case.to_mapping` made it plain."""
     kind = type(value)
-    if kind is str:
-        return _ENCODE(value)  # type: ignore[arg-type]
+    if isinstance(value, str) and kind is str:
+        return _ENCODE(value)
     if value is None:
         return "null"
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
-    if kind is dt.date:
-        return '"' + value.isoformat() + '"'  # type: ignore[attr-defined]
-    if kind is Decimal:
-        return '"' + (format_money(value) if money else format(value, "f")) + '"'  # type: ignore[arg-type]
-    if kind is tuple and all(type(v) is str for v in value):  # type: ignore[attr-defined]
-        return "[" + ", ".join(_ENCODE(v) for v in value) + "]"  # type: ignore[attr-defined]
+        return int.__repr__(value)
+    if isinstance(value, dt.date) and kind is dt.date:
+        return '"' + value.isoformat() + '"'
+    if isinstance(value, Decimal) and kind is Decimal:
+        return '"' + (format_money(value) if money else format(value, "f")) + '"'
+    if isinstance(value, tuple) and kind is tuple and all(type(v) is str for v in value):
+        return "[" + ", ".join(_ENCODE(v) for v in value) + "]"
     # Anything else (not produced by today's case builder): made plain as Case.to_mapping does, then written
     # as the mapping would be.
     plain: object = value
@@ -134,7 +134,7 @@ def canonical_writer(schema: CaseSchema) -> CanonicalWriter | None:
     merged: list[_Step] = []
     for step in steps:  # neighbouring texts joined: fewer steps per case
         if merged and type(step) is str and type(merged[-1]) is str:
-            merged[-1] = merged[-1] + step  # type: ignore[operator]
+            merged[-1] = str(merged[-1]) + step
         else:
             merged.append(step)
     return CanonicalWriter(tuple(merged))

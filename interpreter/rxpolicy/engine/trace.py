@@ -76,7 +76,7 @@ class Trace:
     asks, by the period's generated explainers, and kept.
     """
 
-    __slots__ = ("policy", "epoch", "case_values", "decision_values", "_facts", "_outcomes", "_context")
+    __slots__ = ("policy", "epoch", "case_values", "decision_values", "_facts", "_outcomes", "_records", "_context")
 
     def __init__(self, *, policy: CompiledPolicy, epoch: Epoch, case_values: tuple[object, ...],
                  decision_values: tuple[object, ...]) -> None:
@@ -88,6 +88,8 @@ class Trace:
         self.decision_values = decision_values
         self._facts: dict[tuple[str, object], tuple[Fact, ...]] = {}
         self._outcomes: dict[int, bool | None] = {}
+        #: The records of a rule's explainer run to find its outcome, until its facts are asked for.
+        self._records: dict[tuple[str, object], list[tuple[int, object, object]]] = {}
         #: The engine's decimal context entered by :meth:`explaining` (in whichever thread entered it last).
         self._context: decimal.Context | None = None
 
@@ -128,16 +130,19 @@ class Trace:
         """The tests of one rule's `when` (('rule', i)), its values (('value', i)) or a definition."""
         found = self._facts.get(owner)
         if found is None:
-            _, records = self._explain(owner)
-            leaves = self.policy.leaves
+            records = self._records.pop(owner, None)  # kept by outcome(), which ran the same explainer
+            if records is None:
+                _, records = self._explain(owner)
+            policy = self.policy
+            leaves = policy.leaves
+            # An explainer also records the tests of the definitions it computes inline: only the owner's count.
+            own = policy.memo.get("leaves by owner", lambda: _leaves_by_owner(leaves)).get(owner, frozenset())
             seen: set[int] = set()
             facts = []
             for leaf_index, observed, outcome in records:
-                if leaf_index not in seen:
-                    leaf = leaves[leaf_index]
-                    if leaf.owner == owner:
-                        seen.add(leaf_index)
-                        facts.append(Fact(leaf=leaf, observed=observed, outcome=outcome))
+                if leaf_index in own and leaf_index not in seen:
+                    seen.add(leaf_index)
+                    facts.append(Fact(leaf=leaves[leaf_index], observed=observed, outcome=outcome))
             found = self._facts[owner] = tuple(facts)
         return found
 
@@ -151,7 +156,14 @@ class Trace:
             return self._outcomes[rule.index]
         held: bool | None = None
         if rule.index in self.epoch.rules_in_force and self._reached(rule):
-            held = True if rule.rule.when is None else bool(self._explain(("rule", rule.index))[0])
+            if rule.rule.when is None:
+                held = True
+            else:
+                owner = ("rule", rule.index)
+                result, records = self._explain(owner)
+                held = bool(result)
+                if owner not in self._facts:  # the tests it made, should an explanation ask for them next
+                    self._records[owner] = records
         self._outcomes[rule.index] = held
         return held
 
@@ -184,3 +196,11 @@ class Trace:
         return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)) if evaluated else (),
                          value_facts=self.facts_of(("value", rule.index)) if status is RuleStatus.DECIDED else (),
                          beaten_by=beaten_by)
+
+
+def _leaves_by_owner(leaves: tuple[LeafMeta, ...]) -> dict[tuple[str, object], frozenset[int]]:
+    """Owner → the indices of its traced tests (worked out once per policy)."""
+    found: dict[tuple[str, object], set[int]] = {}
+    for leaf in leaves:
+        found.setdefault(leaf.owner, set()).add(leaf.index)
+    return {owner: frozenset(indices) for owner, indices in found.items()}

@@ -207,8 +207,17 @@ def _unencodable(value: object) -> object:
 
 #: Python's C encoder made once, as ``json.dumps(…, ensure_ascii=False, separators=(",", ":"))`` makes it per
 #: call (building it costs more than encoding a list of sentences). No circular check: the data is a tree.
-_COMPACT = c_make_encoder(None, _unencodable, encode_basestring, None, ":", ",", False, False, True) if c_make_encoder \
-    else json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).iterencode
+_C_COMPACT = (c_make_encoder(None, _unencodable, encode_basestring, None, ":", ",", False, False, True)
+              if c_make_encoder is not None else None)
+_PY_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ENCODE: Callable[[str], str] = encode_basestring
+
+
+def _compact(value: object) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``."""
+    if _C_COMPACT is not None:
+        return "".join(_C_COMPACT(value, 0))
+    return _PY_COMPACT.encode(value)
 
 
 class _Writer:
@@ -247,8 +256,8 @@ class _Writer:
 
     def _member(self, key: str, value: Any, depth: int) -> str:
         if self.indent is None:
-            return encode_basestring(key) + ":" + self.value(value, depth + 1)  # type: ignore[no-any-return]
-        return self.pad(depth + 1) + encode_basestring(key) + ": " + self.value(value, depth + 1)  # type: ignore
+            return _ENCODE(key) + ":" + self.value(value, depth + 1)
+        return self.pad(depth + 1) + _ENCODE(key) + ": " + self.value(value, depth + 1)
 
     def _shared(self, shared: _Shared, depth: int) -> str:
         members = shared.make()
@@ -261,21 +270,21 @@ class _Writer:
         if kind is _Object:
             return self.object(value.members, depth)
         if kind is str:
-            return encode_basestring(value)  # type: ignore[no-any-return]
+            return _ENCODE(value)
         if kind is list and value and type(value[0]) is _Object:
             if self.indent is None:
                 return "[" + ",".join(self.value(v, depth + 1) for v in value) + "]"
             pad = self.pad(depth + 1)
             return "[\n" + ",\n".join(pad + self.value(v, depth + 1) for v in value) + "\n" + self.pad(depth) + "]"
         if self.indent is None:
-            return "".join(_COMPACT(value, 0))
+            return _compact(value)
         return self._pretty(value, depth)
 
     def _pretty(self, value: Any, depth: int) -> str:
         """What ``json.dumps(value, indent=…, ensure_ascii=False)`` writes, its inner lines indented to ``depth``."""
         kind = type(value)
         if kind is str:
-            return encode_basestring(value)  # type: ignore[no-any-return]
+            return _ENCODE(value)
         if value is None:
             return "null"
         if kind is bool:
@@ -292,7 +301,7 @@ class _Writer:
             if not value:
                 return "{}"
             pad = self.pad(depth + 1)
-            return ("{\n" + ",\n".join(pad + encode_basestring(k) + ": " + self._pretty(v, depth + 1)
+            return ("{\n" + ",\n".join(pad + _ENCODE(k) + ": " + self._pretty(v, depth + 1)
                                          for k, v in value.items()) + "\n" + self.pad(depth) + "}")
         # Anything else (a float, keys that are not texts): Python's own encoder, re-indented (JSON strings hold
         # no raw newline, so every newline is layout).

@@ -8,7 +8,6 @@ supporting tests and the tests inside the value it gave; then the sub-decisions 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 
 import attrs
@@ -17,7 +16,7 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import DecisionResult, Evaluation
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.engine.trace import Fact, RuleStatus, RuleTrace, Trace
-from rxpolicy.explain.words import fact_sentence, leaf_sentence_makers
+from rxpolicy.explain.words import leaf_sentence_makers
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import ast
 
@@ -55,25 +54,6 @@ def _first_failure(facts: tuple[Fact, ...]) -> tuple[Fact, ...]:
     return (failing[-1],) if failing else ()
 
 
-def because_facts(trace: Trace, rule: RuleMeta, *, with_value: bool = True) -> list[Fact]:
-    """The recorded tests and inputs a deciding rule rested on, in reading order.
-
-    Of the rules it is an exception to, only the conditions count: their values were set aside, never
-    computed, and working them out could fail where evaluation did not.
-    """
-    policy = trace.policy
-    facts: list[Fact] = []
-    for earlier in policy.rows_above[rule.index]:
-        if trace.outcome(earlier) is False:
-            facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
-    for parent in policy.parents_of[rule.index]:
-        facts.extend(because_facts(trace, parent, with_value=False))
-    facts.extend(f for f in trace.facts_of(("rule", rule.index)) if f.holds)
-    if with_value:
-        facts.extend(trace.facts_of(("value", rule.index)))
-    return [concrete for fact in facts for concrete in _concrete(trace, fact)]
-
-
 def _leaf_definitions(policy: CompiledPolicy) -> tuple[str | None, ...]:
     """Per traced test (by leaf index): the definition it reads, if it is one (worked out once per policy)."""
     def make() -> tuple[str | None, ...]:
@@ -96,50 +76,131 @@ def _or_definitions(policy: CompiledPolicy) -> frozenset[str]:
     return found
 
 
-def _definition(trace: Trace, fact: Fact) -> str | None:
-    policy = trace.policy
-    index = fact.leaf.index
-    if index < len(policy.leaves) and policy.leaves[index] is fact.leaf:
-        return _leaf_definitions(policy)[index]
-    resolved = policy.checked.names.get(id(fact.node))
-    return resolved.target if resolved is not None and resolved.kind is SymbolKind.DEFINITION else None
+class _Reader:
+    """Works out the reasons of one evaluation's decisions in one language.
+
+    What a decision rests on is often what another rests on too (the minimum and maximum supply of one table
+    row, the amounts an insurer's share and the patient's share are computed from): each rule's facts, each
+    failed definition's failing tests and each fact's reason are worked out once per rendering and reused.
+    The facts are the trace's own (kept by it), so they are found again by identity.
+    """
+
+    __slots__ = ("trace", "lang", "values", "makers", "definitions", "ors", "_because", "_concrete", "_reason")
+
+    def __init__(self, trace: Trace, lang: str, values: Mapping[str, object]) -> None:
+        policy = trace.policy
+        self.trace = trace
+        self.lang = lang
+        self.values = values
+        self.makers = leaf_sentence_makers(policy, lang)
+        self.definitions = _leaf_definitions(policy)
+        self.ors = _or_definitions(policy)
+        self._because: dict[tuple[int, bool], list[Fact]] = {}
+        self._concrete: dict[int, list[Fact]] = {}
+        self._reason: dict[int, tuple[Reason, frozenset[str]]] = {}
+
+    def because_facts(self, rule: RuleMeta, with_value: bool = True) -> list[Fact]:
+        """See :func:`because_facts`."""
+        key = (rule.index, with_value)
+        found = self._because.get(key)
+        if found is not None:
+            return found
+        trace = self.trace
+        policy = trace.policy
+        facts: list[Fact] = []
+        for earlier in policy.rows_above[rule.index]:
+            if trace.outcome(earlier) is False:
+                facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
+        for parent in policy.parents_of[rule.index]:
+            facts.extend(self.because_facts(parent, with_value=False))
+        facts.extend(f for f in trace.facts_of(("rule", rule.index)) if f.holds)
+        if with_value:
+            facts.extend(trace.facts_of(("value", rule.index)))
+        found = self._because[key] = [concrete for fact in facts for concrete in self.concrete(fact)]
+        return found
+
+    def concrete(self, fact: Fact) -> list[Fact]:
+        """A yes/no definition that did not hold is shown by the test inside it that failed (more telling than
+        'not: …')."""
+        found = self._concrete.get(id(fact))
+        if found is not None:
+            return found
+        name = self.definitions[fact.leaf.index]
+        if name is None or not isinstance(fact.outcome, bool) or fact.outcome:
+            found = [fact]
+        else:
+            tests = tuple(f for f in self.trace.facts_of(("definition", name)) if not f.outcome)
+            # A definition that is an `or` of tests failed because every one of them did: each is a reason. For
+            # any other shape one failing test explains it.
+            failing = tests if name in self.ors else _first_failure(tests)
+            found = [c for f in failing for c in self.concrete(f)] or [fact]
+        self._concrete[id(fact)] = found
+        return found
+
+    def reason(self, fact: Fact, seen: frozenset[str]) -> Reason:
+        """A fact with, for a computed amount, the inputs it was computed from (``seen``: the definitions being
+        expanded above it, which are not expanded again)."""
+        return self._reason_expanded(fact, seen)[0]
+
+    def _reason_expanded(self, fact: Fact, seen: frozenset[str]) -> tuple[Reason, frozenset[str] | None]:
+        """The reason, and the definitions expanded in it (None when one was not expanded because of ``seen``).
+
+        A reason worked out before is the same under any ``seen`` that holds none of the definitions it
+        expanded, as long as none was left unexpanded because of the ``seen`` it was worked out under (the
+        checker forbids a definition that depends on itself, so that does not happen in a checked policy).
+        """
+        cached = self._reason.get(id(fact))
+        if cached is not None and not (cached[1] & seen):
+            return cached
+        index = fact.leaf.index
+        sentence = self.makers[index](fact.observed, fact.outcome, self.values)
+        name = self.definitions[index]
+        expanded: frozenset[str] | None = frozenset()
+        if name is None or isinstance(fact.outcome, bool):
+            found = Reason(sentence=sentence)
+        elif name in seen:
+            found, expanded = Reason(sentence=sentence), None
+        else:
+            inner = [c for f in self.trace.facts_of(("definition", name)) for c in self.concrete(f)]
+            inputs, below = self._reasons_expanded(inner, seen | {name})
+            found = Reason(sentence=sentence, inputs=inputs)
+            expanded = None if below is None else below | {name}
+        if expanded is not None:
+            self._reason[id(fact)] = (found, expanded)
+        return found, expanded
+
+    def reasons(self, facts: list[Fact], seen: frozenset[str] = frozenset()) -> tuple[Reason, ...]:
+        """The reasons of facts, one per sentence, in order."""
+        return self._reasons_expanded(facts, seen)[0]
+
+    def _reasons_expanded(self, facts: list[Fact], seen: frozenset[str],
+                          ) -> tuple[tuple[Reason, ...], frozenset[str] | None]:
+        found: dict[str, Reason] = {}
+        expanded: frozenset[str] | None = frozenset()
+        for fact in facts:
+            reason, below = self._reason_expanded(fact, seen)
+            found.setdefault(reason.sentence, reason)
+            if below is None:
+                expanded = None
+            elif expanded is not None and below:
+                expanded = expanded | below
+        return tuple(found.values()), expanded
+
+    def decision_reasons(self, rules: tuple[RuleMeta, ...]) -> tuple[Reason, ...]:
+        """The reasons of a decision made by these rules."""
+        return self.reasons([fact for rule in rules for fact in self.because_facts(rule)])
 
 
-def _concrete(trace: Trace, fact: Fact) -> list[Fact]:
-    """A yes/no definition that did not hold is shown by the test inside it that failed (more telling than 'not: …')."""
-    name = _definition(trace, fact)
-    if name is None or not isinstance(fact.outcome, bool) or fact.outcome:
-        return [fact]
-    tests = tuple(f for f in trace.facts_of(("definition", name)) if not f.outcome)
-    # A definition that is an `or` of tests failed because every one of them did: each is a reason. For any
-    # other shape one failing test explains it.
-    failing = tests if name in _or_definitions(trace.policy) else _first_failure(tests)
-    return [c for f in failing for c in _concrete(trace, f)] or [fact]
+def because_facts(trace: Trace, rule: RuleMeta, *, with_value: bool = True) -> list[Fact]:
+    """The recorded tests and inputs a deciding rule rested on, in reading order.
 
-
-def _reason(trace: Trace, fact: Fact, lang: str, values: Mapping[str, object], seen: frozenset[str]) -> Reason:
-    """A fact with, for a computed amount, the inputs it was computed from."""
-    policy = trace.policy
-    index = fact.leaf.index
-    if index < len(policy.leaves) and policy.leaves[index] is fact.leaf:  # the maker made once per policy
-        sentence = leaf_sentence_makers(policy, lang)[index](fact.observed, fact.outcome, values)
-    else:
-        sentence = fact_sentence(fact, policy, lang, values)
-    name = _definition(trace, fact)
-    if name is None or isinstance(fact.outcome, bool) or name in seen:
-        return Reason(sentence=sentence)
-    inner = [c for f in trace.facts_of(("definition", name)) for c in _concrete(trace, f)]
-    inputs = _reasons(trace, inner, lang, values, seen | {name})
-    return Reason(sentence=sentence, inputs=inputs)
-
-
-def _reasons(trace: Trace, facts: list[Fact], lang: str, values: Mapping[str, object],
-             seen: frozenset[str] = frozenset()) -> tuple[Reason, ...]:
-    found: dict[str, Reason] = {}
-    for fact in facts:
-        reason = _reason(trace, fact, lang, values, seen)
-        found.setdefault(reason.sentence, reason)
-    return tuple(found.values())
+    For a table row, why the rows above it did not apply (their first failing test); for an exception, what
+    made its general rule apply; then the rule's own supporting tests and the tests inside the value it gave.
+    Of the rules it is an exception to, only the conditions count: their values were set aside, never
+    computed, and working them out could fail where evaluation did not.
+    """
+    with trace.explaining():
+        return list(_Reader(trace, "en", {}).because_facts(rule, with_value))
 
 
 def because(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[str, ...]:
@@ -153,7 +214,8 @@ def rule_because(evaluation: Evaluation, rule: RuleMeta, lang: str = "en") -> tu
     if trace is None:
         return ()
     with trace.explaining():
-        return tuple(r.sentence for r in _reasons(trace, because_facts(trace, rule), lang, evaluation.values_by_name))
+        reader = _Reader(trace, lang, evaluation.values_by_name)
+        return tuple(r.sentence for r in reader.reasons(reader.because_facts(rule)))
 
 
 def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason, ...]:
@@ -162,39 +224,29 @@ def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason
     if trace is None:
         return ()
     with trace.explaining():
-        return _decision_reasons(trace, evaluation[name].rules, lang, evaluation.values_by_name)
-
-
-def _decision_reasons(trace: Trace, rules: tuple[RuleMeta, ...], lang: str,
-                      values: Mapping[str, object]) -> tuple[Reason, ...]:
-    facts = [fact for rule in rules for fact in because_facts(trace, rule)]
-    return _reasons(trace, facts, lang, values)
+        return _Reader(trace, lang, evaluation.values_by_name).decision_reasons(evaluation[name].rules)
 
 
 def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionView, ...]:
     """One view per decision the policy produces, in declaration order."""
-    views = []
     trace = evaluation.trace
-    values = evaluation.values_by_name
-    with trace.explaining() if trace is not None else contextlib.nullcontext():
-        for result in evaluation:
-            views.append(_decision_view(evaluation, trace, result, lang, values))
-    return tuple(views)
+    if trace is None:
+        return tuple(DecisionView(name=result.name, value=result.value, rules=result.rules, reasons=(),
+                                  overridden=()) for result in evaluation)
+    with trace.explaining():
+        reader = _Reader(trace, lang, evaluation.values_by_name)
+        return tuple(_decision_view(evaluation, reader, result) for result in evaluation)
 
 
-def _decision_view(evaluation: Evaluation, trace: Trace | None, result: DecisionResult, lang: str,
-                   values: Mapping[str, object]) -> DecisionView:
+def _decision_view(evaluation: Evaluation, reader: _Reader, result: DecisionResult) -> DecisionView:
     """What a renderer shows of one decision."""
-    overridden: tuple[RuleTrace, ...] = ()
-    reasons_: tuple[Reason, ...] = ()
-    if trace is not None:
-        # Only a rule with exceptions can be set aside by one (a rule that held and has none decided, or its
-        # decision would have been a conflict): only those are traced, and in full only the ones set aside.
-        deciders = tuple(r.index for r in result.rules)
-        exceptions = evaluation.policy.exceptions_of
-        overridden = tuple(trace.rule_trace(r, deciders) for r in evaluation.policy.rules_for[result.name]
-                           if exceptions[r.index] and r.index not in deciders
-                           and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
-        reasons_ = _decision_reasons(trace, result.rules, lang, values)
+    trace = reader.trace
+    # Only a rule with exceptions can be set aside by one (a rule that held and has none decided, or its
+    # decision would have been a conflict): only those are traced, and in full only the ones set aside.
+    deciders = tuple(r.index for r in result.rules)
+    exceptions = evaluation.policy.exceptions_of
+    overridden = tuple(trace.rule_trace(r, deciders) for r in evaluation.policy.rules_for[result.name]
+                       if exceptions[r.index] and r.index not in deciders
+                       and trace.status(r, deciders) is RuleStatus.OVERRIDDEN)
     return DecisionView(name=result.name, value=result.value, rules=result.rules,
-                        reasons=reasons_, overridden=overridden)
+                        reasons=reader.decision_reasons(result.rules), overridden=overridden)
