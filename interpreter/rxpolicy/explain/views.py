@@ -20,7 +20,8 @@ from rxpolicy.explain.words import leaf_sentence_makers
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import ast
 
-__all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons", "rule_because"]
+__all__ = ["DecisionView", "Reason", "decision_views", "because_facts", "because", "reasons", "rule_because",
+           "views_and_refusals"]
 
 
 @attrs.frozen(kw_only=True)
@@ -229,13 +230,23 @@ def reasons(evaluation: Evaluation, name: str, lang: str = "en") -> tuple[Reason
 
 def decision_views(evaluation: Evaluation, lang: str = "en") -> tuple[DecisionView, ...]:
     """One view per decision the policy produces, in declaration order."""
+    return views_and_refusals(evaluation, lang)[0]
+
+
+def views_and_refusals(evaluation: Evaluation, lang: str = "en",
+                       ) -> tuple[tuple[DecisionView, ...], tuple[tuple[str, ...], ...]]:
+    """:func:`decision_views`, and :func:`rule_because` of each rule in ``evaluation.reasons`` (the refusals),
+    worked out together: a refusal's facts are those of the outcome decision's rules, found once."""
     trace = evaluation.trace
     if trace is None:
         return tuple(DecisionView(name=result.name, value=result.value, rules=result.rules, reasons=(),
-                                  overridden=()) for result in evaluation)
+                                  overridden=()) for result in evaluation), tuple(() for _ in evaluation.reasons)
     with trace.explaining():
         reader = _Reader(trace, lang, evaluation.values_by_name)
-        return tuple(_decision_view(evaluation, reader, result) for result in evaluation)
+        views = tuple(_decision_view(evaluation, reader, result) for result in evaluation)
+        refusals = tuple(tuple(r.sentence for r in reader.reasons(reader.because_facts(rule)))
+                         for rule in evaluation.reasons)
+    return views, refusals
 
 
 def _decision_view(evaluation: Evaluation, reader: _Reader, result: DecisionResult) -> DecisionView:
