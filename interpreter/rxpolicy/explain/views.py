@@ -8,7 +8,7 @@ supporting tests and the tests inside the value it gave; then the sub-decisions 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -86,7 +86,8 @@ class _Reader:
     The facts are the trace's own (kept by it), so they are found again by identity.
     """
 
-    __slots__ = ("trace", "lang", "values", "makers", "definitions", "ors", "_because", "_concrete", "_reason")
+    __slots__ = ("trace", "lang", "values", "makers", "definitions", "ors", "_because", "_concrete", "_reason", "_path",
+                 "_blocked")
 
     def __init__(self, trace: Trace, lang: str, values: Mapping[str, object]) -> None:
         policy = trace.policy
@@ -98,7 +99,10 @@ class _Reader:
         self.ors = _or_definitions(policy)
         self._because: dict[tuple[int, bool], list[Fact]] = {}
         self._concrete: dict[int, list[Fact]] = {}
-        self._reason: dict[int, tuple[Reason, frozenset[str]]] = {}
+        self._reason: dict[int, Reason] = {}
+        #: The definitions being expanded (not expanded again inside themselves), and how often one was not.
+        self._path: set[str] = set()
+        self._blocked = 0
 
     def because_facts(self, rule: RuleMeta, with_value: bool = True) -> list[Fact]:
         """See :func:`because_facts`."""
@@ -114,10 +118,21 @@ class _Reader:
                 facts.extend(_first_failure(trace.facts_of(("rule", earlier.index))))
         for parent in policy.parents_of[rule.index]:
             facts.extend(self.because_facts(parent, with_value=False))
-        facts.extend(f for f in trace.facts_of(("rule", rule.index)) if f.holds)
+        facts.extend(f for f in trace.facts_of(("rule", rule.index)) if bool(f.outcome) != f.leaf.negated)  # holds
         if with_value:
             facts.extend(trace.facts_of(("value", rule.index)))
-        found = self._because[key] = [concrete for fact in facts for concrete in self.concrete(fact)]
+        found = self._because[key] = self.concretes(facts)
+        return found
+
+    def concretes(self, facts: Iterable[Fact]) -> list[Fact]:
+        """:meth:`concrete` of each fact, in order (most are themselves: only a failed yes/no definition is not)."""
+        definitions = self.definitions
+        found: list[Fact] = []
+        for fact in facts:
+            if fact.outcome is False and definitions[fact.leaf.index] is not None:
+                found.extend(self.concrete(fact))
+            else:
+                found.append(fact)
         return found
 
     def concrete(self, fact: Fact) -> list[Fact]:
@@ -134,58 +149,49 @@ class _Reader:
             # A definition that is an `or` of tests failed because every one of them did: each is a reason. For
             # any other shape one failing test explains it.
             failing = tests if name in self.ors else _first_failure(tests)
-            found = [c for f in failing for c in self.concrete(f)] or [fact]
+            found = self.concretes(failing) or [fact]
         self._concrete[id(fact)] = found
         return found
 
-    def reason(self, fact: Fact, seen: frozenset[str]) -> Reason:
-        """A fact with, for a computed amount, the inputs it was computed from (``seen``: the definitions being
-        expanded above it, which are not expanded again)."""
-        return self._reason_expanded(fact, seen)[0]
+    def reason(self, fact: Fact) -> Reason:
+        """A fact with, for a computed amount, the inputs it was computed from.
 
-    def _reason_expanded(self, fact: Fact, seen: frozenset[str]) -> tuple[Reason, frozenset[str] | None]:
-        """The reason, and the definitions expanded in it (None when one was not expanded because of ``seen``).
-
-        A reason worked out before is the same under any ``seen`` that holds none of the definitions it
-        expanded, as long as none was left unexpanded because of the ``seen`` it was worked out under (the
-        checker forbids a definition that depends on itself, so that does not happen in a checked policy).
+        A definition is not expanded inside itself (the checker forbids a definition that depends on itself,
+        so that only guards against a policy that was not checked); a reason worked out where that happened
+        below it is not kept, so every kept reason is the same wherever it is asked for.
         """
-        cached = self._reason.get(id(fact))
-        if cached is not None and not (cached[1] & seen):
-            return cached
+        key = id(fact)
+        found = self._reason.get(key)
+        if found is not None:
+            return found
         index = fact.leaf.index
         sentence = self.makers[index](fact.observed, fact.outcome, self.values)
         name = self.definitions[index]
-        expanded: frozenset[str] | None = frozenset()
         if name is None or isinstance(fact.outcome, bool):
             found = Reason(sentence=sentence)
-        elif name in seen:
-            found, expanded = Reason(sentence=sentence), None
+        elif name in self._path:
+            self._blocked += 1
+            return Reason(sentence=sentence)
         else:
-            inner = [c for f in self.trace.facts_of(("definition", name)) for c in self.concrete(f)]
-            inputs, below = self._reasons_expanded(inner, seen | {name})
+            blocked = self._blocked
+            self._path.add(name)
+            try:
+                inputs = self.reasons(self.concretes(self.trace.facts_of(("definition", name))))
+            finally:
+                self._path.discard(name)
             found = Reason(sentence=sentence, inputs=inputs)
-            expanded = None if below is None else below | {name}
-        if expanded is not None:
-            self._reason[id(fact)] = (found, expanded)
-        return found, expanded
+            if self._blocked != blocked:
+                return found
+        self._reason[key] = found
+        return found
 
-    def reasons(self, facts: list[Fact], seen: frozenset[str] = frozenset()) -> tuple[Reason, ...]:
+    def reasons(self, facts: list[Fact]) -> tuple[Reason, ...]:
         """The reasons of facts, one per sentence, in order."""
-        return self._reasons_expanded(facts, seen)[0]
-
-    def _reasons_expanded(self, facts: list[Fact], seen: frozenset[str],
-                          ) -> tuple[tuple[Reason, ...], frozenset[str] | None]:
         found: dict[str, Reason] = {}
-        expanded: frozenset[str] | None = frozenset()
         for fact in facts:
-            reason, below = self._reason_expanded(fact, seen)
+            reason = self.reason(fact)
             found.setdefault(reason.sentence, reason)
-            if below is None:
-                expanded = None
-            elif expanded is not None and below:
-                expanded = expanded | below
-        return tuple(found.values()), expanded
+        return tuple(found.values())
 
     def decision_reasons(self, rules: tuple[RuleMeta, ...]) -> tuple[Reason, ...]:
         """The reasons of a decision made by these rules."""

@@ -73,7 +73,9 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         return term("not applicable", lang)
     if isinstance(value, bool):
         return term("yes" if value else "no", lang)
-    if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
+    # Money (two decimal places): read from the text, which shows exactly two decimals and no exponent then
+    # (cheaper than as_tuple(), and explanations say some thirty amounts a case).
+    if isinstance(value, Decimal) and (text := str(value))[-3:-2] == "." and "E" not in text:
         amount = format_money(value)
         return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
     if isinstance(value, Duration):
