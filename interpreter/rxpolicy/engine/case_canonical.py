@@ -81,30 +81,44 @@ def _value(value: object, money: bool) -> str:
 
 
 class CanonicalWriter:
-    """Writes the canonical JSON of cases read with one schema (made once per schema)."""
+    """Writes the canonical JSON of cases read with one schema (made once per schema).
 
-    __slots__ = ("_steps",)
+    The steps become one generated Python expression (a join of literal texts and values read by position,
+    the commonest kinds written inline), as the case builder is generated: no loop over steps per case. Only
+    integers and the ``repr`` of texts the steps hold go into the code.
+    """
+
+    __slots__ = ("_steps", "_write")
 
     def __init__(self, steps: tuple[_Step, ...]) -> None:
         self._steps = steps
+        namespace: dict[str, object] = {"E": _ENCODE, "V": _value, "S": _section}
+        parts = []
+        for number, step in enumerate(steps):
+            if isinstance(step, str):
+                parts.append(repr(step))
+            elif isinstance(step, _Field):
+                i, money = step.index, step.money
+                parts.append(f"('null' if (x := values[{i}]) is None else E(x) if type(x) is str else 'true' if x is "
+                             f"True else 'false' if x is False else V(x, {money}))")
+            else:
+                namespace[f"F{number}"] = step
+                parts.append(f"S(F{number}, values)")
+        source = "def write(values):\n    return ''.join((" + ", ".join(parts) + ",))\n"
+        exec(compile(source, "<rxpolicy canonical case writer>", "exec"), namespace)  # noqa: S102 - see above
+        self._write: Callable[[tuple[object, ...]], str] = namespace["write"]  # type: ignore[assignment]
 
     def __call__(self, values: tuple[object, ...]) -> str:
         """The canonical JSON of a case's values."""
-        parts: list[str] = []
-        add = parts.append
-        for step in self._steps:
-            if type(step) is str:
-                add(step)
-            elif type(step) is _Field:
-                add(_value(values[step.index], step.money))
-            else:
-                assert isinstance(step, _Section)
-                written = [(key, values[f.index], f.money) for key, f in step.fields]
-                if all(value is None for _, value, _ in written):
-                    add("null")
-                else:
-                    add("{" + ", ".join(f"{key}: {_value(value, money)}" for key, value, money in written) + "}")
-        return "".join(parts)
+        return self._write(values)
+
+
+def _section(step: _Section, values: tuple[object, ...]) -> str:
+    """An ``all or none`` section: ``null`` when none of its facts is known, else its facts as an object."""
+    written = [(key, values[f.index], f.money) for key, f in step.fields]
+    if all(value is None for _, value, _ in written):
+        return "null"
+    return "{" + ", ".join(f"{key}: {_value(value, money)}" for key, value, money in written) + "}"
 
 
 def canonical_writer(schema: CaseSchema) -> CanonicalWriter | None:
