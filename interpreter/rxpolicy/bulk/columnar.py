@@ -24,6 +24,7 @@ Decision values and deciding rules are therefore the per-case evaluator's on eve
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -89,8 +90,10 @@ class ColumnarPeriod:
 
     epoch: Epoch
     decisions: Mapping[str, DecisionColumns] | None
-    #: Columns computed in order before the decisions are read: definitions and decisions, each once.
-    stages: tuple[pl.Expr, ...]
+    #: Columns computed before the decisions are read (definitions, rule tests, decisions, each once), in
+    #: levels: a level reads only the input and the columns of earlier levels, so each level is one
+    #: ``with_columns`` whose expressions Polars evaluates side by side.
+    stages: tuple[tuple[pl.Expr, ...], ...]
     #: Rows these columns must leave to the per-case evaluator (a division by zero, say).
     trouble: pl.Expr | None
     reason: str | None
@@ -117,11 +120,25 @@ def compile_columnar(policy: CompiledPolicy) -> ColumnarPolicy:
             compiler = _Compiler(policy, epoch)
             decisions = compiler.decisions()
             trouble = pl.any_horizontal(compiler.trouble) if compiler.trouble else pl.lit(False)
-            periods.append(ColumnarPeriod(epoch=epoch, decisions=decisions, stages=tuple(compiler.stages),
+            periods.append(ColumnarPeriod(epoch=epoch, decisions=decisions, stages=_levels(compiler.stages),
                                           trouble=trouble, reason=None))
         except Unsupported as why:
             periods.append(ColumnarPeriod(epoch=epoch, decisions=None, stages=(), trouble=None, reason=str(why)))
     return ColumnarPolicy(policy=policy, periods=tuple(periods))
+
+
+def _levels(stages: list[pl.Expr]) -> tuple[tuple[pl.Expr, ...], ...]:
+    """Stages grouped by how many stages they read through: level n reads only levels before it."""
+    level: dict[str, int] = {}
+    groups: list[list[pl.Expr]] = []
+    for stage in stages:
+        name = stage.meta.output_name()
+        depth = 1 + max((level[r] for r in stage.meta.root_names() if r in level), default=-1)
+        level[name] = depth
+        if depth == len(groups):
+            groups.append([])
+        groups[depth].append(stage)
+    return tuple(tuple(group) for group in groups)
 
 
 # ------------------------------------------------------------------------------------------- constants
@@ -242,65 +259,75 @@ class _Compiler:
             den = pl.col(name + "/den")
         return attrs.evolve(value, expr=pl.col(name), den=den)
 
+    def column(self, name: str, test: pl.Expr) -> pl.Expr:
+        """A rule's test computed once as a column of its own (a constant or another column stays what it is).
+
+        Tests of later rules and of exceptions are built from earlier ones; as columns they are computed once,
+        not again inside every test that reads them.
+        """
+        if test.meta.is_literal() or test.meta.is_column():  # a copy would cost a column and buy nothing
+            return test
+        self.stages.append(test.alias(name))
+        return pl.col(name)
+
     def decisions(self) -> dict[str, DecisionColumns]:
         out: dict[str, DecisionColumns] = {}
         names = {d.name for d in self.policy.decisions}
         for kind, symbol in self.checked.order:
             if kind is SymbolKind.DECISION and symbol in names:
                 found = self.decision(symbol)
-                value = self.stage(f"v:{symbol}", found.value)
                 self.stages.append(found.undecided.alias(f"u:{symbol}"))
-                out[symbol] = attrs.evolve(found, value=value, undecided=pl.col(f"u:{symbol}"))
-                self.values[symbol] = value
+                out[symbol] = attrs.evolve(found, undecided=pl.col(f"u:{symbol}"))
+                self.values[symbol] = found.value
         return out
 
     # ------------------------------------------------------------------ decisions
     def decision(self, name: str) -> DecisionColumns:
         hits: list[tuple[pl.Expr, Val, RuleMeta]] = []
-        for unit in self.writer.units(name):
-            earlier: pl.Expr = pl.lit(False)
+        for number, unit in enumerate(self.writer.units(name)):
+            earlier: list[pl.Expr] = []
             for row in unit:
-                condition = self.condition(row)
-                self.node(row, name, ~earlier & condition, hits)
-                earlier = earlier | condition
+                condition = self.column(f"c:{name}:{number}:{len(earlier)}", self.condition(row))
+                applies = condition & ~pl.any_horizontal(earlier) if earlier else condition
+                self.node(row, name, applies, hits)
+                earlier.append(condition)
         if not hits:
             raise Unsupported(f"no rule decides `{name}` in this period")
         if len(hits) > 62:
             raise Unsupported(f"more than 62 rules decide `{name}`")
         exprs, shape = _unify([v for _, v, _ in hits])
-        masks = []
-        for number, (mask, _, _) in enumerate(hits):  # each rule's test once, as a column
-            self.stages.append(mask.alias(f"m:{name}:{number}"))
-            masks.append(pl.col(f"m:{name}:{number}"))
+        masks = [mask for mask, _, _ in hits]
         chain: Any = pl.when(masks[0]).then(exprs[0])
         for mask, expr in zip(masks[1:], exprs[1:]):
             chain = chain.when(mask).then(expr)
-        value = chain.otherwise(None)
+        value = self.stage(f"v:{name}", attrs.evolve(shape, expr=chain.otherwise(None)))
         # Rules that apply but give another value: a conflict, which the per-case evaluator reports.
-        disagree = [m & ~e.eq_missing(value) for m, e in zip(masks[1:], exprs[1:])]
+        disagree = [m & ~e.eq_missing(value.expr) for m, e in zip(masks[1:], exprs[1:])]
         undecided = ~pl.any_horizontal(masks)
         if disagree:
             undecided = undecided | pl.any_horizontal(disagree)
         code = pl.sum_horizontal([m.cast(pl.Int64) * (1 << bit) for bit, m in enumerate(masks)])
-        return DecisionColumns(value=attrs.evolve(shape, expr=value), hits=code, ids=tuple(r.id for _, _, r in hits),
-                               undecided=undecided)
+        return DecisionColumns(value=value, hits=code, ids=tuple(r.id for _, _, r in hits), undecided=undecided)
 
     def condition(self, rule: RuleMeta) -> pl.Expr:
         when = rule.rule.when
         return pl.lit(True) if when is None else self.test(when)
 
     def node(self, rule: RuleMeta, name: str, applies: pl.Expr, hits: list[tuple[pl.Expr, Val, RuleMeta]]) -> None:
-        """The hits of a rule that applies where ``applies``: its exceptions that apply decide, else it does."""
+        """The hits of a rule that applies where ``applies``: its exceptions that apply decide, else it does.
+
+        Each hit's test becomes a column (``m:decision:n``), which exceptions and the decision's value read.
+        """
         kids = self.writer.kids(rule, name)
         before = len(hits)
         for kid in kids:
-            self.node(kid, name, applies & self.condition(kid), hits)
+            self.node(kid, name, self.column(f"a:{name}:{len(self.stages)}", applies & self.condition(kid)), hits)
         if name in rule.decides:
             assignment = next(a for a in rule.rule.assignments if a.decision == name)
             own = applies
             if len(hits) > before:
                 own = applies & ~pl.any_horizontal([m for m, _, _ in hits[before:]])
-            hits.append((own, self.expr(assignment.value), rule))
+            hits.append((self.column(f"m:{name}:{len(hits)}", own), self.expr(assignment.value), rule))
 
     # ------------------------------------------------------------------ expressions
     def test(self, node: ast.Expr) -> pl.Expr:
@@ -529,65 +556,79 @@ class _Compiler:
 # ------------------------------------------------------------------------------------------- a chunk
 
 def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
-                      per_case: Callable[[list[int]], Any], counts: dict[str, int] | None = None) -> Any:
+                      per_case: Callable[[list[int]], Any], counts: dict[str, int] | None = None,
+                      timings: dict[str, float] | None = None) -> Any:
     """The result table of a chunk: the columns for the claims they decide, ``per_case(indices)`` for the rest.
 
     ``per_case`` gets the positions (in the chunk) of the claims left to the per-case evaluator and returns their
-    result table; the two are put together in record order.
+    result table; the two are put together in record order. ``counts`` gets how many claims went which way,
+    ``timings`` the seconds spent on each step (``prepare``, ``columns``, ``per_case``, ``output``), both added
+    to what they hold.
     """
     import pyarrow as pa
 
     from .columnar_input import prepare
 
+    clock = _Clock(timings)
     prepared = prepare(chunk.table, compiled.policy.facts, compiled.policy.plans)
+    clock.lap("prepare")
     count = len(chunk)
     if prepared is None:
-        return per_case(list(range(count)))
+        result = per_case(list(range(count)))
+        clock.lap("per_case")
+        return result
     frame, clean = prepared
     frame = frame.with_columns(clean.alias("_clean")).with_row_index("_i")
     day = pl.col(field_column(compiled.policy.facts.period_date))
     names = [d.name for d in compiled.policy.decisions]
     parts = []
-    decided: list[pl.Series] = []
     for period in compiled.periods:
         epoch = period.epoch
         inside = pl.col("_clean") & (day >= epoch.start)
         if epoch.end is not None:
             inside = inside & (day <= epoch.end)
-        rows = frame.filter(inside)
-        if rows.height == 0 or period.decisions is None:
+        if period.decisions is None:
             continue
-        plan = rows.lazy()
-        for stage in period.stages:
-            plan = plan.with_columns(stage)
+        # One plan per period: the claims in it, the levels of columns, the rows they decide, the outputs.
+        plan = frame.lazy().filter(inside)
+        for level in period.stages:
+            plan = plan.with_columns(level)
         columns = period.decisions
         undecided = pl.any_horizontal([columns[n].undecided for n in names] + [period.trouble])
-        out = plan.select(pl.col("_i"), undecided.alias("_undecided"), *_outputs(columns, selection, names)) \
-            .filter(~pl.col("_undecided")).drop("_undecided").collect()
-        # Hit patterns to rule ids: worked out once per distinct pattern.
-        texts = []
-        for name in selection.names:
-            codes = out.get_column(f"{name}.rule").unique().to_list()
-            texts.append(pl.col(f"{name}.rule").replace_strict(
-                codes, [columns[name].rule_text(c) for c in codes], return_dtype=pl.String))
-        out = out.with_columns(texts)
-        decided.append(out.get_column("_i"))
-        parts.append(out)
-    done = set(pl.concat(decided).to_list()) if decided else set()
-    leftover = [i for i in range(count) if i not in done]
+        out = plan.filter(~undecided).select(pl.col("_i"), *_outputs(columns, selection, names)).collect()
+        if out.height:
+            parts.append((out, columns))
+    clock.lap("columns")
+    decided = pl.concat([out.get_column("_i") for out, _ in parts]) if parts else pl.Series("_i", [], pl.UInt32)
+    leftover = pl.int_range(0, count, dtype=pl.UInt32, eager=True).filter(
+        ~pl.int_range(0, count, dtype=pl.UInt32, eager=True).is_in(decided)).to_list()
     if counts is not None:
-        counts["columnar"] = counts.get("columnar", 0) + len(done)
+        counts["columnar"] = counts.get("columnar", 0) + decided.len()
         counts["per_case"] = counts.get("per_case", 0) + len(leftover)
-    tables = [per_case(leftover)] if leftover else []
-    schema = None
-    for part in parts:
-        table = _arrow(part, chunk.first, selection, compiled)
-        tables.append(table)
-    if not tables:
-        return per_case([])
+    tables = [per_case(leftover)] if leftover or not parts else []
+    clock.lap("per_case")
+    tables += [_arrow(out, columns, chunk.first, selection) for out, columns in parts]
     schema = tables[0].schema
-    result = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables])
-    return result.sort_by("record")
+    result = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables]) if len(tables) > 1 \
+        else tables[0]
+    result = result.sort_by("record") if len(tables) > 1 else result
+    clock.lap("output")
+    return result
+
+
+class _Clock:
+    """Seconds per step of a chunk, added to a caller's mapping (nothing is kept when there is none)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings, self.now = timings, time.perf_counter
+        self.last = self.now()
+
+    def lap(self, step: str) -> None:
+        """Add the time since the last lap to ``step``."""
+        if self.timings is not None:
+            now = self.now()
+            self.timings[step] = self.timings.get(step, 0.0) + now - self.last
+            self.last = now
 
 
 def _outputs(columns: Mapping[str, DecisionColumns], selection: Any, names: list[str]) -> list[pl.Expr]:
@@ -625,27 +666,44 @@ def _too_fine() -> pl.Expr:
     raise Unsupported("a money decision with more than two decimals")
 
 
-def _arrow(part: pl.DataFrame, first: int, selection: Any, compiled: ColumnarPolicy) -> Any:
+def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: int, selection: Any) -> Any:
     """Result rows from the columns, in the per-case path's schema (money as decimal128(12, 2))."""
     import pyarrow as pa
 
     from .core import result_schema
 
     schema = result_schema(selection, False)
-    arrays = []
-    count = part.height
+    rules = [f"{name}.rule" for name in selection.names]
+    # Hit patterns to rule ids: worked out once per distinct pattern.
+    distinct = part.select(pl.col(rule).unique().implode() for rule in rules).row(0)
+    texts = {rule: [columns[name].rule_text(code) for code in codes]
+             for rule, name, codes in zip(rules, selection.names, distinct)}
+    exprs = []
     for field in schema:
         name = field.name
         if name == "record":
-            arrays.append((part.get_column("_i").cast(pl.Int64) + first).to_arrow().cast(pa.int64()))
+            exprs.append((pl.col("_i").cast(pl.Int64) + first).alias(name))
+        elif name in texts:
+            exprs.append(pl.col(name).replace_strict(distinct[rules.index(name)], texts[name],
+                                                     return_dtype=pl.String))
         elif name in part.columns:
-            column = part.get_column(name)
-            if pa.types.is_decimal(field.type):
-                # Cents to euros in decimals: an exact multiplication by 0.01, never a float.
-                euros = (column.cast(pl.Decimal(38, 2)) * pl.Series([Decimal("0.01")], dtype=pl.Decimal(38, 2)))
-                arrays.append(euros.cast(pl.Decimal(38, 2)).to_arrow().cast(field.type))
-            else:
-                arrays.append(column.to_arrow().cast(field.type))
+            exprs.append(pl.col(name))
+    table = part.select(exprs).to_arrow()
+    arrays = []
+    for field in schema:
+        if field.name not in table.column_names:
+            arrays.append(pa.nulls(part.height, field.type))
+        elif pa.types.is_decimal(field.type):
+            arrays.append(_decimal(table.column(field.name), field.type))
         else:
-            arrays.append(pa.nulls(count, field.type))
+            arrays.append(table.column(field.name).cast(field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _decimal(cents: Any, decimal_type: Any) -> Any:
+    """Whole cents as Arrow decimals of two places, exactly: cents as whole decimals times the decimal 0.01."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    whole = pc.cast(cents, pa.decimal128(19, 0))
+    return pc.multiply(whole, pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))).cast(decimal_type)

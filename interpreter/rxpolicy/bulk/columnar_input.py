@@ -9,12 +9,13 @@ per-case path, which accepts or refuses it with its exact words; so this module 
 validator but never more lenient (``tests/unit/test_columnar.py`` probes every fact at its edges).
 
 Defaults come from the declarations (a value, or another fact); computed facts from their built-in functions,
-called once per distinct combination of arguments.
+written here as date arithmetic on whole columns (a built-in without such a form is called once per distinct
+combination of arguments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
@@ -58,45 +59,46 @@ def _prepare(table: Any, schema: CaseSchema, plans: Collection[str]) -> tuple[pl
         return None
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
+    # Every prepared column and every check is one expression over the input columns, evaluated in one pass:
+    # Polars computes a part two of them share (a default read by a computed fact, say) once.
     checks: list[pl.Expr] = []
-    columns: list[pl.Expr] = []
+    given: dict[str, pl.Expr] = {}
     for path in written:
         spec = schema.fields[path]
         if path not in names:
             if spec.required:
                 return None
-            column: pl.Expr = pl.lit(None, _dtype(spec.type.kind))
-        else:
-            typed = _typed(pl.col(path), frame.schema[path], spec.type.kind)
-            if typed is None:
-                return None
-            column = typed
-            given = pl.col(path)
-            if spec.required:
-                checks.append(given.is_not_null())
-            checks.append(given.is_null() | _valid(column, spec, plans))
-        columns.append(column.alias(field_column(path)))
-    written_ok = frame.select(pl.all_horizontal([c.fill_null(False) for c in checks])).to_series()
-    frame = frame.select(columns)
+            given[path] = pl.lit(None, _dtype(spec.type.kind))
+            continue
+        typed = _typed(pl.col(path), frame.schema[path], spec.type.kind)
+        if typed is None:
+            return None
+        given[path] = typed
+        if spec.required:
+            checks.append(pl.col(path).is_not_null())
+        checks.append(pl.col(path).is_null() | _valid(typed, spec, plans))
     # Sections written with all their facts or none: as given, before defaults.
-    checks = []
     for section in schema.all_or_none:
-        inside = [pl.col(field_column(p)).is_null() for p in written if p.rpartition(".")[0] == section]
+        inside = [given[p].is_null() for p in written if p.rpartition(".")[0] == section]
         if inside:
             checks.append(pl.all_horizontal(inside) | ~pl.any_horizontal(inside))
-    frame = _values(frame, schema)
+    frame, values = _values(frame, schema, given)
     for path in written:
         for other, after, _ in schema.fields[path].orders:
             first, later = (other, path) if not after else (path, other)
-            a, b = pl.col(field_column(first)), pl.col(field_column(later))
+            a, b = values[first], values[later]
             checks.append(a.is_null() | b.is_null() | (a <= b))
     for path in schema.derived:
         if not schema.fields[path].type.nullable:
-            checks.append(pl.col(field_column(path)).is_not_null())
-    clean = written_ok
-    if checks:
-        clean = clean & frame.select(pl.all_horizontal([c.fill_null(False) for c in checks])).to_series()
-    return frame, clean
+            checks.append(values[path].is_not_null())
+    clean = pl.all_horizontal([c.fill_null(False) for c in checks]) if checks else pl.lit(True)
+    prepared = frame.lazy().select(*(value.alias(field_column(path)) for path, value in values.items()),
+                                   clean.alias(_CLEAN)).collect()
+    return prepared.drop(_CLEAN), prepared.get_column(_CLEAN)
+
+
+#: The column saying whether the columns may evaluate a claim (dropped before the frame is returned).
+_CLEAN = "_clean"
 
 
 def _dtype(kind: Kind) -> pl.DataType | type[pl.DataType]:
@@ -160,32 +162,73 @@ def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr:
     return ok
 
 
-def _values(frame: pl.DataFrame, schema: CaseSchema) -> pl.DataFrame:
-    """Defaults filled in and computed facts added, each fact after the ones it reads (as the validator does)."""
-    done: set[str] = set()
+def _values(frame: pl.DataFrame, schema: CaseSchema,
+            given: dict[str, pl.Expr]) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
+    """Every fact's expression: defaults filled in, computed facts added, each after the facts it reads (as
+    the validator does). A computed fact without a vectorised form is called per distinct combination of its
+    arguments and added to the frame as a column of its own."""
+    values: dict[str, pl.Expr] = {}
 
-    def value(path: str) -> None:
+    def value(path: str) -> pl.Expr:
         nonlocal frame
-        if path in done:
-            return
+        if path in values:
+            return values[path]
         spec = schema.fields[path]
-        name = field_column(path)
         if spec.derived:
-            for argument in spec.arguments:
-                value(argument)
-            frame = frame.with_columns(_computed(frame, spec, schema))
-        elif not spec.required:
-            if isinstance(spec.default, FactRef):
-                value(spec.default.path)
-                fill = pl.col(field_column(spec.default.path))
+            arguments = [value(a) for a in spec.arguments]
+            vector = _VECTORISED.get(spec.computed_by or "")
+            if vector is not None:
+                unknown = pl.any_horizontal([a.is_null() for a in arguments])
+                found = pl.when(unknown).then(None).otherwise(vector(*arguments)).cast(_dtype(spec.type.kind))
             else:
-                fill = _literal(spec.default, spec.type.kind)
-            frame = frame.with_columns(pl.col(name).fill_null(fill).alias(name))
-        done.add(path)
+                inputs = frame.select(*(a.alias(field_column(n)) for a, n in zip(arguments, spec.arguments)))
+                frame = frame.with_columns(_computed(inputs, spec, schema).alias(field_column(path)))
+                found = pl.col(field_column(path))
+        elif not spec.required:
+            fill = value(spec.default.path) if isinstance(spec.default, FactRef) \
+                else _literal(spec.default, spec.type.kind)
+            found = given[path].fill_null(fill)
+        else:
+            found = given[path]
+        values[path] = found
+        return found
 
     for path in schema.fields:
         value(path)
-    return frame
+    return frame, {path: values[path] for path in schema.fields}
+
+
+def _whole_years_between(born: pl.Expr, on: pl.Expr) -> pl.Expr:
+    """Age in whole years as :func:`rxpolicy.language.values.whole_years_between` counts it.
+
+    The birthday in ``on``'s year is laid with the contract's month arithmetic: 29 February becomes 28 February
+    in a year that is not a leap year; the age is one less while that birthday is still to come.
+    """
+    day = pl.when((born.dt.month() == 2) & (born.dt.day() == 29) & ~on.dt.is_leap_year()) \
+        .then(pl.lit(28, pl.Int8)).otherwise(born.dt.day())
+    born_key = born.dt.month().cast(pl.Int32) * 100 + day.cast(pl.Int32)
+    on_key = on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32)
+    years = on.dt.year().cast(pl.Int64) - born.dt.year().cast(pl.Int64)
+    return years - (born_key > on_key).cast(pl.Int64)
+
+
+def _days_insured_in_year(insured_from: pl.Expr, insured_until: pl.Expr, on: pl.Expr) -> pl.Expr:
+    """The days of the insured period in ``on``'s year (never fewer than none), as the built-in counts them."""
+    first_day = pl.max_horizontal(insured_from, pl.date(on.dt.year(), 1, 1))
+    last_day = pl.min_horizontal(insured_until, pl.date(on.dt.year(), 12, 31))
+    return ((last_day - first_day).dt.total_days() + 1).clip(lower_bound=0)
+
+
+#: The built-in functions of computed facts as date arithmetic on whole columns (arguments are never null here:
+#: a null argument gives null, as the built-in's caller does). A built-in not listed is called per distinct
+#: combination of its arguments. ``tests/unit/test_columnar_input.py`` compares each with its function.
+_VECTORISED: dict[str, Callable[..., pl.Expr]] = {
+    "whole_years_between": _whole_years_between,
+    "days_insured_in_year": _days_insured_in_year,
+    "days_in_year": lambda on: pl.when(on.dt.is_leap_year()).then(366).otherwise(365),
+    "start_of_year": lambda on: pl.date(on.dt.year(), 1, 1),
+    "end_of_year": lambda on: pl.date(on.dt.year(), 12, 31),
+}
 
 
 def _computed(frame: pl.DataFrame, spec: FieldSpec, schema: CaseSchema) -> pl.Series:

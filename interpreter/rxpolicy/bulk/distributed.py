@@ -1,11 +1,11 @@
 """``rxpolicy batch --dask``: the chunks of a claims file evaluated on a Dask cluster, one task per partition.
 
 The driver (the machine running ``rxpolicy batch``) counts the records, prepares the output directory and submits
-one task per chunk. Each task reads its own chunk of the claims file, loads and compiles the policy (once per
-worker process), evaluates the chunk (columnar where it applies) and writes its partition under a temporary name,
-renamed when complete, then returns its counts. A task whose worker dies is run again by Dask on another worker;
-it writes the same partition under the same name, so no record is lost or written twice. The result directory is
-the same, row for row, as a local run's.
+one task per chunk. Each task reads its own chunk of the claims file, loads the compiled policy (once per worker
+process, from the cache on disk where the driver left it, else compiling it), evaluates the chunk (columnar where
+it applies) and writes its partition under a temporary name, renamed when complete, then returns its counts. A
+task whose worker dies is run again by Dask on another worker; it writes the same partition under the same name,
+so no record is lost or written twice. The result directory is the same, row for row, as a local run's.
 
 What scales with workers: reading, evaluating and writing the partitions. What does not: counting the records
 and gathering the counts (on the driver). On a real cluster the claims file, the rules (a built-in policy, or a
@@ -54,14 +54,16 @@ _LOCK = threading.Lock()
 
 
 def _run_for(spec: TaskSpec) -> BatchRun:
-    from rxpolicy.api import load_policy
+    # Through the policy store: a worker finds the policy the driver compiled in the cache on disk (shared when
+    # the workers share the user's cache directory, or ``$RXPOLICY_CACHE_DIR``) instead of compiling it again.
+    from rxpolicy.api import PolicyStore
 
     from .core import select_decisions
 
     with _LOCK:
         found = _RUNS.get(spec)
         if found is None:
-            policy = load_policy(spec.policy)
+            policy = PolicyStore().load(spec.policy)
             found = BatchRun(claims=Path(spec.claims), input_format=spec.input_format, policy=policy,
                              selection=select_decisions(policy, spec.decisions), out=Path(spec.out),
                              output_format=spec.output_format, chunk_size=spec.chunk_size, engine=spec.engine,
