@@ -8,11 +8,17 @@ the figure, so a busy machine slows both; the ratio is taken per pair and its me
 the ``--repeat`` pairs are shown.
 
 (a) ``handwritten.decide(case.values)``, the yardstick (``benchmarks/handwritten.py``);
+(a2) ``handwritten.decide_mapping(mapping)``, the same from the decoded JSON mapping, read by hand (dict
+     lookups, ``date.fromisoformat``, ``Decimal(str)``, the contract's defaults, no further validation): the
+     second yardstick of (e), for context (issue 9's goal for (e) is taken against (a));
 (b) ``evaluate(policy, case, trace=False)`` on a built case;
 (c) ``evaluate(policy, case, trace=True)`` on a built case;
 (d) ``policy.epoch_for(day).fast(case.values)``, the generated function without the evaluate() wrapper;
-(e) mapping → decisions: ``case_from_mapping`` + ``evaluate(trace=False)``, what an embedder calls;
-(f) YAML text → decisions: ``parse_case`` + ``evaluate``, what ``rxpolicy eval`` does per case;
+(e) mapping → decisions: ``case_from_mapping`` + ``evaluate(trace=False)``, what an embedder calls, from the
+    decoded JSON mapping (ISO dates, amounts as text), against (a) and against (a2) on the same mappings;
+    (e') the same from a mapping of ``datetime.date`` and ``Decimal`` values;
+(f) YAML text → decisions: ``parse_case`` + ``evaluate``, what ``rxpolicy eval`` does per case; (f2) the same
+    for a case given as JSON text on one line (as ``rxpolicy eval -`` reads JSON Lines);
 (g) decisions → JSON: ``evaluation_json`` of a traced evaluation (no what-if), timed with the evaluation, on
     one line (``indent=None``, as JSON Lines) and (g2) indented (as ``rxpolicy eval CASE --format json``);
 (h) (c) plus the reasons of every decision.
@@ -20,7 +26,7 @@ the ``--repeat`` pairs are shown.
 (e) to (h) run on a tenth of the cases (they cost far more per case). Memory: what a loaded
 policy holds, and what one evaluation holds with and without its trace (``tracemalloc``).
 Before timing, every case's values from (a) and (b) are compared, so the yardstick is known to decide
-the same. ``--profile`` adds cProfile listings of (b) and (c). Nothing here asserts a time; README.md
+the same. ``--profile`` adds cProfile listings of (b), (c) and of reading the cases of (e) and (f). Nothing here asserts a time; README.md
 records the figures; ``bench_cold.py`` times fresh processes.
 """
 
@@ -31,6 +37,7 @@ import cProfile
 import datetime as dt
 import gc
 import io
+import json
 import os
 import platform
 import pstats
@@ -184,13 +191,20 @@ def stage_timings(repeat: int) -> tuple[list[tuple[str, float]], CompiledPolicy]
 Loop = tuple[str, Callable[[], object], int]
 
 
+def as_json(mapping: dict[str, object]) -> dict[str, object]:
+    """A mapping as an embedder receives it: decoded JSON, with ISO dates and amounts as text."""
+    return json.loads(json.dumps(mapping, default=str))  # type: ignore[no-any-return]
+
+
 def loops(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, object]]) -> list[Loop]:
     """The timed loops: label, the loop, and how many cases it goes over."""
     epoch_for = policy.epoch_for
     plans = policy.plans
     share = max(1, len(cases) // 10)
     few_cases, few_mappings = cases[:share], mappings[:share]
+    json_mappings = [as_json(mapping) for mapping in few_mappings]
     texts = [case_to_yaml(case) for case in few_cases]
+    json_texts = [json.dumps(case.to_mapping(), default=str) for case in few_cases]
     names = [d.name for d in policy.decisions]
 
     def wrapped(trace: bool) -> Callable[[], None]:
@@ -203,12 +217,20 @@ def loops(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, ob
         for case in cases:
             epoch_for(case.values[DISPENSED_ON]).fast(case.values)  # type: ignore[union-attr,arg-type]
 
+    def from_json_mapping() -> None:
+        for mapping in json_mappings:
+            evaluate(policy, case_from_mapping(mapping, plans=plans), trace=False)
+
     def from_mapping() -> None:
         for mapping in few_mappings:
             evaluate(policy, case_from_mapping(mapping, plans=plans), trace=False)
 
     def from_yaml() -> None:
         for text in texts:
+            evaluate(policy, parse_case(text, plans=plans), trace=False)
+
+    def from_json_text() -> None:
+        for text in json_texts:
             evaluate(policy, parse_case(text, plans=plans), trace=False)
 
     def to_json() -> None:
@@ -228,36 +250,55 @@ def loops(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, ob
     return [("(b) evaluate(trace=False)", wrapped(False), len(cases)),
             ("(c) evaluate(trace=True)", wrapped(True), len(cases)),
             ("(d) epoch.fast(values)", raw_fast, len(cases)),
-            ("(e) mapping -> decisions", from_mapping, share),
+            ("(e) JSON mapping -> decisions", from_json_mapping, share),
+            ("(e') typed mapping -> decisions", from_mapping, share),
             ("(f) YAML text -> decisions", from_yaml, share),
+            ("(f2) JSON text -> decisions", from_json_text, share),
             ("(g) (c) + evaluation_json, one line", to_json, share),
             ("(g2) (c) + evaluation_json, indented", to_indented_json, share),
             ("(h) (c) + every decision's reasons", explain, share)]
 
 
+#: The figures also paired with the second yardstick, (a2) ``decide_mapping`` on the same decoded JSON mappings.
+MAPPING_PAIRED = ("(e) JSON mapping -> decisions",)
+
+
 def paired(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, object]],
-           repeat: int) -> tuple[list[float], dict[str, list[float]]]:
-    """Seconds per case of the hand-written function, and per figure, one sample per repetition, run in pairs."""
-    decide = handwritten.decide
+           repeat: int) -> tuple[list[float], dict[str, list[float]], dict[str, list[tuple[float, float]]]]:
+    """Seconds per case of the hand-written function, and per figure, one sample per repetition, run in pairs;
+    and for the figures of :data:`MAPPING_PAIRED`, (a2) and the figure, paired the same way."""
+    decide, decide_mapping = handwritten.decide, handwritten.decide_mapping
+    json_mappings = [as_json(mapping) for mapping in mappings[:max(1, len(cases) // 10)]]
 
     def hand() -> None:
         for case in cases:
             decide(case.values)
 
+    def hand_mapping() -> None:
+        for mapping in json_mappings:
+            decide_mapping(mapping)
+
     hand_times: list[float] = []
     times: dict[str, list[float]] = {}
+    by_mapping: dict[str, list[tuple[float, float]]] = {}
     timed = loops(policy, cases, mappings)
     for _ in range(repeat):
         for label, run, count in timed:
             # The yardstick runs right before each figure: the ratio of the pair is what the machine's load spares.
             hand_times.append(_timed(hand) / len(cases))
             times.setdefault(label, []).append(_timed(run) / count)
-    return hand_times, times
+            if label in MAPPING_PAIRED:
+                pair = _timed(hand_mapping) / len(json_mappings), _timed(run) / count
+                by_mapping.setdefault(label, []).append(pair)
+    return hand_times, times, by_mapping
 
 
-def disagreements(policy: CompiledPolicy, cases: list[Case]) -> list[Case]:
-    """Cases on which the hand-written function and the compiled policy decide differently."""
-    return [case for case in cases if handwritten.decide(case.values) != evaluate(policy, case, trace=False).values]
+def disagreements(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, object]]) -> list[Case]:
+    """Cases on which the hand-written functions (from the values, and from the decoded JSON mapping of the
+    same case) and the compiled policy decide differently."""
+    return [case for case, mapping in zip(cases, mappings)
+            if not handwritten.decide(case.values) == handwritten.decide_mapping(as_json(mapping))
+            == evaluate(policy, case, trace=False).values]
 
 
 def memory(policy: CompiledPolicy, cases: list[Case]) -> list[tuple[str, float]]:
@@ -303,6 +344,29 @@ def profile(policy: CompiledPolicy, cases: list[Case], top: int) -> None:
         print("\n".join(line for line in listing[header:] if line.strip()))
 
 
+def profile_reading(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, object]], top: int) -> None:
+    """cProfile listings of reading cases: ``case_from_mapping`` of decoded JSON mappings, ``parse_case`` of YAML
+    and of JSON texts."""
+    sample = [as_json(mapping) for mapping in mappings[:5000]]
+    texts = [case_to_yaml(case) for case in cases[:1000]]
+    json_texts = [json.dumps(case.to_mapping(), default=str) for case in cases[:1000]]
+    runs: list[tuple[str, Callable[[], object]]] = [
+        (f"case_from_mapping over {len(sample):,} decoded JSON mappings",
+         lambda: [case_from_mapping(m, plans=policy.plans) for m in sample]),
+        (f"parse_case over {len(texts):,} YAML texts", lambda: [parse_case(t, plans=policy.plans) for t in texts]),
+        (f"parse_case over {len(json_texts):,} JSON texts",
+         lambda: [parse_case(t, plans=policy.plans) for t in json_texts])]
+    for title, run in runs:
+        profiler = cProfile.Profile()
+        profiler.runcall(run)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+        print(f"\n--- cProfile of {title}, by own time ---")
+        listing = out.getvalue().splitlines()
+        header = next(i for i, line in enumerate(listing) if line.lstrip().startswith("ncalls"))
+        print("\n".join(line for line in listing[header:] if line.strip()))
+
+
 # ----------------------------------------------------------------------------- report
 
 #: Goals (issue 9): figure → the least speed relative to the hand-written function, or the most times slower.
@@ -314,7 +378,8 @@ def _spread(values: list[float]) -> tuple[float, float, float]:
 
 
 def report(stages: list[tuple[str, float]], build: float, hand: list[float], times: dict[str, list[float]],
-           count: int, agreeing: int, repeat: int, memory_rows: list[tuple[str, float]]) -> str:
+           by_mapping: dict[str, list[tuple[float, float]]], count: int, agreeing: int, repeat: int,
+           memory_rows: list[tuple[str, float]]) -> str:
     """The figures as a plain-text table."""
     lines = [f"rxpolicy {POLICY}: {count:,} cases dispensed in 2025, {repeat} paired runs with gc off "
              f"(Python {platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})", "",
@@ -331,6 +396,11 @@ def report(stages: list[tuple[str, float]], build: float, hand: list[float], tim
         median, low, high = _spread(ratios)
         lines.append(f"  {label:<36}{statistics.median(samples) * 1e6:>9.2f}{median:>16.3f}x"
                      f"  [{low:.3f} – {high:.3f}]")
+        if label in by_mapping:  # the same figure against the second yardstick, for context
+            hand_mapping = statistics.median(h for h, _ in by_mapping[label])
+            median2, low2, high2 = _spread([h / t for h, t in by_mapping[label]])
+            lines.append(f"    {'vs (a2) decide_mapping(), ' + f'{hand_mapping * 1e6:.2f} µs':<43}{median2:>16.3f}x"
+                         f"  [{low2:.3f} – {high2:.3f}]")
         goal = GOALS.get(label[:3])
         if goal:
             verdicts.append(f"{label[:3]} >= {goal[1]:.2f}x: {'met' if median >= goal[1] else 'not met'} "
@@ -342,7 +412,7 @@ def report(stages: list[tuple[str, float]], build: float, hand: list[float], tim
     lines += ["", f"{'memory':<44}{'KiB':>10}"]
     lines += [f"  {label:<42}{kib:>10,.1f}" for label, kib in memory_rows]
     lines += ["", f"agreement: hand-written and compiled policy decide alike on {agreeing:,} of {count:,} cases",
-              "goals: " + "; ".join(verdicts)]
+              "goals: " + "; ".join(verdicts) + " (each against (a), decide() on built values)"]
     return "\n".join(lines)
 
 
@@ -362,12 +432,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     cases = [case_from_mapping(m, plans=policy.plans) for m in mappings]
     build = time.perf_counter() - start
-    wrong = disagreements(policy, cases)
-    hand, times = paired(policy, cases, mappings, args.repeat)
-    print(report(stages, build, hand, times, len(cases), len(cases) - len(wrong), args.repeat,
+    wrong = disagreements(policy, cases, mappings)
+    hand, times, by_mapping = paired(policy, cases, mappings, args.repeat)
+    print(report(stages, build, hand, times, by_mapping, len(cases), len(cases) - len(wrong), args.repeat,
                  memory(policy, cases)))
     if args.profile:
         profile(policy, cases, top=18)
+        profile_reading(policy, cases, mappings, top=18)
     if wrong:
         print(f"\nfirst disagreement: {wrong[0].to_mapping()}", file=sys.stderr)
     return 1 if wrong else 0

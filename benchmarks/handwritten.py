@@ -7,23 +7,29 @@ no trace, no rule ids. It implements the rule files under ``rules/statutory``, `
 2023-12-31; 2024 has the same rules). The amounts are those of 2025: compulsory excess (verplicht
 eigen risico) EUR 385, personal contribution cap (eigen bijdrage) EUR 250.
 
-It reads a case's value tuple (:attr:`rxpolicy.Case.values`) by the positions
+:func:`decide` reads a case's value tuple (:attr:`rxpolicy.Case.values`) by the positions
 :func:`rxpolicy.language.facts.field_index` gives, looked up once at import, as the compiled policy does.
+:func:`decide_mapping` is what an embedder's hand-written code would do with the case as it arrives, a
+decoded JSON mapping in the contract's shape: a dict lookup per field with the contract's default for a
+field left out, ``date.fromisoformat`` and ``Decimal(str)``, the computed facts worked out, no further
+validation; then :func:`decide` on the values.
 ``tests/unit/test_handwritten_agrees.py`` checks it against ``evaluate(policy, case)`` on thousands
 of generated cases, so it doubles as a second, independent reading of the rule files.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Collection
 from decimal import ROUND_HALF_UP, Decimal
 from operator import itemgetter
+from typing import Any
 
-from rxpolicy.language.facts import field_index
-from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit, add_months
+from rxpolicy.language.facts import field_index, statutory_facts
+from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit, add_months, whole_years_between
 
-__all__ = ["DECISIONS", "decide"]
+__all__ = ["DECISIONS", "decide", "decide_mapping"]
 
 #: The decisions :func:`decide` returns, in the order of ``CompiledPolicy.decisions``.
 DECISIONS = ("in_package", "preference_met", "appendix_2_conditions", "prescriber_allowed",
@@ -254,3 +260,94 @@ def _excess_room(born: dt.date, insured_from: dt.date, insured_until: dt.date, s
     days = (end - start).days + 1 if start <= end else 0
     return max(ZERO, _pro_rate(COMPULSORY_EXCESS, days, days_in_year) + _pro_rate(voluntary, days, days_in_year)
                - used)
+
+
+# ----------------------------------------------------------------------------- from a decoded JSON mapping
+
+#: The order of a case's values (the contract's facts, then the computed ones), written out as a hand-written
+#: reader would; checked against the declared facts at import so that the two cannot drift apart.
+_VALUE_ORDER = (
+    "dispensed_on", "insured.born_on", "insured.insured_from", "insured.insured_until", "insured.plan",
+    "insured.voluntary_excess", "insured.excess_used", "insured.contribution_paid", "prescription.prescriber",
+    "prescription.expert_in_indication", "prescription.indication", "prescription.first_for_indication",
+    "prescription.chronic", "prescription.acute", "prescription.course_days", "prescription.medical_necessity",
+    "prescription.logistical_necessity", "prescription.rare_condition", "prescription.specialised_in_condition",
+    "prescription.challenge_test_done", "prescription.appendix_2_condition_met", "prescription.purpose",
+    "prescription.within_own_care", "medicine.name", "medicine.atc", "medicine.route", "medicine.registered",
+    "medicine.appendix_1", "medicine.appendix_2", "medicine.appendix_2_added_on", "medicine.doctors_note_procedure",
+    "medicine.doctors_note_prescribers", "medicine.dietary_preparation", "medicine.appendix_2_group",
+    "medicine.import_route", "medicine.contribution_of_base", "medicine.infant_formula",
+    "medicine.chemists_preparation", "medicine.authorisation_listed", "medicine.equivalent_to_non_appendix_1",
+    "medicine.preferred", "medicine.cheapest_in_group", "medicine.on_excess_free_list", "medicine.price",
+    "medicine.reimbursement_limit", "dispensing.supply_days", "dispensing.smallest_pack", "dispensing.ml_per_day",
+    "dispensing.new_to_patient", "dispensing.months_in_use", "dispensing.adjusted", "dispensing.during_admission",
+    "dispensing.contracted", "dispensing.dispenser", "dispensing.fees.dispensing", "dispensing.fees.delivery",
+    "dispensing.fees.counselling", "dispensing.fees.inhaler_instruction", "dispensing.fees.medication_assessment",
+    "authorisation.granted_on", "authorisation.valid_until", "insured.age", "insured.days_insured", "days_in_year",
+    "start_of_year", "end_of_year",
+)
+assert _VALUE_ORDER == tuple(statutory_facts().fields), "the declared facts changed: update _VALUE_ORDER"
+
+_EMPTY: dict[str, object] = {}
+_fromiso = dt.date.fromisoformat
+
+
+def _optional_date(text: object) -> dt.date | None:
+    return None if text is None else _fromiso(text)  # type: ignore[arg-type]
+
+
+def _optional_money(amount: object) -> Decimal | None:
+    return None if amount is None else Decimal(amount)  # type: ignore[arg-type]
+
+
+def decide_mapping(case: dict[str, Any]) -> tuple[object, ...]:
+    """Every decision for one case given as a decoded JSON mapping (ISO dates, amounts as ``"12.40"`` or whole
+    numbers), read as an embedder's hand-written code would: no checks beyond what the reading itself does."""
+    insured = case["insured"]
+    prescription = case["prescription"]
+    medicine = case["medicine"]
+    dispensing = case["dispensing"]
+    fees = dispensing.get("fees") or _EMPTY
+    authorisation = case.get("authorisation") or _EMPTY
+    on = _fromiso(case["dispensed_on"])
+    born = _fromiso(insured["born_on"])
+    year = on.year
+    start_of_year, end_of_year = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    insured_from = insured.get("insured_from")
+    insured_from = start_of_year if insured_from is None else _fromiso(insured_from)
+    insured_until = insured.get("insured_until")
+    insured_until = end_of_year if insured_until is None else _fromiso(insured_until)
+    days_in_year = 366 if calendar.isleap(year) else 365
+    first, last = max(insured_from, start_of_year), min(insured_until, end_of_year)
+    days_insured = max(0, (last - first).days + 1)
+    values = (
+        on, born, insured_from, insured_until, insured.get("plan"),
+        Decimal(insured.get("voluntary_excess", 0)), Decimal(insured.get("excess_used", 0)),
+        Decimal(insured.get("contribution_paid", 0)),
+        prescription["prescriber"], prescription.get("expert_in_indication", False), prescription.get("indication"),
+        prescription.get("first_for_indication", False), prescription.get("chronic", False),
+        prescription.get("acute", False), prescription.get("course_days"),
+        prescription.get("medical_necessity", False), prescription.get("logistical_necessity", False),
+        prescription.get("rare_condition", False), prescription.get("specialised_in_condition", False),
+        prescription.get("challenge_test_done"), prescription.get("appendix_2_condition_met", True),
+        prescription.get("purpose", "treatment"), prescription.get("within_own_care", True),
+        medicine["name"], medicine["atc"], medicine.get("route", "oral"), medicine.get("registered", True),
+        medicine.get("appendix_1", True), medicine.get("appendix_2", False),
+        _optional_date(medicine.get("appendix_2_added_on")), medicine.get("doctors_note_procedure", False),
+        tuple(medicine.get("doctors_note_prescribers", ())), medicine.get("dietary_preparation"),
+        medicine.get("appendix_2_group"), medicine.get("import_route"),
+        _optional_money(medicine.get("contribution_of_base")), medicine.get("infant_formula", False),
+        medicine.get("chemists_preparation", False), medicine.get("authorisation_listed", False),
+        medicine.get("equivalent_to_non_appendix_1", False), medicine.get("preferred"),
+        _optional_money(medicine.get("cheapest_in_group")), medicine.get("on_excess_free_list", False),
+        Decimal(medicine["price"]), _optional_money(medicine.get("reimbursement_limit")),
+        dispensing["supply_days"], dispensing.get("smallest_pack", False), dispensing.get("ml_per_day"),
+        dispensing.get("new_to_patient", False), dispensing.get("months_in_use", 0),
+        dispensing.get("adjusted", False), dispensing.get("during_admission", False),
+        dispensing.get("contracted", True), dispensing.get("dispenser", "pharmacy"),
+        Decimal(fees.get("dispensing", 0)), Decimal(fees.get("delivery", 0)), Decimal(fees.get("counselling", 0)),
+        Decimal(fees.get("inhaler_instruction", 0)), Decimal(fees.get("medication_assessment", 0)),
+        _optional_date(authorisation.get("granted_on")), _optional_date(authorisation.get("valid_until")),
+        whole_years_between(born, on), days_insured, days_in_year, start_of_year, end_of_year,
+    )
+    return decide(values)

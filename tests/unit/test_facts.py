@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import pickle
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -402,6 +403,27 @@ def test_a_case_of_the_contract_pickles_as_its_values() -> None:
 
 def test_the_builder_is_written_once_per_schema() -> None:
     assert builder_for(statutory_facts()) is builder_for(statutory_facts())
+
+
+def test_the_fast_roads_from_many_threads_give_what_one_thread_gives() -> None:
+    # The builders, the names table and the JSON decoder are shared by every thread: reading cases at once from
+    # eight threads (mappings, YAML and one-line JSON texts, valid and not) gives what one thread gives.
+    texts = [path.read_text(encoding="utf-8") for path in EXAMPLES]
+    inputs: list[object] = [*(_mapping(p) for p in EXAMPLES), *texts,
+                            *(json.dumps(_mapping(p), default=str) for p in EXAMPLES),
+                            texts[0].replace("gp", "huisarts"), {"dispensed_on": "2025-02-30"}]
+
+    def read(item: object) -> object:
+        try:
+            case = parse_case(item) if isinstance(item, str) else case_from_mapping(item)  # type: ignore[arg-type]
+        except RxError as error:
+            return [d.message for d in error.diagnostics]
+        return case.values, dict(case.lines)
+
+    alone = [read(item) for item in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(read, inputs * 4)) == alone * 4
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -42,17 +43,17 @@ SPECIAL_DAYS = (dt.date(YEAR, 1, 1), dt.date(YEAR, 1, 31), dt.date(YEAR, 2, 28),
 AGES = (0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 45, 70)
 
 
-def _load_handwritten() -> tuple[Decide, tuple[str, ...]]:
+def _load_handwritten() -> tuple[Decide, tuple[str, ...], Callable[[dict[str, Any]], tuple[object, ...]]]:
     """``benchmarks/`` is not a package: load the module from its file."""
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "handwritten.py"
     spec = importlib.util.spec_from_file_location("rxpolicy_benchmarks_handwritten", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.decide, module.DECISIONS
+    return module.decide, module.DECISIONS, module.decide_mapping
 
 
-decide, DECISIONS = _load_handwritten()
+decide, DECISIONS, decide_mapping = _load_handwritten()
 
 
 # ----------------------------------------------------------------------------- generating cases
@@ -247,6 +248,14 @@ def test_handwritten_and_compiled_policy_agree(policy: CompiledPolicy, cases: li
         assert not differences, (differences, case.to_mapping())
         compared += 1
     assert compared == CASES
+
+
+def test_the_handwritten_reading_of_a_json_mapping_decides_as_from_the_values(cases: list[Case]) -> None:
+    # The benchmark's second yardstick reads the case as an embedder receives it (decoded JSON, fields left
+    # out where they have their default); it must give every decision the value tuple gives.
+    for case in cases[:1500]:
+        data = json.loads(json.dumps(case.to_mapping(only_changed=True), default=str))
+        assert decide_mapping(data) == decide(case.values), data
 
 
 def test_trace_changes_no_value_and_no_deciding_rule(policy: CompiledPolicy, cases: list[Case]) -> None:

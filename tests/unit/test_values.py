@@ -96,6 +96,19 @@ def test_whole_years_between(born: str, on: str, age: int) -> None:
     assert whole_years_between(D(born), D(on)) == age
 
 
+def test_whole_years_between_is_the_birthday_laid_by_month_arithmetic() -> None:
+    # The age compares the birthday without building it; it must be the birthday `add_months` lays (28 February
+    # for a 29 February birthday in a common year), for every birth day of a leap cycle and days around it.
+    births = [dt.date(1996, 1, 1) + dt.timedelta(days=d) for d in range(0, 4 * 366, 3)] + [dt.date(2000, 2, 29)]
+    days = [dt.date(year, month, day) for year in (2023, 2024, 2025, 2100) for month in (1, 2, 3, 12)
+            for day in (1, 27, 28, 29, 30, 31) if day <= calendar.monthrange(year, month)[1]]
+    for born in births:
+        for on in days:
+            years = on.year - born.year
+            expected = years - 1 if add_months(born, 12 * years) > on else years
+            assert whole_years_between(born, on) == expected, (born, on)
+
+
 @pytest.mark.parametrize(("year", "count"), [(2023, 365), (2024, 366), (2025, 365), (1900, 365), (2000, 366),
                                              (2100, 365)])
 def test_days_in_year(year: int, count: int) -> None:

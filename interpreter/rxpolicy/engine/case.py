@@ -22,7 +22,7 @@ import attrs
 import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
-from rxpolicy.engine.case_build import builder_for
+from rxpolicy.engine.case_build import builder_for, read_text_fast
 from rxpolicy.engine.case_check import CheckRun, Item, compose_yaml, from_python, mark_span
 from rxpolicy.engine.case_limits import CASE_LIMITS, check_file_size, check_python_shape, check_text_size
 from rxpolicy.language.facts import CaseSchema, FieldSpec, statutory_facts
@@ -49,7 +49,7 @@ class Case:
     schema: CaseSchema = attrs.field(factory=statutory_facts, eq=False, repr=False)
     source: str = attrs.field(default="<case>", eq=False)
     #: Field path → line of the case file it was written on (only fields present in the file).
-    lines: Mapping[str, int] = attrs.field(factory=lambda: MappingProxyType({}), eq=False)
+    lines: Mapping[str, int] = attrs.field(default=MappingProxyType({}), eq=False)  # read-only: one for all
 
     def __reduce__(self) -> tuple[object, ...]:
         # A case pickles as its values (for worker processes) when it holds the statutory layer's facts, which
@@ -171,9 +171,25 @@ def load_case(path: Path | str, *, display: str | None = None, plans: Collection
 
 def parse_case(text: str, *, path: str = "<case>", plans: Collection[str] | None = None,
                policy: _HasFacts | None = None, schema: CaseSchema | None = None) -> Case:
-    """Validate the YAML text of a case; raises :class:`RxError` with every problem found."""
+    """Validate the YAML text of a case; raises :class:`RxError` with every problem found.
+
+    A JSON text is YAML too; one on a single line (a JSON Lines record) is decoded with :mod:`json`. The
+    common, valid case takes the fast road (:func:`~rxpolicy.engine.case_build.read_text_fast`); any other
+    text the full road, which reports every problem with its place in the text.
+    """
     check_text_size(path, text, CASE_LIMITS, "the case")  # before the text is indexed into a SourceFile
     facts, plans = _schema_and_plans(policy, schema, plans)
+    fast = read_text_fast(text, facts, plans, CASE_LIMITS)
+    if fast is not None:
+        lines = fast[1]
+        return Case(values=fast[0], schema=facts, source=path,
+                    lines=MappingProxyType(lines) if type(lines) is dict else lines)
+    return read_case_text(text, path, facts, plans)
+
+
+def read_case_text(text: str, path: str, facts: CaseSchema, plans: Collection[str] | None) -> Case:
+    """The full road of :func:`parse_case`: the YAML composed within the limits, every field checked, every
+    problem reported with its place in the text. (The text's size is checked.)"""
     root = compose_yaml(SourceFile(path=path, text=text), code="RX401", what="the case",
                         help="write each field as `name: value` on its own line, indenting the fields of a "
                              "section by two spaces")
@@ -202,11 +218,15 @@ def case_from_mapping(data: Mapping[str, object], *, source: str = "<python>",
 
 def _from_mapping(data: Mapping[str, object], schema: CaseSchema, source: str,
                   plans: Collection[str] | None) -> Case:
-    """The generated builder's case, or (when it gives up) the full check's, which reports every problem."""
-    check_python_shape(data, CASE_LIMITS)  # first: no limit on a mapping's shape is left to either road
-    values = builder_for(schema)(data, plans)
+    """The generated builder's case, or (when it gives up) the full check's, which reports every problem.
+
+    A mapping the builder accepts is within the case limits (it checks what could go beyond them, see
+    :mod:`rxpolicy.engine.case_build`); any other is measured against them first, so a limit is reported
+    before any field's problem, as it always was."""
+    values = builder_for(schema, CASE_LIMITS)(data, plans)
     if values is not None:
         return Case(values=values, schema=schema, source=source)
+    check_python_shape(data, CASE_LIMITS)
     return _validated(CheckRun(schema=schema, source=source, from_file=False, plans=plans), from_python(data))
 
 

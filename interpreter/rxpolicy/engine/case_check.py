@@ -32,7 +32,8 @@ from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
-__all__ = ["CheckRun", "Item", "Scalar", "compose_yaml", "from_python", "mark_span", "example_line"]
+__all__ = ["CheckRun", "Item", "Scalar", "accepts_as_written", "compose_yaml", "from_python", "mark_span",
+           "example_line"]
 
 # ASCII only: `\d` alone also matches other scripts' digits (١٢, １２), which Decimal and int would accept.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
@@ -306,6 +307,19 @@ def _check_limits(spec: FieldSpec, value: object, plans: Collection[str] | None)
         suggestion = f"; did you mean `{hint}`?" if hint else ""
         raise _Problem("RX407", f"is `{value}`, a plan the policy does not know{suggestion}",
                        f"write one of: {', '.join(sorted(plans))}, or `null`")
+
+
+def accepts_as_written(spec: FieldSpec, value: object) -> bool:
+    """Whether the full check reads a Python value written for a fact as that very value: no problem, an equal
+    value of the same type (the generated builder lets a fact's default through untested only then)."""
+    if spec.type.kind is Kind.LIST:
+        return isinstance(value, tuple) and all(isinstance(e, str) and e in spec.type.choices for e in value)
+    try:
+        read = _convert(spec, _py_scalar(value))
+        _check_limits(spec, read, None)
+    except _Problem:
+        return False
+    return type(read) is type(value) and read == value
 
 
 #: Marks a field whose value could not be read (its problem is reported).

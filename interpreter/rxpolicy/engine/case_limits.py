@@ -23,7 +23,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.language.source import SourceFile, Span
 
 __all__ = ["CASE_LIMITS", "TEST_FILE_LIMITS", "Limits", "LimitedLoader", "check_file_size", "check_python_shape",
-           "check_text_size", "compose_limited", "limit_error"]
+           "check_text_size", "compose_limited", "compose_unmeasured", "limit_error"]
 
 
 @attrs.frozen(kw_only=True)
@@ -144,19 +144,28 @@ _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
 _FLOW = re.compile(r"[\[{]")
 
 
-def compose_fast(source: SourceFile, limits: Limits, subject: str) -> tuple[yaml.Node | None] | None:
+def compose_unmeasured(text: str, limits: Limits) -> tuple[yaml.Node | None] | None:
     """The node tree composed by libyaml, for a text that cannot go beyond the limits on its way in (no
-    anchors or aliases, few brackets, shallow indentation), then measured; None: compose it with
-    :func:`compose_limited` instead. Raises YAMLError as libyaml does, RX409 for a limit."""
-    text = source.text
-    check_text_size(source.path, text, limits, subject)
+    anchors or aliases, few brackets, shallow indentation), not yet measured (its nodes may still be too
+    many or their texts too long); None: the text needs the pure-Python reader. Raises YAMLError as libyaml
+    does. The caller has checked the text's size."""
     if (_FAST_LOADER is None or "&" in text or "*" in text or len(_FLOW.findall(text)) > limits.max_depth
             or any(len(line) - len(line.lstrip(" ")) > limits.max_depth for line in text.split("\n"))):
         return None
     try:
-        node = yaml.compose(text, Loader=_FAST_LOADER)
+        return (yaml.compose(text, Loader=_FAST_LOADER),)
     except UnicodeEncodeError:  # a lone surrogate (a text from Python): libyaml cannot take it, the pure reader can
         return None
+
+
+def compose_fast(source: SourceFile, limits: Limits, subject: str) -> tuple[yaml.Node | None] | None:
+    """The node tree composed by libyaml (:func:`compose_unmeasured`), then measured; None: compose it with
+    :func:`compose_limited` instead. Raises YAMLError as libyaml does, RX409 for a limit."""
+    check_text_size(source.path, source.text, limits, subject)
+    composed = compose_unmeasured(source.text, limits)
+    if composed is None:
+        return None
+    node = composed[0]
     try:
         _measure(node, limits, subject)
     except _Exceeded as exceeded:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+from calendar import isleap
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -30,7 +31,7 @@ from rxpolicy.language import types as t
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.language.source import Span
 from rxpolicy.language.types import Kind
-from rxpolicy.language.values import add_months, days_in_year, whole_years_between
+from rxpolicy.language.values import add_months, whole_years_between
 
 __all__ = ["BUILTINS", "Builtin", "CaseSchema", "Choice", "FieldSpec", "FactRef", "read_facts", "statutory_facts",
            "LANGUAGES", "field_index"]
@@ -54,6 +55,9 @@ class Builtin:
     function: Callable[..., object] = attrs.field(eq=False, repr=False)
     why: str
     inverse: Inverse | None = attrs.field(default=None, eq=False, repr=False)
+    #: Whether it takes one date and depends only on its year: the case builder then reads it from a table of
+    #: the years rxpolicy works with instead of calling it for every case.
+    of_year: bool = False
 
 
 def _birthdays(value: int, day: dt.date) -> tuple[int, tuple[object, ...], bool]:
@@ -69,7 +73,10 @@ def _insured_starts(value: int, day: dt.date) -> tuple[int, tuple[object, ...], 
 
 
 def _days_insured_in_year(insured_from: dt.date, insured_until: dt.date, on: dt.date) -> int:
-    first_day, last_day = max(insured_from, dt.date(on.year, 1, 1)), min(insured_until, dt.date(on.year, 12, 31))
+    # The period cut to the year of `on`; most periods lie within it, and then no date is built.
+    year = on.year
+    first_day = insured_from if insured_from.year >= year else dt.date(year, 1, 1)
+    last_day = insured_until if insured_until.year <= year else dt.date(year, 12, 31)
     return max(0, (last_day - first_day).days + 1)
 
 
@@ -80,9 +87,12 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({
                                    _birthdays),
     "days_insured_in_year": Builtin((Kind.DATE, Kind.DATE, Kind.DATE), t.NUMBER, _days_insured_in_year,
                                     "the days of a period that fall in the year of a date", _insured_starts),
-    "days_in_year": Builtin((Kind.DATE,), t.NUMBER, lambda on: days_in_year(on.year), "365 or 366"),
-    "start_of_year": Builtin((Kind.DATE,), t.DATE, lambda on: dt.date(on.year, 1, 1), "1 January of a date's year"),
-    "end_of_year": Builtin((Kind.DATE,), t.DATE, lambda on: dt.date(on.year, 12, 31), "31 December of a date's year"),
+    "days_in_year": Builtin((Kind.DATE,), t.NUMBER, lambda on: 366 if isleap(on.year) else 365, "365 or 366",
+                            of_year=True),
+    "start_of_year": Builtin((Kind.DATE,), t.DATE, lambda on: dt.date(on.year, 1, 1), "1 January of a date's year",
+                             of_year=True),
+    "end_of_year": Builtin((Kind.DATE,), t.DATE, lambda on: dt.date(on.year, 12, 31), "31 December of a date's year",
+                           of_year=True),
 })
 
 

@@ -109,8 +109,13 @@ def whole_years_between(born: dt.date, on: dt.date) -> int:
     month rule): someone born on 29 February has a birthday on 28 February in other years, so the
     age and ``born_on + 216 months`` (the 18th birthday) always agree.
     """
-    years = on.year - born.year
-    if add_months(born, 12 * years) > on:
+    # The birthday in ``on``'s year is ``add_months(born, 12 * years)``: the same month and day, but 28 February
+    # for a 29 February birthday in a common year. Compared without building it (a case's age is worked out
+    # whenever a case is read).
+    years, month, day = on.year - born.year, born.month, born.day
+    if day == 29 and month == 2 and not calendar.isleap(on.year):
+        day = 28
+    if month > on.month or (month == on.month and day > on.day):
         years -= 1
     return years
 
