@@ -25,7 +25,7 @@ from rxpolicy.engine.evaluate import Evaluation, evaluate
 from rxpolicy.engine.persist import policy_from_bytes, policy_to_bytes
 from rxpolicy.language.check import CheckedPolicy, check_policy
 from rxpolicy.language.grammar import grammar_path, grammar_sha256
-from rxpolicy.language.load import RULE_SUFFIX, display_path, policy_sources, resolve_policy_dir
+from rxpolicy.language.load import RULE_SUFFIX, display_paths, policy_sources, resolve_policy_dir
 
 __all__ = ["PolicyStore", "check", "evaluate_case_file", "load_policy"]
 
@@ -132,12 +132,12 @@ def _signature(directory: Path) -> tuple[object, ...]:
 def _content_key(directory: Path) -> str:
     """A hash of everything a compiled policy depends on: rule files (as messages name them), grammar, engine."""
     digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
-    for folder in _rule_folders(directory):
-        for path in sorted(folder.glob(f"*{RULE_SUFFIX}")):
-            if not path.is_file():  # a dangling link or a directory: reading the policy reports it if it is one of its own
-                continue
-            digest.update(f"\0{display_path(path)}\0".encode())
-            digest.update(path.read_bytes())
+    # A dangling link or a directory is left out: reading the policy reports it if it is one of its own.
+    files = [path for folder in _rule_folders(directory) for path in sorted(folder.glob(f"*{RULE_SUFFIX}"))
+             if path.is_file()]
+    for path, shown in zip(files, display_paths(files)):
+        digest.update(f"\0{shown}\0".encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

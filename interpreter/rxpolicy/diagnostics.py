@@ -13,7 +13,6 @@ Codes are stable and documented in docs/errors.md:
 
 from __future__ import annotations
 
-import difflib
 import enum
 import os
 import stat
@@ -75,6 +74,8 @@ class RxError(Exception):
 
 def did_you_mean(word: str, candidates: Sequence[str] | Iterable[str]) -> str | None:
     """The closest candidate to a misspelt word, or None when nothing is close enough."""
+    import difflib  # here: only a message with a suggestion needs it
+
     found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return found[0] if found else None
 

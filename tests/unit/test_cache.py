@@ -207,3 +207,19 @@ def test_the_cache_keeps_the_entries_used_last(tmp_path: Path, monkeypatch: pyte
     assert cache.read("policies", "entry-0") == b"payload 0"  # used: now the most recent
     cache.write("policies", "entry-3", b"payload 3")
     assert sorted(p.name for p in (tmp_path / "policies").iterdir()) == ["entry-0", "entry-2", "entry-3"]
+
+
+def test_an_edited_engine_source_names_other_entries() -> None:
+    # The engine's part of every key comes from its sources' names, sizes and modification times (no file is
+    # read at start-up): an edit, which changes the time, selects other entries. The time is put back after.
+    from rxpolicy import cache
+
+    source = Path(cache.__file__)
+    before = source.stat()
+    digest = cache.engine_digest.__wrapped__()
+    try:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        assert cache.engine_digest.__wrapped__() != digest
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert cache.engine_digest.__wrapped__() == digest

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 import click
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "import_command", "main"]
 
 #: Command name → module under ``rxpolicy.cli`` that defines it (as ``command``), in the order of ``--help``.
 COMMANDS: Mapping[str, str] = MappingProxyType({
@@ -54,6 +54,20 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="rxpolicy")
 def cli(debug: bool) -> None:
     """Evaluate Dutch basic-insurance medicine rules, with explanations."""
+
+
+def import_command(argv: Sequence[str]) -> None:
+    """Import the module of the command ``argv`` names, if any (what :class:`LazyGroup` would import to run it).
+
+    For :mod:`rxpolicy.__main__`, which imports what a command needs before it runs the command.
+    """
+    name = next((argument for argument in argv if not argument.startswith("-")), None)
+    module = COMMANDS.get(name) if name is not None else None
+    if module is not None:
+        try:
+            importlib.import_module(f"rxpolicy.cli.{module}")
+        except Exception:  # noqa: BLE001 - reported where it always was: when the command line runs the command
+            pass
 
 
 def main(argv: Sequence[str] | None = None) -> None:

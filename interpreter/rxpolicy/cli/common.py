@@ -7,10 +7,11 @@ unexpected failure is reported as an internal error; ``--debug`` shows its trace
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import sys
-import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -20,7 +21,7 @@ from rxpolicy.explain.diagnostics import render_diagnostics
 from rxpolicy.language.load import source_line
 from rxpolicy.language.source import SourceFile
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "guarded", "report"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "collector_paused", "guarded", "report"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
@@ -33,6 +34,19 @@ def report(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile] 
         return sources[path].line_text(number) if sources and path in sources else source_line(path, number)
 
     click.echo(render_diagnostics(diagnostics, line), err=True, nl=False)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while many long-lived objects are made (a policy read from the cache):
+    it would walk them repeatedly and find no garbage. On again afterwards, unless it was off before."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def guarded(command: F) -> F:
@@ -50,6 +64,8 @@ def guarded(command: F) -> F:
         except Exception as error:  # noqa: BLE001 - the one place that must catch everything
             ctx = click.get_current_context(silent=True)
             if ctx is not None and ctx.find_root().params.get("debug"):
+                import traceback  # here: only an internal error shown with --debug needs it
+
                 traceback.print_exc()
             click.echo(f"rxpolicy: internal error: {type(error).__name__}: {error}\n"
                        "  help: this is a bug in rxpolicy, not in your input; run again with --debug and "

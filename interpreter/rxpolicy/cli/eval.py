@@ -25,7 +25,7 @@ import attrs
 import click
 
 from rxpolicy import api
-from rxpolicy.cli.common import EXIT_BAD_INPUT, guarded, report
+from rxpolicy.cli.common import EXIT_BAD_INPUT, collector_paused, guarded, report
 from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.case import parse_case
 from rxpolicy.engine.case_limits import CASE_LIMITS, check_file_size
@@ -64,7 +64,8 @@ def command(cases: tuple[str, ...], policy_name: str, output_format: str, lang: 
     if single and not Path(cases[0]).exists() and not Path(cases[0]).is_symlink():
         raise RxError(Diagnostic(code="RX001", message=f"the case file {cases[0]} does not exist",
                                  help="give the path of a case YAML file, e.g. examples/hollandzorg/benzodiazepine-chronic.yaml"))
-    policy = api.PolicyStore().load(policy_name)
+    with collector_paused():  # the policy from the cache is some 15,000 objects, none of them garbage
+        policy = api.PolicyStore().load(policy_name)
     if why_not is None:
         # The search re-evaluates the case many times: worth it for a person reading one case, not for a program.
         why_not = single and output_format == "text" and sys.stdout.isatty()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from rxpolicy.language.fieldwise import Fieldwise
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.values import Rounding
 
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 _span = attrs.field(eq=False, repr=False)
+
+# Every node class is built with `eq=False, repr=False` and inherits equality, hash and repr from Fieldwise
+# (the same answers, without attrs compiling three methods per class whenever a fresh process imports this).
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -42,8 +46,8 @@ class LiteralKind(enum.Enum):
     NOT_APPLICABLE = "not applicable"
 
 
-@attrs.frozen(kw_only=True)
-class Literal:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Literal(Fieldwise):
     """A value written in the rule: ``6``, ``250.00 EUR``, ``3 %``, ``2024-01-01``, ``1 month``, ``yes``."""
 
     kind: LiteralKind
@@ -51,8 +55,8 @@ class Literal:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Name:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Name(Fieldwise):
     """A name: a case field (``medicine.atc``), definition, parameter, decision or choice value."""
 
     parts: tuple[str, ...]
@@ -64,16 +68,16 @@ class Name:
         return ".".join(self.parts)
 
 
-@attrs.frozen(kw_only=True)
-class Not:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Not(Fieldwise):
     """``not X``."""
 
     operand: Expr
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class BoolOp:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BoolOp(Fieldwise):
     """``A and B`` / ``A or B``; ``op`` is 'and' or 'or'."""
 
     op: str
@@ -82,8 +86,8 @@ class BoolOp:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Compare:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Compare(Fieldwise):
     """``A < B``, ``A >= B``, ``A is B``, ``A is not B``; ``op`` is one of < <= > >= is 'is not'."""
 
     op: str
@@ -92,8 +96,8 @@ class Compare:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class OneOf:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class OneOf(Fieldwise):
     """``A is one of x, y, z`` (or ``is not one of``)."""
 
     operand: Expr
@@ -102,8 +106,8 @@ class OneOf:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class InList:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class InList(Fieldwise):
     """``A is in L`` (or ``is not in``) for a list-valued field."""
 
     operand: Expr
@@ -112,8 +116,8 @@ class InList:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Known:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Known(Fieldwise):
     """``A is known`` / ``A is unknown``."""
 
     operand: Expr
@@ -121,8 +125,8 @@ class Known:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Matches:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Matches(Fieldwise):
     """``medicine.atc matches N05B*, N05C*``: an ATC code against code prefixes (``*``) or exact codes.
 
     A text is matched the same way against quoted patterns: ``medicine.name matches "oxazepam*"``.
@@ -133,8 +137,8 @@ class Matches:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class FitsWithin:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class FitsWithin(Fieldwise):
     """``dispensing.supply_days days fits within max_supply``, laid from the dispensing date."""
 
     supply: Expr
@@ -142,8 +146,8 @@ class FitsWithin:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Arith:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Arith(Fieldwise):
     """``A + B``, ``A - B``, ``A * B``, ``A / B``."""
 
     op: str
@@ -152,8 +156,8 @@ class Arith:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Rounded:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Rounded(Fieldwise):
     """``A rounded half up to whole euros``: the one place rounding happens."""
 
     operand: Expr
@@ -161,8 +165,8 @@ class Rounded:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class WithUnit:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class WithUnit(Fieldwise):
     """A computed number with a unit: ``prescription.course_days days``."""
 
     operand: Expr
@@ -170,8 +174,8 @@ class WithUnit:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class IfThenElse:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class IfThenElse(Fieldwise):
     """``if C then A else B``."""
 
     condition: Expr
@@ -180,8 +184,8 @@ class IfThenElse:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Call:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Call(Fieldwise):
     """``min(A, B, ...)`` / ``max(A, B, ...)``."""
 
     function: str
@@ -189,8 +193,8 @@ class Call:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class SupplyLimitExpr:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SupplyLimitExpr(Fieldwise):
     """``at most 15 days or the smallest pack``."""
 
     duration: Expr
@@ -222,8 +226,8 @@ def walk(node: Expr) -> Iterator[Expr]:
 
 # ----------------------------------------------------------------------------- clauses
 
-@attrs.frozen(kw_only=True)
-class Explain:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Explain(Fieldwise):
     """``explain en "..."``: a sentence a patient could read, in one language."""
 
     lang: str
@@ -231,8 +235,8 @@ class Explain:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Citation:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Citation(Fieldwise):
     """``source zvw "art. 19"``: where a rule comes from, a source of the registry and its section; or, for a
     policy without a registry, a plain text (``source "…"``, then ``source`` is None)."""
 
@@ -242,8 +246,8 @@ class Citation:
     source_span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Validity:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Validity(Fieldwise):
     """``in force from D1 until D2``; ``until`` is the last day in force (inclusive), None for open-ended."""
 
     start: dt.date
@@ -264,16 +268,16 @@ class Validity:
         return f"{self.start.isoformat()}–{self.end.isoformat() if self.end else '…'}"
 
 
-@attrs.frozen(kw_only=True)
-class RuleRef:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RuleRef(Fieldwise):
     """A reference to a rule by id (``exception to dispensing-period/chronic``)."""
 
     id: str
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Assignment:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Assignment(Fieldwise):
     """``then max_supply = at most 1 month``: the value a rule gives a decision."""
 
     decision: str
@@ -282,8 +286,8 @@ class Assignment:
     name_span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class TypeRef:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TypeRef(Fieldwise):
     """A type as written: ``money``, ``yes or no``, ``duration, or not applicable``."""
 
     words: str
@@ -293,8 +297,8 @@ class TypeRef:
 
 # ----------------------------------------------------------------------------- items
 
-@attrs.frozen(kw_only=True)
-class Policy:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Policy(Fieldwise):
     """``policy hollandzorg ... end``: an insurer's policy, built on a shared layer."""
 
     name: str
@@ -307,8 +311,8 @@ class Policy:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Layer:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Layer(Fieldwise):
     """``layer statutory ... end``: a layer of rules shared by policies; ``kind`` is 'statutory' or 'insurer'."""
 
     name: str
@@ -317,8 +321,8 @@ class Layer:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Decision:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Decision(Fieldwise):
     """``decision max_supply: supply limit ... end``: an outcome every policy decides."""
 
     name: str
@@ -329,8 +333,8 @@ class Decision:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Definition:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Definition(Fieldwise):
     """``define name = expression``: a named condition or amount reused by many rules."""
 
     name: str
@@ -339,8 +343,8 @@ class Definition:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class ParameterValue:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ParameterValue(Fieldwise):
     """One dated value of a parameter."""
 
     expr: Expr
@@ -349,8 +353,8 @@ class ParameterValue:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Parameter:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Parameter(Fieldwise):
     """``parameter contribution_cap: money ... end``: an amount with dated values."""
 
     name: str
@@ -364,8 +368,8 @@ class Parameter:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Rule:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Rule(Fieldwise):
     """A rule, or a row of a table (then ``table`` names it and ``id`` is ``table/row``)."""
 
     id: str
@@ -385,8 +389,8 @@ class Rule:
     id_span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Table:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Table(Fieldwise):
     """``table id ... row ... end``: rows tried in order, the first that applies decides."""
 
     id: str
@@ -395,8 +399,8 @@ class Table:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Warning:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Warning(Fieldwise):
     """``warning case/… … end`` (waarschuwing): decides nothing; when its condition holds, the evaluation carries
     its sentence."""
 
@@ -411,8 +415,8 @@ class Warning:
 
 # ----------------------------------------------------------------------------- the facts of a case
 
-@attrs.frozen(kw_only=True)
-class FactType:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class FactType(Fieldwise):
     """A fact's type as written: ``date``, ``prescriber_kind``, ``indication_code or any text``,
     ``list of prescriber_kind``, each optionally ``, or unknown``."""
 
@@ -428,8 +432,8 @@ class FactType:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class DateOrder:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class DateOrder(Fieldwise):
     """``not before insured.insured_from because "…"`` (or ``not after``): a date's place among the case's dates."""
 
     other: str
@@ -438,8 +442,8 @@ class DateOrder:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Fact:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Fact(Fieldwise):
     """``fact insured.born_on: date ... end``: one fact of a case, written in it or computed from others."""
 
     path: str
@@ -476,8 +480,8 @@ class Fact:
     path_span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class ChoiceOption:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChoiceOption(Fieldwise):
     """``option gp en "a GP" nl "huisarts"``."""
 
     code: str
@@ -485,8 +489,8 @@ class ChoiceOption:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class ChoiceDecl:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChoiceDecl(Fieldwise):
     """``choice prescriber_kind option … end``: the codes a choice fact accepts, with their words."""
 
     name: str
@@ -494,8 +498,8 @@ class ChoiceDecl:
     span: Span = _span
 
 
-@attrs.frozen(kw_only=True)
-class Section:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Section(Fieldwise):
     """``section insured explain en "the insured person" end``: the words of a section of the case file."""
 
     path: str
@@ -508,8 +512,8 @@ class Section:
 Item = Policy | Layer | Decision | Definition | Parameter | Rule | Table | Warning | Fact | ChoiceDecl | Section
 
 
-@attrs.frozen(kw_only=True)
-class RuleFile:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RuleFile(Fieldwise):
     """One parsed rule file."""
 
     source: SourceFile = attrs.field(eq=False, repr=False)

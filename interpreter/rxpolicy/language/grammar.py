@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -24,11 +23,17 @@ __all__ = ["GRAMMAR_FILE", "WholeWords", "grammar_path", "grammar_text", "gramma
 GRAMMAR_FILE = "rxpolicy.lark"
 
 
+@functools.cache
 def package_data_dir(name: str) -> Path:
-    """The directory of packaged data (``grammar`` or ``rules``): in the wheel, else in the checkout."""
-    packaged = resources.files("rxpolicy").joinpath(name)
+    """The directory of packaged data (``grammar`` or ``rules``): in the wheel, else in the checkout.
+
+    Found once per process: every path a message shows is made relative to the rules directory. The wheel
+    puts the data beside the package's modules (what ``importlib.resources.files`` would answer for a package
+    on disk, without importing it at start-up).
+    """
+    packaged = Path(__file__).parent.parent / name
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     checkout = Path(__file__).resolve().parents[3] / name
     if checkout.is_dir():
         return checkout

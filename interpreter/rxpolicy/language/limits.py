@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-
-from lark import Token, Tree
-from lark.tree import Meta
+from typing import TYPE_CHECKING
 
 from rxpolicy.language import ast
+
+if TYPE_CHECKING:
+    # Lark only for the parse-tree functions, which parsing calls with Lark loaded: the limits themselves are
+    # read by the case builder of every `rxpolicy eval`, which never parses a rule file.
+    from lark import Token, Tree
 
 __all__ = ["BALANCE_OVER", "FIRST_DATE", "LAST_DATE", "MAX_DAYS", "MAX_DECIMALS", "MAX_DEPTH", "MAX_MONTHS", "MAX_WHOLE_DIGITS",
            "balance_chains", "definition_depths", "expression_depth", "names_in", "too_deep_expressions"]
@@ -66,6 +69,8 @@ def balance_chains(tree: Tree[Token]) -> None:
     chain of any length is regrouped without recursion. (Arithmetic is not regrouped: `a - b - c` is not
     `a - (b - c)`.)
     """
+    from lark import Tree
+
     todo: list[Tree[Token]] = [tree]
     while todo:
         node = todo.pop()
@@ -83,6 +88,8 @@ def balance_chains(tree: Tree[Token]) -> None:
 
 def _chain(node: Tree[Token]) -> list[Tree[Token]]:
     """The operands of a chain of one operator, left to right (its left spine walked without recursion)."""
+    from lark import Tree
+
     operands: list[Tree[Token]] = []
     while isinstance(node, Tree) and node.data in ("or_", "and_") and len(node.children) == 2:
         left, right = node.children
@@ -105,6 +112,9 @@ def _balanced(data: str, operands: list[Tree[Token]]) -> Tree[Token]:
 
 
 def _join(data: str, left: Tree[Token], right: Tree[Token]) -> Tree[Token]:
+    from lark import Tree
+    from lark.tree import Meta
+
     meta = Meta()  # type: ignore[no-untyped-call]
     meta.empty = False
     meta.line, meta.column, meta.start_pos = left.meta.line, left.meta.column, left.meta.start_pos
@@ -118,6 +128,8 @@ def too_deep_expressions(tree: Tree[Token]) -> Iterator[Tree[Token]]:
     Measured without recursion, before the tree is lowered (lowering walks it recursively), and the
     same way :func:`expression_depth` measures the lowered expression.
     """
+    from lark import Tree
+
     height: dict[int, int] = {}
     stack: list[tuple[Tree[Token], bool]] = [(tree, False)]
     while stack:

@@ -22,7 +22,7 @@ from rxpolicy.language.source import SourceFile
 from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
 __all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies",
-           "builtin_rules_dir", "display_path", "policy_sources", "read_from_disk", "read_rule_files", "registry_beside",
+           "builtin_rules_dir", "display_path", "display_paths", "policy_sources", "read_from_disk", "read_rule_files", "registry_beside",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -35,12 +35,31 @@ def builtin_rules_dir() -> Path:
 
 def display_path(path: Path) -> str:
     """A path as messages show it: relative to the working directory, or ``rules/…`` for a built-in file."""
-    for base, prefix in ((Path.cwd(), ""), (builtin_rules_dir(), "rules/")):
-        try:
-            return prefix + str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return str(path)
+    return display_paths([path])[0]
+
+
+def display_paths(paths: list[Path]) -> list[str]:
+    """:func:`display_path` of each path, the working directory resolved once for all of them.
+
+    Each resolve costs a system call per path component, and the cache key of every `rxpolicy eval` names
+    every rule file as messages show it.
+    """
+    bases = ((Path.cwd().resolve(), ""), (_builtin_rules_resolved(), "rules/"))
+    shown = []
+    for path in paths:
+        resolved = path.resolve()
+        for base, prefix in bases:
+            if resolved.is_relative_to(base):
+                shown.append(prefix + str(resolved.relative_to(base)))
+                break
+        else:
+            shown.append(str(path))
+    return shown
+
+
+@functools.cache
+def _builtin_rules_resolved() -> Path:
+    return builtin_rules_dir().resolve()
 
 
 def rule_file_name(path: Path) -> str:
@@ -52,7 +71,7 @@ def rule_file_name(path: Path) -> str:
     """
     directory = path.resolve().parent
     name = f"{directory.name}/{path.name}"
-    return f"rules/{name}" if directory.parent == builtin_rules_dir().resolve() else name
+    return f"rules/{name}" if directory.parent == _builtin_rules_resolved() else name
 
 
 #: Reads one rule file: its path → (the path messages show, its text); raises :class:`RxError` when unreadable.

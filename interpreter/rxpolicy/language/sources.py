@@ -17,6 +17,7 @@ from types import MappingProxyType
 import attrs
 import yaml
 
+from rxpolicy.language.fieldwise import Fieldwise
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean, read_text
 
 __all__ = ["KINDS", "REGISTRY_FILE", "RejectionCode", "Source", "SourceRegistry", "SourceSection", "load_registry"]
@@ -30,8 +31,8 @@ _SOURCE_KEYS = ("kind", "title", "cite_as", "publisher", "year", "address", "lan
 _SECTION_KEYS = ("heading", "rules_expected", "reason", "cited_as")
 
 
-@attrs.frozen(kw_only=True)
-class SourceSection:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SourceSection(Fieldwise):
     """A section of a source document: its heading and whether rules are expected to implement it."""
 
     source: str
@@ -47,8 +48,8 @@ class SourceSection:
         return (self.heading, *self.cited_as)
 
 
-@attrs.frozen(kw_only=True)
-class Source:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Source(Fieldwise):
     """One document rules cite (bron): a law, an insurer's text, or this project's readings."""
 
     id: str
@@ -79,8 +80,8 @@ class Source:
                 "publisher": self.publisher, "year": self.year, "address": self.address}
 
 
-@attrs.frozen(kw_only=True)
-class RejectionCode:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RejectionCode(Fieldwise):
     """A claim rejection code (afwijzingscode) rules attach to a refusal, and whether a source confirms it."""
 
     code: str
@@ -89,8 +90,8 @@ class RejectionCode:
     source: str | None
 
 
-@attrs.frozen(kw_only=True)
-class SourceRegistry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SourceRegistry(Fieldwise):
     """The sources of a set of policies, read from ``sources.yaml``."""
 
     path: str

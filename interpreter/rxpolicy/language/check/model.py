@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from rxpolicy.language.fieldwise import Fieldwise
 from rxpolicy.language import ast
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.facts import CaseSchema
@@ -29,8 +30,8 @@ class LayerKind(enum.Enum):
     INSURER = "insurer"
 
 
-@attrs.frozen(kw_only=True)
-class LayerInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LayerInfo(Fieldwise):
     """One layer of a policy: its name, title, kind and the files that make it up."""
 
     name: str
@@ -51,16 +52,16 @@ class SymbolKind(enum.Enum):
     CHOICE = "choice value"
 
 
-@attrs.frozen
-class Resolved:
+@attrs.frozen(repr=False, eq=False)
+class Resolved(Fieldwise):
     """The meaning of one :class:`ast.Name`: its kind and the field path / name / choice it stands for."""
 
     kind: SymbolKind
     target: str
 
 
-@attrs.frozen(kw_only=True)
-class DecisionInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class DecisionInfo(Fieldwise):
     """A declared decision with its type and patient-facing description."""
 
     name: str
@@ -72,8 +73,8 @@ class DecisionInfo:
     outcome: bool = False
 
 
-@attrs.frozen(kw_only=True)
-class DefinitionInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class DefinitionInfo(Fieldwise):
     """A named expression with its inferred type."""
 
     name: str
@@ -84,8 +85,8 @@ class DefinitionInfo:
     span: Span
 
 
-@attrs.frozen(kw_only=True)
-class ParameterValueInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ParameterValueInfo(Fieldwise):
     """One dated value of a parameter, already evaluated (parameters are constants)."""
 
     value: object
@@ -94,8 +95,8 @@ class ParameterValueInfo:
     span: Span
 
 
-@attrs.frozen(kw_only=True)
-class ParameterInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ParameterInfo(Fieldwise):
     """An amount with dated values and a citation."""
 
     name: str
@@ -115,8 +116,8 @@ class ParameterInfo:
         return None
 
 
-@attrs.frozen(kw_only=True)
-class WarningInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class WarningInfo(Fieldwise):
     """A checked warning: the warning as written and its layer."""
 
     warning: ast.Warning
@@ -128,8 +129,8 @@ class WarningInfo:
         return self.warning.id
 
 
-@attrs.frozen(kw_only=True)
-class RuleInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RuleInfo(Fieldwise):
     """A checked rule: the rule as written, its layer and the decisions it assigns."""
 
     rule: ast.Rule
@@ -143,8 +144,8 @@ class RuleInfo:
         return self.rule.id
 
 
-@attrs.frozen(kw_only=True)
-class CheckedPolicy:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class CheckedPolicy(Fieldwise):
     """A policy ready to compile: names resolved, types known, dependencies ordered."""
 
     name: str
