@@ -241,6 +241,11 @@ def round_number(value: int | Decimal, rounding: Rounding) -> int | Decimal:
 
 def format_money(amount: Decimal) -> str:
     """Money as the contract writes it: a string with exactly two decimals."""
+    text = str(amount)
+    # Already in cents (what money in a case or a decision is): the text quantizing would give, without copying a
+    # context per call (explanations write some thirty amounts a case).
+    if text[-3:-2] == "." and "E" not in text and len(text) < 28:
+        return text
     return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT.copy()))
 
 
