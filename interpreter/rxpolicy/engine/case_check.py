@@ -26,7 +26,7 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_fast, compose_limited
-from rxpolicy.language.facts import BUILTINS, CaseSchema, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FieldSpec
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
@@ -487,7 +487,7 @@ class CheckRun:
                     args = [value(a) for a in spec.arguments]
                     # A date that could not be read leaves its computations out; its problem is reported.
                     v[path] = None if any(a is None for a in args) else \
-                        BUILTINS[spec.computed_by].function(*args)  # type: ignore[index]
+                        spec.compute(*args)
                 elif path in got:
                     v[path] = got[path]
                 else:  # not written, or written wrong (its problem is reported): the default

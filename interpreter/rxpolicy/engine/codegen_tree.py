@@ -368,6 +368,10 @@ def total(checked: CheckedPolicy, node: ast.Expr, fold: Callable[[ast.Expr], obj
             return total(checked, node.then if condition else node.otherwise, fold)
     if isinstance(node, ast.Call) and node.function in _PARTIAL_CALLS:
         return False
+    if isinstance(node, ast.Call) and node.function == "birthday":  # fails for a number of years not whole
+        years = fold(node.args[1]) if len(node.args) > 1 else NOT_CONSTANT
+        if years is NOT_CONSTANT or years != int(years):  # type: ignore[call-overload]
+            return False
     if isinstance(node, ast.FitsWithin) and not (isinstance(node.supply, ast.WithUnit)
                                                  and isinstance(node.supply.operand, ast.Name)):
         return False
