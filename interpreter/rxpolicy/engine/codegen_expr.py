@@ -250,7 +250,10 @@ class ExpressionWriter:
         if node.function in ("year_of", "month_of", "day_of"):
             return f"{args[0]}.{node.function[:-3]}"
         if node.function == "birthday":  # laid by the policy's reading of a 29 February birthday
-            return f"birthday({args[0]}, {args[1]}, {self.const(self.checked.facts.leap_day_birthday)})"
+            leap_day, years = self.const(self.checked.facts.leap_day_birthday), self.fold(node.args[1])
+            if isinstance(years, int) and not isinstance(years, bool):  # whole and written: the date built directly
+                return f"birthday_in({args[0]}, {years}, {leap_day})"
+            return f"birthday({args[0]}, {args[1]}, {leap_day})"
         if node.function in ("date_from", "quotient", "remainder"):
             return f"{node.function}({', '.join(args)})"
         if self.typ(node).kind is Kind.DURATION:

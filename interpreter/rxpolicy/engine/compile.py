@@ -360,7 +360,7 @@ def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: froze
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
         "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal, "timedelta": dt.timedelta,
         "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
-        "birthday": runtime.birthday_of,
+        "birthday": runtime.birthday_of, "birthday_in": runtime.birthday_in,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
         "_lf": _lf, "U": NOT_COMPUTED, **code.constants,
     }

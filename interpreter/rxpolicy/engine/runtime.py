@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months, birthday
 
-__all__ = ["Conflict", "Gap", "ImpossibleDate", "NotInForce", "birthday_of", "date_add", "date_from", "fits_days", "duration_key",
+__all__ = ["Conflict", "Gap", "ImpossibleDate", "NotInForce", "birthday_in", "birthday_of", "date_add", "date_from", "fits_days", "duration_key",
            "fits_within", "quotient", "remainder", "settle"]
 
 
@@ -164,6 +164,18 @@ def birthday_of(born: dt.date, years: int | Decimal, leap_day: str) -> dt.date:
     if years != int(years):
         raise ImpossibleDate(f"birthday({born}, {years}): a number of years that is not whole")
     return birthday(born, int(years), leap_day)
+
+
+def birthday_in(born: dt.date, years: int, leap_day: str) -> dt.date:
+    """``birthday(born, years)`` for a whole number of years written in the rules: the date built directly.
+
+    The same day of the same month ``years`` later; a 29 February in a year without one (or a year beyond
+    the calendar) is left to :func:`rxpolicy.language.values.birthday`, which lays it and fails as it does.
+    """
+    try:
+        return dt.date(born.year + years, born.month, born.day)
+    except ValueError:
+        return birthday(born, years, leap_day)
 
 
 def quotient(dividend: int | Decimal, divisor: int | Decimal) -> int:
