@@ -251,7 +251,8 @@ class ExpressionWriter:
             return f"{args[0]}.{node.function[:-3]}"
         if node.function == "birthday":  # laid by the policy's reading of a 29 February birthday
             leap_day, years = self.const(self.checked.facts.leap_day_birthday), self.fold(node.args[1])
-            if isinstance(years, int) and not isinstance(years, bool):  # whole and written: the date built directly
+            if isinstance(years, int) and not isinstance(years, bool) and not self.explaining:
+                # Whole and written: the date built directly (an explainer still records the number's test).
                 return f"birthday_in({args[0]}, {years}, {leap_day})"
             return f"birthday({args[0]}, {args[1]}, {leap_day})"
         if node.function in ("date_from", "quotient", "remainder"):
