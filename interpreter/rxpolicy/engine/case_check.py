@@ -333,6 +333,11 @@ def accepts_as_written(spec: FieldSpec, value: object) -> bool:
 _FAILED = object()
 
 
+#: One fact to fill in: its path, declaration, the function computing it (None: written), its arguments, and
+#: the fact its default names (None: a value, or no default).
+_FillEntry: TypeAlias = tuple[str, FieldSpec, Callable[..., object] | None, tuple[str, ...], str | None]
+
+
 @attrs.frozen
 class _Tables:
     """What a check run reads from its schema, worked out once per schema instead of once per case: the
@@ -350,10 +355,12 @@ class _Tables:
     needed: tuple[tuple[str, str, bool, str], ...]
     #: Facts in an order where each one's arguments and default come before it (None: dependencies
     #: that cannot be ordered, left to the recursive fill of :meth:`CheckRun.cross_check`).
-    fill: tuple[tuple[str, FieldSpec, Callable[..., object] | None, tuple[str, ...], str | None], ...] | None
-    #: The part of ``fill`` that the checks of dates against each other and of `all or none` sections read:
-    #: all a case already refused needs (its values are never used).
-    check_fill: tuple[tuple[str, FieldSpec, Callable[..., object] | None, tuple[str, ...], str | None], ...] | None
+    fill: tuple[_FillEntry, ...] | None
+    #: The part of ``fill`` that the checks of dates against each other and of `all or none` sections read
+    #: (closed under what it depends on), and the rest: a case refused by then needs no more (its values are
+    #: never used).
+    check_fill: tuple[_FillEntry, ...] | None
+    rest_fill: tuple[_FillEntry, ...] | None
     #: Per written fact with order constraints: (path, other, after, why).
     orders: tuple[tuple[str, str, bool, str | None], ...]
     #: Per `all or none` section its written facts.
@@ -390,7 +397,7 @@ def _build_tables(schema: CaseSchema) -> _Tables:
     section_facts = {section: tuple(p for p in written if p.rpartition(".")[0] == section)
                      for section in schema.all_or_none}
     fill = _fill_order(schema)
-    check_fill = None
+    check_fill = rest_fill = None
     if fill is not None:
         # What the cross-checks read, and everything that goes into those values.
         read = {p for path, other, _, _ in orders for p in (path, other)} | {
@@ -401,24 +408,24 @@ def _build_tables(schema: CaseSchema) -> _Tables:
                 if ref is not None:
                     read.add(ref)
         check_fill = tuple(entry for entry in fill if entry[0] in read)
+        rest_fill = tuple(entry for entry in fill if entry[0] not in read)
     return _Tables(
         written=written, written_set=frozenset(written),
         derived_names=frozenset(d.rpartition(".")[2] for d in schema.derived),
         homes=MappingProxyType({k: tuple(v) for k, v in homes.items()}),
         names=MappingProxyType({k: tuple(v) for k, v in names.items()}),
-        needed=needed, fill=fill, check_fill=check_fill, orders=orders, section_facts=MappingProxyType(section_facts),
+        needed=needed, fill=fill, check_fill=check_fill, rest_fill=rest_fill, orders=orders, section_facts=MappingProxyType(section_facts),
         needs_value=tuple(p for p in schema.derived if not fields[p].type.nullable),
         converters=MappingProxyType({p: (fields[p], None if fields[p].type.kind is Kind.LIST else
                                          _CONVERTERS[fields[p].type.kind]) for p in written}))
 
 
-def _fill_order(schema: CaseSchema) -> tuple[tuple[str, FieldSpec, Callable[..., object] | None,
-                                                  tuple[str, ...], str | None], ...] | None:
+def _fill_order(schema: CaseSchema) -> tuple[_FillEntry, ...] | None:
     """Every fact once, after what it is computed from and what its default names (depth first, in schema
     order, as the recursive fill visits them); None for dependencies in a circle (the schema reader refuses
     those, RX350)."""
     fields = schema.fields
-    order: list[tuple[str, FieldSpec, Callable[..., object] | None, tuple[str, ...], str | None]] = []
+    order: list[_FillEntry] = []
     done: set[str] = set()
     visiting: set[str] = set()
 
@@ -612,25 +619,14 @@ class CheckRun:
                     v[path] = spec.default_in(value)
             return v[path]
 
-        # A case with a problem already is refused: only what the checks below read is filled in.
-        fill = tables.check_fill if self.problems else tables.fill
-        if fill is None:
+        if tables.check_fill is None or tables.rest_fill is None:
             for path in fields:
                 value(path)
-        else:  # the same values, filled in an order worked out once per schema
-            for path, spec, function, arguments, ref in fill:
-                if function is not None:
-                    args = [v[a] for a in arguments]
-                    for arg in args:  # a loop, not any(…): this runs some 60 times per case
-                        if arg is None:
-                            v[path] = None
-                            break
-                    else:
-                        v[path] = function(*args)
-                elif path in got:
-                    v[path] = got[path]
-                else:
-                    v[path] = v[ref] if ref is not None else spec.default
+        else:
+            # The values the checks below read first; the others only for a case that is still clean (the
+            # values of a refused case are never used). The same values as the recursive fill above, filled in
+            # an order worked out once per schema.
+            self.fill(tables.check_fill, got, v)
         for path, other, after, why in tables.orders:
             first, later = (other, path) if not after else (path, other)
             a, b = v[first], v[later]
@@ -644,9 +640,32 @@ class CheckRun:
         for section in self.schema.all_or_none:
             if section in self.sections:
                 self.half_section(v, section)
-        if self.problems or any(v[p] is None for p in tables.needs_value):
+        if self.problems:
+            return ()  # refused: the values are not used
+        if tables.rest_fill is not None:
+            self.fill(tables.rest_fill, got, v)
+        if any(v[p] is None for p in tables.needs_value):
             return ()  # a value could not be read; its problem is already reported
         return tuple(v[path] for path in fields)
+
+    @staticmethod
+    def fill(entries: tuple[_FillEntry, ...],
+             got: Mapping[str, object], v: dict[str, object]) -> None:
+        """Fill in facts in a dependency order: computed ones from their arguments (empty when one is), written
+        ones as read, or their default (a value, or another fact's)."""
+        for path, spec, function, arguments, ref in entries:
+            if function is not None:
+                args = [v[a] for a in arguments]
+                for arg in args:  # a loop, not any(…): this runs some 60 times per case
+                    if arg is None:
+                        v[path] = None
+                        break
+                else:
+                    v[path] = function(*args)
+            elif path in got:
+                v[path] = got[path]
+            else:  # not written, or written wrong (its problem is reported): the default
+                v[path] = v[ref] if ref is not None else spec.default
 
 
 def _a(word: str) -> str:
