@@ -250,7 +250,7 @@ async def test_hover_on_a_case_field_shows_its_type_allowed_values_and_wording(
 async def test_hover_on_a_definition_and_a_parameter_shows_expression_and_values_per_period(
         client: LanguageClient, rules: Path) -> None:
     address, text = open_file(client, rules, "statutory/money.rxp")
-    definition = await hover(client, address, position_of(text, "excess_age * 12", within=3))
+    definition = await hover(client, address, position_of(text, "born_on, excess_age)", within=12))
     assert "**parameter** `excess_age`: number" in definition
     assert "- 18 always" in definition
     cap = await hover(client, address, position_of(text, "define contribution_room", within=10))
@@ -259,6 +259,11 @@ async def test_hover_on_a_definition_and_a_parameter_shows_expression_and_values
     used = await hover(client, address, position_of(text, "define contribution_cap_this_year", within=10))
     assert "- `contribution_cap`: 250.00 EUR in force 2019-01-01–2026-12-31" in used
     close(client, address)
+    appendix, appendix_text = open_file(client, rules, "statutory/appendix_2.rxp")
+    age = await hover(client, appendix, position_of(appendix_text, "insured.age < 18", within=10))
+    assert "**case field** `insured.age`: number (computed by `whole_years_between`" in age
+    assert "A 29 February birthday counts on 1 March in a year without 29 February." in age
+    close(client, appendix)
 
 
 # ------------------------------------------------------------------------------------------- navigation
@@ -279,7 +284,7 @@ async def test_go_to_definition_of_an_exception_a_definition_a_parameter_and_a_l
     assert define.range.start == position_of(text, "define oral_contraceptive", within=7)
     money, money_text = open_file(client, rules, "statutory/money.rxp")
     found = await client.text_document_definition_async(lsp.DefinitionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=money), position=position_of(money_text, "excess_age * 12")))
+        text_document=lsp.TextDocumentIdentifier(uri=money), position=position_of(money_text, "born_on, excess_age)", within=9)))
     assert isinstance(found, list) and [f.uri for f in found] == [uri(rules, "statutory/amounts.rxp")]
     policy, policy_text = open_file(client, rules, "hollandzorg/policy.rxp")
     found = await client.text_document_definition_async(lsp.DefinitionParams(

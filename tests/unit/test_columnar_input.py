@@ -14,6 +14,7 @@ import pytest
 
 from rxpolicy.bulk.columnar_input import _VECTORISED
 from rxpolicy.language.facts import BUILTINS
+from rxpolicy.language.values import LEAP_DAY_BIRTHDAYS
 
 EDGES = [dt.date(2024, 2, 29), dt.date(2023, 2, 28), dt.date(2023, 3, 1), dt.date(2024, 2, 28), dt.date(2024, 3, 1),
          dt.date(2000, 2, 29), dt.date(1900, 3, 1), dt.date(2025, 12, 31), dt.date(2026, 1, 1), dt.date(2025, 1, 1),
@@ -26,8 +27,10 @@ def _dates(count: int, seed: int) -> list[dt.date]:
     return [dt.date.fromordinal(start + rng.randrange(110 * 366)) for _ in range(count)] + EDGES
 
 
-@pytest.mark.parametrize("name", sorted(BUILTINS))
-def test_each_vectorised_builtin_equals_its_function(name: str) -> None:
+@pytest.mark.parametrize(("name", "reading"), [
+    (name, reading) for name in sorted(BUILTINS)
+    for reading in (LEAP_DAY_BIRTHDAYS if BUILTINS[name].counts_birthdays else (None,))])
+def test_each_vectorised_builtin_equals_its_function(name: str, reading: str | None) -> None:
     assert name in _VECTORISED, f"the built-in `{name}` has no vectorised form: its facts would be called per value"
     arity = len(BUILTINS[name].parameters)
     columns = [_dates(3_000, seed) for seed in range(arity)]
@@ -36,8 +39,10 @@ def test_each_vectorised_builtin_equals_its_function(name: str) -> None:
     for position in range(arity):
         columns[position] += [pair[min(position, 1)] for pair in pairs]
     frame = pl.DataFrame({f"a{i}": column for i, column in enumerate(columns)})
-    got = frame.select(_VECTORISED[name](*(pl.col(f"a{i}") for i in range(arity)))).to_series().to_list()
+    # A built-in that counts birthdays, under each reading of a 29 February birthday (`leap day birthday`).
+    keywords = {} if reading is None else {"leap_day": reading}
+    got = frame.select(_VECTORISED[name](*(pl.col(f"a{i}") for i in range(arity)), **keywords)).to_series().to_list()
     function = BUILTINS[name].function
-    wanted = [function(*row) for row in zip(*columns)]
+    wanted = [function(*row, **keywords) for row in zip(*columns)]
     wrong = [(row, w, g) for row, w, g in zip(zip(*columns), wanted, got) if w != g]
     assert not wrong, f"{name}: (arguments, function, columns) {wrong[:5]}"

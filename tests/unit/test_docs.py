@@ -266,6 +266,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX208", _CHECK, files=top_rule(when="insured.born_on + 99999999999 months < dispensed_on")),
     Fault("RX209", _CHECK, files=top_rule(extra="  in force from 0001-01-01\n")),
     Fault("RX210", _CHECK, files=top_rule(when="\n       + ".join(["dispensing.fees.delivery"] * 51) + " > 0.00 EUR")),
+    Fault("RX211", _CHECK, files=top_rule(when="dispensing.supply_days / 7 rounded half up to 1.5 decimals > 4")),
     # RX3xx: the checker
     Fault("RX301", _CHECK, files=example('define contraceptive = medicine.atc matches G03A*\n'
                                          '  explain en "the medicine is a contraceptive pill"\n')),
@@ -323,6 +324,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX350", _CHECK, files=top_rule(when="in_package", then="preference_met = yes",
                                           rule_id="preference/in-package")),
     Fault("RX351", _CHECK, files=top_rule(when='insured.plan is "Compakt"')),
+    Fault("RX353", _CHECK_ONLY, files=top_rule(when="dispensing.supply_days rounded down to a whole number > 30"),
+          exit_code=0),
     Fault("RX352", _CHECK, files=example(
         "define top = " + "not " * 30 + 'insured.plan is "Top"\n  explain en "the plan is Top"\n\n'
         + top_rule(when="not " * 20 + "top")[0][1])),

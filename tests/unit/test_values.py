@@ -20,14 +20,18 @@ from hypothesis import strategies as st
 from rxpolicy import case_from_mapping, evaluate, load_policy
 from rxpolicy.engine import runtime
 from rxpolicy.language.values import (
+    LEAP_DAY_BIRTHDAYS,
+    MONEY_ROUNDINGS,
     Duration,
     Rounding,
     SupplyLimit,
     Unit,
     add_months,
+    birthday,
     days_in_year,
     format_money,
     round_money,
+    round_number,
     whole_years_between,
 )
 
@@ -85,28 +89,61 @@ def test_add_months_lands_in_the_right_month_on_the_same_or_last_day(start: dt.d
     ("2007-12-31", "2025-01-01", 17),
     ("2025-03-14", "2025-03-14", 0),
     ("2024-09-01", "2025-03-14", 0),
-    # A 29 February birthday falls on 28 February in other years, as `born_on + 12 months` does.
+    # A 29 February birthday falls on 1 March in other years (the default reading, docs/readings.md).
     ("2004-02-29", "2025-02-27", 20),
-    ("2004-02-29", "2025-02-28", 21),
+    ("2004-02-29", "2025-02-28", 20),
+    ("2004-02-29", "2025-03-01", 21),
     ("2004-02-29", "2024-02-28", 19),
     ("2004-02-29", "2024-02-29", 20),   # and on 29 February in a leap year
     ("1970-05-01", "2025-03-14", 54),
 ])
 def test_whole_years_between(born: str, on: str, age: int) -> None:
     assert whole_years_between(D(born), D(on)) == age
+    assert whole_years_between(D(born), D(on), "1 March") == age
+
+
+@pytest.mark.parametrize(("on", "march", "february"), [
+    ("2026-02-27", 17, 17), ("2026-02-28", 17, 18), ("2026-03-01", 18, 18),
+    ("2028-02-28", 19, 19), ("2028-02-29", 20, 20), ("2028-03-01", 20, 20)])  # 2028 has a 29 February
+def test_a_29_february_birthday_under_each_reading(on: str, march: int, february: int) -> None:
+    """Born 29 February 2008: 18 on 1 March 2026 (Dutch practice) or on 28 February 2026 (the month rule); the
+    age and the birthday `birthday` lays always agree, under either reading."""
+    born = D("2008-02-29")
+    assert whole_years_between(born, D(on), "1 March") == march
+    assert whole_years_between(born, D(on), "28 February") == february
+    for reading, age in (("1 March", march), ("28 February", february)):
+        assert birthday(born, age, reading) <= D(on) < birthday(born, age + 1, reading)
+    assert birthday(born, 18, "1 March") == D("2026-03-01")
+    assert birthday(born, 18, "28 February") == D("2026-02-28") == add_months(born, 216)
+    assert birthday(born, 20, "1 March") == birthday(born, 20, "28 February") == D("2028-02-29")
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)),
+       st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2199, 12, 31)),
+       st.sampled_from(LEAP_DAY_BIRTHDAYS))
+def test_the_age_counts_the_birthdays_birthday_lays(born: dt.date, on: dt.date, reading: str) -> None:
+    age = whole_years_between(born, on, reading)
+    if age >= 0:
+        assert birthday(born, age, reading) <= on < birthday(born, age + 1, reading)
 
 
 def test_whole_years_between_is_the_birthday_laid_by_month_arithmetic() -> None:
-    # The age compares the birthday without building it; it must be the birthday `add_months` lays (28 February
-    # for a 29 February birthday in a common year), for every birth day of a leap cycle and days around it.
+    # The age compares the birthday without building it; it must be the birthday `add_months` lays, for every
+    # birth day of a leap cycle and days around it: 28 February for a 29 February birthday in a common year
+    # under the month rule, the day after (1 March) under the Dutch reading.
     births = [dt.date(1996, 1, 1) + dt.timedelta(days=d) for d in range(0, 4 * 366, 3)] + [dt.date(2000, 2, 29)]
     days = [dt.date(year, month, day) for year in (2023, 2024, 2025, 2100) for month in (1, 2, 3, 12)
             for day in (1, 27, 28, 29, 30, 31) if day <= calendar.monthrange(year, month)[1]]
     for born in births:
         for on in days:
             years = on.year - born.year
-            expected = years - 1 if add_months(born, 12 * years) > on else years
-            assert whole_years_between(born, on) == expected, (born, on)
+            laid = add_months(born, 12 * years)
+            expected = years - 1 if laid > on else years
+            assert whole_years_between(born, on, "28 February") == expected, (born, on)
+            if (born.month, born.day) == (2, 29) and laid.day == 28:
+                laid += dt.timedelta(days=1)
+            expected = years - 1 if laid > on else years
+            assert whole_years_between(born, on) == whole_years_between(born, on, "1 March") == expected, (born, on)
 
 
 @pytest.mark.parametrize(("year", "count"), [(2023, 365), (2024, 366), (2025, 365), (1900, 365), (2000, 366),
@@ -119,7 +156,7 @@ def test_days_in_year(year: int, count: int) -> None:
 # ----------------------------------------------------------------------------- money
 
 #: The one rounding table: round_money and the generated code (test_generated_code_rounds_by_the_same_table).
-ROUNDING_TABLE = [pytest.param(*row, id=f"{row[0]}-{row[1].name}") for row in [
+ROUNDING_TABLE = [pytest.param(*row, id=f"{row[0]}-{row[1].written}") for row in [
     ("136.986", Rounding.HALF_UP_EUROS, "137.00"),    # 250 x 200 / 365
     ("31.557", Rounding.HALF_UP_EUROS, "32.00"),      # 385 x 30 / 366
     ("136.5", Rounding.HALF_UP_EUROS, "137.00"),
@@ -154,8 +191,8 @@ def test_generated_code_rounds_by_the_same_table(tmp_path: Path) -> None:
     """
     (tmp_path / "p").mkdir()
     rules = ['policy p\n  title "P"\nend\n']
-    for rounding in Rounding:
-        name = rounding.name.lower()
+    for rounding in MONEY_ROUNDINGS:
+        name = _decision(rounding)
         rules.append(f'decision {name}: money\n  explain en "x"\nend\n\nrule r/{name.replace("_", "-")}\n'
                      f'  source "test"\n  then {name} = (medicine.price / 1000) rounded '
                      f'{rounding.mode} to {rounding.unit}\n  explain en "x"\n  explain nl "x"\nend\n')
@@ -169,9 +206,48 @@ def test_generated_code_rounds_by_the_same_table(tmp_path: Path) -> None:
                                   "prescription": {"prescriber": "gp"},
                                   "medicine": {"name": "x", "atc": "C08CA01", "price": price},
                                   "dispensing": {"supply_days": 30}})
-        got = evaluate(policy, case)[rounding.name.lower()].value
+        got = evaluate(policy, case)[_decision(rounding)].value
         assert got == round_money(Decimal(amount), rounding) == Decimal(expected), (amount, rounding)
         assert str(got) == expected
+
+
+def _decision(rounding: Rounding) -> str:
+    """A decision name per money rounding (``half_up_euros``)."""
+    return f"{rounding.mode.replace(' ', '_')}_{'cents' if rounding.decimals else 'euros'}"
+
+
+# Numbers at the .5 boundaries, for each mode: half up takes .5 away from zero, half even to the even neighbour,
+# down drops the rest (toward zero), up takes any rest away from zero.
+@pytest.mark.parametrize(("value", "mode", "unit", "places", "expected"), [
+    ("2.5", "half up", "a whole number", 0, 3), ("3.5", "half up", "a whole number", 0, 4),
+    ("2.49", "half up", "a whole number", 0, 2), ("-2.5", "half up", "a whole number", 0, -3),
+    ("2.5", "half even", "a whole number", 0, 2), ("3.5", "half even", "a whole number", 0, 4),
+    ("2.51", "half even", "a whole number", 0, 3),
+    ("2.5", "down", "a whole number", 0, 2), ("2.999", "down", "a whole number", 0, 2),
+    ("-2.5", "down", "a whole number", 0, -2),
+    ("2.5", "up", "a whole number", 0, 3), ("2.001", "up", "a whole number", 0, 3), ("2", "up", "a whole number", 0, 2),
+    ("0.125", "half up", "decimals", 2, "0.13"), ("0.125", "half even", "decimals", 2, "0.12"),
+    ("0.135", "half even", "decimals", 2, "0.14"), ("0.125", "down", "decimals", 2, "0.12"),
+    ("0.121", "up", "decimals", 2, "0.13"), ("7.25", "half up", "decimals", 1, "7.3"),
+    ("7.25", "half even", "decimals", 1, "7.2"), ("7", "half up", "decimals", 3, "7.000"),
+    ("7.5", "half up", "decimals", 0, 8),
+])
+def test_round_number(value: str, mode: str, unit: str, places: int, expected: object) -> None:
+    rounded = round_number(Decimal(value), Rounding(mode, unit, places))
+    if isinstance(expected, int):
+        assert type(rounded) is int and rounded == expected   # a whole number is an int, as everywhere else
+    else:
+        assert isinstance(rounded, Decimal) and str(rounded) == expected   # exactly these decimals, never a float
+
+
+def test_a_rounding_says_what_it_rounds_to() -> None:
+    assert Rounding("half up", "whole euros").written == "half up to whole euros"
+    assert Rounding("down", "a whole number").written == "down to a whole number"
+    assert Rounding("half even", "decimals", 1).written == "half even to 1 decimal"
+    assert Rounding("up", "decimals", 2).quantum == Decimal("0.01")
+    assert Rounding("up", "cents").money and not Rounding("up", "decimals", 2).money
+    with pytest.raises(ValueError):
+        Rounding("half down", "cents")   # not a mode a rule can write
 
 
 def test_rounding_ignores_the_callers_decimal_context() -> None:

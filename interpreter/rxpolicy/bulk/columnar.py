@@ -499,10 +499,25 @@ class _Compiler:
         (a, b), shape = _unify([left, right])
         return Val(a + b if node.op == "+" else a - b, "num", shape.scale)
 
+    def _birthday(self, node: ast.Call) -> Val:
+        """``birthday(born, n)`` for a constant n: n years of calendar months on, a 29 February birthday moved
+        from 28 February to 1 March where the policy reads it so (as ``values.birthday`` does per case)."""
+        years = self.writer.fold(node.args[1])
+        if not isinstance(years, int):
+            raise Unsupported("a birthday after a number of years that is not a constant")
+        born = self.expr(node.args[0]).expr
+        day = born.dt.offset_by(f"{12 * years}mo")
+        if self.writer.checked.facts.leap_day_birthday == "1 March":
+            leap = (born.dt.month() == 2) & (born.dt.day() == 29) & (day.dt.day() == 28)
+            day = pl.when(leap).then(day + pl.duration(days=1)).otherwise(day)
+        return Val(day, "date")
+
     def _rounded(self, node: ast.Rounded) -> Val:
         value = self.expr(node.operand)
         if value.kind != "num":
             raise Unsupported("rounding something that is not a number")
+        if not node.rounding.money:  # a number rounded (not money): left to the per-case evaluator
+            raise Unsupported("a number rounded to a whole number or decimals")
         target = 0 if node.rounding.unit == "whole euros" else 2
         numerator, denominator = value.expr, value.den if value.den is not None else pl.lit(1, pl.Int64)
         if value.scale >= target:
@@ -541,6 +556,8 @@ class _Compiler:
         return attrs.evolve(shape, expr=pl.when(condition).then(then).otherwise(otherwise))
 
     def _call(self, node: ast.Call) -> Val:
+        if node.function == "birthday":
+            return self._birthday(node)
         args = [self.expr(a) for a in node.args]
         if node.function == "days_between":
             return Val((args[1].expr - args[0].expr).dt.total_days(), "num", 0)

@@ -21,8 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from rxpolicy.language.facts import BUILTINS, CaseSchema, FactRef, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FactRef, FieldSpec
 from rxpolicy.language.types import Kind
+from rxpolicy.language.values import DEFAULT_LEAP_DAY_BIRTHDAY
 
 from .columnar import field_column
 
@@ -179,7 +180,10 @@ def _values(frame: pl.DataFrame, schema: CaseSchema,
             vector = _VECTORISED.get(spec.computed_by or "")
             if vector is not None:
                 unknown = pl.any_horizontal([a.is_null() for a in arguments])
-                found = pl.when(unknown).then(None).otherwise(vector(*arguments)).cast(_dtype(spec.type.kind))
+                # A fact that counts birthdays passes its reading of 29 February on, as `spec.compute` does.
+                reading = {} if spec.leap_day_birthday is None else {"leap_day": spec.leap_day_birthday}
+                found = pl.when(unknown).then(None).otherwise(vector(*arguments, **reading)) \
+                    .cast(_dtype(spec.type.kind))
             else:
                 inputs = frame.select(*(a.alias(field_column(n)) for a, n in zip(arguments, spec.arguments)))
                 frame = frame.with_columns(_computed(inputs, spec, schema).alias(field_column(path)))
@@ -198,14 +202,17 @@ def _values(frame: pl.DataFrame, schema: CaseSchema,
     return frame, {path: values[path] for path in schema.fields}
 
 
-def _whole_years_between(born: pl.Expr, on: pl.Expr) -> pl.Expr:
+def _whole_years_between(born: pl.Expr, on: pl.Expr, leap_day: str = DEFAULT_LEAP_DAY_BIRTHDAY) -> pl.Expr:
     """Age in whole years as :func:`rxpolicy.language.values.whole_years_between` counts it.
 
-    The birthday in ``on``'s year is laid with the contract's month arithmetic: 29 February becomes 28 February
-    in a year that is not a leap year; the age is one less while that birthday is still to come.
+    The age is one less while the birthday in ``on``'s year is still to come. A 29 February birthday in a year that
+    is not a leap year is on 1 March (comparing month and day does that: 28 February is before it), or on
+    28 February under the other reading (``leap_day``).
     """
-    day = pl.when((born.dt.month() == 2) & (born.dt.day() == 29) & ~on.dt.is_leap_year()) \
-        .then(pl.lit(28, pl.Int8)).otherwise(born.dt.day())
+    day: pl.Expr = born.dt.day()
+    if leap_day == "28 February":
+        day = pl.when((born.dt.month() == 2) & (born.dt.day() == 29) & ~on.dt.is_leap_year()) \
+            .then(pl.lit(28, pl.Int8)).otherwise(born.dt.day())
     born_key = born.dt.month().cast(pl.Int32) * 100 + day.cast(pl.Int32)
     on_key = on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32)
     years = on.dt.year().cast(pl.Int64) - born.dt.year().cast(pl.Int64)
@@ -233,7 +240,7 @@ _VECTORISED: dict[str, Callable[..., pl.Expr]] = {
 
 def _computed(frame: pl.DataFrame, spec: FieldSpec, schema: CaseSchema) -> pl.Series:
     """A computed fact by its built-in function, once per distinct combination of its arguments."""
-    function = BUILTINS[spec.computed_by].function  # type: ignore[index]
+    function = spec.compute  # the fact's readings bound (leap day birthday), as the per-case builder has them
     arguments = [frame.get_column(field_column(a)) for a in spec.arguments]
     money = [schema.fields[a].type.kind is Kind.MONEY for a in spec.arguments]
     cache: dict[tuple[object, ...], object] = {}

@@ -207,7 +207,7 @@ class _Writer:
                              for year in range(FIRST_DATE.year, LAST_DATE.year + 1)}
                     self.emit(f"{self.var[path]} = {self.const(table)}[{args}.year]")
                 else:
-                    self.emit(f"{self.var[path]} = {self.const(builtin.function)}({args})")
+                    self.emit(f"{self.var[path]} = {self.const(spec.compute)}({args})")  # its readings bound
             else:
                 assert isinstance(spec.default, FactRef)
                 self.emit(f"if {self.var[path]} is M: {self.var[path]} = {self.var[spec.default.path]}")

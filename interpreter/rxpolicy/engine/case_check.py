@@ -26,7 +26,7 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_fast, compose_limited
-from rxpolicy.language.facts import BUILTINS, CaseSchema, FactRef, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FactRef, FieldSpec
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
@@ -440,7 +440,7 @@ def _fill_order(schema: CaseSchema) -> tuple[_FillEntry, ...] | None:
         needs = spec.arguments if spec.derived else (ref,) if ref is not None else ()
         if not all(visit(n) for n in needs):
             return False
-        function = BUILTINS[spec.computed_by].function if spec.computed_by is not None else None
+        function = spec.compute if spec.computed_by is not None else None
         order.append((path, spec, function, spec.arguments, ref))
         done.add(path)
         return True
@@ -612,7 +612,7 @@ class CheckRun:
                     args = [value(a) for a in spec.arguments]
                     # A date that could not be read leaves its computations out; its problem is reported.
                     v[path] = None if any(a is None for a in args) else \
-                        BUILTINS[spec.computed_by].function(*args)  # type: ignore[index]
+                        spec.compute(*args)
                 elif path in got:
                     v[path] = got[path]
                 else:  # not written, or written wrong (its problem is reported): the default

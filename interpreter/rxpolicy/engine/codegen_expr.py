@@ -215,8 +215,14 @@ class ExpressionWriter:
         return f"({left} {node.op} {right})"
 
     def _rounded(self, node: ast.Rounded) -> str:
-        quantum, mode = node.rounding.quantum, node.rounding.decimal_mode  # the table round_money uses
-        return f"{self.expr(node.operand)}.quantize({self.const(quantum)}, {mode!r}).quantize({self.const(CENT)})"
+        quantum, mode = node.rounding.quantum, node.rounding.decimal_mode  # the table round_money/round_number use
+        operand = self.expr(node.operand)
+        if node.rounding.money:
+            return f"{operand}.quantize({self.const(quantum)}, {mode!r}).quantize({self.const(CENT)})"
+        # A number (int, or a Decimal after a division) rounded exactly in the engine's decimal context; to a
+        # whole number it is an int again, as a whole number is everywhere else (round_number does the same).
+        rounded = f"Decimal({operand}).quantize({self.const(quantum)}, {mode!r})"
+        return f"int({rounded})" if node.rounding.decimals == 0 and self.typ(node).kind is Kind.NUMBER else rounded
 
     def _withunit(self, node: ast.WithUnit) -> str:
         operand = self.expr(node.operand)
@@ -232,6 +238,8 @@ class ExpressionWriter:
             return f"first_day_of_next_month({args[0]})"
         if node.function in ("year_of", "month_of", "day_of"):
             return f"{args[0]}.{node.function[:-3]}"
+        if node.function == "birthday":  # laid by the policy's reading of a 29 February birthday
+            return f"birthday({args[0]}, {args[1]}, {self.const(self.checked.facts.leap_day_birthday)})"
         if node.function in ("date_from", "quotient", "remainder"):
             return f"{node.function}({', '.join(args)})"
         if self.typ(node).kind is Kind.DURATION:

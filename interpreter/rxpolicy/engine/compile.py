@@ -38,9 +38,38 @@ from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
 if TYPE_CHECKING:
     from rxpolicy.engine.codegen import FunctionWriter
 
-__all__ = ["CompiledPolicy", "Epoch", "EpochCode", "bind_epoch", "compile_policy", "ENGINE_VERSION"]
+__all__ = ["CompiledPolicy", "Epoch", "EpochCode", "Memo", "bind_epoch", "compile_policy", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
+
+
+class Memo:
+    """What is worked out once per compiled policy on first use and kept with it (geheugen): the parts of an
+    explanation that do not depend on the case (sentence makers per test, rule references, the case's
+    canonical form for receipts).
+
+    Keys are chosen by the modules that fill it. Filling one key twice from two threads makes the same value,
+    so no lock is needed (a dict read or write is atomic). It pickles empty: what it holds (functions among it)
+    is quick to make again, and the cache on disk stays free of it.
+    """
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[object, Any] = {}
+
+    def get(self, key: object, make: Callable[[], Any]) -> Any:
+        """The value kept under ``key``, made by ``make()`` the first time."""
+        found = self._found.get(key, _ABSENT)
+        if found is _ABSENT:
+            found = self._found[key] = make()
+        return found
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Memo, ())
+
+
+_ABSENT = object()
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +138,8 @@ class CompiledPolicy:
     rows_above: tuple[tuple[RuleMeta, ...], ...] = attrs.field(init=False, eq=False, repr=False)
     #: Per period: its first and last day (``date.max`` when open) and the period, for the evaluator's lookup.
     periods: tuple[tuple[dt.date, dt.date, Epoch], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: What renderers and receipts work out once for this policy (filled on first use; see :class:`Memo`).
+    memo: Memo = attrs.field(init=False, factory=Memo, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         rules = self.rules
@@ -318,6 +349,7 @@ def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: froze
         "add_months": add_months, "longest": runtime.longest, "shortest": runtime.shortest,
         "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal, "timedelta": dt.timedelta,
         "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
+        "birthday": runtime.birthday_of,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
         "_lf": _lf, "U": NOT_COMPUTED, **code.constants,
     }

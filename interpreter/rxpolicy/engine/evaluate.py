@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine import runtime
 from rxpolicy.engine.case import Case, case_from_mapping
+from rxpolicy.engine.case_canonical import canonical_case_json, canonical_writer
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, Epoch
 from rxpolicy.engine.meta import RuleMeta, WarningMeta
 from rxpolicy.engine.trace import RuleTrace, Trace
@@ -217,8 +217,10 @@ def _read_again(policy: CompiledPolicy, case: Case) -> Case:
 
 
 def _receipt(policy: CompiledPolicy, case: Case) -> Receipt:
+    # The canonical JSON of the mapping (docs/architecture.md), written from the values by steps made once per schema.
+    writer = policy.memo.get(("canonical case", case.schema.fingerprint), lambda: canonical_writer(case.schema))
     with decimal.localcontext(MONEY_CONTEXT):
-        canonical = json.dumps(case.to_mapping(only_changed=False), sort_keys=True, default=str)
+        canonical = canonical_case_json(case, writer)
     return Receipt(engine_version=ENGINE_VERSION, policy=policy.name, policy_fingerprint=policy.fingerprint,
                    grammar_sha256=grammar_sha256(), rule_files=policy.file_hashes, dispensed_on=case.day,
                    case_sha256=hashlib.sha256(canonical.encode()).hexdigest())

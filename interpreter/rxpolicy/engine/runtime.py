@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 
-from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
+from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months, birthday
 
-__all__ = ["Conflict", "Gap", "ImpossibleDate", "NotInForce", "date_add", "date_from", "fits_days", "duration_key",
+__all__ = ["Conflict", "Gap", "ImpossibleDate", "NotInForce", "birthday_of", "date_add", "date_from", "fits_days", "duration_key",
            "fits_within", "quotient", "remainder", "settle"]
 
 
@@ -132,6 +132,14 @@ def date_from(year: int | Decimal, month: int | Decimal, day: int | Decimal) -> 
         return dt.date(*parts)  # type: ignore[arg-type]
     except ValueError as error:
         raise ImpossibleDate(f"date_from({year}, {month}, {day}) is no date: {error}") from None
+
+
+def birthday_of(born: dt.date, years: int | Decimal, leap_day: str) -> dt.date:
+    """``birthday(insured.born_on, 18)``: the day someone born on ``born`` turns ``years``, a 29 February birthday
+    on the policy's ``leap_day`` reading; a number of years that is not whole is a failure of the computation."""
+    if years != int(years):
+        raise ImpossibleDate(f"birthday({born}, {years}): a number of years that is not whole")
+    return birthday(born, int(years), leap_day)
 
 
 def quotient(dividend: int | Decimal, divisor: int | Decimal) -> int:

@@ -9,8 +9,10 @@ renderers show: for each decision, the rules that decided it, the rules they bea
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import enum
+from collections.abc import Iterator
 
 import attrs
 
@@ -74,7 +76,7 @@ class Trace:
     asks, by the period's generated explainers, and kept.
     """
 
-    __slots__ = ("policy", "epoch", "case_values", "decision_values", "_facts", "_outcomes")
+    __slots__ = ("policy", "epoch", "case_values", "decision_values", "_facts", "_outcomes", "_records", "_context")
 
     def __init__(self, *, policy: CompiledPolicy, epoch: Epoch, case_values: tuple[object, ...],
                  decision_values: tuple[object, ...]) -> None:
@@ -86,6 +88,10 @@ class Trace:
         self.decision_values = decision_values
         self._facts: dict[tuple[str, object], tuple[Fact, ...]] = {}
         self._outcomes: dict[int, bool | None] = {}
+        #: The records of a rule's explainer run to find its outcome, until its facts are asked for.
+        self._records: dict[tuple[str, object], list[tuple[int, object, object]]] = {}
+        #: The engine's decimal context entered by :meth:`explaining` (in whichever thread entered it last).
+        self._context: decimal.Context | None = None
 
     @property
     def rules_in_force(self) -> frozenset[int]:
@@ -97,23 +103,46 @@ class Trace:
         explainer = self.epoch.explainers.get(owner)
         if explainer is None:
             return None, records
-        # Recomputed in the engine's own decimal context, as the evaluation was (see evaluate.evaluate).
+        # Recomputed in the engine's own decimal context, as the evaluation was (see evaluate.evaluate): the one
+        # `explaining()` entered when this thread is inside it (entering a context costs about what a small
+        # explainer does), else a fresh one.
+        if self._context is not None and decimal.getcontext() is self._context:
+            return explainer(self.case_values, self.decision_values, records), records
         with decimal.localcontext(MONEY_CONTEXT):
             result = explainer(self.case_values, self.decision_values, records)
         return result, records
+
+    @contextlib.contextmanager
+    def explaining(self) -> Iterator[None]:
+        """Run the explainers inside one decimal context while a renderer works out many facts.
+
+        The context is a fresh copy of the engine's, current only in the thread that entered it: another
+        thread explaining the same trace finds its own context is not that one and enters its own, as before.
+        """
+        with decimal.localcontext(MONEY_CONTEXT) as context:
+            previous, self._context = self._context, context
+            try:
+                yield
+            finally:
+                self._context = previous
 
     def facts_of(self, owner: tuple[str, object]) -> tuple[Fact, ...]:
         """The tests of one rule's `when` (('rule', i)), its values (('value', i)) or a definition."""
         found = self._facts.get(owner)
         if found is None:
-            _, records = self._explain(owner)
+            records = self._records.pop(owner, None)  # kept by outcome(), which ran the same explainer
+            if records is None:
+                _, records = self._explain(owner)
+            policy = self.policy
+            leaves = policy.leaves
+            # An explainer also records the tests of the definitions it computes inline: only the owner's count.
+            own = policy.memo.get("leaves by owner", lambda: _leaves_by_owner(leaves)).get(owner, frozenset())
             seen: set[int] = set()
             facts = []
             for leaf_index, observed, outcome in records:
-                leaf = self.policy.leaves[leaf_index]
-                if leaf.owner == owner and leaf_index not in seen:
+                if leaf_index in own and leaf_index not in seen:
                     seen.add(leaf_index)
-                    facts.append(Fact(leaf=leaf, observed=observed, outcome=outcome))
+                    facts.append(Fact(leaf=leaves[leaf_index], observed=observed, outcome=outcome))
             found = self._facts[owner] = tuple(facts)
         return found
 
@@ -127,7 +156,14 @@ class Trace:
             return self._outcomes[rule.index]
         held: bool | None = None
         if rule.index in self.epoch.rules_in_force and self._reached(rule):
-            held = True if rule.rule.when is None else bool(self._explain(("rule", rule.index))[0])
+            if rule.rule.when is None:
+                held = True
+            else:
+                owner = ("rule", rule.index)
+                result, records = self._explain(owner)
+                held = bool(result)
+                if owner not in self._facts:  # the tests it made, should an explanation ask for them next
+                    self._records[owner] = records
         self._outcomes[rule.index] = held
         return held
 
@@ -160,3 +196,11 @@ class Trace:
         return RuleTrace(rule=rule, status=status, facts=self.facts_of(("rule", rule.index)) if evaluated else (),
                          value_facts=self.facts_of(("value", rule.index)) if status is RuleStatus.DECIDED else (),
                          beaten_by=beaten_by)
+
+
+def _leaves_by_owner(leaves: tuple[LeafMeta, ...]) -> dict[tuple[str, object], frozenset[int]]:
+    """Owner → the indices of its traced tests (worked out once per policy)."""
+    found: dict[tuple[str, object], set[int]] = {}
+    for leaf in leaves:
+        found.setdefault(leaf.owner, set()).add(leaf.index)
+    return {owner: frozenset(indices) for owner, indices in found.items()}

@@ -9,7 +9,7 @@ for it (``nasal`` → "nasaal"); the JSON keeps the codes (:func:`json_value`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from decimal import Decimal
 
@@ -20,9 +20,10 @@ from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import types as t
 from rxpolicy.language.types import Kind, Type
-from rxpolicy.language.values import Duration, SupplyLimit, Unit, format_money
+from rxpolicy.language.values import Duration, Rounding, SupplyLimit, Unit, format_money
 
-__all__ = ["LANGUAGES", "fact_sentence", "interpretations", "layer_text", "rejection_text", "value_text", "json_value",
+__all__ = ["LANGUAGES", "SentenceMaker", "fact_sentence", "interpretations", "layer_text", "leaf_sentence_makers",
+           "leap_day_text", "rejection_text", "rounding_text", "sentence_maker", "value_text", "json_value",
            "term"]
 
 LANGUAGES = ("en", "nl")
@@ -73,7 +74,12 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         return term("not applicable", lang)
     if isinstance(value, bool):
         return term("yes" if value else "no", lang)
-    if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
+    if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
+        number = str(value).replace(".", ",") if lang == "nl" else str(value)  # 2.50 rounded to 2 decimals: no €
+        return f"{number} %" if typ.kind is Kind.PERCENT else number
+    # Money (two decimal places): read from the text, which shows exactly two decimals and no exponent then
+    # (cheaper than as_tuple(), and explanations say some thirty amounts a case).
+    if isinstance(value, Decimal) and (text := str(value))[-3:-2] == "." and "E" not in text:
         amount = format_money(value)
         return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
     if isinstance(value, Duration):
@@ -93,6 +99,33 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         words = typ.words.get(value) if typ is not None and typ.kind in _CHOICE_KINDS and typ.words else None
         return (words.get(lang) or words["en"]) if words else value.replace("_", " ")
     return str(value)
+
+
+#: Rounding modes in Dutch: the words before "afgerond" and after the unit (``down`` and ``up`` go toward and
+#: away from zero, as for money).
+_ROUNDING_NL = MappingProxyType({"half up": ("afgerond", " (een half naar boven)"),
+                                 "half even": ("afgerond", " (een half naar het even getal)"),
+                                 "down": ("naar beneden afgerond", ""), "up": ("naar boven afgerond", "")})
+_ROUNDING_UNITS_NL = MappingProxyType({"whole euros": "hele euro's", "cents": "centen",
+                                       "a whole number": "een geheel getal"})
+
+
+def rounding_text(rounding: Rounding, lang: str = "en") -> str:
+    """A rounding step in words: "rounded down to a whole number", "naar beneden afgerond op een geheel getal"."""
+    if lang != "nl":
+        return f"rounded {rounding.written}"
+    before, after = _ROUNDING_NL[rounding.mode]
+    unit = (f"{rounding.places} {'decimaal' if rounding.places == 1 else 'decimalen'}"
+            if rounding.unit == "decimals" else _ROUNDING_UNITS_NL[rounding.unit])
+    return f"{before} op {unit}{after}"
+
+
+def leap_day_text(leap_day: str, lang: str = "en") -> str:
+    """Where a 29 February birthday was counted, said beside an age or birthday that rests on it."""
+    if lang == "nl":
+        day = {"1 March": "1 maart", "28 February": "28 februari"}[leap_day]
+        return f"geboren op 29 februari: in een jaar zonder 29 februari telt de verjaardag op {day}"
+    return f"born on 29 February: in a year without 29 February the birthday counts on {leap_day}"
 
 
 def rejection_text(rule: RuleMeta, lang: str = "en") -> str:
@@ -125,10 +158,15 @@ def layer_text(rule: RuleMeta, lang: str = "en") -> str:
     return rule.layer
 
 
-def json_value(value: object) -> object:
-    """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``."""
+def json_value(value: object, typ: Type | None = None) -> object:
+    """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``.
+
+    ``typ``, where known, keeps a number or percentage with all its decimals (``"0.125"``); without it a decimal
+    value of two or more decimals is taken for money."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
+        return str(value)
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         money = isinstance(exponent, int) and exponent <= -2
@@ -138,12 +176,14 @@ def json_value(value: object) -> object:
     if isinstance(value, (Duration, dt.date)):
         return str(value) if isinstance(value, Duration) else value.isoformat()
     if isinstance(value, tuple):
-        return [json_value(v) for v in value]
+        return [json_value(v, typ) for v in value]
     return str(value)
 
 
 def _subject(node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
     """What a test is about: a case field's noun, a decision's description, or the text as written."""
+    if isinstance(node, ast.Rounded):
+        return f"{_subject(node.operand, policy, lang)}, {rounding_text(node.rounding, lang)}"
     if isinstance(node, ast.Name):
         resolved = policy.checked.names.get(id(node))
         if resolved and resolved.kind is SymbolKind.FIELD:
@@ -181,32 +221,44 @@ def _written(node: ast.Expr, policy: CompiledPolicy) -> str:
     return source.slice(node.span) if source else "…"
 
 
-def _name_sentence(node: ast.Name, fact: Fact, policy: CompiledPolicy, lang: str) -> str:
+#: A test put into words, made once per test and language: (observed, outcome, decisions to quote) → the sentence.
+SentenceMaker = Callable[[object, object, "Mapping[str, object] | None"], str]
+
+
+def _name_maker(node: ast.Name, policy: CompiledPolicy, lang: str) -> SentenceMaker:
+    """A yes/no fact or definition, or a value, said as the case's outcome for it (``fact.outcome``)."""
     resolved = policy.checked.names.get(id(node))
-    value = fact.outcome
+    typ = _type(node, policy)
     if resolved is None:
-        return f"{_written(node, policy)}: {value_text(value, lang, _type(node, policy))}"
+        written = _written(node, policy)
+        return lambda observed, value, decisions: f"{written}: {value_text(value, lang, typ)}"
     texts: Mapping[str, str] = {}
+    said: tuple[Mapping[str, str], Mapping[str, str]] | None = None  # (when yes, when no) for a yes/no outcome
     if resolved.kind is SymbolKind.FIELD:
         spec = policy.facts.fields[resolved.target]
-        if isinstance(value, bool) and (spec.yes or spec.no):
-            phrases = spec.yes if value else spec.no
-            return phrases.get(lang) or phrases["en"]
+        if spec.yes or spec.no:
+            said = (spec.yes, spec.no)
         texts = spec.noun
     elif resolved.kind is SymbolKind.DEFINITION:
         texts = policy.checked.definitions[resolved.target].explains
         text = texts.get(lang) or texts.get("en")
-        if isinstance(value, bool) and text:
-            return text if value else f"{term('not', lang)}: {text}"
+        if text:
+            said = ({lang: text}, {lang: f"{term('not', lang)}: {text}"})
     elif resolved.kind is SymbolKind.DECISION:
         texts = policy.checked.decisions[resolved.target].explains
     elif resolved.kind is SymbolKind.PARAMETER:
         texts = policy.checked.parameters[resolved.target].explains
     subject = texts.get(lang) or texts.get("en") or resolved.target.replace("_", " ")
-    return f"{subject}: {value_text(value, lang, _type(node, policy))}"
+
+    def sentence(observed: object, value: object, decisions: Mapping[str, object] | None) -> str:
+        if said is not None and isinstance(value, bool):
+            phrases = said[0] if value else said[1]
+            return phrases.get(lang) or phrases["en"]
+        return f"{subject}: {value_text(value, lang, typ)}"
+    return sentence
 
 
-def _yes_no_sentence(node: ast.Compare, observed: object, policy: CompiledPolicy, lang: str) -> str | None:
+def _yes_no_maker(node: ast.Compare, policy: CompiledPolicy, lang: str) -> SentenceMaker | None:
     """``field is yes`` / ``is not no`` for a yes/no field with sentences: what the case says, in the field's
     own words (``prescription.challenge_test_done is not yes`` → "no challenge test was performed")."""
     resolved = policy.checked.names.get(id(node.left)) if isinstance(node.left, ast.Name) else None
@@ -216,77 +268,122 @@ def _yes_no_sentence(node: ast.Compare, observed: object, policy: CompiledPolicy
     spec = policy.facts.fields[resolved.target]
     if not spec.yes or not spec.no:
         return None
-    if observed is None:  # unknown: say which fact is missing
-        return f"{term('not given', lang)}: {spec.yes.get(lang) or spec.yes['en']}"
-    phrases = spec.yes if observed else spec.no
-    return phrases.get(lang) or phrases["en"]
+    yes, no = spec.yes.get(lang) or spec.yes["en"], spec.no.get(lang) or spec.no["en"]
+    unknown = f"{term('not given', lang)}: {yes}"  # unknown: say which fact is missing
+    return lambda observed, outcome, decisions: unknown if observed is None else yes if observed else no
 
 
-def _observed(value: object, node: ast.Expr, policy: CompiledPolicy, lang: str) -> str:
+def _observed_maker(node: ast.Expr, policy: CompiledPolicy, lang: str) -> Callable[[object], str]:
     """The value a test saw for ``node``, in words; "not given" when unknown."""
-    return value_text(value, lang, _type(node, policy)) if value is not None else term("not given", lang)
+    typ, missing = _type(node, policy), term("not given", lang)
+    return lambda value: value_text(value, lang, typ) if value is not None else missing
 
 
-def _text_match_sentence(node: ast.Matches, observed: object, outcome: bool, policy: CompiledPolicy,
-                         lang: str) -> str:
+def _text_match_maker(node: ast.Matches, policy: CompiledPolicy, lang: str) -> SentenceMaker:
     """``the medicine name "oxazepam 10 mg" begins with "oxazepam"`` (or "is" for a whole text)."""
     words = {"en": (" or ", "begins with", "does not begin with", "is", "is not"),
              "nl": (" of ", "begint met", "begint niet met", "is", "is niet")}[lang if lang == "nl" else "en"]
     starts = [f'"{p[:-1]}"' for p in node.patterns if p.endswith("*")]
     whole = [f'"{p}"' for p in node.patterns if not p.endswith("*")]
-    parts = []
-    if starts:
-        parts.append(f"{words[1] if outcome else words[2]} {words[0].join(starts)}")
-    if whole:
-        parts.append(f"{words[3] if outcome else words[4]} {words[0].join(whole)}")
-    joiner = words[0] if outcome else (" en " if lang == "nl" else " and ")
-    return f'{_subject(node.operand, policy, lang)} "{observed}" {joiner.join(parts)}'
+    tails = []
+    for outcome in (False, True):
+        parts = []
+        if starts:
+            parts.append(f"{words[1] if outcome else words[2]} {words[0].join(starts)}")
+        if whole:
+            parts.append(f"{words[3] if outcome else words[4]} {words[0].join(whole)}")
+        joiner = words[0] if outcome else (" en " if lang == "nl" else " and ")
+        tails.append(joiner.join(parts))
+    subject = _subject(node.operand, policy, lang)
+    return lambda observed, outcome, decisions: f'{subject} "{observed}" {tails[bool(outcome)]}'
+
+
+def sentence_maker(node: ast.Expr, policy: CompiledPolicy, lang: str = "en") -> SentenceMaker:
+    """How one test is put into words: everything that does not depend on the case (the subject, the
+    requirement, the words of a choice) is worked out here, once; the maker fills in what the case gave.
+
+    :func:`fact_sentence` is the maker applied to a fact; renderers keep makers per test in the policy's memo.
+    """
+    if isinstance(node, ast.Name):
+        return _name_maker(node, policy, lang)
+    if isinstance(node, ast.Matches) and (_type(node.operand, policy) or t.NOTHING).kind is not Kind.ATC:
+        return _text_match_maker(node, policy, lang)
+    if isinstance(node, ast.Matches):
+        groups = (" of " if lang == "nl" else " or ").join(p.rstrip("*") for p in node.patterns)
+        if lang == "nl":
+            return lambda observed, outcome, decisions: (
+                f"de ATC-code {observed} {'valt' if outcome else 'valt niet'} in groep {groups}")
+        return lambda observed, outcome, decisions: (
+            f"the ATC code {observed} {'is' if outcome else 'is not'} in group {groups}")
+    if isinstance(node, ast.FitsWithin):
+        return _fits_maker(node, policy, lang)
+    if isinstance(node, ast.Known):
+        subject = _subject(node.operand, policy, lang)
+        negated = node.negated
+        if lang == "nl":
+            said = (f"{subject} is niet bekend", f"{subject} is bekend")
+        else:
+            said = (f"{subject} is not known", f"{subject} is known")
+        return lambda observed, outcome, decisions: said[bool(outcome) != negated]
+    if isinstance(node, ast.Compare):
+        return _yes_no_maker(node, policy, lang) or _compare_maker(node, policy, lang)
+    if isinstance(node, (ast.OneOf, ast.InList)):
+        subject = _subject(node.operand, policy, lang)
+        others = (", ".join(_option(o, policy, lang) for o in node.options) if isinstance(node, ast.OneOf)
+                  else _subject(node.collection, policy, lang))
+        among = "een van" if lang == "nl" else "one of"
+        negated, shown, is_ = node.negated, _observed_maker(node.operand, policy, lang), term("is", lang)
+        ends = (f" ({term('not', lang)} {among} {others})", f" ({among} {others})")
+        return lambda observed, outcome, decisions: f"{subject} {is_} {shown(observed)}{ends[bool(outcome) != negated]}"
+    written = _written(node, policy)
+    said = (f"{written}: {value_text(False, lang)}", f"{written}: {value_text(True, lang)}")
+    return lambda observed, outcome, decisions: said[bool(outcome)]
+
+
+def _fits_maker(node: ast.FitsWithin, policy: CompiledPolicy, lang: str) -> SentenceMaker:
+    limit_written = _written(node.limit, policy)
+    subject = _subject(node.limit, policy, lang)
+
+    def sentence(observed: object, outcome: object, decisions: Mapping[str, object] | None) -> str:
+        limit = limit_written
+        if decisions is not None and limit in decisions:
+            limit = f"{value_text(decisions[limit], lang)} ({subject})"
+        if lang == "nl":
+            return f"een voorraad van {value_text(observed, lang)} past {'' if outcome else 'niet '}binnen {limit}"
+        return f"a supply of {value_text(observed, lang)} {'fits' if outcome else 'does not fit'} within {limit}"
+    return sentence
+
+
+def _compare_maker(node: ast.Compare, policy: CompiledPolicy, lang: str) -> SentenceMaker:
+    subject = _subject(node.left, policy, lang)
+    right = _subject(node.right, policy, lang).replace("_", " ")
+    shown = _observed_maker(node.left, policy, lang)
+    is_, not_ = term("is", lang), term("not", lang)
+    if node.op in ("is", "is not"):
+        is_op = node.op == "is"
+        otherwise = f" ({not_} {right})"
+        return lambda observed, outcome, decisions: (
+            f"{subject} {is_} {shown(observed)}" + ("" if bool(outcome) == is_op else otherwise))
+    requirement = f"{term(node.op, lang)} {right}"
+    ends = (f" ({not_} {requirement})", f" ({requirement})")
+    return lambda observed, outcome, decisions: f"{subject} {is_} {shown(observed)}{ends[bool(outcome)]}"
+
+
+def leaf_sentence_makers(policy: CompiledPolicy, lang: str) -> tuple[SentenceMaker, ...]:
+    """The sentence maker of every traced test of a policy, by leaf index (made once, kept in its memo)."""
+    def make() -> tuple[SentenceMaker, ...]:
+        return tuple(sentence_maker(leaf.node, policy, lang) for leaf in policy.leaves)
+    found: tuple[SentenceMaker, ...] = policy.memo.get(("sentence makers", lang), make)
+    return found
 
 
 def fact_sentence(fact: Fact, policy: CompiledPolicy, lang: str = "en",
                   decisions: Mapping[str, object] | None = None) -> str:
     """One recorded test as a sentence a patient could read (``decisions``: values to quote)."""
-    node, observed, outcome = fact.node, fact.observed, bool(fact.outcome)
-    if isinstance(node, ast.Name):
-        return _name_sentence(node, fact, policy, lang)
-    if isinstance(node, ast.Matches) and (_type(node.operand, policy) or t.NOTHING).kind is not Kind.ATC:
-        return _text_match_sentence(node, observed, outcome, policy, lang)
-    if isinstance(node, ast.Matches):
-        groups = (" of " if lang == "nl" else " or ").join(p.rstrip("*") for p in node.patterns)
-        if lang == "nl":
-            return f"de ATC-code {observed} {'valt' if outcome else 'valt niet'} in groep {groups}"
-        return f"the ATC code {observed} {'is' if outcome else 'is not'} in group {groups}"
-    if isinstance(node, ast.FitsWithin):
-        limit = _written(node.limit, policy)
-        if decisions is not None and limit in decisions:
-            limit = f"{value_text(decisions[limit], lang)} ({_subject(node.limit, policy, lang)})"
-        if lang == "nl":
-            return f"een voorraad van {value_text(observed, lang)} past {'' if outcome else 'niet '}binnen {limit}"
-        return f"a supply of {value_text(observed, lang)} {'fits' if outcome else 'does not fit'} within {limit}"
-    if isinstance(node, ast.Known):
-        subject = _subject(node.operand, policy, lang)
-        known = outcome != node.negated
-        if lang == "nl":
-            return f"{subject} is {'bekend' if known else 'niet bekend'}"
-        return f"{subject} is {'known' if known else 'not known'}"
-    if isinstance(node, ast.Compare) and (said := _yes_no_sentence(node, observed, policy, lang)) is not None:
-        return said
-    if isinstance(node, ast.Compare):
-        subject = _subject(node.left, policy, lang)
-        right = _subject(node.right, policy, lang).replace("_", " ")
-        shown = _observed(observed, node.left, policy, lang)
-        if node.op in ("is", "is not"):
-            holds_is = outcome == (node.op == "is")
-            return f"{subject} {term('is', lang)} {shown}" + ("" if holds_is else f" ({term('not', lang)} {right})")
-        requirement = f"{term(node.op, lang)} {right}"
-        return f"{subject} {term('is', lang)} {shown} ({requirement if outcome else term('not', lang) + ' ' + requirement})"
-    if isinstance(node, (ast.OneOf, ast.InList)):
-        subject = _subject(node.operand, policy, lang)
-        inside = outcome != node.negated
-        others = (", ".join(_option(o, policy, lang) for o in node.options) if isinstance(node, ast.OneOf)
-                  else _subject(node.collection, policy, lang))
-        among = "een van" if lang == "nl" else "one of"
-        shown = _observed(observed, node.operand, policy, lang)
-        return (f"{subject} {term('is', lang)} {shown}"
-                f" ({'' if inside else term('not', lang) + ' '}{among} {others})")
-    return f"{_written(node, policy)}: {value_text(outcome, lang)}"
+    index = fact.leaf.index
+    leaves = policy.leaves
+    if index < len(leaves) and leaves[index] is fact.leaf:  # a test of this policy: its maker is kept
+        maker = leaf_sentence_makers(policy, lang)[index]
+    else:
+        maker = sentence_maker(fact.node, policy, lang)
+    return maker(fact.observed, fact.outcome, decisions)

@@ -158,7 +158,8 @@ class Arith(Fieldwise):
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class Rounded(Fieldwise):
-    """``A rounded half up to whole euros``: the one place rounding happens."""
+    """``A rounded half up to whole euros`` (money) or ``A rounded down to a whole number`` / ``to 2 decimals``
+    (a number or percentage): the one place rounding happens."""
 
     operand: Expr
     rounding: Rounding
@@ -476,6 +477,10 @@ class Fact(Fieldwise):
     stands_for: str | None
     #: ``fixed because "…"``: a fact no one can change at the counter, so a what-if never proposes it.
     fixed: str | None = None
+    #: ``leap day birthday on 1 March`` (or ``on 28 February``): where a 29 February birthday falls in a year
+    #: without 29 February, for a fact that counts birthdays (``whole_years_between``); with its place.
+    leap_day_birthday: str | None = None
+    leap_day_span: Span | None = attrs.field(default=None, eq=False, repr=False)
     span: Span = _span
     path_span: Span = _span
 

@@ -48,7 +48,7 @@ MAX_DEPTH = 50
 #: Parse-tree nodes that are expressions (the aliases of grammar/rxpolicy.lark's expression rules).
 _EXPRESSIONS = frozenset({
     "if_then_else", "or_", "and_", "not_", "compare", "is_", "is_not", "one_of", "not_one_of", "in_list",
-    "not_in_list", "is_known", "is_unknown", "matches", "fits_within", "rounded", "arith", "duration", "money",
+    "not_in_list", "is_known", "is_unknown", "matches", "fits_within", "rounded", "rounded_decimals", "arith", "duration", "money",
     "percent", "number", "date", "text", "yes", "no", "not_applicable", "name", "call", "supply_limit"})
 #: A unit written after a number is part of the written value (`15 days`), not a level of its own.
 _UNITS = frozenset({"duration", "money", "percent"})

@@ -338,6 +338,10 @@ class _Lower(Transformer[Token, Any]):
     def fixed_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any, Span]:
         return ("fixed", children[0], self.span(meta))
 
+    def leap_day_birthday_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any, Span]:
+        span = self.span(meta)
+        return ("leap_day", (_words(children[0]), span), span)
+
     def _per_language(self, clauses: Sequence[tuple[str, Any, Span]], kind: str, what: str) -> tuple[ast.Explain, ...]:
         seen: dict[str, ast.Explain] = {}
         for clause_kind, explain, span in clauses:
@@ -354,6 +358,7 @@ class _Lower(Transformer[Token, Any]):
         computed = self._single(clauses, "computed", "`computed by`")
         at_least = self._single(clauses, "at_least", "`at least`")
         at_most = self._single(clauses, "at_most", "`at most`")
+        leap_day = self._single(clauses, "leap_day", "`leap day birthday`")
         return ast.Fact(
             path=path, type=typ, required=bool(self._single(clauses, "required", "`required`")),
             default=self._single(clauses, "default", "`default`"),
@@ -371,7 +376,9 @@ class _Lower(Transformer[Token, Any]):
             orders=tuple(c[1] for c in clauses if c[0] == "order"),
             period_date=bool(self._single(clauses, "period_date", "`decides the rules in force`")),
             stands_for=self._single(clauses, "stands_for", "`stands for`"),
-            fixed=self._single(clauses, "fixed", "`fixed because`"), span=self.span(meta), path_span=path_span)
+            fixed=self._single(clauses, "fixed", "`fixed because`"),
+            leap_day_birthday=leap_day[0] if leap_day else None, leap_day_span=leap_day[1] if leap_day else None,
+            span=self.span(meta), path_span=path_span)
 
     def option(self, meta: Meta, children: list[Token]) -> ast.ChoiceOption:
         span = self.span(meta)
@@ -512,8 +519,16 @@ class _Lower(Transformer[Token, Any]):
         return ast.Arith(op=str(c[1]), left=c[0], right=c[2], span=self.span(meta))
 
     def rounded(self, meta: Meta, c: list[Any]) -> ast.Rounded:
-        wanted = (_words(c[1]), _words(c[2]))
-        rounding = next(r for r in Rounding if r.value == wanted)
+        rounding = Rounding(_words(c[1]), _words(c[2]))
+        return ast.Rounded(operand=c[0], rounding=rounding, span=self.span(meta))
+
+    def rounded_decimals(self, meta: Meta, c: list[Any]) -> ast.Rounded:
+        places = Decimal(str(c[2]))
+        if places != places.to_integral_value() or places > MAX_DECIMALS:
+            self.problem("RX211", self.tspan(c[2]), f"`{c[2]} {c[3]}`: a number is rounded to a whole number of "
+                         f"decimals from 0 to {MAX_DECIMALS}", "write e.g. `to 2 decimals`, or `to a whole number`")
+            places = Decimal(0)
+        rounding = Rounding(_words(c[1]), "decimals", int(places))
         return ast.Rounded(operand=c[0], rounding=rounding, span=self.span(meta))
 
     def _unit(self, meta: Meta, operand: Any, unit: str) -> ast.Expr:

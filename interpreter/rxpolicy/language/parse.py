@@ -31,8 +31,10 @@ _TERMINAL_WORDS = {
     "MUL_OP": "`*` or `/`",
     "DURATION_UNIT": "`days` or `months`",
     "ROUNDING_MODE": "a rounding mode (`half up`, `half even`, `down`, `up`)",
-    "ROUNDING_UNIT": "`whole euros` or `cents`",
-    "FUNCTION": "a function (`min`, `max`, `days_between`, `year_of`, `date_from`, `quotient`, …)",
+    "ROUNDING_UNIT": "`whole euros` or `cents` (money), `a whole number` (a number or percentage)",
+    "DECIMALS": "`decimals` (after how many: `2 decimals`)",
+    "LEAP_DAY_BIRTHDAY": "`1 March` or `28 February`",
+    "FUNCTION": "a function (`min`, `max`, `days_between`, `year_of`, `date_from`, `quotient`, `birthday`, …)",
     "TYPE_WORD": "a type (`yes or no`, `money`, `duration`, `supply limit`, `number`, `date`, `text`, `percentage`)",
     "$END": "the end of the file",
 }

@@ -12,22 +12,32 @@ import calendar
 import datetime as dt
 import decimal
 import enum
+from collections.abc import Mapping
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from types import MappingProxyType
+from typing import ClassVar
 
 import attrs
 
 __all__ = [
     "CENT",
     "MONEY_CONTEXT",
+    "MONEY_ROUNDINGS",
     "Duration",
+    "ROUNDING_MODES",
+    "ROUNDING_UNITS",
     "Rounding",
     "SupplyLimit",
     "Unit",
+    "DEFAULT_LEAP_DAY_BIRTHDAY",
+    "LEAP_DAY_BIRTHDAYS",
     "add_months",
+    "birthday",
     "describe",
     "days_in_year",
     "format_money",
     "round_money",
+    "round_number",
     "whole_years_between",
 ]
 
@@ -102,20 +112,38 @@ def add_months(start: dt.date, months: int) -> dt.date:
         raise OverflowError(f"date value out of range: {start} + {months} months") from None
 
 
-def whole_years_between(born: dt.date, on: dt.date) -> int:
-    """Age in whole years on a date.
+#: Where a birthday on 29 February falls in a year without 29 February: the day after 28 February (Dutch
+#: practice, the default) or 28 February itself (the calendar-month rule, as `born_on + 12 months` lays it).
+LEAP_DAY_BIRTHDAYS = ("1 March", "28 February")
+#: The reading rxpolicy takes where a policy does not declare one (docs/readings.md, "A birthday on 29 February").
+DEFAULT_LEAP_DAY_BIRTHDAY = "1 March"
 
-    A birthday is laid with the same calendar arithmetic as every other period (the contract's
-    month rule): someone born on 29 February has a birthday on 28 February in other years, so the
-    age and ``born_on + 216 months`` (the 18th birthday) always agree.
+
+def birthday(born: dt.date, years: int, leap_day: str = DEFAULT_LEAP_DAY_BIRTHDAY) -> dt.date:
+    """The day someone born on ``born`` turns ``years`` (verjaardag).
+
+    A 29 February birthday falls on ``leap_day`` in a year without 29 February: on 1 March (the year is
+    complete only when all of February has passed) or on 28 February (the calendar-month rule).
     """
-    # The birthday in ``on``'s year is ``add_months(born, 12 * years)``: the same month and day, but 28 February
-    # for a 29 February birthday in a common year. Compared without building it (a case's age is worked out
-    # whenever a case is read).
-    years, month, day = on.year - born.year, born.month, born.day
-    if day == 29 and month == 2 and not calendar.isleap(on.year):
+    day = add_months(born, 12 * years)
+    if born.month == 2 and born.day == 29 and day.day == 28 and leap_day == "1 March":
+        day += dt.timedelta(days=1)
+    return day
+
+
+def whole_years_between(born: dt.date, on: dt.date, leap_day: str = DEFAULT_LEAP_DAY_BIRTHDAY) -> int:
+    """Age in whole years on a date (leeftijd): the birthdays :func:`birthday` lays, counted up to ``on``.
+
+    Someone born on 29 February turns a year older on ``leap_day`` in a year without 29 February, so the
+    age and ``birthday(born, n, leap_day)`` always agree.
+    """
+    month, day = born.month, born.day
+    if day == 29 and month == 2 and leap_day == "28 February" and not calendar.isleap(on.year):
         day = 28
-    if month > on.month or (month == on.month and day > on.day):
+    years = on.year - born.year
+    # Compared without building the birthday (a case's age is worked out whenever a case is read); comparing
+    # (month, day) is the 1 March reading: 28 February comes before a 29 February birthday.
+    if on.month < month or (on.month == month and on.day < day):
         years -= 1
     return years
 
@@ -125,41 +153,75 @@ def days_in_year(year: int) -> int:
     return 366 if calendar.isleap(year) else 365
 
 
-class Rounding(enum.Enum):
-    """An explicit rounding step: mode and the unit rounded to."""
+#: The rounding modes a rule may write, with their :mod:`decimal` modes (``down`` and ``up`` go toward and away
+#: from zero, as :mod:`decimal`'s do: -1.5 rounded down is -1, rounded half up -2).
+ROUNDING_MODES: Mapping[str, str] = MappingProxyType(
+    {"half up": ROUND_HALF_UP, "half even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP})
+#: What a rule may round to: money to ``whole euros`` or ``cents``; a number or percentage to ``a whole number``
+#: or to ``N decimals`` (``decimals`` below).
+ROUNDING_UNITS = ("whole euros", "cents", "a whole number", "decimals")
 
-    HALF_UP_EUROS = ("half up", "whole euros")
-    HALF_UP_CENTS = ("half up", "cents")
-    DOWN_EUROS = ("down", "whole euros")
-    DOWN_CENTS = ("down", "cents")
-    UP_EUROS = ("up", "whole euros")
-    UP_CENTS = ("up", "cents")
-    HALF_EVEN_EUROS = ("half even", "whole euros")
-    HALF_EVEN_CENTS = ("half even", "cents")
+
+@attrs.frozen
+class Rounding:
+    """An explicit rounding step as a rule writes it: the mode and what is rounded to.
+
+    ``rounded half up to whole euros`` is ``Rounding("half up", "whole euros")``; ``rounded down to a whole
+    number`` is ``Rounding("down", "a whole number")``; ``rounded half up to 2 decimals`` is
+    ``Rounding("half up", "decimals", 2)``.
+    """
+
+    mode: str = attrs.field(validator=attrs.validators.in_(tuple(ROUNDING_MODES)))
+    unit: str = attrs.field(validator=attrs.validators.in_(ROUNDING_UNITS))
+    #: Only for ``decimals``: how many (0 to 6, the decimals a number of a rule file may have).
+    places: int = 0
+
+    # The eight money roundings by name (``Rounding.HALF_UP_EUROS``), as before numbers could be rounded.
+    HALF_UP_EUROS: ClassVar[Rounding]
+    HALF_UP_CENTS: ClassVar[Rounding]
+    DOWN_EUROS: ClassVar[Rounding]
+    DOWN_CENTS: ClassVar[Rounding]
+    UP_EUROS: ClassVar[Rounding]
+    UP_CENTS: ClassVar[Rounding]
+    HALF_EVEN_EUROS: ClassVar[Rounding]
+    HALF_EVEN_CENTS: ClassVar[Rounding]
 
     @property
-    def mode(self) -> str:
-        """The rounding mode as written in a rule file."""
-        return self.value[0]
+    def money(self) -> bool:
+        """Whether this rounds money (to whole euros or cents); otherwise it rounds a number or percentage."""
+        return self.unit in ("whole euros", "cents")
 
     @property
-    def unit(self) -> str:
-        """'whole euros' or 'cents'."""
-        return self.value[1]
+    def decimals(self) -> int:
+        """The decimals the result keeps: 0 for whole euros and a whole number, 2 for cents."""
+        if self.unit == "cents":
+            return 2
+        return self.places if self.unit == "decimals" else 0
 
     @property
     def decimal_mode(self) -> str:
         """The :mod:`decimal` rounding mode (``ROUND_HALF_UP``, …): the one table both the code writer and
-        :func:`round_money` use."""
-        return _DECIMAL_MODES[self.mode]
+        :func:`round_money` / :func:`round_number` use."""
+        return ROUNDING_MODES[self.mode]
 
     @property
     def quantum(self) -> Decimal:
-        """What the amount is rounded to: ``1`` for whole euros, ``0.01`` for cents."""
-        return Decimal(1) if self.unit == "whole euros" else CENT
+        """What the value is rounded to: ``1`` for whole euros or a whole number, ``0.01`` for cents or 2 decimals."""
+        return Decimal(1).scaleb(-self.decimals)
+
+    @property
+    def written(self) -> str:
+        """As a rule file writes it after ``rounded``: ``half up to whole euros``, ``down to 2 decimals``."""
+        if self.unit == "decimals":
+            return f"{self.mode} to {self.places} decimal{'' if self.places == 1 else 's'}"
+        return f"{self.mode} to {self.unit}"
 
 
-_DECIMAL_MODES = {"half up": ROUND_HALF_UP, "down": ROUND_DOWN, "up": ROUND_UP, "half even": ROUND_HALF_EVEN}
+#: Every rounding of money: each mode to whole euros and to cents.
+MONEY_ROUNDINGS = tuple(Rounding(mode, unit) for mode in ROUNDING_MODES for unit in ("whole euros", "cents"))
+for _rounding in MONEY_ROUNDINGS:
+    setattr(Rounding, f"{_rounding.mode.replace(' ', '_').upper()}_{'CENTS' if _rounding.decimals else 'EUROS'}",
+            _rounding)
 
 
 def round_money(amount: Decimal, rounding: Rounding) -> Decimal:
@@ -169,8 +231,21 @@ def round_money(amount: Decimal, rounding: Rounding) -> Decimal:
     return rounded.quantize(CENT, context=context)
 
 
+def round_number(value: int | Decimal, rounding: Rounding) -> int | Decimal:
+    """Round a number (or a percentage) as a rule says, exactly: to a whole number an ``int``, to N decimals a
+    Decimal with N decimals (``2.50``). The generated code uses the same table (:attr:`Rounding.decimal_mode`)."""
+    context = MONEY_CONTEXT.copy()
+    rounded = Decimal(value).quantize(rounding.quantum, rounding=rounding.decimal_mode, context=context)
+    return int(rounded) if rounding.decimals == 0 else rounded
+
+
 def format_money(amount: Decimal) -> str:
     """Money as the contract writes it: a string with exactly two decimals."""
+    text = str(amount)
+    # Already in cents (what money in a case or a decision is): the text quantizing would give, without copying a
+    # context per call (explanations write some thirty amounts a case).
+    if text[-3:-2] == "." and "E" not in text and len(text) < 28:
+        return text
     return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT.copy()))
 
 

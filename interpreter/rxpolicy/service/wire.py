@@ -123,7 +123,7 @@ def decision_data(evaluation: Evaluation, lang: str, explain: bool, what_if: Wha
     refs = references if references is not None else rule_references(policy)
     decisions = {}
     for index, decision in enumerate(policy.decisions):
-        entry: dict[str, Any] = {"value": json_value(evaluation.values[index])}
+        entry: dict[str, Any] = {"value": json_value(evaluation.values[index], decision.type)}
         deciders = evaluation.deciders[index]
         if deciders:
             entry.update(refs[deciders[0]])

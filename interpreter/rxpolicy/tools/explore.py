@@ -26,7 +26,7 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language import ast
 from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
-from rxpolicy.language.facts import BUILTINS, CaseSchema
+from rxpolicy.language.facts import CaseSchema
 from rxpolicy.tools.explore_values import collect_values, written_sources
 
 __all__ = ["ConditionSpace", "base_case", "condition_space", "covering_array", "minimise", "named_after_atc", "rebuild",
@@ -319,7 +319,7 @@ class _Deriver:
                             for other, after, _ in schema.fields[p].orders)
         self.groups = tuple(tuple(index[p] for p in schema.written if p.rpartition(".")[0] == section)
                             for section in schema.all_or_none)
-        self.computed = tuple((index[p], BUILTINS[schema.fields[p].computed_by].function,  # type: ignore[index]
+        self.computed = tuple((index[p], schema.fields[p].compute,
                                tuple(index[a] for a in schema.fields[p].arguments)) for p in schema.derived)
         self.known: dict[tuple[object, ...], tuple[tuple[int, object], ...] | None] = {}
 

@@ -82,7 +82,7 @@ class _Collector:
         for path in facts.derived:
             spec = facts.fields[path]
             if all(a == facts.period_date for a in spec.arguments):
-                self.fixed[path] = BUILTINS[spec.computed_by].function(*(day for _ in spec.arguments))  # type: ignore[index]
+                self.fixed[path] = spec.compute(*(day for _ in spec.arguments))
 
     def field(self, node: ast.Expr) -> str | None:
         """The field a plain name stands for (derived or written), else None."""

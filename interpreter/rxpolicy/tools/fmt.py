@@ -57,7 +57,7 @@ CLAUSE_ORDER = MappingProxyType({
     "fact_decl": ("required_clause", "default_clause", "computed_clause", "example_clause", "at_least_clause",
                   "at_most_clause", "counts_whole_clause", "allowed_clause", "one_of_plans_clause",
                   "not_before_clause", "not_after_clause", "period_date_clause", "smallest_pack_role", "one_course_role",
-                  "fixed_clause", "explain_clause", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"),
+                  "leap_day_birthday_clause", "fixed_clause", "explain_clause", "if_yes_clause", "if_no_clause", "meaning_clause", "term_clause"),
     "choice_decl": ("option",),
     "section_decl": ("explain_clause", "all_or_none_clause"),
 })
@@ -74,7 +74,7 @@ _OPENING_WORDS = frozenset({"EXCEPTION", "TO", "DECIDES", "PLANS", "WHEN", "THEN
 _LIST_OPENERS = {"one_of": "OF", "not_one_of": "OF", "matches": "MATCHES", "call": "LPAR"}
 _TIGHT_BEFORE = frozenset({"COMMA", "RPAR", "DOT", "COLON"})
 _TIGHT_AFTER = frozenset({"LPAR", "DOT"})
-_SPACED_WORDS = frozenset({"TYPE_WORD", "ROUNDING_MODE", "ROUNDING_UNIT"})  # may span lines as written
+_SPACED_WORDS = frozenset({"TYPE_WORD", "ROUNDING_MODE", "ROUNDING_UNIT", "LEAP_DAY_BIRTHDAY"})  # may span lines as written
 
 # The comments of the parse running in this thread (a context variable, so parses never share a list).
 _comments: ContextVar[list[Token]] = ContextVar("rxpolicy_fmt_comments")

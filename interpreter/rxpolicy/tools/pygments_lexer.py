@@ -29,7 +29,8 @@ _CLAUSES = ("title", "built", "on", "plans", "kind", "explain", "source", "inter
             "matches", "known", "unknown", "one", "of", "is", "applicable",
             # the declarations of facts, choices and sections
             "required", "default", "computed", "by", "meaning", "term", "example", "least", "because", "counts",
-            "whole", "before", "after", "rules", "stands", "for", "any", "list", "all", "none", "outcome", "fixed")
+            "whole", "before", "after", "rules", "stands", "for", "any", "list", "all", "none", "outcome", "fixed",
+            "leap", "day", "birthday")
 _OPERATOR_WORDS = ("and", "or", "not")
 _CONSTANTS = ("yes", "no")
 #: Every keyword of the rule language (tests compare it with the grammar's).
@@ -68,16 +69,23 @@ class RxPolicyLexer(RegexLexer):
              bygroups(Keyword.Declaration, Whitespace, Name.Class)),
             (r"(define)(\s+)(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Variable)),
             (r"(explain)(\s+)([a-z]+)", bygroups(Keyword, Whitespace, Name.Attribute)),
-            (r"(rounded)(\s+)(half\s+up|half\s+even|down|up)(\s+)(to)(\s+)(whole\s+euros|cents)" + _WORD_END,
+            (r"(rounded)(\s+)(half\s+up|half\s+even|down|up)(\s+)(to)(\s+)(whole\s+euros|cents|a\s+whole\s+number)"
+             + _WORD_END,
              bygroups(Keyword, Whitespace, Keyword.Pseudo, Whitespace, Keyword, Whitespace, Keyword.Pseudo)),
+            (r"(rounded)(\s+)(half\s+up|half\s+even|down|up)(\s+)(to)(\s+)(" + _NUMBER + r")(\s+)(decimals?)" + _WORD_END,
+             bygroups(Keyword, Whitespace, Keyword.Pseudo, Whitespace, Keyword, Whitespace, Number, Whitespace,
+                      Keyword.Pseudo)),
+            (r"(leap)(\s+)(day)(\s+)(birthday)(\s+)(on)(\s+)(1\s+March|28\s+February)" + _WORD_END,
+             bygroups(Keyword, Whitespace, Keyword, Whitespace, Keyword, Whitespace, Keyword, Whitespace,
+                      Keyword.Pseudo)),
             (r"(kind)(\s+)(statutory|insurer)" + _WORD_END, bygroups(Keyword, Whitespace, Name.Constant)),
             (r"\d{4}-\d{2}-\d{2}", Literal.Date),
             (r"(" + _NUMBER + r")(\s*)(EUR|%|" + _UNIT + ")", bygroups(Number, Whitespace, Keyword.Type)),
             (_NUMBER, Number),
             (r"\b(?:EUR|" + _UNIT + ")", Keyword.Type),
             (r"[A-Z][0-9]{2}[A-Z0-9]*\*?", Name.Constant),  # an ATC code or pattern
-            (r"(min|max|days_between|first_day_of_next_month|year_of|month_of|day_of|date_from|quotient|remainder)"
-             r"(\s*)(\()",
+            (r"(min|max|days_between|first_day_of_next_month|year_of|month_of|day_of|date_from|quotient|remainder"
+             r"|birthday)(\s*)(\()",
              bygroups(Name.Builtin, Whitespace, Punctuation)),
             (r"(\.)(" + _NAME + ")", bygroups(Punctuation, Name)),  # a field may be named like a keyword
             (words(_DECLARATIONS, prefix=r"\b", suffix=_WORD_END), Keyword.Declaration),

@@ -109,7 +109,9 @@ class _PolicyChecker:
         # A layer checked on its own that declares no facts is read against the contract's case.
         self.facts: CaseSchema = facts or statutory_facts()
         self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names, fields=self.facts.fields,
-                                 plans=declaration.plans if declaration else ())
+                                 plans=declaration.plans if declaration else (),
+                                 definition_expr=lambda name: self.definitions_ast[name][0].expr
+                                 if name in self.definitions_ast else None)
 
     def problem(self, code: str, span: object, message: str, help: str,
                 severity: Severity = Severity.ERROR, related: tuple[tuple[str, object], ...] = ()) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Callable
+from decimal import Decimal
 
 import attrs
 
@@ -46,8 +47,12 @@ _FUNCTIONS: dict[str, tuple[tuple[Kind, ...], Type]] = {
     "year_of": ((Kind.DATE,), t.NUMBER), "month_of": ((Kind.DATE,), t.NUMBER), "day_of": ((Kind.DATE,), t.NUMBER),
     "date_from": ((Kind.NUMBER, Kind.NUMBER, Kind.NUMBER), t.DATE),
     "quotient": ((Kind.NUMBER, Kind.NUMBER), t.NUMBER), "remainder": ((Kind.NUMBER, Kind.NUMBER), t.NUMBER),
+    "birthday": ((Kind.DATE, Kind.NUMBER), t.DATE),
 }
 _KIND_WORDS = {Kind.DATE: "a date", Kind.NUMBER: "a number"}
+#: Functions that always give a whole number, and those that do when their arguments are whole.
+_WHOLE_FUNCTIONS = frozenset({"days_between", "year_of", "month_of", "day_of", "quotient"})
+_WHOLE_OF_WHOLE_FUNCTIONS = frozenset({"remainder", "min", "max"})
 
 Lookup = Callable[[str], tuple[SymbolKind, Type] | None]
 
@@ -71,6 +76,9 @@ class ExprChecker:
     types: dict[int, Type] = attrs.field(factory=dict)
     #: Names each checked expression used: (kind, name).
     used: set[tuple[SymbolKind, str]] = attrs.field(factory=set)
+    #: The expression of a definition by name (None: not a definition), to tell whether it is always whole.
+    definition_expr: Callable[[str], ast.Expr | None] = lambda name: None
+    _whole_seen: set[str] = attrs.field(factory=set)
 
     def problem(self, code: str, node: object, message: str, help: str) -> Type:
         self.problems.append(Diagnostic(code=code, span=getattr(node, "span"), message=message, help=help))
@@ -262,11 +270,69 @@ class ExprChecker:
 
     def _rounded(self, node: ast.Rounded, known: frozenset[str]) -> Type:
         typ = self.infer(node.operand, known)
-        if typ.kind not in (Kind.MONEY, Kind.NOTHING):
-            return self.problem("RX348", node, f"only money is rounded to euros or cents, not a {typ}",
-                                "round an amount of money")
+        rounding = node.rounding
+        if typ.kind is Kind.NOTHING:
+            return t.MONEY if rounding.money else t.NUMBER
+        if rounding.money and typ.kind is not Kind.MONEY:
+            fix = (f"round a {typ.kind.value} `to a whole number` or `to 2 decimals`"
+                   if typ.kind in (Kind.NUMBER, Kind.PERCENT) else "round an amount of money")
+            return self.problem("RX348", node, f"only money is rounded to {rounding.unit}, not a {typ}", fix)
+        if not rounding.money and typ.kind is Kind.MONEY:
+            target = rounding.written.partition(" to ")[2]
+            return self.problem("RX348", node, f"money is rounded to whole euros or cents, not to {target}",
+                                f"write `rounded {rounding.mode} to whole euros` or `rounded {rounding.mode} to cents`")
+        if not rounding.money and typ.kind not in (Kind.NUMBER, Kind.PERCENT):
+            return self.problem("RX348", node, f"only numbers, percentages and money are rounded, not a {typ}",
+                                "round a computation that gives a number, a percentage or an amount of money")
         self._require_known(node.operand, typ)
-        return t.MONEY
+        if not rounding.money and self.whole(node.operand):
+            self.problems.append(Diagnostic(
+                code="RX353", span=node.span, severity=Severity.WARNING,
+                message=f"{_what(node.operand)} is always a whole number, so rounding it {rounding.written} changes "
+                        "nothing",
+                help=f"remove `rounded {rounding.written}`, or round the computation that can give a fraction "
+                     "(a division)"))
+        return typ.known()
+
+    def whole(self, node: ast.Expr) -> bool:
+        """Whether a number expression is always whole, as far as its form shows (false when unsure): a whole
+        literal, a fact that counts whole days or months or is computed as a count, a definition that is, a date
+        part, and `+`, `-`, `*`, `quotient`, `remainder`, `min`, `max`, `if` of such; a division is not, nor a
+        parameter (its dated values may differ)."""
+        if isinstance(node, ast.Literal):
+            value = node.value
+            return node.kind is ast.LiteralKind.NUMBER and isinstance(value, Decimal) \
+                and value == value.to_integral_value()
+        if isinstance(node, ast.Name):
+            resolved = self.names.get(id(node))
+            if resolved is None:
+                return False
+            if resolved.kind is SymbolKind.FIELD:
+                spec = self.fields[resolved.target]
+                # Every built-in a number fact is computed by counts (years, days): its value is whole.
+                return spec.whole is not None or (spec.derived and spec.type.kind is Kind.NUMBER)
+            return resolved.kind is SymbolKind.DEFINITION and self.whole_definition(resolved.target)
+        if isinstance(node, ast.Arith):
+            return node.op != "/" and self.whole(node.left) and self.whole(node.right)
+        if isinstance(node, ast.Rounded):
+            return not node.rounding.money and node.rounding.decimals == 0
+        if isinstance(node, ast.IfThenElse):
+            return self.whole(node.then) and self.whole(node.otherwise)
+        if isinstance(node, ast.Call):
+            return node.function in _WHOLE_FUNCTIONS or (
+                node.function in _WHOLE_OF_WHOLE_FUNCTIONS and all(self.whole(a) for a in node.args))
+        return False
+
+    def whole_definition(self, name: str) -> bool:
+        """Whether a definition is always a whole number (a definition met again inside itself: unsure, no)."""
+        expr = self.definition_expr(name)
+        if expr is None or name in self._whole_seen:
+            return False
+        self._whole_seen.add(name)
+        try:
+            return self.whole(expr)
+        finally:
+            self._whole_seen.discard(name)
 
     def _withunit(self, node: ast.WithUnit, known: frozenset[str]) -> Type:
         typ = self.infer(node.operand, known)
@@ -312,6 +378,11 @@ class ExprChecker:
                          "write e.g. `at most 15 days`")
         self._require_known(node.duration, typ)
         return t.SUPPLY
+
+
+def _what(node: ast.Expr) -> str:
+    """A name as written (`` `insured.age` ``), or "this" for any other expression."""
+    return f"`{node.dotted}`" if isinstance(node, ast.Name) else "this"
 
 
 def known_when(expr: ast.Expr, outcome: bool) -> frozenset[str]:

@@ -37,7 +37,12 @@ class Completion:
 
 # Keywords that are only ever written followed by the same words: offered as the whole phrase.
 _PHRASES = {"exception": "exception to", "rejection": "rejection code", "built": "built on",
-            "according": "according to"}
+            "according": "according to", "leap": "leap day birthday on"}
+#: Words of the terminals written as one of a few phrases (the rounding after `rounded`, a 29 February birthday's
+#: day): offered as those phrases where the parser accepts the terminal.
+_TERMINAL_PHRASES = {"ROUNDING_MODE": ("half up", "half even", "down", "up"),
+                     "ROUNDING_UNIT": ("whole euros", "cents", "a whole number"),
+                     "LEAP_DAY_BIRTHDAY": ("1 March", "28 February")}
 _ITEM_START = re.compile(r"^(policy|layer|decision|define|parameter|rule|table)\b", re.MULTILINE)
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_.\-/]*$")
 _CHOICE_TEST = re.compile(r"([a-z_][a-z0-9_.]*)\s+is\s+(?:not\s+)?(?:one\s+of\s+(?:[a-z0-9_]+\s*,\s*)*)?$")
@@ -99,6 +104,9 @@ def _complete(index: PolicyIndex | None, before: str, start: int) -> list[Comple
             found.append(Completion(label=_PHRASES.get(word_, word_), kind="keyword"))
     if "TYPE_WORD" in accepted:
         found += [Completion(label=w, kind="type") for w in _TYPE_WORDS]
+    for terminal, phrases in _TERMINAL_PHRASES.items():
+        if terminal in accepted:
+            found += [Completion(label=p, kind="keyword") for p in phrases]
     if "RULE_ID" in accepted and index is not None and re.search(r"\bexception\s+to\s+(?:[a-z0-9/\-]+\s*,\s*)*$",
                                                                   head):
         for rule_id in index.names(SymbolKind.RULE):

@@ -116,6 +116,8 @@ def _field(index: PolicyIndex, path: str) -> str:
     if spec.meaning:
         # The meaning is written for docs/case-file.md; its links to anchors there lead nowhere in a hover.
         out += [re.sub(r"\[([^\]]*)\]\(#[^)]*\)", r"\1", spec.meaning), ""]
+    if spec.leap_day_birthday is not None:
+        out.append(f"A 29 February birthday counts on {spec.leap_day_birthday} in a year without 29 February.")
     if spec.required:
         out.append("Required in every case.")
     elif not spec.derived:
