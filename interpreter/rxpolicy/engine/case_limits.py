@@ -265,21 +265,22 @@ def _plainly_within(data: object, limits: Limits) -> bool:
     types, a shape near a limit, a container inside itself, which goes deeper than any limit) is left to
     the full walk, which says what is wrong. A bounded check of the common shape, so that a refused
     record does not pay the full walk's bookkeeping."""
-    count = 0
-    stack: list[tuple[object, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        count += 1
+    count, depth, level = 0, 0, [data]
+    while level:  # one level of nesting at a time: every value of a level is as deep as the others
+        count += len(level)
         if count > limits.max_values or depth > limits.max_depth:
             return False
-        kind = type(value)
-        if kind is str:
-            if len(value) > limits.max_text:  # type: ignore[arg-type]
+        below: list[object] = []
+        for value in level:
+            kind = type(value)
+            if kind is str:
+                if len(value) > limits.max_text:  # type: ignore[arg-type]
+                    return False
+            elif kind is dict:
+                below.extend(value.values())  # type: ignore[attr-defined]
+            elif kind is list or kind is tuple:
+                below.extend(value)  # type: ignore[arg-type]
+            elif kind not in _PLAIN_SCALARS:
                 return False
-        elif kind is dict:
-            stack.extend((child, depth + 1) for child in value.values())  # type: ignore[attr-defined]
-        elif kind is list or kind is tuple:
-            stack.extend((child, depth + 1) for child in value)  # type: ignore[attr-defined]
-        elif kind not in _PLAIN_SCALARS:
-            return False
+        level, depth = below, depth + 1
     return True
