@@ -115,11 +115,19 @@ def from_python(value: object) -> Item:
         return Item(Scalar(value, "str"))  # type: ignore[arg-type]
     if kind is dict:
         return Item({str(key): from_python(v) for key, v in value.items()})  # type: ignore[attr-defined]
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if value is None:
+        return _NULL
     if isinstance(value, Mapping):
         return Item({str(key): from_python(v) for key, v in value.items()})
     if isinstance(value, (list, tuple)):
         return Item([from_python(v) for v in value])
     return Item(_py_scalar(value))
+
+
+#: The items of the scalars with one value each (frozen, so one of each serves every case).
+_TRUE, _FALSE, _NULL = Item(Scalar("true", "bool")), Item(Scalar("false", "bool")), Item(Scalar("", "null"))
 
 
 def _py_scalar(value: object) -> Scalar:
