@@ -254,3 +254,19 @@ def test_the_search_is_bounded_and_says_when_it_stopped(store: PolicyStore) -> N
     assert "stopped at its limit" in "\n".join(what_if_text(cut))
     assert evaluation_dict(evaluation, what_if=cut)["what_would_change_complete"] is False
     assert "what_would_change_complete" not in evaluation_dict(evaluation, what_if=full)
+
+
+def test_any_budget_ends_the_search_without_an_error(store: PolicyStore) -> None:
+    # Checking whether a change's number may go further spends re-evaluations after the search proper: a budget
+    # spent there must end the search like any other (it raised the search's internal signal before).
+    policy = store.load("hollandzorg")
+    refused = [e for e in (evaluate_case_file(p, policy) for p in sorted((EXAMPLES / "hollandzorg").glob("*.yaml")))
+               if e.outcome != "covered"]
+    assert refused
+    for evaluation in refused:
+        full = what_if(evaluation)
+        for budget in (1, 5, 30, 100, 300):
+            cut = what_if(evaluation, max_evaluations=budget)
+            assert cut.complete or len(cut.counterfactuals) <= len(full.counterfactuals)
+            for cf in cut.counterfactuals:
+                assert evaluate(policy, evaluation.case.replace(cf.changes))[cut.decision].value is True

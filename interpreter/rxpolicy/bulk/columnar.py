@@ -617,8 +617,8 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
             parts.append((out, columns))
     clock.lap("columns")
     decided = pl.concat([out.get_column("_i") for out, _ in parts]) if parts else pl.Series("_i", [], pl.UInt32)
-    leftover = pl.int_range(0, count, dtype=pl.UInt32, eager=True).filter(
-        ~pl.int_range(0, count, dtype=pl.UInt32, eager=True).is_in(decided)).to_list()
+    # The rows no period decided, by marking the decided ones (`is_in` of a same-typed column is deprecated).
+    leftover = pl.repeat(False, count, dtype=pl.Boolean, eager=True).scatter(decided, True).not_().arg_true().to_list()
     if counts is not None:
         counts["columnar"] = counts.get("columnar", 0) + decided.len()
         counts["per_case"] = counts.get("per_case", 0) + len(leftover)

@@ -259,8 +259,11 @@ class _Search:
             if not (self._ordered(path) and isinstance(value, (int, Decimal)) and isinstance(old, (int, Decimal))):
                 continue
             far = _lowest(self.fields[path], value) if value < old else value * 2 + 1
-            if self.works({**changes, path: far}):
-                bounds[path] = "at most" if value < old else "at least"
+            try:
+                if self.works({**changes, path: far}):
+                    bounds[path] = "at most" if value < old else "at least"
+            except _Exhausted:
+                break  # the budget is spent: the change itself was verified, its open end is left unsaid
         return bounds
 
 
