@@ -223,3 +223,37 @@ def test_an_edited_engine_source_names_other_entries() -> None:
     finally:
         os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert cache.engine_digest.__wrapped__() == digest
+
+
+_BUILDER_FROM_CACHE = """
+import sys
+from rxpolicy import PolicyStore, case_from_mapping
+from rxpolicy.engine import case_build
+
+def refuse(*args, **kwargs):
+    raise AssertionError("the case builder was written again")
+
+case_build.builder_source = refuse  # a process reading the cache must not write the builder
+policy = PolicyStore(sys.argv[1]).load("hollandzorg")
+case = case_from_mapping({"dispensed_on": "2025-03-04", "insured": {"born_on": "1961-07-02"},
+                          "prescription": {"prescriber": "gp"},
+                          "medicine": {"atc": "N05BA04", "name": "oxazepam 10 mg", "price": "12.40"},
+                          "dispensing": {"supply_days": 30}}, policy=policy)
+print(repr(case.values))
+"""
+
+
+def test_a_policy_from_the_cache_brings_its_case_builder_compiled(tmp_path: Path) -> None:
+    # The first process compiles the policy and its builder and fills the cache; a new one reads both back:
+    # it builds a case without writing the builder's source (builder_source refuses), with the same values.
+    first = subprocess.run([sys.executable, "-c", _BUILDER_FROM_CACHE.replace(
+        "case_build.builder_source = refuse", "pass"), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([sys.executable, "-c", _BUILDER_FROM_CACHE, str(tmp_path)], capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout and "Decimal('12.40')" in second.stdout
+    # Without the cache the refusing process fails: the check above is not vacuous.
+    third = subprocess.run([sys.executable, "-c", _BUILDER_FROM_CACHE, str(tmp_path / "empty")],
+                           capture_output=True, text=True, timeout=300)
+    assert third.returncode != 0 and "the case builder was written again" in third.stderr

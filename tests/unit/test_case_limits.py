@@ -78,3 +78,46 @@ def test_the_counts_limits_are_declared_on_the_facts() -> None:
         "dispensing.supply_days": 36600, "prescription.course_days": 36600, "dispensing.months_in_use": 1200}
     published = json.dumps(case_json_schema(statutory_facts()))
     assert '"maximum": 36600' in published and '"maximum": 1200' in published
+
+
+def _shapes() -> list[tuple[str, object]]:
+    """Shapes at and just beyond each limit of a case of Python values, and some the quick check never passes."""
+    from rxpolicy.engine.case_limits import CASE_LIMITS as L
+
+    def nested(levels: int) -> object:
+        value: object = "x"
+        for _ in range(levels):
+            value = {"a": value}
+        return value
+
+    looped: dict[str, object] = {"a": 1}
+    looped["self"] = looped
+    fanned: dict[str, object] = {}
+    fanned["a"] = fanned["b"] = fanned
+    shared = {"x": "y"}
+    return [("deepest allowed", nested(L.max_depth)), ("one level too deep", nested(L.max_depth + 1)),
+            ("most values allowed", {"a": ["v"] * (L.max_values - 2)}),
+            ("one value too many", {"a": ["v"] * (L.max_values - 1)}),
+            ("longest text", {"a": "t" * L.max_text}), ("text one too long", {"a": "t" * (L.max_text + 1)}),
+            ("contains itself", looped), ("contains itself twice", fanned),
+            ("a section given twice (not a loop)", {"a": shared, "b": shared}),
+            ("a tuple and a list", {"a": ("x", ["y"])}), ("a set", {"a": {1}})]
+
+
+@pytest.mark.parametrize(("name", "data"), _shapes(), ids=[name for name, _ in _shapes()])
+def test_the_quick_shape_check_passes_only_what_the_full_walk_passes(
+        name: str, data: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    # check_python_shape skips its walk for a record the quick check passes: that must be a record the walk
+    # passes too. The walk alone (the quick check turned off) is the reference.
+    from rxpolicy.engine import case_limits
+
+    quick = case_limits._plainly_within(data, case_limits.CASE_LIMITS)
+    monkeypatch.setattr(case_limits, "_plainly_within", lambda data, limits: False)
+    try:
+        case_limits.check_python_shape(data, case_limits.CASE_LIMITS)
+        walked = True
+    except RxError:
+        walked = False
+    assert walked or not quick
+    assert quick == (name in ("deepest allowed", "most values allowed", "longest text",
+                              "a section given twice (not a loop)", "a tuple and a list"))

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import marshal
 import math
 import re
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from decimal import Decimal
+from types import CodeType
 from typing import Any
 
 import yaml
@@ -45,7 +47,7 @@ from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
-__all__ = ["Builder", "TextRead", "builder_for", "builder_source", "read_text_fast"]
+__all__ = ["Builder", "TextRead", "adopt_builder", "builder_code", "builder_for", "builder_source", "read_text_fast"]
 
 #: ``build(data, plans)`` → the case's values in schema order, or None: run the full check.
 Builder = Callable[[Mapping[str, object], "Collection[str] | None"], "tuple[object, ...] | None"]
@@ -76,18 +78,49 @@ def builder_for(schema: CaseSchema, limits: Limits = CASE_LIMITS) -> Builder:
     with _lock:
         found = _built.get(key)
         if found is None:
-            namespace: dict[str, Any] = {
-                "M": _MISSING, "date": dt.date, "Decimal": Decimal, "CENT": CENT,
-                "NUM": _NUMBER, "ATC": _ATC, "fromiso": dt.date.fromisoformat, "EMPTY": {}, "FIRST": FIRST_DATE,
-                "LAST": LAST_DATE, "ZERO": Decimal(0), "TOO_LARGE": Decimal(_TOO_LARGE), "EUROS": _EUROS,
-                "SHAPE": check_python_shape, "LIMITS": limits}
             source, constants = builder_source(schema, limits)
-            namespace.update(constants)
-            exec(compile(source, f"<rxpolicy case builder {schema.fingerprint[:12]}>", "exec"), namespace)  # noqa: S102
-            found = _built[key] = namespace["build"]
+            found = _built[key] = _bound(_compiled(source, schema), constants, limits)
             if limits is CASE_LIMITS:
                 _built_for_cases[schema.fingerprint] = found
         return found
+
+
+def builder_code(schema: CaseSchema) -> tuple[bytes, dict[str, object]]:
+    """The builder of a schema for the case limits as compiled code (``marshal``) and the constants it refers
+    to by name: what the cache on disk keeps with a compiled policy (:mod:`rxpolicy.engine.persist`), so that
+    a new process does not write and compile it again."""
+    source, constants = builder_source(schema, CASE_LIMITS)
+    return marshal.dumps(_compiled(source, schema)), constants
+
+
+def adopt_builder(schema: CaseSchema, code: bytes, constants: dict[str, object]) -> None:
+    """Take the builder :func:`builder_code` gave (from the cache on disk: authenticated bytes only) as the
+    schema's builder for the case limits, unless one is built already."""
+    if schema.fingerprint in _built_for_cases:
+        return
+    compiled = marshal.loads(code)
+    if not isinstance(compiled, CodeType):
+        raise TypeError("a cache entry holds no builder code")
+    with _lock:
+        if schema.fingerprint not in _built_for_cases:
+            _built[(schema.fingerprint, CASE_LIMITS)] = _built_for_cases[schema.fingerprint] = _bound(
+                compiled, constants, CASE_LIMITS)
+
+
+def _compiled(source: str, schema: CaseSchema) -> CodeType:
+    return compile(source, f"<rxpolicy case builder {schema.fingerprint[:12]}>", "exec")
+
+
+def _bound(code: CodeType, constants: Mapping[str, object], limits: Limits) -> Builder:
+    """The ``build`` function of a builder's compiled module, with what it refers to by name bound."""
+    namespace: dict[str, Any] = {
+        "M": _MISSING, "date": dt.date, "Decimal": Decimal, "CENT": CENT,
+        "NUM": _NUMBER, "ATC": _ATC, "fromiso": dt.date.fromisoformat, "EMPTY": {}, "FIRST": FIRST_DATE,
+        "LAST": LAST_DATE, "ZERO": Decimal(0), "TOO_LARGE": Decimal(_TOO_LARGE), "EUROS": _EUROS,
+        "SHAPE": check_python_shape, "LIMITS": limits}
+    namespace.update(constants)
+    exec(code, namespace)  # noqa: S102 - code this module wrote (compiled here, or read back from the HMAC'd cache)
+    return namespace["build"]  # type: ignore[no-any-return]
 
 
 class _Missing:

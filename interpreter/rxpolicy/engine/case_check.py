@@ -26,7 +26,7 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.engine.case_limits import CASE_LIMITS, Limits, compose_fast, compose_limited
-from rxpolicy.language.facts import CaseSchema, FieldSpec
+from rxpolicy.language.facts import CaseSchema, FactRef, FieldSpec
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
@@ -109,11 +109,25 @@ def mark_span(path: str, start: yaml.Mark | None, end: yaml.Mark | None) -> Span
 
 def from_python(value: object) -> Item:
     """The case tree of nested Python values (mappings, lists, scalars), without spans."""
+    # The exact types a decoded record holds first: an ABC check (Mapping) costs several times a type test.
+    kind = type(value)
+    if kind is str:
+        return Item(Scalar(value, "str"))  # type: ignore[arg-type]
+    if kind is dict:
+        return Item({str(key): from_python(v) for key, v in value.items()})  # type: ignore[attr-defined]
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if value is None:
+        return _NULL
     if isinstance(value, Mapping):
         return Item({str(key): from_python(v) for key, v in value.items()})
     if isinstance(value, (list, tuple)):
         return Item([from_python(v) for v in value])
     return Item(_py_scalar(value))
+
+
+#: The items of the scalars with one value each (frozen, so one of each serves every case).
+_TRUE, _FALSE, _NULL = Item(Scalar("true", "bool")), Item(Scalar("false", "bool")), Item(Scalar("", "null"))
 
 
 def _py_scalar(value: object) -> Scalar:
@@ -165,8 +179,9 @@ def _wrong_type(spec: FieldSpec, item: Item | Scalar) -> _Problem:
                     f"write one value, e.g. `{_line(spec)}`")
 
 
-def _convert(spec: FieldSpec, s: Scalar) -> object:
-    """The value of one scalar for a field, or a :class:`_Problem`."""
+def _convert(spec: FieldSpec, s: Scalar, converter: Callable[[FieldSpec, Scalar], object] | None = None) -> object:
+    """The value of one scalar for a field, or a :class:`_Problem` (``converter``: the field's kind's, when the
+    caller has looked it up)."""
     if s.tag == "null":
         if spec.type.nullable:
             return None
@@ -179,7 +194,7 @@ def _convert(spec: FieldSpec, s: Scalar) -> object:
         # `name: ''` names nothing; an empty text would show as a blank in every explanation.
         leave_out = "" if spec.required else ", or leave the line out"
         raise _Problem("RX405", "is empty", f"write a value, e.g. `{_line(spec)}`{leave_out}")
-    return _CONVERTERS[spec.type.kind](spec, s)
+    return (converter or _CONVERTERS[spec.type.kind])(spec, s)
 
 
 def _bool(spec: FieldSpec, s: Scalar) -> bool:
@@ -326,6 +341,121 @@ def accepts_as_written(spec: FieldSpec, value: object) -> bool:
 _FAILED = object()
 
 
+#: One fact to fill in: its path, declaration, the function computing it (None: written), its arguments, and
+#: the fact its default names (None: a value, or no default).
+_FillEntry: TypeAlias = tuple[str, FieldSpec, Callable[..., object] | None, tuple[str, ...], str | None]
+
+
+@attrs.frozen
+class _Tables:
+    """What a check run reads from its schema, worked out once per schema instead of once per case: the
+    written and computed facts, where each name is at home, the required facts with their example lines,
+    and the order in which defaults and computed facts are filled in."""
+
+    written: tuple[str, ...]
+    written_set: frozenset[str]
+    derived_names: frozenset[str]
+    #: A field or section name → the sections (``""``: the top level) that have it, in schema order.
+    homes: Mapping[str, tuple[str, ...]]
+    #: A section (``""``: the top level) → the names of its fields and sections, in schema order.
+    names: Mapping[str, tuple[str, ...]]
+    #: Per written fact: its path, its section, whether it is required, and the line a message suggests.
+    needed: tuple[tuple[str, str, bool, str], ...]
+    #: Facts in an order where each one's arguments and default come before it (None: dependencies
+    #: that cannot be ordered, left to the recursive fill of :meth:`CheckRun.cross_check`).
+    fill: tuple[_FillEntry, ...] | None
+    #: The part of ``fill`` that the checks of dates against each other and of `all or none` sections read
+    #: (closed under what it depends on), and the rest: a case refused by then needs no more (its values are
+    #: never used).
+    check_fill: tuple[_FillEntry, ...] | None
+    rest_fill: tuple[_FillEntry, ...] | None
+    #: Per written fact with order constraints: (path, other, after, why).
+    orders: tuple[tuple[str, str, bool, str | None], ...]
+    #: Per `all or none` section its written facts.
+    section_facts: Mapping[str, tuple[str, ...]]
+    #: Computed facts that may not be empty.
+    needs_value: tuple[str, ...]
+    #: Per written fact: its declaration and its kind's converter (None for a list).
+    converters: Mapping[str, tuple[FieldSpec, Callable[[FieldSpec, Scalar], object] | None]]
+
+
+def _tables(schema: CaseSchema) -> _Tables:
+    """The tables of a schema, built the first time they are asked for (a dict write of an immutable value:
+    two threads may both build them, and either result is the same)."""
+    found = _tables_by_schema.get(schema.fingerprint)  # the fingerprint names the facts (as builder_for keys)
+    if found is None:
+        found = _tables_by_schema[schema.fingerprint] = _build_tables(schema)
+    return found
+
+
+#: Fingerprint → the schema's tables: written once per schema, read only after.
+_tables_by_schema: dict[str, _Tables] = {}
+
+
+def _build_tables(schema: CaseSchema) -> _Tables:
+    fields = schema.fields
+    written = schema.written
+    homes: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
+    for home, _, name in (n.rpartition(".") for n in (*written, *schema.sections)):
+        homes.setdefault(name, []).append(home)
+        names.setdefault(home, []).append(name)
+    needed = tuple((path, path.rpartition(".")[0], fields[path].required, _line(fields[path])) for path in written)
+    orders = tuple((path, other, after, why) for path in written for other, after, why in fields[path].orders)
+    section_facts = {section: tuple(p for p in written if p.rpartition(".")[0] == section)
+                     for section in schema.all_or_none}
+    fill = _fill_order(schema)
+    check_fill = rest_fill = None
+    if fill is not None:
+        # What the cross-checks read, and everything that goes into those values.
+        read = {p for path, other, _, _ in orders for p in (path, other)} | {
+            p for paths in section_facts.values() for p in paths}
+        for path, _, _, arguments, ref in reversed(fill):  # dependents come after what they depend on
+            if path in read:
+                read.update(arguments)
+                if ref is not None:
+                    read.add(ref)
+        check_fill = tuple(entry for entry in fill if entry[0] in read)
+        rest_fill = tuple(entry for entry in fill if entry[0] not in read)
+    return _Tables(
+        written=written, written_set=frozenset(written),
+        derived_names=frozenset(d.rpartition(".")[2] for d in schema.derived),
+        homes=MappingProxyType({k: tuple(v) for k, v in homes.items()}),
+        names=MappingProxyType({k: tuple(v) for k, v in names.items()}),
+        needed=needed, fill=fill, check_fill=check_fill, rest_fill=rest_fill, orders=orders, section_facts=MappingProxyType(section_facts),
+        needs_value=tuple(p for p in schema.derived if not fields[p].type.nullable),
+        converters=MappingProxyType({p: (fields[p], None if fields[p].type.kind is Kind.LIST else
+                                         _CONVERTERS[fields[p].type.kind]) for p in written}))
+
+
+def _fill_order(schema: CaseSchema) -> tuple[_FillEntry, ...] | None:
+    """Every fact once, after what it is computed from and what its default names (depth first, in schema
+    order, as the recursive fill visits them); None for dependencies in a circle (the schema reader refuses
+    those, RX350)."""
+    fields = schema.fields
+    order: list[_FillEntry] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(path: str) -> bool:
+        if path in done:
+            return True
+        if path in visiting:
+            return False
+        visiting.add(path)
+        spec = fields[path]
+        ref = spec.default.path if isinstance(spec.default, FactRef) else None
+        needs = spec.arguments if spec.derived else (ref,) if ref is not None else ()
+        if not all(visit(n) for n in needs):
+            return False
+        function = spec.compute if spec.computed_by is not None else None
+        order.append((path, spec, function, spec.arguments, ref))
+        done.add(path)
+        return True
+
+    return tuple(order) if all(visit(p) for p in fields) else None
+
+
 @attrs.define
 class CheckRun:
     """One validation: walks the case tree, converts every field and collects every problem."""
@@ -338,6 +468,10 @@ class CheckRun:
     written: dict[str, Item] = attrs.Factory(dict)
     sections: dict[str, Span | None] = attrs.Factory(dict)
     broken: list[str] = attrs.Factory(list)
+    tables: _Tables = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.tables = _tables(self.schema)
 
     def report(self, code: str, field: str | None, message: str, span: Span | None, help: str) -> None:
         """Collect one problem with a field (``None``: the case as a whole)."""
@@ -388,8 +522,7 @@ class CheckRun:
         self.sections[prefix] = item.span
         for key, child in item.value.items():
             path = f"{prefix}.{key}".lstrip(".")
-            spec = self.schema.fields.get(path)
-            if spec is not None and not spec.derived:
+            if path in self.tables.written_set:
                 self.written[path] = child
             elif path in self.schema.sections and not (isinstance(child.value, Scalar) and child.value.tag == "null"):
                 self.walk(child, path)
@@ -400,11 +533,10 @@ class CheckRun:
         """An unknown name: say where it belongs, or which name was probably meant."""
         path, here = f"{prefix}.{key}".lstrip("."), f"`{prefix}`" if prefix else "the top level of a case"
         span = child.key_span or child.span
-        known = (*self.schema.written, *self.schema.sections)
-        homes = [home for home, _, name in (n.rpartition(".") for n in known) if name == key and home != prefix]
-        names = [name for home, _, name in (n.rpartition(".") for n in known) if home == prefix]
+        homes = [home for home in self.tables.homes.get(key, ()) if home != prefix]
+        names = self.tables.names.get(prefix, ())
         hint = did_you_mean(key, names)
-        if any(d.rpartition(".")[2] == key for d in self.schema.derived):
+        if key in self.tables.derived_names:
             self.report("RX403", path, f"`{key}` is worked out from the other fields, so a case does not write it",
                         span, f"remove the line `{key}: ...`")
         elif homes:
@@ -420,26 +552,26 @@ class CheckRun:
 
     def missing(self) -> None:
         """Report required fields not written (every fact of an `all or none` section once it is given)."""
-        fields = self.schema.fields
-        for path in self.schema.written:
-            section = path.rpartition(".")[0]
-            needed = fields[path].required or (section in self.schema.all_or_none and section in self.sections)
+        all_or_none, written, broken = self.schema.all_or_none, self.written, self.broken
+        for path, section, required, line in self.tables.needed:
+            if path in written or not (required or (section in all_or_none and section in self.sections)):
+                continue
             # Inside a section that is not a mapping nothing was read, so nothing is reported missing.
-            inside_broken = any(b in ("", section) or section.startswith(b + ".") for b in self.broken)
-            if needed and path not in self.written and not inside_broken:
-                where = f"under `{section}:`" if section else "at the top level"
-                self.report("RX402", path, f"the required field `{path}` is missing",
-                            self.sections.get(section), f"add the line `{_line(fields[path])}` {where}")
+            if broken and any(b in ("", section) or section.startswith(b + ".") for b in broken):
+                continue
+            where = f"under `{section}:`" if section else "at the top level"
+            self.report("RX402", path, f"the required field `{path}` is missing",
+                        self.sections.get(section), f"add the line `{line}` {where}")
 
     def convert(self, path: str, item: Item) -> object:
         """The value of one written field; a problem is reported and gives :data:`_FAILED`."""
-        spec = self.schema.fields[path]
+        spec, converter = self.tables.converters[path]
         try:
-            if spec.type.kind is Kind.LIST:
+            if converter is None:
                 return self.list_value(spec, item)
             if not isinstance(item.value, Scalar):
                 raise _wrong_type(spec, item)
-            value = _convert(spec, item.value)
+            value = _convert(spec, item.value, converter)
             _check_limits(spec, value, self.plans)
             return value
         except _Problem as problem:
@@ -463,7 +595,7 @@ class CheckRun:
 
     def half_section(self, v: Mapping[str, object], section: str) -> None:
         """Report an `all or none` section with some of its facts written as null and others not."""
-        paths = [p for p in self.schema.written if p.rpartition(".")[0] == section]
+        paths = self.tables.section_facts[section]
         for path in paths:
             others = [p for p in paths if p != path and v[p] is not None]
             if v[path] is None and path in self.written and others:
@@ -479,6 +611,7 @@ class CheckRun:
         fields = self.schema.fields
         failed = set(self.written) - set(got)
         v: dict[str, object] = {}
+        tables = self.tables
 
         def value(path: str) -> object:
             if path not in v:
@@ -494,25 +627,53 @@ class CheckRun:
                     v[path] = spec.default_in(value)
             return v[path]
 
-        for path in fields:
-            value(path)
-        for path in self.schema.written:
-            for other, after, why in fields[path].orders:
-                first, later = (other, path) if not after else (path, other)
-                a, b = v[first], v[later]
-                if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
-                    # Blame a field the author wrote; the other may be a default (the insured period).
-                    blame = path if path in self.written else other if other in self.written else path
-                    a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
-                    said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
-                    span = self.written[blame].span if blame in self.written else None
-                    self.report("RX405", blame, said, span, f"check both dates: {why or 'one is written wrong'}")
+        if tables.check_fill is None or tables.rest_fill is None:
+            for path in fields:
+                value(path)
+        else:
+            # The values the checks below read first; the others only for a case that is still clean (the
+            # values of a refused case are never used). The same values as the recursive fill above, filled in
+            # an order worked out once per schema.
+            self.fill(tables.check_fill, got, v)
+        for path, other, after, why in tables.orders:
+            first, later = (other, path) if not after else (path, other)
+            a, b = v[first], v[later]
+            if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
+                # Blame a field the author wrote; the other may be a default (the insured period).
+                blame = path if path in self.written else other if other in self.written else path
+                a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
+                said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
+                span = self.written[blame].span if blame in self.written else None
+                self.report("RX405", blame, said, span, f"check both dates: {why or 'one is written wrong'}")
         for section in self.schema.all_or_none:
             if section in self.sections:
                 self.half_section(v, section)
-        if any(v[p] is None and not fields[p].type.nullable for p in self.schema.derived):
+        if self.problems:
+            return ()  # refused: the values are not used
+        if tables.rest_fill is not None:
+            self.fill(tables.rest_fill, got, v)
+        if any(v[p] is None for p in tables.needs_value):
             return ()  # a value could not be read; its problem is already reported
         return tuple(v[path] for path in fields)
+
+    @staticmethod
+    def fill(entries: tuple[_FillEntry, ...],
+             got: Mapping[str, object], v: dict[str, object]) -> None:
+        """Fill in facts in a dependency order: computed ones from their arguments (empty when one is), written
+        ones as read, or their default (a value, or another fact's)."""
+        for path, spec, function, arguments, ref in entries:
+            if function is not None:
+                args = [v[a] for a in arguments]
+                for arg in args:  # a loop, not any(…): this runs some 60 times per case
+                    if arg is None:
+                        v[path] = None
+                        break
+                else:
+                    v[path] = function(*args)
+            elif path in got:
+                v[path] = got[path]
+            else:  # not written, or written wrong (its problem is reported): the default
+                v[path] = v[ref] if ref is not None else spec.default
 
 
 def _a(word: str) -> str:

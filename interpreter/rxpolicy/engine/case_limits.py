@@ -10,9 +10,11 @@ The limits are far above any real case and low enough that reading stays fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import stat
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +220,8 @@ def check_python_shape(data: object, limits: Limits) -> None:
 
     Walked iteratively, so that no shape can exhaust Python's stack.
     """
+    if _plainly_within(data, limits):
+        return
     values = 0
     stack: list[tuple[object, str, int, frozenset[int]]] = [(data, "", 0, frozenset())]
     while stack:
@@ -249,3 +253,34 @@ def check_python_shape(data: object, limits: Limits) -> None:
         here = inside | {id(value)}
         stack.extend((child, child_path, depth + 1, here) for child_path, child in reversed(children))
 
+
+
+#: Scalars a decoded record holds, which the walk of :func:`check_python_shape` only counts (and measures, for text).
+_PLAIN_SCALARS = frozenset({int, float, bool, type(None), Decimal, dt.date, dt.datetime})
+
+
+def _plainly_within(data: object, limits: Limits) -> bool:
+    """True when :func:`check_python_shape` would certainly find nothing: plain dicts, lists and scalars,
+    no more values than allowed in all, no deeper than allowed, no text too long. Anything else (other
+    types, a shape near a limit, a container inside itself, which goes deeper than any limit) is left to
+    the full walk, which says what is wrong. A bounded check of the common shape, so that a refused
+    record does not pay the full walk's bookkeeping."""
+    count, depth, level = 0, 0, [data]
+    while level:  # one level of nesting at a time: every value of a level is as deep as the others
+        count += len(level)
+        if count > limits.max_values or depth > limits.max_depth:
+            return False
+        below: list[object] = []
+        for value in level:
+            kind = type(value)
+            if kind is str:
+                if len(value) > limits.max_text:  # type: ignore[arg-type]
+                    return False
+            elif kind is dict:
+                below.extend(value.values())  # type: ignore[attr-defined]
+            elif kind is list or kind is tuple:
+                below.extend(value)  # type: ignore[arg-type]
+            elif kind not in _PLAIN_SCALARS:
+                return False
+        level, depth = below, depth + 1
+    return True

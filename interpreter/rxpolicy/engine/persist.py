@@ -1,6 +1,8 @@
 """Compiled policies to and from bytes, for the cache on disk (:mod:`rxpolicy.cache`).
 
-A :class:`CompiledPolicy` pickles with three adjustments: a period's generated functions travel
+A :class:`CompiledPolicy` is stored with the generated case builder of its facts (compiled code and
+constants, :func:`~rxpolicy.engine.case_build.builder_code`), taken up again on load so that a new process
+neither writes nor compiles it. It pickles with three adjustments: a period's generated functions travel
 as their compiled code (``marshal``) and bound constants and are bound again on load, without
 writing or compiling Python; the checker's maps keyed by ``id(node)`` travel as (node, value)
 pairs, since ids do not survive a process; read-only mappings travel as dicts. Only bytes that
@@ -19,6 +21,7 @@ from typing import Any
 import attrs
 
 from rxpolicy.language.check.model import CheckedPolicy
+from rxpolicy.engine.case_build import adopt_builder, builder_code
 from rxpolicy.engine.compile import CompiledPolicy, Epoch, EpochCode, bind_epoch
 
 __all__ = ["policy_from_bytes", "policy_to_bytes"]
@@ -27,15 +30,20 @@ __all__ = ["policy_from_bytes", "policy_to_bytes"]
 def policy_to_bytes(policy: CompiledPolicy) -> bytes:
     """The policy as bytes :func:`policy_from_bytes` turns back into an equal policy."""
     out = io.BytesIO()
-    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(policy)
+    code, constants = builder_code(policy.facts)
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((policy, code, constants))
     return out.getvalue()
 
 
 def policy_from_bytes(data: bytes) -> CompiledPolicy:
     """A policy from :func:`policy_to_bytes` (authenticated bytes only: unpickling runs code)."""
-    policy = pickle.loads(data)  # noqa: S301 - the caller verified the bytes' HMAC
-    if not isinstance(policy, CompiledPolicy):
-        raise TypeError(f"a cache entry holds {type(policy).__name__}, not a compiled policy")
+    entry = pickle.loads(data)  # noqa: S301 - the caller verified the bytes' HMAC
+    if type(entry) is not tuple or len(entry) != 3:
+        raise TypeError(f"a cache entry holds {type(entry).__name__}, not a compiled policy and its case builder")
+    policy, code, constants = entry
+    if not isinstance(policy, CompiledPolicy) or not isinstance(code, bytes) or not isinstance(constants, dict):
+        raise TypeError("a cache entry holds no compiled policy and case builder")
+    adopt_builder(policy.facts, code, constants)
     return policy
 
 
