@@ -30,7 +30,7 @@ from rxpolicy.language.source import SourceFile
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import format_money
 
-__all__ = ["Case", "load_case", "parse_case", "case_from_mapping", "case_to_yaml"]
+__all__ = ["Case", "load_case", "parse_case", "case_from_mapping", "case_to_yaml", "put_path"]
 
 
 
@@ -89,15 +89,15 @@ class Case:
             spec, value = fields[path], self.get(path)
             if path.rpartition(".")[0] not in whole and not (
                     only_changed and not spec.required and value == spec.default_in(self.get)):
-                _put(out, path, _plain(spec, value))
+                put_path(out, path, _plain(spec, value))
         for section in whole:
             # All or none: a section with some of its facts would not load again.
             paths = [p for p in self.schema.written if p.rpartition(".")[0] == section]
             values = {p[len(section) + 1:]: _plain(fields[p], self.get(p)) for p in paths}
             if any(value is not None for value in values.values()):
-                _put(out, section, values)
+                put_path(out, section, values)
             elif not only_changed:
-                _put(out, section, None)
+                put_path(out, section, None)
         return out
 
     def replace(self, changes: Mapping[str, object]) -> Case:
@@ -108,7 +108,7 @@ class Case:
         """
         data = self.to_mapping(only_changed=True)
         for path, value in changes.items():
-            _put(data, path, value)
+            put_path(data, path, value)
         case = _from_mapping(data, self.schema, self.source, None)
         kept = {path: line for path, line in self.lines.items() if path not in changes}
         return attrs.evolve(case, lines=MappingProxyType(kept))
@@ -118,8 +118,8 @@ def _unpickled(values: tuple[object, ...], source: str, lines: dict[str, int]) -
     return Case(values=values, source=source, lines=MappingProxyType(lines))
 
 
-def _put(data: dict[str, object], path: str, value: object) -> None:
-    """Set a dotted path in a nested dict, making the sections on the way."""
+def put_path(data: dict[str, object], path: str, value: object) -> None:
+    """Set a dotted path (``medicine.atc``) in a nested dict, making the sections on the way."""
     *sections, name = path.split(".")
     for section in sections:
         child = data.get(section)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Union
 
 import attrs
 
+from rxpolicy.engine.case import put_path as _put
 from rxpolicy.language.facts import CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import format_money
@@ -152,17 +153,6 @@ def canonical_writer(schema: CaseSchema) -> CanonicalWriter | None:
         else:
             merged.append(step)
     return CanonicalWriter(tuple(merged))
-
-
-def _put(tree: dict[str, object], path: str, value: object) -> None:
-    """As :func:`rxpolicy.engine.case._put`: a dotted path set in a nested dict, sections made on the way."""
-    *sections, name = path.split(".")
-    for section in sections:
-        child = tree.get(section)
-        if not isinstance(child, dict):
-            child = tree[section] = {}
-        tree = child
-    tree[name] = value
 
 
 def _steps(node: object, steps: list[_Step]) -> None:
