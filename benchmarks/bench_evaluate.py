@@ -334,14 +334,8 @@ def profile(policy: CompiledPolicy, cases: list[Case], top: int) -> None:
     """cProfile listings of (b) and (c)."""
     sample = cases[:5000]
     for trace in (False, True):
-        profiler = cProfile.Profile()
-        profiler.runcall(lambda: [evaluate(policy, case, trace=trace) for case in sample])
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
-        print(f"\n--- cProfile of evaluate(trace={trace}) over {len(sample):,} cases, by own time ---")
-        listing = out.getvalue().splitlines()
-        header = next(i for i, line in enumerate(listing) if line.lstrip().startswith("ncalls"))
-        print("\n".join(line for line in listing[header:] if line.strip()))
+        _print_profile(f"evaluate(trace={trace}) over {len(sample):,} cases",
+                       lambda: [evaluate(policy, case, trace=trace) for case in sample], top)
 
 
 def profile_reading(policy: CompiledPolicy, cases: list[Case], mappings: list[dict[str, object]], top: int) -> None:
@@ -357,14 +351,19 @@ def profile_reading(policy: CompiledPolicy, cases: list[Case], mappings: list[di
         (f"parse_case over {len(json_texts):,} JSON texts",
          lambda: [parse_case(t, plans=policy.plans) for t in json_texts])]
     for title, run in runs:
-        profiler = cProfile.Profile()
-        profiler.runcall(run)
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
-        print(f"\n--- cProfile of {title}, by own time ---")
-        listing = out.getvalue().splitlines()
-        header = next(i for i, line in enumerate(listing) if line.lstrip().startswith("ncalls"))
-        print("\n".join(line for line in listing[header:] if line.strip()))
+        _print_profile(title, run, top)
+
+
+def _print_profile(title: str, run: Callable[[], object], top: int) -> None:
+    """The ``top`` functions by own time of one profiled run, from the listing's header on."""
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    print(f"\n--- cProfile of {title}, by own time ---")
+    listing = out.getvalue().splitlines()
+    header = next(i for i, line in enumerate(listing) if line.lstrip().startswith("ncalls"))
+    print("\n".join(line for line in listing[header:] if line.strip()))
 
 
 # ----------------------------------------------------------------------------- report

@@ -59,6 +59,15 @@ scalars: st.SearchStrategy[object] = st.one_of(
 )
 
 
+def flat_paths(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested case mapping as dotted paths to its leaves (``{"medicine": {"atc": …}}`` → ``{"medicine.atc": …}``)."""
+    found: dict[str, Any] = {}
+    for key, value in mapping.items():
+        path = f"{prefix}.{key}".lstrip(".")
+        found.update(flat_paths(value, path) if isinstance(value, dict) else {path: value})
+    return found
+
+
 def nested(leaves: st.SearchStrategy[Any], keys: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Nested mappings and lists over ``leaves``."""
     return st.recursive(leaves, lambda inner: st.one_of(

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples
+from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples, flat_paths
 from rxpolicy import CompiledPolicy, PolicyStore, RxError, load_case
 from rxpolicy.engine.case import read_case_text
 from rxpolicy.engine.case_build import builder_for, read_text_fast
@@ -46,19 +46,11 @@ def plausible_values() -> dict[str, list[Any]]:
     """Per field, every value the example cases give it, as written (strings) and as Python holds it."""
     values: dict[str, list[Any]] = {}
     for path in EXAMPLE_CASES:
-        for field, value in _flat(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
+        for field, value in flat_paths(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
             for each in (value, _typed(value)):
                 if each not in values.setdefault(field, []) or type(each) is not type(value):
                     values[field].append(each)
     return values
-
-
-def _flat(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in mapping.items():
-        path = f"{prefix}.{key}".lstrip(".")
-        found.update(_flat(value, path) if isinstance(value, dict) else {path: value})
-    return found
 
 
 def _typed(value: Any, depth: int = 0) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from hypothesis import event, given, settings
 
-from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples, rule_file_mutations
+from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples, flat_paths, rule_file_mutations
 from rxpolicy import CompiledPolicy, PolicyStore, RxError, case_from_mapping, evaluate, load_case, parse_case
 from rxpolicy.engine.compile import compile_policy
 from rxpolicy.explain.diagnostics import render_diagnostics
@@ -83,20 +83,12 @@ def base_mapping() -> dict[str, Any]:
     return load_case(EXAMPLE_CASES[0], policy=policy()).to_mapping(only_changed=False)
 
 
-def _flat(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in mapping.items():
-        path = f"{prefix}.{key}".lstrip(".")
-        found.update(_flat(value, path) if isinstance(value, dict) else {path: value})
-    return found
-
-
 @functools.cache
 def plausible_values() -> dict[str, list[Any]]:
     """Per field, every value the example cases give it (each case's full mapping, defaults included)."""
     values: dict[str, list[Any]] = {}
     for path in EXAMPLE_CASES:
-        for field, value in _flat(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
+        for field, value in flat_paths(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
             if value not in values.setdefault(field, []):
                 values[field].append(value)
     return values
