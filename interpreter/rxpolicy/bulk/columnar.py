@@ -737,10 +737,7 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
     from .core import result_schema
 
     table = part.to_arrow()  # numbers and yes/no (texts only from a date or text decision): no copy
-
-    def column(name: str) -> Any:
-        chunks = table.column(name).chunks
-        return chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
+    column = table.column  # chunked as Polars left them (a chunk per thread): joining them would copy
 
     height = table.num_rows
     rules = {f"{name}.rule": name for name in selection.names}
@@ -777,7 +774,7 @@ def _rule_texts(codes: Any, decision: DecisionColumns) -> _Coded:
 
     every = decision.every_rule_text()
     if every is None:
-        found = pc.dictionary_encode(codes)
+        found = pc.dictionary_encode(codes.combine_chunks())  # one dictionary for all the chunks
         texts = [decision.rule_text(code) for code in found.dictionary.to_pylist()]
         return _Coded(found.indices, pa.array(texts, pa.string()))
     if codes.null_count or pc.min(codes).as_py() == 0:  # no rule, no text (a decided row always has a rule)
@@ -838,7 +835,7 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
         return piece.texts.take(piece.indices) if isinstance(piece, _Coded) else piece
     made += tail
     if not any(isinstance(piece, _Coded) for piece in made):
-        return pa.concat_arrays(made).take(order)
+        return pa.concat_arrays(_arrays(made)).take(order)
     # The texts of all pieces side by side, each piece's indices moved to its texts; the indices are put in
     # order (cheap), then made text once.
     texts, indices, offset = [], [], 0
@@ -849,11 +846,18 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
             coded = _Coded(pa.nulls(len(piece), pa.int64()), pa.array([], pa.string()))
         else:
             coded = _Coded(pl.int_range(0, len(piece), dtype=pl.Int64, eager=True).to_arrow(), piece)
-        texts.append(coded.texts)
+        texts += _arrays([coded.texts])
         moved = coded.indices.cast(pa.int64())
-        indices.append(pc.add(moved, offset) if offset else moved)
+        indices += _arrays([pc.add(moved, offset) if offset else moved])
         offset += len(coded.texts)
     return pa.concat_arrays(texts).take(pa.concat_arrays(indices).take(order))
+
+
+def _arrays(pieces: list[Any]) -> list[Any]:
+    """Arrow arrays and chunked arrays as a list of arrays."""
+    import pyarrow as pa
+
+    return [chunk for piece in pieces for chunk in (piece.chunks if isinstance(piece, pa.ChunkedArray) else [piece])]
 
 
 def _decimal(cents: Any, decimal_type: Any) -> Any:
@@ -865,6 +869,8 @@ def _decimal(cents: Any, decimal_type: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(cents, pa.ChunkedArray):
+        return pa.chunked_array([_decimal(chunk, decimal_type) for chunk in cents.chunks], decimal_type)
     whole = pc.cast(cents, pa.decimal128(19, 0))
     extremes = pc.min_max(cents)
     limit = 10 ** decimal_type.precision
