@@ -745,7 +745,7 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
     for field in result_schema(selection, False):
         name = field.name
         if name == "record":
-            pieces.append(pc.add(column("_i").cast(pa.int64()), first))
+            pieces.append(pc.add(column("_i").cast(pa.int64()), _int64(first)))
         elif name == "outcome":
             pieces.append(_Coded(column(name), pa.array(_OUTCOMES, pa.string())))
         elif name in rules:
@@ -778,7 +778,7 @@ def _rule_texts(codes: Any, decision: DecisionColumns) -> _Coded:
         texts = [decision.rule_text(code) for code in found.dictionary.to_pylist()]
         return _Coded(found.indices, pa.array(texts, pa.string()))
     if codes.null_count or pc.min(codes).as_py() == 0:  # no rule, no text (a decided row always has a rule)
-        codes = pc.if_else(pc.not_equal(codes, 0), codes, pa.scalar(None, codes.type))
+        codes = pc.if_else(pc.not_equal(codes, _int64(0)), codes, pa.scalar(None, codes.type))
     return _Coded(codes, every)
 
 
@@ -798,11 +798,19 @@ def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, selection: Any) 
 
     schema = result_schema(selection, False)
     arrays: list[Any] = [None] * len(schema)
+    from_rest = None  # per record, its row of ``rest`` or null: the columns empty in every part (errors) take it
+    if rest is not None:
+        decided = sum(len(part[0]) for part in parts)
+        from_rest = pa.concat_arrays([pa.nulls(decided, pa.int64()), _positions(rest.num_rows)]).take(order)
 
     def make(positions: list[int]) -> None:
         for position in positions:
+            pieces = [part[position] for part in parts]
+            if rest is not None and all(_empty(piece) for piece in pieces):
+                arrays[position] = rest.column(position).take(from_rest)
+                continue
             tail = rest.column(position).chunks if rest is not None else []
-            arrays[position] = _column([part[position] for part in parts], tail, order)
+            arrays[position] = _column(pieces, tail, order)
 
     costly = sorted(range(len(schema)), key=lambda p: not any(
         isinstance(part[p], _Coded) or callable(part[p]) for part in parts))
@@ -842,15 +850,33 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
     for piece in made:
         if isinstance(piece, _Coded):
             coded = piece
-        elif piece.null_count == len(piece):  # the error columns of decided rows, say
+        elif _empty(piece):  # no texts
             coded = _Coded(pa.nulls(len(piece), pa.int64()), pa.array([], pa.string()))
         else:
-            coded = _Coded(pl.int_range(0, len(piece), dtype=pl.Int64, eager=True).to_arrow(), piece)
+            coded = _Coded(_positions(len(piece)), piece)
         texts += _arrays([coded.texts])
         moved = coded.indices.cast(pa.int64())
-        indices += _arrays([pc.add(moved, offset) if offset else moved])
+        indices += _arrays([pc.add(moved, _int64(offset)) if offset else moved])
         offset += len(coded.texts)
     return pa.concat_arrays(texts).take(pa.concat_arrays(indices).take(order))
+
+
+def _empty(piece: _Piece) -> bool:
+    """Whether a piece is all nulls (an array: the error columns of decided rows, a decision not applicable)."""
+    return not callable(piece) and not isinstance(piece, _Coded) and piece.null_count == len(piece)
+
+
+def _positions(count: int) -> Any:
+    """0, 1, … count - 1 as an Arrow array."""
+    return pl.int_range(0, count, dtype=pl.Int64, eager=True).to_arrow()
+
+
+def _int64(number: int) -> Any:
+    """An Arrow scalar for a computation's operand: given a Python int, pyarrow works out its type, trying to
+    import dateutil (not installed) each time, some 60 µs."""
+    import pyarrow as pa
+
+    return pa.scalar(number, pa.int64())
 
 
 def _arrays(pieces: list[Any]) -> list[Any]:
