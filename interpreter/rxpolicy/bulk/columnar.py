@@ -19,6 +19,11 @@ row: a claim that is not certainly a valid case (see :mod:`rxpolicy.bulk.columna
 every period, and one where the columns find no rule or disagreeing rules for a decision, or divide by zero.
 Decision values and deciding rules are therefore the per-case evaluator's on every row; the differential test
 (``tests/unit/test_columnar.py``) checks it on 100,000 claims that reach every rule of both built-in policies.
+
+**Output.** The plan gives numbers only (the outcome as an index, hit patterns, duration codes, cents), which go
+to Arrow without a copy; texts are indices into a few texts until the rows are in record order, then copied
+once; cents become ``decimal128(12, 2)`` by reading the exact whole-decimal cast with scale 2. The per-case rows
+are put in by position (one argsort of the rows' positions), so the result is the per-case path's table.
 """
 
 from __future__ import annotations
