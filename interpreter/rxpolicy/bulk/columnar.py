@@ -693,7 +693,9 @@ def _outputs(columns: Mapping[str, DecisionColumns], selection: Any, names: list
     for name in selection.names:
         value = columns[name].value
         out.append(_output_value(value).alias(name))
-        out.append(columns[name].hits.alias(f"{name}.rule"))
+        hits = columns[name].hits
+        # 32-bit patterns where they fit: half the bytes to move when the per-case rows are put in.
+        out.append((hits.cast(pl.Int32) if len(columns[name].ids) < 32 else hits).alias(f"{name}.rule"))
     return out
 
 
@@ -856,12 +858,12 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
         if isinstance(piece, _Coded):
             coded = piece
         elif _empty(piece):  # no texts
-            coded = _Coded(pa.nulls(len(piece), pa.int64()), pa.array([], pa.string()))
+            coded = _Coded(pa.nulls(len(piece), pa.int32()), pa.array([], pa.string()))
         else:
             coded = _Coded(_positions(len(piece)), piece)
         texts += _arrays([coded.texts])
-        moved = coded.indices.cast(pa.int64())
-        indices += _arrays([pc.add(moved, _int64(offset)) if offset else moved])
+        moved = coded.indices.cast(pa.int32())  # a few texts per piece: 32 bits are plenty
+        indices += _arrays([pc.add(moved, pa.scalar(offset, pa.int32())) if offset else moved])
         offset += len(coded.texts)
     return pa.concat_arrays(texts).take(pa.concat_arrays(indices).take(order))
 
