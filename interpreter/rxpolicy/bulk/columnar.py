@@ -726,16 +726,13 @@ class _Coded:
     texts: Any
 
 
-#: A result column of one part as it comes from the plan: an Arrow array of the column's type, a
-#: :class:`_Coded`, or what makes one of those (called in the column's own thread, see :func:`_in_order`).
+#: A result column of one part: an Arrow array (or chunked array) of the column's type, or a :class:`_Coded`.
 _Piece = Any
 
 
 def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: int, selection: Any) -> list[_Piece]:
     """The result columns of one plan's rows, one per field of the per-case path's schema (money as
-    decimal128(12, 2), texts as :class:`_Coded`); what costs is left for :func:`_in_order` to do."""
-    import functools
-
+    decimal128(12, 2), texts as :class:`_Coded`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -756,7 +753,7 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
         elif name == "outcome":
             pieces.append(_Coded(column(name), pa.array(_OUTCOMES, pa.string())))
         elif name in rules:
-            pieces.append(functools.partial(_rule_texts, column(name), columns[rules[name]]))
+            pieces.append(_rule_texts(column(name), columns[rules[name]]))
         elif name in columns and name in table.column_names:
             value, array = columns[name].value, column(name)
             if pa.types.is_null(array.type):
@@ -765,7 +762,7 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
                 texts = [str(json_value(choice)) for choice in value.choices]
                 pieces.append(_Coded(array, pa.array(texts, pa.string())))
             elif pa.types.is_decimal(field.type):
-                pieces.append(functools.partial(_decimal, array, field.type))
+                pieces.append(_decimal(array, field.type))
             else:
                 pieces.append(array.cast(field.type))
         else:
@@ -791,52 +788,24 @@ def _rule_texts(codes: Any, decision: DecisionColumns) -> _Coded:
 
 def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, selection: Any) -> Any:
     """The result table of a chunk: the parts' columns and the per-case rows (``rest``), rows taken in ``order``
-    (None: the one part, as it is).
-
-    Copying the texts of ~20 columns of 50,000 rows is most of the output step's time, and Arrow's kernels release
-    the interpreter lock: the columns are made on as many threads as Polars uses, each thread a share of them
-    (the columns to make text first, dealt out in turn).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
+    (None: the one part, as it is)."""
     import pyarrow as pa
 
     from .core import result_schema
 
     schema = result_schema(selection, False)
-    arrays: list[Any] = [None] * len(schema)
     from_rest = None  # per record, its row of ``rest`` or null: the columns empty in every part (errors) take it
     if rest is not None:
         decided = sum(len(part[0]) for part in parts)
         from_rest = pa.concat_arrays([pa.nulls(decided, pa.int64()), _positions(rest.num_rows)]).take(order)
-
-    def make(positions: list[int]) -> None:
-        for position in positions:
-            pieces = [part[position] for part in parts]
-            if rest is not None and all(_empty(piece) for piece in pieces):
-                arrays[position] = rest.column(position).take(from_rest)
-                continue
-            tail = rest.column(position).chunks if rest is not None else []
-            arrays[position] = _column(pieces, tail, order)
-
-    costly = sorted(range(len(schema)), key=lambda p: not any(
-        isinstance(part[p], _Coded) or callable(part[p]) for part in parts))
-    threads = _threads()
-    shares = [costly[start::threads] for start in range(threads)]
-    if threads == 1:
-        make(shares[0])
-    else:
-        with ThreadPoolExecutor(threads - 1, thread_name_prefix="rxpolicy-output") as pool:
-            helpers = [pool.submit(make, share) for share in shares[1:]]
-            make(shares[0])
-            for helper in helpers:
-                helper.result()  # a helper's exception is raised here
+    arrays = []
+    for position in range(len(schema)):
+        pieces = [part[position] for part in parts]
+        if rest is not None and all(_empty(piece) for piece in pieces):
+            arrays.append(rest.column(position).take(from_rest))
+        else:
+            arrays.append(_column(pieces, rest.column(position).chunks if rest is not None else [], order))
     return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _threads() -> int:
-    """How many threads the output step uses: as many as Polars."""
-    return max(1, pl.thread_pool_size())
 
 
 def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
@@ -844,11 +813,10 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    made = [piece() if callable(piece) else piece for piece in pieces]
     if order is None:
-        piece = made[0]
+        piece = pieces[0]
         return piece.texts.take(piece.indices) if isinstance(piece, _Coded) else piece
-    made += tail
+    made = [*pieces, *tail]
     if not any(isinstance(piece, _Coded) for piece in made):
         return pa.concat_arrays(_arrays(made)).take(order)
     # The texts of all pieces side by side, each piece's indices moved to its texts; the indices are put in
@@ -870,7 +838,7 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
 
 def _empty(piece: _Piece) -> bool:
     """Whether a piece is all nulls (an array: the error columns of decided rows, a decision not applicable)."""
-    return not callable(piece) and not isinstance(piece, _Coded) and piece.null_count == len(piece)
+    return not isinstance(piece, _Coded) and piece.null_count == len(piece)
 
 
 def _positions(count: int) -> Any:
