@@ -788,44 +788,44 @@ def _rule_texts(codes: Any, decision: DecisionColumns) -> _Coded:
 
 def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, selection: Any) -> Any:
     """The result table of a chunk: the parts' columns and the per-case rows (``rest``), rows taken in ``order``
-    (None: the one part, as it is)."""
+    (None: the one part, as it is).
+
+    Each column's pieces are put side by side as numbers (a text column: indices into the pieces' texts side by
+    side), all put in order by one Polars gather (which takes columns side by side, in half the time of a take
+    per column), then the texts copied once.
+    """
     import pyarrow as pa
 
     from .core import result_schema
 
     schema = result_schema(selection, False)
-    from_rest = None  # per record, its row of ``rest`` or null: the columns empty in every part (errors) take it
-    if rest is not None:
-        decided = sum(len(part[0]) for part in parts)
-        from_rest = pa.concat_arrays([pa.nulls(decided, pa.int64()), _positions(rest.num_rows)]).take(order)
-    arrays = []
+    if order is None:
+        return pa.Table.from_arrays([piece.texts.take(piece.indices) if isinstance(piece, _Coded) else piece
+                                     for piece in parts[0]], schema=schema)
+    numbers, texts = [], {}
     for position in range(len(schema)):
-        pieces = [part[position] for part in parts]
-        if rest is not None and all(_empty(piece) for piece in pieces):
-            arrays.append(rest.column(position).take(from_rest))
+        pieces = [part[position] for part in parts] + (rest.column(position).chunks if rest is not None else [])
+        if any(isinstance(piece, _Coded) for piece in pieces) or pa.types.is_string(schema.field(position).type):
+            texts[position], indices = _side_by_side(pieces)
+            numbers.append(indices)
         else:
-            arrays.append(_column(pieces, rest.column(position).chunks if rest is not None else [], order))
-    return pa.Table.from_arrays(arrays, schema=schema)
+            numbers.append(pa.concat_arrays(_arrays(pieces)))
+    side_by_side = pa.Table.from_arrays(numbers, names=[str(position) for position in range(len(schema))])
+    ordered = pl.from_arrow(side_by_side).__getitem__(pl.from_arrow(order)).to_arrow()
+    return pa.Table.from_arrays([texts[p].take(ordered.column(p)) if p in texts else ordered.column(p)
+                                 for p in range(len(schema))], schema=schema)
 
 
-def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
-    """One result column: the parts' pieces and the per-case rows' arrays (``tail``), taken in ``order``."""
+def _side_by_side(pieces: list[_Piece]) -> tuple[Any, Any]:
+    """The texts of a text column's pieces side by side, and each row's index into them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if order is None:
-        piece = pieces[0]
-        return piece.texts.take(piece.indices) if isinstance(piece, _Coded) else piece
-    made = [*pieces, *tail]
-    if not any(isinstance(piece, _Coded) for piece in made):
-        return pa.concat_arrays(_arrays(made)).take(order)
-    # The texts of all pieces side by side, each piece's indices moved to its texts; the indices are put in
-    # order (cheap), then made text once.
     texts, indices, offset = [], [], 0
-    for piece in made:
+    for piece in pieces:
         if isinstance(piece, _Coded):
             coded = piece
-        elif _empty(piece):  # no texts
+        elif _empty(piece):  # the error columns of decided rows: no texts
             coded = _Coded(pa.nulls(len(piece), pa.int32()), pa.array([], pa.string()))
         else:
             coded = _Coded(_positions(len(piece)), piece)
@@ -833,7 +833,7 @@ def _column(pieces: list[_Piece], tail: list[Any], order: Any) -> Any:
         moved = coded.indices.cast(pa.int32())  # a few texts per piece: 32 bits are plenty
         indices += _arrays([pc.add(moved, pa.scalar(offset, pa.int32())) if offset else moved])
         offset += len(coded.texts)
-    return pa.concat_arrays(texts).take(pa.concat_arrays(indices).take(order))
+    return pa.concat_arrays(texts), pa.concat_arrays(indices)
 
 
 def _empty(piece: _Piece) -> bool:
