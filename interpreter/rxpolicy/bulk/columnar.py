@@ -811,7 +811,9 @@ def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, selection: Any) 
         else:
             numbers.append(pa.concat_arrays(_arrays(pieces)))
     side_by_side = pa.Table.from_arrays(numbers, names=[str(position) for position in range(len(schema))])
-    ordered = pl.from_arrow(side_by_side).__getitem__(pl.from_arrow(order)).to_arrow()
+    frame = pl.from_arrow(side_by_side)
+    assert isinstance(frame, pl.DataFrame)
+    ordered = frame.select(pl.all().gather(pl.from_arrow(order))).to_arrow()
     return pa.Table.from_arrays([texts[p].take(ordered.column(p)) if p in texts else ordered.column(p)
                                  for p in range(len(schema))], schema=schema)
 
