@@ -18,7 +18,8 @@ it accepts (the columns are stricter, never more lenient); the checks of dates a
 none` sections read other fields, so a claim with a doubted value among the fields those checks read (a failed
 field's default takes its place there), a section written in part, a text or list near the case limits, or problems
 in an order that depends on which cells are empty goes per case. The problems come in the validator's order: missing
-fields, then written fields as the record lists them, then the dates. ``tests/unit/test_columnar_errors.py`` compares
+fields, then written fields as the record lists them, then the dates, sorted by code as the validator's error sorts
+them. ``tests/unit/test_columnar_errors.py`` compares
 every refused claim of synthetic and hostile claims files with the per-case row.
 """
 
@@ -30,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from rxpolicy.diagnostics import Diagnostic
+from rxpolicy.language.facts import CaseSchema, FactRef
 from rxpolicy.engine.case_check import CheckRun, example_line, from_python, missing_problem, order_problem
 
 from .columnar import field_column
@@ -103,57 +105,69 @@ class _Writer:
         # columns stand together that is the column order whatever cells are empty.
         listed = list(_paths(unflatten(dict.fromkeys(names, 0))))
         self.rank = {n: i for i, n in enumerate(names)} if listed == names else None
+        self.needed = {p: i for i, p in enumerate(self.schema.written)}  # the order missing facts are reported in
+        self.section_facts = tables.section_facts
+        self.failable = _failable(self.schema, tables.section_facts)
         self.converted: dict[tuple[str, str], tuple[Diagnostic, ...]] = {}
 
     def problem(self, position: int, failing: list[int]) -> RecordProblem | None:
         """The claim's error row: its first problem, and how many more there are."""
         meaning = self.checks.checks
-        period = self.schema.period_date
-        missing: list[Diagnostic] = []
+        missing: dict[str, Diagnostic] = {}
         converted: list[tuple[int, tuple[Diagnostic, ...]]] = []
         orders: list[int] = []
-        period_failed = False
+        failed: set[str] = set()  # written fields the validator cannot read: it compares no dates with them
         for index in failing:
             check = meaning[index]
             path = check.path
-            if check.kind == "required":
-                if "." in path:
-                    if path in self.cross and self.schema.fields[path].default is not None:
-                        return None  # not written: its default would stand in the date checks
-                    message, help = missing_problem(path, path.rpartition(".")[0],
-                                                    example_line(self.schema.fields[path]))
-                    missing.append(Diagnostic(code="RX402", message=message, field=path, help=help))
-                    continue
-                # A top-level field is written even when its cell is empty (as `dispensed_on: null`).
-                if path == period:
-                    period_failed = True
-                elif path in self.cross:
-                    return None
-                found = self.convert(path, None)
-            elif check.kind == "value":
-                if path in self.cross:
-                    return None
-                found = self.convert(path, self.table.column(path)[position].as_py())
-            elif check.kind == "order":
+            if check.kind == "order":
                 orders.append(index)
                 continue
-            elif check.kind == "computed":
-                continue  # a computed fact left empty by a problem reported above
-            else:
-                return None  # a section written in part, a text or list near the limits: per case
+            if check.kind == "computed":
+                continue  # a computed fact left empty by a problem reported here (else: `return None` below)
+            if check.kind == "section":
+                # Written in part: the validator asks for each fact of the section not written.
+                for fact in self.section_facts[path]:
+                    if not self.table.column(fact)[position].is_valid and not self.missing(fact, missing):
+                        return None
+                continue
+            if check.kind == "required" and "." in path:
+                if not self.missing(path, missing):
+                    return None
+                continue
+            if check.kind not in ("required", "value"):
+                return None  # a text or list near the case limits: per case (RX409 comes before all else)
+            # A top-level field is written even when its cell is empty (as `dispensed_on: null`).
+            value = None if check.kind == "required" else self.table.column(path)[position].as_py()
+            found = self.convert(path, value)
             if not found:
                 return None  # a value the validator accepts after all: the per-case path decides the claim
             if self.rank is None and converted:
                 return None  # two fields with problems, in an order that depends on which cells are empty
+            if path in self.cross and path not in self.failable:
+                return None  # its default takes its place where dates are compared: not what the columns did
+            failed.add(path)
             converted.append((self.rank[path] if self.rank is not None else 0, found))
-        if period_failed:
-            orders = []  # without the dispensing date the validator does not compare dates
-        problems = missing + [d for _, found in sorted(converted, key=lambda c: c[0]) for d in found]
+        if self.schema.period_date in failed:
+            orders = []  # without the dispensing date the validator compares no dates
+        problems = [missing[p] for p in sorted(missing, key=self.needed.__getitem__)]
+        problems += [d for _, found in sorted(converted, key=lambda c: c[0]) for d in found]
         problems += [self.order(position, meaning[i].path, meaning[i].other, meaning[i].after, meaning[i].why)
-                     for i in orders]
+                     for i in orders if not failed & {meaning[i].path, meaning[i].other}]
         if not problems:
             return None
-        return problem_of(problems[0], len(problems))
+        # As the validator raises them (`RxError` sorts problems without a place by code, keeping their order).
+        return problem_of(sorted(problems, key=Diagnostic.sort_key)[0], len(problems))
+
+    def missing(self, path: str, missing: dict[str, Diagnostic]) -> bool:
+        """Add the problem of a fact not written; False when it is not certain (a default of its own would stand
+        in the date checks, where the columns read the fact as empty)."""
+        spec = self.schema.fields[path]
+        if path in self.cross and spec.default is not None:
+            return False
+        message, help = missing_problem(path, path.rpartition(".")[0], example_line(spec))
+        missing[path] = Diagnostic(code="RX402", message=message, field=path, help=help)
+        return True
 
     def convert(self, path: str, value: object) -> tuple[Diagnostic, ...]:
         """The problems the validator finds with one written value (none when it accepts it), once per value."""
@@ -172,6 +186,32 @@ class _Writer:
                    if p in self.names and ("." not in p or self.table.column(p)[position].is_valid)]
         blame, message, help = order_problem(path, other, after, why, values, written)
         return Diagnostic(code="RX405", message=message, field=blame, help=help)
+
+
+def _failable(schema: CaseSchema, section_facts: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+    """The written facts whose failing leaves the validator's date checks as the columns made them, apart from
+    the checks of the fact itself (which the validator skips): the period date (without it no dates are
+    compared), and facts outside `all or none` sections that no compared date reads through a default or a
+    computation (a failed fact's default takes its place)."""
+    reads: dict[str, set[str]] = {}
+    for path, spec in schema.fields.items():
+        ref = spec.default.path if isinstance(spec.default, FactRef) else None
+        for source in (*spec.arguments, *((ref,) if ref else ())):
+            reads.setdefault(source, set()).add(path)
+
+    def dependents(path: str) -> set[str]:
+        found, todo = set(), [path]
+        while todo:
+            for reader in reads.get(todo.pop(), ()):
+                if reader not in found:
+                    found.add(reader)
+                    todo.append(reader)
+        return found
+
+    compared = {p for path in schema.written for other, _, _ in schema.fields[path].orders for p in (path, other)}
+    sectioned = {p for facts in section_facts.values() for p in facts}
+    return frozenset([schema.period_date] + [
+        p for p in schema.written if p not in sectioned and not dependents(p) & compared])
 
 
 def _paths(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
