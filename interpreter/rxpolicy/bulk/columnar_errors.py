@@ -32,6 +32,7 @@ import polars as pl
 
 from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.language.facts import CaseSchema, FactRef
+from rxpolicy.engine.case_limits import CASE_LIMITS
 from rxpolicy.engine.case_check import CheckRun, example_line, from_python, missing_problem, order_problem
 
 from .columnar import field_column
@@ -139,6 +140,8 @@ class _Writer:
                 return None  # a text or list near the case limits: per case (RX409 comes before all else)
             # A top-level field is written even when its cell is empty (as `dispensed_on: null`).
             value = None if check.kind == "required" else self.table.column(path)[position].as_py()
+            if isinstance(value, str) and len(value) > CASE_LIMITS.max_text:
+                return None  # the case limits refuse it first (RX409); a choice has no shape check of its own
             found = self.convert(path, value)
             if not found:
                 return None  # a value the validator accepts after all: the per-case path decides the claim

@@ -93,11 +93,52 @@ class _NotForColumns(Exception):
 def _prepare(table: Any, schema: CaseSchema,
              plans: Collection[str]) -> tuple[pl.DataFrame, pl.Series, Checks] | None:
     names = set(table.column_names)
-    written = schema.written
-    if not names <= set(written) or schema.period_date not in names:
+    if not names <= set(schema.written) or schema.period_date not in names:
         return None
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
+    # The expressions depend on the facts, the plans and the input's column types only: made once for the
+    # chunks of a file (building them costs some 3 ms a chunk).
+    key = (schema.fingerprint, frozenset(plans), table.schema)
+    plan = _PLANS.get(key)
+    if plan is None:
+        built = _plan(frame, schema, plans)
+        if built is None:
+            return None
+        widened, plan = built
+        if widened.width == frame.width:  # no computed fact called per value: the plan holds for any chunk
+            if len(_PLANS) >= 32:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        frame = widened
+    prepared = frame.lazy().select(*plan.outputs).with_columns(plan.clean).collect()
+    values_frame = prepared.select(plan.values)
+    verdict = prepared.get_column(_CLEAN)
+    return values_frame, verdict, Checks(table=table, passed=prepared.select(plan.named), checks=plan.checks,
+                                         values=values_frame, clean=verdict, schema=schema, plans=plans)
+
+
+@attrs.frozen
+class _Plan:
+    """The expressions of a chunk's prepared values and checks (output columns), with what each check means."""
+
+    outputs: tuple[pl.Expr, ...]
+    clean: pl.Expr
+    values: tuple[str, ...]
+    named: tuple[str, ...]
+    checks: tuple[Check, ...]
+
+
+#: Plans by (facts, plans, input types): written whole by one thread or another (the same plan either way), and
+#: Polars expressions are immutable, so threads share them.
+_PLANS: dict[tuple[object, ...], _Plan] = {}
+
+
+def _plan(frame: pl.DataFrame, schema: CaseSchema, plans: Collection[str]) -> tuple[pl.DataFrame, _Plan] | None:
+    """The plan of a chunk, and the frame it runs on (with a column for each computed fact called per value);
+    None when a column's type does not fit its fact."""
+    written = schema.written
+    names = set(frame.columns)
     types = frame.schema  # built anew on every access of `frame.schema`: ~5 µs a column, once per fact
     # Every prepared column and every check is one expression over the input columns, evaluated in one pass:
     # Polars computes a part two of them share (a default read by a computed fact, say) once.
@@ -122,9 +163,14 @@ def _prepare(table: Any, schema: CaseSchema,
         if spec.required:
             checks.append(pl.col(path).is_not_null())
             meaning.append(Check("required", path))
-        checks.append(pl.col(path).is_null() | _valid(typed, spec, plans))
-        meaning.append(Check("value", path))
-        shape = _within_limits(pl.col(path), types[path], entries)
+        valid = _valid(typed, spec, plans)
+        if valid is not None:
+            checks.append(pl.col(path).is_null() | valid)
+            meaning.append(Check("value", path))
+        # A closed choice, an ATC code or a plan is short whatever it is (or refused as a value).
+        open_text = spec.type.kind is Kind.TEXT and not spec.one_of_plans or spec.open_choice
+        shape = _within_limits(pl.col(path), types[path], entries) \
+            if open_text or spec.type.kind is Kind.LIST else None
         if shape is not None:
             checks.append(pl.col(path).is_null() | shape)
             meaning.append(Check("shape", path))
@@ -146,15 +192,12 @@ def _prepare(table: Any, schema: CaseSchema,
             checks.append(known[path])
             meaning.append(Check("computed", path))
     # The checks are kept as columns (a bit each per claim): the error rows of refused claims read which failed.
-    named = [f"{_CHECK}{i}" for i in range(len(checks))]
+    named = tuple(f"{_CHECK}{i}" for i in range(len(checks)))
     clean = pl.all_horizontal(named) if checks else pl.lit(True)
-    prepared = frame.lazy().select(*(value.alias(field_column(path)) for path, value in values.items()),
-                                   *(c.fill_null(False).alias(n) for c, n in zip(checks, named))) \
-        .with_columns(clean.alias(_CLEAN)).collect()
-    values_frame = prepared.select(field_column(path) for path in values)
-    verdict = prepared.get_column(_CLEAN)
-    return values_frame, verdict, Checks(table=table, passed=prepared.select(named), checks=tuple(meaning),
-                                         values=values_frame, clean=verdict, schema=schema, plans=plans)
+    outputs = (*(value.alias(field_column(path)) for path, value in values.items()),
+               *(c.fill_null(False).alias(n) for c, n in zip(checks, named)))
+    return frame, _Plan(outputs=outputs, clean=clean.alias(_CLEAN), values=tuple(field_column(p) for p in values),
+                        named=named, checks=tuple(meaning))
 
 
 #: The column saying whether the columns may evaluate a claim, and the prefix of the checks' columns (numbered).
@@ -185,54 +228,62 @@ def _typed(column: pl.Expr, dtype: pl.DataType, kind: Kind) -> pl.Expr | None:
     if kind is Kind.MONEY:
         if dtype.is_integer():
             return column.cast(pl.Int64) * 100
+        if isinstance(dtype, pl.Decimal) and dtype.scale == 2:
+            # Cents as integers: a decimal of two places is stored as its cents (beyond 64 bits: null, which the
+            # check of the value refuses, as a written value that is not valid).
+            return column.to_physical().cast(pl.Int64, strict=False)
         if isinstance(dtype, pl.Decimal) and dtype.scale is not None and dtype.scale <= 2:
-            # Cents as integers: the decimal brought to two places, times 100 (exact in decimals).
-            return (column.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
+            # The decimal brought to two places, times 100 (exact in decimals).
+            return (column.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64, strict=False)
         return None
     return None
 
 
-def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr:
-    """Whether a written value is certainly one the validator accepts."""
+def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr | None:
+    """Whether a written value is certainly one the validator accepts; None when every value of the column's
+    type is (a yes or no: no check to compute)."""
     kind = spec.type.kind
-    ok: pl.Expr = pl.lit(True)
+    parts: list[pl.Expr] = []
     unit = 100 if kind is Kind.MONEY else 1
     if kind is Kind.MONEY:
-        ok = (column >= 0) & (column < _MONEY_BOUND)
+        parts += [column >= 0, column < _MONEY_BOUND]
     elif kind is Kind.NUMBER:
-        ok = (column >= 0) & (column < 10 ** MAX_WHOLE_DIGITS)  # more digits: "larger than rxpolicy works with"
+        parts += [column >= 0, column < 10 ** MAX_WHOLE_DIGITS]  # more digits: "larger than rxpolicy works with"
     elif kind is Kind.DATE:
-        ok = (column >= FIRST_DATE) & (column <= LAST_DATE)
+        parts += [column >= FIRST_DATE, column <= LAST_DATE]
     elif kind is Kind.ATC:
-        ok = column.str.contains(_ATC)
+        parts.append(column.str.contains(_ATC))
     elif kind is Kind.ENUM and not spec.open_choice:
-        ok = column.is_in(list(spec.type.choices))
+        parts.append(column.is_in(list(spec.type.choices)))
     elif kind is Kind.LIST:
         # A null entry is not a choice (the validator refuses it); `list.all` alone would pass over it.
-        ok = column.list.eval(pl.element().is_in(list(spec.type.choices)).fill_null(False)).list.all()
+        parts.append(column.list.eval(pl.element().is_in(list(spec.type.choices)).fill_null(False)).list.all())
     if kind in (Kind.TEXT, Kind.ENUM) and (spec.open_choice or kind is Kind.TEXT):
         # A text of only white space "is empty" to the validator (Python's `str.strip`, which also strips
         # the separators \x1c-\x1f that the regex's Unicode `\s` does not count).
-        ok = column.str.contains(r"[^\s\x1c-\x1f]")
-    if spec.at_least is not None:
-        if kind not in (Kind.MONEY, Kind.NUMBER):
+        parts.append(column.str.contains(r"[^\s\x1c-\x1f]"))
+    for limit, below in ((spec.at_least, False), (spec.at_most, True)):
+        if limit is None:
+            continue
+        if kind not in (Kind.MONEY, Kind.NUMBER) or limit * unit != int(limit * unit):
             return pl.lit(False)
-        ok = ok & (column >= int(spec.at_least * unit)) if spec.at_least * unit == int(spec.at_least * unit) \
-            else pl.lit(False)
-    if spec.at_most is not None:
-        if kind not in (Kind.MONEY, Kind.NUMBER):
-            return pl.lit(False)
-        ok = ok & (column <= int(spec.at_most * unit)) if spec.at_most * unit == int(spec.at_most * unit) \
-            else pl.lit(False)
+        parts.append(column <= int(limit * unit) if below else column >= int(limit * unit))
     if spec.whole is not None and kind is Kind.MONEY:
-        ok = ok & (column % 100 == 0)
+        parts.append(column % 100 == 0)
     if spec.allowed:
         if kind not in (Kind.MONEY, Kind.NUMBER) or not all(isinstance(v, (int, Decimal)) for v in spec.allowed):
-            ok = ok & column.is_in([v for v in spec.allowed if isinstance(v, str)])
+            parts.append(column.is_in([v for v in spec.allowed if isinstance(v, str)]))
         else:
-            ok = ok & column.is_in([int(Decimal(str(v)) * unit) for v in spec.allowed])
+            parts.append(column.is_in([int(Decimal(str(v)) * unit) for v in spec.allowed]))
     if spec.one_of_plans:
-        ok = ok & column.is_in(list(plans)) if plans else pl.lit(False)
+        if not plans:
+            return pl.lit(False)
+        parts.append(column.is_in(list(plans)))
+    if not parts:
+        return None
+    ok = parts[0]
+    for part in parts[1:]:
+        ok = ok & part
     return ok
 
 
