@@ -75,13 +75,11 @@ def error_rows(checks: Checks, positions: Sequence[int]) -> dict[int, RecordProb
         if fails:
             for position in passed.to_series(index).not_().arg_true().to_list():
                 failing.setdefault(position, []).append(index)
+    refused = [p for p in positions if p in failing]  # (the others: claims the columns may evaluate)
     writer = _Writer(checks)
     rows = {}
-    for position in positions:
-        indices = failing.get(position)
-        if indices is None:
-            continue  # a claim the columns may evaluate (left to the per-case path only when they did not)
-        found = writer.problem(position, indices)
+    for position in refused:
+        found = writer.problem(position, failing[position])
         if found is not None:
             rows[position] = found
     return rows
@@ -129,7 +127,7 @@ class _Writer:
             if check.kind == "section":
                 # Written in part: the validator asks for each fact of the section not written.
                 for fact in self.section_facts[path]:
-                    if not self.table.column(fact)[position].is_valid and not self.missing(fact, missing):
+                    if self.cell(fact, position) is None and not self.missing(fact, missing):
                         return None
                 continue
             if check.kind == "required" and "." in path:
@@ -139,7 +137,7 @@ class _Writer:
             if check.kind not in ("required", "value"):
                 return None  # a text or list near the case limits: per case (RX409 comes before all else)
             # A top-level field is written even when its cell is empty (as `dispensed_on: null`).
-            value = None if check.kind == "required" else self.table.column(path)[position].as_py()
+            value = None if check.kind == "required" else self.cell(path, position)
             if isinstance(value, str) and len(value) > CASE_LIMITS.max_text:
                 return None  # the case limits refuse it first (RX409); a choice has no shape check of its own
             found = self.convert(path, value)
@@ -172,6 +170,15 @@ class _Writer:
         missing[path] = Diagnostic(code="RX402", message=message, field=path, help=help)
         return True
 
+    def cell(self, path: str, position: int) -> object:
+        """A written value as the per-case path reads it (Arrow's Python value; a few claims' cells one by one
+        cost less than an Arrow `take`)."""
+        return self.table.column(path)[position].as_py()
+
+    def date(self, path: str, position: int) -> object:
+        """A fact's prepared value (a default or computed fact filled in)."""
+        return self.checks.values.get_column(field_column(path))[position]
+
     def convert(self, path: str, value: object) -> tuple[Diagnostic, ...]:
         """The problems the validator finds with one written value (none when it accepts it), once per value."""
         key = (path, repr(value))  # repr tells 150 from 150.00 (equal Decimals, different messages)
@@ -184,9 +191,9 @@ class _Writer:
 
     def order(self, position: int, path: str, other: str, after: bool, why: str | None) -> Diagnostic:
         """Two dates in the wrong order, in the validator's words, with the dates the columns worked out."""
-        values = {p: self.checks.values.get_column(field_column(p))[position] for p in (path, other)}
+        values = {p: self.date(p, position) for p in (path, other)}
         written = [p for p in (path, other)
-                   if p in self.names and ("." not in p or self.table.column(p)[position].is_valid)]
+                   if p in self.names and ("." not in p or self.cell(p, position) is not None)]
         blame, message, help = order_problem(path, other, after, why, values, written)
         return Diagnostic(code="RX405", message=message, field=blame, help=help)
 
