@@ -122,3 +122,18 @@ def test_the_columns_write_the_per_case_error_row_of_every_refused_claim(name: s
     # Most refused claims get their row from the columns, of every kind the faults make.
     assert written > 0.9 * refused, (written, refused)
     assert {"RX402", "RX405", "RX406"} <= codes, codes
+
+
+def test_a_section_written_in_part_when_the_file_has_no_column_for_its_other_fact() -> None:
+    policy = load_policy("hollandzorg")
+    claims = [flatten(c) for c in synth_claims(20, 4, years=(2025, 2025), plans=policy.plans)]
+    claims[0]["authorisation.granted_on"] = "2025-01-01"
+    claims[1].update({"authorisation.granted_on": "2025-01-01", "medicine.price": Decimal("-1.00")})
+    table = next(_chunks(claims)).table.drop_columns(["authorisation.valid_until"])
+    prepared = prepare(table, policy.facts, policy.plans)
+    assert prepared is not None
+    rows = error_rows(prepared[2], [0, 1, 2])
+    chunk = Chunk(index=0, first=1, count=table.num_rows, table=table)
+    expected = evaluate_records(policy, chunk.subset([0, 1]), selection=select_decisions(policy))
+    assert rows == {0: expected[0].error, 1: expected[1].error}
+    assert rows[1] is not None and rows[1].message.endswith("(and 1 more problem)")

@@ -19,8 +19,8 @@ none` sections read other fields, so a claim with a doubted value among the fiel
 field's default takes its place there), a section written in part, a text or list near the case limits, or problems
 in an order that depends on which cells are empty goes per case. The problems come in the validator's order: missing
 fields, then written fields as the record lists them, then the dates, sorted by code as the validator's error sorts
-them. ``tests/unit/test_columnar_errors.py`` compares
-every refused claim of synthetic and hostile claims files with the per-case row.
+them. ``tests/unit/test_columnar_errors.py`` and ``tests/fuzz/test_columnar_errors_fuzz.py`` compare every refused
+claim of synthetic and hostile claims with the per-case row.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ class _Writer:
             if check.kind == "section":
                 # Written in part: the validator asks for each fact of the section not written.
                 for fact in self.section_facts[path]:
-                    if self.cell(fact, position) is None and not self.missing(fact, missing):
+                    absent = fact not in self.names or self.cell(fact, position) is None
+                    if absent and not self.missing(fact, missing):
                         return None
                 continue
             if check.kind == "required" and "." in path:
