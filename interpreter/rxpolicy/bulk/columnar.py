@@ -67,6 +67,8 @@ class Val:
     scale: int = 0
     den: pl.Expr | None = None
     choices: tuple[object, ...] = ()
+    #: The value itself when it is a constant of the rules (:data:`NOT_CONSTANT` otherwise).
+    constant: object = NOT_CONSTANT
 
 
 @attrs.frozen
@@ -144,6 +146,10 @@ def _levels(stages: list[pl.Expr]) -> tuple[tuple[pl.Expr, ...], ...]:
 # ------------------------------------------------------------------------------------------- constants
 
 def _const(value: object) -> Val:
+    return attrs.evolve(_literal(value), constant=value)
+
+
+def _literal(value: object) -> Val:
     if value is None:
         return Val(pl.lit(None), "null")
     if isinstance(value, bool):
@@ -297,15 +303,36 @@ class _Compiler:
             raise Unsupported(f"more than 62 rules decide `{name}`")
         exprs, shape = _unify([v for _, v, _ in hits])
         masks = [mask for mask, _, _ in hits]
-        chain: Any = pl.when(masks[0]).then(exprs[0])
-        for mask, expr in zip(masks[1:], exprs[1:]):
-            chain = chain.when(mask).then(expr)
+        # Hits that give the same constant agree whichever of them applies: one class, one test (any of them
+        # applies). A value computed per claim is a class of its own, computed once as a column.
+        classes: dict[object, tuple[pl.Expr, list[pl.Expr]]] = {}
+        for number, ((mask, hit, _), expr) in enumerate(zip(hits, exprs)):
+            if hit.constant is NOT_CONSTANT:
+                classes[number] = (self.column(f"x:{name}:{number}", expr), [mask])
+            else:
+                classes.setdefault((hit.kind, hit.constant), (expr, []))[1].append(mask)
+        applies = [(expr, group[0] if len(group) == 1 else pl.any_horizontal(group))
+                   for expr, group in classes.values()]
+        if len(applies) > 1:
+            applies = [(expr, self.column(f"k:{name}:{number}", test))
+                       for number, (expr, test) in enumerate(applies)]
+        chain: Any = pl.when(applies[0][1]).then(applies[0][0])
+        for expr, test in applies[1:]:
+            chain = chain.when(test).then(expr)
         value = self.stage(f"v:{name}", attrs.evolve(shape, expr=chain.otherwise(None)))
-        # Rules that apply but give another value: a conflict, which the per-case evaluator reports.
-        disagree = [m & ~e.eq_missing(value.expr) for m, e in zip(masks[1:], exprs[1:])]
-        undecided = ~pl.any_horizontal(masks)
-        if disagree:
-            undecided = undecided | pl.any_horizontal(disagree)
+        # No rule applies, or rules that apply give different values (a conflict, which the per-case evaluator
+        # reports): the claim goes per case. Distinct constants always differ, so for them it is a count.
+        tests = [test for _, test in applies]
+        if all(not isinstance(key, int) for key in classes):
+            if len(tests) == 1:
+                undecided = ~tests[0]
+            elif len(tests) == 2:
+                undecided = tests[0] == tests[1]
+            else:
+                undecided = pl.sum_horizontal([t.cast(pl.UInt8) for t in tests]) != 1
+        else:
+            undecided = ~pl.any_horizontal(tests) | pl.any_horizontal(
+                [t & ~e.eq_missing(value.expr) for e, t in applies[1:]] or [pl.lit(False)])
         code = pl.sum_horizontal([m.cast(pl.Int64) * (1 << bit) for bit, m in enumerate(masks)])
         return DecisionColumns(value=value, hits=code, ids=tuple(r.id for _, _, r in hits), undecided=undecided)
 
