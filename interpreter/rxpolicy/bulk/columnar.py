@@ -69,6 +69,8 @@ class Val:
     choices: tuple[object, ...] = ()
     #: The value itself when it is a constant of the rules (:data:`NOT_CONSTANT` otherwise).
     constant: object = NOT_CONSTANT
+    #: False where the column is known to hold no null (a test then needs no ``fill_null``).
+    nullable: bool = True
 
 
 @attrs.frozen
@@ -146,7 +148,7 @@ def _levels(stages: list[pl.Expr]) -> tuple[tuple[pl.Expr, ...], ...]:
 # ------------------------------------------------------------------------------------------- constants
 
 def _const(value: object) -> Val:
-    return attrs.evolve(_literal(value), constant=value)
+    return attrs.evolve(_literal(value), constant=value, nullable=value is None)
 
 
 def _literal(value: object) -> Val:
@@ -212,16 +214,6 @@ def _unify(values: list[Val]) -> tuple[list[pl.Expr], Val]:
     return [v.expr if v.kind != "null" else pl.lit(None, typed[kind]) for v in values], Val(pl.lit(0), kind)
 
 
-def _end_dates(value: Val, start: pl.Expr) -> pl.Expr:
-    """The date each duration ends when laid from ``start`` (how durations are compared)."""
-    ends = []
-    for code, choice in enumerate(value.choices):
-        period = choice.duration if isinstance(choice, SupplyLimit) else choice
-        assert isinstance(period, Duration)
-        ends.append((code, _add(start, period.amount, period.unit)))
-    return _select(value.expr, ends)
-
-
 def _add(day: pl.Expr, amount: int, unit: Unit) -> pl.Expr:
     if unit is Unit.DAYS:
         return day + pl.duration(days=amount)
@@ -255,6 +247,30 @@ class _Compiler:
         self.stages: list[pl.Expr] = []
         self.facts = policy.facts
         self.day = pl.col(field_column(self.facts.period_date))
+        self.shared_columns: dict[str, pl.Expr] = {}
+
+    def shared(self, value: pl.Expr) -> pl.Expr:
+        """An expression several tests read (a date some months on, say) computed once, as a column."""
+        key = str(value)
+        found = self.shared_columns.get(key)
+        if found is None:
+            name = f"s:{len(self.shared_columns)}"
+            self.stages.append(value.alias(name))
+            found = self.shared_columns[key] = pl.col(name)
+        return found
+
+    def add(self, day: pl.Expr, amount: int, unit: Unit) -> pl.Expr:
+        """``day`` plus a constant duration, computed once per day column and duration."""
+        return self.shared(_add(day, amount, unit)) if day.meta.is_column() else _add(day, amount, unit)
+
+    def end_dates(self, value: Val, start: pl.Expr) -> pl.Expr:
+        """The date each duration ends when laid from ``start`` (how durations are compared)."""
+        ends = []
+        for code, choice in enumerate(value.choices):
+            period = choice.duration if isinstance(choice, SupplyLimit) else choice
+            assert isinstance(period, Duration)
+            ends.append((code, self.add(start, period.amount, period.unit)))
+        return _select(value.expr, ends)
 
     def stage(self, name: str, value: Val) -> Val:
         """Compute a value once, as a column of its own, and refer to that column from then on."""
@@ -282,8 +298,7 @@ class _Compiler:
         for kind, symbol in self.checked.order:
             if kind is SymbolKind.DECISION and symbol in names:
                 found = self.decision(symbol)
-                self.stages.append(found.undecided.alias(f"u:{symbol}"))
-                out[symbol] = attrs.evolve(found, undecided=pl.col(f"u:{symbol}"))
+                out[symbol] = found  # `undecided` is read once, when the decided claims are picked
                 self.values[symbol] = found.value
         return out
 
@@ -361,7 +376,7 @@ class _Compiler:
         value = self.expr(node)
         if value.kind != "bool":
             raise Unsupported(f"a condition of kind {value.kind}")
-        return value.expr.fill_null(False)
+        return value.expr.fill_null(False) if value.nullable else value.expr
 
     def expr(self, node: ast.Expr) -> Val:
         folded = self.writer.fold(node)
@@ -392,28 +407,32 @@ class _Compiler:
         return found
 
     def field(self, path: str) -> Val:
-        kind = self.facts.fields[path].type.kind
+        spec = self.facts.fields[path]
+        kind = spec.type.kind
+        # A claim the columns evaluate has passed the checks of prepare: its required facts are given and its
+        # computed facts that may not be unknown are known.
+        known = spec.required or (spec.derived and not spec.type.nullable)
         column = pl.col(field_column(path))
         if kind is Kind.BOOL:
-            return Val(column, "bool")
+            return Val(column, "bool", nullable=not known)
         if kind is Kind.MONEY:
-            return Val(column, "num", 2)
+            return Val(column, "num", 2, nullable=not known)
         if kind is Kind.NUMBER:
-            return Val(column, "num", 0)
+            return Val(column, "num", 0, nullable=not known)
         if kind is Kind.DATE:
-            return Val(column, "date")
+            return Val(column, "date", nullable=not known)
         if kind is Kind.LIST:
-            return Val(column, "list")
+            return Val(column, "list", nullable=not known)
         if kind in (Kind.TEXT, Kind.ATC, Kind.ENUM):
-            return Val(column, "str")
+            return Val(column, "str", nullable=not known)
         raise Unsupported(f"the field `{path}` of kind {kind.value}")
 
     def _not(self, node: ast.Not) -> Val:
-        return Val(~self.test(node.operand), "bool")
+        return Val(~self.test(node.operand), "bool", nullable=False)
 
     def _boolop(self, node: ast.BoolOp) -> Val:
         left, right = self.test(node.left), self.test(node.right)
-        return Val(left & right if node.op == "and" else left | right, "bool")
+        return Val(left & right if node.op == "and" else left | right, "bool", nullable=False)
 
     def _compare(self, node: ast.Compare) -> Val:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -428,15 +447,15 @@ class _Compiler:
             else:
                 (a, b), _ = _unify([left, right])
                 same = a.eq_missing(b)
-            return Val(~same if op == "is not" else same, "bool")
+            return Val(~same if op == "is not" else same, "bool", nullable=False)
         if left.kind == "dur" or right.kind == "dur":
-            a, b = _end_dates(left, self.day), _end_dates(right, self.day)
+            a, b = self.end_dates(left, self.day), self.end_dates(right, self.day)
         elif left.kind == "num" and right.kind == "num" and (left.den is not None or right.den is not None):
             raise Unsupported("a comparison with a fraction")
         else:
             (a, b), _ = _unify([left, right])
         compare = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        return Val(compare, "bool")
+        return Val(compare, "bool", nullable=left.nullable or right.nullable)
 
     def _dur_key(self, value: Val, keys: list[str]) -> pl.Expr:
         return _select(value.expr, [(i, pl.lit(repr(c))) for i, c in enumerate(value.choices)])
@@ -447,20 +466,20 @@ class _Compiler:
         if any(o.expr.meta.is_literal() is False for o in options):
             raise Unsupported("`is one of` with values that are not constants")
         (target, *exprs), _ = _unify([operand, *options])
-        found = pl.any_horizontal([target.eq_missing(e) for e in exprs]).fill_null(False)
-        return Val(~found if node.negated else found, "bool")
+        found = pl.any_horizontal([target.eq_missing(e) for e in exprs])
+        return Val(~found if node.negated else found, "bool", nullable=False)
 
     def _inlist(self, node: ast.InList) -> Val:
         operand, collection = self.expr(node.operand), self.expr(node.collection)
         if collection.kind != "list":
             raise Unsupported("`is in` on a value that is not a list")
         found = collection.expr.list.contains(operand.expr).fill_null(False)
-        return Val(~found if node.negated else found, "bool")
+        return Val(~found if node.negated else found, "bool", nullable=False)
 
     def _known(self, node: ast.Known) -> Val:
         operand = self.expr(node.operand)
         known = operand.expr.is_not_null() if operand.kind != "null" else pl.lit(False)
-        return Val(~known if node.negated else known, "bool")
+        return Val(~known if node.negated else known, "bool", nullable=False)
 
     def _matches(self, node: ast.Matches) -> Val:
         operand = self.expr(node.operand).expr
@@ -468,7 +487,7 @@ class _Compiler:
         exact = [p for p in node.patterns if not p.endswith("*")]
         if exact:
             tests.append(operand.is_in(exact))
-        return Val(pl.any_horizontal(tests).fill_null(False), "bool")
+        return Val(pl.any_horizontal(tests).fill_null(False), "bool", nullable=False)
 
     def _fitswithin(self, node: ast.FitsWithin) -> Val:
         supply = node.supply
@@ -490,14 +509,15 @@ class _Compiler:
             if period.unit is Unit.DAYS:
                 fits = days.expr <= period.amount
             else:
-                fits = (self.day + pl.duration(days=days.expr)) <= _add(self.day, period.amount, Unit.MONTHS)
+                fits = self.shared(self.day + pl.duration(days=days.expr)) <= self.add(self.day, period.amount,
+                                                                                       Unit.MONTHS)
             if isinstance(choice, SupplyLimit):
                 if choice.or_smallest_pack:
                     fits = fits | smallest
                 if choice.or_one_course:
                     fits = fits | (course.is_not_null() & (days.expr <= course))
             options.append((code, fits))
-        return Val(_select(limit.expr, options).fill_null(False), "bool")
+        return Val(_select(limit.expr, options).fill_null(False), "bool", nullable=False)
 
     def _arith(self, node: ast.Arith) -> Val:
         left_kind, right_kind = self.typ(node.left), self.typ(node.right)
@@ -506,7 +526,7 @@ class _Compiler:
             if not isinstance(period, Duration):
                 raise Unsupported("a date plus a duration that is not a constant")
             sign = 1 if node.op == "+" else -1
-            return Val(_add(self.expr(node.left).expr, sign * period.amount, period.unit), "date")
+            return Val(self.add(self.expr(node.left).expr, sign * period.amount, period.unit), "date")
         left, right = self.expr(node.left), self.expr(node.right)
         if left.kind != "num" or right.kind != "num":
             raise Unsupported(f"arithmetic on {left.kind} and {right.kind}")
@@ -533,9 +553,10 @@ class _Compiler:
         if not isinstance(years, int):
             raise Unsupported("a birthday after a number of years that is not a constant")
         born = self.expr(node.args[0]).expr
-        day = born.dt.offset_by(f"{12 * years}mo")
+        day = self.add(born, 12 * years, Unit.MONTHS)
         if self.writer.checked.facts.leap_day_birthday == "1 March":
-            leap = (born.dt.month() == 2) & (born.dt.day() == 29) & (day.dt.day() == 28)
+            # Whole years on, only a 29 February birthday changes its day (to the 28th, in a common year).
+            leap = day.dt.day() != born.dt.day()
             day = pl.when(leap).then(day + pl.duration(days=1)).otherwise(day)
         return Val(day, "date")
 
@@ -647,7 +668,7 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
             plan = plan.with_columns(level)
         columns = period.decisions
         undecided = pl.any_horizontal([columns[n].undecided for n in names] + [period.trouble])
-        out = plan.filter(~undecided).select(pl.col("_i"), *_outputs(columns, selection, names)).collect()
+        out = plan.filter(~undecided).select(pl.col("_i"), *_outputs(columns, selection, names)).collect(engine=_os.environ.get("ENGINE", "auto"), optimizations=_FLAGS)
         if out.height:
             parts.append((out, columns))
     clock.lap("columns")
@@ -759,3 +780,6 @@ def _decimal(cents: Any, decimal_type: Any) -> Any:
 
     whole = pc.cast(cents, pa.decimal128(19, 0))
     return pc.multiply(whole, pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))).cast(decimal_type)
+
+import os as _os
+_FLAGS = eval(_os.environ.get("FLAGS", "pl.QueryOptFlags()"))
