@@ -101,6 +101,8 @@ class ColumnarPeriod:
     #: Rows these columns must leave to the per-case evaluator (a division by zero, say).
     trouble: pl.Expr | None
     reason: str | None
+    #: The prepared columns the stages, decisions and trouble read.
+    inputs: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -124,8 +126,12 @@ def compile_columnar(policy: CompiledPolicy) -> ColumnarPolicy:
             compiler = _Compiler(policy, epoch)
             decisions = compiler.decisions()
             trouble = pl.any_horizontal(compiler.trouble) if compiler.trouble else pl.lit(False)
+            made = {stage.meta.output_name() for stage in compiler.stages}
+            read = [trouble, *compiler.stages, *(e for d in decisions.values() for e in (d.value.expr, d.hits,
+                                                                                        d.undecided))]
+            inputs = tuple(sorted({name for e in read for name in e.meta.root_names()} - made))
             periods.append(ColumnarPeriod(epoch=epoch, decisions=decisions, stages=_levels(compiler.stages),
-                                          trouble=trouble, reason=None))
+                                          trouble=trouble, reason=None, inputs=inputs))
         except Unsupported as why:
             periods.append(ColumnarPeriod(epoch=epoch, decisions=None, stages=(), trouble=None, reason=str(why)))
     return ColumnarPolicy(policy=policy, periods=tuple(periods))
@@ -651,6 +657,7 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
     # needs no test of the day.
     first, last = frame.select(day.filter(pl.col("_clean")).min().alias("first"),
                                day.filter(pl.col("_clean")).max().alias("last")).row(0)
+    everything_clean = clean.all()
     parts = []
     for period in compiled.periods:
         epoch = period.epoch
@@ -663,12 +670,18 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
         if epoch.end is not None and last > epoch.end:
             inside = inside & (day <= epoch.end)
         # One plan per period: the claims in it, the levels of columns, the rows they decide, the outputs.
-        plan = frame.lazy().filter(inside)
+        # The claims in the period, with the input columns the period reads; then the levels of columns, one
+        # eager `with_columns` each (an eager step is planned for itself, which costs less than optimising one
+        # plan of them all: there is nothing left for the optimiser to find); then the rows they decide.
+        if everything_clean and first >= epoch.start and (epoch.end is None or last <= epoch.end):
+            part = frame.select("_i", *period.inputs)
+        else:
+            part = frame.lazy().filter(inside).select("_i", *period.inputs).collect()
         for level in period.stages:
-            plan = plan.with_columns(level)
+            part = part.with_columns(level)
         columns = period.decisions
         undecided = pl.any_horizontal([columns[n].undecided for n in names] + [period.trouble])
-        out = plan.filter(~undecided).select(pl.col("_i"), *_outputs(columns, selection, names)).collect(engine=_os.environ.get("ENGINE", "auto"), optimizations=_FLAGS)
+        out = part.lazy().filter(~undecided).select(pl.col("_i"), *_outputs(columns, selection, names)).collect()
         if out.height:
             parts.append((out, columns))
     clock.lap("columns")
@@ -780,6 +793,3 @@ def _decimal(cents: Any, decimal_type: Any) -> Any:
 
     whole = pc.cast(cents, pa.decimal128(19, 0))
     return pc.multiply(whole, pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))).cast(decimal_type)
-
-import os as _os
-_FLAGS = eval(_os.environ.get("FLAGS", "pl.QueryOptFlags()"))
