@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -294,11 +294,11 @@ class _Compiler:
         self.stages: list[pl.Expr] = []
         self.facts = policy.facts
         self.day = pl.col(field_column(self.facts.period_date))
-        self.shared_columns: dict[str, pl.Expr] = {}
+        self.shared_columns: dict[bytes, pl.Expr] = {}
 
     def shared(self, value: pl.Expr) -> pl.Expr:
         """An expression several tests read (a date some months on, say) computed once, as a column."""
-        key = str(value)
+        key = value.meta.serialize()  # (its text would do, but Polars shortens long constants in it)
         found = self.shared_columns.get(key)
         if found is None:
             name = f"s:{len(self.shared_columns)}"
@@ -375,24 +375,22 @@ class _Compiler:
             raise Unsupported(f"more than 62 rules decide `{name}`")
         exprs, shape = _unify([v for _, v, _ in hits])
         masks = [mask for mask, _, _ in hits]
-        # Hits that give the same constant agree whichever of them applies: one class, one test (any of them
-        # applies). A value computed per claim is a class of its own, computed once as a column.
+        # Hits that give the same constant agree whichever of them applies: one group, one test (any of them
+        # applies). A value computed per claim is a group of its own, computed once as a column.
         classes: dict[object, tuple[pl.Expr, list[pl.Expr]]] = {}
         for number, ((mask, hit, _), expr) in enumerate(zip(hits, exprs)):
-            if hit.constant is NOT_CONSTANT:
+            if hit.constant is NOT_CONSTANT or not isinstance(hit.constant, Hashable):
                 classes[number] = (self.column(f"x:{name}:{number}", expr), [mask])
             else:
                 classes.setdefault((hit.kind, hit.constant), (expr, []))[1].append(mask)
-        groups = [(expr, _any(group))
-                   for expr, group in classes.values()]
-        if len(groups) > 1:
-            groups = [(expr, self.column(f"k:{name}:{number}", test))
-                       for number, (expr, test) in enumerate(groups)]
+        groups = [(expr, _any(group)) for expr, group in classes.values()]
+        if len(groups) > 1:  # each group's test is read twice: by the value and by the conflict test
+            groups = [(expr, self.column(f"k:{name}:{number}", test)) for number, (expr, test) in enumerate(groups)]
         chain: Any = pl.when(groups[0][1]).then(groups[0][0])
         for expr, test in groups[1:]:
             chain = chain.when(test).then(expr)
         value = self.stage(f"v:{name}", attrs.evolve(shape, expr=chain.otherwise(None)))
-        # No rule groups, or rules that apply give different values (a conflict, which the per-case evaluator
+        # No rule applies, or rules that apply give different values (a conflict, which the per-case evaluator
         # reports): the claim goes per case. Distinct constants always differ, so for them it is a count.
         tests = [test for _, test in groups]
         if all(not isinstance(key, int) for key in classes):
