@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from rxpolicy import RxError, case_from_mapping, load_policy, parse_case
-from rxpolicy.bulk.columnar import _leap_day, compile_columnar, evaluate_columnar
+from rxpolicy.bulk.columnar import _leap_day, _months_on, compile_columnar, evaluate_columnar
 from rxpolicy.bulk.core import select_decisions
 from rxpolicy.bulk.records import Chunk
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
@@ -164,3 +164,13 @@ def test_29_february_is_found_in_every_year_of_the_calendar() -> None:
     found = days.select(_leap_day(day).alias("table"), ((day.dt.month() == 2) & (day.dt.day() == 29)).alias("calendar"))
     assert found.get_column("table").equals(found.get_column("calendar"))
     assert found.get_column("table").sum() == 2_424
+
+
+@pytest.mark.parametrize("months", [1, 3, 12, 216, -1, -12, 13])
+def test_months_on_by_the_400_year_table_as_polars_offsets_them(months: int) -> None:
+    """Dates some months on read from the table of the calendar's 400-year cycle, against Polars' own month
+    arithmetic (the end of the month where the day does not exist) for every day of the years 1-9999."""
+    days = pl.date_range(dt.date(1, 1, 1), dt.date(9999, 12, 31), "1d", eager=True).to_frame("day")
+    day = pl.col("day")
+    found = days.select(_months_on(day, months).alias("table"), day.dt.offset_by(f"{months}mo").alias("polars"))
+    assert found.get_column("table").equals(found.get_column("polars"))

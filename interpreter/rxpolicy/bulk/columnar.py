@@ -247,6 +247,21 @@ def _leap_days() -> pl.Series:
     return pl.repeat(False, _CYCLE, dtype=pl.Boolean, eager=True).scatter(days, True)
 
 
+@functools.cache
+def _month_offsets(months: int) -> pl.Series:
+    """Per day of a 400-year cycle from 1 January 1970, the days from it to the same day ``months`` on (the
+    end of the month where that day does not exist): ~6 ms to make, once per process and number of months."""
+    days = pl.int_range(0, _CYCLE, dtype=pl.Int32, eager=True).cast(pl.Date)
+    return days.dt.offset_by(f"{months}mo").to_physical() - days.to_physical()
+
+
+def _months_on(day: pl.Expr, months: int) -> pl.Expr:
+    """``day`` some months on, looked up by its place in the 400-year cycle (0.3 ms per 50,000 dates;
+    ``offset_by`` takes 2 ms): the calendar, and so the number of days a month offset adds, repeats."""
+    physical = day.to_physical()
+    return (physical + pl.lit(_month_offsets(months)).gather(physical % _CYCLE)).cast(pl.Date)
+
+
 def _leap_day(day: pl.Expr) -> pl.Expr:
     """Whether a date is 29 February: looked up by its place in the 400-year cycle (0.1 ms per 50,000
     dates; its month and day would be 1.4 ms)."""
@@ -318,6 +333,8 @@ class _Compiler:
             first = day.min().fill_null(pl.lit(dt.date(1970, 1, 1), pl.Date))
             days = pl.date_range(first, day.max().fill_null(first), "1d")
             return self.shared(_add(days, amount, unit).gather((day - first).dt.total_days()))
+        if unit is Unit.MONTHS:
+            return self.shared(_months_on(day, amount))
         return self.shared(_add(day, amount, unit))
 
     def end_dates(self, value: Val, start: pl.Expr) -> pl.Expr:
