@@ -10,8 +10,9 @@ date and the two the supply-limit test takes (as the per-case generator does).
 by the constant they give (rules giving the same constant agree whichever of them applies), so a claim is
 undecided where no group or more than one applies; a value computed per claim is a group of its own, compared
 with the chosen value. The deciding rules are a bit pattern, turned into rule ids once per distinct pattern.
-Dates some months on are computed once per date column; those of the dispensing date once per day of a closed
-period; a 29 February is found in a table of the 400-year cycle of the calendar.
+Dates some months on are computed once per date column: those of the dispensing date once per day of a closed
+period, those of other dates (and whether a date is 29 February) read from tables of the calendar's 400-year
+cycle, after which its dates repeat.
 
 **Exact money.** Every number is an integer column with a scale known when compiling (money: cents, scale 2; a
 percentage multiplies the scale); sums align scales, products add them. A division is kept as a fraction
