@@ -219,3 +219,32 @@ def test_months_on_by_the_400_year_table_as_polars_offsets_them(months: int) -> 
     day = pl.col("day")
     found = days.select(_months_on(day, months).alias("table"), day.dt.offset_by(f"{months}mo").alias("polars"))
     assert found.get_column("table").equals(found.get_column("polars"))
+
+
+@pytest.mark.parametrize("column", ["medicine.price", "dispensed_on", "medicine.doctors_note_prescribers"])
+def test_a_column_of_a_type_polars_cannot_read_goes_per_case(column: str) -> None:
+    """A Parquet file may hold a type Polars cannot take in (a decimal of more than 38 digits is read as
+    decimal256; a list of those; an interval): the columns leave the whole chunk to the per-case path, which
+    gives its rows, rather than failing the batch."""
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    claims = [flatten(c) for c in synth_claims(200, 3, years=(2025, 2025), plans=policy.plans)]
+    chunk = next(_chunks(claims))
+    table = chunk.table
+    index = table.schema.get_field_index(column)
+    if column == "medicine.price":
+        hostile = table.column(column).cast(pa.decimal256(40, 2))
+    elif column == "dispensed_on":
+        hostile = pa.array([None if d is None else pa.MonthDayNano([0, d.day, 0])
+                            for d in table.column(column).to_pylist()], pa.month_day_nano_interval())
+    else:
+        hostile = pa.array([None] * table.num_rows, pa.list_(pa.decimal256(40, 2)))
+    chunk = Chunk(index=0, first=1, count=table.num_rows, table=table.set_column(index, column, hostile))
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    expected = evaluate_chunk(per_case, chunk)
+    counts: dict[str, int] = {}
+    got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions), counts)
+    assert got.equals(expected)
+    assert counts == {}  # the chunk went per case as a whole

@@ -95,6 +95,8 @@ def _prepare(table: Any, schema: CaseSchema,
     names = set(table.column_names)
     if not names <= set(schema.written) or schema.period_date not in names:
         return None
+    if not all(_holdable(field.type) for field in table.schema):
+        return None  # a type Polars cannot take in (decimal256 panics, an interval is refused): per case
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     # The expressions depend on the facts, the plans and the input's column types only: made once for the
@@ -202,6 +204,22 @@ def _plan(frame: pl.DataFrame, schema: CaseSchema, plans: Collection[str]) -> tu
 
 #: The column saying whether the columns may evaluate a claim, and the prefix of the checks' columns (numbered).
 _CLEAN, _CHECK = "_clean", "_check"
+
+
+def _holdable(dtype: Any) -> bool:
+    """Whether an input column's Arrow type is one the columns may hold (the types :func:`_typed` takes, as
+    Arrow spells them); a column of another type sends its chunk per case before Polars reads it."""
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_list(dtype) or types.is_large_list(dtype):
+        return _holdable(dtype.value_type) and not types.is_list(dtype.value_type) \
+            and not types.is_large_list(dtype.value_type)
+    if types.is_decimal(dtype):
+        return bool(dtype.bit_width <= 128)
+    return bool(types.is_boolean(dtype) or types.is_integer(dtype) or types.is_date32(dtype)
+                or types.is_string(dtype) or types.is_large_string(dtype) or types.is_null(dtype)
+                or getattr(types, "is_string_view", lambda _: False)(dtype))
 
 
 def _dtype(kind: Kind) -> pl.DataType | type[pl.DataType]:
