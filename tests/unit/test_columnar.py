@@ -248,3 +248,30 @@ def test_a_column_of_a_type_polars_cannot_read_goes_per_case(column: str) -> Non
     got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions), counts)
     assert got.equals(expected)
     assert counts == {}  # the chunk went per case as a whole
+
+
+@pytest.mark.parametrize(("column", "values", "arrow_type"), [
+    # Whole euros as integers: times 100 in 64 bits wraps (184467440737095517 euros became 0.84, the least
+    # integer 0), so the columns decided claims the validator refuses as larger than rxpolicy works with.
+    ("medicine.price", [184_467_440_737_095_517, -(2**63), 2**63 - 1, 999_999_999, 10**9, 10**12, -(10**12), 12], pa.int64()),
+    ("dispensing.fees.delivery", [184_467_440_737_095_518, -(2**63) + 1, 92_233_720_368_547_759, 0, 3], pa.int64()),
+    # Beyond the largest 64-bit signed integer: the cast failed and with it the batch.
+    ("medicine.price", [2**64 - 1, 2**63, 5], pa.uint64()),
+    ("dispensing.supply_days", [2**64 - 1, 2**63, 30], pa.uint64()),
+])
+def test_integers_at_the_ends_of_64_bits_are_read_as_the_validator_reads_them(
+        column: str, values: list[int], arrow_type: pa.DataType) -> None:
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    claims = [flatten(c) for c in synth_claims(60, 8, years=(2025, 2025), plans=policy.plans)]
+    table = next(_chunks(claims)).table
+    hostile = pa.array([values[i % len(values)] for i in range(table.num_rows)], arrow_type)
+    table = table.set_column(table.schema.get_field_index(column), column, hostile)
+    chunk = Chunk(index=0, first=1, count=table.num_rows, table=table)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    expected = evaluate_chunk(per_case, chunk)
+    got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions))
+    assert got.column("error_message").to_pylist() == expected.column("error_message").to_pylist()
+    assert got.equals(expected)

@@ -242,10 +242,14 @@ def _typed(column: pl.Expr, dtype: pl.DataType, kind: Kind) -> pl.Expr | None:
     if kind is Kind.LIST:
         return column if dtype == pl.List(pl.String) else None
     if kind is Kind.NUMBER:
-        return column.cast(pl.Int64) if dtype.is_integer() else None
+        # (Beyond 64 signed bits: null, which the check of the value refuses, as a written value not valid.)
+        return column.cast(pl.Int64, strict=False) if dtype.is_integer() else None
     if kind is Kind.MONEY:
         if dtype.is_integer():
-            return column.cast(pl.Int64) * 100
+            # Whole euros as cents: only where the product fits in 64 bits (else it wraps to a small amount,
+            # 184467440737095517 euros to 0.84); beyond that, null, which the check of the value refuses.
+            whole = column.cast(pl.Int64, strict=False)
+            return pl.when(whole.is_between(-_MONEY_BOUND, _MONEY_BOUND)).then(whole * 100)
         if isinstance(dtype, pl.Decimal) and dtype.scale == 2:
             # Cents as integers: a decimal of two places is stored as its cents (beyond 64 bits: null, which the
             # check of the value refuses, as a written value that is not valid).
