@@ -258,9 +258,14 @@ def test_a_column_of_a_type_polars_cannot_read_goes_per_case(column: str) -> Non
     # Beyond the largest 64-bit signed integer: the cast failed and with it the batch.
     ("medicine.price", [2**64 - 1, 2**63, 5], pa.uint64()),
     ("dispensing.supply_days", [2**64 - 1, 2**63, 30], pa.uint64()),
+    # Decimals of fewer than two places beyond 36 digits: bringing them to two places failed the batch.
+    ("medicine.price", [Decimal(10**37), Decimal(5), Decimal(-9 * 10**36), None, Decimal(10**9)], pa.decimal128(38, 0)),
+    ("medicine.price", [Decimal(10**36) + Decimal("0.5"), Decimal("12.5")], pa.decimal128(38, 1)),
+    # A negative scale (hundreds): Polars cannot read it, so the whole chunk goes per case.
+    ("medicine.price", [Decimal("1E+2"), Decimal("12E+2")], pa.decimal128(5, -2)),
 ])
 def test_integers_at_the_ends_of_64_bits_are_read_as_the_validator_reads_them(
-        column: str, values: list[int], arrow_type: pa.DataType) -> None:
+        column: str, values: list[object], arrow_type: pa.DataType) -> None:
     policy = load_policy("hollandzorg")
     compiled = compile_columnar(policy)
     selection = select_decisions(policy)

@@ -216,7 +216,7 @@ def _holdable(dtype: Any) -> bool:
         return _holdable(dtype.value_type) and not types.is_list(dtype.value_type) \
             and not types.is_large_list(dtype.value_type)
     if types.is_decimal(dtype):
-        return bool(dtype.bit_width <= 128)
+        return bool(dtype.bit_width <= 128 and dtype.scale >= 0)  # (Polars reads no negative scale)
     return bool(types.is_boolean(dtype) or types.is_integer(dtype) or types.is_date32(dtype)
                 or types.is_string(dtype) or types.is_large_string(dtype) or types.is_null(dtype)
                 or getattr(types, "is_string_view", lambda _: False)(dtype))
@@ -255,8 +255,10 @@ def _typed(column: pl.Expr, dtype: pl.DataType, kind: Kind) -> pl.Expr | None:
             # check of the value refuses, as a written value that is not valid).
             return column.to_physical().cast(pl.Int64, strict=False)
         if isinstance(dtype, pl.Decimal) and dtype.scale is not None and dtype.scale <= 2:
-            # The decimal brought to two places, times 100 (exact in decimals).
-            return (column.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64, strict=False)
+            # Fewer places: the stored integer brought to cents, where that fits in 64 bits (bringing the decimal
+            # to two places fails beyond 36 digits); beyond, null, refused as above.
+            stored = column.to_physical().cast(pl.Int64, strict=False)
+            return pl.when(stored.is_between(-_MONEY_BOUND, _MONEY_BOUND)).then(stored * 10 ** (2 - dtype.scale))
         return None
     return None
 
