@@ -280,3 +280,21 @@ def test_integers_at_the_ends_of_64_bits_are_read_as_the_validator_reads_them(
     got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions))
     assert got.column("error_message").to_pylist() == expected.column("error_message").to_pylist()
     assert got.equals(expected)
+
+
+def test_a_column_written_twice_goes_per_case() -> None:
+    """A Parquet file may name a column twice; the per-case path reads the last (a record is a mapping), and
+    Polars refuses the table (DuplicateError), which failed the batch: the chunk goes per case."""
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    claims = [flatten(c) for c in synth_claims(50, 4, years=(2025, 2025), plans=policy.plans)]
+    table = next(_chunks(claims)).table
+    table = table.append_column("medicine.price", pa.array([Decimal("-1.00")] * table.num_rows, pa.decimal128(12, 2)))
+    chunk = Chunk(index=0, first=1, count=table.num_rows, table=table)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    expected = evaluate_chunk(per_case, chunk)
+    assert set(expected.column("error_field").to_pylist()) == {"medicine.price"}  # the last column's value
+    got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions))
+    assert got.equals(expected)

@@ -95,6 +95,8 @@ def _prepare(table: Any, schema: CaseSchema,
     names = set(table.column_names)
     if not names <= set(schema.written) or schema.period_date not in names:
         return None
+    if len(names) < table.num_columns:
+        return None  # a column named twice: a record keeps the last, Polars refuses the table; per case
     if not all(_holdable(field.type) for field in table.schema):
         return None  # a type Polars cannot take in (decimal256 panics, an interval is refused): per case
     frame = pl.from_arrow(table, rechunk=False)
