@@ -298,3 +298,62 @@ def test_a_column_written_twice_goes_per_case() -> None:
     assert set(expected.column("error_field").to_pylist()) == {"medicine.price"}  # the last column's value
     got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions))
     assert got.equals(expected)
+
+
+def _retyped(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    """The same claims in the other forms a Parquet file may give them: other integer, decimal and text types,
+    dictionary-encoded texts, timestamps for dates, columns left out, added, reordered, ragged chunks."""
+    import pyarrow.compute as pc
+
+    def retype(name: str, array: Any) -> pa.Table:
+        return table.set_column(table.schema.get_field_index(name), name, array)
+
+    def column(name: str) -> Any:
+        return table.column(name)
+
+    yield "int32 days", retype("dispensing.supply_days", column("dispensing.supply_days").cast(pa.int32(), safe=False))
+    yield "uint16 months", retype("dispensing.months_in_use",
+                                  pc.abs(column("dispensing.months_in_use")).cast(pa.uint16(), safe=False))
+    yield "money in whole euros", retype("medicine.price", pc.round(column("medicine.price"), 0).cast(pa.int64()))
+    yield "decimal(38, 2)", retype("medicine.price", column("medicine.price").cast(pa.decimal128(38, 2)))
+    yield "decimal(13, 1)", retype("medicine.price",
+                                   pc.round(column("medicine.price"), 1).cast(pa.decimal128(13, 1), safe=False))
+    yield "decimal(16, 3)", retype("medicine.price", column("medicine.price").cast(pa.decimal128(16, 3)))
+    yield "large_string", retype("medicine.atc", column("medicine.atc").cast(pa.large_string()))
+    yield "dictionary", retype("prescription.prescriber", pc.dictionary_encode(column("prescription.prescriber")))
+    yield "timestamp", retype("dispensed_on", column("dispensed_on").cast(pa.timestamp("s")))
+    yield "large_list", retype("medicine.doctors_note_prescribers",
+                               column("medicine.doctors_note_prescribers").cast(pa.large_list(pa.large_string())))
+    yield "a null column", retype("medicine.appendix_2_added_on", pa.nulls(table.num_rows))
+    for left_out in ("insured.insured_from", "insured.plan", "dispensing.months_in_use", "authorisation.granted_on",
+                     "medicine.price"):
+        yield f"without {left_out}", table.drop_columns([left_out])
+    yield "an unknown column", table.append_column("extra", pa.array([1] * table.num_rows))
+    yield "reordered", table.select(list(reversed(table.column_names)))
+    yield "ragged chunks", pa.Table.from_batches(table.slice(0, 40).to_batches(max_chunksize=7)
+                                                 + table.slice(40, 0).to_batches() + table.slice(40).to_batches())
+    yield "sliced", table.slice(17, table.num_rows - 30)
+
+
+def test_claims_in_every_column_type_get_the_per_case_rows() -> None:
+    """Valid and refused claims of every period and the years around them, in each form of :func:`_retyped`:
+    the columns' table is the per-case table (whatever the form, and whether they take it or not)."""
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    rng = random.Random(17)
+    claims = [flatten(c) for c in synth_claims(400, 12, years=(2022, 2026), plans=policy.plans)]
+    for claim in claims[::5]:  # refused claims among them: a negative fee, no date of birth, a date too late
+        field, value = rng.choice([("dispensing.fees.delivery", Decimal("-0.01")), ("insured.born_on", None),
+                                   ("authorisation.valid_until", "2200-01-01")])
+        claim[field] = value
+    table = next(_chunks(claims)).table
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    counts: dict[str, int] = {}
+    for form, retyped in _retyped(table):
+        chunk = Chunk(index=0, first=1, count=retyped.num_rows, table=retyped)
+        expected = evaluate_chunk(per_case, chunk)
+        got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions), counts)
+        assert got.equals(expected), form
+    assert counts["columnar"] > 1_000, counts  # most forms were taken by the columns
