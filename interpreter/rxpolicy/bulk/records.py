@@ -49,8 +49,10 @@ Record = Mapping[str, Any] | RecordProblem
 class Chunk:
     """Consecutive records of a claims file; ``first`` is the number of the first (records count from 1).
 
-    CSV and Parquet chunks also hold the records as an Arrow table of flattened columns (``table``), which the
-    columnar path reads; the records as mappings are made from it only when asked for.
+    Parquet chunks also hold the records as an Arrow table of flattened columns (``table``), which the
+    columnar path reads; the records as mappings are made from it only when asked for. JSON Lines chunks hold
+    their lines as read (``lines``): each is decoded into its record (or :class:`RecordProblem`) only when
+    asked for, and the columnar path may set ``table`` from all of them at once (:mod:`.jsonl_columns`).
     """
 
     index: int
@@ -58,6 +60,8 @@ class Chunk:
     count: int
     table: Any = attrs.field(default=None, eq=False, repr=False)
     given: list[Record] | None = attrs.field(default=None, eq=False, repr=False)
+    #: The chunk's JSON Lines lines (blank lines left out), where the records come from (None: other formats).
+    lines: list[bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
     def __len__(self) -> int:
         return self.count
@@ -66,11 +70,17 @@ class Chunk:
     def records(self) -> list[Record]:
         """Every record of the chunk, in order."""
         if self.given is None:
-            self.given = self.table.to_pylist() if self.table is not None else []
+            if self.lines is not None:
+                self.given = [_jsonl_record(line) for line in self.lines]
+            else:
+                self.given = self.table.to_pylist() if self.table is not None else []
         return self.given
 
     def subset(self, positions: list[int]) -> list[Record]:
         """The records at some positions of the chunk (without making the others)."""
+        if self.given is None and self.lines is not None:
+            # The lines, not the columns read from them: a record's own decoding (and its problem) is the truth.
+            return [_jsonl_record(self.lines[i]) for i in positions]
         if self.given is None and self.table is not None:
             return list(self.table.take(positions).to_pylist())
         records = self.records
@@ -98,7 +108,10 @@ def read_chunks(path: Path, fmt: str, size: int, *, skip: int = 0) -> Iterator[C
     first = 1
     for count, records, table in reader(path, size, skip):
         if index >= skip:
-            yield Chunk(index=index, first=first, count=count, table=table, given=records)
+            if isinstance(records, _Lines):
+                yield Chunk(index=index, first=first, count=count, lines=records.lines)
+            else:
+                yield Chunk(index=index, first=first, count=count, table=table, given=records)
         first += count
         index += 1
 
@@ -138,22 +151,30 @@ def _unreadable(path: Path, fmt: str, error: Exception) -> RxError:
 
 # ------------------------------------------------------------------------------------------- JSON Lines
 
-def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
-    records: list[Record] = []
+@attrs.frozen
+class _Lines:
+    """The lines of a JSON Lines chunk, decoded later (by :attr:`Chunk.records` or the columnar reading)."""
+
+    lines: list[bytes]
+
+
+def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, Any, Any]]:
+    lines: list[bytes] = []
     chunks = 0
     try:
         with path.open("rb") as handle:
             for raw in handle:
                 if not raw.strip():
                     continue  # a blank line holds no record
-                records.append(_jsonl_record(raw) if chunks >= skip else {})
-                if len(records) == size:
-                    yield len(records), records, None
-                    records, chunks = [], chunks + 1
+                lines.append(raw)
+                if len(lines) == size:
+                    # A chunk already done (a resumed run) needs its length only.
+                    yield len(lines), (_Lines(lines) if chunks >= skip else []), None
+                    lines, chunks = [], chunks + 1
     except OSError as error:
         raise _unreadable(path, "JSON Lines", error) from None
-    if records:
-        yield len(records), records, None
+    if lines:
+        yield len(lines), (_Lines(lines) if chunks >= skip else []), None
 
 
 def _jsonl_record(raw: bytes) -> Record:

@@ -138,6 +138,10 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
                                 selection=run.selection, explain=run.explain, lang=run.lang)
         return rows_table(rows, run.selection, run.explain)
 
+    if run.columnar is not None and chunk.table is None and chunk.lines is not None:
+        from .jsonl_columns import jsonl_table
+
+        chunk.table = jsonl_table(chunk.lines, run.columnar.policy.facts)
     if run.columnar is None or chunk.table is None:
         return per_case(list(range(len(chunk))))
     from .columnar import evaluate_columnar

@@ -1,0 +1,243 @@
+"""A JSON Lines chunk as the typed, flattened Arrow table the columnar path reads, for the claims it can trust.
+
+``rxpolicy batch`` reads JSON Lines in chunks of lines (:class:`rxpolicy.bulk.records.Chunk`); on the per-case
+path each line is decoded (``json.loads``, numbers with a fraction as ``Decimal``) and checked by the case
+validator. Here a whole chunk is read at once by Arrow's JSON reader (``pyarrow.json.read_json``, in C++, on
+several threads) with an explicit schema made from the facts the policy declares: sections as struct columns
+(flattened to ``medicine.atc``), money as ``decimal128(12, 2)``, numbers as ``int64``, yes/no as ``bool``, lists as
+lists of strings, texts and dates as strings (dates are then read here, strictly: Arrow's own date parser
+normalises ``2025-02-30``). Unknown fields are errors.
+
+The table must never say something the line does not, so every claim the reading cannot vouch for is marked,
+and its period date is emptied: :func:`rxpolicy.bulk.columnar_input.prepare` then leaves it to the per-case
+path, which decodes its line and accepts or refuses it with its exact words. Marked are the lines where
+Arrow and ``json.loads`` + the validator could differ (each probed in ``tests/unit/test_jsonl_columns.py``):
+
+* a line that is not one JSON object beginning with ``{`` (Arrow would read two objects on one line, or a
+  byte-order mark, as rows), or that holds a control character (Arrow splits rows at a carriage return);
+* an explicit ``null``, except for a fact whose ``null`` means what leaving it out means (a fact that may be
+  unknown, without a default, outside an `all or none` section): the validator refuses ``null`` for others;
+* an empty section ``{}``; a digit followed by ``e`` or ``E`` (Arrow reads the text ``"1e3"`` as money, the
+  validator only the number ``1e3``);
+* a date not written exactly ``YYYY-MM-DD``, not a real day, or outside the dates rxpolicy works with;
+* a text or choice without a letter or digit (the validator refuses a blank one), and a number or amount
+  beyond the fact's ``at most``.
+
+Where Arrow refuses the text (a type the schema does not hold, an unknown or repeated field, an amount with
+three decimals, a line that is not JSON), the chunk is read again in halves, down to a few lines that are then
+all left per case: one bad line costs a re-read of part of the chunk, never a wrong result.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from rxpolicy.language.facts import CaseSchema
+from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
+from rxpolicy.language.types import Kind
+
+__all__ = ["jsonl_table"]
+
+#: The fewest lines read again as a part of their own; a failing part this small goes per case as a whole.
+_LEAST_PART = 64
+#: Bytes per block of Arrow's reader (blocks are parsed on separate threads; a line longer fails the read).
+_BLOCK = 1 << 20
+#: What a line may not hold to be read by Arrow: a control character, an empty section, an exponent (after a
+#: digit, as numbers write it), a first character other than ``{``.
+_HAZARDS = r"[\x00-\x09\x0b-\x1f]|\{[ \t]*\}|[0-9.][eE]|^[^{]|\\u00[0-7]"
+#: A ``\\uXXXX`` escape of a character beyond ASCII (``\\u00e9`` is é, not a number with an exponent): taken out
+#: before the hazards are looked for. An escaped ASCII character (``\\u0065`` is ``e``) is a hazard itself.
+_WIDE_ESCAPE = r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: A text the validator certainly reads as not blank.
+_SOMETHING = r"[0-9A-Za-z]"
+
+
+@attrs.frozen
+class _Reading:
+    """What reading a schema's claims needs, worked out once per schema."""
+
+    arrow: Any
+    kinds: dict[str, Kind]
+    #: The written facts with their declared most (numbers and money).
+    at_most: dict[str, Any]
+    #: A regex finding each ``null`` that means what leaving its field out means (None: no field has one).
+    null_ok: re.Pattern[bytes] | None
+
+
+def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
+    """The chunk's claims as a flattened Arrow table, one row per line; a row the reading cannot vouch for has
+    no period date (so it goes per case). None when the schema has nothing Arrow can read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    reading = _reading(schema)
+    count = len(lines)
+    if not count:
+        return None
+    body = [line.strip(b" \t\r\n") for line in lines]
+    data = b"\n".join(body)
+    # The lines as one binary array over the joined bytes (no copy per line), for the hazard test in C++.
+    ends = list(itertools.accumulate((len(line) + 1 for line in body), initial=0))
+    ends[-1] = len(data)  # each line but the last with its "\n" (which the hazards do not look for)
+    offsets = pa.array(ends, pa.int64())
+    array = pa.Array.from_buffers(pa.large_binary(), count, [None, offsets.buffers()[1], pa.py_buffer(data)])
+    if b"\\u" in data:
+        array = pc.replace_substring_regex(array, _WIDE_ESCAPE, "x")
+    hazards = pc.match_substring_regex(array, _HAZARDS)
+    doubtful = set(pc.indices_nonzero(hazards).to_pylist()) if pc.any(hazards).as_py() else set()
+    if b"null" in data:
+        doubtful.update(_bad_nulls(body, reading))
+    for position in doubtful:
+        body[position] = b"{}"
+    parts: list[Any] = []
+    _read(body, 0, count, reading, parts, doubtful, None if doubtful else data)
+    table = (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
+    while any(pa.types.is_struct(column.type) for column in table.columns):
+        table = table.flatten()
+    trusted = pa.array([position not in doubtful for position in range(count)], pa.bool_()) if doubtful \
+        else pa.array([True] * count, pa.bool_())
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        kind = reading.kinds[name]
+        if kind is Kind.DATE:
+            column, ok = _dates(column)
+            trusted = pc.and_kleene(trusted, ok)
+        elif kind in (Kind.TEXT, Kind.ENUM):
+            ok = pc.match_substring_regex(column, _SOMETHING)
+            trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), ok))
+        most = reading.at_most.get(name)
+        if most is not None:
+            trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, most)))
+        columns[name] = column
+    trusted = pc.fill_null(trusted, False)
+    period = schema.period_date
+    columns[period] = pc.if_else(trusted, columns[period], pa.scalar(None, pa.date32()))
+    return pa.table(columns)
+
+
+def _read(body: list[bytes], start: int, stop: int, reading: _Reading, parts: list[Any],
+          doubtful: set[int], joined: bytes | None = None) -> None:
+    """Lines ``start`` to ``stop`` read by Arrow into ``parts`` (``joined``: those lines joined, when at hand); a
+    part Arrow refuses is read in halves."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(io.BytesIO(joined if joined is not None else b"\n".join(body[start:stop])),
+                             read_options=pj.ReadOptions(block_size=_BLOCK),
+                             parse_options=pj.ParseOptions(explicit_schema=reading.arrow,
+                                                           unexpected_field_behavior="error"))
+        # One row per line: every line begins with `{`, so a line is at least one row; more is marked here.
+        if table.num_rows == stop - start:
+            parts.append(table)
+            return
+    except (pa.ArrowException, ValueError, OverflowError):
+        pass  # e.g. an unknown field, a number where text belongs, an amount with three decimals
+    if stop - start <= _LEAST_PART:
+        doubtful.update(range(start, stop))
+        parts.append(pj.read_json(io.BytesIO(b"{}\n" * (stop - start)), parse_options=pj.ParseOptions(
+            explicit_schema=reading.arrow, unexpected_field_behavior="error")))
+        return
+    middle = (start + stop) // 2
+    _read(body, start, middle, reading, parts, doubtful)
+    _read(body, middle, stop, reading, parts, doubtful)
+
+
+def _bad_nulls(body: list[bytes], reading: _Reading) -> list[int]:
+    """The lines with a ``null`` the validator reads otherwise than a field left out."""
+    bad = []
+    for position, line in enumerate(body):
+        if b"null" not in line:
+            continue
+        total = line.count(b"null")
+        fine = len(reading.null_ok.findall(line)) if reading.null_ok is not None else 0
+        if fine != total:
+            bad.append(position)
+    return bad
+
+
+def _dates(column: Any) -> tuple[Any, Any]:
+    """Date texts as ``date32``, and per row whether the validator certainly reads the same day (or none)."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    written = pc.match_substring_regex(column, _DATE)
+    shaped = pc.if_else(written, column, pa.scalar(None, pa.string()))
+    try:
+        days = pc.cast(shaped, pa.date32())
+    except pa.ArrowInvalid:  # a day that does not exist (2025-02-30): read one by one
+        found = []
+        for text in shaped.to_pylist():
+            try:
+                found.append(dt.date.fromisoformat(text) if text is not None else None)
+            except ValueError:
+                found.append(None)
+        days = pa.chunked_array([pa.array(found, pa.date32())])
+    inside = pc.and_kleene(pc.greater_equal(days, pa.scalar(FIRST_DATE, pa.date32())),
+                     pc.less_equal(days, pa.scalar(LAST_DATE, pa.date32())))
+    # Fine: not written, or written as a real day within the dates rxpolicy works with.
+    ok = pc.or_kleene(pc.is_null(column), pc.fill_null(inside, False))
+    return days, ok
+
+
+def _reading(schema: CaseSchema) -> _Reading:
+    with _LOCK:
+        found = _readings.get(schema.fingerprint)
+    if found is None:
+        found = _build_reading(schema)
+        with _LOCK:
+            _readings[schema.fingerprint] = found
+    return found
+
+
+_LOCK = threading.Lock()
+#: Schema fingerprint → its reading (written once per schema; equal whoever builds it).
+_readings: dict[str, _Reading] = {}
+
+
+def _build_reading(schema: CaseSchema) -> _Reading:
+    import pyarrow as pa
+
+    types = {Kind.DATE: pa.string(), Kind.MONEY: pa.decimal128(12, 2), Kind.NUMBER: pa.int64(),
+             Kind.BOOL: pa.bool_(), Kind.LIST: pa.list_(pa.string())}
+    tree: dict[str, Any] = {}
+    kinds: dict[str, Kind] = {}
+    at_most: dict[str, Any] = {}
+    leaves: dict[str, list[bool]] = {}
+    for path in schema.written:
+        spec = schema.fields[path]
+        kind = spec.type.kind
+        kinds[path] = kind
+        *sections, name = path.split(".")
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = types.get(kind, pa.string())
+        if spec.at_most is not None and kind in (Kind.NUMBER, Kind.MONEY):
+            at_most[path] = pa.scalar(spec.at_most, types[kind]) if kind is Kind.MONEY \
+                else pa.scalar(int(spec.at_most), pa.int64())
+        # `null` means "left out" only for a fact that may be unknown and whose default is unknown anyway.
+        same = spec.type.nullable and spec.default is None and not spec.required \
+            and path.rpartition(".")[0] not in schema.all_or_none
+        leaves.setdefault(name, []).append(same)
+
+    def fields(node: dict[str, Any]) -> list[Any]:
+        return [pa.field(key, pa.struct(fields(value)) if isinstance(value, dict) else value)
+                for key, value in node.items()]
+
+    sections = {part for path in schema.written for part in path.split(".")[:-1]}
+    names = sorted(name for name, same in leaves.items() if all(same) and name not in sections)
+    null_ok = re.compile(rb'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + rb')"[ \t]*:[ \t]*null') \
+        if names else None
+    return _Reading(arrow=pa.schema(fields(tree)), kinds=kinds, at_most=at_most, null_ok=null_ok)
