@@ -15,8 +15,8 @@ Arrow and ``json.loads`` + the validator could differ (each probed in ``tests/un
 
 * a line that is not one JSON object beginning with ``{`` (Arrow would read two objects on one line, or a
   byte-order mark, as rows), or that holds a control character (Arrow splits rows at a carriage return);
-* an explicit ``null``, except for a fact whose ``null`` means what leaving it out means (a fact that may be
-  unknown, without a default, outside an `all or none` section): the validator refuses ``null`` for others;
+* an explicit ``null``, except where the validator reads it as the field or section left out (a section; a
+  fact that may be unknown, without a default, outside an `all or none` section): it refuses ``null`` for others;
 * an empty section ``{}``; a digit followed by ``e`` or ``E`` (Arrow reads the text ``"1e3"`` as money, the
   validator only the number ``1e3``);
 * a date not written exactly ``YYYY-MM-DD``, not a real day, or outside the dates rxpolicy works with;
@@ -236,8 +236,11 @@ def _build_reading(schema: CaseSchema) -> _Reading:
         return [pa.field(key, pa.struct(fields(value)) if isinstance(value, dict) else value)
                 for key, value in node.items()]
 
-    sections = {part for path in schema.written for part in path.split(".")[:-1]}
-    names = sorted(name for name, same in leaves.items() if all(same) and name not in sections)
+    # A section written as null is read as a section left out (an empty one, `{}`, is not: see the hazards).
+    for path in schema.written:
+        for section in path.split(".")[:-1]:
+            leaves.setdefault(section, []).append(True)
+    names = sorted(name for name, same in leaves.items() if all(same))
     null_ok = re.compile(rb'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + rb')"[ \t]*:[ \t]*null') \
         if names else None
     return _Reading(arrow=pa.schema(fields(tree)), kinds=kinds, at_most=at_most, null_ok=null_ok)
