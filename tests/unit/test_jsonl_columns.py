@@ -106,7 +106,7 @@ TAKEN = {
     "a plan left unknown": line(_with("insured.plan", None)),
     "a null section": line(_with("authorisation", None)),
     "a null section of fees": line(_with("dispensing.fees", None)),
-    "spaces and a carriage return around": b"  " + line(base()) + b" \r",
+    "spaces and a carriage return after": line(base()) + b"  \r\n",
     "compact separators": json.dumps(base(), separators=(",", ":")).encode(),
     "an accented name": line(_with("medicine.name", "crème")),
     "an escaped accent": json.dumps(_with("medicine.name", "crème"), ensure_ascii=True).encode(),
@@ -154,6 +154,8 @@ LEFT = {
     "an escaped lone surrogate": line(_with("medicine.name", "\udcff")),
     "a raw tab in a text": line(_with("medicine.name", "x")).replace(b'"x"', b'"a\tb"'),
     "a carriage return inside": line(base()).replace(b", ", b",\r", 1),
+    "a carriage return at the end": line(base()) + b"\r",
+    "spaces before": b"  " + line(base()),
     "NaN": line(base()).replace(b'"price": "', b'"price": NaN, "x": "'),
     "a nested object for a text": line(_with("medicine.name", {"en": "x"})),
 }

@@ -49,9 +49,10 @@ __all__ = ["jsonl_table"]
 _LEAST_PART = 64
 #: Bytes per block of Arrow's reader (blocks are parsed on separate threads; a line longer fails the read).
 _BLOCK = 1 << 20
-#: What a line may not hold to be read by Arrow: a control character, an empty section, an exponent (after a
-#: digit, as numbers write it), a first character other than ``{``.
-_HAZARDS = r"[\x00-\x09\x0b-\x1f]|\{[ \t]*\}|[0-9.][eE]|^[^{]|\\u00[0-7]"
+#: What a line may not hold to be read by Arrow: a control character (but its end of line), an empty section, an
+#: exponent (after a digit or a point, as numbers write it), a first character other than ``{``, an escaped ASCII
+#: character.
+_HAZARDS = r"[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?:[^\n]|$)|\{[ \t]*\}|[0-9.][eE]|^[^{]|\\u00[0-7]"
 #: A ``\\uXXXX`` escape of a character beyond ASCII (``\\u00e9`` is é, not a number with an exponent): taken out
 #: before the hazards are looked for. An escaped ASCII character (``\\u0065`` is ``e``) is a hazard itself.
 _WIDE_ESCAPE = r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
@@ -82,21 +83,28 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
     count = len(lines)
     if not count:
         return None
-    body = [line.strip(b" \t\r\n") for line in lines]
-    data = b"\n".join(body)
+    # The lines as read, each with its end of line ("\n" or "\r\n", which Arrow reads alike): only the file's
+    # last line may lack one.
+    body = list(lines)
+    if not body[-1].endswith(b"\n"):
+        body[-1] += b"\n"
+    data = b"".join(body)
     # The lines as one binary array over the joined bytes (no copy per line), for the hazard test in C++.
-    ends = list(itertools.accumulate((len(line) + 1 for line in body), initial=0))
-    ends[-1] = len(data)  # each line but the last with its "\n" (which the hazards do not look for)
-    offsets = pa.array(ends, pa.int64())
+    offsets = pa.array(list(itertools.accumulate(map(len, body), initial=0)), pa.int64())
     array = pa.Array.from_buffers(pa.large_binary(), count, [None, offsets.buffers()[1], pa.py_buffer(data)])
     if b"\\u" in data:
         array = pc.replace_substring_regex(array, _WIDE_ESCAPE, "x")
-    hazards = pc.match_substring_regex(array, _HAZARDS)
-    doubtful = set(pc.indices_nonzero(hazards).to_pylist()) if pc.any(hazards).as_py() else set()
-    if b"null" in data:
-        doubtful.update(_bad_nulls(body, reading))
+    # One pass for the hazards and for `null`; the (few) lines found are looked at again one kind at a time.
+    found = pc.match_substring_regex(array, _HAZARDS + "|null")
+    doubtful: set[int] = set()
+    if pc.any(found).as_py():
+        suspects = pc.indices_nonzero(found)
+        hazards = pc.match_substring_regex(array.take(suspects), _HAZARDS)
+        for position, hazard in zip(suspects.to_pylist(), hazards.to_pylist()):
+            if hazard or _bad_null(body[position], reading):
+                doubtful.add(position)
     for position in doubtful:
-        body[position] = b"{}"
+        body[position] = b"{}\n"
     parts: list[Any] = []
     _read(body, 0, count, reading, parts, doubtful, None if doubtful else data)
     table = (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
@@ -132,7 +140,7 @@ def _read(body: list[bytes], start: int, stop: int, reading: _Reading, parts: li
     import pyarrow.json as pj
 
     try:
-        table = pj.read_json(io.BytesIO(joined if joined is not None else b"\n".join(body[start:stop])),
+        table = pj.read_json(io.BytesIO(joined if joined is not None else b"".join(body[start:stop])),
                              read_options=pj.ReadOptions(block_size=_BLOCK),
                              parse_options=pj.ParseOptions(explicit_schema=reading.arrow,
                                                            unexpected_field_behavior="error"))
@@ -152,17 +160,11 @@ def _read(body: list[bytes], start: int, stop: int, reading: _Reading, parts: li
     _read(body, middle, stop, reading, parts, doubtful)
 
 
-def _bad_nulls(body: list[bytes], reading: _Reading) -> list[int]:
-    """The lines with a ``null`` the validator reads otherwise than a field left out."""
-    bad = []
-    for position, line in enumerate(body):
-        if b"null" not in line:
-            continue
-        total = line.count(b"null")
-        fine = len(reading.null_ok.findall(line)) if reading.null_ok is not None else 0
-        if fine != total:
-            bad.append(position)
-    return bad
+def _bad_null(line: bytes, reading: _Reading) -> bool:
+    """Whether a line has a ``null`` the validator reads otherwise than a field left out (or the letters
+    ``null`` anywhere else, inside a text say: the line is left per case then too)."""
+    fine = len(reading.null_ok.findall(line)) if reading.null_ok is not None else 0
+    return fine != line.count(b"null")
 
 
 def _dates(column: Any) -> tuple[Any, Any]:

@@ -163,14 +163,13 @@ def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, Any, Any]]:
     chunks = 0
     try:
         with path.open("rb") as handle:
-            for raw in handle:
-                if not raw.strip():
-                    continue  # a blank line holds no record
-                lines.append(raw)
-                if len(lines) == size:
+            while block := handle.readlines(1 << 24):  # lines as `for raw in handle` gives them, many at a time
+                # A blank line holds no record (a line beginning with `{` is not blank: no need to strip it).
+                lines.extend([raw for raw in block if raw[:1] == b"{" or raw.strip()])
+                while len(lines) >= size:
                     # A chunk already done (a resumed run) needs its length only.
-                    yield len(lines), (_Lines(lines) if chunks >= skip else []), None
-                    lines, chunks = [], chunks + 1
+                    yield size, (_Lines(lines[:size]) if chunks >= skip else []), None
+                    lines, chunks = lines[size:], chunks + 1
     except OSError as error:
         raise _unreadable(path, "JSON Lines", error) from None
     if lines:
