@@ -138,15 +138,22 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
                                 selection=run.selection, explain=run.explain, lang=run.lang)
         return rows_table(rows, run.selection, run.explain)
 
+    columns = chunk
     if run.columnar is not None and chunk.table is None and chunk.lines is not None:
         from .jsonl_columns import jsonl_table
 
-        chunk.table = jsonl_table(chunk.lines, run.columnar.policy.facts)
-    if run.columnar is None or chunk.table is None:
+        # A copy of the chunk with the lines' table: read for this policy's facts (`impact` evaluates the same
+        # chunk for two policies), and not the chunk's own table, whose rows left per case are emptied.
+        columns = attrs.evolve(chunk, table=jsonl_table(chunk.lines, run.columnar.policy.facts))
+    elif run.columnar is not None and chunk.table is None and chunk.texts is not None:
+        from .csv_columns import csv_table
+
+        columns = attrs.evolve(chunk, table=csv_table(chunk.texts, run.columnar.policy.facts))
+    if run.columnar is None or columns.table is None:
         return per_case(list(range(len(chunk))))
     from .columnar import evaluate_columnar
 
-    return evaluate_columnar(run.columnar, chunk, run.selection, per_case)
+    return evaluate_columnar(run.columnar, columns, run.selection, per_case)
 
 
 def run_batch(run: BatchRun, *, stdout: IO[bytes] | None = None,
