@@ -77,6 +77,14 @@ def line(claim: dict[str, Any]) -> bytes:
     return json.dumps(claim).encode()
 
 
+def dotted(claim: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A claim with dotted keys instead of sections (``{"medicine.atc": …}``), as the reader accepts it."""
+    found: dict[str, Any] = {}
+    for key, value in claim.items():
+        found.update(dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return found
+
+
 @pytest.mark.parametrize(("name", "seed"), [("hollandzorg", 1), ("hollandzorg", 2), ("asr", 3), ("asr", 4)])
 def test_synthetic_claims_are_decided_alike_and_mostly_on_the_columns(name: str, seed: int) -> None:
     found = claims(name, 4_000, seed)
@@ -104,6 +112,8 @@ TAKEN = {
     "money with a plus sign": line(_with("medicine.price", "+12.40")),
     "money as .5": line(_with("medicine.price", ".5")),
     "a plan left unknown": line(_with("insured.plan", None)),
+    "dotted keys": line(dotted(base())),
+    "dotted keys and a null one": line({**dotted(base()), "medicine.registered": None}),
     "a null section": line(_with("authorisation", None)),
     "a null section of fees": line(_with("dispensing.fees", None)),
     "spaces and a carriage return after": line(base()) + b"  \r\n",
@@ -140,8 +150,12 @@ LEFT = {
     "a name of a no-break space": line(_with("medicine.name", "\u00a0")),
     "an empty indication": line(_with("prescription.indication", "")),
     "an unknown field": line(_with("medicine.colour", "red")),
-    "a dotted key": line({**{k: v for k, v in base().items() if k != "medicine"},
-                          **{f"medicine.{k}": v for k, v in base()["medicine"].items()}}),
+    "a dotted and a nested key for one section": line({**base(), "medicine.route": "oral"}),
+    "a dotted key for a section": line({**base(), "dispensing.fees": {"delivery": "1.00"}}),
+    "a dotted key that is not a fact": line({**dotted(base()), "medicine.colour": "red"}),
+    "a null dotted key that is not a fact (dropped per case)": line({**dotted(base()), "medicine.colour": None}),
+    "a dotted key twice": line(dotted(base())).replace(b"{", b'{"medicine.price": "1.00", ', 1),
+    "a dotted line with a section null": line({**dotted(base()), "authorisation": None}),
     "a repeated key": line(base()).replace(b"{", b'{"dispensed_on": "2020-01-01", ', 1),
     "two objects on a line": line(base()) + b" " + line(base()),
     "an array": b"[" + line(base()) + b"]",

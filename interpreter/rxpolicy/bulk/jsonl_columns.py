@@ -23,6 +23,10 @@ Arrow and ``json.loads`` + the validator could differ (each probed in ``tests/un
 * a text or choice without a letter or digit (the validator refuses a blank one), and a number or amount
   beyond the fact's ``at most``.
 
+A line with dotted keys (``"medicine.atc": …`` at the top level, which the reader accepts) is read on its own with
+a flat schema (a field per fact path); there a ``null`` under a dotted key is a field not given, as
+:func:`rxpolicy.bulk.records.unflatten` reads it. A line mixing dotted keys and sections goes per case.
+
 Where Arrow refuses the text (a type the schema does not hold, an unknown or repeated field, an amount with
 three decimals, a line that is not JSON), the chunk is read again in halves, down to a few lines that are then
 all left per case: one bad line costs a re-read of part of the chunk, never a wrong result.
@@ -57,6 +61,8 @@ _HAZARDS = r"[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?:[^\n]|$)|\{[ \t]*\}|[0-9.][eE]|^[
 #: before the hazards are looked for. An escaped ASCII character (``\\u0065`` is ``e``) is a hazard itself.
 _WIDE_ESCAPE = r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: A dotted key (``"medicine.atc":``), which a line may use instead of sections.
+_DOTTED = r'"[A-Za-z0-9_]+\.[A-Za-z0-9_.]+"[ \t]*:'
 #: A text the validator certainly reads as not blank.
 _SOMETHING = r"[0-9A-Za-z]"
 
@@ -66,11 +72,15 @@ class _Reading:
     """What reading a schema's claims needs, worked out once per schema."""
 
     arrow: Any
+    #: The schema of a line with dotted keys: a top-level field per written fact, named by its path.
+    flat: Any
     kinds: dict[str, Kind]
     #: The written facts with their declared most (numbers and money).
     at_most: dict[str, Any]
     #: A regex finding each ``null`` that means what leaving its field out means (None: no field has one).
     null_ok: re.Pattern[bytes] | None
+    #: The same in a line with dotted keys, where a dotted key's ``null`` is always a field left out.
+    flat_null_ok: re.Pattern[bytes]
 
 
 def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
@@ -94,22 +104,39 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
     array = pa.Array.from_buffers(pa.large_binary(), count, [None, offsets.buffers()[1], pa.py_buffer(data)])
     if b"\\u" in data:
         array = pc.replace_substring_regex(array, _WIDE_ESCAPE, "x")
-    # One pass for the hazards and for `null`; the (few) lines found are looked at again one kind at a time.
-    found = pc.match_substring_regex(array, _HAZARDS + "|null")
+    # One pass for the hazards, `null` and dotted keys; the (few) lines found are looked at again, kind by kind.
+    found = pc.match_substring_regex(array, f"{_HAZARDS}|null|{_DOTTED}")
     doubtful: set[int] = set()
+    #: Lines with dotted keys (``"medicine.atc": …``), read with the flat schema.
+    dotted: set[int] = set()
     if pc.any(found).as_py():
         suspects = pc.indices_nonzero(found)
-        hazards = pc.match_substring_regex(array.take(suspects), _HAZARDS)
-        for position, hazard in zip(suspects.to_pylist(), hazards.to_pylist()):
-            if hazard or _bad_null(body[position], reading):
+        some = array.take(suspects)
+        hazards = pc.match_substring_regex(some, _HAZARDS).to_pylist()
+        flat = pc.match_substring_regex(some, _DOTTED).to_pylist()
+        for position, hazard, dots in zip(suspects.to_pylist(), hazards, flat):
+            if hazard or _bad_null(body[position], reading.flat_null_ok if dots else reading.null_ok):
                 doubtful.add(position)
-    for position in doubtful:
+            elif dots:
+                dotted.add(position)
+    for position in doubtful | dotted:
         body[position] = b"{}\n"
     parts: list[Any] = []
-    _read(body, 0, count, reading, parts, doubtful, None if doubtful else data)
+    _read(body, 0, count, reading.arrow, parts, doubtful, None if doubtful or dotted else data)
     table = (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
     while any(pa.types.is_struct(column.type) for column in table.columns):
         table = table.flatten()
+    if dotted:
+        # The dotted lines read on their own (every other line an empty placeholder), then put in their rows.
+        flat_body = [b"{}\n"] * count
+        for position in dotted:
+            flat_body[position] = lines[position] if lines[position].endswith(b"\n") else lines[position] + b"\n"
+        flat_parts: list[Any] = []
+        _read(flat_body, 0, count, reading.flat, flat_parts, doubtful)
+        flat_table = (pa.concat_tables(flat_parts) if len(flat_parts) > 1 else flat_parts[0]).combine_chunks()
+        mask = pa.array([position in dotted for position in range(count)], pa.bool_())
+        table = pa.table({name: pc.if_else(mask, flat_table.column(name), table.column(name))
+                          for name in table.column_names})
     trusted = pa.array([position not in doubtful for position in range(count)], pa.bool_()) if doubtful \
         else pa.array([True] * count, pa.bool_())
     columns = {}
@@ -132,7 +159,7 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
     return pa.table(columns)
 
 
-def _read(body: list[bytes], start: int, stop: int, reading: _Reading, parts: list[Any],
+def _read(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any],
           doubtful: set[int], joined: bytes | None = None) -> None:
     """Lines ``start`` to ``stop`` read by Arrow into ``parts`` (``joined``: those lines joined, when at hand); a
     part Arrow refuses is read in halves."""
@@ -142,7 +169,7 @@ def _read(body: list[bytes], start: int, stop: int, reading: _Reading, parts: li
     try:
         table = pj.read_json(io.BytesIO(joined if joined is not None else b"".join(body[start:stop])),
                              read_options=pj.ReadOptions(block_size=_BLOCK),
-                             parse_options=pj.ParseOptions(explicit_schema=reading.arrow,
+                             parse_options=pj.ParseOptions(explicit_schema=arrow,
                                                            unexpected_field_behavior="error"))
         # One row per line: every line begins with `{`, so a line is at least one row; more is marked here.
         if table.num_rows == stop - start:
@@ -153,17 +180,17 @@ def _read(body: list[bytes], start: int, stop: int, reading: _Reading, parts: li
     if stop - start <= _LEAST_PART:
         doubtful.update(range(start, stop))
         parts.append(pj.read_json(io.BytesIO(b"{}\n" * (stop - start)), parse_options=pj.ParseOptions(
-            explicit_schema=reading.arrow, unexpected_field_behavior="error")))
+            explicit_schema=arrow, unexpected_field_behavior="error")))
         return
     middle = (start + stop) // 2
-    _read(body, start, middle, reading, parts, doubtful)
-    _read(body, middle, stop, reading, parts, doubtful)
+    _read(body, start, middle, arrow, parts, doubtful)
+    _read(body, middle, stop, arrow, parts, doubtful)
 
 
-def _bad_null(line: bytes, reading: _Reading) -> bool:
+def _bad_null(line: bytes, null_ok: re.Pattern[bytes] | None) -> bool:
     """Whether a line has a ``null`` the validator reads otherwise than a field left out (or the letters
     ``null`` anywhere else, inside a text say: the line is left per case then too)."""
-    fine = len(reading.null_ok.findall(line)) if reading.null_ok is not None else 0
+    fine = len(null_ok.findall(line)) if null_ok is not None else 0
     return fine != line.count(b"null")
 
 
@@ -245,4 +272,11 @@ def _build_reading(schema: CaseSchema) -> _Reading:
     names = sorted(name for name, same in leaves.items() if all(same))
     null_ok = re.compile(rb'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + rb')"[ \t]*:[ \t]*null') \
         if names else None
-    return _Reading(arrow=pa.schema(fields(tree)), kinds=kinds, at_most=at_most, null_ok=null_ok)
+    # In a flattened record a null under a dotted key is a field not given (`records.unflatten` drops it); at
+    # the top level it is the validator's null, as in a nested line.
+    top = [n for n in names if n in kinds]
+    flat_null_ok = re.compile(rb'"(?:[A-Za-z0-9_]+\.[A-Za-z0-9_.]+' + b"".join(b"|" + re.escape(n.encode()) for n in top)
+                              + rb')"[ \t]*:[ \t]*null')
+    flat = pa.schema([pa.field(path, types.get(kind, pa.string())) for path, kind in kinds.items()])
+    return _Reading(arrow=pa.schema(fields(tree)), flat=flat, kinds=kinds, at_most=at_most, null_ok=null_ok,
+                    flat_null_ok=flat_null_ok)
