@@ -237,3 +237,18 @@ def test_chunks_of_a_file_keep_their_lines(tmp_path: Path) -> None:
     chunks = list(read_chunks(path, "jsonl", 2))
     assert [(c.first, c.count) for c in chunks] == [(1, 2), (3, 1)]
     assert chunks[0].lines is not None and chunks[0].lines[1] == b"oops\n"
+
+
+@pytest.mark.parametrize(("path", "value"), [("dispensing.supply_days", 40_000), ("dispensing.months_in_use", 1_201),
+                                             ("insured.born_on", "1899-12-31"), ("medicine.name", "   "),
+                                             ("prescription.indication", "\u00a0")])
+def test_parquet_claims_beyond_a_declared_limit_get_their_per_case_rows(path: str, value: Any) -> None:
+    # The typed columns of Parquet are checked for the limits the column preparation does not check.
+    from rxpolicy.bulk.synth_files import claims_table, flatten
+
+    columnar, per_case = runs("hollandzorg")
+    records = [flatten(base()), {**flatten(base()), path: value}]
+    rows = [evaluate_chunk(run, Chunk(index=0, first=1, count=2, table=claims_table(records)))
+            for run in (columnar, per_case)]
+    assert rows[0].equals(rows[1])
+    assert rows[1].column("error_code").to_pylist() == [None, "RX405"]

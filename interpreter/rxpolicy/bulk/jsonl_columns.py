@@ -47,7 +47,7 @@ from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
 from rxpolicy.language.types import Kind
 
-__all__ = ["jsonl_table"]
+__all__ = ["declared_doubts", "jsonl_table"]
 
 #: The fewest lines read again as a part of their own; a failing part this small goes per case as a whole.
 _LEAST_PART = 64
@@ -159,6 +159,44 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
     return pa.table(columns)
 
 
+def declared_doubts(table: Any, schema: CaseSchema) -> Any:
+    """A typed, flattened table (Parquet's) with the period date emptied for each claim whose typed values the
+    columns' checks would let through although the validator refuses them: a date outside the dates rxpolicy works
+    with, a blank text or choice, a number or amount beyond the fact's ``at most``. Those claims go per case.
+
+    (These are checks :func:`rxpolicy.bulk.columnar_input.prepare` does not make; the JSON Lines and CSV readings
+    make them as they type their cells.) The table as it is when there is nothing to check or nothing doubtful.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    period = schema.period_date
+    if table is None or period not in table.column_names or table.schema.field(period).type != pa.date32():
+        return table
+    reading = _reading(schema)
+    trusted = pa.array([True] * table.num_rows, pa.bool_())
+    for name in table.column_names:
+        kind = reading.kinds.get(name)
+        column = table.column(name)
+        try:
+            if kind is Kind.DATE and column.type == pa.date32():
+                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), _inside(column)))
+            elif kind in (Kind.TEXT, Kind.ENUM) and pa.types.is_string(column.type):
+                ok = pc.match_substring_regex(column, _SOMETHING)
+                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), ok))
+            most = reading.at_most.get(name)
+            if most is not None and (pa.types.is_integer(column.type) or pa.types.is_decimal(column.type)):
+                bound = pa.scalar(int(most.as_py()) if pa.types.is_integer(column.type) else most.as_py())
+                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, bound)))
+        except pa.ArrowException:  # a column type the checks cannot compare: none of its claims is vouched for
+            trusted = pa.array([False] * table.num_rows, pa.bool_())
+    trusted = pc.fill_null(trusted, False)
+    if pc.all(trusted).as_py():
+        return table
+    position = table.column_names.index(period)
+    return table.set_column(position, period, pc.if_else(trusted, table.column(period), pa.scalar(None, pa.date32())))
+
+
 def _read(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any],
           doubtful: set[int], joined: bytes | None = None) -> None:
     """Lines ``start`` to ``stop`` read by Arrow into ``parts`` (``joined``: those lines joined, when at hand); a
@@ -213,11 +251,18 @@ def _dates(column: Any) -> tuple[Any, Any]:
             except ValueError:
                 found.append(None)
         days = pa.chunked_array([pa.array(found, pa.date32())])
-    inside = pc.and_kleene(pc.greater_equal(days, pa.scalar(FIRST_DATE, pa.date32())),
-                     pc.less_equal(days, pa.scalar(LAST_DATE, pa.date32())))
     # Fine: not written, or written as a real day within the dates rxpolicy works with.
-    ok = pc.or_kleene(pc.is_null(column), pc.fill_null(inside, False))
+    ok = pc.or_kleene(pc.is_null(column), pc.fill_null(_inside(days), False))
     return days, ok
+
+
+def _inside(days: Any) -> Any:
+    """Per day whether it lies within the dates rxpolicy works with (null for no day)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.and_kleene(pc.greater_equal(days, pa.scalar(FIRST_DATE, pa.date32())),
+                         pc.less_equal(days, pa.scalar(LAST_DATE, pa.date32())))
 
 
 def _reading(schema: CaseSchema) -> _Reading:

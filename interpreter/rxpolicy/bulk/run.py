@@ -149,6 +149,11 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
         from .csv_columns import csv_table
 
         columns = attrs.evolve(chunk, table=csv_table(chunk.texts, run.columnar.policy.facts))
+    elif run.columnar is not None and chunk.table is not None:
+        from .jsonl_columns import declared_doubts
+
+        # Parquet: the claims whose typed values break a declared limit the columns do not check go per case.
+        columns = attrs.evolve(chunk, table=declared_doubts(chunk.table, run.columnar.policy.facts))
     if run.columnar is None or columns.table is None:
         return per_case(list(range(len(chunk))))
     from .columnar import evaluate_columnar
