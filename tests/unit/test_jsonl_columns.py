@@ -48,8 +48,8 @@ def both_roads(lines: list[bytes], name: str = "hollandzorg", first: int = 1) ->
     assert columnar.columnar is not None
     on_columns = evaluate_chunk(columnar, Chunk(index=0, first=first, count=len(lines), lines=list(lines)))
     each = evaluate_chunk(per_case, Chunk(index=0, first=first, count=len(lines), lines=list(lines)))
-    table = jsonl_table(lines, columnar.policy.facts)
-    taken = table.column(columnar.policy.facts.period_date).is_valid().to_pylist()
+    _, doubtful = jsonl_table(lines, columnar.policy.facts)
+    taken = [position not in doubtful for position in range(len(lines))]
     return on_columns, each, taken
 
 

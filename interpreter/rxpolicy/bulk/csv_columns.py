@@ -4,8 +4,7 @@
 each cell becomes the YAML scalar it would be in a case file (:func:`rxpolicy.bulk.records._cell`: stripped, an
 empty cell not given, ``true``, ``12.40``, ``2025-03-14`` typed by YAML's resolver) and the record goes to the case
 validator. Both roads start from the same cells, so the columns only have to read a cell as that scalar would be
-read; a cell is typed here only in a form where that is certain, and any other cell leaves its claim per case
-(its period date emptied, so :func:`rxpolicy.bulk.columnar_input.prepare` does not take it):
+read; a cell is typed here only in a form where that is certain, and any other cell leaves its claim per case:
 
 * yes/no: exactly ``true`` or ``false`` (YAML's bool, read as those);
 * money: ``0`` or digits without a leading zero, with one or two decimals or none (YAML's int or float; the
@@ -27,7 +26,7 @@ from typing import Any
 from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.types import Kind
 
-from .jsonl_columns import _dates, _reading
+from .jsonl_columns import _dates, _reading, _untrusted
 from .records import _cell
 
 __all__ = ["csv_table"]
@@ -37,10 +36,10 @@ _WHOLE = r"^(0|[1-9][0-9]{0,14})$"
 _SOMETHING = r"[0-9A-Za-z]"
 
 
-def csv_table(texts: Any, schema: CaseSchema) -> Any:
-    """The chunk's claims as a flattened Arrow table, one row per CSV row; a row whose cells are not all certain
-    has no period date (so it goes per case). None when the columns are not the schema's facts (every claim goes
-    per case, where each unknown column is named)."""
+def csv_table(texts: Any, schema: CaseSchema) -> tuple[Any, list[int]] | None:
+    """The chunk's claims as a flattened Arrow table, one row per CSV row, and the positions of the rows whose cells
+    are not all certain (those claims go per case). None when the columns are not the schema's facts (every claim
+    goes per case, where each unknown column is named)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -83,7 +82,4 @@ def csv_table(texts: Any, schema: CaseSchema) -> Any:
         if most is not None:
             trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, most)))
         columns[name] = column
-    trusted = pc.fill_null(trusted, False)
-    period = schema.period_date
-    columns[period] = pc.if_else(trusted, columns[period], pa.scalar(None, pa.date32()))
-    return pa.table(columns)
+    return pa.table(columns), _untrusted(trusted)

@@ -8,9 +8,9 @@ several threads) with an explicit schema made from the facts the policy declares
 lists of strings, texts and dates as strings (dates are then read here, strictly: Arrow's own date parser
 normalises ``2025-02-30``). Unknown fields are errors.
 
-The table must never say something the line does not, so every claim the reading cannot vouch for is marked,
-and its period date is emptied: :func:`rxpolicy.bulk.columnar_input.prepare` then leaves it to the per-case
-path, which decodes its line and accepts or refuses it with its exact words. Marked are the lines where
+The table must never say something the line does not, so every claim the reading cannot vouch for is named, and
+the columns never see it (:func:`rxpolicy.bulk.run.evaluate_chunk`): it goes to the per-case path, which decodes
+its line and accepts or refuses it with its exact words. Marked are the lines where
 Arrow and ``json.loads`` + the validator could differ (each probed in ``tests/unit/test_jsonl_columns.py``):
 
 * a line that is not one JSON object beginning with ``{`` (Arrow would read two objects on one line, or a
@@ -83,16 +83,16 @@ class _Reading:
     flat_null_ok: re.Pattern[bytes]
 
 
-def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
-    """The chunk's claims as a flattened Arrow table, one row per line; a row the reading cannot vouch for has
-    no period date (so it goes per case). None when the schema has nothing Arrow can read."""
+def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[int]]:
+    """The chunk's claims as a flattened Arrow table, one row per line, and the positions of the lines the reading
+    cannot vouch for (their rows say nothing: those claims go per case)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     reading = _reading(schema)
     count = len(lines)
     if not count:
-        return None
+        return pa.table({}), []
     # The lines as read, each with its end of line ("\n" or "\r\n", which Arrow reads alike): only the file's
     # last line may lack one.
     body = list(lines)
@@ -153,26 +153,30 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> Any:
         if most is not None:
             trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, most)))
         columns[name] = column
-    trusted = pc.fill_null(trusted, False)
-    period = schema.period_date
-    columns[period] = pc.if_else(trusted, columns[period], pa.scalar(None, pa.date32()))
-    return pa.table(columns)
+    return pa.table(columns), _untrusted(trusted)
 
 
-def declared_doubts(table: Any, schema: CaseSchema) -> Any:
-    """A typed, flattened table (Parquet's) with the period date emptied for each claim whose typed values the
-    columns' checks would let through although the validator refuses them: a date outside the dates rxpolicy works
-    with, a blank text or choice, a number or amount beyond the fact's ``at most``. Those claims go per case.
+def _untrusted(trusted: Any) -> list[int]:
+    """The positions where a mask of trusted rows is false or null, in order."""
+    import pyarrow.compute as pc
+
+    return list(pc.indices_nonzero(pc.invert(pc.fill_null(trusted, False))).to_pylist())
+
+
+def declared_doubts(table: Any, schema: CaseSchema) -> list[int]:
+    """The positions of the claims of a typed, flattened table (Parquet's) whose values the columns' checks would
+    let through although the validator refuses them: a date outside the dates rxpolicy works with, a blank text
+    or choice, a number or amount beyond the fact's ``at most``. Those claims go per case.
 
     (These are checks :func:`rxpolicy.bulk.columnar_input.prepare` does not make; the JSON Lines and CSV readings
-    make them as they type their cells.) The table as it is when there is nothing to check or nothing doubtful.
+    make them as they type their cells.)
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     period = schema.period_date
     if table is None or period not in table.column_names or table.schema.field(period).type != pa.date32():
-        return table
+        return []  # the columns take no claim of such a table
     reading = _reading(schema)
     trusted = pa.array([True] * table.num_rows, pa.bool_())
     for name in table.column_names:
@@ -190,11 +194,7 @@ def declared_doubts(table: Any, schema: CaseSchema) -> Any:
                 trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, bound)))
         except pa.ArrowException:  # a column type the checks cannot compare: none of its claims is vouched for
             trusted = pa.array([False] * table.num_rows, pa.bool_())
-    trusted = pc.fill_null(trusted, False)
-    if pc.all(trusted).as_py():
-        return table
-    position = table.column_names.index(period)
-    return table.set_column(position, period, pc.if_else(trusted, table.column(period), pa.scalar(None, pa.date32())))
+    return _untrusted(trusted)
 
 
 def _read(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any],
