@@ -584,6 +584,7 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
     """
     import pyarrow as pa
 
+    from .columnar_errors import errors_from_columns
     from .columnar_input import prepare
 
     clock = _Clock(timings)
@@ -594,7 +595,9 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
         result = per_case(list(range(count)))
         clock.lap("per_case")
         return result
-    frame, clean = prepared
+    frame, clean, checks = prepared
+    # The error rows of refused claims written from the columns where they are certain; the rest per case.
+    per_case = errors_from_columns(checks, chunk.first, selection, per_case)
     frame = frame.with_columns(clean.alias("_clean")).with_row_index("_i")
     day = pl.col(field_column(compiled.policy.facts.period_date))
     names = [d.name for d in compiled.policy.decisions]

@@ -19,15 +19,18 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import polars as pl
 
+from rxpolicy.engine.case_limits import CASE_LIMITS
 from rxpolicy.language.facts import CaseSchema, FactRef, FieldSpec
+from rxpolicy.language.limits import FIRST_DATE, LAST_DATE, MAX_WHOLE_DIGITS
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import DEFAULT_LEAP_DAY_BIRTHDAY
 
 from .columnar import field_column
 
-__all__ = ["prepare"]
+__all__ = ["Check", "Checks", "prepare"]
 
 #: The ATC code form the validator accepts (a letter, then digit pairs and letters as far as written).
 _ATC = r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"
@@ -35,8 +38,42 @@ _ATC = r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"
 _MONEY_BOUND = 10 ** 11
 
 
-def prepare(table: Any, schema: CaseSchema, plans: Collection[str]) -> tuple[pl.DataFrame, pl.Series] | None:
-    """The prepared columns of a chunk and, per claim, whether the columns may evaluate it.
+@attrs.frozen
+class Check:
+    """One of the checks that make a claim certainly valid, and what its failing says about the claim.
+
+    ``kind``: ``required`` (the fact is not written), ``value`` (the written value may be one the validator
+    refuses), ``shape`` (a text or list so long that the case limits may refuse it, RX409), ``section`` (an
+    `all or none` section written in part), ``order`` (``path`` is after, or before, ``other``: ``after`` and
+    ``why`` as the fact declares them), ``computed`` (a computed fact that must have a value has none).
+    """
+
+    kind: str
+    path: str
+    other: str = ""
+    after: bool = False
+    why: str | None = None
+
+
+@attrs.frozen(eq=False)
+class Checks:
+    """What the error rows of the claims the columns may not evaluate are worked out from: the input (Arrow,
+    as the per-case path reads it), whether each claim passed each check (a column per check, named by its
+    index in ``checks``, which says what each means), the prepared values and the per-claim verdict."""
+
+    table: Any
+    passed: pl.DataFrame
+    checks: tuple[Check, ...]
+    values: pl.DataFrame
+    clean: pl.Series
+    schema: CaseSchema
+    plans: Collection[str]
+
+
+def prepare(table: Any, schema: CaseSchema,
+            plans: Collection[str]) -> tuple[pl.DataFrame, pl.Series, Checks] | None:
+    """The prepared columns of a chunk, per claim whether the columns may evaluate it, and the checks behind
+    that (from which :mod:`.columnar_errors` writes the error rows of many claims refused).
 
     None when the chunk as a whole is not for the columns (an unknown column, a column of another type): then
     every claim goes per case.
@@ -53,17 +90,65 @@ class _NotForColumns(Exception):
     """Something in the chunk the columns cannot hold: every claim of it goes per case."""
 
 
-def _prepare(table: Any, schema: CaseSchema, plans: Collection[str]) -> tuple[pl.DataFrame, pl.Series] | None:
+def _prepare(table: Any, schema: CaseSchema,
+             plans: Collection[str]) -> tuple[pl.DataFrame, pl.Series, Checks] | None:
     names = set(table.column_names)
-    written = schema.written
-    if not names <= set(written) or schema.period_date not in names:
+    if not names <= set(schema.written) or schema.period_date not in names:
         return None
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
+    # The expressions depend on the facts, the plans and the input's column types only: made once for the
+    # chunks of a file (building them costs some 3 ms a chunk).
+    key = (schema.fingerprint, frozenset(plans), table.schema)
+    plan = _PLANS.get(key)
+    if plan is None:
+        built = _plan(frame, schema, plans)
+        if built is None:
+            return None
+        widened, plan = built
+        if widened.width == frame.width:  # no computed fact called per value: the plan holds for any chunk
+            if len(_PLANS) >= 32:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        frame = widened
+    prepared = frame.lazy().select(*plan.outputs).with_columns(plan.clean).collect()
+    values_frame = prepared.select(plan.values)
+    verdict = prepared.get_column(_CLEAN)
+    return values_frame, verdict, Checks(table=table, passed=prepared.select(plan.named), checks=plan.checks,
+                                         values=values_frame, clean=verdict, schema=schema, plans=plans)
+
+
+@attrs.frozen
+class _Plan:
+    """The expressions of a chunk's prepared values and checks (output columns), with what each check means."""
+
+    outputs: tuple[pl.Expr, ...]
+    clean: pl.Expr
+    values: tuple[str, ...]
+    named: tuple[str, ...]
+    checks: tuple[Check, ...]
+
+
+#: Plans by (facts, plans, input types): written whole by one thread or another (the same plan either way), and
+#: Polars expressions are immutable, so threads share them.
+_PLANS: dict[tuple[object, ...], _Plan] = {}
+
+
+def _plan(frame: pl.DataFrame, schema: CaseSchema, plans: Collection[str]) -> tuple[pl.DataFrame, _Plan] | None:
+    """The plan of a chunk, and the frame it runs on (with a column for each computed fact called per value);
+    None when a column's type does not fit its fact."""
+    written = schema.written
+    names = set(frame.columns)
+    types = frame.schema  # built anew on every access of `frame.schema`: ~5 µs a column, once per fact
     # Every prepared column and every check is one expression over the input columns, evaluated in one pass:
     # Polars computes a part two of them share (a default read by a computed fact, say) once.
     checks: list[pl.Expr] = []
+    meaning: list[Check] = []
     given: dict[str, pl.Expr] = {}
+    lists = sum(1 for p in written if p in names and schema.fields[p].type.kind is Kind.LIST)
+    # Entries a list may hold so that a whole claim (its fields, sections and list entries) stays within the
+    # number of values a case may hold (RX409, which the validator checks before anything else).
+    entries = (CASE_LIMITS.max_values - 2 * len(names) - 1) // max(lists, 1)
     for path in written:
         spec = schema.fields[path]
         if path not in names:
@@ -71,35 +156,52 @@ def _prepare(table: Any, schema: CaseSchema, plans: Collection[str]) -> tuple[pl
                 return None
             given[path] = pl.lit(None, _dtype(spec.type.kind))
             continue
-        typed = _typed(pl.col(path), frame.schema[path], spec.type.kind)
+        typed = _typed(pl.col(path), types[path], spec.type.kind)
         if typed is None:
             return None
         given[path] = typed
         if spec.required:
             checks.append(pl.col(path).is_not_null())
-        checks.append(pl.col(path).is_null() | _valid(typed, spec, plans))
+            meaning.append(Check("required", path))
+        valid = _valid(typed, spec, plans)
+        if valid is not None:
+            checks.append(pl.col(path).is_null() | valid)
+            meaning.append(Check("value", path))
+        # A closed choice, an ATC code or a plan is short whatever it is (or refused as a value).
+        open_text = spec.type.kind is Kind.TEXT and not spec.one_of_plans or spec.open_choice
+        shape = _within_limits(pl.col(path), types[path], entries) \
+            if open_text or spec.type.kind is Kind.LIST else None
+        if shape is not None:
+            checks.append(pl.col(path).is_null() | shape)
+            meaning.append(Check("shape", path))
     # Sections written with all their facts or none: as given, before defaults.
     for section in schema.all_or_none:
         inside = [given[p].is_null() for p in written if p.rpartition(".")[0] == section]
         if inside:
             checks.append(pl.all_horizontal(inside) | ~pl.any_horizontal(inside))
-    frame, values = _values(frame, schema, given)
+            meaning.append(Check("section", section))
+    frame, values, known = _values(frame, schema, given)
     for path in written:
-        for other, after, _ in schema.fields[path].orders:
+        for other, after, why in schema.fields[path].orders:
             first, later = (other, path) if not after else (path, other)
             a, b = values[first], values[later]
             checks.append(a.is_null() | b.is_null() | (a <= b))
+            meaning.append(Check("order", path, other, after, why))
     for path in schema.derived:
         if not schema.fields[path].type.nullable:
-            checks.append(values[path].is_not_null())
-    clean = pl.all_horizontal([c.fill_null(False) for c in checks]) if checks else pl.lit(True)
-    prepared = frame.lazy().select(*(value.alias(field_column(path)) for path, value in values.items()),
-                                   clean.alias(_CLEAN)).collect()
-    return prepared.drop(_CLEAN), prepared.get_column(_CLEAN)
+            checks.append(known[path])
+            meaning.append(Check("computed", path))
+    # The checks are kept as columns (a bit each per claim): the error rows of refused claims read which failed.
+    named = tuple(f"{_CHECK}{i}" for i in range(len(checks)))
+    clean = pl.all_horizontal(named) if checks else pl.lit(True)
+    outputs = (*(value.alias(field_column(path)) for path, value in values.items()),
+               *(c.fill_null(False).alias(n) for c, n in zip(checks, named)))
+    return frame, _Plan(outputs=outputs, clean=clean.alias(_CLEAN), values=tuple(field_column(p) for p in values),
+                        named=named, checks=tuple(meaning))
 
 
-#: The column saying whether the columns may evaluate a claim (dropped before the frame is returned).
-_CLEAN = "_clean"
+#: The column saying whether the columns may evaluate a claim, and the prefix of the checks' columns (numbered).
+_CLEAN, _CHECK = "_clean", "_check"
 
 
 def _dtype(kind: Kind) -> pl.DataType | type[pl.DataType]:
@@ -126,49 +228,89 @@ def _typed(column: pl.Expr, dtype: pl.DataType, kind: Kind) -> pl.Expr | None:
     if kind is Kind.MONEY:
         if dtype.is_integer():
             return column.cast(pl.Int64) * 100
+        if isinstance(dtype, pl.Decimal) and dtype.scale == 2:
+            # Cents as integers: a decimal of two places is stored as its cents (beyond 64 bits: null, which the
+            # check of the value refuses, as a written value that is not valid).
+            return column.to_physical().cast(pl.Int64, strict=False)
         if isinstance(dtype, pl.Decimal) and dtype.scale is not None and dtype.scale <= 2:
-            # Cents as integers: the decimal brought to two places, times 100 (exact in decimals).
-            return (column.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
+            # The decimal brought to two places, times 100 (exact in decimals).
+            return (column.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64, strict=False)
         return None
     return None
 
 
-def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr:
-    """Whether a written value is certainly one the validator accepts."""
+def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr | None:
+    """Whether a written value is certainly one the validator accepts; None when every value of the column's
+    type is (a yes or no: no check to compute)."""
     kind = spec.type.kind
-    ok: pl.Expr = pl.lit(True)
+    parts: list[pl.Expr] = []
     unit = 100 if kind is Kind.MONEY else 1
+    # (`is_between`: one pass, where two comparisons and their `&` are three.)
     if kind is Kind.MONEY:
-        ok = (column >= 0) & (column < _MONEY_BOUND)
+        parts.append(column.is_between(0, _MONEY_BOUND - 1))
     elif kind is Kind.NUMBER:
-        ok = column >= 0
+        # More digits: "larger than rxpolicy works with".
+        parts.append(column.is_between(0, 10 ** MAX_WHOLE_DIGITS - 1))
+    elif kind is Kind.DATE:
+        parts.append(column.is_between(FIRST_DATE, LAST_DATE))
     elif kind is Kind.ATC:
-        ok = column.str.contains(_ATC)
+        parts.append(column.str.contains(_ATC))
     elif kind is Kind.ENUM and not spec.open_choice:
-        ok = column.is_in(list(spec.type.choices))
+        parts.append(column.is_in(list(spec.type.choices)))
     elif kind is Kind.LIST:
-        ok = column.list.eval(pl.element().is_in(list(spec.type.choices))).list.all()
-    if spec.at_least is not None:
-        if kind not in (Kind.MONEY, Kind.NUMBER):
+        # A null entry is not a choice (the validator refuses it); `list.all` alone would pass over it.
+        parts.append(column.list.eval(pl.element().is_in(list(spec.type.choices)).fill_null(False)).list.all())
+    if kind in (Kind.TEXT, Kind.ENUM) and (spec.open_choice or kind is Kind.TEXT):
+        # A text of only white space "is empty" to the validator (Python's `str.strip`, which also strips
+        # the separators \x1c-\x1f that the regex's Unicode `\s` does not count).
+        parts.append(column.str.contains(r"[^\s\x1c-\x1f]"))
+    for limit, below in ((spec.at_least, False), (spec.at_most, True)):
+        if limit is None:
+            continue
+        if kind not in (Kind.MONEY, Kind.NUMBER) or limit * unit != int(limit * unit):
             return pl.lit(False)
-        ok = ok & (column >= int(spec.at_least * unit)) if spec.at_least * unit == int(spec.at_least * unit) \
-            else pl.lit(False)
+        parts.append(column <= int(limit * unit) if below else column >= int(limit * unit))
+    if spec.whole is not None and kind is Kind.MONEY:
+        parts.append(column % 100 == 0)
     if spec.allowed:
         if kind not in (Kind.MONEY, Kind.NUMBER) or not all(isinstance(v, (int, Decimal)) for v in spec.allowed):
-            ok = ok & column.is_in([v for v in spec.allowed if isinstance(v, str)])
+            parts.append(column.is_in([v for v in spec.allowed if isinstance(v, str)]))
         else:
-            ok = ok & column.is_in([int(Decimal(str(v)) * unit) for v in spec.allowed])
+            parts.append(column.is_in([int(Decimal(str(v)) * unit) for v in spec.allowed]))
     if spec.one_of_plans:
-        ok = ok & column.is_in(list(plans)) if plans else pl.lit(False)
+        if not plans:
+            return pl.lit(False)
+        parts.append(column.is_in(list(plans)))
+    if not parts:
+        return None
+    ok = parts[0]
+    for part in parts[1:]:
+        ok = ok & part
     return ok
 
 
+def _within_limits(column: pl.Expr, dtype: pl.DataType, entries: int) -> pl.Expr | None:
+    """Whether a text or list column's value is within the case limits (a text of at most ``max_text``
+    characters, a list of at most ``entries``); None for a column of another type."""
+    if dtype == pl.String:
+        return column.str.len_chars() <= CASE_LIMITS.max_text
+    if dtype == pl.List(pl.String):
+        return (column.list.len() <= entries) & \
+            column.list.eval(pl.element().str.len_chars() <= CASE_LIMITS.max_text).list.all()
+    return None
+
+
 def _values(frame: pl.DataFrame, schema: CaseSchema,
-            given: dict[str, pl.Expr]) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
+            given: dict[str, pl.Expr]) -> tuple[pl.DataFrame, dict[str, pl.Expr], dict[str, pl.Expr]]:
     """Every fact's expression: defaults filled in, computed facts added, each after the facts it reads (as
     the validator does). A computed fact without a vectorised form is called per distinct combination of its
-    arguments and added to the frame as a column of its own."""
+    arguments and added to the frame as a column of its own.
+
+    And per fact whether it has a value, without computing it: a vectorised fact has one exactly when all its
+    arguments have (testing the fact itself would compute it again, 4-11 ms per 50,000 claims for an age or
+    the days insured)."""
     values: dict[str, pl.Expr] = {}
+    known: dict[str, pl.Expr] = {}
 
     def value(path: str) -> pl.Expr:
         nonlocal frame
@@ -184,22 +326,29 @@ def _values(frame: pl.DataFrame, schema: CaseSchema,
                 reading = {} if spec.leap_day_birthday is None else {"leap_day": spec.leap_day_birthday}
                 found = pl.when(unknown).then(None).otherwise(vector(*arguments, **reading)) \
                     .cast(_dtype(spec.type.kind))
+                known[path] = pl.all_horizontal([known[a] for a in spec.arguments])
             else:
                 inputs = frame.select(*(a.alias(field_column(n)) for a, n in zip(arguments, spec.arguments)))
                 frame = frame.with_columns(_computed(inputs, spec, schema).alias(field_column(path)))
                 found = pl.col(field_column(path))
+                known[path] = found.is_not_null()
         elif not spec.required:
-            fill = value(spec.default.path) if isinstance(spec.default, FactRef) \
-                else _literal(spec.default, spec.type.kind)
+            if isinstance(spec.default, FactRef):
+                fill = value(spec.default.path)
+                known[path] = given[path].is_not_null() | known[spec.default.path]
+            else:
+                fill = _literal(spec.default, spec.type.kind)
+                known[path] = given[path].is_not_null() | pl.lit(spec.default is not None)
             found = given[path].fill_null(fill)
         else:
             found = given[path]
+            known[path] = found.is_not_null()
         values[path] = found
         return found
 
     for path in schema.fields:
         value(path)
-    return frame, {path: values[path] for path in schema.fields}
+    return frame, {path: values[path] for path in schema.fields}, known
 
 
 def _whole_years_between(born: pl.Expr, on: pl.Expr, leap_day: str = DEFAULT_LEAP_DAY_BIRTHDAY) -> pl.Expr:
@@ -219,22 +368,40 @@ def _whole_years_between(born: pl.Expr, on: pl.Expr, leap_day: str = DEFAULT_LEA
     return years - (born_key > on_key).cast(pl.Int64)
 
 
+# Dates as day numbers (a Polars date is its days since 1970-01-01): the first of January of a date's year is the
+# date less its day of the year; this costs a quarter of building the date from its year (`pl.date(y, 1, 1)`).
+
+def _day(date: pl.Expr) -> pl.Expr:
+    return date.cast(pl.Int32)
+
+
+def _first_of_year(on: pl.Expr) -> pl.Expr:
+    """The day number of 1 January of ``on``'s year."""
+    return _day(on) - on.dt.ordinal_day().cast(pl.Int32) + 1
+
+
+def _days_in_year(on: pl.Expr) -> pl.Expr:
+    return pl.when(on.dt.is_leap_year()).then(366).otherwise(365)
+
+
 def _days_insured_in_year(insured_from: pl.Expr, insured_until: pl.Expr, on: pl.Expr) -> pl.Expr:
     """The days of the insured period in ``on``'s year (never fewer than none), as the built-in counts them."""
-    first_day = pl.max_horizontal(insured_from, pl.date(on.dt.year(), 1, 1))
-    last_day = pl.min_horizontal(insured_until, pl.date(on.dt.year(), 12, 31))
-    return ((last_day - first_day).dt.total_days() + 1).clip(lower_bound=0)
+    first_of_year = _first_of_year(on)
+    first_day = pl.max_horizontal(_day(insured_from), first_of_year)
+    last_day = pl.min_horizontal(_day(insured_until), first_of_year + _days_in_year(on) - 1)
+    return (last_day - first_day + 1).clip(lower_bound=0)
 
 
 #: The built-in functions of computed facts as date arithmetic on whole columns (arguments are never null here:
-#: a null argument gives null, as the built-in's caller does). A built-in not listed is called per distinct
+#: a null argument gives null, as the built-in's caller does; and each gives a value for any dates it is given,
+#: which `_values` relies on to tell which facts have a value). A built-in not listed is called per distinct
 #: combination of its arguments. ``tests/unit/test_columnar_input.py`` compares each with its function.
 _VECTORISED: dict[str, Callable[..., pl.Expr]] = {
     "whole_years_between": _whole_years_between,
     "days_insured_in_year": _days_insured_in_year,
-    "days_in_year": lambda on: pl.when(on.dt.is_leap_year()).then(366).otherwise(365),
-    "start_of_year": lambda on: pl.date(on.dt.year(), 1, 1),
-    "end_of_year": lambda on: pl.date(on.dt.year(), 12, 31),
+    "days_in_year": _days_in_year,
+    "start_of_year": lambda on: _first_of_year(on).cast(pl.Date),
+    "end_of_year": lambda on: (_first_of_year(on) + _days_in_year(on) - 1).cast(pl.Date),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal, InvalidOperation
@@ -33,7 +34,7 @@ from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
 __all__ = ["CheckRun", "Item", "Scalar", "accepts_as_written", "compose_yaml", "from_python", "mark_span",
-           "example_line"]
+           "example_line", "missing_problem", "order_problem"]
 
 # ASCII only: `\d` alone also matches other scripts' digits (١٢, １２), which Decimal and int would accept.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
@@ -276,10 +277,17 @@ def _choice(spec: FieldSpec, s: Scalar) -> str:
     typ = spec.type
     if spec.open_choice or s.text in typ.choices:
         return s.text
-    hint = did_you_mean(s.text.lower(), typ.choices)
+    hint = _choice_hint(s.text.lower(), typ.choices)
     suggestion = f"; did you mean `{hint}`?" if hint else ""
     raise _Problem("RX406", f"is `{s.text}`, which is not a {typ.name}{suggestion}",
                    f"write one of: {', '.join(typ.choices)}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _choice_hint(word: str, choices: tuple[str, ...]) -> str | None:
+    """The choice a misspelt one probably meant: difflib's comparison costs ~20 µs, and a batch of claims repeats
+    the same wrong choice many times (bounded, and safe across threads: ``lru_cache`` locks its bookkeeping)."""
+    return did_you_mean(word, choices)
 
 
 _CONVERTERS: Mapping[Kind, Callable[[FieldSpec, Scalar], object]] = MappingProxyType({
@@ -318,7 +326,7 @@ def _check_limits(spec: FieldSpec, value: object, plans: Collection[str] | None)
         raise _Problem("RX407", f"is `{value}`, but this policy knows no supplementary plans",
                        f"write `{spec.name}: null` (or leave it out), or choose the policy that has this plan")
     if spec.one_of_plans and plans is not None and value is not None and value not in plans:
-        hint = did_you_mean(str(value), plans)
+        hint = _choice_hint(str(value), tuple(plans))
         suggestion = f"; did you mean `{hint}`?" if hint else ""
         raise _Problem("RX407", f"is `{value}`, a plan the policy does not know{suggestion}",
                        f"write one of: {', '.join(sorted(plans))}, or `null`")
@@ -559,9 +567,8 @@ class CheckRun:
             # Inside a section that is not a mapping nothing was read, so nothing is reported missing.
             if broken and any(b in ("", section) or section.startswith(b + ".") for b in broken):
                 continue
-            where = f"under `{section}:`" if section else "at the top level"
-            self.report("RX402", path, f"the required field `{path}` is missing",
-                        self.sections.get(section), f"add the line `{line}` {where}")
+            message, help = missing_problem(path, section, line)
+            self.report("RX402", path, message, self.sections.get(section), help)
 
     def convert(self, path: str, item: Item) -> object:
         """The value of one written field; a problem is reported and gives :data:`_FAILED`."""
@@ -639,12 +646,9 @@ class CheckRun:
             first, later = (other, path) if not after else (path, other)
             a, b = v[first], v[later]
             if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a and not failed & {first, later}:
-                # Blame a field the author wrote; the other may be a default (the insured period).
-                blame = path if path in self.written else other if other in self.written else path
-                a_, b_ = (f"`{p}` ({v[p]}{'' if p in self.written else ', the default'})" for p in (first, later))
-                said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
+                blame, said, help = order_problem(path, other, after, why, v, self.written)
                 span = self.written[blame].span if blame in self.written else None
-                self.report("RX405", blame, said, span, f"check both dates: {why or 'one is written wrong'}")
+                self.report("RX405", blame, said, span, help)
         for section in self.schema.all_or_none:
             if section in self.sections:
                 self.half_section(v, section)
@@ -674,6 +678,24 @@ class CheckRun:
                 v[path] = got[path]
             else:  # not written, or written wrong (its problem is reported): the default
                 v[path] = v[ref] if ref is not None else spec.default
+
+
+def missing_problem(path: str, section: str, line: str) -> tuple[str, str]:
+    """The message and fix of a required field not written (RX402); ``line`` is its example line."""
+    where = f"under `{section}:`" if section else "at the top level"
+    return f"the required field `{path}` is missing", f"add the line `{line}` {where}"
+
+
+def order_problem(path: str, other: str, after: bool, why: str | None, values: Mapping[str, object],
+                  written: Collection[str]) -> tuple[str, str, str]:
+    """The field blamed, the message and the fix of two dates in the wrong order (RX405): ``path`` must not be
+    after (``after``) or before ``other``, ``values`` hold both dates, ``written`` the fields the case wrote."""
+    first, later = (other, path) if not after else (path, other)
+    # Blame a field the author wrote; the other may be a default (the insured period).
+    blame = path if path in written else other if other in written else path
+    a_, b_ = (f"`{p}` ({values[p]}{'' if p in written else ', the default'})" for p in (first, later))
+    said = f"{a_} is after {b_}" if blame == first else f"{b_} is before {a_}"
+    return blame, said, f"check both dates: {why or 'one is written wrong'}"
 
 
 def _a(word: str) -> str:
