@@ -89,8 +89,10 @@ def dotted(claim: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def test_synthetic_claims_are_decided_alike_and_mostly_on_the_columns(name: str, seed: int) -> None:
     found = claims(name, 4_000, seed)
     taken = assert_same([line(c) for c in found], name)
-    # The valid claims reach the columns (the invalid ~1 % are refused by the column checks, not by the reading).
-    assert sum(taken) == len(found)
+    # Every claim reaches the columns but those with a negative amount (an invalid claim's error row quotes it as
+    # written); the other invalid claims are refused by the column checks, not by the reading.
+    negative = ["-" in str(c["medicine"].get("price")) for c in found]
+    assert [not n for n in negative] == taken and 0 < sum(negative) < len(found) // 100
 
 
 def _with(path: str, value: Any, claim: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -156,6 +158,9 @@ LEFT = {
     "a null dotted key that is not a fact (dropped per case)": line({**dotted(base()), "medicine.colour": None}),
     "a dotted key twice": line(dotted(base())).replace(b"{", b'{"medicine.price": "1.00", ', 1),
     "a dotted line with a section null": line({**dotted(base()), "authorisation": None}),
+    "a negative amount as a number": line(_with("medicine.price", -14.1)),
+    "a negative amount as text": line(_with("medicine.price", "-5")),
+    "no dispensing date": line({k: v for k, v in base().items() if k != "dispensed_on"}),
     "a repeated key": line(base()).replace(b"{", b'{"dispensed_on": "2020-01-01", ', 1),
     "two objects on a line": line(base()) + b" " + line(base()),
     "an array": b"[" + line(base()) + b"]",
