@@ -16,11 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pytest
 
-from rxpolicy import load_policy, parse_case
-from rxpolicy.bulk.columnar import compile_columnar, evaluate_columnar
+from rxpolicy import RxError, case_from_mapping, load_policy, parse_case
+from rxpolicy.bulk.columnar import _leap_day, _months_on, compile_columnar, evaluate_columnar
 from rxpolicy.bulk.core import select_decisions
 from rxpolicy.bulk.records import Chunk
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
@@ -125,3 +126,51 @@ def test_columnar_and_per_case_agree_on_every_claim(name: str) -> None:
     assert {r.id for r in policy.rules} <= decided
     # The columns decided most claims: the comparison is not between two per-case runs.
     assert counts["columnar"] > 0.9 * len(records), counts
+
+
+@pytest.mark.parametrize("name", ["hollandzorg", "asr"])
+def test_a_chunk_of_valid_claims_of_one_period_is_decided_as_per_case(name: str) -> None:
+    """A chunk whose claims are all valid and all in the last period: the columns skip the other periods and
+    filter nothing (the path the batch takes on a clean file of one year), with the same results."""
+    policy = load_policy(name)
+    compiled = compile_columnar(policy)
+    year = policy.epochs[-1].start.year
+    records = []
+    for claim in synth_claims(3_000, 5, years=(year, year), plans=policy.plans):
+        try:
+            case_from_mapping(claim, plans=policy.plans)
+        except RxError:
+            continue
+        records.append(flatten(claim))
+    selection = select_decisions(policy)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    counts: dict[str, int] = {}
+    for chunk in _chunks(records):
+        expected = evaluate_chunk(per_case, chunk)
+
+        def fallback(positions: list[int], expected: pa.Table = expected) -> pa.Table:
+            return expected.take(positions)
+
+        got = evaluate_columnar(compiled, chunk, selection, fallback, counts)
+        assert got.equals(expected)
+    assert counts["columnar"] > 0.9 * len(records) > 2_000, counts
+
+
+def test_29_february_is_found_in_every_year_of_the_calendar() -> None:
+    """The 400-year table of leap days the columns read for birthdays, against the calendar's month and day."""
+    days = pl.date_range(dt.date(1, 1, 1), dt.date(9999, 12, 31), "1d", eager=True).to_frame("day")
+    day = pl.col("day")
+    found = days.select(_leap_day(day).alias("table"), ((day.dt.month() == 2) & (day.dt.day() == 29)).alias("calendar"))
+    assert found.get_column("table").equals(found.get_column("calendar"))
+    assert found.get_column("table").sum() == 2_424
+
+
+@pytest.mark.parametrize("months", [1, 3, 12, 216, -1, -12, 13])
+def test_months_on_by_the_400_year_table_as_polars_offsets_them(months: int) -> None:
+    """Dates some months on read from the table of the calendar's 400-year cycle, against Polars' own month
+    arithmetic (the end of the month where the day does not exist) for every day of the years 1-9999."""
+    days = pl.date_range(dt.date(1, 1, 1), dt.date(9999, 12, 31), "1d", eager=True).to_frame("day")
+    day = pl.col("day")
+    found = days.select(_months_on(day, months).alias("table"), day.dt.offset_by(f"{months}mo").alias("polars"))
+    assert found.get_column("table").equals(found.get_column("polars"))

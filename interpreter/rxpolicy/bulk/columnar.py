@@ -6,6 +6,14 @@ and deciding-rule list; a chunk of claims is then evaluated at once. Nothing her
 compiler works from the AST's node types and the declared types of fields, and names no field but the dispensing
 date and the two the supply-limit test takes (as the per-case generator does).
 
+**A decision's rules.** Every rule test is a column computed once. The rules that decide a value are grouped
+by the constant they give (rules giving the same constant agree whichever of them applies), so a claim is
+undecided where no group or more than one applies; a value computed per claim is a group of its own, compared
+with the chosen value. The deciding rules are a bit pattern, turned into rule ids once per distinct pattern.
+Dates some months on are computed once per date column: those of the dispensing date once per day of a closed
+period, those of other dates (and whether a date is 29 February) read from tables of the calendar's 400-year
+cycle, after which its dates repeat.
+
 **Exact money.** Every number is an integer column with a scale known when compiling (money: cents, scale 2; a
 percentage multiplies the scale); sums align scales, products add them. A division is kept as a fraction
 (numerator, denominator) and may only be rounded (``rounded half up to whole euros``), which is done in integers
@@ -24,8 +32,9 @@ Decision values and deciding rules are therefore the per-case evaluator's on eve
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -67,6 +76,10 @@ class Val:
     scale: int = 0
     den: pl.Expr | None = None
     choices: tuple[object, ...] = ()
+    #: The value itself when it is a constant of the rules (:data:`NOT_CONSTANT` otherwise).
+    constant: object = NOT_CONSTANT
+    #: False where the column is known to hold no null (a test then needs no ``fill_null``).
+    nullable: bool = True
 
 
 @attrs.frozen
@@ -97,6 +110,8 @@ class ColumnarPeriod:
     #: Rows these columns must leave to the per-case evaluator (a division by zero, say).
     trouble: pl.Expr | None
     reason: str | None
+    #: The prepared columns the stages, decisions and trouble read.
+    inputs: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -120,8 +135,12 @@ def compile_columnar(policy: CompiledPolicy) -> ColumnarPolicy:
             compiler = _Compiler(policy, epoch)
             decisions = compiler.decisions()
             trouble = pl.any_horizontal(compiler.trouble) if compiler.trouble else pl.lit(False)
+            made = {stage.meta.output_name() for stage in compiler.stages}
+            read = [trouble, *compiler.stages, *(e for d in decisions.values() for e in (d.value.expr, d.hits,
+                                                                                        d.undecided))]
+            inputs = tuple(sorted({name for e in read for name in e.meta.root_names()} - made))
             periods.append(ColumnarPeriod(epoch=epoch, decisions=decisions, stages=_levels(compiler.stages),
-                                          trouble=trouble, reason=None))
+                                          trouble=trouble, reason=None, inputs=inputs))
         except Unsupported as why:
             periods.append(ColumnarPeriod(epoch=epoch, decisions=None, stages=(), trouble=None, reason=str(why)))
     return ColumnarPolicy(policy=policy, periods=tuple(periods))
@@ -144,6 +163,10 @@ def _levels(stages: list[pl.Expr]) -> tuple[tuple[pl.Expr, ...], ...]:
 # ------------------------------------------------------------------------------------------- constants
 
 def _const(value: object) -> Val:
+    return attrs.evolve(_literal(value), constant=value, nullable=value is None)
+
+
+def _literal(value: object) -> Val:
     if value is None:
         return Val(pl.lit(None), "null")
     if isinstance(value, bool):
@@ -206,20 +229,58 @@ def _unify(values: list[Val]) -> tuple[list[pl.Expr], Val]:
     return [v.expr if v.kind != "null" else pl.lit(None, typed[kind]) for v in values], Val(pl.lit(0), kind)
 
 
-def _end_dates(value: Val, start: pl.Expr) -> pl.Expr:
-    """The date each duration ends when laid from ``start`` (how durations are compared)."""
-    ends = []
-    for code, choice in enumerate(value.choices):
-        period = choice.duration if isinstance(choice, SupplyLimit) else choice
-        assert isinstance(period, Duration)
-        ends.append((code, _add(start, period.amount, period.unit)))
-    return _select(value.expr, ends)
-
-
 def _add(day: pl.Expr, amount: int, unit: Unit) -> pl.Expr:
     if unit is Unit.DAYS:
         return day + pl.duration(days=amount)
     return day.dt.offset_by(f"{amount}mo")
+
+
+#: Days in 400 years of the Gregorian calendar, after which its dates repeat.
+_CYCLE = 146_097
+
+
+@functools.cache
+def _leap_days() -> pl.Series:
+    """Per day of a 400-year cycle from 1 January 1970, whether it is 29 February (97 of them)."""
+    start = dt.date(1970, 1, 1)
+    days = [(dt.date(year, 2, 29) - start).days for year in range(1972, 1972 + 400)
+            if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)]
+    return pl.repeat(False, _CYCLE, dtype=pl.Boolean, eager=True).scatter(days, True)
+
+
+@functools.cache
+def _month_offsets(months: int) -> pl.Series:
+    """Per day of a 400-year cycle from 1 January 1970, the days from it to the same day ``months`` on (the
+    end of the month where that day does not exist): ~6 ms to make, once per process and number of months."""
+    days = pl.int_range(0, _CYCLE, dtype=pl.Int32, eager=True).cast(pl.Date)
+    return days.dt.offset_by(f"{months}mo").to_physical() - days.to_physical()
+
+
+def _months_on(day: pl.Expr, months: int) -> pl.Expr:
+    """``day`` some months on, looked up by its place in the 400-year cycle (0.3 ms per 50,000 dates;
+    ``offset_by`` takes 2 ms): the calendar, and so the number of days a month offset adds, repeats."""
+    physical = day.to_physical()
+    return (physical + pl.lit(_month_offsets(months)).gather(physical % _CYCLE)).cast(pl.Date)
+
+
+def _leap_day(day: pl.Expr) -> pl.Expr:
+    """Whether a date is 29 February: looked up by its place in the 400-year cycle (0.1 ms per 50,000
+    dates; its month and day would be 1.4 ms)."""
+    return pl.lit(_leap_days()).gather(day.to_physical() % _CYCLE)
+
+
+#: The test of a rule without `when` (recognised by identity, so that ``_both`` can leave it out).
+_TRUE = pl.lit(True)
+
+
+def _both(first: pl.Expr, second: pl.Expr) -> pl.Expr:
+    """``first & second``, without a rule's test that always holds (one operation less per claim)."""
+    return second if first is _TRUE else first if second is _TRUE else first & second
+
+
+def _any(tests: list[pl.Expr]) -> pl.Expr:
+    """Whether any of the tests holds (the test itself when it is alone)."""
+    return tests[0] if len(tests) == 1 else pl.any_horizontal(tests)
 
 
 def _select(code: pl.Expr, options: list[tuple[int, pl.Expr]]) -> pl.Expr:
@@ -249,6 +310,42 @@ class _Compiler:
         self.stages: list[pl.Expr] = []
         self.facts = policy.facts
         self.day = pl.col(field_column(self.facts.period_date))
+        self.shared_columns: dict[bytes, pl.Expr] = {}
+
+    def shared(self, value: pl.Expr) -> pl.Expr:
+        """An expression several tests read (a date some months on, say) computed once, as a column."""
+        key = value.meta.serialize()  # (its text would do, but Polars shortens long constants in it)
+        found = self.shared_columns.get(key)
+        if found is None:
+            name = f"s:{len(self.shared_columns)}"
+            self.stages.append(value.alias(name))
+            found = self.shared_columns[key] = pl.col(name)
+        return found
+
+    def add(self, day: pl.Expr, amount: int, unit: Unit) -> pl.Expr:
+        """``day`` plus a constant duration, computed once per day column and duration."""
+        if not day.meta.is_column():
+            return _add(day, amount, unit)
+        if unit is Unit.MONTHS and day.meta.output_name() == self.day.meta.output_name() \
+                and self.epoch.end is not None:
+            # The claims of a closed period were dispensed on at most its days: months are added to each day
+            # from the first to the last once, and read back by position (0.26 against 1.7 ms per 50,000
+            # claims).
+            first = day.min().fill_null(pl.lit(dt.date(1970, 1, 1), pl.Date))
+            days = pl.date_range(first, day.max().fill_null(first), "1d")
+            return self.shared(_add(days, amount, unit).gather((day - first).dt.total_days()))
+        if unit is Unit.MONTHS:
+            return self.shared(_months_on(day, amount))
+        return self.shared(_add(day, amount, unit))
+
+    def end_dates(self, value: Val, start: pl.Expr) -> pl.Expr:
+        """The date each duration ends when laid from ``start`` (how durations are compared)."""
+        ends = []
+        for code, choice in enumerate(value.choices):
+            period = choice.duration if isinstance(choice, SupplyLimit) else choice
+            assert isinstance(period, Duration)
+            ends.append((code, self.add(start, period.amount, period.unit)))
+        return _select(value.expr, ends)
 
     def stage(self, name: str, value: Val) -> Val:
         """Compute a value once, as a column of its own, and refer to that column from then on."""
@@ -276,8 +373,7 @@ class _Compiler:
         for kind, symbol in self.checked.order:
             if kind is SymbolKind.DECISION and symbol in names:
                 found = self.decision(symbol)
-                self.stages.append(found.undecided.alias(f"u:{symbol}"))
-                out[symbol] = attrs.evolve(found, undecided=pl.col(f"u:{symbol}"))
+                out[symbol] = found  # `undecided` is read once, when the decided claims are picked
                 self.values[symbol] = found.value
         return out
 
@@ -288,7 +384,7 @@ class _Compiler:
             earlier: list[pl.Expr] = []
             for row in unit:
                 condition = self.column(f"c:{name}:{number}:{len(earlier)}", self.condition(row))
-                applies = condition & ~pl.any_horizontal(earlier) if earlier else condition
+                applies = _both(condition, ~_any(earlier)) if earlier else condition
                 self.node(row, name, applies, hits)
                 earlier.append(condition)
         if not hits:
@@ -297,21 +393,42 @@ class _Compiler:
             raise Unsupported(f"more than 62 rules decide `{name}`")
         exprs, shape = _unify([v for _, v, _ in hits])
         masks = [mask for mask, _, _ in hits]
-        chain: Any = pl.when(masks[0]).then(exprs[0])
-        for mask, expr in zip(masks[1:], exprs[1:]):
-            chain = chain.when(mask).then(expr)
+        # Hits that give the same constant agree whichever of them applies: one group, one test (any of them
+        # applies). A value computed per claim is a group of its own, computed once as a column.
+        classes: dict[object, tuple[pl.Expr, list[pl.Expr]]] = {}
+        for number, ((mask, hit, _), expr) in enumerate(zip(hits, exprs)):
+            if hit.constant is NOT_CONSTANT or not isinstance(hit.constant, Hashable):
+                classes[number] = (self.column(f"x:{name}:{number}", expr), [mask])
+            else:
+                classes.setdefault((hit.kind, hit.constant), (expr, []))[1].append(mask)
+        groups = [(expr, _any(group)) for expr, group in classes.values()]
+        if len(groups) > 1:  # each group's test is read twice: by the value and by the conflict test
+            groups = [(expr, self.column(f"k:{name}:{number}", test)) for number, (expr, test) in enumerate(groups)]
+        chain: Any = pl.when(groups[0][1]).then(groups[0][0])
+        for expr, test in groups[1:]:
+            chain = chain.when(test).then(expr)
         value = self.stage(f"v:{name}", attrs.evolve(shape, expr=chain.otherwise(None)))
-        # Rules that apply but give another value: a conflict, which the per-case evaluator reports.
-        disagree = [m & ~e.eq_missing(value.expr) for m, e in zip(masks[1:], exprs[1:])]
-        undecided = ~pl.any_horizontal(masks)
-        if disagree:
-            undecided = undecided | pl.any_horizontal(disagree)
-        code = pl.sum_horizontal([m.cast(pl.Int64) * (1 << bit) for bit, m in enumerate(masks)])
+        # No rule applies, or rules that apply give different values (a conflict, which the per-case evaluator
+        # reports): the claim goes per case. Distinct constants always differ, so for them it is a count.
+        tests = [test for _, test in groups]
+        if all(not isinstance(key, int) for key in classes):
+            if len(tests) == 1:
+                undecided = ~tests[0]
+            elif len(tests) == 2:
+                undecided = tests[0] == tests[1]
+            else:
+                undecided = pl.sum_horizontal([t.cast(pl.UInt8) for t in tests]) != 1
+        else:
+            undecided = ~pl.any_horizontal(tests) | pl.any_horizontal(
+                [t & ~e.eq_missing(value.expr) for e, t in groups[1:]] or [pl.lit(False)])
+        # (A when/then per bit costs less than a cast and a product: 0.45 against 1.1 ms for 17 bits.)
+        code = pl.sum_horizontal([pl.when(m).then(pl.lit(1 << bit, pl.Int64)).otherwise(pl.lit(0, pl.Int64))
+                                  for bit, m in enumerate(masks)])
         return DecisionColumns(value=value, hits=code, ids=tuple(r.id for _, _, r in hits), undecided=undecided)
 
     def condition(self, rule: RuleMeta) -> pl.Expr:
         when = rule.rule.when
-        return pl.lit(True) if when is None else self.test(when)
+        return _TRUE if when is None else self.test(when)
 
     def node(self, rule: RuleMeta, name: str, applies: pl.Expr, hits: list[tuple[pl.Expr, Val, RuleMeta]]) -> None:
         """The hits of a rule that applies where ``applies``: its exceptions that apply decide, else it does.
@@ -321,12 +438,13 @@ class _Compiler:
         kids = self.writer.kids(rule, name)
         before = len(hits)
         for kid in kids:
-            self.node(kid, name, self.column(f"a:{name}:{len(self.stages)}", applies & self.condition(kid)), hits)
+            self.node(kid, name, self.column(f"a:{name}:{len(self.stages)}", _both(applies, self.condition(kid))),
+                      hits)
         if name in rule.decides:
             assignment = next(a for a in rule.rule.assignments if a.decision == name)
             own = applies
             if len(hits) > before:
-                own = applies & ~pl.any_horizontal([m for m, _, _ in hits[before:]])
+                own = _both(applies, ~_any([m for m, _, _ in hits[before:]]))
             hits.append((self.column(f"m:{name}:{len(hits)}", own), self.expr(assignment.value), rule))
 
     # ------------------------------------------------------------------ expressions
@@ -334,7 +452,7 @@ class _Compiler:
         value = self.expr(node)
         if value.kind != "bool":
             raise Unsupported(f"a condition of kind {value.kind}")
-        return value.expr.fill_null(False)
+        return value.expr.fill_null(False) if value.nullable else value.expr
 
     def expr(self, node: ast.Expr) -> Val:
         folded = self.writer.fold(node)
@@ -365,28 +483,32 @@ class _Compiler:
         return found
 
     def field(self, path: str) -> Val:
-        kind = self.facts.fields[path].type.kind
+        spec = self.facts.fields[path]
+        kind = spec.type.kind
+        # A claim the columns evaluate has passed the checks of prepare: its required facts are given and its
+        # computed facts that may not be unknown are known.
+        known = spec.required or (spec.derived and not spec.type.nullable)
         column = pl.col(field_column(path))
         if kind is Kind.BOOL:
-            return Val(column, "bool")
+            return Val(column, "bool", nullable=not known)
         if kind is Kind.MONEY:
-            return Val(column, "num", 2)
+            return Val(column, "num", 2, nullable=not known)
         if kind is Kind.NUMBER:
-            return Val(column, "num", 0)
+            return Val(column, "num", 0, nullable=not known)
         if kind is Kind.DATE:
-            return Val(column, "date")
+            return Val(column, "date", nullable=not known)
         if kind is Kind.LIST:
-            return Val(column, "list")
+            return Val(column, "list", nullable=not known)
         if kind in (Kind.TEXT, Kind.ATC, Kind.ENUM):
-            return Val(column, "str")
+            return Val(column, "str", nullable=not known)
         raise Unsupported(f"the field `{path}` of kind {kind.value}")
 
     def _not(self, node: ast.Not) -> Val:
-        return Val(~self.test(node.operand), "bool")
+        return Val(~self.test(node.operand), "bool", nullable=False)
 
     def _boolop(self, node: ast.BoolOp) -> Val:
         left, right = self.test(node.left), self.test(node.right)
-        return Val(left & right if node.op == "and" else left | right, "bool")
+        return Val(left & right if node.op == "and" else left | right, "bool", nullable=False)
 
     def _compare(self, node: ast.Compare) -> Val:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -401,15 +523,15 @@ class _Compiler:
             else:
                 (a, b), _ = _unify([left, right])
                 same = a.eq_missing(b)
-            return Val(~same if op == "is not" else same, "bool")
+            return Val(~same if op == "is not" else same, "bool", nullable=False)
         if left.kind == "dur" or right.kind == "dur":
-            a, b = _end_dates(left, self.day), _end_dates(right, self.day)
+            a, b = self.end_dates(left, self.day), self.end_dates(right, self.day)
         elif left.kind == "num" and right.kind == "num" and (left.den is not None or right.den is not None):
             raise Unsupported("a comparison with a fraction")
         else:
             (a, b), _ = _unify([left, right])
         compare = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        return Val(compare, "bool")
+        return Val(compare, "bool", nullable=left.nullable or right.nullable)
 
     def _dur_key(self, value: Val, keys: list[str]) -> pl.Expr:
         return _select(value.expr, [(i, pl.lit(repr(c))) for i, c in enumerate(value.choices)])
@@ -420,28 +542,27 @@ class _Compiler:
         if any(o.expr.meta.is_literal() is False for o in options):
             raise Unsupported("`is one of` with values that are not constants")
         (target, *exprs), _ = _unify([operand, *options])
-        found = pl.any_horizontal([target.eq_missing(e) for e in exprs]).fill_null(False)
-        return Val(~found if node.negated else found, "bool")
+        found = _any([target.eq_missing(e) for e in exprs])
+        return Val(~found if node.negated else found, "bool", nullable=False)
 
     def _inlist(self, node: ast.InList) -> Val:
         operand, collection = self.expr(node.operand), self.expr(node.collection)
         if collection.kind != "list":
             raise Unsupported("`is in` on a value that is not a list")
         found = collection.expr.list.contains(operand.expr).fill_null(False)
-        return Val(~found if node.negated else found, "bool")
+        return Val(~found if node.negated else found, "bool", nullable=False)
 
     def _known(self, node: ast.Known) -> Val:
         operand = self.expr(node.operand)
         known = operand.expr.is_not_null() if operand.kind != "null" else pl.lit(False)
-        return Val(~known if node.negated else known, "bool")
+        return Val(~known if node.negated else known, "bool", nullable=False)
 
     def _matches(self, node: ast.Matches) -> Val:
         operand = self.expr(node.operand).expr
         tests = [operand.str.starts_with(p[:-1]) for p in node.patterns if p.endswith("*")]
-        exact = [p for p in node.patterns if not p.endswith("*")]
-        if exact:
-            tests.append(operand.is_in(exact))
-        return Val(pl.any_horizontal(tests).fill_null(False), "bool")
+        # Each code compared on its own: `is_in` costs 0.25 ms per 50,000 claims for one code, `==` 0.08.
+        tests += [operand == p for p in node.patterns if not p.endswith("*")]
+        return Val(_any(tests).fill_null(False), "bool", nullable=False)
 
     def _fitswithin(self, node: ast.FitsWithin) -> Val:
         supply = node.supply
@@ -463,14 +584,15 @@ class _Compiler:
             if period.unit is Unit.DAYS:
                 fits = days.expr <= period.amount
             else:
-                fits = (self.day + pl.duration(days=days.expr)) <= _add(self.day, period.amount, Unit.MONTHS)
+                fits = self.shared(self.day + pl.duration(days=days.expr)) <= self.add(self.day, period.amount,
+                                                                                       Unit.MONTHS)
             if isinstance(choice, SupplyLimit):
                 if choice.or_smallest_pack:
                     fits = fits | smallest
                 if choice.or_one_course:
                     fits = fits | (course.is_not_null() & (days.expr <= course))
             options.append((code, fits))
-        return Val(_select(limit.expr, options).fill_null(False), "bool")
+        return Val(_select(limit.expr, options).fill_null(False), "bool", nullable=False)
 
     def _arith(self, node: ast.Arith) -> Val:
         left_kind, right_kind = self.typ(node.left), self.typ(node.right)
@@ -479,7 +601,7 @@ class _Compiler:
             if not isinstance(period, Duration):
                 raise Unsupported("a date plus a duration that is not a constant")
             sign = 1 if node.op == "+" else -1
-            return Val(_add(self.expr(node.left).expr, sign * period.amount, period.unit), "date")
+            return Val(self.add(self.expr(node.left).expr, sign * period.amount, period.unit), "date")
         left, right = self.expr(node.left), self.expr(node.right)
         if left.kind != "num" or right.kind != "num":
             raise Unsupported(f"arithmetic on {left.kind} and {right.kind}")
@@ -506,9 +628,10 @@ class _Compiler:
         if not isinstance(years, int):
             raise Unsupported("a birthday after a number of years that is not a constant")
         born = self.expr(node.args[0]).expr
-        day = born.dt.offset_by(f"{12 * years}mo")
+        day = self.add(born, 12 * years, Unit.MONTHS)
         if self.writer.checked.facts.leap_day_birthday == "1 March":
-            leap = (born.dt.month() == 2) & (born.dt.day() == 29) & (day.dt.day() == 28)
+            # Whole years on, only a 29 February birthday moves (to the 28th, in a common year).
+            leap = _leap_day(born) & ~_leap_day(day)
             day = pl.when(leap).then(day + pl.duration(days=1)).otherwise(day)
         return Val(day, "date")
 
@@ -601,21 +724,38 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
     frame = frame.with_columns(clean.alias("_clean")).with_row_index("_i")
     day = pl.col(field_column(compiled.policy.facts.period_date))
     names = [d.name for d in compiled.policy.decisions]
+    # The days the chunk's claims were dispensed on: a period none of them falls in costs nothing (planning its
+    # ~180 expressions costs ~6 ms per chunk even for no claim), and a period that holds them all needs no test
+    # of the day (nor any filter, when every claim is clean).
+    first, last = frame.select(day.filter(pl.col("_clean")).min().alias("first"),
+                               day.filter(pl.col("_clean")).max().alias("last")).row(0)
+    everything_clean = clean.all()
     parts = []
     for period in compiled.periods:
         epoch = period.epoch
-        inside = pl.col("_clean") & (day >= epoch.start)
-        if epoch.end is not None:
-            inside = inside & (day <= epoch.end)
-        if period.decisions is None:
+        if period.decisions is None or first is None or last < epoch.start \
+                or (epoch.end is not None and first > epoch.end):
             continue
-        # One plan per period: the claims in it, the levels of columns, the rows they decide, the outputs.
-        plan = frame.lazy().filter(inside)
+        inside = pl.col("_clean")
+        if first < epoch.start:
+            inside = inside & (day >= epoch.start)
+        if epoch.end is not None and last > epoch.end:
+            inside = inside & (day <= epoch.end)
+        # The claims in the period, with the input columns the period reads; then the levels of columns, one
+        # eager `with_columns` each (an eager step is planned for itself, which costs less than optimising one
+        # lazy plan of them all: the compiler has already shared what is shared, so the optimiser finds
+        # nothing); then the outputs of every claim, and of those the ones the columns decide (filtering the
+        # ~35 outputs costs less than filtering the ~130 columns they are made from first).
+        if everything_clean and first >= epoch.start and (epoch.end is None or last <= epoch.end):
+            part = frame.select("_i", *period.inputs)
+        else:
+            part = frame.lazy().filter(inside).select("_i", *period.inputs).collect()
         for level in period.stages:
-            plan = plan.with_columns(level)
+            part = part.with_columns(level)
         columns = period.decisions
         undecided = pl.any_horizontal([columns[n].undecided for n in names] + [period.trouble])
-        out = plan.filter(~undecided).select(pl.col("_i"), *_outputs(columns, selection, names)).collect()
+        out = part.select(pl.col("_i"), *_outputs(columns, selection, names), undecided.alias("_undecided")) \
+            .filter(~pl.col("_undecided")).drop("_undecided")
         if out.height:
             parts.append((out, columns))
     clock.lap("columns")
