@@ -257,3 +257,16 @@ def test_parquet_claims_beyond_a_declared_limit_get_their_per_case_rows(path: st
             for run in (columnar, per_case)]
     assert rows[0].equals(rows[1])
     assert rows[1].column("error_code").to_pylist() == [None, "RX405"]
+
+
+def test_a_claim_refused_for_several_problems_names_the_first_its_line_lists() -> None:
+    claim = json.loads(json.dumps(base()))
+    claim["dispensing"]["supply_days"] = 0
+    claim["insured"]["voluntary_excess"] = "150"
+    # The same claim with its sections in the declared order and in another: the per-case row names the first
+    # problem in the line's order, so the two rows differ, and the columnar path must say what per case says.
+    listed = {key: claim[key] for key in ("dispensed_on", "dispensing", "medicine", "prescription", "insured")}
+    on_columns, each, _ = both_roads([line(claim), line(listed)])
+    messages = [row["error_message"] for row in each.to_pylist()]
+    assert messages[0].startswith("`insured.voluntary_excess`") and messages[1].startswith("`dispensing.supply_days`")
+    assert on_columns.equals(each)
