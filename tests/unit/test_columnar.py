@@ -128,6 +128,51 @@ def test_columnar_and_per_case_agree_on_every_claim(name: str) -> None:
     assert counts["columnar"] > 0.9 * len(records), counts
 
 
+@pytest.mark.parametrize("years", [(2025, 2025), (2023, 2024)])
+def test_chunks_the_columns_decide_entirely(years: tuple[int, int]) -> None:
+    """Chunks of valid claims only: nothing goes per case, and the columns' rows alone are the per-case table
+    (one period: its rows as they come; two periods: put in record order)."""
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    claims = [flatten(c) for c in synth_claims(3_000, 5, years=years, plans=policy.plans)]
+    everything = next(_chunks(claims))
+    expected = evaluate_chunk(per_case, everything)
+    valid = [claims[i] for i, code in enumerate(expected.column("error_code").to_pylist()) if code is None]
+    chunk = next(_chunks(valid))
+    expected = evaluate_chunk(per_case, chunk)
+
+    def fallback(positions: list[int]) -> pa.Table:
+        raise AssertionError(f"claims went per case: {positions[:5]}")
+
+    counts: dict[str, int] = {}
+    got = evaluate_columnar(compiled, chunk, selection, fallback, counts)
+    assert counts == {"columnar": len(valid), "per_case": 0}
+    assert got.schema == expected.schema
+    assert got.equals(expected)
+    assert got.column("record").to_pylist() == list(range(1, len(valid) + 1))
+
+
+def test_cents_become_exact_decimals() -> None:
+    """Money leaves the columns as whole cents and becomes decimal128(12, 2) exactly: signs, zero, nulls, the
+    largest amounts the type holds, an array that starts inside its buffer; beyond the type, a refusal."""
+    from rxpolicy.bulk.columnar import _decimal
+
+    money = pa.decimal128(12, 2)
+    cents = [0, 1, -1, 99, -99, 100, -100, 123_456_789, None, 10**12 - 1, -(10**12 - 1), 2**31, -(2**31)]
+    want = pa.array([None if c is None else Decimal(c).scaleb(-2) for c in cents], money)
+    array = pa.array(cents, pa.int64())
+    assert _decimal(array, money).equals(want)
+    assert _decimal(array.slice(3, 6), money).equals(want.slice(3, 6))
+    assert _decimal(pa.array([None, None], pa.int64()), money).equals(pa.array([None, None], money))
+    assert _decimal(pa.array([], pa.int64()), money).equals(pa.array([], money))
+    for beyond in (10**12, -(10**12), 2**63 - 1):
+        with pytest.raises(pa.ArrowInvalid):
+            _decimal(pa.array([1, beyond], pa.int64()), money)
+
+
 @pytest.mark.parametrize("name", ["hollandzorg", "asr"])
 def test_a_chunk_of_valid_claims_of_one_period_is_decided_as_per_case(name: str) -> None:
     """A chunk whose claims are all valid and all in the last period: the columns skip the other periods and
