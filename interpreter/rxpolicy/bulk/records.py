@@ -26,7 +26,8 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError
 
-__all__ = ["Chunk", "FORMATS", "RecordProblem", "check_readable", "input_format", "read_chunks", "unflatten"]
+__all__ = ["Chunk", "FORMATS", "RecordProblem", "check_readable", "input_format", "read_chunks", "text_records",
+           "unflatten"]
 
 #: The claims formats, by the suffix that names them.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -49,8 +50,10 @@ Record = Mapping[str, Any] | RecordProblem
 class Chunk:
     """Consecutive records of a claims file; ``first`` is the number of the first (records count from 1).
 
-    CSV and Parquet chunks also hold the records as an Arrow table of flattened columns (``table``), which the
-    columnar path reads; the records as mappings are made from it only when asked for.
+    Parquet chunks also hold the records as an Arrow table of flattened columns (``table``), which the
+    columnar path reads; the records as mappings are made from it only when asked for. JSON Lines chunks hold
+    their lines as read (``lines``), CSV chunks their cells as text (``texts``): each record is decoded only when
+    asked for, and the columnar path reads all of them at once (:mod:`.jsonl_columns`, :mod:`.csv_columns`).
     """
 
     index: int
@@ -58,6 +61,10 @@ class Chunk:
     count: int
     table: Any = attrs.field(default=None, eq=False, repr=False)
     given: list[Record] | None = attrs.field(default=None, eq=False, repr=False)
+    #: The chunk's JSON Lines lines (blank lines left out), where the records come from (None: other formats).
+    lines: list[bytes] | None = attrs.field(default=None, eq=False, repr=False)
+    #: The chunk's CSV cells as text (an Arrow table of strings), where the records come from (None: other formats).
+    texts: Any = attrs.field(default=None, eq=False, repr=False)
 
     def __len__(self) -> int:
         return self.count
@@ -66,11 +73,21 @@ class Chunk:
     def records(self) -> list[Record]:
         """Every record of the chunk, in order."""
         if self.given is None:
-            self.given = self.table.to_pylist() if self.table is not None else []
+            if self.lines is not None:
+                self.given = [_jsonl_record(line) for line in self.lines]
+            elif self.texts is not None:
+                self.given = text_records(self.texts)
+            else:
+                self.given = self.table.to_pylist() if self.table is not None else []
         return self.given
 
     def subset(self, positions: list[int]) -> list[Record]:
         """The records at some positions of the chunk (without making the others)."""
+        if self.given is None and self.lines is not None:
+            # The lines, not the columns read from them: a record's own decoding (and its problem) is the truth.
+            return [_jsonl_record(self.lines[i]) for i in positions]
+        if self.given is None and self.texts is not None:
+            return text_records(self.texts.take(positions))
         if self.given is None and self.table is not None:
             return list(self.table.take(positions).to_pylist())
         records = self.records
@@ -98,7 +115,12 @@ def read_chunks(path: Path, fmt: str, size: int, *, skip: int = 0) -> Iterator[C
     first = 1
     for count, records, table in reader(path, size, skip):
         if index >= skip:
-            yield Chunk(index=index, first=first, count=count, table=table, given=records)
+            if isinstance(records, _Lines):
+                yield Chunk(index=index, first=first, count=count, lines=records.lines)
+            elif isinstance(records, _Texts):
+                yield Chunk(index=index, first=first, count=count, texts=records.table)
+            else:
+                yield Chunk(index=index, first=first, count=count, table=table, given=records)
         first += count
         index += 1
 
@@ -138,22 +160,29 @@ def _unreadable(path: Path, fmt: str, error: Exception) -> RxError:
 
 # ------------------------------------------------------------------------------------------- JSON Lines
 
-def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
-    records: list[Record] = []
+@attrs.frozen
+class _Lines:
+    """The lines of a JSON Lines chunk, decoded later (by :attr:`Chunk.records` or the columnar reading)."""
+
+    lines: list[bytes]
+
+
+def _jsonl(path: Path, size: int, skip: int) -> Iterator[tuple[int, Any, Any]]:
+    lines: list[bytes] = []
     chunks = 0
     try:
         with path.open("rb") as handle:
-            for raw in handle:
-                if not raw.strip():
-                    continue  # a blank line holds no record
-                records.append(_jsonl_record(raw) if chunks >= skip else {})
-                if len(records) == size:
-                    yield len(records), records, None
-                    records, chunks = [], chunks + 1
+            while block := handle.readlines(1 << 24):  # lines as `for raw in handle` gives them, many at a time
+                # A blank line holds no record (a line beginning with `{` is not blank: no need to strip it).
+                lines.extend([raw for raw in block if raw[:1] == b"{" or raw.strip()])
+                while len(lines) >= size:
+                    # A chunk already done (a resumed run) needs its length only.
+                    yield size, (_Lines(lines[:size]) if chunks >= skip else []), None
+                    lines, chunks = lines[size:], chunks + 1
     except OSError as error:
         raise _unreadable(path, "JSON Lines", error) from None
-    if records:
-        yield len(records), records, None
+    if lines:
+        yield len(lines), (_Lines(lines) if chunks >= skip else []), None
 
 
 def _jsonl_record(raw: bytes) -> Record:
@@ -172,7 +201,7 @@ def _jsonl_record(raw: bytes) -> Record:
 
 # ------------------------------------------------------------------------------------------- CSV
 
-def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] | None, Any]]:
+def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, Any, Any]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -187,7 +216,8 @@ def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] |
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22), convert_options=options)
     except (OSError, UnicodeDecodeError, StopIteration, pa.ArrowInvalid) as error:
         raise _unreadable(path, "CSV", error) from None
-    pending: list[Record] = []
+    pending: list[Any] = []
+    held = chunks = 0
     while True:
         try:
             batch = reader.read_next_batch()
@@ -195,12 +225,28 @@ def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Record] |
             break
         except pa.ArrowInvalid as error:
             raise _unreadable(path, "CSV", error) from None
-        pending.extend({k: _cell(v) for k, v in row.items()} for row in batch.to_pylist())
-        while len(pending) >= size:
-            yield size, pending[:size], None
-            pending = pending[size:]
-    if pending:
-        yield len(pending), pending, None
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= size:
+            table = pa.Table.from_batches(pending)
+            # A chunk already done (a resumed run) needs its length only.
+            yield size, (_Texts(table.slice(0, size)) if chunks >= skip else []), None
+            rest = table.slice(size)
+            pending, held, chunks = rest.to_batches(), rest.num_rows, chunks + 1
+    if held:
+        yield held, (_Texts(pa.Table.from_batches(pending)) if chunks >= skip else []), None
+
+
+@attrs.frozen
+class _Texts:
+    """The cells of a CSV chunk as text, read as YAML scalars later (by :attr:`Chunk.records` or the columns)."""
+
+    table: Any
+
+
+def text_records(table: Any) -> list[Record]:
+    """CSV rows (a table of text cells) as records: each cell the YAML scalar it would be in a case file."""
+    return [{k: _cell(v) for k, v in row.items()} for row in table.to_pylist()]
 
 
 _RESOLVER = yaml.resolver.Resolver()

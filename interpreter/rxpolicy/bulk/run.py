@@ -138,11 +138,80 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
                                 selection=run.selection, explain=run.explain, lang=run.lang)
         return rows_table(rows, run.selection, run.explain)
 
-    if run.columnar is None or chunk.table is None:
+    if run.columnar is None:
         return per_case(list(range(len(chunk))))
+    facts = run.columnar.policy.facts
+    if chunk.lines is not None:
+        from .jsonl_columns import jsonl_table
+
+        table, doubtful = jsonl_table(chunk.lines, facts)
+        return _first_problems_as_written(chunk, _on_columns(run, chunk, table, doubtful, per_case), per_case)
+    elif chunk.texts is not None:
+        from .csv_columns import csv_table
+
+        read = csv_table(chunk.texts, facts)
+        if read is None:
+            return per_case(list(range(len(chunk))))
+        table, doubtful = read
+    elif chunk.table is not None:
+        from .jsonl_columns import declared_doubts
+
+        # Parquet: the claims whose typed values break a declared limit the columns do not check go per case.
+        table, doubtful = chunk.table, declared_doubts(chunk.table, facts)
+    else:
+        return per_case(list(range(len(chunk))))
+    return _on_columns(run, chunk, table, doubtful, per_case)
+
+
+def _first_problems_as_written(chunk: Chunk, result: Any, per_case: Callable[[list[int]], Any]) -> Any:
+    """A JSON Lines chunk's result with the error rows of claims refused for several problems made per case.
+
+    Which problem an error row names first follows the order in which the record lists its fields; the columns
+    know the order of their table (the declared order), a JSON line may list its keys in any order.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    several = pc.fill_null(pc.match_substring(result.column("error_message"), " more problem"), False)
+    if not pc.any(several).as_py():
+        return result
+    records = pc.filter(result.column("record"), several).to_pylist()
+    again = per_case([record - chunk.first for record in records])
+    kept = result.filter(pc.invert(several))
+    return pa.concat_tables([kept, again.select(kept.schema.names).cast(kept.schema)]).sort_by("record")
+
+
+def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
+                per_case: Callable[[list[int]], Any]) -> Any:
+    """The chunk on the columns (``table``: its claims as typed columns), but the claims at ``doubtful`` positions,
+    which the columns never see: they go per case, and the rows are put together in record order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from .columnar import evaluate_columnar
 
-    return evaluate_columnar(run.columnar, chunk, run.selection, per_case)
+    assert run.columnar is not None
+    if not doubtful:
+        return evaluate_columnar(run.columnar, attrs.evolve(chunk, table=table), run.selection, per_case)
+    left = set(doubtful)
+    kept = [position for position in range(len(chunk)) if position not in left]
+    if not kept:
+        return per_case(list(range(len(chunk))))
+    # The columns evaluate a chunk of the kept claims, numbered 0, 1, … (positions in `kept`); its rows are then
+    # given their record numbers.
+    part = Chunk(index=chunk.index, first=0, count=len(kept), table=table.take(kept))
+
+    def part_per_case(positions: list[int]) -> Any:
+        rows = per_case([kept[p] for p in positions])
+        return rows.set_column(rows.schema.get_field_index("record"), rows.schema.field("record"),
+                               pa.array(positions, pa.int64()))
+
+    result = evaluate_columnar(run.columnar, part, run.selection, part_per_case)
+    numbers = pa.array([chunk.first + position for position in kept], pa.int64())
+    index = result.schema.get_field_index("record")
+    result = result.set_column(index, result.schema.field("record"), pc.take(numbers, result.column("record")))
+    rest = per_case(doubtful)
+    return pa.concat_tables([result, rest.select(result.schema.names).cast(result.schema)]).sort_by("record")
 
 
 def run_batch(run: BatchRun, *, stdout: IO[bytes] | None = None,

@@ -48,8 +48,8 @@ EXIT_INTERRUPTED = 130
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out, skipping complete partitions.")
 @click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
 @click.option("--engine", type=click.Choice(["columnar", "per-case"]), default="columnar", show_default=True,
-              help="columnar: a chunk at a time in vectorised columns (Parquet input; per case where they do not "
-                   "apply); per-case: one claim at a time.")
+              help="columnar: a chunk at a time in vectorised columns (Parquet, JSON Lines and CSV input; per "
+                   "case where they do not apply); per-case: one claim at a time.")
 @click.option("--dask", "dask_address", default=None, metavar="local[:N]|tcp://HOST:PORT",
               help="Evaluate the partitions on Dask: a LocalCluster of N workers (default 2), or the scheduler at "
                    "the address. Needs --out; the claims, rules and --out must be on storage every worker sees.")

@@ -1,0 +1,341 @@
+"""A JSON Lines chunk as the typed, flattened Arrow table the columnar path reads, for the claims it can trust.
+
+``rxpolicy batch`` reads JSON Lines in chunks of lines (:class:`rxpolicy.bulk.records.Chunk`); on the per-case
+path each line is decoded (``json.loads``, numbers with a fraction as ``Decimal``) and checked by the case
+validator. Here a whole chunk is read at once by Arrow's JSON reader (``pyarrow.json.read_json``, in C++, on
+several threads) with an explicit schema made from the facts the policy declares: sections as struct columns
+(flattened to ``medicine.atc``), money as ``decimal128(12, 2)``, numbers as ``int64``, yes/no as ``bool``, lists as
+lists of strings, texts and dates as strings (dates are then read here, strictly: Arrow's own date parser
+normalises ``2025-02-30``). Unknown fields are errors.
+
+The table must never say something the line does not, so every claim the reading cannot vouch for is named, and
+the columns never see it (:func:`rxpolicy.bulk.run.evaluate_chunk`): it goes to the per-case path, which decodes
+its line and accepts or refuses it with its exact words. Marked are the lines where
+Arrow and ``json.loads`` + the validator could differ (each probed in ``tests/unit/test_jsonl_columns.py``):
+
+* a line that is not one JSON object beginning with ``{`` (Arrow would read two objects on one line, or a
+  byte-order mark, as rows), or that holds a control character (Arrow splits rows at a carriage return);
+* an explicit ``null``, except where the validator reads it as the field or section left out (a section; a
+  fact that may be unknown, without a default, outside an `all or none` section): it refuses ``null`` for others;
+* an empty section ``{}``; a digit followed by ``e`` or ``E`` (Arrow reads the text ``"1e3"`` as money, the
+  validator only the number ``1e3``);
+* a date not written exactly ``YYYY-MM-DD``, not a real day, or outside the dates rxpolicy works with;
+* a text or choice without a letter or digit (the validator refuses a blank one), a number or amount beyond the
+  fact's ``at most``, a negative amount (refused in words that quote it as written), a top-level fact left out
+  (the columns read an empty top-level cell as a ``null`` written).
+
+A line with dotted keys (``"medicine.atc": …`` at the top level, which the reader accepts) is read on its own with
+a flat schema (a field per fact path); there a ``null`` under a dotted key is a field not given, as
+:func:`rxpolicy.bulk.records.unflatten` reads it. A line mixing dotted keys and sections goes per case.
+
+Where Arrow refuses the text (a type the schema does not hold, an unknown or repeated field, an amount with
+three decimals, a line that is not JSON), the chunk is read again in halves, down to a few lines that are then
+all left per case: one bad line costs a re-read of part of the chunk, never a wrong result.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from rxpolicy.language.facts import CaseSchema
+from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
+from rxpolicy.language.types import Kind
+
+__all__ = ["declared_doubts", "jsonl_table"]
+
+#: The fewest lines read again as a part of their own; a failing part this small goes per case as a whole.
+_LEAST_PART = 64
+#: Bytes per block of Arrow's reader (blocks are parsed on separate threads; a line longer fails the read).
+_BLOCK = 1 << 20
+#: What a line may not hold to be read by Arrow: a control character (but its end of line), an empty section, an
+#: exponent (after a digit or a point, as numbers write it), a first character other than ``{``, an escaped ASCII
+#: character.
+_HAZARDS = r"[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?:[^\n]|$)|\{[ \t]*\}|[0-9.][eE]|^[^{]|\\u00[0-7]"
+#: A ``\\uXXXX`` escape of a character beyond ASCII (``\\u00e9`` is é, not a number with an exponent): taken out
+#: before the hazards are looked for. An escaped ASCII character (``\\u0065`` is ``e``) is a hazard itself.
+_WIDE_ESCAPE = r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: A dotted key (``"medicine.atc":``), which a line may use instead of sections.
+_DOTTED = r'"[A-Za-z0-9_]+\.[A-Za-z0-9_.]+"[ \t]*:'
+#: A text the validator certainly reads as not blank.
+_SOMETHING = r"[0-9A-Za-z]"
+
+
+@attrs.frozen
+class _Reading:
+    """What reading a schema's claims needs, worked out once per schema."""
+
+    arrow: Any
+    #: The schema of a line with dotted keys: a top-level field per written fact, named by its path.
+    flat: Any
+    kinds: dict[str, Kind]
+    #: The written facts with their declared most (numbers and money).
+    at_most: dict[str, Any]
+    #: A regex finding each ``null`` that means what leaving its field out means (None: no field has one).
+    null_ok: re.Pattern[bytes] | None
+    #: The same in a line with dotted keys, where a dotted key's ``null`` is always a field left out.
+    flat_null_ok: re.Pattern[bytes]
+    #: The top-level facts whose ``null`` is not a field left out: in a flattened table (Parquet's) an empty
+    #: top-level cell is such a ``null`` written, so a line that leaves one out cannot be told from it there.
+    top_level: tuple[str, ...]
+
+
+def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[int]]:
+    """The chunk's claims as a flattened Arrow table, one row per line, and the positions of the lines the reading
+    cannot vouch for (their rows say nothing: those claims go per case)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    reading = _reading(schema)
+    count = len(lines)
+    if not count:
+        return pa.table({}), []
+    # The lines as read, each with its end of line ("\n" or "\r\n", which Arrow reads alike): only the file's
+    # last line may lack one.
+    body = list(lines)
+    if not body[-1].endswith(b"\n"):
+        body[-1] += b"\n"
+    data = b"".join(body)
+    # The lines as one binary array over the joined bytes (no copy per line), for the hazard test in C++.
+    offsets = pa.array(list(itertools.accumulate(map(len, body), initial=0)), pa.int64())
+    array = pa.Array.from_buffers(pa.large_binary(), count, [None, offsets.buffers()[1], pa.py_buffer(data)])
+    if b"\\u" in data:
+        array = pc.replace_substring_regex(array, _WIDE_ESCAPE, "x")
+    # One pass for the hazards, `null` and dotted keys; the (few) lines found are looked at again, kind by kind.
+    found = pc.match_substring_regex(array, f"{_HAZARDS}|null|{_DOTTED}")
+    doubtful: set[int] = set()
+    #: Lines with dotted keys (``"medicine.atc": …``), read with the flat schema.
+    dotted: set[int] = set()
+    if pc.any(found).as_py():
+        suspects = pc.indices_nonzero(found)
+        some = array.take(suspects)
+        hazards = pc.match_substring_regex(some, _HAZARDS).to_pylist()
+        flat = pc.match_substring_regex(some, _DOTTED).to_pylist()
+        for position, hazard, dots in zip(suspects.to_pylist(), hazards, flat):
+            if hazard or _bad_null(body[position], reading.flat_null_ok if dots else reading.null_ok):
+                doubtful.add(position)
+            elif dots:
+                dotted.add(position)
+    for position in doubtful | dotted:
+        body[position] = b"{}\n"
+    parts: list[Any] = []
+    _read(body, 0, count, reading.arrow, parts, doubtful, None if doubtful or dotted else data)
+    table = (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
+    while any(pa.types.is_struct(column.type) for column in table.columns):
+        table = table.flatten()
+    if dotted:
+        # The dotted lines read on their own (every other line an empty placeholder), then put in their rows.
+        flat_body = [b"{}\n"] * count
+        for position in dotted:
+            flat_body[position] = lines[position] if lines[position].endswith(b"\n") else lines[position] + b"\n"
+        flat_parts: list[Any] = []
+        _read(flat_body, 0, count, reading.flat, flat_parts, doubtful)
+        flat_table = (pa.concat_tables(flat_parts) if len(flat_parts) > 1 else flat_parts[0]).combine_chunks()
+        mask = pa.array([position in dotted for position in range(count)], pa.bool_())
+        table = pa.table({name: pc.if_else(mask, flat_table.column(name), table.column(name))
+                          for name in table.column_names})
+    trusted = pa.array([position not in doubtful for position in range(count)], pa.bool_()) if doubtful \
+        else pa.array([True] * count, pa.bool_())
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        kind = reading.kinds[name]
+        if kind is Kind.DATE:
+            column, ok = _dates(column)
+            trusted = pc.and_kleene(trusted, ok)
+        elif kind in (Kind.TEXT, Kind.ENUM):
+            ok = pc.match_substring_regex(column, _SOMETHING)
+            trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), ok))
+        most = reading.at_most.get(name)
+        if most is not None:
+            trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, most)))
+        if kind is Kind.MONEY:
+            # A negative amount is refused in words that quote it as written (`-14.1`), which the column holds
+            # only as -14.10: its error row is the validator's to write.
+            trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column),
+                                                          pc.greater_equal(column, pa.scalar(0, column.type))))
+        if name in reading.top_level:
+            # Left out of the line (a null written is marked above): the validator's "missing", which the columns'
+            # error rows, reading the table as Parquet's, would call "has no value".
+            trusted = pc.and_kleene(trusted, pc.is_valid(column))
+        columns[name] = column
+    return pa.table(columns), _untrusted(trusted)
+
+
+def _untrusted(trusted: Any) -> list[int]:
+    """The positions where a mask of trusted rows is false or null, in order."""
+    import pyarrow.compute as pc
+
+    return list(pc.indices_nonzero(pc.invert(pc.fill_null(trusted, False))).to_pylist())
+
+
+def declared_doubts(table: Any, schema: CaseSchema) -> list[int]:
+    """The positions of the claims of a typed, flattened table (Parquet's) whose values the columns' checks would
+    let through although the validator refuses them: a date outside the dates rxpolicy works with, a blank text
+    or choice, a number or amount beyond the fact's ``at most``. Those claims go per case.
+
+    (These are checks :func:`rxpolicy.bulk.columnar_input.prepare` does not make; the JSON Lines and CSV readings
+    make them as they type their cells.)
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    period = schema.period_date
+    if table is None or period not in table.column_names or table.schema.field(period).type != pa.date32():
+        return []  # the columns take no claim of such a table
+    reading = _reading(schema)
+    trusted = pa.array([True] * table.num_rows, pa.bool_())
+    for name in table.column_names:
+        kind = reading.kinds.get(name)
+        column = table.column(name)
+        try:
+            if kind is Kind.DATE and column.type == pa.date32():
+                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), _inside(column)))
+            elif kind in (Kind.TEXT, Kind.ENUM) and pa.types.is_string(column.type):
+                ok = pc.match_substring_regex(column, _SOMETHING)
+                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), ok))
+            most = reading.at_most.get(name)
+            if most is not None and (pa.types.is_integer(column.type) or pa.types.is_decimal(column.type)):
+                bound = pa.scalar(int(most.as_py()) if pa.types.is_integer(column.type) else most.as_py())
+                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, bound)))
+        except pa.ArrowException:  # a column type the checks cannot compare: none of its claims is vouched for
+            trusted = pa.array([False] * table.num_rows, pa.bool_())
+    return _untrusted(trusted)
+
+
+def _read(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any],
+          doubtful: set[int], joined: bytes | None = None) -> None:
+    """Lines ``start`` to ``stop`` read by Arrow into ``parts`` (``joined``: those lines joined, when at hand); a
+    part Arrow refuses is read in halves."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(io.BytesIO(joined if joined is not None else b"".join(body[start:stop])),
+                             read_options=pj.ReadOptions(block_size=_BLOCK),
+                             parse_options=pj.ParseOptions(explicit_schema=arrow,
+                                                           unexpected_field_behavior="error"))
+        # One row per line: every line begins with `{`, so a line is at least one row; more is marked here.
+        if table.num_rows == stop - start:
+            parts.append(table)
+            return
+    except (pa.ArrowException, ValueError, OverflowError):
+        pass  # e.g. an unknown field, a number where text belongs, an amount with three decimals
+    if stop - start <= _LEAST_PART:
+        doubtful.update(range(start, stop))
+        parts.append(pj.read_json(io.BytesIO(b"{}\n" * (stop - start)), parse_options=pj.ParseOptions(
+            explicit_schema=arrow, unexpected_field_behavior="error")))
+        return
+    middle = (start + stop) // 2
+    _read(body, start, middle, arrow, parts, doubtful)
+    _read(body, middle, stop, arrow, parts, doubtful)
+
+
+def _bad_null(line: bytes, null_ok: re.Pattern[bytes] | None) -> bool:
+    """Whether a line has a ``null`` the validator reads otherwise than a field left out (or the letters
+    ``null`` anywhere else, inside a text say: the line is left per case then too)."""
+    fine = len(null_ok.findall(line)) if null_ok is not None else 0
+    return fine != line.count(b"null")
+
+
+def _dates(column: Any) -> tuple[Any, Any]:
+    """Date texts as ``date32``, and per row whether the validator certainly reads the same day (or none)."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    written = pc.match_substring_regex(column, _DATE)
+    shaped = pc.if_else(written, column, pa.scalar(None, pa.string()))
+    try:
+        days = pc.cast(shaped, pa.date32())
+    except pa.ArrowInvalid:  # a day that does not exist (2025-02-30): read one by one
+        found = []
+        for text in shaped.to_pylist():
+            try:
+                found.append(dt.date.fromisoformat(text) if text is not None else None)
+            except ValueError:
+                found.append(None)
+        days = pa.chunked_array([pa.array(found, pa.date32())])
+    # Fine: not written, or written as a real day within the dates rxpolicy works with.
+    ok = pc.or_kleene(pc.is_null(column), pc.fill_null(_inside(days), False))
+    return days, ok
+
+
+def _inside(days: Any) -> Any:
+    """Per day whether it lies within the dates rxpolicy works with (null for no day)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.and_kleene(pc.greater_equal(days, pa.scalar(FIRST_DATE, pa.date32())),
+                         pc.less_equal(days, pa.scalar(LAST_DATE, pa.date32())))
+
+
+def _reading(schema: CaseSchema) -> _Reading:
+    with _LOCK:
+        found = _readings.get(schema.fingerprint)
+    if found is None:
+        found = _build_reading(schema)
+        with _LOCK:
+            _readings[schema.fingerprint] = found
+    return found
+
+
+_LOCK = threading.Lock()
+#: Schema fingerprint → its reading (written once per schema; equal whoever builds it).
+_readings: dict[str, _Reading] = {}
+
+
+def _build_reading(schema: CaseSchema) -> _Reading:
+    import pyarrow as pa
+
+    types = {Kind.DATE: pa.string(), Kind.MONEY: pa.decimal128(12, 2), Kind.NUMBER: pa.int64(),
+             Kind.BOOL: pa.bool_(), Kind.LIST: pa.list_(pa.string())}
+    tree: dict[str, Any] = {}
+    kinds: dict[str, Kind] = {}
+    at_most: dict[str, Any] = {}
+    leaves: dict[str, list[bool]] = {}
+    for path in schema.written:
+        spec = schema.fields[path]
+        kind = spec.type.kind
+        kinds[path] = kind
+        *sections, name = path.split(".")
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = types.get(kind, pa.string())
+        if spec.at_most is not None and kind in (Kind.NUMBER, Kind.MONEY):
+            at_most[path] = pa.scalar(spec.at_most, types[kind]) if kind is Kind.MONEY \
+                else pa.scalar(int(spec.at_most), pa.int64())
+        # `null` means "left out" only for a fact that may be unknown and whose default is unknown anyway.
+        same = spec.type.nullable and spec.default is None and not spec.required \
+            and path.rpartition(".")[0] not in schema.all_or_none
+        leaves.setdefault(name, []).append(same)
+
+    def fields(node: dict[str, Any]) -> list[Any]:
+        return [pa.field(key, pa.struct(fields(value)) if isinstance(value, dict) else value)
+                for key, value in node.items()]
+
+    # A section written as null is read as a section left out (an empty one, `{}`, is not: see the hazards).
+    for path in schema.written:
+        for section in path.split(".")[:-1]:
+            leaves.setdefault(section, []).append(True)
+    names = sorted(name for name, same in leaves.items() if all(same))
+    null_ok = re.compile(rb'"(?:' + b"|".join(re.escape(n.encode()) for n in names) + rb')"[ \t]*:[ \t]*null') \
+        if names else None
+    # In a flattened record a null under a dotted key is a field not given (`records.unflatten` drops it); at
+    # the top level it is the validator's null, as in a nested line.
+    top = [n for n in names if n in kinds]
+    flat_null_ok = re.compile(rb'"(?:[A-Za-z0-9_]+\.[A-Za-z0-9_.]+' + b"".join(b"|" + re.escape(n.encode()) for n in top)
+                              + rb')"[ \t]*:[ \t]*null')
+    flat = pa.schema([pa.field(path, types.get(kind, pa.string())) for path, kind in kinds.items()])
+    top_level = tuple(path for path in kinds if "." not in path and path not in top)
+    return _Reading(arrow=pa.schema(fields(tree)), flat=flat, kinds=kinds, at_most=at_most, null_ok=null_ok,
+                    flat_null_ok=flat_null_ok, top_level=top_level)
