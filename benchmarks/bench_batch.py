@@ -6,8 +6,8 @@ Prints one table. Every figure is timed around what a user calls:
   N/10 synthetic claims, with the process's peak resident memory (``wait4`` rusage);
 * the N/10 file again on a Dask LocalCluster of 2 workers (`--dask local:2`);
 * the same with `--engine per-case` on a smaller file (per case is about a hundred times slower);
-* in one process, on 100,000 claims of 2025: the columnar evaluation of 50,000-claim chunks (Arrow table in,
-  result table out) of the whole file (its 1 % invalid claims go per case, for their error rows) and of its valid
+* in one process, on 100,000 claims of 2025: the columnar evaluation of 50,000-claim chunks as `rxpolicy batch`
+  makes it (``bulk.run.evaluate_chunk``: Arrow table in, result table out, error rows included) of the whole file (its 1 % invalid claims go per case, for their error rows) and of its valid
   claims alone, against the hand-written reference (``benchmarks/handwritten.py``, plain Python, Decimal money)
   deciding those valid claims from cases built in advance (building them is not timed: the reference is given
   every advantage); with the columnar path's seconds per step (prepare the input, the columns, per case,
@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import handwritten  # noqa: E402 - the yardstick beside this script
 
 from rxpolicy import case_from_mapping, load_policy  # noqa: E402
-from rxpolicy.bulk.columnar import compile_columnar, evaluate_columnar  # noqa: E402
 from rxpolicy.bulk.core import select_decisions  # noqa: E402
 from rxpolicy.bulk.records import Chunk, read_chunks  # noqa: E402
 from rxpolicy.bulk.records import unflatten  # noqa: E402
@@ -87,17 +86,11 @@ def in_process(path: Path) -> InProcess:
     import pyarrow as pa
 
     policy = load_policy("hollandzorg")
-    compiled = compile_columnar(policy)
     selection = select_decisions(policy)
-    per_case = BatchRun(claims=path, input_format="parquet", policy=policy, selection=selection, out=None,
-                        output_format="parquet", engine="per-case")
+    # What `rxpolicy batch` calls per chunk: the columns, with the claims they leave to the per-case evaluator.
+    on_columns = BatchRun(claims=path, input_format="parquet", policy=policy, selection=selection, out=None,
+                          output_format="parquet").with_columnar()
     chunks = list(read_chunks(path, "parquet", CHUNK))
-
-    def fallback_for(chunk: Chunk):  # type: ignore[no-untyped-def]
-        def fallback(positions: list[int]):  # type: ignore[no-untyped-def]
-            sub = Chunk(index=0, first=chunk.first, count=len(positions), table=chunk.table.take(positions))
-            return evaluate_chunk(per_case, sub)
-        return fallback
 
     def columnar(parts: list[Chunk]) -> tuple[float, dict[str, float]]:
         best, steps = float("inf"), {}
@@ -105,7 +98,7 @@ def in_process(path: Path) -> InProcess:
             timings: dict[str, float] = {}
             started = time.perf_counter()
             for chunk in parts:
-                evaluate_columnar(compiled, chunk, selection, fallback_for(chunk), None, timings)
+                evaluate_chunk(on_columns, chunk, timings)
             elapsed = time.perf_counter() - started
             if elapsed < best:
                 best, steps = elapsed, timings

@@ -387,6 +387,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX803", ("batch", "claims.jsonl", "--decisions", "covered,insurer_pay"),
           files=(("claims.jsonl", _CLAIM),)),
     Fault("RX804", ("batch", "claims.jsonl", "--resume"), files=(("claims.jsonl", _CLAIM),)),
+    Fault("RX805", ("batch", "claims.jsonl"),
+          files=(("claims.jsonl", _CLAIM + _CLAIM.replace('"12.40"', '"99999999999.00"')),), exit_code=1),
     Fault("RX811", ("impact", "hollandzorg@2024-06-01", "hollandzorg@2025-06-01", "claims.jsonl", "--out",
                     "report.txt"), files=(("claims.jsonl", _CLAIM),)),
 )

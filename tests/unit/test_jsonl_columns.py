@@ -248,7 +248,7 @@ def test_chunks_of_a_file_keep_their_lines(tmp_path: Path) -> None:
                                              ("insured.born_on", "1899-12-31"), ("medicine.name", "   "),
                                              ("prescription.indication", "\u00a0")])
 def test_parquet_claims_beyond_a_declared_limit_get_their_per_case_rows(path: str, value: Any) -> None:
-    # The typed columns of Parquet are checked for the limits the column preparation does not check.
+    # Typed Parquet values beyond a declared limit: the columns refuse them as the validator does.
     from rxpolicy.bulk.synth_files import claims_table, flatten
 
     columnar, per_case = runs("hollandzorg")

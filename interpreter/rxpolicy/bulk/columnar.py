@@ -779,7 +779,7 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
         columns = period.decisions
         undecided = pl.any_horizontal([columns[n].undecided for n in names] + [period.trouble])
         out = part.select(pl.col("_i"), *_outputs(columns, selection, names), undecided.alias("_undecided")) \
-            .filter(~pl.col("_undecided")).drop("_undecided")
+            .filter(~pl.col("_undecided") & ~_unwritable(selection)).drop("_undecided")
         if out.height:
             parts.append((out, columns))
     clock.lap("columns")
@@ -803,6 +803,17 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
                            selection)
     clock.lap("output")
     return result
+
+
+def _unwritable(selection: Any) -> pl.Expr:
+    """Rows with a money decision the results' columns cannot hold (see :func:`.core.unwritable_money`): they go
+    per case, which makes their RX805 error row."""
+    from .core import MONEY_LIMIT
+
+    limit = int(MONEY_LIMIT * 100)  # the output columns hold cents
+    beyond = [pl.col(name).abs() >= limit for name, kind in zip(selection.names, selection.kinds)
+              if kind is Kind.MONEY]
+    return pl.any_horizontal(beyond).fill_null(False) if beyond else pl.lit(False)
 
 
 class _Clock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -24,11 +25,12 @@ from rxpolicy.engine.evaluate import evaluate
 from rxpolicy.explain.json import evaluation_dict
 from rxpolicy.explain.words import json_value
 from rxpolicy.language.types import Kind
+from rxpolicy.language.values import CENT
 
 from .records import Record, RecordProblem, unflatten
 
-__all__ = ["ResultRow", "Selection", "evaluate_records", "row_dict", "rows_table", "select_decisions",
-           "result_schema"]
+__all__ = ["MONEY_LIMIT", "ResultRow", "Selection", "evaluate_records", "result_schema", "row_dict", "rows_table",
+           "select_decisions", "unwritable_money"]
 
 
 @attrs.frozen
@@ -88,12 +90,49 @@ def evaluate_records(policy: CompiledPolicy, records: Iterable[Record], *, first
         except RxError as error:
             rows.append(ResultRow(record=number, error=problem_of(error.diagnostics[0], len(error.diagnostics))))
             continue
+        values = tuple(evaluation.values[i] for i in chosen.indices)
+        unwritable = unwritable_money(chosen, values)
+        if unwritable is not None:
+            rows.append(ResultRow(record=number, error=unwritable))
+            continue
         ids = tuple(", ".join(policy.rules[r].id for r in evaluation.deciders[i]) for i in chosen.indices)
         text = json.dumps(evaluation_dict(evaluation, lang), ensure_ascii=False) if explain else None
-        rows.append(ResultRow(record=number, outcome=evaluation.outcome,
-                              values=tuple(evaluation.values[i] for i in chosen.indices), rules=ids,
+        rows.append(ResultRow(record=number, outcome=evaluation.outcome, values=values, rules=ids,
                               explanation=text))
     return rows
+
+
+#: The money columns of the results: ``decimal128(12, 2)`` (the issue's contract for Parquet), so at most ten whole
+#: digits. The validator accepts amounts of twelve whole digits, whose sums a decision may hold; such a record
+#: becomes an error row rather than a value the table cannot hold.
+MONEY_PRECISION, MONEY_SCALE = 12, 2
+#: The first amount the money columns cannot hold (10,000,000,000.00).
+MONEY_LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
+
+
+def unwritable_money(selection: Selection, values: Sequence[object]) -> RecordProblem | None:
+    """RX805 when a selected money decision cannot be written exactly in the results' money columns.
+
+    The evaluation itself is exact; only the table cannot hold the value: ten billion euros or more (a claim's
+    amounts out of all proportion), or more than two decimals (a decision the rule file leaves unrounded).
+    """
+    for name, kind, value in zip(selection.names, selection.kinds, values):
+        if kind is not Kind.MONEY or not isinstance(value, Decimal):
+            continue
+        if abs(value) >= MONEY_LIMIT:
+            return RecordProblem(
+                "RX805", None,
+                f"the decision `{name}` is {value:,} euros, more than the results' money columns hold "
+                f"(at most {MONEY_LIMIT - Decimal('0.01'):,}); the claim's amounts are out of all proportion",
+                "check the claim's amounts (price, fees, amounts used); `rxpolicy eval` shows the evaluation of "
+                "such a case in full")
+        if value != value.quantize(CENT):
+            return RecordProblem(
+                "RX805", None,
+                f"the decision `{name}` is {value}, with more than the two decimals the results' money "
+                f"columns hold",
+                f"round `{name}` to cents in the rule file, e.g. `… rounded half up to cents`")
+    return None
 
 
 def problem_of(diagnostic: Diagnostic, count: int = 1) -> RecordProblem:
@@ -137,7 +176,7 @@ def _arrow_type(kind: Kind) -> Any:
     if kind is Kind.BOOL:
         return pa.bool_()
     if kind is Kind.MONEY:
-        return pa.decimal128(12, 2)
+        return pa.decimal128(MONEY_PRECISION, MONEY_SCALE)
     return pa.string()  # durations, numbers, text: the contract's text form ("1 month"), exact
 
 

@@ -48,7 +48,7 @@ from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
 from rxpolicy.language.types import Kind
 
-__all__ = ["declared_doubts", "jsonl_table"]
+__all__ = ["jsonl_table"]
 
 #: The fewest lines read again as a part of their own; a failing part this small goes per case as a whole.
 _LEAST_PART = 64
@@ -174,40 +174,6 @@ def _untrusted(trusted: Any) -> list[int]:
     import pyarrow.compute as pc
 
     return list(pc.indices_nonzero(pc.invert(pc.fill_null(trusted, False))).to_pylist())
-
-
-def declared_doubts(table: Any, schema: CaseSchema) -> list[int]:
-    """The positions of the claims of a typed, flattened table (Parquet's) whose values the columns' checks would
-    let through although the validator refuses them: a date outside the dates rxpolicy works with, a blank text
-    or choice, a number or amount beyond the fact's ``at most``. Those claims go per case.
-
-    (These are checks :func:`rxpolicy.bulk.columnar_input.prepare` does not make; the JSON Lines and CSV readings
-    make them as they type their cells.)
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    period = schema.period_date
-    if table is None or period not in table.column_names or table.schema.field(period).type != pa.date32():
-        return []  # the columns take no claim of such a table
-    reading = _reading(schema)
-    trusted = pa.array([True] * table.num_rows, pa.bool_())
-    for name in table.column_names:
-        kind = reading.kinds.get(name)
-        column = table.column(name)
-        try:
-            if kind is Kind.DATE and column.type == pa.date32():
-                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), _inside(column)))
-            elif kind in (Kind.TEXT, Kind.ENUM) and pa.types.is_string(column.type):
-                ok = pc.match_substring_regex(column, _SOMETHING)
-                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), ok))
-            most = reading.at_most.get(name)
-            if most is not None and (pa.types.is_integer(column.type) or pa.types.is_decimal(column.type)):
-                bound = pa.scalar(int(most.as_py()) if pa.types.is_integer(column.type) else most.as_py())
-                trusted = pc.and_kleene(trusted, pc.or_kleene(pc.is_null(column), pc.less_equal(column, bound)))
-        except pa.ArrowException:  # a column type the checks cannot compare: none of its claims is vouched for
-            trusted = pa.array([False] * table.num_rows, pa.bool_())
-    return _untrusted(trusted)
 
 
 def _read(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any],

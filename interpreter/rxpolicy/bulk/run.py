@@ -130,8 +130,11 @@ class BatchRun:
                 "explain": self.explain, "lang": self.lang, "format": self.output_format}
 
 
-def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
-    """The result table of one chunk: on the columns where they apply (see :mod:`.columnar`), else per case."""
+def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None = None) -> Any:
+    """The result table of one chunk: on the columns where they apply (see :mod:`.columnar`), else per case.
+
+    ``timings`` gets the seconds of the columnar path's steps added (see :func:`.columnar.evaluate_columnar`).
+    """
 
     def per_case(positions: list[int]) -> Any:
         rows = evaluate_records(run.policy, chunk.subset(positions), numbers=[chunk.first + i for i in positions],
@@ -145,7 +148,7 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
         from .jsonl_columns import jsonl_table
 
         table, doubtful = jsonl_table(chunk.lines, facts)
-        return _first_problems_as_written(chunk, _on_columns(run, chunk, table, doubtful, per_case), per_case)
+        return _first_problems_as_written(chunk, _on_columns(run, chunk, table, doubtful, per_case, timings), per_case)
     elif chunk.texts is not None:
         from .csv_columns import csv_table
 
@@ -154,13 +157,10 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk) -> Any:
             return per_case(list(range(len(chunk))))
         table, doubtful = read
     elif chunk.table is not None:
-        from .jsonl_columns import declared_doubts
-
-        # Parquet: the claims whose typed values break a declared limit the columns do not check go per case.
-        table, doubtful = chunk.table, declared_doubts(chunk.table, facts)
+        table, doubtful = chunk.table, []  # Parquet: typed already; the columns' own checks refuse what they must
     else:
         return per_case(list(range(len(chunk))))
-    return _on_columns(run, chunk, table, doubtful, per_case)
+    return _on_columns(run, chunk, table, doubtful, per_case, timings)
 
 
 def _first_problems_as_written(chunk: Chunk, result: Any, per_case: Callable[[list[int]], Any]) -> Any:
@@ -182,7 +182,7 @@ def _first_problems_as_written(chunk: Chunk, result: Any, per_case: Callable[[li
 
 
 def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
-                per_case: Callable[[list[int]], Any]) -> Any:
+                per_case: Callable[[list[int]], Any], timings: dict[str, float] | None = None) -> Any:
     """The chunk on the columns (``table``: its claims as typed columns), but the claims at ``doubtful`` positions,
     which the columns never see: they go per case, and the rows are put together in record order."""
     import pyarrow as pa
@@ -192,7 +192,8 @@ def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
 
     assert run.columnar is not None
     if not doubtful:
-        return evaluate_columnar(run.columnar, attrs.evolve(chunk, table=table), run.selection, per_case)
+        return evaluate_columnar(run.columnar, attrs.evolve(chunk, table=table), run.selection, per_case,
+                                 timings=timings)
     left = set(doubtful)
     kept = [position for position in range(len(chunk)) if position not in left]
     if not kept:
@@ -206,7 +207,7 @@ def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
         return rows.set_column(rows.schema.get_field_index("record"), rows.schema.field("record"),
                                pa.array(positions, pa.int64()))
 
-    result = evaluate_columnar(run.columnar, part, run.selection, part_per_case)
+    result = evaluate_columnar(run.columnar, part, run.selection, part_per_case, timings=timings)
     numbers = pa.array([chunk.first + position for position in kept], pa.int64())
     index = result.schema.get_field_index("record")
     result = result.set_column(index, result.schema.field("record"), pc.take(numbers, result.column("record")))
