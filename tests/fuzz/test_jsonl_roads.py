@@ -87,14 +87,14 @@ def test_a_hostile_chunk_is_decided_on_the_columns_as_per_case(lines: list[bytes
     if not lines:
         return
     columnar, per_case = runs()
-    # Every line judged on its own: a part Arrow refuses is read again down to single lines (in a real chunk,
-    # down to 64), so that the valid lines next to a refused one still reach the columns here.
-    least, jsonl_columns._LEAST_PART = jsonl_columns._LEAST_PART, 1
+    # Every line judged on its own: a part Arrow refuses is read again line by line (in a real chunk, in groups
+    # of 1024 and 64), so that the valid lines next to a refused one still reach the columns here.
+    groups, jsonl_columns._GROUPS = jsonl_columns._GROUPS, (1,)
     try:
         on_columns = evaluate_chunk(columnar, Chunk(index=0, first=7, count=len(lines), lines=list(lines)))
         _, doubtful = jsonl_table(lines, policy().facts)
     finally:
-        jsonl_columns._LEAST_PART = least
+        jsonl_columns._GROUPS = groups
     each = evaluate_chunk(per_case, Chunk(index=0, first=7, count=len(lines), lines=list(lines)))
     taken = len(lines) - len(doubtful)
     event(f"lines on the columns: {taken} of {len(lines)}" if taken < len(lines) else "all on the columns")

@@ -191,12 +191,45 @@ def test_a_doubtful_line_is_left_per_case_and_its_neighbours_are_not(label: str)
     lines = [line(base())] * 3 + [LEFT[label]] + [line(base())] * 3
     taken = assert_same(lines)
     assert taken[3] is False
-    # A line Arrow refuses makes its part of the chunk be read again in halves: a few neighbours go per case too,
-    # but not a chunk of many lines (128 here: halves of 64 are the smallest parts read again).
+    # A line Arrow refuses makes its part of the chunk be read again in groups: a few neighbours may go per case
+    # too, but not a chunk of many lines (groups of 64 are the smallest read again).
     many = [line(base())] * 200 + [LEFT[label]] + [line(base())] * 200
     taken = assert_same(many)
     assert taken[200] is False
     assert sum(taken) >= 400 - 64
+
+
+def test_refused_lines_spread_through_a_chunk_are_per_case_and_lines_are_read_at_most_three_times(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.json as pj
+
+    found = claims("hollandzorg", 3_000, 5)
+    lines = [line(c) for c in found]
+    # One line in 25 refused by Arrow: those told before reading (an unknown field, three decimals, a value of
+    # another shape) and two it finds only by refusing (a repeated key, a line cut short).
+    screened = ["an unknown field", "money in text with three decimals", "a number as text", "yes as 1",
+                "a date as a number", "a nested object for a text"]
+    for n, position in enumerate(range(12, len(lines), 25)):
+        lines[position] = LEFT[screened[n % len(screened)]]
+    lines[1_000] = LEFT["a repeated key"]
+    lines[2_000] = LEFT["cut short"]
+    read_lines: list[int] = []
+    real = pj.read_json
+
+    def counting(source: Any, **options: Any) -> Any:
+        data = source.getvalue()
+        read_lines.append(data.count(b"\n") - data.count(b"{}\n"))  # placeholders of lines left out read nothing
+        return real(source, **options)
+
+    monkeypatch.setattr(pj, "read_json", counting)
+    taken = assert_same(lines)
+    refused = set(range(12, len(lines), 25)) | {1_000, 2_000}
+    assert not any(taken[p] for p in refused)
+    # The told lines cost no neighbour; each line found only by refusing sends at most its group of 64 per case.
+    assert sum(taken) >= len(lines) - len(refused) - 2 * 64
+    # Halving down to small parts read each line about log2(3000 / 64) ≈ 6 times (or more) here.
+    assert sum(read_lines) <= 3 * 2 * len(lines)  # two jsonl_table calls: the chunk's, and both_roads' own
+    assert len([n for n in read_lines if n]) <= 2 * 50
 
 
 def test_record_numbers_and_problems_stay_in_place() -> None:

@@ -29,8 +29,9 @@ a flat schema (a field per fact path); there a ``null`` under a dotted key is a 
 :func:`rxpolicy.bulk.records.unflatten` reads it. A line mixing dotted keys and sections goes per case.
 
 Where Arrow refuses the text (a type the schema does not hold, an unknown or repeated field, an amount with
-three decimals, a line that is not JSON), the chunk is read again in halves, down to a few lines that are then
-all left per case: one bad line costs a re-read of part of the chunk, never a wrong result.
+three decimals, a line that is not JSON), the chunk is read again once in groups of 64 lines, a refused group once
+in parts of 8, and a refused part is left per case: each line is parsed at most three times, and a bad line
+costs a few good neighbours going per case, never a wrong result.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ from rxpolicy.language.types import Kind
 
 __all__ = ["jsonl_table"]
 
-#: The fewest lines read again as a part of their own; a failing part this small goes per case as a whole.
-_LEAST_PART = 64
+#: Lines per group read again once when Arrow refuses a part (a chunk, say), then per smaller group read once
+#: when Arrow refuses a group; a refused group of the least size goes per case as a whole.
+_GROUPS = (1024, 64)
 #: Bytes per block of Arrow's reader (blocks are parsed on separate threads; a line longer fails the read).
 _BLOCK = 1 << 20
 #: What a line may not hold to be read by Arrow: a control character (but its end of line), an empty section, an
@@ -85,6 +87,11 @@ class _Reading:
     #: The top-level facts whose ``null`` is not a field left out: in a flattened table (Parquet's) an empty
     #: top-level cell is such a ``null`` written, so a line that leaves one out cannot be told from it there.
     top_level: tuple[str, ...]
+    #: A regex (RE2) finding a value Arrow would refuse: a known key whose value is of another shape, or an
+    #: amount with more than two decimals.
+    refused: str
+    #: A regex (RE2) finding each known key (or a dotted one), taken out before an unknown one is looked for.
+    known_key: str
 
 
 def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[int]]:
@@ -126,7 +133,17 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[i
     for position in doubtful | dotted:
         body[position] = b"{}\n"
     parts: list[Any] = []
-    _read(body, 0, count, reading.arrow, parts, doubtful, None if doubtful or dotted else data)
+    table = _arrow_read(b"".join(body) if doubtful or dotted else data, count, reading.arrow)
+    if table is not None:
+        parts.append(table)
+    else:
+        # Arrow refused the chunk: the lines it would refuse that can be told cheaply (an unknown key, a value of
+        # another shape, three decimals) go per case, so the rest is read in one go again, or in few groups.
+        for position in _refused(array, reading):
+            if position not in dotted:
+                doubtful.add(position)
+                body[position] = b"{}\n"
+        _read(body, 0, count, reading.arrow, parts, doubtful)
     table = (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
     while any(pa.types.is_struct(column.type) for column in table.columns):
         table = table.flatten()
@@ -178,30 +195,60 @@ def _untrusted(trusted: Any) -> list[int]:
 
 def _read(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any],
           doubtful: set[int], joined: bytes | None = None) -> None:
-    """Lines ``start`` to ``stop`` read by Arrow into ``parts`` (``joined``: those lines joined, when at hand); a
-    part Arrow refuses is read in halves."""
+    """Lines ``start`` to ``stop`` read by Arrow into ``parts`` (``joined``: those lines joined, when at hand).
+
+    A part Arrow refuses is read again once in groups of :data:`_GROUPS` ``[0]`` lines, a refused group once in
+    groups of the next size, and a refused group of the least size goes per case: each line is parsed at most
+    three times, however the refused lines are spread (halving down to a few lines parsed each line about ten
+    times when they were spread through the chunk), in few calls (each costs about as much as several claims)."""
+    table = _arrow_read(joined if joined is not None else b"".join(body[start:stop]), stop - start, arrow)
+    if table is not None:
+        parts.append(table)
+    else:
+        _read_groups(body, start, stop, arrow, parts, doubtful, _GROUPS)
+
+
+def _read_groups(body: list[bytes], start: int, stop: int, arrow: Any, parts: list[Any], doubtful: set[int],
+                 sizes: tuple[int, ...]) -> None:
+    """Lines ``start`` to ``stop`` (which Arrow refused as a whole) read once in groups of ``sizes[0]`` lines, a
+    refused group in groups of the next size; a refused group of the last size is left per case."""
+    size, smaller = sizes[0], sizes[1:]
+    for group in range(start, stop, size):
+        end = min(group + size, stop)
+        # A group as large as the part was read already (and refused).
+        table = _arrow_read(b"".join(body[group:end]), end - group, arrow) if stop - start > size else None
+        if table is not None:
+            parts.append(table)
+        elif smaller:
+            _read_groups(body, group, end, arrow, parts, doubtful, smaller)
+        else:
+            doubtful.update(range(group, end))
+            parts.append(_arrow_read(b"{}\n" * (end - group), end - group, arrow))
+
+
+def _arrow_read(data: bytes, rows: int, arrow: Any) -> Any:
+    """Lines (joined) read by Arrow with the schema, or None where Arrow refuses them (e.g. an unknown field, a
+    number where text belongs, an amount with three decimals) or reads other than one row per line."""
     import pyarrow as pa
     import pyarrow.json as pj
 
     try:
-        table = pj.read_json(io.BytesIO(joined if joined is not None else b"".join(body[start:stop])),
-                             read_options=pj.ReadOptions(block_size=_BLOCK),
+        table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK),
                              parse_options=pj.ParseOptions(explicit_schema=arrow,
                                                            unexpected_field_behavior="error"))
-        # One row per line: every line begins with `{`, so a line is at least one row; more is marked here.
-        if table.num_rows == stop - start:
-            parts.append(table)
-            return
     except (pa.ArrowException, ValueError, OverflowError):
-        pass  # e.g. an unknown field, a number where text belongs, an amount with three decimals
-    if stop - start <= _LEAST_PART:
-        doubtful.update(range(start, stop))
-        parts.append(pj.read_json(io.BytesIO(b"{}\n" * (stop - start)), parse_options=pj.ParseOptions(
-            explicit_schema=arrow, unexpected_field_behavior="error")))
-        return
-    middle = (start + stop) // 2
-    _read(body, start, middle, arrow, parts, doubtful)
-    _read(body, middle, stop, arrow, parts, doubtful)
+        return None
+    # One row per line: every line begins with `{`, so a line is at least one row; more is refused here.
+    return table if table.num_rows == rows else None
+
+
+def _refused(array: Any, reading: _Reading) -> list[int]:
+    """The positions of the lines (a binary array) with an unknown key or a value Arrow refuses for its key
+    (some of them: the others are found by reading in groups; a line named here needlessly only goes per case)."""
+    import pyarrow.compute as pc
+
+    unknown = pc.match_substring_regex(pc.replace_substring_regex(array, reading.known_key, ":"), r'"[ \t]*:')
+    return list(pc.indices_nonzero(pc.or_(unknown, pc.match_substring_regex(array, reading.refused))).to_pylist())
 
 
 def _bad_null(line: bytes, null_ok: re.Pattern[bytes] | None) -> bool:
@@ -304,4 +351,47 @@ def _build_reading(schema: CaseSchema) -> _Reading:
     flat = pa.schema([pa.field(path, types.get(kind, pa.string())) for path, kind in kinds.items()])
     top_level = tuple(path for path in kinds if "." not in path and path not in top)
     return _Reading(arrow=pa.schema(fields(tree)), flat=flat, kinds=kinds, at_most=at_most, null_ok=null_ok,
-                    flat_null_ok=flat_null_ok, top_level=top_level)
+                    flat_null_ok=flat_null_ok, top_level=top_level, refused=_refused_pattern(kinds),
+                    known_key=_known_key_pattern(kinds))
+
+
+#: What a value of each kind may begin with for Arrow to read it (``n``: ``null``), after the key's colon.
+_STARTS = {Kind.NUMBER: "-0-9", Kind.MONEY: '"0-9-',
+           Kind.BOOL: "tf", Kind.LIST: r"\["}
+
+
+def _names(names: set[str]) -> str:
+    return "|".join(re.escape(name) for name in sorted(names))
+
+
+def _refused_pattern(kinds: dict[str, Kind]) -> str:
+    """A regex finding a value Arrow refuses for its key: a shape other than the kind's, a section that is not an
+    object, a whole number with a fraction, an amount with three decimals. A leaf name used for facts of two
+    kinds, or for a fact and a section, is not looked at (Arrow's refusal finds it)."""
+    leaf: dict[str, set[Kind]] = {}
+    sections: set[str] = set()
+    for path, kind in kinds.items():
+        *within, name = path.split(".")
+        leaf.setdefault(name, set()).add(kind)
+        sections.update(within)
+    by_kind: dict[Kind, set[str]] = {}
+    for name, found in leaf.items():
+        if len(found) == 1 and name not in sections:
+            by_kind.setdefault(next(iter(found)), set()).add(name)
+    colon = r'"[ \t]*:[ \t]*'
+    alternatives = [f'"(?:{_names(names)}){colon}[^{_STARTS.get(kind, chr(34))}n \t]' for kind, names in by_kind.items()]
+    only_sections = sections - set(leaf)
+    if only_sections:
+        alternatives.append(f'"(?:{_names(only_sections)}){colon}[^{{n \t]')
+    if Kind.NUMBER in by_kind:
+        alternatives.append(f'"(?:{_names(by_kind[Kind.NUMBER])}){colon}-?[0-9]+\\.')
+    if Kind.MONEY in by_kind:
+        alternatives.append(f'"(?:{_names(by_kind[Kind.MONEY])}){colon}"?-?[0-9]*\\.[0-9]{{3}}')
+    return "|".join(alternatives) or "$^"
+
+
+def _known_key_pattern(kinds: dict[str, Kind]) -> str:
+    """A regex finding a key the schema knows (a fact's or a section's name, or a dotted path)."""
+    names = {part for path in kinds for part in path.split(".")}
+    return f'"(?:{_names(names)}|[A-Za-z0-9_]+\\.[A-Za-z0-9_.]+)"[ \t]*:'
+
