@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+
+from rxpolicy import CompiledPolicy, PolicyStore, load_case
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +69,29 @@ def flat_paths(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         path = f"{prefix}.{key}".lstrip(".")
         found.update(flat_paths(value, path) if isinstance(value, dict) else {path: value})
     return found
+
+
+@functools.cache
+def policy() -> CompiledPolicy:
+    """The built-in hollandzorg policy, loaded once per test process."""
+    return PolicyStore().load("hollandzorg")
+
+
+@functools.cache
+def base_mapping() -> dict[str, Any]:
+    """The first example case's full mapping (defaults included), the base the strategies vary."""
+    return load_case(EXAMPLE_CASES[0], policy=policy()).to_mapping(only_changed=False)
+
+
+@functools.cache
+def example_values() -> dict[str, list[Any]]:
+    """Per field, every value the example cases give it (each case's full mapping, defaults included)."""
+    values: dict[str, list[Any]] = {}
+    for path in EXAMPLE_CASES:
+        for field, value in flat_paths(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
+            if value not in values.setdefault(field, []):
+                values[field].append(value)
+    return values
 
 
 def nested(leaves: st.SearchStrategy[Any], keys: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

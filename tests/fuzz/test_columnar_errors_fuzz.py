@@ -9,7 +9,6 @@ an ISO date text is a date, a two-decimal text an amount), several to a chunk.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from decimal import Decimal
 from typing import Any
@@ -18,8 +17,8 @@ import pyarrow as pa
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from hostile_strategies import EXAMPLE_CASES, case_mappings, examples, flat_paths
-from rxpolicy import CompiledPolicy, PolicyStore, load_case
+from hostile_strategies import base_mapping, case_mappings, examples, policy
+from hostile_strategies import example_values as plausible_values
 from rxpolicy.bulk.columnar_errors import error_rows
 from rxpolicy.bulk.columnar_input import prepare
 from rxpolicy.bulk.core import evaluate_records, select_decisions
@@ -28,26 +27,6 @@ from rxpolicy.bulk.synth_files import claims_schema
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CENTS = re.compile(r"-?\d+\.\d\d")
-
-
-@functools.cache
-def policy() -> CompiledPolicy:
-    return PolicyStore().load("hollandzorg")
-
-
-@functools.cache
-def base_mapping() -> dict[str, Any]:
-    return load_case(EXAMPLE_CASES[0], policy=policy()).to_mapping(only_changed=False)
-
-
-@functools.cache
-def plausible_values() -> dict[str, list[Any]]:
-    values: dict[str, list[Any]] = {}
-    for path in EXAMPLE_CASES:
-        for field, value in flat_paths(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
-            if value not in values.setdefault(field, []):
-                values[field].append(value)
-    return values
 
 
 def _typed(value: Any) -> Any:

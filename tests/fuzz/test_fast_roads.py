@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples, flat_paths
-from rxpolicy import CompiledPolicy, PolicyStore, RxError, load_case
+from hostile_strategies import base_mapping, case_mappings, case_texts, example_values, examples, policy
+from rxpolicy import RxError
 from rxpolicy.engine.case import read_case_text
 from rxpolicy.engine.case_build import builder_for, read_text_fast
 from rxpolicy.engine.case_check import CheckRun, from_python
@@ -32,21 +32,11 @@ _CENTS = re.compile(r"\d+\.\d\d")
 
 
 @functools.cache
-def policy() -> CompiledPolicy:
-    return PolicyStore().load("hollandzorg")
-
-
-@functools.cache
-def base_mapping() -> dict[str, Any]:
-    return load_case(EXAMPLE_CASES[0], policy=policy()).to_mapping(only_changed=False)
-
-
-@functools.cache
 def plausible_values() -> dict[str, list[Any]]:
     """Per field, every value the example cases give it, as written (strings) and as Python holds it."""
     values: dict[str, list[Any]] = {}
-    for path in EXAMPLE_CASES:
-        for field, value in flat_paths(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
+    for field, seen in example_values().items():
+        for value in seen:
             for each in (value, _typed(value)):
                 if each not in values.setdefault(field, []) or type(each) is not type(value):
                     values[field].append(each)

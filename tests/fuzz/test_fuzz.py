@@ -18,8 +18,9 @@ from typing import Any
 import attrs
 from hypothesis import event, given, settings
 
-from hostile_strategies import EXAMPLE_CASES, case_mappings, case_texts, examples, flat_paths, rule_file_mutations
-from rxpolicy import CompiledPolicy, PolicyStore, RxError, case_from_mapping, evaluate, load_case, parse_case
+from hostile_strategies import EXAMPLE_CASES, base_mapping, case_mappings, case_texts, examples, policy, rule_file_mutations
+from hostile_strategies import example_values as plausible_values
+from rxpolicy import RxError, case_from_mapping, evaluate, load_case, parse_case
 from rxpolicy.engine.compile import compile_policy
 from rxpolicy.explain.diagnostics import render_diagnostics
 from rxpolicy.explain.json import evaluation_json
@@ -31,11 +32,6 @@ from rxpolicy.language.lower import parse_rule_file
 from rxpolicy.language.source import SourceFile
 
 _HIDDEN = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
-
-
-@functools.cache
-def policy() -> CompiledPolicy:
-    return PolicyStore().load("hollandzorg")
 
 
 @functools.cache
@@ -76,22 +72,6 @@ def assert_explained_well(case: Any) -> None:
         assert "<" not in markdown.replace("\\<", "")
         data = json.loads(evaluation_json(evaluation, lang).encode("utf-8"))
         assert data.get("outcome") == evaluation.outcome
-
-
-@functools.cache
-def base_mapping() -> dict[str, Any]:
-    return load_case(EXAMPLE_CASES[0], policy=policy()).to_mapping(only_changed=False)
-
-
-@functools.cache
-def plausible_values() -> dict[str, list[Any]]:
-    """Per field, every value the example cases give it (each case's full mapping, defaults included)."""
-    values: dict[str, list[Any]] = {}
-    for path in EXAMPLE_CASES:
-        for field, value in flat_paths(load_case(path, policy=policy()).to_mapping(only_changed=False)).items():
-            if value not in values.setdefault(field, []):
-                values[field].append(value)
-    return values
 
 
 @settings(max_examples=examples(700))

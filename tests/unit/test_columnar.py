@@ -20,13 +20,14 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from columnar_helpers import typed_chunks
 from rxpolicy import RxError, case_from_mapping, load_policy, parse_case
 from rxpolicy.bulk.columnar import _leap_day, _months_on, compile_columnar, evaluate_columnar
 from rxpolicy.bulk.core import select_decisions
 from rxpolicy.bulk.records import Chunk
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
 from rxpolicy.bulk.synth import synth_claims
-from rxpolicy.bulk.synth_files import claims_table, flatten
+from rxpolicy.bulk.synth_files import flatten
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language.types import Kind
 from rxpolicy.tools.analysis import representative_day
@@ -85,10 +86,7 @@ def _examples(policy: CompiledPolicy) -> list[dict[str, Any]]:
 
 
 def _chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
-    for index, start in enumerate(range(0, len(records), CHUNK)):
-        block = [{k: (str(v) if isinstance(v, (dt.date, Decimal)) else v) for k, v in r.items()}
-                 for r in records[start:start + CHUNK]]
-        yield Chunk(index=index, first=start + 1, count=len(block), table=claims_table(block))
+    return typed_chunks(records, CHUNK)
 
 
 @pytest.mark.parametrize("name", ["hollandzorg", "asr"])

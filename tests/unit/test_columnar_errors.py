@@ -12,7 +12,6 @@ valid must be one the per-case validator accepts.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,13 +19,14 @@ from typing import Any
 
 import pytest
 
+from columnar_helpers import typed_chunks
 from rxpolicy import load_policy
 from rxpolicy.bulk.columnar_errors import error_rows
 from rxpolicy.bulk.columnar_input import prepare
 from rxpolicy.bulk.core import evaluate_records, select_decisions
 from rxpolicy.bulk.records import Chunk
 from rxpolicy.bulk.synth import synth_claims
-from rxpolicy.bulk.synth_files import claims_table, flatten
+from rxpolicy.bulk.synth_files import flatten
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language.types import Kind
 
@@ -86,10 +86,7 @@ def _claims(policy: CompiledPolicy, seed: int) -> list[dict[str, Any]]:
 
 
 def _chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
-    for index, start in enumerate(range(0, len(records), CHUNK)):
-        block = [{k: (str(v) if isinstance(v, (dt.date, Decimal)) else v) for k, v in r.items()}
-                 for r in records[start:start + CHUNK]]
-        yield Chunk(index=index, first=start + 1, count=len(block), table=claims_table(block))
+    return typed_chunks(records, CHUNK)
 
 
 @pytest.mark.parametrize("name", ["hollandzorg", "asr"])

@@ -11,18 +11,13 @@ YAML, the validator or Arrow read in their own ways (``yes``, ``012``, ``1e3``, 
 from __future__ import annotations
 
 import csv
-import functools
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
-from rxpolicy import PolicyStore
-from rxpolicy.bulk.core import select_decisions
+from columnar_helpers import runs as both_runs
 from rxpolicy.bulk.csv_columns import csv_table
 from rxpolicy.bulk.records import read_chunks
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
@@ -39,14 +34,8 @@ CELLS = ("", " ", "true", "false", "True", "TRUE", "yes", "no", "on", "off", "y"
          "crème")
 
 
-@functools.cache
 def runs(name: str) -> tuple[BatchRun, BatchRun]:
-    policy = PolicyStore().load(name)
-    run = BatchRun(claims=Path("claims.csv"), input_format="csv", policy=policy,
-                   selection=select_decisions(policy), out=None, output_format="parquet")
-    return run.with_columnar(), BatchRun(claims=run.claims, input_format="csv", policy=policy,
-                                         selection=run.selection, out=None, output_format="parquet",
-                                         engine="per-case")
+    return both_runs(name, "csv")
 
 
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -112,24 +101,6 @@ def test_every_column_set_to_every_odd_cell_is_decided_alike(tmp_path: Path) -> 
         assert not took & {(column, cell) for cell in odd}, took & {(column, cell) for cell in odd}
     errors = dict(zip(cells, (row["error_code"] for row in each.to_pylist())))
     assert errors[("medicine.name", "crème")] is None and errors[("medicine.price", "12")] is None  # decided
-
-
-def test_a_csv_file_gives_the_results_of_the_same_claims_in_parquet(tmp_path: Path) -> None:
-    rxpolicy = str(Path(sys.executable).with_name("rxpolicy"))
-    results, said = {}, {}
-    for suffix in ("csv", "parquet"):
-        claims_file = tmp_path / f"claims.{suffix}"
-        subprocess.run([rxpolicy, "claims", "synth", "--n", "3000", "--seed", "6", "--out", str(claims_file)],
-                       check=True, capture_output=True)
-        out = tmp_path / f"out-{suffix}"
-        done = subprocess.run([rxpolicy, "batch", str(claims_file), "--out", str(out), "--chunk-size", "1000"],
-                              capture_output=True, text=True)
-        assert done.returncode == 1, done.stderr  # 1: some claims are error rows (the synthetic ~1 % invalid)
-        results[suffix] = pq.read_table(sorted(out.glob("part-*.parquet")))
-        said[suffix] = done.stderr
-    assert results["csv"].num_rows == 3000
-    assert results["csv"].equals(results["parquet"])
-    assert said["csv"] == said["parquet"]
 
 
 def test_chunks_of_a_csv_file_keep_their_cells(tmp_path: Path) -> None:

@@ -20,8 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from rxpolicy import PolicyStore
-from rxpolicy.bulk.core import select_decisions
+from columnar_helpers import runs as both_runs
 from rxpolicy.bulk.jsonl_columns import jsonl_table
 from rxpolicy.bulk.records import Chunk, read_chunks
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
@@ -31,15 +30,8 @@ from rxpolicy.engine.compile import CompiledPolicy
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@functools.cache
 def runs(name: str) -> tuple[BatchRun, BatchRun]:
-    """The columnar run and the per-case run of a built-in policy (no files: chunks are handed in)."""
-    policy = PolicyStore().load(name)
-    run = BatchRun(claims=Path("claims.jsonl"), input_format="jsonl", policy=policy,
-                   selection=select_decisions(policy), out=None, output_format="parquet")
-    return run.with_columnar(), BatchRun(claims=run.claims, input_format="jsonl", policy=policy,
-                                         selection=run.selection, out=None, output_format="parquet",
-                                         engine="per-case")
+    return both_runs(name, "jsonl")
 
 
 def both_roads(lines: list[bytes], name: str = "hollandzorg", first: int = 1) -> tuple[Any, Any, list[bool]]:
@@ -251,10 +243,12 @@ def test_lines_are_decoded_only_for_the_records_left_per_case() -> None:
     assert len(chunk.records) == 3
 
 
-def test_a_jsonl_file_gives_the_results_of_the_same_claims_in_parquet(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["jsonl", "csv"])
+def test_a_text_claims_file_gives_the_results_of_the_same_claims_in_parquet(text: str, tmp_path: Path) -> None:
+    """JSON Lines and CSV chunks reach the columns as typed tables: their results and counts are Parquet's."""
     rxpolicy = str(Path(sys.executable).with_name("rxpolicy"))
     results, said = {}, {}
-    for suffix in ("jsonl", "parquet"):
+    for suffix in (text, "parquet"):
         claims_file = tmp_path / f"claims.{suffix}"
         subprocess.run([rxpolicy, "claims", "synth", "--n", "3000", "--seed", "5", "--out", str(claims_file)],
                        check=True, capture_output=True)
@@ -264,9 +258,9 @@ def test_a_jsonl_file_gives_the_results_of_the_same_claims_in_parquet(tmp_path: 
         assert done.returncode == 1, done.stderr  # 1: some claims are error rows (the synthetic ~1 % invalid)
         results[suffix] = pq.read_table(sorted(out.glob("part-*.parquet")))
         said[suffix] = done.stderr
-    assert results["jsonl"].num_rows == 3000
-    assert said["jsonl"] == said["parquet"]
-    assert results["jsonl"].equals(results["parquet"])
+    assert results[text].num_rows == 3000
+    assert said[text] == said["parquet"]
+    assert results[text].equals(results["parquet"])
 
 
 def test_chunks_of_a_file_keep_their_lines(tmp_path: Path) -> None:
