@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language.types import Kind
 
 CLAIMS = 6_000
+ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 4_000
 
 
@@ -134,3 +136,31 @@ def test_a_section_written_in_part_when_the_file_has_no_column_for_its_other_fac
     expected = evaluate_records(policy, chunk.subset([0, 1]), selection=select_decisions(policy))
     assert rows == {0: expected[0].error, 1: expected[1].error}
     assert rows[1] is not None and rows[1].message.endswith("(and 1 more problem)")
+
+
+def test_two_policies_that_differ_only_in_a_section_rule_share_no_prepared_checks(tmp_path: Path) -> None:
+    """The columns' plans are cached per case schema fingerprint: a schema without `all or none` on the
+    authorisation must not lend its plan (no section check) to the built-in one. Before the fingerprint took
+    in the sections' rules, a claim with only `authorisation.granted_on` came out clean here."""
+    import shutil
+
+    from rxpolicy import PolicyStore
+
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    facts = tmp_path / "rules" / "statutory" / "facts.rxp"
+    text = facts.read_text(encoding="utf-8")
+    assert "de schriftelijke machtiging van de verzekeraar\"\n  all or none\n" in text
+    facts.write_text(text.replace("de schriftelijke machtiging van de verzekeraar\"\n  all or none\n",
+                                  "de schriftelijke machtiging van de verzekeraar\"\n", 1), encoding="utf-8")
+    loose = PolicyStore().load(str(tmp_path / "rules" / "hollandzorg"))
+    strict = load_policy("hollandzorg")
+    assert loose.facts.all_or_none != strict.facts.all_or_none
+    assert loose.facts.fingerprint != strict.facts.fingerprint
+    claim = flatten(next(iter(synth_claims(1, 3, years=(2025, 2025), plans=strict.plans))))
+    claim = {k: v for k, v in claim.items() if not k.startswith("authorisation.")}
+    claim["authorisation.granted_on"] = "2025-01-02"
+    table = next(_chunks([claim])).table
+    for policy, clean in ((loose, True), (strict, False)):  # the loose one first: its plan is cached first
+        prepared = prepare(table, policy.facts, policy.plans)
+        assert prepared is not None
+        assert prepared[1].to_list() == [clean]

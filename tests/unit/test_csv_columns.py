@@ -11,10 +11,13 @@ YAML, the validator or Arrow read in their own ways (``yes``, ``012``, ``1e3``, 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from columnar_helpers import runs as both_runs
@@ -111,3 +114,24 @@ def test_chunks_of_a_csv_file_keep_their_cells(tmp_path: Path) -> None:
     assert chunks[0].given is None and chunks[0].texts.num_rows == 2
     assert chunks[0].subset([1])[0]["medicine.price"] is True  # type: ignore[index]
     assert chunks[1].records[0]["medicine.price"] == Decimal("12.40")  # type: ignore[index]
+
+
+def test_a_csv_file_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    """Excel writes CSV with a UTF-8 byte-order mark; before, the first column's name kept it, Arrow's did not, and
+    `rxpolicy batch` stopped with an internal error (per case and on the columns)."""
+    rxpolicy = str(Path(sys.executable).with_name("rxpolicy"))
+    plain = tmp_path / "claims.csv"
+    subprocess.run([rxpolicy, "claims", "synth", "--n", "200", "--seed", "2", "--out", str(plain)], check=True,
+                   capture_output=True)
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    results = {}
+    for name in ("claims", "marked"):
+        for engine in ("columnar", "per-case"):
+            out = tmp_path / f"out-{name}-{engine}"
+            done = subprocess.run([rxpolicy, "batch", str(tmp_path / f"{name}.csv"), "--out", str(out), "--engine",
+                                   engine, "--quiet"], capture_output=True, text=True)
+            assert done.returncode in (0, 1), done.stderr
+            results[name, engine] = pq.read_table(sorted(out.glob("part-*.parquet")))
+    assert results["claims", "columnar"].num_rows == 200
+    assert all(table.equals(results["claims", "columnar"]) for table in results.values())

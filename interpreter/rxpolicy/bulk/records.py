@@ -206,7 +206,8 @@ def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, Any, Any]]:
     import pyarrow.csv as pacsv
 
     try:
-        with path.open("r", encoding="utf-8", newline="") as handle:
+        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name, as for Arrow.
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
             header = handle.readline()
         import csv
         names = next(csv.reader([header]))

@@ -552,11 +552,16 @@ class _Reader:
         digest = hashlib.sha256()
         for spec in specs.values():
             digest.update(repr(attrs.evolve(spec, span=None, layer="")).encode())
+        # Everything else that decides what a valid case is: caches of readers and checkers are keyed on the
+        # fingerprint, so two schemas with one fingerprint must accept and refuse the same cases.
+        all_or_none = tuple(s for s, d in self.sections.items() if d.all_or_none)
+        digest.update(repr((sorted((n, c.codes) for n, (c, _) in self.choices.items()), all_or_none, period[0],
+                            roles.get("the smallest pack"), roles.get("one course"))).encode())
         return CaseSchema(
             fields=fields, choices=MappingProxyType({n: c for n, (c, _) in self.choices.items()}),
             sections=MappingProxyType({s: MappingProxyType({e.lang: e.text for e in self.sections[s].explains})
                                        if s in self.sections else MappingProxyType({}) for s in sections}),
-            all_or_none=tuple(s for s, d in self.sections.items() if d.all_or_none),
+            all_or_none=all_or_none,
             period_date=period[0], smallest_pack=roles.get("the smallest pack"), one_course=roles.get("one course"),
             index=MappingProxyType({p: i for i, p in enumerate(specs)}), fingerprint=digest.hexdigest())
 
