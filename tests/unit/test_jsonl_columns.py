@@ -14,13 +14,17 @@ import functools
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pyarrow.parquet as pq
 import pytest
 
 from columnar_helpers import runs as both_runs
+from rxpolicy import PolicyStore
+from rxpolicy.bulk.core import select_decisions
 from rxpolicy.bulk.jsonl_columns import jsonl_table
 from rxpolicy.bulk.records import Chunk, read_chunks
 from rxpolicy.bulk.run import BatchRun, evaluate_chunk
@@ -297,3 +301,33 @@ def test_a_claim_refused_for_several_problems_names_the_first_its_line_lists() -
     messages = [row["error_message"] for row in each.to_pylist()]
     assert messages[0].startswith("`insured.voluntary_excess`") and messages[1].startswith("`dispensing.supply_days`")
     assert on_columns.equals(each)
+
+
+@pytest.mark.parametrize("limit", ["100000000000", "12.405", "12.40"])
+def test_a_money_limit_of_any_size_a_rule_file_may_write_is_met_as_the_validator_meets_it(
+        limit: str, tmp_path: Path) -> None:
+    """`at most` on an amount, beyond what the JSON reading's decimal128(12, 2) holds or with more decimals: before,
+    making the reading's limit stopped `rxpolicy batch` with an internal error (ArrowInvalid)."""
+    import shutil
+
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    facts = tmp_path / "rules" / "statutory" / "facts.rxp"
+    text = facts.read_text(encoding="utf-8")
+    declared = 'fact medicine.price: money\n  required\n'
+    assert declared in text
+    facts.write_text(text.replace(declared, declared + f'  at most {limit} because "a test of limits"\n', 1),
+                     encoding="utf-8")
+    policy = PolicyStore().load(str(tmp_path / "rules" / "hollandzorg"))
+    run = BatchRun(claims=Path("claims.jsonl"), input_format="jsonl", policy=policy,
+                   selection=select_decisions(policy), out=None, output_format="parquet")
+    claims = []
+    for price in ("12.40", "12.41", "12.4", "9999999999.99"):
+        claim = base()
+        claim["medicine"]["price"] = price
+        claims.append(line(claim))
+    chunk = Chunk(index=0, first=1, count=len(claims), lines=claims)
+    on_columns = evaluate_chunk(run.with_columnar(), chunk)
+    each = evaluate_chunk(attrs.evolve(run, engine="per-case"), chunk)
+    assert on_columns.equals(each)
+    refused = [code == "RX405" for code in each.column("error_code").to_pylist()]
+    assert refused == [Decimal(p) > Decimal(limit) for p in ("12.40", "12.41", "12.4", "9999999999.99")]

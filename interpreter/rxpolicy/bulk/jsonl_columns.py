@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 import re
 import threading
 from collections.abc import Sequence
+from decimal import ROUND_FLOOR
 from typing import Any
 
 import attrs
@@ -48,6 +50,7 @@ import attrs
 from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
 from rxpolicy.language.types import Kind
+from rxpolicy.language.values import CENT
 
 __all__ = ["jsonl_table"]
 
@@ -325,8 +328,13 @@ def _build_reading(schema: CaseSchema) -> _Reading:
             node = node.setdefault(section, {})
         node[name] = types.get(kind, pa.string())
         if spec.at_most is not None and kind in (Kind.NUMBER, Kind.MONEY):
-            at_most[path] = pa.scalar(spec.at_most, types[kind]) if kind is Kind.MONEY \
-                else pa.scalar(int(spec.at_most), pa.int64())
+            # The limit as the column's values meet it: floored to cents or to a whole number (a two-place amount
+            # or a whole number is at most the limit exactly when it is at most that), money in a type wide
+            # enough for any limit a rule file may write (twelve whole digits, six decimals), not the column's.
+            if kind is Kind.MONEY:
+                at_most[path] = pa.scalar(spec.at_most.quantize(CENT, ROUND_FLOOR), pa.decimal128(38, 2))
+            else:
+                at_most[path] = pa.scalar(math.floor(spec.at_most), pa.int64())
         # `null` means "left out" only for a fact that may be unknown and whose default is unknown anyway.
         same = spec.type.nullable and spec.default is None and not spec.required \
             and path.rpartition(".")[0] not in schema.all_or_none

@@ -351,10 +351,16 @@ class _Writer:
         self.plan_and_allowed(spec, v, passes)
 
     def plan_and_allowed(self, spec: FieldSpec, v: str, passes: list[str]) -> None:
-        """The declared choices of values beyond the type (``one of …``, ``one of the plans``), for a written value."""
+        """The declared choices of values beyond the type (``one of …``, ``one of the plans``) and an amount's
+        declared limits (a number's are in its range test), for a written value."""
         checks = []
         if spec.allowed:
             checks.append(f"{v} not in {self.const(frozenset(spec.allowed))}")
+        if spec.type.kind is Kind.MONEY:
+            if spec.at_least is not None:
+                checks.append(f"{v} < {self.const(spec.at_least)}")
+            if spec.at_most is not None:
+                checks.append(f"{v} > {self.const(spec.at_most)}")
         if checks:
             skip = "".join(f"{v} is not {p} and " for p in passes)
             self.emit(f"if {skip}({' or '.join(checks)}): return None")
