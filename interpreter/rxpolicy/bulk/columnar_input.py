@@ -59,13 +59,12 @@ class Check:
 class Checks:
     """What the error rows of the claims the columns may not evaluate are worked out from: the input (Arrow,
     as the per-case path reads it), whether each claim passed each check (a column per check, named by its
-    index in ``checks``, which says what each means), the prepared values and the per-claim verdict."""
+    index in ``checks``, which says what each means) and the prepared values."""
 
     table: Any
     passed: pl.DataFrame
     checks: tuple[Check, ...]
     values: pl.DataFrame
-    clean: pl.Series
     schema: CaseSchema
     plans: Collection[str]
 
@@ -119,7 +118,7 @@ def _prepare(table: Any, schema: CaseSchema,
     values_frame = prepared.select(plan.values)
     verdict = prepared.get_column(_CLEAN)
     return values_frame, verdict, Checks(table=table, passed=prepared.select(plan.named), checks=plan.checks,
-                                         values=values_frame, clean=verdict, schema=schema, plans=plans)
+                                         values=values_frame, schema=schema, plans=plans)
 
 
 @attrs.frozen
