@@ -15,7 +15,7 @@ combination of arguments).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +59,11 @@ class Check:
 class Checks:
     """What the error rows of the claims the columns may not evaluate are worked out from: the input (Arrow,
     as the per-case path reads it), whether each claim passed each check (a column per check, named by its
-    index in ``checks``, which says what each means) and the prepared values."""
+    index in ``checks``, which says what each means), per claim whether it passed them all (``clean``) and the
+    prepared values.
+
+    A check the input's Arrow columns settle for every claim of the chunk (a column without an empty cell is
+    always written; one of only empty cells has no value to doubt) has no column: no claim fails it."""
 
     table: Any
     passed: pl.DataFrame
@@ -67,6 +71,7 @@ class Checks:
     values: pl.DataFrame
     schema: CaseSchema
     plans: Collection[str]
+    clean: pl.Series
 
 
 def prepare(table: Any, schema: CaseSchema,
@@ -91,34 +96,61 @@ class _NotForColumns(Exception):
 
 def _prepare(table: Any, schema: CaseSchema,
              plans: Collection[str]) -> tuple[pl.DataFrame, pl.Series, Checks] | None:
-    names = set(table.column_names)
+    names = frozenset(table.column_names)
     if not names <= set(schema.written) or schema.period_date not in names:
         return None
     if len(names) < table.num_columns:
         return None  # a column named twice: a record keeps the last, Polars refuses the table; per case
     if not all(_holdable(field.type) for field in table.schema):
         return None  # a type Polars cannot take in (decimal256 panics, an interval is refused): per case
-    frame = pl.from_arrow(table, rechunk=False)
-    assert isinstance(frame, pl.DataFrame)
-    # The expressions depend on the facts, the plans and the input's column types only: made once for the
-    # chunks of a file (building them costs some 3 ms a chunk).
-    key = (schema.fingerprint, frozenset(plans), table.schema)
+    # What the Arrow columns say without reading a value (their counts of empty cells): a column with no empty
+    # cell needs no test of being written, and one of only empty cells no test of its values, nor converting
+    # (its facts are their defaults). The plan is made for that, so a chunk's plan fits its columns.
+    rows = table.num_rows
+    counts = {name: table.column(name).null_count for name in table.column_names} if rows else {}
+    empty = frozenset(name for name, count in counts.items() if count == rows)
+    full = frozenset(name for name, count in counts.items() if count == 0)
+    # The expressions depend on the facts, the plans, the input's column types and which columns are full or
+    # empty only: made once for the chunks of a file (building them costs some 3 ms a chunk).
+    key = (schema.fingerprint, frozenset(plans), table.schema, empty, full)
     plan = _PLANS.get(key)
+    read = [name for name in table.column_names if name not in empty or schema.fields[name].required]
+    frame = pl.from_arrow(table.select(read) if len(read) < table.num_columns else table, rechunk=False)
+    assert isinstance(frame, pl.DataFrame)
     if plan is None:
-        built = _plan(frame, schema, plans)
+        shape = pl.from_arrow(table.slice(0, 0), rechunk=False)  # every column's Polars type
+        assert isinstance(shape, pl.DataFrame)
+        types = shape.schema
+        built = _plan(frame, types, schema, plans, _Columns(names, empty, full))
         if built is None:
             return None
         widened, plan = built
         if widened.width == frame.width:  # no computed fact called per value: the plan holds for any chunk
-            if len(_PLANS) >= 32:
+            if len(_PLANS) >= 64:
                 _PLANS.clear()
             _PLANS[key] = plan
         frame = widened
     prepared = frame.lazy().select(*plan.outputs).with_columns(plan.clean).collect()
-    values_frame = prepared.select(plan.values)
+    # (Slicing the result's columns costs half of selecting them by name.)
+    values = len(plan.values)
+    values_frame = prepared[:, :values]
     verdict = prepared.get_column(_CLEAN)
-    return values_frame, verdict, Checks(table=table, passed=prepared.select(plan.named), checks=plan.checks,
-                                         values=values_frame, schema=schema, plans=plans)
+    return values_frame, verdict, Checks(table=table, passed=prepared[:, values:values + len(plan.checks)],
+                                         checks=plan.checks, values=values_frame, schema=schema, plans=plans,
+                                         clean=verdict)
+
+
+@attrs.frozen
+class _Columns:
+    """The input columns of a chunk: their names, those with only empty cells and those with none."""
+
+    names: frozenset[str]
+    empty: frozenset[str]
+    full: frozenset[str]
+
+    def never(self, path: str) -> bool:
+        """Whether no claim of the chunk writes the fact."""
+        return path not in self.names or path in self.empty
 
 
 @attrs.frozen
@@ -132,22 +164,29 @@ class _Plan:
     checks: tuple[Check, ...]
 
 
-#: Plans by (facts, plans, input types): written whole by one thread or another (the same plan either way), and
-#: Polars expressions are immutable, so threads share them.
+#: Plans by (facts, plans, input types, empty and full columns): written whole by one thread or another (the same
+#: plan either way), and Polars expressions are immutable, so threads share them.
 _PLANS: dict[tuple[object, ...], _Plan] = {}
 
+#: The kinds whose column is the fact's value as it is (no conversion that could leave a written cell empty).
+_AS_WRITTEN = frozenset({Kind.BOOL, Kind.DATE, Kind.TEXT, Kind.ATC, Kind.ENUM, Kind.LIST})
 
-def _plan(frame: pl.DataFrame, schema: CaseSchema, plans: Collection[str]) -> tuple[pl.DataFrame, _Plan] | None:
+
+def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSchema, plans: Collection[str],
+          columns: _Columns) -> tuple[pl.DataFrame, _Plan] | None:
     """The plan of a chunk, and the frame it runs on (with a column for each computed fact called per value);
-    None when a column's type does not fit its fact."""
+    None when a column's type does not fit its fact. ``types`` are the Polars types of every input column
+    (``frame`` lacks the empty ones that no check reads)."""
     written = schema.written
-    names = set(frame.columns)
-    types = frame.schema  # built anew on every access of `frame.schema`: ~5 µs a column, once per fact
+    names = columns.names
     # Every prepared column and every check is one expression over the input columns, evaluated in one pass:
-    # Polars computes a part two of them share (a default read by a computed fact, say) once.
+    # Polars computes a part two of them share (a default read by a computed fact, say) once. Each expression
+    # costs ~40 µs a chunk to plan whatever the chunk's size, so a check the columns' counts of empty cells
+    # settle is left out (and with it the error rows' reading of it: no claim fails it).
     checks: list[pl.Expr] = []
     meaning: list[Check] = []
     given: dict[str, pl.Expr] = {}
+    always: set[str] = set()  # facts written in every claim of the chunk, as written
     lists = sum(1 for p in written if p in names and schema.fields[p].type.kind is Kind.LIST)
     # Entries a list may hold so that a whole claim (its fields, sections and list entries) stays within the
     # number of values a case may hold (RX409, which the validator checks before anything else).
@@ -162,37 +201,55 @@ def _plan(frame: pl.DataFrame, schema: CaseSchema, plans: Collection[str]) -> tu
         typed = _typed(pl.col(path), types[path], spec.type.kind)
         if typed is None:
             return None
+        if path in columns.empty:
+            # No claim writes it: nothing to doubt but its absence (the column stays in the frame for that).
+            given[path] = pl.lit(None, _dtype(spec.type.kind))
+            if spec.required:
+                checks.append(pl.col(path).is_not_null())
+                meaning.append(Check("required", path))
+            continue
         given[path] = typed
-        if spec.required:
+        full = path in columns.full
+        if full and spec.type.kind in _AS_WRITTEN:
+            always.add(path)
+        if spec.required and not full:
             checks.append(pl.col(path).is_not_null())
             meaning.append(Check("required", path))
         valid = _valid(typed, spec, plans)
         if valid is not None:
-            checks.append(pl.col(path).is_null() | valid)
+            checks.append(valid if full else pl.col(path).is_null() | valid)
             meaning.append(Check("value", path))
         # A closed choice, an ATC code or a plan is short whatever it is (or refused as a value).
         open_text = spec.type.kind is Kind.TEXT and not spec.one_of_plans or spec.open_choice
         shape = _within_limits(pl.col(path), types[path], entries) \
             if open_text or spec.type.kind is Kind.LIST else None
         if shape is not None:
-            checks.append(pl.col(path).is_null() | shape)
+            checks.append(shape if full else pl.col(path).is_null() | shape)
             meaning.append(Check("shape", path))
-    # Sections written with all their facts or none: as given, before defaults.
+    # Sections written with all their facts or none: as given, before defaults. (A section no claim writes a
+    # fact of, or every claim all of, needs no check.)
     for section in schema.all_or_none:
-        inside = [given[p].is_null() for p in written if p.rpartition(".")[0] == section]
-        if inside:
-            checks.append(pl.all_horizontal(inside) | ~pl.any_horizontal(inside))
-            meaning.append(Check("section", section))
-    frame, values, known = _values(frame, schema, given)
+        facts = [p for p in written if p.rpartition(".")[0] == section]
+        if not facts or all(map(columns.never, facts)) or all(p in always for p in facts):
+            continue
+        inside = [given[p].is_null() for p in facts]
+        checks.append(pl.all_horizontal(inside) | ~pl.any_horizontal(inside))
+        meaning.append(Check("section", section))
+    frame, values, known = _values(frame, schema, given, always)
     for path in written:
         for other, after, why in schema.fields[path].orders:
             first, later = (other, path) if not after else (path, other)
             a, b = values[first], values[later]
-            checks.append(a.is_null() | b.is_null() | (a <= b))
+            order = a <= b
+            for fact in (later, first):
+                if known[fact] is not None:
+                    order = values[fact].is_null() | order
+            checks.append(order)
             meaning.append(Check("order", path, other, after, why))
     for path in schema.derived:
-        if not schema.fields[path].type.nullable:
-            checks.append(known[path])
+        has_value = known[path]
+        if not schema.fields[path].type.nullable and has_value is not None:
+            checks.append(has_value)
             meaning.append(Check("computed", path))
     # The checks are kept as columns (a bit each per claim): the error rows of refused claims read which failed.
     named = tuple(f"{_CHECK}{i}" for i in range(len(checks)))
@@ -325,17 +382,18 @@ def _within_limits(column: pl.Expr, dtype: pl.DataType, entries: int) -> pl.Expr
     return None
 
 
-def _values(frame: pl.DataFrame, schema: CaseSchema,
-            given: dict[str, pl.Expr]) -> tuple[pl.DataFrame, dict[str, pl.Expr], dict[str, pl.Expr]]:
+def _values(frame: pl.DataFrame, schema: CaseSchema, given: dict[str, pl.Expr], always: Collection[str]
+            ) -> tuple[pl.DataFrame, dict[str, pl.Expr], dict[str, pl.Expr | None]]:
     """Every fact's expression: defaults filled in, computed facts added, each after the facts it reads (as
     the validator does). A computed fact without a vectorised form is called per distinct combination of its
     arguments and added to the frame as a column of its own.
 
     And per fact whether it has a value, without computing it: a vectorised fact has one exactly when all its
     arguments have (testing the fact itself would compute it again, 4-11 ms per 50,000 claims for an age or
-    the days insured)."""
+    the days insured); None for a fact that has one in every claim of the chunk (``always``: the facts every
+    claim writes as they are), so that no test of it is planned."""
     values: dict[str, pl.Expr] = {}
-    known: dict[str, pl.Expr] = {}
+    known: dict[str, pl.Expr | None] = {}
 
     def value(path: str) -> pl.Expr:
         nonlocal frame
@@ -346,24 +404,33 @@ def _values(frame: pl.DataFrame, schema: CaseSchema,
             arguments = [value(a) for a in spec.arguments]
             vector = _VECTORISED.get(spec.computed_by or "")
             if vector is not None:
-                unknown = pl.any_horizontal([a.is_null() for a in arguments])
                 # A fact that counts birthdays passes its reading of 29 February on, as `spec.compute` does.
                 reading = {} if spec.leap_day_birthday is None else {"leap_day": spec.leap_day_birthday}
-                found = pl.when(unknown).then(None).otherwise(vector(*arguments, **reading)) \
-                    .cast(_dtype(spec.type.kind))
-                known[path] = pl.all_horizontal([known[a] for a in spec.arguments])
+                found = vector(*arguments, **reading)
+                unknown = [a.is_null() for a, p in zip(arguments, spec.arguments) if known[p] is not None]
+                if unknown:
+                    found = pl.when(pl.any_horizontal(unknown)).then(None).otherwise(found)
+                    known[path] = pl.all_horizontal([k for p in spec.arguments if (k := known[p]) is not None])
+                else:
+                    known[path] = None
+                found = found.cast(_dtype(spec.type.kind))
             else:
-                inputs = frame.select(*(a.alias(field_column(n)) for a, n in zip(arguments, spec.arguments)))
+                # (`with_columns` keeps the frame's height where every argument is a constant: an empty column.)
+                inputs = frame.with_columns(*(a.alias(field_column(n)) for a, n in zip(arguments, spec.arguments)))
                 frame = frame.with_columns(_computed(inputs, spec, schema).alias(field_column(path)))
                 found = pl.col(field_column(path))
                 known[path] = found.is_not_null()
+        elif path in always:
+            found = given[path]
+            known[path] = None
         elif not spec.required:
             if isinstance(spec.default, FactRef):
                 fill = value(spec.default.path)
-                known[path] = given[path].is_not_null() | known[spec.default.path]
+                other = known[spec.default.path]
+                known[path] = None if other is None else given[path].is_not_null() | other
             else:
                 fill = _literal(spec.default, spec.type.kind)
-                known[path] = given[path].is_not_null() | pl.lit(spec.default is not None)
+                known[path] = None if spec.default is not None else given[path].is_not_null()
             found = given[path].fill_null(fill)
         else:
             found = given[path]
