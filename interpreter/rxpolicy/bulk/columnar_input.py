@@ -106,10 +106,7 @@ def _prepare(table: Any, schema: CaseSchema,
     # What the Arrow columns say without reading a value (their counts of empty cells): a column with no empty
     # cell needs no test of being written, and one of only empty cells no test of its values, nor converting
     # (its facts are their defaults). The plan is made for that, so a chunk's plan fits its columns.
-    rows = table.num_rows
-    counts = {name: table.column(name).null_count for name in table.column_names} if rows else {}
-    empty = frozenset(name for name, count in counts.items() if count == rows)
-    full = frozenset(name for name, count in counts.items() if count == 0)
+    empty, full = _empty_and_full(table)
     # The expressions depend on the facts, the plans, the input's column types and which columns are full or
     # empty only: made once for the chunks of a file (building them costs some 3 ms a chunk).
     key = (schema.fingerprint, frozenset(plans), table.schema, empty, full)
@@ -138,6 +135,15 @@ def _prepare(table: Any, schema: CaseSchema,
     return values_frame, verdict, Checks(table=table, passed=prepared[:, values:values + len(plan.checks)],
                                          checks=plan.checks, values=values_frame, schema=schema, plans=plans,
                                          clean=verdict)
+
+
+def _empty_and_full(table: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The columns of a chunk with only empty cells, and those with none (Arrow keeps the counts: no value is
+    read). A chunk without claims has neither."""
+    rows = table.num_rows
+    counts = {name: table.column(name).null_count for name in table.column_names} if rows else {}
+    return (frozenset(name for name, count in counts.items() if count == rows),
+            frozenset(name for name, count in counts.items() if count == 0))
 
 
 @attrs.frozen
@@ -217,6 +223,10 @@ def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSch
             meaning.append(Check("required", path))
         valid = _valid(typed, spec, plans)
         if valid is not None:
+            if spec.type.kind not in _AS_WRITTEN or spec.type.kind is Kind.LIST:
+                # Empty where a written amount or number is beyond 64 bits, and a list's entries may be: refused.
+                # (The other checks are never empty: filling them costs ~12 µs a check a chunk to plan.)
+                valid = valid.fill_null(False)
             checks.append(valid if full else pl.col(path).is_null() | valid)
             meaning.append(Check("value", path))
         # A closed choice, an ATC code or a plan is short whatever it is (or refused as a value).
@@ -224,6 +234,8 @@ def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSch
         shape = _within_limits(pl.col(path), types[path], entries) \
             if open_text or spec.type.kind is Kind.LIST else None
         if shape is not None:
+            if spec.type.kind is Kind.LIST:
+                shape = shape.fill_null(False)
             checks.append(shape if full else pl.col(path).is_null() | shape)
             meaning.append(Check("shape", path))
     # Sections written with all their facts or none: as given, before defaults. (A section no claim writes a
@@ -235,7 +247,8 @@ def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSch
         inside = [given[p].is_null() for p in facts]
         checks.append(pl.all_horizontal(inside) | ~pl.any_horizontal(inside))
         meaning.append(Check("section", section))
-    frame, values, known = _values(frame, schema, given, always)
+    never = frozenset(p for p in written if columns.never(p))
+    frame, values, known = _values(frame, schema, given, always, never)
     for path in written:
         for other, after, why in schema.fields[path].orders:
             first, later = (other, path) if not after else (path, other)
@@ -255,7 +268,7 @@ def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSch
     named = tuple(f"{_CHECK}{i}" for i in range(len(checks)))
     clean = pl.all_horizontal(named) if checks else pl.lit(True)
     outputs = (*(value.alias(field_column(path)) for path, value in values.items()),
-               *(c.fill_null(False).alias(n) for c, n in zip(checks, named)))
+               *(c.alias(n) for c, n in zip(checks, named)))
     return frame, _Plan(outputs=outputs, clean=clean.alias(_CLEAN), values=tuple(field_column(p) for p in values),
                         named=named, checks=tuple(meaning))
 
@@ -382,8 +395,8 @@ def _within_limits(column: pl.Expr, dtype: pl.DataType, entries: int) -> pl.Expr
     return None
 
 
-def _values(frame: pl.DataFrame, schema: CaseSchema, given: dict[str, pl.Expr], always: Collection[str]
-            ) -> tuple[pl.DataFrame, dict[str, pl.Expr], dict[str, pl.Expr | None]]:
+def _values(frame: pl.DataFrame, schema: CaseSchema, given: dict[str, pl.Expr], always: Collection[str],
+            never: Collection[str]) -> tuple[pl.DataFrame, dict[str, pl.Expr], dict[str, pl.Expr | None]]:
     """Every fact's expression: defaults filled in, computed facts added, each after the facts it reads (as
     the validator does). A computed fact without a vectorised form is called per distinct combination of its
     arguments and added to the frame as a column of its own.
@@ -391,7 +404,7 @@ def _values(frame: pl.DataFrame, schema: CaseSchema, given: dict[str, pl.Expr], 
     And per fact whether it has a value, without computing it: a vectorised fact has one exactly when all its
     arguments have (testing the fact itself would compute it again, 4-11 ms per 50,000 claims for an age or
     the days insured); None for a fact that has one in every claim of the chunk (``always``: the facts every
-    claim writes as they are), so that no test of it is planned."""
+    claim writes as they are), so that no test of it is planned. ``never``: the facts no claim writes."""
     values: dict[str, pl.Expr] = {}
     known: dict[str, pl.Expr | None] = {}
 
@@ -427,11 +440,13 @@ def _values(frame: pl.DataFrame, schema: CaseSchema, given: dict[str, pl.Expr], 
             if isinstance(spec.default, FactRef):
                 fill = value(spec.default.path)
                 other = known[spec.default.path]
-                known[path] = None if other is None else given[path].is_not_null() | other
+                known[path] = other if path in never else None if other is None else given[path].is_not_null() | other
             else:
                 fill = _literal(spec.default, spec.type.kind)
                 known[path] = None if spec.default is not None else given[path].is_not_null()
-            found = given[path].fill_null(fill)
+            # A fact no claim of the chunk writes is its default (a constant, or the other fact); one without a
+            # default is as written.
+            found = fill if path in never else given[path] if spec.default is None else given[path].fill_null(fill)
         else:
             found = given[path]
             known[path] = found.is_not_null()
