@@ -69,11 +69,16 @@ def error_rows(checks: Checks, positions: Sequence[int]) -> dict[int, RecordProb
     """The error rows of the claims at ``positions`` (in the chunk) that are certain from the columns, by position
     (claims the columns may evaluate, and claims whose row is not certain, are left out)."""
     # Per refused claim, the indices of its failing checks: the check bits of those few claims, taken by position
-    # (one gather, where reading each check column for the claims failing it was a Polars query per column).
+    # (one gather, where reading each check column for the claims failing it was a Polars query per column), read
+    # from the few checks some of them fail.
     unclean = set(checks.clean.not_().arg_true().to_list())
     refused = [p for p in positions if p in unclean]  # (the others: claims the columns may evaluate)
-    failing = {position: [i for i, ok in enumerate(bits) if not ok]
-               for position, bits in zip(refused, checks.passed[refused].rows())} if refused else {}
+    failing: dict[int, list[int]] = {p: [] for p in refused}
+    for index, bits in enumerate(checks.passed[refused].get_columns() if refused else ()):
+        if not bits.all():
+            for position, ok in zip(refused, bits.to_list()):
+                if not ok:
+                    failing[position].append(index)
     writer = _Writer(checks)
     rows = {}
     for position in refused:

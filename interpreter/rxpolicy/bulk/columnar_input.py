@@ -107,18 +107,20 @@ def _prepare(table: Any, schema: CaseSchema,
     # cell needs no test of being written, and one of only empty cells no test of its values, nor converting
     # (its facts are their defaults). The plan is made for that, so a chunk's plan fits its columns.
     empty, full = _empty_and_full(table)
-    # The expressions depend on the facts, the plans, the input's column types and which columns are full or
-    # empty only: made once for the chunks of a file (building them costs some 3 ms a chunk).
-    key = (schema.fingerprint, frozenset(plans), table.schema, empty, full)
-    plan = _PLANS.get(key)
     read = [name for name in table.column_names if name not in empty or schema.fields[name].required]
     frame = pl.from_arrow(table.select(read) if len(read) < table.num_columns else table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
+    within = _within(frame, schema)
+    # The expressions depend on the facts, the plans, the input's column types and which columns are full, empty
+    # or within range only: made once for the chunks of a file (building them costs ~2 ms, less than the checks
+    # the columns settle save, so a file whose chunks differ in all of these is no slower).
+    key = (schema.fingerprint, frozenset(plans), table.schema, empty, full, within)
+    plan = _PLANS.get(key)
     if plan is None:
         shape = pl.from_arrow(table.slice(0, 0), rechunk=False)  # every column's Polars type
         assert isinstance(shape, pl.DataFrame)
         types = shape.schema
-        built = _plan(frame, types, schema, plans, _Columns(names, empty, full))
+        built = _plan(frame, types, schema, plans, _Columns(names, empty, full, within))
         if built is None:
             return None
         widened, plan = built
@@ -148,11 +150,13 @@ def _empty_and_full(table: Any) -> tuple[frozenset[str], frozenset[str]]:
 
 @attrs.frozen
 class _Columns:
-    """The input columns of a chunk: their names, those with only empty cells and those with none."""
+    """The input columns of a chunk: their names, those with only empty cells, those with none, and those whose
+    values are all within their facts' range and limits."""
 
     names: frozenset[str]
     empty: frozenset[str]
     full: frozenset[str]
+    within: frozenset[str] = frozenset()  # (columns whose values are all within their facts' ranges: `_within`)
 
     def never(self, path: str) -> bool:
         """Whether no claim of the chunk writes the fact."""
@@ -221,7 +225,7 @@ def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSch
         if spec.required and not full:
             checks.append(pl.col(path).is_not_null())
             meaning.append(Check("required", path))
-        valid = _valid(typed, spec, plans)
+        valid = _valid(typed, spec, plans, within=path in columns.within)
         if valid is not None:
             if spec.type.kind not in _AS_WRITTEN or spec.type.kind is Kind.LIST:
                 # Empty where a written amount or number is beyond 64 bits, and a list's entries may be: refused.
@@ -334,14 +338,17 @@ def _typed(column: pl.Expr, dtype: pl.DataType, kind: Kind) -> pl.Expr | None:
     return None
 
 
-def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr | None:
+def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str], within: bool = False) -> pl.Expr | None:
     """Whether a written value is certainly one the validator accepts; None when every value of the column's
-    type is (a yes or no: no check to compute)."""
+    type is (a yes or no: no check to compute). ``within``: every value of the column is known to be within
+    the fact's range and limits (:func:`_range`), which are then not tested."""
     kind = spec.type.kind
     parts: list[pl.Expr] = []
     unit = 100 if kind is Kind.MONEY else 1
     # (`is_between`: one pass, where two comparisons and their `&` are three.)
-    if kind is Kind.MONEY:
+    if within:
+        pass
+    elif kind is Kind.MONEY:
         parts.append(column.is_between(0, _MONEY_BOUND - 1))
     elif kind is Kind.NUMBER:
         # More digits: "larger than rxpolicy works with".
@@ -364,7 +371,8 @@ def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr 
             continue
         if kind not in (Kind.MONEY, Kind.NUMBER) or limit * unit != int(limit * unit):
             return pl.lit(False)
-        parts.append(column <= int(limit * unit) if below else column >= int(limit * unit))
+        if not within:
+            parts.append(column <= int(limit * unit) if below else column >= int(limit * unit))
     if spec.whole is not None and kind is Kind.MONEY:
         parts.append(column % 100 == 0)
     if spec.allowed:
@@ -382,6 +390,54 @@ def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str]) -> pl.Expr 
     for part in parts[1:]:
         ok = ok & part
     return ok
+
+
+def _range(spec: FieldSpec) -> tuple[object, object] | None:
+    """The least and greatest value of a fact that :func:`_valid` accepts by range and limits (cents for money),
+    or None when its kind has no such range or a limit is one the columns never vouch for."""
+    kind = spec.type.kind
+    if kind is Kind.DATE:
+        return None if spec.at_least is not None or spec.at_most is not None else (FIRST_DATE, LAST_DATE)
+    if kind not in (Kind.MONEY, Kind.NUMBER):
+        return None
+    unit = 100 if kind is Kind.MONEY else 1
+    low, high = 0, _MONEY_BOUND - 1 if kind is Kind.MONEY else 10 ** MAX_WHOLE_DIGITS - 1
+    for limit, below in ((spec.at_least, False), (spec.at_most, True)):
+        if limit is None:
+            continue
+        if limit * unit != int(limit * unit):
+            return None
+        low, high = (low, min(high, int(limit * unit))) if below else (max(low, int(limit * unit)), high)
+    return low, high
+
+
+def _within(frame: pl.DataFrame, schema: CaseSchema) -> frozenset[str]:
+    """The columns of money, numbers and dates whose every written value is within its fact's range and limits,
+    from their least and greatest value (~5-40 µs a column, where testing each claim's value costs ~40 µs a
+    chunk to plan and ~1-2 ns a claim): their values need no test of range."""
+    found = []
+    for series in frame.get_columns():
+        spec = schema.fields[series.name]
+        bounds = _range(spec)
+        if bounds is None or series.null_count() == series.len():
+            continue
+        dtype = series.dtype
+        least, greatest = series.min(), series.max()
+        if spec.type.kind is Kind.MONEY:
+            # Cents, as `_typed` makes them: of whole euros, or of a decimal with at most two places.
+            if not (dtype.is_integer() or isinstance(dtype, pl.Decimal) and dtype.scale is not None
+                    and 0 <= dtype.scale <= 2):
+                continue
+            assert isinstance(least, (int, Decimal)) and isinstance(greatest, (int, Decimal))
+            least, greatest = int(Decimal(least) * 100), int(Decimal(greatest) * 100)
+        elif spec.type.kind is Kind.NUMBER and not dtype.is_integer():
+            continue
+        elif spec.type.kind is Kind.DATE and dtype != pl.Date:
+            continue
+        low, high = bounds
+        if low <= least and greatest <= high:  # type: ignore[operator]
+            found.append(series.name)
+    return frozenset(found)
 
 
 def _within_limits(column: pl.Expr, dtype: pl.DataType, entries: int) -> pl.Expr | None:
@@ -462,17 +518,23 @@ def _whole_years_between(born: pl.Expr, on: pl.Expr, leap_day: str = DEFAULT_LEA
     """Age in whole years as :func:`rxpolicy.language.values.whole_years_between` counts it.
 
     The age is one less while the birthday in ``on``'s year is still to come. A 29 February birthday in a year that
-    is not a leap year is on 1 March (comparing month and day does that: 28 February is before it), or on
-    28 February under the other reading (``leap_day``).
+    is not a leap year is on 1 March (comparing places in a leap year's calendar does that: 28 February is before
+    it), or on 28 February under the other reading (``leap_day``).
     """
-    day: pl.Expr = born.dt.day()
+    born_place = _place_in_leap_year(born)
     if leap_day == "28 February":
-        day = pl.when((born.dt.month() == 2) & (born.dt.day() == 29) & ~on.dt.is_leap_year()) \
-            .then(pl.lit(28, pl.Int8)).otherwise(born.dt.day())
-    born_key = born.dt.month().cast(pl.Int32) * 100 + day.cast(pl.Int32)
-    on_key = on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32)
+        born_place = born_place - ((born_place == 60) & ~on.dt.is_leap_year()).cast(pl.Int32)
     years = on.dt.year().cast(pl.Int64) - born.dt.year().cast(pl.Int64)
-    return years - (born_key > on_key).cast(pl.Int64)
+    return years - (born_place > _place_in_leap_year(on)).cast(pl.Int64)
+
+
+def _place_in_leap_year(date: pl.Expr) -> pl.Expr:
+    """The date's day in a leap year's calendar (1 January is 1, 29 February 60, 1 March 61, 31 December 366):
+    comparing these compares month and day. From the day of the year and whether it is a leap year, which the
+    start, end and length of ``on``'s year read too (Polars computes each once): each part of a date costs
+    ~12 ns a claim, its month and day alone would be a fifth of the computed facts' time."""
+    ordinal = date.dt.ordinal_day().cast(pl.Int32)
+    return ordinal + ((ordinal >= 60) & ~date.dt.is_leap_year()).cast(pl.Int32)
 
 
 # Dates as day numbers (a Polars date is its days since 1970-01-01): the first of January of a date's year is the
