@@ -55,7 +55,9 @@ def _variants(policy: CompiledPolicy, seed: int) -> Iterator[tuple[str, list[dic
                          ("insured.born_on", ["1850-01-01", "1900-01-01", "2199-12-31", "2200-01-01"]),
                          ("insured.excess_used", [Decimal("999999999.99"), Decimal("1000000000.00"),
                                                   Decimal("0.00"), Decimal("-0.01")]),
-                         ("medicine.price", [Decimal("0.00"), Decimal("0.01")])):
+                         ("medicine.price", [Decimal("0.00"), Decimal("0.01")]),
+                         # As long as a text may be in characters, longer in bytes; and one character longer.
+                         ("prescription.indication", ["é" * 1_000, "é" * 1_001, "e" * 1_000, "e" * 1_001])):
         for value in values:
             yield f"{path} {value}", [*clean, {**clean[1], path: value}]
     for path in rng.sample(paths, 12) + [policy.facts.period_date, "medicine.price", "insured.born_on"]:
@@ -99,6 +101,10 @@ def test_every_plan_of_a_chunk_prepares_what_the_general_plan_does(name: str, mo
         for position, want in zip(refused, expected):
             if position in rows:
                 assert rows[position] == want.error, label
+        # And every claim they call clean is one the validator accepts.
+        passed = found[1].arg_true().to_list()
+        accepted = evaluate_records(policy, chunk.subset(passed), selection=selection) if passed else []
+        assert not [(p, r.error) for p, r in zip(passed, accepted) if r.error], label
         if label.split()[1:] == ["empty"] and policy.facts.fields[label.split()[0]].required:
             assert refused == list(range(table.num_rows)) and len(rows) == table.num_rows, label
     assert specialised > 30
