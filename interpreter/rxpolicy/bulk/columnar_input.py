@@ -62,8 +62,9 @@ class Checks:
     index in ``checks``, which says what each means), per claim whether it passed them all (``clean``) and the
     prepared values.
 
-    A check the input's Arrow columns settle for every claim of the chunk (a column without an empty cell is
-    always written; one of only empty cells has no value to doubt) has no column: no claim fails it."""
+    A check the input's columns settle for every claim of the chunk (a column without an empty cell is always
+    written; one of only empty cells has no value to doubt; one whose least and greatest values are within the
+    fact's range) has no column: no claim fails it."""
 
     table: Any
     passed: pl.DataFrame
@@ -174,8 +175,8 @@ class _Plan:
     checks: tuple[Check, ...]
 
 
-#: Plans by (facts, plans, input types, empty and full columns): written whole by one thread or another (the same
-#: plan either way), and Polars expressions are immutable, so threads share them.
+#: Plans by (facts, plans, input types, empty, full and within-range columns): written whole by one thread or
+#: another (the same plan either way), and Polars expressions are immutable, so threads share them.
 _PLANS: dict[tuple[object, ...], _Plan] = {}
 
 #: The kinds whose column is the fact's value as it is (no conversion that could leave a written cell empty).
@@ -191,8 +192,8 @@ def _plan(frame: pl.DataFrame, types: Mapping[str, pl.DataType], schema: CaseSch
     names = columns.names
     # Every prepared column and every check is one expression over the input columns, evaluated in one pass:
     # Polars computes a part two of them share (a default read by a computed fact, say) once. Each expression
-    # costs ~40 µs a chunk to plan whatever the chunk's size, so a check the columns' counts of empty cells
-    # settle is left out (and with it the error rows' reading of it: no claim fails it).
+    # costs ~40 µs a chunk to plan whatever the chunk's size, so a check the columns settle as a whole (by their
+    # counts of empty cells, or their least and greatest values) is left out: no claim fails it.
     checks: list[pl.Expr] = []
     meaning: list[Check] = []
     given: dict[str, pl.Expr] = {}
@@ -351,15 +352,16 @@ def _valid(column: pl.Expr, spec: FieldSpec, plans: Collection[str], within: boo
     parts: list[pl.Expr] = []
     unit = 100 if kind is Kind.MONEY else 1
     # (`is_between`: one pass, where two comparisons and their `&` are three.)
-    if within:
-        pass
-    elif kind is Kind.MONEY:
-        parts.append(column.is_between(0, _MONEY_BOUND - 1))
+    if kind is Kind.MONEY:
+        if not within:
+            parts.append(column.is_between(0, _MONEY_BOUND - 1))
     elif kind is Kind.NUMBER:
         # More digits: "larger than rxpolicy works with".
-        parts.append(column.is_between(0, 10 ** MAX_WHOLE_DIGITS - 1))
+        if not within:
+            parts.append(column.is_between(0, 10 ** MAX_WHOLE_DIGITS - 1))
     elif kind is Kind.DATE:
-        parts.append(column.is_between(FIRST_DATE, LAST_DATE))
+        if not within:
+            parts.append(column.is_between(FIRST_DATE, LAST_DATE))
     elif kind is Kind.ATC:
         parts.append(column.str.contains(_ATC))
     elif kind is Kind.ENUM and not spec.open_choice:
