@@ -186,6 +186,8 @@ class _Writer:
         if found is None:
             run = CheckRun(schema=self.schema, source="", from_file=False, plans=self.checks.plans)
             run.convert(path, from_python(value))
+            if len(self.converted) >= _CONVERTED_KEPT:
+                self.converted.clear()  # (a long-lived process meets ever new values: kept within bounds)
             found = self.converted[key] = tuple(run.problems)
         return found
 
@@ -230,6 +232,8 @@ class _Layout:
 
 
 _LAYOUTS: dict[tuple[object, ...], _Layout] = {}
+#: The doubted values whose problems a layout keeps.
+_CONVERTED_KEPT = 50_000
 
 
 def _failable(schema: CaseSchema, section_facts: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
