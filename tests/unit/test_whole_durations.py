@@ -41,7 +41,9 @@ def refused(tmp_path: Path, rules: str) -> list[Diagnostic]:
 
 def shown(diagnostic: Diagnostic) -> str:
     """The diagnostic as `rxpolicy check` prints it, with its line and caret."""
-    return render_diagnostic(diagnostic, lambda path, line: Path(path).read_text(encoding="utf-8").splitlines()[line - 1])
+    def line_of(path: str, line: int) -> str:
+        return Path(path).read_text(encoding="utf-8").splitlines()[line - 1]
+    return render_diagnostic(diagnostic, line_of)
 
 
 # ------------------------------------------------------------------------------------------------ refused
@@ -130,7 +132,8 @@ def test_a_number_that_is_always_whole_makes_a_duration(tmp_path: Path, period: 
 def test_rounding_up_the_supply_in_months_decides_what_cutting_it_off_decided_wrongly(tmp_path: Path) -> None:
     # 23 days / 12 = 1.92 months from 1 November 2025. Cut off (as before RX354) it was 1 month: 1 December, within
     # an insurance that ends 31 December. Rounded up, as a started month counts, it is 1 January 2026: outside.
-    up = write_policy(tmp_path / "up", ends_in_time("(dispensing.supply_days / 12 rounded up to a whole number) months"))
+    up = write_policy(tmp_path / "up",
+                      ends_in_time("(dispensing.supply_days / 12 rounded up to a whole number) months"))
     down = write_policy(tmp_path / "down",
                         ends_in_time("(dispensing.supply_days / 12 rounded down to a whole number) months"))
     case = make_case("2025-11-01", insured__insured_until="2025-12-31", dispensing__supply_days=23)

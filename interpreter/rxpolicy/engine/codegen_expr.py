@@ -114,7 +114,8 @@ class ExpressionWriter:
                 return value
             if node.unit in ("EUR", "%"):
                 return Decimal(value)  # type: ignore[arg-type]
-            return Duration(whole_count(value), Unit.DAYS if node.unit.startswith("day") else Unit.MONTHS)  # type: ignore
+            unit = Unit.DAYS if node.unit.startswith("day") else Unit.MONTHS
+            return Duration(whole_count(value), unit)  # type: ignore[arg-type]
         if isinstance(node, ast.Arith) and self.typ(node).kind is Kind.NUMBER:
             left, right = self.fold(node.left), self.fold(node.right)
             if NOT_CONSTANT in (left, right) or node.op == "/":

@@ -361,7 +361,8 @@ def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: froze
         "first_day_of_next_month": runtime.first_day_of_next_month, "Decimal": Decimal, "timedelta": dt.timedelta,
         "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
         "birthday": runtime.birthday_of, "birthday_in": runtime.birthday_in,
-        "Duration": Duration, "SupplyLimit": SupplyLimit, "whole_count": whole_count, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
+        "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
+        "whole_count": whole_count,
         "_lf": _lf, "U": NOT_COMPUTED, **code.constants,
     }
     exec(code.code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants
