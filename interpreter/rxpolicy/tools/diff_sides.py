@@ -186,7 +186,7 @@ def _given_to_birthday(checked: CheckedPolicy) -> Iterator[str]:
                 resolved = checked.names.get(id(item.args[0]))
                 if resolved is not None and resolved.kind is SymbolKind.FIELD:
                     yield resolved.target
-            stack.extend(getattr(item, f.name) for f in attrs.fields(type(item)))
+            stack.extend(getattr(item, f.name) for f in attrs.fields(type(item)))  # type: ignore[arg-type]
 
 
 def move_case(case: Case, day: dt.date, by: CompiledPolicy | None = None) -> Case:
