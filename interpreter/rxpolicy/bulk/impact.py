@@ -254,14 +254,14 @@ def _by_years(table: Any, side: Side) -> Any:
                                 .otherwise(pl.col(p).dt.offset_by(offset)).alias(p) for p in dated])
     birthdays = birthdays_of(side.policy)
     for path in (p for p in dated if p in birthdays.dates):
-        leap_born = frame.select(pl.arg_where((pl.col(path).dt.month() == 2) & (pl.col(path).dt.day() == 29)
-                                              & years.is_not_null() & (years != 0))).to_series()
+        column = frame[path]
+        leap_born = ((column.dt.month() == 2) & (column.dt.day() == 29)).arg_true()
         if leap_born.is_empty():
             continue
-        born, day = frame[path].gather(leap_born).to_list(), frame[schema.period_date].gather(leap_born).to_list()
+        born, day = column.gather(leap_born).to_list(), frame[schema.period_date].gather(leap_born).to_list()
         to = moved[schema.period_date].gather(leap_born).to_list()
-        column = moved[path].scatter(leap_born, [birthdays.move(path, b, d, t) for b, d, t in zip(born, day, to)])
-        moved = moved.with_columns(column)
+        moved = moved.with_columns(moved[path].scatter(
+            leap_born, [b if d is None or d == t else birthdays.move(path, b, d, t) for b, d, t in zip(born, day, to)]))
     return moved.to_arrow().cast(table.schema)
 
 
