@@ -200,6 +200,60 @@ def test_a_chunk_of_valid_claims_of_one_period_is_decided_as_per_case(name: str)
     assert counts["columnar"] > 0.9 * len(records) > 2_000, counts
 
 
+#: Values a typed claims file may hold that no valid claim has: the first and last dates Python holds (a
+#: period's days are worked out from the first to the last of the claims evaluated), the ends of 64 bits, the
+#: largest amounts, long and empty texts.
+_HOSTILE: list[tuple[str, Any]] = [
+    ("dispensed_on", dt.date(1, 1, 1)), ("dispensed_on", dt.date(9999, 12, 31)), ("dispensed_on", None),
+    ("insured.born_on", dt.date(9999, 12, 31)), ("insured.born_on", dt.date(1, 1, 1)), ("insured.born_on", None),
+    ("insured.insured_until", dt.date(1, 1, 1)), ("insured.insured_from", dt.date(9999, 12, 31)),
+    ("authorisation.valid_until", dt.date(9999, 12, 31)), ("authorisation.granted_on", dt.date(1, 1, 1)),
+    ("medicine.appendix_2_added_on", dt.date(9999, 12, 31)),
+    ("dispensing.supply_days", 2**63 - 1), ("dispensing.supply_days", -(2**63)), ("dispensing.supply_days", -1),
+    ("prescription.course_days", 2**63 - 1), ("dispensing.months_in_use", -(2**63)),
+    ("dispensing.ml_per_day", 2**63 - 1), ("medicine.price", Decimal("9999999999.99")),
+    ("medicine.price", Decimal("-9999999999.99")), ("medicine.reimbursement_limit", Decimal("-0.01")),
+    ("insured.voluntary_excess", Decimal("9999999999.99")), ("insured.excess_used", Decimal("-9999999999.99")),
+    ("dispensing.fees.delivery", Decimal("-0.01")), ("medicine.atc", "x" * 5_000), ("medicine.atc", ""),
+    ("insured.plan", "\u202e\x00"), ("medicine.doctors_note_prescribers", ["nobody"] * 3),
+    ("prescription.prescriber", None)]
+
+
+def test_refused_claims_of_extreme_values_beside_valid_ones_leave_their_rows_alone() -> None:
+    """A chunk whose valid claims are all in one period is evaluated whole, its refused claims too (their rows are
+    then replaced by the per-case ones): claims refused for extreme values, put between valid claims, neither
+    stop the columns nor change any claim's row."""
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    claims = [flatten(c) for c in synth_claims(1_500, 9, years=(2025, 2025), plans=policy.plans)]
+    expected = evaluate_chunk(per_case, next(_chunks(claims)))
+    valid = next(_chunks([claims[i] for i, code in enumerate(expected.column("error_code").to_pylist())
+                          if code is None])).table
+    rng = random.Random(5)
+    pieces, hostile_at = [], []
+    for number, (column, value) in enumerate(_HOSTILE * 3):  # each after every fifth valid claim
+        pieces.append(valid.slice(5 * number, 5))
+        hostile_at.append(sum(p.num_rows for p in pieces))
+        row = valid.slice(rng.randrange(valid.num_rows), 1)
+        index = row.schema.get_field_index(column)
+        pieces.append(row.set_column(index, column, pa.array([value], row.schema.field(index).type)))
+    pieces.append(valid.slice(5 * len(hostile_at)))
+    table = pa.concat_tables(pieces)
+    chunk = Chunk(index=0, first=1, count=table.num_rows, table=table)
+    expected = evaluate_chunk(per_case, chunk)
+    codes = expected.take(hostile_at).column("error_code").to_pylist()
+    # All refused but (some of) those of a price of ten billion euros less a cent, which a claim may have.
+    assert {h for h, c in zip(_HOSTILE * 3, codes) if c is None} <= {("medicine.price", Decimal("9999999999.99"))}
+    counts: dict[str, int] = {}
+    got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions), counts)
+    assert got.schema == expected.schema
+    assert got.equals(expected)
+    assert counts["columnar"] >= valid.num_rows > 1_000, counts
+
+
 def test_29_february_is_found_in_every_year_of_the_calendar() -> None:
     """The 400-year table of leap days the columns read for birthdays, against the calendar's month and day."""
     days = pl.date_range(dt.date(1, 1, 1), dt.date(9999, 12, 31), "1d", eager=True).to_frame("day")
