@@ -97,7 +97,12 @@ def test_columnar_and_per_case_agree_on_every_claim(name: str, monkeypatch: pyte
 
     whole: list[int] = []
     evaluate_whole = columnar._whole_chunk
-    monkeypatch.setattr(columnar, "_whole_chunk", lambda *a, **k: whole.append(1) or evaluate_whole(*a, **k))
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        whole.append(1)
+        return evaluate_whole(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "_whole_chunk", counted)
     policy = load_policy(name)
     compiled = compile_columnar(policy)
     assert compiled.unsupported() == [], "every period of the built-in policies compiles to columns"
@@ -273,6 +278,10 @@ def test_refused_claims_of_extreme_values_beside_valid_ones_leave_their_rows_alo
     assert counts["columnar"] >= valid.num_rows > 1_000, counts
 
 
+def _amount(cents: int | None) -> Decimal | None:
+    return None if cents is None else Decimal(cents).scaleb(-2)
+
+
 @pytest.mark.parametrize("rest_empty", [False, True])
 def test_the_rows_left_per_case_are_put_in_their_places(rest_empty: bool) -> None:
     """A chunk's rows made by the columns (texts as indices into their texts, numbers in chunks, a slice, nulls)
@@ -288,7 +297,7 @@ def test_the_rows_left_per_case_are_put_in_their_places(rest_empty: bool) -> Non
     outcome = [rng.randrange(2) for _ in range(n)]
     values = [rng.choice([True, False, None]) for _ in range(n)]
     codes = [rng.randrange(1, 8) for _ in range(n)]
-    cents = [rng.choice([None, rng.randrange(-10**11, 10**11)]) for _ in range(n)]
+    cents: list[int | None] = [rng.choice([None, rng.randrange(-10**11, 10**11)]) for _ in range(n)]
     numbers = [rng.randrange(100) for _ in range(n + 5)]
     rule_texts = ["", "R1", "R2", "R1, R2", "R3", "R1, R3", "R2, R3", "R1, R2, R3"]
     pieces = [pa.array(range(1, n + 1), pa.int64()),
@@ -296,7 +305,7 @@ def test_the_rows_left_per_case_are_put_in_their_places(rest_empty: bool) -> Non
                      pa.array(["covered", "not_covered"])),
               pa.chunked_array([pa.array(values[:512]), pa.array(values[512:])]),
               _Coded(pa.array(codes, pa.int32()), pa.array(rule_texts)),
-              pa.array([None if c is None else Decimal(c).scaleb(-2) for c in cents], pa.decimal128(12, 2)),
+              pa.array([_amount(c) for c in cents], pa.decimal128(12, 2)),
               pa.array(numbers, pa.int64()).slice(5),  # a slice: its values start inside its buffers
               pa.nulls(n, pa.string())]
     replaced = sorted(rng.sample(range(n), 90))
@@ -311,7 +320,7 @@ def test_the_rows_left_per_case_are_put_in_their_places(rest_empty: bool) -> Non
     theirs = iter(rows)
     want = [next(theirs) if i in set(replaced) else
             {"record": i + 1, "outcome": ["covered", "not_covered"][outcome[i]], "v": values[i],
-             "v.rule": rule_texts[codes[i]], "m": None if cents[i] is None else Decimal(cents[i]).scaleb(-2),
+             "v.rule": rule_texts[codes[i]], "m": _amount(cents[i]),
              "s": numbers[i + 5], "error_code": None} for i in range(n)]
     assert got.schema == schema
     assert got.to_pylist() == want
