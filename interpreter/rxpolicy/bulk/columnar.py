@@ -1134,7 +1134,8 @@ def _nulls_at(values: Any, kept: Any) -> Any:
     if values.type == pa.null():
         return values
     # A new array, whose bits start at its buffer's first (as the values' do, unless they are a slice).
-    valid = pc.and_(kept, pc.is_valid(values)) if values.null_count else pc.and_(kept, pa.scalar(True))
+    valid = pc.and_(kept, pc.is_valid(values)) if values.null_count else kept if not kept.offset \
+        else pc.and_(kept, _TRUE_SCALAR())
     if values.offset:
         return pc.if_else(valid, values, pa.scalar(None, values.type))
     return pa.Array.from_buffers(values.type, len(values), [valid.buffers()[1], *values.buffers()[1:]])
@@ -1142,13 +1143,21 @@ def _nulls_at(values: Any, kept: Any) -> Any:
 
 def _validity(mask: Any) -> Any:
     """A boolean array without nulls as a validity bitmap (its values' bits)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     assert mask.null_count == 0
     if mask.offset:
-        mask = pc.and_(mask, pa.scalar(True))  # a new array: its bits start at its buffer's first
+        mask = pc.and_(mask, _TRUE_SCALAR())  # a new array: its bits start at its buffer's first
     return mask.buffers()[1]
+
+
+@functools.cache
+def _TRUE_SCALAR() -> Any:  # noqa: N802 - a constant, made when first needed (pyarrow is imported late)
+    """Arrow's true, typed: given a Python bool, pyarrow tries to import dateutil (not installed) each time
+    (see :func:`_int64`), which cost ~8 ms a chunk of 1,000 claims here."""
+    import pyarrow as pa
+
+    return pa.scalar(True, pa.bool_())
 
 
 def _without_validity(indices: Any) -> Any:
