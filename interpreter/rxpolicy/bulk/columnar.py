@@ -790,11 +790,14 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
     # of the day.
     first, last = frame.select(day.filter(pl.col("_clean")).min().alias("first"),
                                day.filter(pl.col("_clean")).max().alias("last")).row(0)
-    if first is not None:
+    # Evaluating the refused claims too costs less than filtering them out while they are few (see
+    # `_whole_chunk`); where they are many, the filter costs less.
+    clean_count = clean.sum()
+    if first is not None and clean_count >= _WHOLE_FROM * count:
         for period in compiled.periods:
             epoch = period.epoch
             if period.decisions is not None and epoch.start <= first and (epoch.end is None or last <= epoch.end):
-                return _whole_chunk(period, frame, bool(clean.all()), chunk.first, selection, names, per_case,
+                return _whole_chunk(period, frame, clean_count == count, chunk.first, selection, names, per_case,
                                     counts, clock)
     frame = frame.with_row_index("_i")
     parts = []
@@ -845,6 +848,11 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
     clock.lap("output")
     return result
 
+
+#: The share of a chunk's claims that must be ones the columns may evaluate for the chunk to be evaluated whole.
+#: Measured (columns and output, CPU ms per 50,000 claims, whole against filtered): 2 % refused 54 / 80, 20 %
+#: 57 / 68, 40 % 63 / 81, 60 % 59 / 64, 80 % 58 / 50, 95 % 64 / 45.
+_WHOLE_FROM = 0.5
 
 #: How a period's plan is collected (see :func:`_whole_chunk`).
 _NO_OPTIMISATION = pl.QueryOptFlags.none()
