@@ -30,8 +30,12 @@ Decision values and deciding rules are therefore the per-case evaluator's on eve
 
 **Output.** The plan gives numbers only (the outcome as an index, hit patterns, duration codes, cents), which go
 to Arrow without a copy; texts are indices into a few texts until the rows are in record order, then copied
-once; cents become ``decimal128(12, 2)`` by reading the exact whole-decimal cast with scale 2. The per-case rows
-are put in by position (one argsort of the rows' positions), so the result is the per-case path's table.
+once; cents become ``decimal128(12, 2)`` by reading the exact whole-decimal cast with scale 2. A chunk whose
+claims the columns may evaluate are all in one period (and at least half of it) is evaluated whole, its refused
+claims too, and the per-case rows then replace theirs in place (a column they leave empty, as error rows leave
+the decisions, is only marked null there; see :func:`_whole_chunk`); otherwise each period's claims are filtered
+out and the per-case rows put in by position (one argsort of the rows' positions). Either way the result is the
+per-case path's table.
 """
 
 from __future__ import annotations
