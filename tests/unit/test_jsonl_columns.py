@@ -112,6 +112,9 @@ TAKEN = {
     "a plan left unknown": line(_with("insured.plan", None)),
     "dotted keys": line(dotted(base())),
     "dotted keys and a null one": line({**dotted(base()), "medicine.registered": None}),
+    # A point before an `e` in a key is no exponent (every such dotted line went per case before).
+    "a dotted key with a point before an e": line(dotted(_with("insured.excess_used", "100.00"))),
+    "a text with a point before an e": line(_with("medicine.name", "tab.extra strength")),
     "a null section": line(_with("authorisation", None)),
     "a null section of fees": line(_with("dispensing.fees", None)),
     "spaces and a carriage return after": line(base()) + b"  \r\n",
@@ -226,6 +229,35 @@ def test_refused_lines_spread_through_a_chunk_are_per_case_and_lines_are_read_at
     # Halving down to small parts read each line about log2(3000 / 64) ≈ 6 times (or more) here.
     assert sum(read_lines) <= 3 * 2 * len(lines)  # two jsonl_table calls: the chunk's, and both_roads' own
     assert len([n for n in read_lines if n]) <= 2 * 50
+
+
+def test_refused_dotted_lines_are_told_before_reading_and_cost_no_neighbour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines with dotted keys go through the same screen as nested ones: before, a refused dotted line made the
+    dotted lines be read again in groups, and each sent its group of 64 neighbours per case."""
+    import pyarrow.json as pj
+
+    lines = [line(dotted(c)) for c in claims("hollandzorg", 2_000, 6)]
+    _, left = jsonl_table(lines, runs("hollandzorg")[0].policy.facts)  # (a negative amount, say)
+    assert len(left) < 2_000 // 100
+    refusals = [("medicine.colour", "red"), ("medicine.price", "12.345"), ("dispensing.supply_days", "30"),
+                ("medicine.registered", 1), ("insured.born_on", 20010228), ("medicine.name", {"en": "x"}),
+                ("dispensing.fees", {"delivery": "1.00"}), ("insured", {"plan": "Start"})]
+    refused = set(range(7, len(lines), 40))
+    for n, position in enumerate(sorted(refused)):
+        path, value = refusals[n % len(refusals)]
+        lines[position] = line({**json.loads(lines[position]), path: value})
+    reads: list[int] = []
+    real = pj.read_json
+
+    def counting(source: Any, **options: Any) -> Any:
+        reads.append(1)
+        return real(source, **options)
+
+    monkeypatch.setattr(pj, "read_json", counting)
+    taken = assert_same(lines)
+    assert not any(taken[p] for p in refused)
+    assert taken == [p not in refused and p not in left for p in range(len(lines))]  # no neighbour per case
+    assert len(reads) <= 2 * 2  # per jsonl_table call: the dotted lines read, refused, screened, read again
 
 
 def test_record_numbers_and_problems_stay_in_place() -> None:
