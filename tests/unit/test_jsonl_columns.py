@@ -335,6 +335,59 @@ def test_a_claim_refused_for_several_problems_names_the_first_its_line_lists() -
     assert on_columns.equals(each)
 
 
+def _two_problems() -> dict[str, Any]:
+    claim = json.loads(json.dumps(base()))
+    claim["dispensing"]["supply_days"] = 0
+    claim["insured"]["voluntary_excess"] = "150"
+    return claim
+
+
+def test_the_first_of_several_problems_is_the_lines_whatever_words_say_there_are_more(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error rows the columns must leave per case are known from the problems, not from the row's words: before,
+    they were the rows whose message said " more problem", so a translation or a rewording of "(and 1 more
+    problem)" let the columns name the first problem in the declared order instead of the line's."""
+    from rxpolicy.bulk import columnar_errors, core
+
+    real = core.problem_of
+
+    def reworded(diagnostic: Any, count: int = 1) -> Any:
+        return attrs.evolve(real(diagnostic), message=diagnostic.message + f" [+{count - 1}]" * (count > 1))
+
+    monkeypatch.setattr(core, "problem_of", reworded)
+    monkeypatch.setattr(columnar_errors, "problem_of", reworded)
+    claim = _two_problems()
+    # Its sections in another order than the declared one: the line lists the supply days first.
+    listed = {key: claim[key] for key in ("dispensed_on", "dispensing", "medicine", "prescription", "insured")}
+    on_columns, each, _ = both_roads([line(listed), line(base())])
+    first = each.column("error_message").to_pylist()[0]
+    assert first.startswith("`dispensing.supply_days`") and first.endswith(" [+1]")
+    assert on_columns.equals(each)
+
+
+def test_a_claim_is_evaluated_per_case_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim with several problems left per case from the start (a negative amount: the reading leaves it per
+    case) was evaluated per case twice before: once for its row, once more because the row said "more problems"."""
+    from rxpolicy.bulk import core, run
+
+    claim = _two_problems()
+    claim["medicine"]["price"] = "-1.00"
+    evaluated: list[int] = []
+    real = core.evaluate_records
+
+    def counting(*args: Any, numbers: list[int], **options: Any) -> Any:
+        evaluated.extend(numbers)
+        return real(*args, numbers=numbers, **options)
+
+    monkeypatch.setattr(run, "evaluate_records", counting)
+    on_columns, each, taken = both_roads([line(base()), line(claim), line(_two_problems())])
+    assert on_columns.equals(each) and taken == [True, False, True]
+    assert "(and 2 more problems)" in each.column("error_message").to_pylist()[1]
+    # Per case: the second claim (left by the reading) and the third (several problems in the line's order), once
+    # each on the columnar road, then all three on the per-case road.
+    assert sorted(evaluated) == [1, 2, 2, 3, 3]
+
+
 @pytest.mark.parametrize("limit", ["100000000000", "12.405", "12.40"])
 def test_a_money_limit_of_any_size_a_rule_file_may_write_is_met_as_the_validator_meets_it(
         limit: str, tmp_path: Path) -> None:

@@ -53,6 +53,8 @@ from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
+from .records import FIELD_ORDER, PER_RECORD
+
 __all__ = ["jsonl_table"]
 
 #: Lines per group read again once when Arrow refuses a part (a chunk, say), then per smaller group read once
@@ -204,7 +206,8 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[i
             # error rows, reading the table as Parquet's, would call "has no value".
             trusted = pc.and_kleene(trusted, pc.is_valid(column))
         columns[name] = column
-    return pa.table(columns), _untrusted(trusted)
+    # Each line lists its keys in an order of its own (the first of several problems is named in that order).
+    return pa.table(columns, metadata={FIELD_ORDER: PER_RECORD}), _untrusted(trusted)
 
 
 def _untrusted(trusted: Any) -> list[int]:

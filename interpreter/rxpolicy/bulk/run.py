@@ -147,8 +147,9 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None
     if chunk.lines is not None:
         from .jsonl_columns import jsonl_table
 
+        # (The table says its lines list their keys in their own order: the error rows of claims with several
+        # problems are left per case, which names the first as the line lists them.)
         table, doubtful = jsonl_table(chunk.lines, facts)
-        return _first_problems_as_written(chunk, _on_columns(run, chunk, table, doubtful, per_case, timings), per_case)
     elif chunk.texts is not None:
         from .csv_columns import csv_table
 
@@ -161,24 +162,6 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None
     else:
         return per_case(list(range(len(chunk))))
     return _on_columns(run, chunk, table, doubtful, per_case, timings)
-
-
-def _first_problems_as_written(chunk: Chunk, result: Any, per_case: Callable[[list[int]], Any]) -> Any:
-    """A JSON Lines chunk's result with the error rows of claims refused for several problems made per case.
-
-    Which problem an error row names first follows the order in which the record lists its fields; the columns
-    know the order of their table (the declared order), a JSON line may list its keys in any order.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    several = pc.fill_null(pc.match_substring(result.column("error_message"), " more problem"), False)
-    if not pc.any(several).as_py():
-        return result
-    records = pc.filter(result.column("record"), several).to_pylist()
-    again = per_case([record - chunk.first for record in records])
-    kept = result.filter(pc.invert(several))
-    return pa.concat_tables([kept, again.select(kept.schema.names).cast(kept.schema)]).sort_by("record")
 
 
 def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
