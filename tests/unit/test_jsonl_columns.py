@@ -416,3 +416,37 @@ def test_a_money_limit_of_any_size_a_rule_file_may_write_is_met_as_the_validator
     assert on_columns.equals(each)
     refused = [code == "RX405" for code in each.column("error_code").to_pylist()]
     assert refused == [Decimal(p) > Decimal(limit) for p in ("12.40", "12.41", "12.4", "9999999999.99")]
+
+
+def test_the_readings_kept_are_bounded_and_shared_by_threads() -> None:
+    """A long-running process (the service, the language server, a Dask worker) meets ever new schemas as rule files
+    are edited: the readings of JSON Lines and CSV chunks kept for them must not grow without bound (before, one
+    was kept per schema for the life of the process)."""
+    import threading
+
+    from rxpolicy.bulk import jsonl_columns
+
+    facts = runs("hollandzorg")[0].policy.facts
+    schemas = [attrs.evolve(facts, fingerprint=f"{facts.fingerprint}-edit-{n}") for n in range(3 * jsonl_columns._KEPT)]
+    found: dict[int, Any] = {}
+    failed: list[BaseException] = []
+
+    def read(start: int) -> None:
+        try:
+            for n in range(start, len(schemas), 4):
+                found[n] = jsonl_columns._reading(schemas[n])
+        except BaseException as error:  # reported below: an assertion in a thread does not fail the test
+            failed.append(error)
+
+    threads = [threading.Thread(target=read, args=(start,)) for start in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed
+    assert len(jsonl_columns._readings) <= jsonl_columns._KEPT
+    assert all(reading.kinds == found[0].kinds for reading in found.values()) and len(found) == len(schemas)
+    # The schema used last is kept; a reading dropped is built again, equal to the first.
+    assert jsonl_columns._reading(schemas[-1]) is jsonl_columns._reading(schemas[-1])
+    again = jsonl_columns._reading(schemas[0])
+    assert again.refused == found[0].refused and again.flat_known_key == found[0].flat_known_key
