@@ -450,3 +450,35 @@ def test_the_readings_kept_are_bounded_and_shared_by_threads() -> None:
     assert jsonl_columns._reading(schemas[-1]) is jsonl_columns._reading(schemas[-1])
     again = jsonl_columns._reading(schemas[0])
     assert again.refused == found[0].refused and again.flat_known_key == found[0].flat_known_key
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_the_counts_say_which_claims_were_decided_written_from_the_columns_or_evaluated_per_case(
+        text: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evaluate_chunk``'s counts tell the three roads apart: before, the claims refused with an error row written
+    from the columns' checks were counted (and timed) as evaluated per case."""
+    from rxpolicy.bulk import core, run
+    from rxpolicy.bulk.synth_files import claims_table, flatten
+
+    found = claims("hollandzorg", 3_000, 7)
+    if text:  # JSON Lines: the reading leaves some claims per case itself (a negative amount)
+        chunk = Chunk(index=0, first=1, count=len(found), lines=[line(c) for c in found])
+    else:
+        chunk = Chunk(index=0, first=1, count=len(found), table=claims_table([flatten(c) for c in found]))
+    evaluated: list[int] = []
+    real = core.evaluate_records
+
+    def counting(*args: Any, numbers: list[int], **options: Any) -> Any:
+        evaluated.extend(numbers)
+        return real(*args, numbers=numbers, **options)
+
+    monkeypatch.setattr(run, "evaluate_records", counting)
+    counts: dict[str, int] = {}
+    timings: dict[str, float] = {}
+    result = evaluate_chunk(runs("hollandzorg")[0], chunk, timings, counts)
+    refused = result.column("error_code").drop_null().to_pylist()
+    per_case_errors = sum(1 for row in result.to_pylist() if row["error_code"] and row["record"] in set(evaluated))
+    assert counts["per_case"] == len(evaluated) > 0
+    assert counts["error_rows"] == len(refused) - per_case_errors > 0
+    assert counts["columnar"] == len(found) - counts["error_rows"] - counts["per_case"] > len(found) // 2
+    assert set(timings) == {"prepare", "columns", "error_rows", "per_case", "output"}
