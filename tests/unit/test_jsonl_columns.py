@@ -482,3 +482,15 @@ def test_the_counts_say_which_claims_were_decided_written_from_the_columns_or_ev
     assert counts["error_rows"] == len(refused) - per_case_errors > 0
     assert counts["columnar"] == len(found) - counts["error_rows"] - counts["per_case"] > len(found) // 2
     assert set(timings) == {"prepare", "columns", "error_rows", "per_case", "output"}
+
+
+@pytest.mark.parametrize("surrogate", [b"\\udcff", b"\xed\xb3\xbf"])
+def test_a_lone_surrogate_quoted_in_an_error_row_is_written_as_its_escape(surrogate: bytes) -> None:
+    """A JSON line with a lone surrogate (escaped, or encoded as UTF-8 bytes, which ``json.loads`` reads alike)
+    where a problem quotes it: before, writing the row stopped `rxpolicy batch` with an internal error (Arrow's
+    strings are UTF-8)."""
+    bad = line(_with("dispensed_on", "x")).replace(b'"x"', b'"' + surrogate + b'"')
+    on_columns, each, taken = both_roads([line(base()), bad])
+    assert on_columns.equals(each) and not taken[1]
+    row = each.to_pylist()[1]
+    assert row["error_field"] == "dispensed_on" and "\\udcff" in row["error_message"], row
