@@ -38,7 +38,7 @@ from rxpolicy.engine.case_check import CheckRun, example_line, from_python, miss
 from .columnar import field_column
 from .columnar_input import Checks
 from .core import Selection, problem_of, result_schema
-from .records import RecordProblem, unflatten
+from .records import FIELD_ORDER, PER_RECORD, RecordProblem, unflatten
 
 __all__ = ["error_rows", "errors_from_columns"]
 
@@ -107,6 +107,9 @@ class _Writer:
             layout = _LAYOUTS[key] = _Layout.of(self.schema, checks.plans, names)
         self.cross, self.rank, self.needed = layout.cross, layout.rank, layout.needed
         self.section_facts, self.failable, self.converted = layout.section_facts, layout.failable, layout.converted
+        # Records that each list their fields in their own order (JSON Lines): which of several problems comes
+        # first is the record's to say, so a claim with several is left per case.
+        self.one_problem_only = (self.table.schema.metadata or {}).get(FIELD_ORDER) == PER_RECORD
 
     def problem(self, position: int, failing: list[int]) -> RecordProblem | None:
         """The claim's error row: its first problem, and how many more there are."""
@@ -155,7 +158,7 @@ class _Writer:
         problems += [d for _, found in sorted(converted, key=lambda c: c[0]) for d in found]
         problems += [self.order(position, meaning[i].path, meaning[i].other, meaning[i].after, meaning[i].why)
                      for i in orders if not failed & {meaning[i].path, meaning[i].other}]
-        if not problems:
+        if not problems or (self.one_problem_only and len(problems) > 1):
             return None
         # As the validator raises them (`RxError` sorts problems without a place by code, keeping their order).
         return problem_of(sorted(problems, key=Diagnostic.sort_key)[0], len(problems))
