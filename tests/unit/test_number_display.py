@@ -245,3 +245,29 @@ def test_a_conflict_between_number_values_quotes_numbers(tmp_path: Path) -> None
         evaluate(policy, case_from_mapping(_case(1), policy=policy))
     (diagnostic,) = error.value.diagnostics
     assert diagnostic.code == "RX503" and "different values (0.125 and 0.25)" in diagnostic.message
+
+
+def test_check_quotes_the_numbers_two_rules_disagree_on(tmp_path: Path) -> None:
+    policy = _write(tmp_path, ROUNDED + _rule("r-two-too", "two = 0.25", "dispensing.supply_days > 5"))
+    code, out, err = _cli("check", str(policy))
+    assert code != 0
+    (conflict,) = [line for line in (out + err).splitlines() if "RX371" in line]
+    # The witness has 30 days of supply: 30 / 8 is 3.75, which is no amount of money.
+    assert "`r-two` as 3.75 and `r-two-too` as 0.25" in conflict
+
+
+def test_diff_shows_a_number_that_changes_as_a_number(tmp_path: Path) -> None:
+    def side(name: str, factor: str) -> Path:
+        rules = ROUNDED.replace("dispensing.supply_days / 8 rounded half up to 3 decimals", "dispensing.supply_days * factor")
+        parameter = f'parameter factor: number\n  explain en "a factor"\n  source "test"\n  value {factor}\nend\n'
+        return _write(tmp_path / name, rules + parameter)
+
+    old, new = side("old", "1.50"), side("new", "1.25")
+    _, text, err = _cli("diff", str(old), str(new))
+    # The witness has 30 days of supply: 30 * 1.50 is 45.00, 30 * 1.25 is 37.50; no amounts of money.
+    lines = text.splitlines()
+    assert "three: 45 → 37.5" in lines, text + err
+    assert "  its rules or amounts differ between the two sides: factor: 1.5 → 1.25" in lines
+    _, data, _ = _cli("diff", str(old), str(new), "--format", "json")
+    (finding,) = json.loads(data)["differences"]
+    assert (finding["old"]["value"], finding["new"]["value"]) == ("45", "37.5")
