@@ -271,3 +271,22 @@ def test_diff_shows_a_number_that_changes_as_a_number(tmp_path: Path) -> None:
     _, data, _ = _cli("diff", str(old), str(new), "--format", "json")
     (finding,) = json.loads(data)["differences"]
     assert (finding["old"]["value"], finding["new"]["value"]) == ("45", "37.5")
+
+
+def test_money_with_more_decimals_on_the_columns_is_written_or_an_error_row_as_per_case(tmp_path: Path) -> None:
+    # fee = price * 0.125: 10.00 gives 1.25000 (whole cents, written 1.25); 10.10 gives 1.2625, which the money
+    # columns cannot hold (RX805). The columnar road stopped with an internal error on both.
+    policy = _write(tmp_path, PRODUCTS.replace("fee = 1.50 EUR", "fee = medicine.price * 0.125"))
+    claims = tmp_path / "claims.jsonl"
+    cases = [_case(1), {**_case(1), "medicine": {"name": "m", "atc": "C08CA01", "price": "10.10"}}]
+    claims.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    rows = {}
+    for engine in ("columnar", "per-case"):
+        code, out, err = _cli("batch", str(claims), "--policy", str(policy), "--engine", engine, "--quiet")
+        assert code == 1 and "internal error" not in err, err  # one error row
+        assert "runs per case" not in err
+        rows[engine] = [json.loads(line) for line in out.splitlines()]
+    assert rows["columnar"] == rows["per-case"]
+    first, second = rows["per-case"]
+    assert (first["fee"], first["error_code"]) == ("1.25", None)
+    assert second["error_code"] == "RX805" and "`fee` is 1.2625" in second["error_message"]

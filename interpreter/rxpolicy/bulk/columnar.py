@@ -861,7 +861,7 @@ def _output_value(value: Val, kind: Kind) -> pl.Expr:
     if value.kind == "num" and kind in (Kind.NUMBER, Kind.PERCENT):
         return _number_text(value)
     if value.kind == "num":
-        return _scaled(value, 2) if value.scale <= 2 else _too_fine()
+        return _scaled(value, 2) if value.scale <= 2 else _cents(value)
     if value.kind == "date":
         return value.expr.dt.to_string("%Y-%m-%d")
     raise Unsupported(f"a decision of kind {value.kind}")
@@ -880,8 +880,15 @@ def _number_text(value: Val) -> pl.Expr:
                           pl.when(decimals == "").then(pl.lit("")).otherwise(pl.lit(".") + decimals)])
 
 
-def _too_fine() -> pl.Expr:
-    raise Unsupported("a money decision with more than two decimals")
+def _cents(value: Val) -> pl.Expr:
+    """Money the columns carry with more than two decimals (a price times 0.125) in cents where it is a whole number
+    of cents; where it is not, a value beyond the money columns (:func:`_unwritable`), so the claim goes per case
+    and gets its RX805 error row as there (raising Unsupported here, at run time, stopped ``rxpolicy batch``)."""
+    from .core import MONEY_LIMIT
+
+    finer = _scaled(value, value.scale)
+    step = 10 ** (value.scale - 2)
+    return pl.when(finer % step == 0).then(finer // step).otherwise(pl.lit(int(MONEY_LIMIT * 100), pl.Int64))
 
 
 @attrs.frozen
