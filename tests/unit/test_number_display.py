@@ -76,6 +76,14 @@ PRODUCTS = (_rule("r-whole", "whole = dispensing.supply_days * 2")
             + _rule("r-share", "share = (dispensing.supply_days * 1.5) %")
             + _rule("r-fee", "fee = 1.50 EUR") + _rule("r-covered", "covered = yes"))
 
+#: Values whose scale on the columns is not the Decimal's: if/else and max bring their branches to one scale
+#: (1 is 100 at scale 2 beside 0.25), a difference can be negative or zero.
+MIXED = (_rule("r-whole", "whole = if dispensing.supply_days > 2 then 1 else 0.25")
+         + _rule("r-two", "two = max(dispensing.supply_days * 0.5, 1)")
+         + _rule("r-three", "three = dispensing.supply_days * 0.125 - 1")
+         + _rule("r-share", "share = (dispensing.supply_days * 0.001 - 0.002) %")
+         + _rule("r-fee", "fee = medicine.price * 5 %") + _rule("r-covered", "covered = yes"))
+
 
 def _write(root: Path, rules: str) -> Path:
     """The test layer and a policy `p` with ``rules`` under ``root``; the policy's directory."""
@@ -141,9 +149,9 @@ def _claims(tmp_path: Path, supplies: list[int]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("rules", ["rounded", "products"])
+@pytest.mark.parametrize("rules", ["rounded", "products", "mixed"])
 def test_batch_writes_a_number_with_its_decimals_on_both_roads(tmp_path: Path, rules: str) -> None:
-    policy = _write(tmp_path, ROUNDED if rules == "rounded" else PRODUCTS)
+    policy = _write(tmp_path, {"rounded": ROUNDED, "products": PRODUCTS, "mixed": MIXED}[rules])
     claims = _claims(tmp_path, [1, 2, 3, 12])
     rows = {}
     for engine in ("columnar", "per-case"):
@@ -157,9 +165,12 @@ def test_batch_writes_a_number_with_its_decimals_on_both_roads(tmp_path: Path, r
     if rules == "rounded":  # supply / 4 to a whole number; supply / 8 to 2 and to 3 decimals; the same as a %
         assert shown == [["0", "0.13", "0.125", "0.13", "1.50"], ["1", "0.25", "0.25", "0.25", "1.50"],
                          ["1", "0.38", "0.375", "0.38", "1.50"], ["3", "1.5", "1.5", "1.5", "1.50"]]
-    else:  # supply * 2, * 0.25, * 0.125, * 1.5 %: no trailing zeros, whatever the decimals the factors leave
+    elif rules == "products":  # supply * 2, * 0.25, * 0.125, * 1.5 %: no trailing zeros, whatever the factors
         assert shown == [["2", "0.25", "0.125", "1.5", "1.50"], ["4", "0.5", "0.25", "3", "1.50"],
                          ["6", "0.75", "0.375", "4.5", "1.50"], ["24", "3", "1.5", "18", "1.50"]]
+    else:
+        assert shown == [["0.25", "1", "-0.875", "-0.001", "0.50"], ["0.25", "1", "-0.75", "0", "0.50"],
+                         ["1", "1.5", "-0.625", "0.001", "0.50"], ["1", "6", "0.5", "0.01", "0.50"]]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
