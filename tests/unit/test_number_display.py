@@ -301,3 +301,17 @@ def test_money_with_more_decimals_on_the_columns_is_written_or_an_error_row_as_p
     first, second = rows["per-case"]
     assert (first["fee"], first["error_code"]) == ("1.25", None)
     assert second["error_code"] == "RX805" and "`fee` is 1.2625" in second["error_message"]
+
+
+def test_an_unrounded_amount_is_shown_as_money_with_all_its_decimals(tmp_path: Path) -> None:
+    # fee = price * 0.125 is money (the declared type), 1.2625 for a price of 10.10: the text says it exactly.
+    policy = _write(tmp_path, PRODUCTS.replace("fee = 1.50 EUR", "fee = medicine.price * 0.125"))
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({**_case(1), "medicine": {"name": "m", "atc": "C08CA01", "price": "10.10"}}),
+                    encoding="utf-8")
+    _, text, _ = _cli("eval", str(case), "--policy", str(policy))
+    _, dutch, _ = _cli("eval", str(case), "--policy", str(policy), "--lang", "nl")
+    assert "fee = € 1.2625" in text.splitlines() and "fee = € 1,2625" in dutch.splitlines()
+    case.write_text(json.dumps(_case(1)), encoding="utf-8")  # 1.25000: cents, written as cents
+    _, text, _ = _cli("eval", str(case), "--policy", str(policy))
+    assert "fee = € 1.25" in text.splitlines()

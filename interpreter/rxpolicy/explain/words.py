@@ -78,8 +78,11 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         text = number_text(value)  # 2.50 rounded to 2 decimals is no amount: no €
         number = text.replace(".", ",") if lang == "nl" else text
         return f"{number} %" if typ.kind is Kind.PERCENT else number
-    if is_money(value, typ):
-        amount = format_money(value)  # type: ignore[arg-type]  # is_money: a Decimal
+    if isinstance(value, Decimal) and is_money(value, typ):
+        # Cents as the contract writes them; an amount a rule leaves unrounded (kept to 28 digits) with every
+        # decimal it has, never cut to cents where the engine holds more.
+        exact = number_text(value)
+        amount = exact if len(exact) - exact.find(".") > 3 and "." in exact else format_money(value)
         return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
     if isinstance(value, Duration):
         return _duration(value, lang)
