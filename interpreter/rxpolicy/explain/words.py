@@ -79,10 +79,13 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
         number = text.replace(".", ",") if lang == "nl" else text
         return f"{number} %" if typ.kind is Kind.PERCENT else number
     if isinstance(value, Decimal) and is_money(value, typ):
-        # Cents as the contract writes them; an amount a rule leaves unrounded (kept to 28 digits) with every
-        # decimal it has, never cut to cents where the engine holds more.
-        exact = number_text(value)
-        amount = exact if len(exact) - exact.find(".") > 3 and "." in exact else format_money(value)
+        # Cents as the contract writes them (read from the text first: explanations say some thirty amounts a
+        # case); an amount a rule leaves unrounded (kept to 28 digits) with every decimal it has, never cut to
+        # cents where the engine holds more.
+        amount = format_money(value)
+        if str(value)[-3:-2] != ".":
+            exact = number_text(value)
+            amount = exact if "." in exact and len(exact) - exact.find(".") > 3 else amount
         return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
     if isinstance(value, Duration):
         return _duration(value, lang)
