@@ -25,10 +25,10 @@ claim of synthetic and hostile claims with the per-case row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import polars as pl
+import attrs
 
 from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.language.facts import CaseSchema, FactRef
@@ -68,14 +68,17 @@ def errors_from_columns(checks: Checks, first: int, selection: Selection,
 def error_rows(checks: Checks, positions: Sequence[int]) -> dict[int, RecordProblem]:
     """The error rows of the claims at ``positions`` (in the chunk) that are certain from the columns, by position
     (claims the columns may evaluate, and claims whose row is not certain, are left out)."""
-    # Per refused claim, the indices of its failing checks: read from the few checks that some claim fails.
-    failing: dict[int, list[int]] = {}
-    passed = checks.passed
-    for index, fails in enumerate(passed.select(pl.all().not_().any()).row(0)):
-        if fails:
-            for position in passed.to_series(index).not_().arg_true().to_list():
-                failing.setdefault(position, []).append(index)
-    refused = [p for p in positions if p in failing]  # (the others: claims the columns may evaluate)
+    # Per refused claim, the indices of its failing checks: the check bits of those few claims, taken by position
+    # (one gather, where reading each check column for the claims failing it was a Polars query per column), read
+    # from the few checks some of them fail.
+    unclean = set(checks.clean.not_().arg_true().to_list())
+    refused = [p for p in positions if p in unclean]  # (the others: claims the columns may evaluate)
+    failing: dict[int, list[int]] = {p: [] for p in refused}
+    for index, bits in enumerate(checks.passed[refused].get_columns() if refused else ()):
+        if not bits.all():
+            for position, ok in zip(refused, bits.to_list()):
+                if not ok:
+                    failing[position].append(index)
     writer = _Writer(checks)
     rows = {}
     for position in refused:
@@ -92,25 +95,21 @@ class _Writer:
         self.checks = checks
         self.schema = checks.schema
         self.table = checks.table
-        names = list(self.table.column_names)
+        names = tuple(self.table.column_names)
         self.names = set(names)
-        run = CheckRun(schema=self.schema, source="", from_file=False, plans=checks.plans)
-        tables = run.tables
-        # The facts the checks of dates and `all or none` sections read (closed under defaults and computed
-        # facts): a failed field's default takes its value's place there, which the columns did not check.
-        self.cross = frozenset(e[0] for e in tables.check_fill) if tables.check_fill is not None \
-            else frozenset(self.schema.fields)
-        # The validator meets written fields in the order the record's sections list them; when each section's
-        # columns stand together that is the column order whatever cells are empty.
-        listed = list(_paths(unflatten(dict.fromkeys(names, 0))))
-        self.rank = {n: i for i, n in enumerate(names)} if listed == names else None
+        # What depends on the facts, the plans and the columns only is worked out once for the chunks of a file
+        # (~0.4 ms a chunk), and so is the validator's reading of each doubted value.
+        key = (self.schema.fingerprint, frozenset(checks.plans), names)
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            if len(_LAYOUTS) >= 32:
+                _LAYOUTS.clear()
+            layout = _LAYOUTS[key] = _Layout.of(self.schema, checks.plans, names)
+        self.cross, self.rank, self.needed = layout.cross, layout.rank, layout.needed
+        self.section_facts, self.failable, self.converted = layout.section_facts, layout.failable, layout.converted
         # Records that each list their fields in their own order (JSON Lines): which of several problems comes
         # first is the record's to say, so a claim with several is left per case.
         self.one_problem_only = (self.table.schema.metadata or {}).get(FIELD_ORDER) == PER_RECORD
-        self.needed = {p: i for i, p in enumerate(self.schema.written)}  # the order missing facts are reported in
-        self.section_facts = tables.section_facts
-        self.failable = _failable(self.schema, tables.section_facts)
-        self.converted: dict[tuple[str, str], tuple[Diagnostic, ...]] = {}
 
     def problem(self, position: int, failing: list[int]) -> RecordProblem | None:
         """The claim's error row: its first problem, and how many more there are."""
@@ -190,6 +189,8 @@ class _Writer:
         if found is None:
             run = CheckRun(schema=self.schema, source="", from_file=False, plans=self.checks.plans)
             run.convert(path, from_python(value))
+            if len(self.converted) >= _CONVERTED_KEPT:
+                self.converted.clear()  # (a long-lived process meets ever new values: kept within bounds)
             found = self.converted[key] = tuple(run.problems)
         return found
 
@@ -200,6 +201,42 @@ class _Writer:
                    if p in self.names and ("." not in p or self.cell(p, position) is not None)]
         blame, message, help = order_problem(path, other, after, why, values, written)
         return Diagnostic(code="RX405", message=message, field=blame, help=help)
+
+
+@attrs.frozen(eq=False)
+class _Layout:
+    """What the error rows of a file's chunks read that depends on its facts, plans and columns only."""
+
+    cross: frozenset[str]
+    rank: dict[str, int] | None
+    needed: dict[str, int]
+    section_facts: Mapping[str, tuple[str, ...]]
+    failable: frozenset[str]
+    #: The validator's problems with a written value, by (fact, `repr` of the value): filled as values are met
+    #: (whole entries, the same from any thread).
+    converted: dict[tuple[str, str], tuple[Diagnostic, ...]]
+
+    @classmethod
+    def of(cls, schema: CaseSchema, plans: Collection[str], names: tuple[str, ...]) -> _Layout:
+        """The layout of a file with these columns."""
+        tables = CheckRun(schema=schema, source="", from_file=False, plans=plans).tables
+        # The facts the checks of dates and `all or none` sections read (closed under defaults and computed
+        # facts): a failed field's default takes its value's place there, which the columns did not check.
+        cross = frozenset(e[0] for e in tables.check_fill) if tables.check_fill is not None \
+            else frozenset(schema.fields)
+        # The validator meets written fields in the order the record's sections list them; when each section's
+        # columns stand together that is the column order whatever cells are empty.
+        listed = list(_paths(unflatten(dict.fromkeys(names, 0))))
+        rank = {n: i for i, n in enumerate(names)} if listed == list(names) else None
+        return cls(cross=cross, rank=rank,
+                   needed={p: i for i, p in enumerate(schema.written)},  # the order missing facts are reported in
+                   section_facts=tables.section_facts, failable=_failable(schema, tables.section_facts),
+                   converted={})
+
+
+_LAYOUTS: dict[tuple[object, ...], _Layout] = {}
+#: The doubted values whose problems a layout keeps.
+_CONVERTED_KEPT = 50_000
 
 
 def _failable(schema: CaseSchema, section_facts: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
