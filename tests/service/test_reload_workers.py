@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue
+from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
 from rxpolicy.service.shared import SharedRules
 
 from .conftest import Server, case_json
@@ -117,6 +117,7 @@ def test_workers_follow_the_texts_a_reload_checked_not_the_files_as_they_are_lat
     first = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
     second = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
     assert not second.stale() and second.current.fingerprint == first.current.fingerprint
+    assert second.files_read == rules_stamp(rules_copy)  # a watcher starts from the files as they were copied
 
     path, text = _benzo_rule(rules_copy)
     path.write_text(text.replace(SENTENCE, NEW))
@@ -129,6 +130,7 @@ def test_workers_follow_the_texts_a_reload_checked_not_the_files_as_they_are_lat
     assert followed is not None and followed.fingerprint == result.catalogue.fingerprint
     assert _max_supply(second).startswith("Benzodiazepine medicines") and second.current.generation == 1
     assert not second.stale() and second.follow() is None  # once per publication
+    assert second.files_read != rules_stamp(rules_copy)  # so its watcher sees the later change, and reloads
 
     # A worker started later (uvicorn starts one when one dies) starts on the published rules, not on the files.
     third = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))

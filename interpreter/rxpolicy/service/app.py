@@ -657,7 +657,10 @@ async def _watch(service: _Service) -> None:
     """Poll the rule files; reload when one changes (a reload that does not check keeps the old rules)."""
     root = service.holder.current.root
     seconds = service.config.watch_seconds or 1.0
-    last = await run_in_threadpool(rules_stamp, root)
+    # With workers, from the files as they were copied for the rules serving (a change while workers start counts).
+    last = service.holder.files_read
+    if last is None:
+        last = await run_in_threadpool(rules_stamp, root)
     while True:
         await asyncio.sleep(seconds)
         stamp = await run_in_threadpool(rules_stamp, root)

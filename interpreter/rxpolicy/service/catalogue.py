@@ -23,7 +23,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.language.check import PolicySources, check_policy
 from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_sources
-from rxpolicy.service.shared import SharedRules, Stamp, StampKey
+from rxpolicy.service.shared import FilesStamp, SharedRules, Stamp, StampKey
 from rxpolicy.service.wire import rule_references
 
 __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "rules_stamp"]
@@ -74,7 +74,7 @@ def _policy_dirs(root: Path) -> list[Path]:
             if any("\npolicy " in "\n" + f.read_text(encoding="utf-8") for f in d.glob(f"*{RULE_SUFFIX}"))]
 
 
-def rules_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+def rules_stamp(root: Path) -> FilesStamp:
     """A cheap stamp of every rule file under ``root`` (name, size, modification time) for the watcher."""
     stamp = []
     for path in sorted(root.glob(f"*/*{RULE_SUFFIX}")):
@@ -148,12 +148,14 @@ class CatalogueHolder:
     checked to every worker, and :meth:`follow` brings this worker's catalogue up to what was last published.
     """
 
-    def __init__(self, catalogue: Catalogue, shared: SharedRules | None = None, seen: StampKey = None) -> None:
+    def __init__(self, catalogue: Catalogue, shared: SharedRules | None = None, seen: StampKey = None,
+                 stamp: Stamp | None = None) -> None:
         self._current = catalogue
         self._reload_lock = threading.Lock()
         self._shared = shared
-        #: The stamp (as a stat sees it) whose rules this holder serves.
+        #: The stamp (as a stat sees it, and as read) whose rules this holder serves.
         self._seen = seen
+        self._stamp = stamp
 
     @classmethod
     def open_shared(cls, root: Path | None, shared: SharedRules) -> CatalogueHolder:
@@ -163,24 +165,47 @@ class CatalogueHolder:
         and publishes the rules as generation 0; every worker then compiles that snapshot, so files changed while
         the workers start change nothing, and a worker started later serves what the others serve.
         """
-        with shared.locked():
+        for attempt in range(_FOLLOW_TRIES):
+            key = shared.key()  # before reading, as in follow
             stamp = shared.read()
-            if stamp is not None:
-                return cls(_load_stamp(root, shared, stamp), shared, shared.key())
-            resolved = (root or builtin_rules_dir()).resolve()
-            snapshot = shared.take_snapshot(resolved, 0)
+            if stamp is None:
+                with shared.locked():
+                    key, stamp = shared.key(), shared.read()
+                    if stamp is None:  # still the first: no other process published meanwhile
+                        return cls._publish_first(root, shared)
             try:
-                catalogue = load_catalogue(resolved, 0, copy=snapshot)
-            except BaseException:
-                shared.discard(snapshot)
-                raise
-            shared.publish(Stamp(generation=0, fingerprint=catalogue.fingerprint, snapshot=snapshot.name))
-            return cls(catalogue, shared, shared.key())
+                # Not under the reload lock: workers starting together compile at the same time.
+                return cls(_load_stamp(root, shared, stamp), shared, key, stamp)
+            except (RxError, OSError):
+                if attempt + 1 == _FOLLOW_TRIES:
+                    raise
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    @classmethod
+    def _publish_first(cls, root: Path | None, shared: SharedRules) -> CatalogueHolder:
+        resolved = (root or builtin_rules_dir()).resolve()
+        files = rules_stamp(resolved)  # before the copy: a file changed while it is made is seen as changed
+        snapshot = shared.take_snapshot(resolved, 0)
+        try:
+            catalogue = load_catalogue(resolved, 0, copy=snapshot)
+        except BaseException:
+            shared.discard(snapshot)
+            raise
+        stamp = Stamp(generation=0, fingerprint=catalogue.fingerprint, snapshot=snapshot.name, files=files)
+        shared.publish(stamp)
+        return cls(catalogue, shared, shared.key(), stamp)
 
     @property
     def current(self) -> Catalogue:
         """The snapshot serving now; take it once per request (after :meth:`follow` when :meth:`stale`)."""
         return self._current
+
+    @property
+    def files_read(self) -> FilesStamp | None:
+        """:func:`rules_stamp` of the rule files as they were when the rules serving now were copied (shared by
+        workers; None in one process): the watcher's starting point, so that a file changed after the copy,
+        while the workers were starting, is reloaded."""
+        return self._stamp.files if self._stamp is not None else None
 
     def stale(self) -> bool:
         """Whether another worker published rules this one does not serve yet (one ``os.stat``)."""
@@ -215,7 +240,7 @@ class CatalogueHolder:
                     raise
                 continue
             self._current = new  # first the rules, then the stamp they follow: a stale look never misses them
-            self._seen = key
+            self._seen, self._stamp = key, stamp
             return new
         return None
 
@@ -244,6 +269,7 @@ class CatalogueHolder:
         self._follow_locked()
         old = self._current
         previous = shared.read()
+        files = rules_stamp(old.root)  # before the copy: a file changed while it is made is seen as changed
         try:
             snapshot = shared.take_snapshot(old.root, old.generation + 1)
         except RxError as error:  # a rule file that cannot be read: as loading it from the directory would say
@@ -259,9 +285,10 @@ class CatalogueHolder:
         if new.fingerprint == old.fingerprint:
             shared.discard(snapshot)
             return ReloadResult(changed=False, catalogue=old)
-        shared.publish(Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name))
+        stamp = Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name, files=files)
+        shared.publish(stamp)
         self._current = new
-        self._seen = shared.key()  # no other stamp can come between: this process holds the reload lock
+        self._seen, self._stamp = shared.key(), stamp  # no other stamp can come between: we hold the reload lock
         shared.prune({snapshot.name} | ({previous.snapshot} if previous else set()))
         return ReloadResult(changed=True, catalogue=new)
 

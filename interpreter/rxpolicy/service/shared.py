@@ -34,7 +34,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.language.load import RULE_SUFFIX, display_path
 from rxpolicy.language.sources import REGISTRY_FILE
 
-__all__ = ["SharedRules", "Stamp", "StampKey"]
+__all__ = ["FilesStamp", "SharedRules", "Stamp", "StampKey"]
 
 #: What a stat of the stamp says about which stamp it is: (inode, modification time, size), None when absent.
 #: Every stamp is a new file renamed into place, so a new stamp has a new inode or (when the file system hands the
@@ -42,6 +42,9 @@ __all__ = ["SharedRules", "Stamp", "StampKey"]
 StampKey = tuple[int, int, int] | None
 
 _SNAPSHOT_PREFIX = "rules-"
+
+#: The rule files under a directory as the watcher sees them: (path, size, modification time) each.
+FilesStamp = tuple[tuple[str, int, int], ...]
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +54,8 @@ class Stamp:
     generation: int
     fingerprint: str
     snapshot: str
+    #: The rule files (path, size, modification time) as they were when the snapshot was copied.
+    files: FilesStamp = ()
 
 
 class SharedRules:
@@ -59,12 +64,13 @@ class SharedRules:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._stamp = directory / "stamp.json"
+        self._stamp_name = str(self._stamp)  # os.stat of a str skips the Path's conversion on every request
         self._lock = directory / "reload.lock"
 
     def key(self) -> StampKey:
         """The stamp's identity as one ``os.stat`` tells it (cheap enough for every request), None when absent."""
         try:
-            info = os.stat(self._stamp)
+            info = os.stat(self._stamp_name)
         except FileNotFoundError:
             return None
         return (info.st_ino, info.st_mtime_ns, info.st_size)
@@ -76,7 +82,8 @@ class SharedRules:
         except FileNotFoundError:
             return None
         return Stamp(generation=int(data["generation"]), fingerprint=str(data["fingerprint"]),
-                     snapshot=str(data["snapshot"]))
+                     snapshot=str(data["snapshot"]),
+                     files=tuple((str(p), int(size), int(mtime)) for p, size, mtime in data.get("files", ())))
 
     def publish(self, stamp: Stamp) -> None:
         """Replace the stamp in one step (a temporary file renamed over it); hold :meth:`locked` while calling."""
