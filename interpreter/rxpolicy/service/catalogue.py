@@ -224,10 +224,13 @@ class CatalogueHolder:
             return None
         for attempt in range(_FOLLOW_TRIES):
             key = self._shared.key()  # before reading: a stamp replaced meanwhile is newer, and seen next time
-            if key == self._seen or key is None:
+            if key == self._seen:
                 return None
             stamp = self._shared.read()
-            if stamp is None:
+            if key is None or stamp is None:
+                # The stamp is gone (its directory removed from under the service, by a tmp cleaner say): keep
+                # serving, and look no further until a reload writes one again.
+                self._seen = None
                 return None
             old = self._current
             if (stamp.generation, stamp.fingerprint) == (old.generation, old.fingerprint):
