@@ -7,42 +7,52 @@ request) reach both workers; the access log's `worker` says which answered, and 
 from __future__ import annotations
 
 import re
-from collections import Counter
+import shutil
 from pathlib import Path
-from typing import Any
 
 from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
 from rxpolicy.service.shared import SharedRules
 
-from .conftest import Server, case_json
+from .conftest import Answer, Server, case_json
 from .test_reload import BENZO, SENTENCE, _benzo_rule
 
 NEW = SENTENCE.replace("Benzodiazepines", "Benzodiazepine medicines")
-#: Requests sent after a reload (before the fix, 33 of 40 of them were answered with the old rules).
+#: Requests sent after a reload, at least (before the fix, 33 of 40 of them were answered with the old rules).
 REQUESTS = 40
 
 
-def _explanations(server: Server, count: int) -> list[str]:
-    return [server.request("POST", "/v1/evaluate", case_json(BENZO)).json["decisions"]["max_supply"]["explanation"]
-            for _ in range(count)]
+def _ask_both(server: Server, method: str, path: str, body: str | None = None,
+              least: int = REQUESTS) -> list[tuple[int, Answer]]:
+    """Send requests, each on a new connection, until ``least`` are answered and both workers answered some
+    (at most 400): each answer with the worker that gave it (its request id in the access log)."""
+    answers: list[Answer] = []
+    while True:
+        answers += [server.request(method, path, body) for _ in range(10)]
+        ids = {answer.headers["x-request-id"] for answer in answers}
+        lines = server.log_until(lambda ls: ids <= {line.get("request_id") for line in ls})
+        worker = {line["request_id"]: line["worker"] for line in lines if line.get("request_id") in ids}
+        if (len(answers) >= least and len(set(worker.values())) == 2) or len(answers) >= 400:
+            return [(worker[answer.headers["x-request-id"]], answer) for answer in answers]
 
 
-def _workers_answering(server: Server, path: str, since: int) -> Counter[int]:
-    """How many of the requests to ``path`` logged after the first ``since`` log lines each worker answered."""
-    lines = server.log_until(lambda ls: sum(1 for line in ls[since:] if line.get("path") == path) >= REQUESTS)
-    return Counter(line["worker"] for line in lines[since:] if line.get("path") == path)
+def _explanations(server: Server, least: int = REQUESTS) -> tuple[set[int], list[str]]:
+    """The workers that answered, and the explanation of the benzodiazepine case's supply in each answer."""
+    answers = _ask_both(server, "POST", "/v1/evaluate", case_json(BENZO), least)
+    return ({worker for worker, _ in answers},
+            [answer.json["decisions"]["max_supply"]["explanation"] for _, answer in answers])
 
 
-def _views(server: Server, count: int) -> set[tuple[Any, ...]]:
-    """What /v1/policies and /metrics say about the rules served, over ``count`` requests of each."""
-    seen = set()
-    for _ in range(count):
-        policies = server.request("GET", "/v1/policies").json
-        metrics = server.request("GET", "/metrics").text
-        gauge = re.search(r"^rxpolicy_rules_generation (\S+)$", metrics, re.MULTILINE)
-        assert gauge is not None
-        seen.add((policies["generation"], policies["rules_fingerprint"], float(gauge.group(1))))
-    return seen
+def _views(server: Server) -> tuple[set[int], set[tuple[int, str]], set[float]]:
+    """The workers that answered both, what /v1/policies said (generation, fingerprint) and /metrics (generation)."""
+    policies = _ask_both(server, "GET", "/v1/policies", least=10)
+    metrics = _ask_both(server, "GET", "/metrics", least=10)
+    gauges = set()
+    for _, answer in metrics:
+        found = re.search(r"^rxpolicy_rules_generation (\S+)$", answer.text, re.MULTILINE)
+        assert found is not None
+        gauges.add(float(found.group(1)))
+    return ({worker for worker, _ in policies} & {worker for worker, _ in metrics},
+            {(answer.json["generation"], answer.json["rules_fingerprint"]) for _, answer in policies}, gauges)
 
 
 def test_a_reload_reaches_every_worker_and_a_refused_one_changes_none(rules_copy: Path, tmp_path: Path) -> None:
@@ -52,20 +62,22 @@ def test_a_reload_reaches_every_worker_and_a_refused_one_changes_none(rules_copy
     try:
         (shared,) = temporary.glob("rxpolicy-serve-*")
         assert shared.stat().st_mode & 0o077 == 0  # the owner's only
-        assert all(e.startswith("Benzodiazepines") for e in _explanations(server, 4))
-        (before,) = _views(server, 6)
+        workers, explanations = _explanations(server, 4)
+        assert len(workers) == 2 and all(e.startswith("Benzodiazepines") for e in explanations)
+        workers, (before,), gauges = _views(server)
+        assert len(workers) == 2 and before[0] == 0 and gauges == {0.0}
 
         path, text = _benzo_rule(rules_copy)
         path.write_text(text.replace(SENTENCE, NEW))
         answer = server.request("POST", "/v1/reload")
         assert answer.status == 200 and answer.json["reloaded"] is True and answer.json["generation"] == 1
-        since = len(server.log_lines())
-        explanations = _explanations(server, REQUESTS)
+        workers, explanations = _explanations(server)
         old = [e for e in explanations if not e.startswith("Benzodiazepine medicines")]
-        assert not old, f"{len(old)} of {REQUESTS} answers after the reload still used the old rules"
-        assert len(_workers_answering(server, "/v1/evaluate", since)) == 2  # both workers were asked
-        (after,) = _views(server, 6)  # every worker: the same generation and fingerprint, in both places
-        assert after == (1, answer.json["rules_fingerprint"], 1.0) and after[1] != before[1]
+        assert not old, f"{len(old)} of {len(explanations)} answers after the reload still used the old rules"
+        assert len(workers) == 2  # both workers answered
+        # Every worker: the same generation and fingerprint, in /v1/policies and in the metrics.
+        assert _views(server) == (workers, {(1, answer.json["rules_fingerprint"])}, {1.0})
+        assert answer.json["rules_fingerprint"] != before[1]
 
         # Rules that do not check: refused with the place, and no worker changes (no stamp is written).
         lines = path.read_text().splitlines()
@@ -77,17 +89,17 @@ def test_a_reload_reaches_every_worker_and_a_refused_one_changes_none(rules_copy
         problem = refused.json["diagnostics"][0]
         assert (problem["code"], problem["line"]) == ("RX103", number)
         assert problem["file"].endswith("model/dispensing_periods.rxp") and "rxpolicy-serve-" not in problem["file"]
-        since = len(server.log_lines())
-        assert all(e.startswith("Benzodiazepine medicines") for e in _explanations(server, REQUESTS))
-        assert len(_workers_answering(server, "/v1/evaluate", since)) == 2
-        assert _views(server, 6) == {after}
+        workers, explanations = _explanations(server)
+        assert len(workers) == 2 and all(e.startswith("Benzodiazepine medicines") for e in explanations)
+        assert _views(server) == (workers, {(1, answer.json["rules_fingerprint"])}, {1.0})
 
         # Fixed again: the next reload is generation 2 on every worker, whichever answers it.
         path.write_text(text)
         again = server.request("POST", "/v1/reload")
         assert again.status == 200 and again.json["generation"] == 2
-        assert all(e.startswith("Benzodiazepines") for e in _explanations(server, REQUESTS))
-        assert _views(server, 6) == {(2, before[1], 2.0)}
+        workers, explanations = _explanations(server)
+        assert len(workers) == 2 and all(e.startswith("Benzodiazepines") for e in explanations)
+        assert _views(server) == (workers, {(2, before[1])}, {2.0})
         follows = [line for line in server.log_lines() if line.get("event") == "follow"]
         assert {line["generation"] for line in follows} == {1, 2}  # the other worker followed each reload
         assert len(list(shared.glob("rules-*"))) <= 2  # old snapshots are removed
@@ -146,3 +158,11 @@ def test_workers_follow_the_texts_a_reload_checked_not_the_files_as_they_are_lat
     assert second.reload().catalogue.generation == 2
     assert first.stale() and first.reload().changed is False and first.current.generation == 2
     assert _max_supply(first).startswith("Benzodiazepines")
+
+    # The shared directory removed from under the service (a tmp cleaner): the rules serve on, nobody looks for
+    # the stamp on every request, and the next reload writes it again.
+    shutil.rmtree(shared)
+    assert first.stale() and first.follow() is None and not first.stale()
+    path.write_text(text.replace(SENTENCE, NEW))
+    assert first.reload().changed and second.stale() and second.follow() is not None
+    assert _max_supply(second).startswith("Benzodiazepine medicines") and second.current.generation == 3
