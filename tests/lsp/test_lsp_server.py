@@ -173,6 +173,26 @@ async def test_a_syntax_error_gets_its_code_place_and_fix(client: LanguageClient
     close(client, address)
 
 
+async def test_a_duration_of_a_number_that_may_have_a_fraction_is_reported_as_you_type(
+        client: LanguageClient, rules: Path) -> None:
+    # RX354 comes from the checker like every RX3xx: it reaches the editor with its place and fix.
+    address, text = open_file(client, rules, "model/dispensing_periods.rxp")
+    halved = text.replace("dispensing.supply_days days fits within", "(dispensing.supply_days / 2) days fits within")
+    assert halved != text
+    change(client, address, halved, 2)
+    await settled(client, address)
+    [problem] = client.diagnostics[address]
+    assert problem.code == "RX354" and problem.severity == lsp.DiagnosticSeverity.Error
+    assert "`dispensing.supply_days / 2` may not be a whole number" in problem.message
+    assert "help: round it first: `(dispensing.supply_days / 2 rounded down to a whole number) days`" in problem.message
+    assert problem.range.start == position_of(halved, "(dispensing.supply_days / 2) days", within=0)
+    assert problem.range.end.character - problem.range.start.character == len("(dispensing.supply_days / 2) days")
+    change(client, address, text, 3)
+    await settled(client, address)
+    assert list(client.diagnostics[address]) == []
+    close(client, address)
+
+
 async def test_a_change_in_one_file_shows_the_problems_it_makes_in_other_files(
         client: LanguageClient, rules: Path) -> None:
     # `contraceptive` is defined in the statutory layer and used by the model layer's authorisation rules.

@@ -326,6 +326,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("RX351", _CHECK, files=top_rule(when='insured.plan is "Compakt"')),
     Fault("RX353", _CHECK_ONLY, files=top_rule(when="dispensing.supply_days rounded down to a whole number > 30"),
           exit_code=0),
+    Fault("RX354", _CHECK, files=top_rule(
+        when="dispensed_on + (dispensing.supply_days / 12) months <= insured.insured_until")),
     Fault("RX352", _CHECK, files=example(
         "define top = " + "not " * 30 + 'insured.plan is "Top"\n  explain en "the plan is Top"\n\n'
         + top_rule(when="not " * 20 + "top")[0][1])),

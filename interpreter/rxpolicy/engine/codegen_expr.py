@@ -18,7 +18,7 @@ from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.types import Kind
-from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit
+from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit, whole_count
 
 __all__ = ["ATOMIC", "ExpressionWriter", "NOT_CONSTANT", "placeholder"]
 
@@ -114,7 +114,8 @@ class ExpressionWriter:
                 return value
             if node.unit in ("EUR", "%"):
                 return Decimal(value)  # type: ignore[arg-type]
-            return Duration(int(value), Unit.DAYS if node.unit.startswith("day") else Unit.MONTHS)  # type: ignore
+            unit = Unit.DAYS if node.unit.startswith("day") else Unit.MONTHS
+            return Duration(whole_count(value), unit)  # type: ignore[arg-type]
         if isinstance(node, ast.Arith) and self.typ(node).kind is Kind.NUMBER:
             left, right = self.fold(node.left), self.fold(node.right)
             if NOT_CONSTANT in (left, right) or node.op == "/":
@@ -202,7 +203,7 @@ class ExpressionWriter:
         supply = node.supply
         if isinstance(supply, ast.WithUnit) and supply.unit.startswith("day"):
             # A supply in days needs no Duration: the day count is compared directly.
-            return f"fits_days({self.expr(supply.operand)}, {self.expr(node.limit)}, {extra})"
+            return f"fits_days({self.count(supply.operand)}, {self.expr(node.limit)}, {extra})"
         return f"fits_within({self.expr(supply)}, {self.expr(node.limit)}, {extra})"
 
     def _arith(self, node: ast.Arith) -> str:
@@ -217,7 +218,7 @@ class ExpressionWriter:
                 return f"({left} {node.op} {self.const(dt.timedelta(days=period.amount))})"
             days = node.right
             if isinstance(days, ast.WithUnit) and days.unit.startswith("day"):
-                return f"({left} {node.op} timedelta(days={self.expr(days.operand)}))"
+                return f"({left} {node.op} timedelta(days={self.count(days.operand)}))"
             return f"date_add({left}, {right}, {1 if node.op == '+' else -1})"
         if Kind.PERCENT in kinds:
             return f"({left} * {right} / 100)"
@@ -239,7 +240,22 @@ class ExpressionWriter:
         operand = self.expr(node.operand)
         if node.unit in ("EUR", "%"):
             return f"Decimal({operand})"
-        return f"Duration(int({operand}), {'DAYS' if node.unit.startswith('day') else 'MONTHS'})"
+        return f"Duration({self.count(node.operand)}, {'DAYS' if node.unit.startswith('day') else 'MONTHS'})"
+
+    def count(self, node: ast.Expr) -> str:
+        """A number of days or months as an int. The checker has proved it whole (RX354); a number read as a whole
+        count (a fact that counts whole days, a number rounded to a whole number) is an int already, anything else
+        goes through ``whole_count``, which turns a whole Decimal into an int and refuses a fraction (never
+        ``int()``, which would cut it off)."""
+        code = self.expr(node)
+        if isinstance(node, ast.Rounded) and node.rounding.decimals == 0 and self.typ(node).kind is Kind.NUMBER:
+            return code
+        if isinstance(node, ast.Name):
+            resolved = self.checked.names.get(id(node))
+            if resolved is not None and resolved.kind is SymbolKind.FIELD \
+                    and self.checked.facts.fields[resolved.target].whole is not None:
+                return code
+        return f"whole_count({code})"
 
     def _call(self, node: ast.Call) -> str:
         args = [self.expr(a) for a in node.args]

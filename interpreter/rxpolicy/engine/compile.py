@@ -33,7 +33,7 @@ from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.check.model import DecisionInfo, LayerInfo
 from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.grammar import grammar_sha256
-from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months
+from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months, whole_count
 
 if TYPE_CHECKING:
     from rxpolicy.engine.codegen import FunctionWriter
@@ -362,6 +362,7 @@ def bind_epoch(start: dt.date, end: dt.date | None, python: str, in_force: froze
         "date_from": runtime.date_from, "quotient": runtime.quotient, "remainder": runtime.remainder,
         "birthday": runtime.birthday_of, "birthday_in": runtime.birthday_in,
         "Duration": Duration, "SupplyLimit": SupplyLimit, "DAYS": Unit.DAYS, "MONTHS": Unit.MONTHS,
+        "whole_count": whole_count,
         "_lf": _lf, "U": NOT_COMPUTED, **code.constants,
     }
     exec(code.code, namespace)  # noqa: S102 - source generated from the checked AST, literals bound as constants

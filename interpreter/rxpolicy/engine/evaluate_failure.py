@@ -23,7 +23,7 @@ from rxpolicy.engine.trace import Trace
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language.source import Span
-from rxpolicy.language.values import MONEY_CONTEXT
+from rxpolicy.language.values import MONEY_CONTEXT, FractionalCount
 
 __all__ = ["Failure", "failure_words", "locate_failure"]
 
@@ -165,7 +165,8 @@ def _division(policy: CompiledPolicy, expressions: list[ast.Expr],
 
 def _reason(error: ArithmeticError) -> str:
     for kind, reason in ((ZeroDivisionError, "divides by zero"), (decimal.Overflow, "gives a number too large"),
-                         (OverflowError, "gives a date or number out of range")):
+                         (OverflowError, "gives a date or number out of range"),
+                         (FractionalCount, "gives a fraction of a day or month (days and months are counted whole)")):
         if isinstance(error, kind):
             return reason
     return f"cannot be computed ({type(error).__name__})"

@@ -24,6 +24,7 @@ __all__ = [
     "MONEY_CONTEXT",
     "MONEY_ROUNDINGS",
     "Duration",
+    "FractionalCount",
     "ROUNDING_MODES",
     "ROUNDING_UNITS",
     "Rounding",
@@ -38,6 +39,7 @@ __all__ = [
     "format_money",
     "round_money",
     "round_number",
+    "whole_count",
     "whole_years_between",
 ]
 
@@ -72,6 +74,25 @@ class Duration:
     def __str__(self) -> str:
         word = "day" if self.unit is Unit.DAYS else "month"
         return f"{self.amount} {word}{'' if self.amount == 1 else 's'}"
+
+
+class FractionalCount(ArithmeticError):
+    """A number of days or months (``x days``) that has a fraction (*een gebroken aantal dagen of maanden*).
+
+    The checker refuses a duration of a number that may have one (RX354), so a checked policy never raises it;
+    it stands for the engine's side of that promise: a fraction is refused, never cut off."""
+
+
+def whole_count(number: int | Decimal) -> int:
+    """A number of days or months as an ``int``, exactly: ``Decimal("30")`` is 30; a fraction raises
+    :class:`FractionalCount` (an ``ArithmeticError``: evaluation reports it as RX505), never cut off as ``int()``
+    would."""
+    if type(number) is int:
+        return number
+    whole = int(number)
+    if whole != number:
+        raise FractionalCount(f"{number} is not a whole number of days or months")
+    return whole
 
 
 @attrs.frozen

@@ -29,7 +29,7 @@ from rxpolicy.language.ast import walk
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language.facts import BUILTINS, CaseSchema, FieldSpec
 from rxpolicy.language.types import Kind
-from rxpolicy.language.values import CENT, Duration, Unit
+from rxpolicy.language.values import CENT, Duration, Unit, whole_count
 
 __all__ = ["collect_values", "written_sources"]
 
@@ -202,7 +202,7 @@ class _Collector:
                 raise _Vary
             if node.unit in ("EUR", "%"):
                 return Decimal(value)
-            return Duration(int(value), Unit.DAYS if node.unit.startswith("day") else Unit.MONTHS)
+            return Duration(whole_count(value), Unit.DAYS if node.unit.startswith("day") else Unit.MONTHS)
         if isinstance(node, ast.Arith):
             percent = any(self.kind(side) is Kind.PERCENT for side in (node.left, node.right))
             return _arith(node.op, self.evaluate(node.left, env), self.evaluate(node.right, env), percent)

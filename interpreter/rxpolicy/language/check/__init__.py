@@ -111,7 +111,11 @@ class _PolicyChecker:
         self.exprs = ExprChecker(lookup=self.lookup, known_names=self.all_names, fields=self.facts.fields,
                                  plans=declaration.plans if declaration else (),
                                  definition_expr=lambda name: self.definitions_ast[name][0].expr
-                                 if name in self.definitions_ast else None)
+                                 if name in self.definitions_ast else None,
+                                 decision_exprs=lambda name: [a.value for info in self.rules
+                                                              for a in info.rule.assignments if a.decision == name],
+                                 parameter_values=lambda name: [v.value for v in self.parameters[name].values]
+                                 if name in self.parameters else [])
 
     def problem(self, code: str, span: object, message: str, help: str,
                 severity: Severity = Severity.ERROR, related: tuple[tuple[str, object], ...] = ()) -> None:
@@ -275,6 +279,34 @@ class _PolicyChecker:
                               span=item.span)
         self.definitions[name] = info
         return info
+
+    # ------------------------------------------------------------------ durations
+    def check_whole_durations(self) -> None:
+        """RX354: `… days` or `… months` of a number that may have a fraction. Days and months are counted whole,
+        so the fraction would be cut off when the rules are evaluated, changing a period (and the money that rests
+        on it) without a word; the rule must say how to round. Asked once every rule is checked, because a
+        decision is whole when every rule deciding it gives a whole number."""
+        texts = {f.source.path: f.source for layer in self.sources.layers for f in layer.files}
+        seen: set[int] = set()
+        for node in self.exprs.durations:
+            if id(node) in seen or self.exprs.whole(node.operand, settled=True):
+                continue
+            seen.add(id(node))
+            source = texts.get(node.span.path)
+            written = source.slice(node.span) if source else ""
+            # `(a / 2) days`: the number as written, without the unit and the parentheses around it.
+            number = written[:len(written) - len(node.unit)].rstrip() if written.endswith(node.unit) else ""
+            if number.startswith("(") and number.endswith(")") and _one_group(number):
+                number = number[1:-1].strip()
+            number = number or "…"
+            # `rounded` follows a computation (`a / 12 rounded …`); an `if … else …` needs parentheses of its own.
+            operand = f"({number})" if isinstance(node.operand, ast.IfThenElse) else number
+            units = "days" if node.unit.startswith("day") else "months"
+            self.problem("RX354", node.span,
+                         f"`{number}` may not be a whole number, but a duration counts whole {units}: rxpolicy "
+                         "does not cut off the fraction without a word",
+                         f"round it first: `({operand} rounded down to a whole number) {node.unit}`, or `rounded up` "
+                         "or `rounded half up`, as the source says")
 
     # ------------------------------------------------------------------ rules
     def check_rules(self) -> None:
@@ -507,6 +539,7 @@ class _PolicyChecker:
         for name in list(self.definitions_ast):
             self.definition(name)
         self.check_rules()
+        self.check_whole_durations()
         self.check_exception_cycles()
         order = self.order()
         self.problems.extend(self.exprs.problems)
@@ -528,6 +561,16 @@ class _PolicyChecker:
             files=tuple(f.source for f in files), files_ast=files, facts=self.facts,
             outcome=next((d.name for d in self.decisions.values() if d.outcome), None),
             registry=self.sources.registry, warnings=tuple(self.warnings))
+
+
+def _one_group(text: str) -> bool:
+    """Whether the parenthesis that opens ``text`` is the one that closes it (``(a / 2)``, not ``(a) * (b)``)."""
+    depth = 0
+    for position, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return position == len(text) - 1
+    return False
 
 
 def _strongly_connected(nodes: Sequence[str], edges: dict[str, list[str]]) -> list[list[str]]:

@@ -8,7 +8,7 @@ unknown case, e.g. ``medicine.reimbursement_limit is known and medicine.price > 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -78,6 +78,14 @@ class ExprChecker:
     used: set[tuple[SymbolKind, str]] = attrs.field(factory=set)
     #: The expression of a definition by name (None: not a definition), to tell whether it is always whole.
     definition_expr: Callable[[str], ast.Expr | None] = lambda name: None
+    #: The values the rules give a decision, by name, to tell whether it is always whole (asked once all rules are
+    #: checked: see ``durations``).
+    decision_exprs: Callable[[str], Sequence[ast.Expr]] = lambda name: ()
+    #: The dated values of a parameter, by name (each written out: RX362).
+    parameter_values: Callable[[str], Sequence[object]] = lambda name: ()
+    #: Every `… days` / `… months` made from a computed number, checked to be whole once all rules are checked
+    #: (a decision's wholeness rests on every rule deciding it): RX354.
+    durations: list[ast.WithUnit] = attrs.field(factory=list)
     _whole_seen: set[str] = attrs.field(factory=set)
 
     def problem(self, code: str, node: object, message: str, help: str) -> Type:
@@ -294,11 +302,13 @@ class ExprChecker:
                      "(a division)"))
         return typ.known()
 
-    def whole(self, node: ast.Expr) -> bool:
+    def whole(self, node: ast.Expr, *, settled: bool = False) -> bool:
         """Whether a number expression is always whole, as far as its form shows (false when unsure): a whole
         literal, a fact that counts whole days or months or is computed as a count, a definition that is, a date
-        part, and `+`, `-`, `*`, `quotient`, `remainder`, `min`, `max`, `if` of such; a division is not, nor a
-        parameter (its dated values may differ)."""
+        part, a number rounded to a whole number, and `+`, `-`, `*`, `quotient`, `remainder`, `min`, `max`, `if` of
+        such; a division is not. ``settled`` (every rule checked: RX354) also counts a parameter whose every dated
+        value is whole and a decision every rule of which gives a whole number; without it (RX353, asked while
+        rules are still being checked) a parameter or decision is not counted whole."""
         if isinstance(node, ast.Literal):
             value = node.value
             return node.kind is ast.LiteralKind.NUMBER and isinstance(value, Decimal) \
@@ -311,28 +321,39 @@ class ExprChecker:
                 spec = self.fields[resolved.target]
                 # Every built-in a number fact is computed by counts (years, days): its value is whole.
                 return spec.whole is not None or (spec.derived and spec.type.kind is Kind.NUMBER)
-            return resolved.kind is SymbolKind.DEFINITION and self.whole_definition(resolved.target)
+            if resolved.kind is SymbolKind.DEFINITION:
+                return self._whole_named("definition " + resolved.target, (self.definition_expr(resolved.target),),
+                                         settled)
+            if settled and resolved.kind is SymbolKind.DECISION:
+                return self._whole_named("decision " + resolved.target, self.decision_exprs(resolved.target), settled)
+            if settled and resolved.kind is SymbolKind.PARAMETER:
+                values = self.parameter_values(resolved.target)
+                return bool(values) and all(isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+                                            and v == int(v) for v in values)
+            return False
         if isinstance(node, ast.Arith):
-            return node.op != "/" and self.whole(node.left) and self.whole(node.right)
+            return node.op != "/" and self.whole(node.left, settled=settled) and self.whole(node.right, settled=settled)
         if isinstance(node, ast.Rounded):
             return not node.rounding.money and node.rounding.decimals == 0
         if isinstance(node, ast.IfThenElse):
-            return self.whole(node.then) and self.whole(node.otherwise)
+            return self.whole(node.then, settled=settled) and self.whole(node.otherwise, settled=settled)
         if isinstance(node, ast.Call):
             return node.function in _WHOLE_FUNCTIONS or (
-                node.function in _WHOLE_OF_WHOLE_FUNCTIONS and all(self.whole(a) for a in node.args))
+                node.function in _WHOLE_OF_WHOLE_FUNCTIONS and all(self.whole(a, settled=settled) for a in node.args))
         return False
 
-    def whole_definition(self, name: str) -> bool:
-        """Whether a definition is always a whole number (a definition met again inside itself: unsure, no)."""
-        expr = self.definition_expr(name)
-        if expr is None or name in self._whole_seen:
+    def _whole_named(self, key: str, exprs: Sequence[ast.Expr | None], settled: bool) -> bool:
+        """Whether a definition or decision is always whole: each of its expressions is (a name met again inside
+        itself, or without an expression: unsure, no). A value already refused (its type is nothing, e.g. an
+        unknown name) or `not applicable` is left out, so that one mistake is not reported twice."""
+        if not exprs or None in exprs or key in self._whole_seen:
             return False
-        self._whole_seen.add(name)
+        self._whole_seen.add(key)
         try:
-            return self.whole(expr)
+            return all(self.whole(e, settled=settled) for e in exprs
+                       if e is not None and self.types.get(id(e), t.NUMBER).kind is not Kind.NOTHING)
         finally:
-            self._whole_seen.discard(name)
+            self._whole_seen.discard(key)
 
     def _withunit(self, node: ast.WithUnit, known: frozenset[str]) -> Type:
         typ = self.infer(node.operand, known)
@@ -340,6 +361,8 @@ class ExprChecker:
             return self.problem("RX348", node, f"`{node.unit}` follows a number, not a {typ}",
                                 "put a number or a number field before the unit")
         self._require_known(node.operand, typ)
+        if node.unit not in ("EUR", "%") and typ.kind is Kind.NUMBER:
+            self.durations.append(node)
         return {"EUR": t.MONEY, "%": t.PERCENT}.get(node.unit, t.DURATION)
 
     def _call(self, node: ast.Call, known: frozenset[str]) -> Type:
