@@ -21,7 +21,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 import rxpolicy.tools.diff
-from rxpolicy import Case, PolicyStore, RxError, case_from_mapping, evaluate, load_case
+from rxpolicy import Case, CompiledPolicy, PolicyStore, RxError, case_from_mapping, evaluate, load_case
 from rxpolicy.cli import cli
 from rxpolicy.diagnostics import Diagnostic
 from rxpolicy.explain.diff import DiffReport, Finding, diff_dict, diff_json, diff_markdown, diff_text
@@ -380,10 +380,10 @@ def test_every_insured_period_moves_valid_and_insured_on_the_day_as_before(day: 
 def test_a_case_that_cannot_be_moved_is_skipped_not_an_error(tiny: tuple[str, str], store: PolicyStore,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # Moving keeps dates in order, so no case should fail to move; if one does, the search goes on without it.
-    def refuse_the_old(case: Case, day: dt.date) -> Case:
+    def refuse_the_old(case: Case, day: dt.date, by: CompiledPolicy | None = None) -> Case:
         if case.get("insured.age") in (65, 66):
             raise RxError(Diagnostic(code="RX405", message="cannot be moved"))
-        return move_case(case, day)
+        return move_case(case, day, by)
 
     monkeypatch.setattr(rxpolicy.tools.diff, "move_case", refuse_the_old)
     old, new = parse_side(f"{tiny[0]}@2025-06-01", store), parse_side(f"{tiny[1]}@2026-06-01", store)

@@ -64,15 +64,17 @@ def _nested(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _a_year_later(value: Any) -> Any:
-    """Every date one year later (29 February becoming the 28th): the claim dispensed a year later."""
+def _a_year_later(value: Any, key: str = "") -> Any:
+    """Every date one year later, the claim dispensed a year later: 29 February becomes the 28th, except a date of
+    birth, which becomes 1 March (the built-in rules' reading of a 29 February birthday: the person keeps their
+    age; claims of 2025 go to 2026, two years without 29 February, so no day next to it needs more)."""
     if isinstance(value, dict):
-        return {k: _a_year_later(v) for k, v in value.items()}
+        return {k: _a_year_later(v, k) for k, v in value.items()}
     if isinstance(value, dt.date):
         try:
             return value.replace(year=value.year + 1)
         except ValueError:
-            return value.replace(year=value.year + 1, day=28)
+            return dt.date(value.year + 1, 3, 1) if key == "born_on" else value.replace(year=value.year + 1, day=28)
     return value
 
 

@@ -10,7 +10,10 @@ comes back is data (:class:`ImpactReport`); :mod:`rxpolicy.bulk.impact_render` r
 * ``year`` (the default, a year-change review): on each side a claim is moved by whole years into the year of
   that side's date (``hollandzorg@2025-06-01``: 2025), keeping its day of the year, with
   :func:`rxpolicy.tools.diff_sides.move_case`, exactly as ``rxpolicy diff`` moves a case: the date of birth and
-  an authorisation move with it, the insured period by whole years. A claim already in the side's year is
+  an authorisation move with it, the insured period by whole years. Each date moves as a calendar day
+  (29 February becoming the 28th), except a date of birth on 29 February: it moves to the birthday the side's
+  policy declares for a year without 29 February (``leap day birthday on …``), so the person keeps their age and
+  18th birthday (:class:`rxpolicy.tools.diff_sides.Birthdays`). A claim already in the side's year is
   evaluated as it is. So the 2025 claims of a file are evaluated as they were on a 2025 side, and as the same
   dispensings one year later on a 2026 side.
 * ``own``: every claim on its own ``dispensed_on`` on both sides (two policies in force over the same period).
@@ -40,7 +43,7 @@ from rxpolicy.engine.case import case_from_mapping
 from rxpolicy.explain.diff import Side
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import add_months
-from rxpolicy.tools.diff_sides import move_case
+from rxpolicy.tools.diff_sides import birthdays_of, move_case
 
 from .core import problem_of, select_decisions
 from .records import Chunk, Record, RecordProblem, check_readable, read_chunks, unflatten
@@ -229,7 +232,9 @@ def _by_years(table: Any, side: Side) -> Any:
 
     Moving a claim by whole years is what :func:`move_case` does to every date a case writes (every date that is
     not derived: the dispensing date, date of birth, an authorisation's dates, the insured period), each by the
-    same whole years, 29 February becoming the 28th; ``tests/unit/test_impact.py`` checks the two agree.
+    same whole years as a calendar day, 29 February becoming the 28th; a date of birth on 29 February is moved by
+    the shared :meth:`Birthdays.move` itself (the policy's reading of such a birthday), claim by claim, since one
+    in 1,461 is. ``tests/unit/test_impact.py`` checks the two agree.
     """
     if table is None:
         return None
@@ -247,6 +252,16 @@ def _by_years(table: Any, side: Side) -> Any:
     offset = pl.format("{}y", years)
     moved = frame.with_columns([pl.when(years.is_null() | (years == 0)).then(pl.col(p))
                                 .otherwise(pl.col(p).dt.offset_by(offset)).alias(p) for p in dated])
+    birthdays = birthdays_of(side.policy)
+    for path in (p for p in dated if p in birthdays.dates):
+        column = frame[path]
+        leap_born = ((column.dt.month() == 2) & (column.dt.day() == 29)).arg_true()
+        if leap_born.is_empty():
+            continue
+        born, day = column.gather(leap_born).to_list(), frame[schema.period_date].gather(leap_born).to_list()
+        to = moved[schema.period_date].gather(leap_born).to_list()
+        moved = moved.with_columns(moved[path].scatter(
+            leap_born, [b if d is None or d == t else birthdays.move(path, b, d, t) for b, d, t in zip(born, day, to)]))
     return moved.to_arrow().cast(table.schema)
 
 
@@ -258,7 +273,7 @@ def _moved(record: Mapping[str, Any], number: int, side: Side, dates: Dates) -> 
     except RxError:
         return record
     try:
-        return move_case(case, _target(case.day, side, dates)).to_mapping(only_changed=False)
+        return move_case(case, _target(case.day, side, dates), side.policy).to_mapping(only_changed=False)
     except RxError as error:  # a case that cannot be moved: an error row on this side, counted by its code
         return problem_of(error.diagnostics[0], len(error.diagnostics))
 

@@ -30,7 +30,7 @@ from rxpolicy.explain.diff import DiffReport, Finding, Key, NotCompared, Side, V
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language.values import days_in_year, describe
-from rxpolicy.tools.diff_sides import changed_case, move_case, not_loadable, parse_side, shift_date
+from rxpolicy.tools.diff_sides import birthdays_of, changed_case, move_case, not_loadable, parse_side
 from rxpolicy.tools.explore import ConditionSpace, base_case, condition_space, minimise, named_after_atc
 
 __all__ = ["diff", "move_case", "parse_side"]
@@ -78,7 +78,7 @@ class _Comparer:
         that cannot be moved there. Moving keeps every date in order, so that is a bug in rxpolicy, but a case
         built while searching must never end the command: it is skipped, not compared."""
         try:
-            moved = move_case(case, self.new.day)
+            moved = move_case(case, self.new.day, self.new.policy)
         except RxError:
             self.skipped += 1
             return None
@@ -176,7 +176,7 @@ def diff(old: Side, new: Side, cases: Sequence[tuple[Case, str]] | None = None, 
             problems = list(not_loadable(case, origin, (("old", old), ("new", new))))
             if not problems:
                 try:
-                    comparer.add(move_case(case, old.day), origin)
+                    comparer.add(move_case(case, old.day, old.policy), origin)
                 except RxError as error:  # a bug (moving keeps dates in order): reported, not ending the command
                     problems = [NotCompared(origin=origin, side="old", problem=d) for d in error.diagnostics]
             refused += problems
@@ -203,7 +203,8 @@ def _explore(comparer: _Comparer, base: Case) -> None:
         if comparer.changed[decision]:
             local = _union(comparer, lambda side, space: space.restricted(
                 _deciders(side, decision) + [r for d in comparer.reads[decision] for r in _deciders(side, d)],
-                through_decisions=False, base=base if side is comparer.old else move_case(base, side.day)))
+                through_decisions=False,
+                base=base if side is comparer.old else move_case(base, side.day, side.policy)))
             for case in local.cases(base, tuple(local.values), limit=_ROOT_LIMIT):
                 comparer.add(case)
     space = _union(comparer, lambda side, space: space)
@@ -228,9 +229,10 @@ def _union(comparer: _Comparer, pick: Callable[[Side, ConditionSpace], Condition
     old, new = comparer.old, comparer.new
     a, b = pick(old, comparer.spaces[0]), pick(new, comparer.spaces[1])
     values: dict[str, tuple[object, ...]] = {}
-    facts = a.policy.facts
+    facts, birthdays = a.policy.facts, birthdays_of(old.policy)  # moved to the old date: by the old side's reading
     for path in (p for p in facts.fields if (p in a.values or p in b.values) and p != facts.period_date):
-        theirs = tuple(shift_date(v, new.day, old.day) if isinstance(v, dt.date) else v for v in b.values.get(path, ()))
+        theirs = tuple(birthdays.move(path, v, new.day, old.day) if isinstance(v, dt.date) else v
+                       for v in b.values.get(path, ()))
         values[path] = tuple(dict.fromkeys([*a.values.get(path, ()), *theirs]))
     return attrs.evolve(a, values=values)
 
@@ -323,5 +325,6 @@ def _finding(comparer: _Comparer, key: Key, case: Case, origin: str | None, base
         old_days, new_days = days_in_year(comparer.old.day.year), days_in_year(comparer.new.day.year)
         why = [f"days in the year: {old_days} → {new_days}" if old_days != new_days
                else "the lengths of the months after the two dates"]
-    return Finding(decision=name, old=old, new=new, witness=witness, moved=move_case(witness, comparer.new.day),
+    return Finding(decision=name, old=old, new=new, witness=witness,
+                   moved=move_case(witness, comparer.new.day, comparer.new.policy),
                    origin=origin, kind=kind, why=tuple(why), calendar_only=key[3])

@@ -17,6 +17,18 @@ for how long before and after, stays the same; only then can the days insured in
 and a difference that comes from that alone is the calendar's. Both insured dates always move
 alike, so they stay in order; a period at its default (the whole dispensing year) becomes the new
 year.
+
+**A birthday on 29 February.** The date of birth is not a calendar day like the others: the policy counts its
+anniversaries, and it declares where one on 29 February falls in a year without 29 February (``leap day birthday
+on 1 March`` or ``on 28 February`` on the age fact; docs/readings.md). So a date of birth on 29 February moves by
+whole years to the birthday that reading lays (born 29 February 2004, a year later: 1 March 2005 by the Dutch
+reading), then by the same days as the dispensing date, so the person has the same age and their 18th birthday
+falls on the same day of the year; should the dispensing date be that birthday or next to it (a year with and one
+without 29 February put them a day apart differently), the date of birth moves one day further, so the age on the
+new date is exactly the age on the old. Every other date (the dispensing date, an authorisation's dates,
+the insured period) is a calendar day, not an anniversary: it moves by whole years as ``+ 12 months`` does,
+29 February becoming the 28th, which keeps the days before it in the year (the days insured). :class:`Birthdays`
+says which dates are dates of birth and which reading applies, read from the policy that decides the moved case.
 """
 
 from __future__ import annotations
@@ -27,18 +39,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+import attrs
+
 from rxpolicy.api import PolicyStore
 from rxpolicy.diagnostics import Diagnostic, RxError
 from rxpolicy.engine.case import Case, case_from_mapping, load_case
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.diff import DayFrom, NotCompared, Side
+from rxpolicy.language import ast
+from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.facts import CaseSchema, FactRef
 from rxpolicy.language.load import split_policy_year
+from rxpolicy.language.source import Span
 from rxpolicy.language.types import Kind
-from rxpolicy.language.values import add_months
+from rxpolicy.language.values import add_months, birthday, whole_years_between
 from rxpolicy.tools.explore import with_changes
 
-__all__ = ["changed_case", "move_case", "not_loadable", "parse_side", "read_case_files", "shift_date"]
+__all__ = ["Birthdays", "birthdays_of", "changed_case", "move_case", "not_loadable", "parse_side", "read_case_files",
+           "shift_date"]
 
 def _period(schema: CaseSchema) -> tuple[str, ...]:
     """The dates whose default follows the day (the insured period: 1 January to 31 December of its year)."""
@@ -111,18 +129,81 @@ def _middle(spec: str, policy: CompiledPolicy, year: int | None) -> dt.date:
 
 # ------------------------------------------------------------------------------------------ moving a case
 
-def move_case(case: Case, day: dt.date) -> Case:
+@attrs.frozen
+class Birthdays:
+    """How a policy counts birthdays (verjaardagen), which moving a case by whole years follows.
+
+    ``dates`` are the dates whose anniversaries the policy counts, dates of birth (geboortedatum): the first
+    argument of a fact that counts birthdays (``insured.age``, computed by ``whole_years_between(insured.born_on,
+    dispensed_on)``) and a date a rule gives to ``birthday(…)``. ``leap_day`` is where the policy says a birthday
+    on 29 February falls in a year without 29 February (``1 March`` or ``28 February``).
+    """
+
+    dates: frozenset[str]
+    leap_day: str
+
+    def move(self, path: str, value: dt.date, start: dt.date, end: dt.date) -> dt.date:
+        """The date ``path`` holds (``value``) moved as ``start`` moves to ``end``, by :func:`shift_date`: as a
+        birthday when it is a date of birth, else as a calendar day."""
+        return shift_date(value, start, end, self.leap_day if path in self.dates else None)
+
+
+def birthdays_of(policy: CompiledPolicy | CaseSchema) -> Birthdays:
+    """The dates of birth of a policy and its reading of a 29 February birthday, read from its facts (and, for a
+    compiled policy, from the ``birthday(…)`` calls of its rules); worked out once per compiled policy."""
+    if isinstance(policy, CaseSchema):
+        return Birthdays(dates=_counted_by_facts(policy), leap_day=policy.leap_day_birthday)
+    checked = policy.checked
+
+    def make() -> Birthdays:
+        dates = _counted_by_facts(policy.facts) | frozenset(_given_to_birthday(checked))
+        return Birthdays(dates=dates, leap_day=policy.facts.leap_day_birthday)
+
+    found: Birthdays = policy.memo.get("birthdays", make)
+    return found
+
+
+def _counted_by_facts(schema: CaseSchema) -> frozenset[str]:
+    """The written dates a fact that counts birthdays (one with a ``leap day birthday`` reading) counts from."""
+    return frozenset(s.arguments[0] for s in schema.fields.values()
+                     if s.leap_day_birthday is not None and s.arguments and s.arguments[0] in schema.fields
+                     and not schema.fields[s.arguments[0]].derived)
+
+
+def _given_to_birthday(checked: CheckedPolicy) -> Iterator[str]:
+    """The facts the policy's rule files give to ``birthday(…)`` as the date of birth."""
+    stack: list[object] = [checked.files_ast]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif attrs.has(type(item)) and not isinstance(item, Span):
+            if isinstance(item, ast.Call) and item.function == "birthday" and isinstance(item.args[0], ast.Name):
+                resolved = checked.names.get(id(item.args[0]))
+                if resolved is not None and resolved.kind is SymbolKind.FIELD:
+                    yield resolved.target
+            stack.extend(getattr(item, f.name) for f in attrs.fields(type(item)))  # type: ignore[arg-type]
+
+
+def move_case(case: Case, day: dt.date, by: CompiledPolicy | None = None) -> Case:
     """The same case dispensed on ``day`` (the module docstring says how each date moves).
 
-    Every date moves in order with the others, so a moved valid case is valid.
+    ``by`` is the policy that decides the moved case: its dates of birth move by its reading of a 29 February
+    birthday (:func:`birthdays_of`; without it, the case's own facts say). Every date moves in order with the
+    others, so a moved valid case is valid.
     """
     if case.day == day:
         return case
+    birthdays = birthdays_of(by if by is not None else case.schema)
     changes: dict[str, object] = {case.schema.period_date: day}
     for path in _with_the_day(case.schema):
         value = case.get(path)
         if isinstance(value, dt.date):
-            changes[path] = shift_date(value, case.day, day)
+            changes[path] = birthdays.move(path, value, case.day, day)
     period = _period(case.schema)
     if len(period) == 2:
         changes.update(zip(period, _insured_period(case, day, period)))
@@ -131,7 +212,7 @@ def move_case(case: Case, day: dt.date) -> Case:
 
 def _insured_period(case: Case, day: dt.date, period: tuple[str, ...]) -> tuple[dt.date, dt.date]:
     """The insured period moved to ``day``: by whole years when the person is insured on ``day`` as on the case's
-    date (and not before or after it instead), else with the dispensing date."""
+    date (and not before or after it instead), else with the dispensing date. Calendar days, not birthdays."""
     start, end = (case.get(path) for path in period)
     assert isinstance(start, dt.date) and isinstance(end, dt.date)
     months = 12 * (day.year - case.day.year)
@@ -146,10 +227,27 @@ def _where(day: dt.date, start: dt.date, end: dt.date) -> int:
     return -1 if day < start else 1 if day > end else 0
 
 
-def shift_date(value: dt.date, start: dt.date, end: dt.date) -> dt.date:
-    """``value`` moved as ``start`` moves to ``end``: by whole years (29 February becoming the 28th), then days."""
+def shift_date(value: dt.date, start: dt.date, end: dt.date, leap_day: str | None = None) -> dt.date:
+    """``value`` moved as ``start`` (the dispensing date) moves to ``end``: by whole years, then days.
+
+    A calendar day (``leap_day`` None) moves by whole years as ``+ 12 months`` does, 29 February becoming the
+    28th. A date of birth on 29 February (``leap_day``: the policy's reading of such a birthday) moves by whole
+    years to the birthday :func:`~rxpolicy.language.values.birthday` lays (1 March or 28 February in a year
+    without 29 February), then by the same days; where the dispensing date is that birthday or the day next to
+    it, a year with and one without 29 February can put the two a day apart differently, and the date of birth
+    moves one day further, so the person is exactly as old on ``end`` (by the reading) as on ``start``.
+    """
     years = end.year - start.year
-    return add_months(value, 12 * years) + (end - add_months(start, 12 * years))
+    days = end - add_months(start, 12 * years)
+    if leap_day is None or value.month != 2 or value.day != 29:
+        return add_months(value, 12 * years) + days
+    moved = birthday(value, years, leap_day) + days
+    age = whole_years_between(value, start, leap_day)
+    return next((born for born in (moved, moved - _DAY, moved + _DAY)
+                 if born <= end and whole_years_between(born, end, leap_day) == age), moved)
+
+
+_DAY = dt.timedelta(days=1)
 
 
 def changed_case(case: Case, changes: Mapping[str, object]) -> Case:
