@@ -7,11 +7,11 @@ Prints one table. Every figure is timed around what a user calls:
 * the N/10 file again on a Dask LocalCluster of 2 workers (`--dask local:2`);
 * the same with `--engine per-case` on a smaller file (per case is about a hundred times slower);
 * in one process, on 100,000 claims of 2025: the columnar evaluation of 50,000-claim chunks as `rxpolicy batch`
-  makes it (``bulk.run.evaluate_chunk``: Arrow table in, result table out, error rows included) of the whole file (its 1 % invalid claims go per case, for their error rows) and of its valid
+  makes it (``bulk.run.evaluate_chunk``: Arrow table in, result table out, error rows included) of the whole file (its 1 % invalid claims get error rows, most written from the columns' checks, the rest per case) and of its valid
   claims alone, against the hand-written reference (``benchmarks/handwritten.py``, plain Python, Decimal money)
   deciding those valid claims from cases built in advance (building them is not timed: the reference is given
-  every advantage); with the columnar path's seconds per step (prepare the input, the columns, per case,
-  output). Each figure is the best of three runs.
+  every advantage); with the columnar path's seconds per step (prepare the input, the columns, error rows written
+  from the columns, per case, output) and how many claims took each road. Each figure is the best of three runs.
 
 Usage: ``.venv/bin/python benchmarks/bench_batch.py [--claims 1000000] [--per-case 20000] [--keep DIR]``.
 Exit code 1 when the columnar and per-case results of the per-case file differ.
@@ -63,6 +63,8 @@ def synth(n: int, path: Path, years: str = "2023-2025") -> float:
     return 0.0
 
 
+#: The steps of `evaluate_chunk`'s timings, in the order they run.
+STEPS = ("prepare", "columns", "error_rows", "per_case", "output")
 #: Timed runs of each in-process figure; the best is reported (the machine is shared: the best is the least
 #: disturbed, and the same rule holds for both sides of the ratio).
 REPEATS = 3
@@ -79,6 +81,9 @@ class InProcess:
     reference: float
     steps: dict[str, float]
     steps_valid: dict[str, float]
+    #: Claims decided on the columns, refused with an error row from the columns, evaluated per case.
+    roads: dict[str, int]
+    roads_valid: dict[str, int]
 
 
 def in_process(path: Path) -> InProcess:
@@ -92,17 +97,18 @@ def in_process(path: Path) -> InProcess:
                           output_format="parquet").with_columnar()
     chunks = list(read_chunks(path, "parquet", CHUNK))
 
-    def columnar(parts: list[Chunk]) -> tuple[float, dict[str, float]]:
-        best, steps = float("inf"), {}
+    def columnar(parts: list[Chunk]) -> tuple[float, dict[str, float], dict[str, int]]:
+        best, steps, roads = float("inf"), {}, {}
         for _ in range(REPEATS):
             timings: dict[str, float] = {}
+            counts: dict[str, int] = {}
             started = time.perf_counter()
             for chunk in parts:
-                evaluate_chunk(on_columns, chunk, timings)
+                evaluate_chunk(on_columns, chunk, timings, counts)
             elapsed = time.perf_counter() - started
             if elapsed < best:
-                best, steps = elapsed, timings
-        return sum(len(c) for c in parts) / best, steps
+                best, steps, roads = elapsed, timings, counts
+        return sum(len(c) for c in parts) / best, steps, roads
 
     cases, valid_rows = [], []
     for chunk in chunks:
@@ -117,8 +123,8 @@ def in_process(path: Path) -> InProcess:
     valid_chunks = [Chunk(index=i, first=start + 1, count=min(CHUNK, everything.num_rows - start),
                           table=everything.slice(start, CHUNK))
                     for i, start in enumerate(range(0, everything.num_rows, CHUNK))]
-    rate, steps = columnar(chunks)
-    rate_valid, steps_valid = columnar(valid_chunks)
+    rate, steps, roads = columnar(chunks)
+    rate_valid, steps_valid, roads_valid = columnar(valid_chunks)
     best = float("inf")
     for _ in range(REPEATS):
         started = time.perf_counter()
@@ -126,7 +132,8 @@ def in_process(path: Path) -> InProcess:
             handwritten.decide(case.values)
         best = min(best, time.perf_counter() - started)
     return InProcess(count=sum(len(c) for c in chunks), valid=len(cases), columnar=rate, columnar_valid=rate_valid,
-                     reference=len(cases) / best, steps=steps, steps_valid=steps_valid)
+                     reference=len(cases) / best, steps=steps, steps_valid=steps_valid,
+                     roads=roads, roads_valid=roads_valid)
 
 
 def report_in_process(m: InProcess) -> None:
@@ -138,9 +145,11 @@ def report_in_process(m: InProcess) -> None:
     print(f"{'hand-written reference, the same valid claims':<52} {m.valid / m.reference:>8.2f} {m.reference:>10,.0f}")
     print(f"columnar / hand-written: {m.columnar / m.reference:.1f}x with the invalid claims, "
           f"{m.columnar_valid / m.reference:.1f}x on the same valid claims")
-    for label, steps in (("all claims", m.steps), ("valid claims", m.steps_valid)):
+    for label, steps, roads in (("all claims", m.steps, m.roads), ("valid claims", m.steps_valid, m.roads_valid)):
         print(f"columnar seconds per step ({label}): "
-              + ", ".join(f"{step} {seconds:.3f}" for step, seconds in steps.items()))
+              + ", ".join(f"{step} {steps.get(step, 0.0):.3f}" for step in STEPS))
+        print(f"claims ({label}): {roads.get('columnar', 0):,} decided on the columns, "
+              f"{roads.get('error_rows', 0):,} error rows written from the columns, {roads.get('per_case', 0):,} per case")
 
 
 def main() -> None:

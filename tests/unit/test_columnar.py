@@ -90,7 +90,19 @@ def _chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
 
 
 @pytest.mark.parametrize("name", ["hollandzorg", "asr"])
-def test_columnar_and_per_case_agree_on_every_claim(name: str) -> None:
+def test_columnar_and_per_case_agree_on_every_claim(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the claims come (chunks of several periods: each period's claims filtered out), then ordered by day
+    (chunks of one period, evaluated whole: the claims the columns leave are given their rows in place)."""
+    import rxpolicy.bulk.columnar as columnar
+
+    whole: list[int] = []
+    evaluate_whole = columnar._whole_chunk
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        whole.append(1)
+        return evaluate_whole(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "_whole_chunk", counted)
     policy = load_policy(name)
     compiled = compile_columnar(policy)
     assert compiled.unsupported() == [], "every period of the built-in policies compiles to columns"
@@ -102,28 +114,40 @@ def test_columnar_and_per_case_agree_on_every_claim(name: str) -> None:
                         output_format="parquet", engine="per-case")
     counts: dict[str, int] = {}
     decided: set[str] = set()
+    tables = []
     for chunk in _chunks(records):
         expected = evaluate_chunk(per_case, chunk)
-
-        def fallback(positions: list[int], expected: pa.Table = expected) -> pa.Table:
-            return expected.take(positions)  # the per-case rows of those claims, evaluated once above
-
-        got = evaluate_columnar(compiled, chunk, selection, fallback, counts)
-        assert got.schema == expected.schema
-        if not got.equals(expected):
-            for column in expected.column_names:
-                want, have = expected.column(column).to_pylist(), got.column(column).to_pylist()
-                wrong = [(expected.column("record")[i], want[i], have[i]) for i in range(len(want))
-                         if want[i] != have[i]]
-                assert not wrong, f"{column}: (record, per case, columnar) {wrong[:5]}"
+        tables.append(expected)
+        _compare(evaluate_columnar(compiled, chunk, selection, expected.take, counts), expected)
         for decision in selection.names:
             decided.update(r for text in expected.column(f"{decision}.rule").to_pylist() if text
                            for r in text.split(", "))
+    made_whole = len(whole)
+    # By day: the same claims' per-case rows, numbered as they now come.
+    everything = pa.concat_tables(tables)
+    order = sorted(range(len(records)), key=lambda i: str(records[i].get("dispensed_on")))
+    by_day = everything.take(order)
+    by_day = by_day.set_column(0, by_day.schema.field(0), pa.array(range(1, len(order) + 1), pa.int64()))
+    for chunk in _chunks([records[i] for i in order]):
+        expected = by_day.slice(chunk.first - 1, chunk.count)
+        _compare(evaluate_columnar(compiled, chunk, selection, expected.take), expected)
+    # (The first and last chunks hold claims of no period, and one holds claims of two.)
+    assert len(whole) - made_whole >= len(tables) // 2, (made_whole, len(whole), len(tables))
     assert len(records) >= SYNTHETIC
     # Every rule of the policy decided some claim, so every rule's translation was compared.
     assert {r.id for r in policy.rules} <= decided
     # The columns decided most claims: the comparison is not between two per-case runs.
     assert counts["columnar"] > 0.9 * len(records), counts
+
+
+def _compare(got: pa.Table, expected: pa.Table) -> None:
+    """The columns' table is the per-case one (where not, the first rows that differ, column by column)."""
+    assert got.schema == expected.schema
+    if not got.equals(expected):
+        for column in expected.column_names:
+            want, have = expected.column(column).to_pylist(), got.column(column).to_pylist()
+            wrong = [(expected.column("record")[i], want[i], have[i]) for i in range(len(want)) if want[i] != have[i]]
+            assert not wrong, f"{column}: (record, per case, columnar) {wrong[:5]}"
 
 
 @pytest.mark.parametrize("years", [(2025, 2025), (2023, 2024)])
@@ -198,6 +222,109 @@ def test_a_chunk_of_valid_claims_of_one_period_is_decided_as_per_case(name: str)
         got = evaluate_columnar(compiled, chunk, selection, fallback, counts)
         assert got.equals(expected)
     assert counts["columnar"] > 0.9 * len(records) > 2_000, counts
+
+
+#: Values a typed claims file may hold that no valid claim has: the first and last dates Python holds (a
+#: period's days are worked out from the first to the last of the claims evaluated), the ends of 64 bits, the
+#: largest amounts, long and empty texts.
+_HOSTILE: list[tuple[str, Any]] = [
+    ("dispensed_on", dt.date(1, 1, 1)), ("dispensed_on", dt.date(9999, 12, 31)), ("dispensed_on", None),
+    ("insured.born_on", dt.date(9999, 12, 31)), ("insured.born_on", dt.date(1, 1, 1)), ("insured.born_on", None),
+    ("insured.insured_until", dt.date(1, 1, 1)), ("insured.insured_from", dt.date(9999, 12, 31)),
+    ("authorisation.valid_until", dt.date(9999, 12, 31)), ("authorisation.granted_on", dt.date(1, 1, 1)),
+    ("medicine.appendix_2_added_on", dt.date(9999, 12, 31)),
+    ("dispensing.supply_days", 2**63 - 1), ("dispensing.supply_days", -(2**63)), ("dispensing.supply_days", -1),
+    ("prescription.course_days", 2**63 - 1), ("dispensing.months_in_use", -(2**63)),
+    ("dispensing.ml_per_day", 2**63 - 1), ("medicine.price", Decimal("9999999999.99")),
+    ("medicine.price", Decimal("-9999999999.99")), ("medicine.reimbursement_limit", Decimal("-0.01")),
+    ("insured.voluntary_excess", Decimal("9999999999.99")), ("insured.excess_used", Decimal("-9999999999.99")),
+    ("dispensing.fees.delivery", Decimal("-0.01")), ("medicine.atc", "x" * 5_000), ("medicine.atc", ""),
+    ("insured.plan", "\u202e\x00"), ("medicine.doctors_note_prescribers", ["nobody"] * 3),
+    ("prescription.prescriber", None)]
+
+
+def test_refused_claims_of_extreme_values_beside_valid_ones_leave_their_rows_alone() -> None:
+    """A chunk whose valid claims are all in one period is evaluated whole, its refused claims too (their rows are
+    then replaced by the per-case ones): claims refused for extreme values, put between valid claims, neither
+    stop the columns nor change any claim's row."""
+    policy = load_policy("hollandzorg")
+    compiled = compile_columnar(policy)
+    selection = select_decisions(policy)
+    per_case = BatchRun(claims=Path("-"), input_format="parquet", policy=policy, selection=selection, out=None,
+                        output_format="parquet", engine="per-case")
+    claims = [flatten(c) for c in synth_claims(1_500, 9, years=(2025, 2025), plans=policy.plans)]
+    expected = evaluate_chunk(per_case, next(_chunks(claims)))
+    valid = next(_chunks([claims[i] for i, code in enumerate(expected.column("error_code").to_pylist())
+                          if code is None])).table
+    rng = random.Random(5)
+    pieces, hostile_at = [], []
+    for number, (column, value) in enumerate(_HOSTILE * 3):  # each after every fifth valid claim
+        pieces.append(valid.slice(5 * number, 5))
+        hostile_at.append(sum(p.num_rows for p in pieces))
+        row = valid.slice(rng.randrange(valid.num_rows), 1)
+        index = row.schema.get_field_index(column)
+        pieces.append(row.set_column(index, column, pa.array([value], row.schema.field(index).type)))
+    pieces.append(valid.slice(5 * len(hostile_at)))
+    table = pa.concat_tables(pieces)
+    chunk = Chunk(index=0, first=1, count=table.num_rows, table=table)
+    expected = evaluate_chunk(per_case, chunk)
+    codes = expected.take(hostile_at).column("error_code").to_pylist()
+    # All refused but (some of) those of a price of ten billion euros less a cent, which a claim may have.
+    assert {h for h, c in zip(_HOSTILE * 3, codes) if c is None} <= {("medicine.price", Decimal("9999999999.99"))}
+    counts: dict[str, int] = {}
+    got = evaluate_columnar(compiled, chunk, selection, lambda positions: expected.take(positions), counts)
+    assert got.schema == expected.schema
+    assert got.equals(expected)
+    assert counts["columnar"] >= valid.num_rows > 1_000, counts
+
+
+def _amount(cents: int | None) -> Decimal | None:
+    return None if cents is None else Decimal(cents).scaleb(-2)
+
+
+@pytest.mark.parametrize("rest_empty", [False, True])
+def test_the_rows_left_per_case_are_put_in_their_places(rest_empty: bool) -> None:
+    """A chunk's rows made by the columns (texts as indices into their texts, numbers in chunks, a slice, nulls)
+    with some rows replaced by per-case rows, which have values (or none: an error row's decision columns):
+    row by row the table put together by hand."""
+    from rxpolicy.bulk.columnar import _Coded, _replaced
+
+    rng = random.Random(3)
+    n = 1_000
+    schema = pa.schema([pa.field("record", pa.int64(), nullable=False), ("outcome", pa.string()),
+                        ("v", pa.bool_()), ("v.rule", pa.string()), ("m", pa.decimal128(12, 2)),
+                        ("s", pa.int64()), ("error_code", pa.string())])
+    outcome = [rng.randrange(2) for _ in range(n)]
+    values = [rng.choice([True, False, None]) for _ in range(n)]
+    codes = [rng.randrange(1, 8) for _ in range(n)]
+    cents: list[int | None] = [rng.choice([None, rng.randrange(-10**11, 10**11)]) for _ in range(n)]
+    numbers = [rng.randrange(100) for _ in range(n + 5)]
+    rule_texts = ["", "R1", "R2", "R1, R2", "R3", "R1, R3", "R2, R3", "R1, R2, R3"]
+    pieces = [pa.array(range(1, n + 1), pa.int64()),
+              _Coded(pa.chunked_array([pa.array(outcome[:300], pa.int8()), pa.array(outcome[300:], pa.int8())]),
+                     pa.array(["covered", "not_covered"])),
+              pa.chunked_array([pa.array(values[:512]), pa.array(values[512:])]),
+              _Coded(pa.array(codes, pa.int32()), pa.array(rule_texts)),
+              pa.array([_amount(c) for c in cents], pa.decimal128(12, 2)),
+              pa.array(numbers, pa.int64()).slice(5),  # a slice: its values start inside its buffers
+              pa.nulls(n, pa.string())]
+    replaced = sorted(rng.sample(range(n), 90))
+    mask = pa.array([i in set(replaced) for i in range(n)])
+    rows = [{"record": i + 1, "outcome": rng.choice(["covered", None]), "v": rng.choice([True, None]),
+             "v.rule": rng.choice(["R9", None]), "m": rng.choice([Decimal("1.25"), None]), "s": rng.choice([7, None]),
+             "error_code": rng.choice(["RX405", None])} for i in replaced]
+    if rest_empty:
+        rows = [{k: (v if k == "record" else None) for k, v in row.items()} for row in rows]
+    rest = pa.Table.from_pylist(rows, schema)
+    got = _replaced(pieces, rest, mask, schema)
+    theirs = iter(rows)
+    want = [next(theirs) if i in set(replaced) else
+            {"record": i + 1, "outcome": ["covered", "not_covered"][outcome[i]], "v": values[i],
+             "v.rule": rule_texts[codes[i]], "m": _amount(cents[i]),
+             "s": numbers[i + 5], "error_code": None} for i in range(n)]
+    assert got.schema == schema
+    assert got.to_pylist() == want
+    assert got.equals(pa.Table.from_pylist(want, schema))
 
 
 def test_29_february_is_found_in_every_year_of_the_calendar() -> None:

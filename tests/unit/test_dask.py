@@ -65,3 +65,23 @@ def test_dask_needs_a_directory_of_parquet(tmp_path: Path) -> None:
     claims.write_text("{}\n")
     result = _rxpolicy("batch", str(claims), "--dask", "local:1", "--out", str(tmp_path / "r"), "--format", "csv")
     assert result.returncode == 2 and "RX804" in result.stderr and "Parquet" in result.stderr
+
+
+def test_a_worker_keeps_the_runs_it_met_last_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived worker meets ever new claims files and runs: the runs it keeps (each with its compiled policy)
+    must not grow without bound (before, every task spec's run was kept for the life of the worker)."""
+    from rxpolicy.bulk import distributed
+
+    monkeypatch.setattr(distributed, "_KEPT", 2)  # (each run loads its policy: a few are enough)
+    monkeypatch.setattr(distributed, "_RUNS", type(distributed._RUNS)())
+
+    specs = [distributed.TaskSpec(claims=str(tmp_path / f"claims-{n}.parquet"), input_format="parquet",
+                                  policy="hollandzorg", decisions=("covered",), chunk_size=1000,
+                                  out=str(tmp_path / f"out-{n}"), output_format="parquet", engine="per-case",
+                                  lang="en") for n in range(distributed._KEPT + 3)]
+    runs = [distributed._run_for(spec) for spec in specs]
+    assert len(distributed._RUNS) == distributed._KEPT
+    assert distributed._run_for(specs[-1]) is runs[-1]  # kept: the policy is not loaded again
+    assert specs[0] not in distributed._RUNS
+    again = distributed._run_for(specs[0])
+    assert again is not runs[0] and again.claims == runs[0].claims and specs[0] in distributed._RUNS

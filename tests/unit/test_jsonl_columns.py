@@ -112,6 +112,9 @@ TAKEN = {
     "a plan left unknown": line(_with("insured.plan", None)),
     "dotted keys": line(dotted(base())),
     "dotted keys and a null one": line({**dotted(base()), "medicine.registered": None}),
+    # A point before an `e` in a key is no exponent (every such dotted line went per case before).
+    "a dotted key with a point before an e": line(dotted(_with("insured.excess_used", "100.00"))),
+    "a text with a point before an e": line(_with("medicine.name", "tab.extra strength")),
     "a null section": line(_with("authorisation", None)),
     "a null section of fees": line(_with("dispensing.fees", None)),
     "spaces and a carriage return after": line(base()) + b"  \r\n",
@@ -228,6 +231,35 @@ def test_refused_lines_spread_through_a_chunk_are_per_case_and_lines_are_read_at
     assert len([n for n in read_lines if n]) <= 2 * 50
 
 
+def test_refused_dotted_lines_are_told_before_reading_and_cost_no_neighbour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines with dotted keys go through the same screen as nested ones: before, a refused dotted line made the
+    dotted lines be read again in groups, and each sent its group of 64 neighbours per case."""
+    import pyarrow.json as pj
+
+    lines = [line(dotted(c)) for c in claims("hollandzorg", 2_000, 6)]
+    _, left = jsonl_table(lines, runs("hollandzorg")[0].policy.facts)  # (a negative amount, say)
+    assert len(left) < 2_000 // 100
+    refusals = [("medicine.colour", "red"), ("medicine.price", "12.345"), ("dispensing.supply_days", "30"),
+                ("medicine.registered", 1), ("insured.born_on", 20010228), ("medicine.name", {"en": "x"}),
+                ("dispensing.fees", {"delivery": "1.00"}), ("insured", {"plan": "Start"})]
+    refused = set(range(7, len(lines), 40))
+    for n, position in enumerate(sorted(refused)):
+        path, value = refusals[n % len(refusals)]
+        lines[position] = line({**json.loads(lines[position]), path: value})
+    reads: list[int] = []
+    real = pj.read_json
+
+    def counting(source: Any, **options: Any) -> Any:
+        reads.append(1)
+        return real(source, **options)
+
+    monkeypatch.setattr(pj, "read_json", counting)
+    taken = assert_same(lines)
+    assert not any(taken[p] for p in refused)
+    assert taken == [p not in refused and p not in left for p in range(len(lines))]  # no neighbour per case
+    assert len(reads) <= 2 * 2  # per jsonl_table call: the dotted lines read, refused, screened, read again
+
+
 def test_record_numbers_and_problems_stay_in_place() -> None:
     lines = [line(base()), b"not json", b"[1]", line(base()), b"{}", line(_with("medicine.price", "x"))]
     on_columns, each, _ = both_roads(lines, first=41)
@@ -303,6 +335,59 @@ def test_a_claim_refused_for_several_problems_names_the_first_its_line_lists() -
     assert on_columns.equals(each)
 
 
+def _two_problems() -> dict[str, Any]:
+    claim = json.loads(json.dumps(base()))
+    claim["dispensing"]["supply_days"] = 0
+    claim["insured"]["voluntary_excess"] = "150"
+    return claim
+
+
+def test_the_first_of_several_problems_is_the_lines_whatever_words_say_there_are_more(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error rows the columns must leave per case are known from the problems, not from the row's words: before,
+    they were the rows whose message said " more problem", so a translation or a rewording of "(and 1 more
+    problem)" let the columns name the first problem in the declared order instead of the line's."""
+    from rxpolicy.bulk import columnar_errors, core
+
+    real = core.problem_of
+
+    def reworded(diagnostic: Any, count: int = 1) -> Any:
+        return attrs.evolve(real(diagnostic), message=diagnostic.message + f" [+{count - 1}]" * (count > 1))
+
+    monkeypatch.setattr(core, "problem_of", reworded)
+    monkeypatch.setattr(columnar_errors, "problem_of", reworded)
+    claim = _two_problems()
+    # Its sections in another order than the declared one: the line lists the supply days first.
+    listed = {key: claim[key] for key in ("dispensed_on", "dispensing", "medicine", "prescription", "insured")}
+    on_columns, each, _ = both_roads([line(listed), line(base())])
+    first = each.column("error_message").to_pylist()[0]
+    assert first.startswith("`dispensing.supply_days`") and first.endswith(" [+1]")
+    assert on_columns.equals(each)
+
+
+def test_a_claim_is_evaluated_per_case_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim with several problems left per case from the start (a negative amount: the reading leaves it per
+    case) was evaluated per case twice before: once for its row, once more because the row said "more problems"."""
+    from rxpolicy.bulk import core, run
+
+    claim = _two_problems()
+    claim["medicine"]["price"] = "-1.00"
+    evaluated: list[int] = []
+    real = core.evaluate_records
+
+    def counting(*args: Any, numbers: list[int], **options: Any) -> Any:
+        evaluated.extend(numbers)
+        return real(*args, numbers=numbers, **options)
+
+    monkeypatch.setattr(run, "evaluate_records", counting)
+    on_columns, each, taken = both_roads([line(base()), line(claim), line(_two_problems())])
+    assert on_columns.equals(each) and taken == [True, False, True]
+    assert "(and 2 more problems)" in each.column("error_message").to_pylist()[1]
+    # Per case: the second claim (left by the reading) and the third (several problems in the line's order), once
+    # each on the columnar road, then all three on the per-case road.
+    assert sorted(evaluated) == [1, 2, 2, 3, 3]
+
+
 @pytest.mark.parametrize("limit", ["100000000000", "12.405", "12.40"])
 def test_a_money_limit_of_any_size_a_rule_file_may_write_is_met_as_the_validator_meets_it(
         limit: str, tmp_path: Path) -> None:
@@ -331,3 +416,81 @@ def test_a_money_limit_of_any_size_a_rule_file_may_write_is_met_as_the_validator
     assert on_columns.equals(each)
     refused = [code == "RX405" for code in each.column("error_code").to_pylist()]
     assert refused == [Decimal(p) > Decimal(limit) for p in ("12.40", "12.41", "12.4", "9999999999.99")]
+
+
+def test_the_readings_kept_are_bounded_and_shared_by_threads() -> None:
+    """A long-running process (the service, the language server, a Dask worker) meets ever new schemas as rule files
+    are edited: the readings of JSON Lines and CSV chunks kept for them must not grow without bound (before, one
+    was kept per schema for the life of the process)."""
+    import threading
+
+    from rxpolicy.bulk import jsonl_columns
+
+    facts = runs("hollandzorg")[0].policy.facts
+    schemas = [attrs.evolve(facts, fingerprint=f"{facts.fingerprint}-edit-{n}") for n in range(3 * jsonl_columns._KEPT)]
+    found: dict[int, Any] = {}
+    failed: list[BaseException] = []
+
+    def read(start: int) -> None:
+        try:
+            for n in range(start, len(schemas), 4):
+                found[n] = jsonl_columns._reading(schemas[n])
+        except BaseException as error:  # reported below: an assertion in a thread does not fail the test
+            failed.append(error)
+
+    threads = [threading.Thread(target=read, args=(start,)) for start in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed
+    assert len(jsonl_columns._readings) <= jsonl_columns._KEPT
+    assert all(reading.kinds == found[0].kinds for reading in found.values()) and len(found) == len(schemas)
+    # The schema used last is kept; a reading dropped is built again, equal to the first.
+    assert jsonl_columns._reading(schemas[-1]) is jsonl_columns._reading(schemas[-1])
+    again = jsonl_columns._reading(schemas[0])
+    assert again.refused == found[0].refused and again.flat_known_key == found[0].flat_known_key
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_the_counts_say_which_claims_were_decided_written_from_the_columns_or_evaluated_per_case(
+        text: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evaluate_chunk``'s counts tell the three roads apart: before, the claims refused with an error row written
+    from the columns' checks were counted (and timed) as evaluated per case."""
+    from rxpolicy.bulk import core, run
+    from rxpolicy.bulk.synth_files import claims_table, flatten
+
+    found = claims("hollandzorg", 3_000, 7)
+    if text:  # JSON Lines: the reading leaves some claims per case itself (a negative amount)
+        chunk = Chunk(index=0, first=1, count=len(found), lines=[line(c) for c in found])
+    else:
+        chunk = Chunk(index=0, first=1, count=len(found), table=claims_table([flatten(c) for c in found]))
+    evaluated: list[int] = []
+    real = core.evaluate_records
+
+    def counting(*args: Any, numbers: list[int], **options: Any) -> Any:
+        evaluated.extend(numbers)
+        return real(*args, numbers=numbers, **options)
+
+    monkeypatch.setattr(run, "evaluate_records", counting)
+    counts: dict[str, int] = {}
+    timings: dict[str, float] = {}
+    result = evaluate_chunk(runs("hollandzorg")[0], chunk, timings, counts)
+    refused = result.column("error_code").drop_null().to_pylist()
+    per_case_errors = sum(1 for row in result.to_pylist() if row["error_code"] and row["record"] in set(evaluated))
+    assert counts["per_case"] == len(evaluated) > 0
+    assert counts["error_rows"] == len(refused) - per_case_errors > 0
+    assert counts["columnar"] == len(found) - counts["error_rows"] - counts["per_case"] > len(found) // 2
+    assert set(timings) == {"prepare", "columns", "error_rows", "per_case", "output"}
+
+
+@pytest.mark.parametrize("surrogate", [b"\\udcff", b"\xed\xb3\xbf"])
+def test_a_lone_surrogate_quoted_in_an_error_row_is_written_as_its_escape(surrogate: bytes) -> None:
+    """A JSON line with a lone surrogate (escaped, or encoded as UTF-8 bytes, which ``json.loads`` reads alike)
+    where a problem quotes it: before, writing the row stopped `rxpolicy batch` with an internal error (Arrow's
+    strings are UTF-8)."""
+    bad = line(_with("dispensed_on", "x")).replace(b'"x"', b'"' + surrogate + b'"')
+    on_columns, each, taken = both_roads([line(base()), bad])
+    assert on_columns.equals(each) and not taken[1]
+    row = each.to_pylist()[1]
+    assert row["error_field"] == "dispensed_on" and "\\udcff" in row["error_message"], row

@@ -38,7 +38,7 @@ from rxpolicy.engine.case_check import CheckRun, example_line, from_python, miss
 from .columnar import field_column
 from .columnar_input import Checks
 from .core import Selection, problem_of, result_schema
-from .records import RecordProblem, unflatten
+from .records import FIELD_ORDER, PER_RECORD, RecordProblem, unflatten
 
 __all__ = ["error_rows", "errors_from_columns"]
 
@@ -104,6 +104,9 @@ class _Writer:
         # columns stand together that is the column order whatever cells are empty.
         listed = list(_paths(unflatten(dict.fromkeys(names, 0))))
         self.rank = {n: i for i, n in enumerate(names)} if listed == names else None
+        # Records that each list their fields in their own order (JSON Lines): which of several problems comes
+        # first is the record's to say, so a claim with several is left per case.
+        self.one_problem_only = (self.table.schema.metadata or {}).get(FIELD_ORDER) == PER_RECORD
         self.needed = {p: i for i, p in enumerate(self.schema.written)}  # the order missing facts are reported in
         self.section_facts = tables.section_facts
         self.failable = _failable(self.schema, tables.section_facts)
@@ -156,7 +159,7 @@ class _Writer:
         problems += [d for _, found in sorted(converted, key=lambda c: c[0]) for d in found]
         problems += [self.order(position, meaning[i].path, meaning[i].other, meaning[i].after, meaning[i].why)
                      for i in orders if not failed & {meaning[i].path, meaning[i].other}]
-        if not problems:
+        if not problems or (self.one_problem_only and len(problems) > 1):
             return None
         # As the validator raises them (`RxError` sorts problems without a place by code, keeping their order).
         return problem_of(sorted(problems, key=Diagnostic.sort_key)[0], len(problems))

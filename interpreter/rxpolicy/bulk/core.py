@@ -138,7 +138,22 @@ def unwritable_money(selection: Selection, values: Sequence[object]) -> RecordPr
 def problem_of(diagnostic: Diagnostic, count: int = 1) -> RecordProblem:
     """An error row's problem from the first diagnostic of a refused record (the others are counted)."""
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-    return RecordProblem(diagnostic.code, diagnostic.field, diagnostic.message + more, diagnostic.help)
+    field, help = diagnostic.field, diagnostic.help
+    return RecordProblem(diagnostic.code, field if field is None else _writable(field),
+                         _writable(diagnostic.message + more), help if help is None else _writable(help))
+
+
+def _writable(text: str) -> str:
+    """A text the result columns can hold (UTF-8): a lone surrogate quoted from a claim (a JSON line's ``\\udcff``,
+    which ``json.loads`` reads as that surrogate) written as its escape, not an internal error when the row is
+    written."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def row_dict(row: ResultRow, selection: Selection) -> dict[str, Any]:

@@ -15,6 +15,7 @@ installed on every worker with the ``batch`` extra.
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
 import threading
@@ -48,8 +49,11 @@ class TaskSpec:
     lang: str
 
 
-#: Per worker process: the run made from a task's spec, so the policy is loaded and compiled once per worker.
-_RUNS: dict[TaskSpec, BatchRun] = {}
+#: Per worker process: the run made from a task's spec, so the policy is loaded and compiled once per worker and
+#: run; the least recently used beyond ``_KEPT`` are dropped (a long-lived worker meets ever new files and runs,
+#: and each run holds its compiled policy).
+_RUNS: collections.OrderedDict[TaskSpec, BatchRun] = collections.OrderedDict()
+_KEPT = 8
 _LOCK = threading.Lock()
 
 
@@ -69,6 +73,10 @@ def _run_for(spec: TaskSpec) -> BatchRun:
                              output_format=spec.output_format, chunk_size=spec.chunk_size, engine=spec.engine,
                              lang=spec.lang).with_columnar()
             _RUNS[spec] = found
+            while len(_RUNS) > _KEPT:
+                _RUNS.popitem(last=False)
+        else:
+            _RUNS.move_to_end(spec)
         return found
 
 

@@ -26,7 +26,8 @@ Arrow and ``json.loads`` + the validator could differ (each probed in ``tests/un
 
 A line with dotted keys (``"medicine.atc": …`` at the top level, which the reader accepts) is read on its own with
 a flat schema (a field per fact path); there a ``null`` under a dotted key is a field not given, as
-:func:`rxpolicy.bulk.records.unflatten` reads it. A line mixing dotted keys and sections goes per case.
+:func:`rxpolicy.bulk.records.unflatten` reads it. A line mixing dotted keys and sections goes per case. Where
+Arrow refuses the dotted lines, they are screened as nested lines are (below), with their keys as fact paths.
 
 Where Arrow refuses the text (a type the schema does not hold, an unknown or repeated field, an amount with
 three decimals, a line that is not JSON), the chunk is read again once in groups of 64 lines, a refused group once
@@ -36,6 +37,7 @@ costs a few good neighbours going per case, never a wrong result.
 
 from __future__ import annotations
 
+import collections
 import io
 import itertools
 import math
@@ -52,6 +54,8 @@ from rxpolicy.language.limits import FIRST_DATE, LAST_DATE
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
+from .records import FIELD_ORDER, PER_RECORD
+
 __all__ = ["jsonl_table"]
 
 #: Lines per group read again once when Arrow refuses a part (a chunk, say), then per smaller group read once
@@ -60,9 +64,10 @@ _GROUPS = (1024, 64)
 #: Bytes per block of Arrow's reader (blocks are parsed on separate threads; a line longer fails the read).
 _BLOCK = 1 << 20
 #: What a line may not hold to be read by Arrow: a control character (but its end of line), an empty section, an
-#: exponent (after a digit or a point, as numbers write it), a first character other than ``{``, an escaped ASCII
-#: character.
-_HAZARDS = r"[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?:[^\n]|$)|\{[ \t]*\}|[0-9.][eE]|^[^{]|\\u00[0-7]"
+#: exponent (after a digit or a point, as numbers write it: not after a letter's point, as in the dotted key
+#: ``"insured.excess_used"``, which sent every line with it per case), a first character other than ``{``, an
+#: escaped ASCII character.
+_HAZARDS = r"[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?:[^\n]|$)|\{[ \t]*\}|[0-9][eE]|[^A-Za-z_]\.[eE]|^[^{]|\\u00[0-7]"
 #: A ``\\uXXXX`` escape of a character beyond ASCII (``\\u00e9`` is é, not a number with an exponent): taken out
 #: before the hazards are looked for. An escaped ASCII character (``\\u0065`` is ``e``) is a hazard itself.
 _WIDE_ESCAPE = r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
@@ -95,6 +100,9 @@ class _Reading:
     refused: str
     #: A regex (RE2) finding each known key (or a dotted one), taken out before an unknown one is looked for.
     known_key: str
+    #: The same two for a line with dotted keys, whose keys are fact paths (a section's name is unknown there).
+    flat_refused: str
+    flat_known_key: str
 
 
 def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[int]]:
@@ -136,13 +144,16 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[i
     for position in doubtful | dotted:
         body[position] = b"{}\n"
     parts: list[Any] = []
-    table = _arrow_read(b"".join(body) if doubtful or dotted else data, count, reading.arrow)
+    if len(doubtful) + len(dotted) == count:  # (a file of dotted lines, say: no nested line to read)
+        table = pa.Table.from_arrays([pa.nulls(count, f.type) for f in reading.arrow], schema=reading.arrow)
+    else:
+        table = _arrow_read(b"".join(body) if doubtful or dotted else data, count, reading.arrow)
     if table is not None:
         parts.append(table)
     else:
         # Arrow refused the chunk: the lines it would refuse that can be told cheaply (an unknown key, a value of
         # another shape, three decimals) go per case, so the rest is read in one go again, or in few groups.
-        for position in _refused(array, reading):
+        for position in _refused(array, reading.refused, reading.known_key):
             if position not in dotted:
                 doubtful.add(position)
                 body[position] = b"{}\n"
@@ -156,7 +167,17 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[i
         for position in dotted:
             flat_body[position] = lines[position] if lines[position].endswith(b"\n") else lines[position] + b"\n"
         flat_parts: list[Any] = []
-        _read(flat_body, 0, count, reading.flat, flat_parts, doubtful)
+        flat_table = _arrow_read(b"".join(flat_body), count, reading.flat)
+        if flat_table is not None:
+            flat_parts.append(flat_table)
+        else:
+            # As for nested lines: the dotted lines Arrow would refuse that can be told cheaply go per case first.
+            positions = sorted(dotted)
+            some = array.take(pa.array(positions, pa.int64()))
+            for index in _refused(some, reading.flat_refused, reading.flat_known_key):
+                doubtful.add(positions[index])
+                flat_body[positions[index]] = b"{}\n"
+            _read(flat_body, 0, count, reading.flat, flat_parts, doubtful)
         flat_table = (pa.concat_tables(flat_parts) if len(flat_parts) > 1 else flat_parts[0]).combine_chunks()
         mask = pa.array([position in dotted for position in range(count)], pa.bool_())
         table = pa.table({name: pc.if_else(mask, flat_table.column(name), table.column(name))
@@ -186,7 +207,8 @@ def jsonl_table(lines: Sequence[bytes], schema: CaseSchema) -> tuple[Any, list[i
             # error rows, reading the table as Parquet's, would call "has no value".
             trusted = pc.and_kleene(trusted, pc.is_valid(column))
         columns[name] = column
-    return pa.table(columns), _untrusted(trusted)
+    # Each line lists its keys in an order of its own (the first of several problems is named in that order).
+    return pa.table(columns, metadata={FIELD_ORDER: PER_RECORD}), _untrusted(trusted)
 
 
 def _untrusted(trusted: Any) -> list[int]:
@@ -245,20 +267,21 @@ def _arrow_read(data: bytes, rows: int, arrow: Any) -> Any:
     return table if table.num_rows == rows else None
 
 
-def _refused(array: Any, reading: _Reading) -> list[int]:
+def _refused(array: Any, refused: str, known_key: str) -> list[int]:
     """The positions of the lines (a binary array) with an unknown key or a value Arrow refuses for its key
-    (some of them: the others are found by reading in groups; a line named here needlessly only goes per case)."""
+    (some of them: the others are found by reading in groups; a line named here needlessly only goes per case);
+    ``refused`` and ``known_key`` are the reading's patterns for nested lines or for dotted ones."""
     import pyarrow.compute as pc
 
-    unknown = pc.match_substring_regex(pc.replace_substring_regex(array, reading.known_key, ":"), r'"[ \t]*:')
-    return list(pc.indices_nonzero(pc.or_(unknown, pc.match_substring_regex(array, reading.refused))).to_pylist())
+    unknown = pc.match_substring_regex(pc.replace_substring_regex(array, known_key, ":"), r'"[ \t]*:')
+    return list(pc.indices_nonzero(pc.or_(unknown, pc.match_substring_regex(array, refused))).to_pylist())
 
 
 def _bad_null(line: bytes, null_ok: re.Pattern[bytes] | None) -> bool:
     """Whether a line has a ``null`` the validator reads otherwise than a field left out (or the letters
     ``null`` anywhere else, inside a text say: the line is left per case then too)."""
-    fine = len(null_ok.findall(line)) if null_ok is not None else 0
-    return fine != line.count(b"null")
+    written = line.count(b"null")  # (most suspects are lines with dotted keys and no `null`)
+    return written > 0 and written != (len(null_ok.findall(line)) if null_ok is not None else 0)
 
 
 def _dates(column: Any) -> tuple[Any, Any]:
@@ -295,18 +318,28 @@ def _inside(days: Any) -> Any:
 
 
 def _reading(schema: CaseSchema) -> _Reading:
+    """The schema's reading: kept for the schemas used last, built (~7 ms) for another."""
+    key = schema.fingerprint
     with _LOCK:
-        found = _readings.get(schema.fingerprint)
-    if found is None:
-        found = _build_reading(schema)
-        with _LOCK:
-            _readings[schema.fingerprint] = found
+        found = _readings.get(key)
+        if found is not None:
+            _readings.move_to_end(key)
+            return found
+    # Built outside the lock (two threads may both build one: equal readings, the last written stays).
+    found = _build_reading(schema)
+    with _LOCK:
+        _readings[key] = found
+        while len(_readings) > _KEPT:
+            _readings.popitem(last=False)
     return found
 
 
+#: Readings kept, the least recently used dropped beyond: a long-running process (the HTTP service, the language
+#: server, a Dask worker) meets ever new schemas as rule files are edited, and a reading holds regexes and schemas.
+_KEPT = 16
 _LOCK = threading.Lock()
-#: Schema fingerprint → its reading (written once per schema; equal whoever builds it).
-_readings: dict[str, _Reading] = {}
+#: Schema fingerprint → its reading, least recently used first (read and written under ``_LOCK`` only).
+_readings: collections.OrderedDict[str, _Reading] = collections.OrderedDict()
 
 
 def _build_reading(schema: CaseSchema) -> _Reading:
@@ -360,7 +393,8 @@ def _build_reading(schema: CaseSchema) -> _Reading:
     top_level = tuple(path for path in kinds if "." not in path and path not in top)
     return _Reading(arrow=pa.schema(fields(tree)), flat=flat, kinds=kinds, at_most=at_most, null_ok=null_ok,
                     flat_null_ok=flat_null_ok, top_level=top_level, refused=_refused_pattern(kinds),
-                    known_key=_known_key_pattern(kinds))
+                    known_key=_known_key_pattern(kinds), flat_refused=_refused_pattern(kinds, flat=True),
+                    flat_known_key=f'"(?:{_names(set(kinds))})"[ \\t]*:')
 
 
 #: What a value of each kind may begin with for Arrow to read it (``n``: ``null``), after the key's colon.
@@ -372,14 +406,15 @@ def _names(names: set[str]) -> str:
     return "|".join(re.escape(name) for name in sorted(names))
 
 
-def _refused_pattern(kinds: dict[str, Kind]) -> str:
+def _refused_pattern(kinds: dict[str, Kind], flat: bool = False) -> str:
     """A regex finding a value Arrow refuses for its key: a shape other than the kind's, a section that is not an
     object, a whole number with a fraction, an amount with three decimals. A leaf name used for facts of two
-    kinds, or for a fact and a section, is not looked at (Arrow's refusal finds it)."""
+    kinds, or for a fact and a section, is not looked at (Arrow's refusal finds it). ``flat``: for a line with
+    dotted keys, whose keys are the facts' paths (each of one kind; no sections)."""
     leaf: dict[str, set[Kind]] = {}
     sections: set[str] = set()
     for path, kind in kinds.items():
-        *within, name = path.split(".")
+        *within, name = [path] if flat else path.split(".")
         leaf.setdefault(name, set()).add(kind)
         sections.update(within)
     by_kind: dict[Kind, set[str]] = {}

@@ -26,11 +26,18 @@ import yaml
 
 from rxpolicy.diagnostics import Diagnostic, RxError
 
-__all__ = ["Chunk", "FORMATS", "RecordProblem", "check_readable", "input_format", "read_chunks", "text_records",
-           "unflatten"]
+__all__ = ["Chunk", "FIELD_ORDER", "FORMATS", "PER_RECORD", "RecordProblem", "check_readable", "input_format",
+           "read_chunks", "text_records", "unflatten"]
 
 #: The claims formats, by the suffix that names them.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+#: The Arrow schema metadata with which a chunk's table (``Chunk.table``) says that each record listed its fields in
+#: an order of its own (``FIELD_ORDER: PER_RECORD``: a JSON line's keys come in any order), not in the table's
+#: column order (a CSV header, Parquet columns). The validator names a refused record's first problem in its
+#: listed order, so the columns then write no error row that must choose one of several problems.
+FIELD_ORDER = b"rxpolicy.field_order"
+PER_RECORD = b"per record"
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ error row.
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -130,16 +131,25 @@ class BatchRun:
                 "explain": self.explain, "lang": self.lang, "format": self.output_format}
 
 
-def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None = None) -> Any:
+def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None = None,
+                   counts: dict[str, int] | None = None) -> Any:
     """The result table of one chunk: on the columns where they apply (see :mod:`.columnar`), else per case.
 
-    ``timings`` gets the seconds of the columnar path's steps added (see :func:`.columnar.evaluate_columnar`).
+    ``timings`` gets the seconds of the columnar path's steps added (``prepare``, ``columns``, ``output``: see
+    :func:`.columnar.evaluate_columnar`), with ``error_rows`` (the error rows written from the columns' checks,
+    :mod:`.columnar_errors`) and ``per_case`` (the claims evaluated per case) told apart; ``counts`` gets how many
+    claims went which way: ``columnar`` (decided on the columns), ``error_rows`` (refused, their error row written
+    from the columns' checks) and ``per_case`` (evaluated or refused per case). Both are added to what they hold.
     """
+    roads = _Roads(timings, counts)
 
     def per_case(positions: list[int]) -> Any:
+        started = time.perf_counter()
         rows = evaluate_records(run.policy, chunk.subset(positions), numbers=[chunk.first + i for i in positions],
                                 selection=run.selection, explain=run.explain, lang=run.lang)
-        return rows_table(rows, run.selection, run.explain)
+        table = rows_table(rows, run.selection, run.explain)
+        roads.per_case(len(positions), time.perf_counter() - started)
+        return table
 
     if run.columnar is None:
         return per_case(list(range(len(chunk))))
@@ -147,8 +157,9 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None
     if chunk.lines is not None:
         from .jsonl_columns import jsonl_table
 
+        # (The table says its lines list their keys in their own order: the error rows of claims with several
+        # problems are left per case, which names the first as the line lists them.)
         table, doubtful = jsonl_table(chunk.lines, facts)
-        return _first_problems_as_written(chunk, _on_columns(run, chunk, table, doubtful, per_case, timings), per_case)
     elif chunk.texts is not None:
         from .csv_columns import csv_table
 
@@ -160,40 +171,62 @@ def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None
         table, doubtful = chunk.table, []  # Parquet: typed already; the columns' own checks refuse what they must
     else:
         return per_case(list(range(len(chunk))))
-    return _on_columns(run, chunk, table, doubtful, per_case, timings)
+    return _on_columns(run, chunk, table, doubtful, per_case, roads)
 
 
-def _first_problems_as_written(chunk: Chunk, result: Any, per_case: Callable[[list[int]], Any]) -> Any:
-    """A JSON Lines chunk's result with the error rows of claims refused for several problems made per case.
+@attrs.define
+class _Roads:
+    """Which way a chunk's claims went and the seconds of each step, added to a caller's counts and timings."""
 
-    Which problem an error row names first follows the order in which the record lists its fields; the columns
-    know the order of their table (the declared order), a JSON line may list its keys in any order.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    timings: dict[str, float] | None
+    counts: dict[str, int] | None
+    #: Claims evaluated per case so far, and their seconds.
+    claims: int = 0
+    seconds: float = 0.0
 
-    several = pc.fill_null(pc.match_substring(result.column("error_message"), " more problem"), False)
-    if not pc.any(several).as_py():
+    def per_case(self, claims: int, seconds: float) -> None:
+        """Claims evaluated per case (wherever: on the columns' behalf or left by the reading)."""
+        self.claims += claims
+        self.seconds += seconds
+        self._add(self.counts, "per_case", claims)
+        self._add(self.timings, "per_case", seconds)
+
+    def columnar(self, run: BatchRun, chunk: Chunk, per_case: Callable[[list[int]], Any]) -> Any:
+        """:func:`.columnar.evaluate_columnar` of the chunk, with what it counts and times as "per case" (all it
+        leaves to its ``per_case``) told apart: the error rows it writes from the columns' checks, and the claims
+        that reach ``per_case``."""
+        from .columnar import evaluate_columnar
+
+        assert run.columnar is not None
+        claims, seconds = self.claims, self.seconds
+        counts: dict[str, int] = {}
+        steps: dict[str, float] | None = None if self.timings is None else {}
+        result = evaluate_columnar(run.columnar, chunk, run.selection, per_case, counts=counts, timings=steps)
+        decided = counts.get("columnar", 0)
+        self._add(self.counts, "columnar", decided)
+        self._add(self.counts, "error_rows", len(chunk) - decided - (self.claims - claims))
+        if steps is not None:
+            left = steps.pop("per_case", 0.0)  # (its per-case seconds are added by `per_case`)
+            steps["error_rows"] = max(0.0, left - (self.seconds - seconds))
+            for step, spent in steps.items():
+                self._add(self.timings, step, spent)
         return result
-    records = pc.filter(result.column("record"), several).to_pylist()
-    again = per_case([record - chunk.first for record in records])
-    kept = result.filter(pc.invert(several))
-    return pa.concat_tables([kept, again.select(kept.schema.names).cast(kept.schema)]).sort_by("record")
+
+    @staticmethod
+    def _add(into: dict[str, Any] | None, key: str, value: float) -> None:
+        if into is not None:
+            into[key] = into.get(key, 0) + value
 
 
 def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
-                per_case: Callable[[list[int]], Any], timings: dict[str, float] | None = None) -> Any:
+                per_case: Callable[[list[int]], Any], roads: _Roads) -> Any:
     """The chunk on the columns (``table``: its claims as typed columns), but the claims at ``doubtful`` positions,
     which the columns never see: they go per case, and the rows are put together in record order."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .columnar import evaluate_columnar
-
-    assert run.columnar is not None
     if not doubtful:
-        return evaluate_columnar(run.columnar, attrs.evolve(chunk, table=table), run.selection, per_case,
-                                 timings=timings)
+        return roads.columnar(run, attrs.evolve(chunk, table=table), per_case)
     left = set(doubtful)
     kept = [position for position in range(len(chunk)) if position not in left]
     if not kept:
@@ -207,7 +240,7 @@ def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
         return rows.set_column(rows.schema.get_field_index("record"), rows.schema.field("record"),
                                pa.array(positions, pa.int64()))
 
-    result = evaluate_columnar(run.columnar, part, run.selection, part_per_case, timings=timings)
+    result = roads.columnar(run, part, part_per_case)
     numbers = pa.array([chunk.first + position for position in kept], pa.int64())
     index = result.schema.get_field_index("record")
     result = result.set_column(index, result.schema.field("record"), pc.take(numbers, result.column("record")))
