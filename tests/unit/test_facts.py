@@ -111,6 +111,9 @@ end
      "`mony` is neither a type nor a declared choice"),
     (_DATE + 'fact insured.excess: money\n  default 150.00 EUR\n  one of 0 EUR, 100 EUR\n  explain en "x"\nend\n',
      "RX380", 7, "the default of `insured.excess` (150.00 EUR) is not one of its allowed values"),
+    # A number of two decimals is no amount: said as the number it is, by the fact's type.
+    (_DATE + 'fact thing.dose: number\n  default 2.50\n  one of 1, 1.25\n  explain en "x"\nend\n',
+     "RX380", 7, "the default of `thing.dose` (2.5) is not one of its allowed values"),
     (_DATE + 'fact insured.excess: money\n  default yes\n  explain en "x"\nend\n', "RX380", 7,
      "the default of `insured.excess` is a yes/no, but the fact is a money"),
     (_DATE + 'fact medicine.price: money\n  explain en "the price"\nend\n', "RX380", 6,

@@ -956,29 +956,51 @@ def _outputs(columns: Mapping[str, DecisionColumns], selection: Any, names: list
         out.append(pl.when(covered).then(pl.lit(0, pl.Int8)).otherwise(pl.lit(1, pl.Int8)).alias("outcome"))
     else:
         out.append(pl.lit(None, pl.Int8).alias("outcome"))
-    for name in selection.names:
+    for name, kind in zip(selection.names, selection.kinds):
         value = columns[name].value
-        out.append(_output_value(value).alias(name))
+        out.append(_output_value(value, kind).alias(name))
         hits = columns[name].hits
         # 32-bit patterns where they fit: half the bytes to move when the per-case rows are put in.
         out.append((hits.cast(pl.Int32) if len(columns[name].ids) < 32 else hits).alias(f"{name}.rule"))
     return out
 
 
-def _output_value(value: Val) -> pl.Expr:
+def _output_value(value: Val, kind: Kind) -> pl.Expr:
     """A decision's column as the output step reads it: yes/no, cents (made decimal there), the code of a duration
-    (made its contract text there), or text."""
+    (made its contract text there), or text; ``kind`` is the decision's declared type (a number is no money)."""
     if value.kind in ("bool", "null", "str", "dur"):
         return value.expr
+    if value.kind == "num" and kind in (Kind.NUMBER, Kind.PERCENT):
+        return _number_text(value)
     if value.kind == "num":
-        return _scaled(value, 2) if value.scale <= 2 else _too_fine()
+        return _scaled(value, 2) if value.scale <= 2 else _cents(value)
     if value.kind == "date":
         return value.expr.dt.to_string("%Y-%m-%d")
     raise Unsupported(f"a decision of kind {value.kind}")
 
 
-def _too_fine() -> pl.Expr:
-    raise Unsupported("a money decision with more than two decimals")
+def _number_text(value: Val) -> pl.Expr:
+    """A number's column as the text ``values.number_text`` writes per case: exact, no trailing zeros (``0.125``,
+    ``1.5``, ``3``), so the text does not depend on the scale the columns carry (``3.00`` is 300 at scale 2)."""
+    whole_number = _scaled(value, value.scale)  # the value times 10**scale (a division not rounded: per case)
+    if value.scale == 0:
+        return whole_number.cast(pl.String)
+    digits = whole_number.abs().cast(pl.String).str.zfill(value.scale + 1)
+    decimals = digits.str.slice(-value.scale).str.strip_chars_end("0")
+    return pl.concat_str([pl.when(whole_number < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+                          digits.str.slice(0, digits.str.len_chars() - value.scale),
+                          pl.when(decimals == "").then(pl.lit("")).otherwise(pl.lit(".") + decimals)])
+
+
+def _cents(value: Val) -> pl.Expr:
+    """Money the columns carry with more than two decimals (a price times 0.125) in cents where it is a whole number
+    of cents; where it is not, a value beyond the money columns (:func:`_unwritable`), so the claim goes per case
+    and gets its RX805 error row as there (raising Unsupported here, at run time, stopped ``rxpolicy batch``)."""
+    from .core import MONEY_LIMIT
+
+    finer = _scaled(value, value.scale)
+    step = 10 ** (value.scale - 2)
+    return pl.when(finer % step == 0).then(finer // step).otherwise(pl.lit(int(MONEY_LIMIT * 100), pl.Int64))
 
 
 @attrs.frozen

@@ -24,7 +24,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.engine.evaluate import evaluate
 from rxpolicy.explain.json import evaluation_dict
 from rxpolicy.explain.words import json_value
-from rxpolicy.language.types import Kind
+from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.values import CENT
 
 from .records import Record, RecordProblem, unflatten
@@ -40,6 +40,8 @@ class Selection:
     names: tuple[str, ...]
     indices: tuple[int, ...]
     kinds: tuple[Kind, ...]
+    #: The declared types (what tells money from a number in the output, whatever the value's decimals).
+    types: tuple[Type, ...]
 
 
 def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None) -> Selection:
@@ -53,8 +55,8 @@ def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None)
                                  f"{', '.join(f'`{n}`' for n in unknown)}" + (f"; did you mean `{hint}`?" if hint else ""),
                                  help=f"choose from: {', '.join(known)}"))
     indices = tuple(known.index(n) for n in wanted)
-    return Selection(names=tuple(wanted), indices=indices,
-                     kinds=tuple(policy.decisions[i].type.kind for i in indices))
+    types = tuple(policy.decisions[i].type for i in indices)
+    return Selection(names=tuple(wanted), indices=indices, kinds=tuple(t.kind for t in types), types=types)
 
 
 @attrs.frozen(kw_only=True)
@@ -160,8 +162,8 @@ def row_dict(row: ResultRow, selection: Selection) -> dict[str, Any]:
     """A row as JSON-ready data in the contract's value forms (money ``"12.40"``, durations ``"1 month"``)."""
     data: dict[str, Any] = {"record": row.record, "outcome": row.outcome}
     if row.error is None:
-        for name, value, rule in zip(selection.names, row.values, row.rules):
-            data[name] = json_value(value)
+        for name, typ, value, rule in zip(selection.names, selection.types, row.values, row.rules):
+            data[name] = json_value(value, typ)
             data[f"{name}.rule"] = rule
     else:
         data.update({"error_code": row.error.code, "error_field": row.error.field,
@@ -192,13 +194,16 @@ def _arrow_type(kind: Kind) -> Any:
         return pa.bool_()
     if kind is Kind.MONEY:
         return pa.decimal128(MONEY_PRECISION, MONEY_SCALE)
-    return pa.string()  # durations, numbers, text: the contract's text form ("1 month"), exact
+    # Durations, numbers, percentages, text: the contract's text form ("1 month"). A number as exact text
+    # (`number_text`: "0.125", "1.5", "3"): a decimal column would need one scale for all, and a number the rules
+    # leave unrounded (a division) has up to 28 digits.
+    return pa.string()
 
 
-def _cell(kind: Kind, value: object) -> object:
-    if value is None or kind in (Kind.BOOL, Kind.MONEY):
+def _cell(typ: Type, value: object) -> object:
+    if value is None or typ.kind in (Kind.BOOL, Kind.MONEY):
         return value
-    return str(json_value(value))
+    return str(json_value(value, typ))
 
 
 def rows_table(rows: Sequence[ResultRow], selection: Selection, explain: bool = False) -> Any:
@@ -211,8 +216,8 @@ def rows_table(rows: Sequence[ResultRow], selection: Selection, explain: bool = 
         columns["record"].append(row.record)
         columns["outcome"].append(row.outcome)
         ok = row.error is None
-        for position, (name, kind) in enumerate(zip(selection.names, selection.kinds)):
-            columns[name].append(_cell(kind, row.values[position]) if ok else None)
+        for position, (name, typ) in enumerate(zip(selection.names, selection.types)):
+            columns[name].append(_cell(typ, row.values[position]) if ok else None)
             columns[f"{name}.rule"].append(row.rules[position] if ok else None)
         error = row.error
         columns["error_code"].append(error.code if error else None)

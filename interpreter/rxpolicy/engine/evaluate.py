@@ -287,7 +287,7 @@ def _conflict(policy: CompiledPolicy, case: Case, conflict: runtime.Conflict) ->
     (a, va), (b, vb) = next(((x, y) for x in hits for y in hits if x[1] != y[1]))
     return Diagnostic(code="RX503", span=a.span,
                       message=f"the rules `{a.id}` and `{b.id}` both apply to this case and give `{decision.name}` "
-                              f"different values ({describe(va)} and {describe(vb)}), and neither is an exception "
+                              f"different values ({describe(va, decision.type)} and {describe(vb, decision.type)}), and neither is an exception "
                               "to the other",
                       help=f"write `exception to {a.id}` in `{b.id}` (or the other way round), or narrow their "
                            "`when` so they do not overlap", related=((f"`{b.id}`", b.span),))

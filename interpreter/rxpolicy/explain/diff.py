@@ -27,6 +27,7 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.meta import RuleMeta
 from rxpolicy.explain.escape import escape_controls
 from rxpolicy.explain.words import json_value, value_text
+from rxpolicy.language.types import Type
 from rxpolicy.language.values import add_months
 
 __all__ = ["DayFrom", "DiffReport", "Finding", "Key", "NotCompared", "Side", "Verdict", "diff_dict", "diff_json",
@@ -59,6 +60,8 @@ class Verdict:
     values: Mapping[str, object]
     rules: Mapping[str, tuple[RuleMeta, ...]]
     error: Diagnostic | None = None
+    #: The declared type of each decision (what tells money from a number when the value is shown).
+    types: Mapping[str, Type] = attrs.field(factory=dict)
 
 
 #: A group of findings: the decision ("" when a side cannot decide the case), the deciding rule ids (or error
@@ -201,7 +204,7 @@ def _value(verdict: Verdict, decision: str) -> str:
         return "decides"
     if decision not in verdict.values:
         return "not decided by this policy"
-    return value_text(verdict.values[decision])
+    return value_text(verdict.values[decision], "en", verdict.types.get(decision))
 
 
 def _title(finding: Finding) -> str:
@@ -337,7 +340,7 @@ def _side_json(side: Side) -> dict[str, Any]:
 def _verdict_json(verdict: Verdict, decision: str) -> dict[str, Any]:
     if verdict.error is not None:
         return {"error": {"code": verdict.error.code, "message": verdict.error.message}}
-    return {"value": json_value(verdict.values.get(decision)),
+    return {"value": json_value(verdict.values.get(decision), verdict.types.get(decision)),
             "rules": [{"rule": r.id, "layer": r.layer, "source": r.source} for r in _rules(verdict, decision)]}
 
 

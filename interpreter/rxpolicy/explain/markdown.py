@@ -8,7 +8,7 @@ from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.escape import escape_markdown, escape_markdown_line
 from rxpolicy.explain.links import handbook_url
 from rxpolicy.explain.views import Reason, decision_views
-from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
+from rxpolicy.explain.words import declared_type, interpretations, layer_text, rejection_text, term, value_text
 
 if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
     from rxpolicy.explain.whatif import WhatIf
@@ -46,10 +46,11 @@ def evaluation_markdown(evaluation: Evaluation, lang: str = "en", what_if: WhatI
     views = decision_views(evaluation, lang)
     out += ["", f"| {term('decision', lang)} | {term('value', lang)} | {term('rule', lang)} | {term('layer', lang)} |",
             "|---|---|---|---|"]
-    out += [f"| `{v.name}` | {_cell(value_text(v.value, lang))} | `{v.rules[0].id}` | {layer_text(v.rules[0], lang)} |"
+    out += [f"| `{v.name}` | {_cell(value_text(v.value, lang, declared_type(evaluation.policy, v.name)))} | `{v.rules[0].id}` | {layer_text(v.rules[0], lang)} |"
             for v in views]
     for view in views:
-        out += ["", f"## `{view.name}` = {value_text(view.value, lang)}", ""]
+        out += ["", f"## `{view.name}` = {value_text(view.value, lang, declared_type(evaluation.policy, view.name))}",
+                ""]
         for rule in view.rules:
             out.append(f"> {rule.explains.get(lang) or rule.explains.get('en')}")
             shown = f"[`{rule.id}`]({handbook_url(handbook, rule.id)})" if handbook else f"`{rule.id}`"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rxpolicy.engine.evaluate import Evaluation
 from rxpolicy.explain.escape import escape_controls
 from rxpolicy.explain.views import decision_views
-from rxpolicy.explain.words import interpretations, layer_text, rejection_text, term, value_text
+from rxpolicy.explain.words import declared_type, interpretations, layer_text, rejection_text, term, value_text
 
 if TYPE_CHECKING:  # the what-if words are imported when there is a what-if to show
     from rxpolicy.explain.whatif import WhatIf
@@ -36,7 +36,7 @@ def evaluation_text(evaluation: Evaluation, lang: str = "en", what_if: WhatIf | 
                                                ("rule", "source", "meaning"))
     for view in decision_views(evaluation, lang):
         lines.append("")
-        lines.append(f"{view.name} = {value_text(view.value, lang)}")
+        lines.append(f"{view.name} = {value_text(view.value, lang, declared_type(evaluation.policy, view.name))}")
         for rule in view.rules:
             parents = f", {term('exception to', lang)} {', '.join(rule.parents)}" if rule.parents else ""
             layer = f"{term('layer', lang)} {layer_text(rule, lang)}"

@@ -139,7 +139,7 @@ def _phrase(cf: Counterfactual, path: str, values: Sequence[object], lang: str) 
     if spec.type.kind in (Kind.ENUM, Kind.TEXT):
         shown = f" {_w('or', lang)} ".join(value_text(v, lang, spec.type) for v in values)
     else:
-        shown = value_text(value, lang)
+        shown = value_text(value, lang, spec.type)  # by the fact's type: a number of 1.50 is no amount
     return f"{_noun(spec, lang)} {term('is', lang)} {bound_words}{shown}"
 
 
@@ -244,9 +244,10 @@ def what_if_json(what_if: WhatIf, lang: str = "en") -> list[dict[str, Any]]:
     out = []
     for cf in what_if.counterfactuals:
         alternative = Alternative(clauses=change_phrases(cf, lang), rules=(cf.rule,), counterfactuals=(cf,))
+        fields = cf.case.schema.fields
         entry: dict[str, Any] = {"decision": cf.decision,
-                                 "changes": {p: json_value(v) for p, v in cf.changes.items()},
-                                 "was": {p: json_value(v) for p, v in cf.was.items()}}
+                                 "changes": {p: json_value(v, fields[p].type) for p, v in cf.changes.items()},
+                                 "was": {p: json_value(v, fields[p].type) for p, v in cf.was.items()}}
         if cf.bounds:
             entry["bounds"] = dict(cf.bounds)
         entry.update(rule=cf.rule.id, layer=cf.rule.layer, sentence=sentence(alternative, what_if.decision, lang))

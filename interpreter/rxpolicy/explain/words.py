@@ -20,9 +20,9 @@ from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language import types as t
 from rxpolicy.language.types import Kind, Type
-from rxpolicy.language.values import Duration, Rounding, SupplyLimit, Unit, format_money
+from rxpolicy.language.values import Duration, Rounding, SupplyLimit, Unit, format_money, is_money, number_text
 
-__all__ = ["LANGUAGES", "SentenceMaker", "fact_sentence", "interpretations", "layer_text", "leaf_sentence_makers",
+__all__ = ["LANGUAGES", "SentenceMaker", "declared_type", "fact_sentence", "interpretations", "layer_text", "leaf_sentence_makers",
            "leap_day_text", "rejection_text", "rounding_text", "sentence_maker", "value_text", "json_value",
            "term"]
 
@@ -75,12 +75,17 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
     if isinstance(value, bool):
         return term("yes" if value else "no", lang)
     if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
-        number = str(value).replace(".", ",") if lang == "nl" else str(value)  # 2.50 rounded to 2 decimals: no €
+        text = number_text(value)  # 2.50 rounded to 2 decimals is no amount: no €
+        number = text.replace(".", ",") if lang == "nl" else text
         return f"{number} %" if typ.kind is Kind.PERCENT else number
-    # Money (two decimal places): read from the text, which shows exactly two decimals and no exponent then
-    # (cheaper than as_tuple(), and explanations say some thirty amounts a case).
-    if isinstance(value, Decimal) and (text := str(value))[-3:-2] == "." and "E" not in text:
+    if isinstance(value, Decimal) and is_money(value, typ):
+        # Cents as the contract writes them (read from the text first: explanations say some thirty amounts a
+        # case); an amount a rule leaves unrounded (kept to 28 digits) with every decimal it has, never cut to
+        # cents where the engine holds more.
         amount = format_money(value)
+        if str(value)[-3:-2] != ".":
+            exact = number_text(value)
+            amount = exact if "." in exact and len(exact) - exact.find(".") > 3 else amount
         return f"€ {amount.replace('.', ',') if lang == 'nl' else amount}"  # Dutch writes a decimal comma
     if isinstance(value, Duration):
         return _duration(value, lang)
@@ -98,7 +103,19 @@ def value_text(value: object, lang: str = "en", typ: Type | None = None) -> str:
     if isinstance(value, str):
         words = typ.words.get(value) if typ is not None and typ.kind in _CHOICE_KINDS and typ.words else None
         return (words.get(lang) or words["en"]) if words else value.replace("_", " ")
+    if isinstance(value, Decimal):  # of unknown type and not shaped like money: a number, never an exponent
+        text = number_text(value)
+        return text.replace(".", ",") if lang == "nl" else text
     return str(value)
+
+
+def declared_type(policy: CompiledPolicy, name: str) -> Type | None:
+    """The type a policy gives a decision, parameter or definition (by name) or a case fact (by its path): what
+    tells a renderer money from a number, whatever decimals the value has (None for none of them)."""
+    checked = policy.checked
+    found = checked.decisions.get(name) or checked.parameters.get(name) or checked.definitions.get(name) \
+        or policy.facts.fields.get(name)
+    return found.type if found is not None else None
 
 
 #: Rounding modes in Dutch: the words before "afgerond" and after the unit (``down`` and ``up`` go toward and
@@ -161,16 +178,13 @@ def layer_text(rule: RuleMeta, lang: str = "en") -> str:
 def json_value(value: object, typ: Type | None = None) -> object:
     """A value in the contract's JSON form: money as a two-decimal string, durations as ``"1 month"``.
 
-    ``typ``, where known, keeps a number or percentage with all its decimals (``"0.125"``); without it a decimal
-    value of two or more decimals is taken for money."""
+    ``typ``, where known, tells money (``"1.50"``) from a number or percentage, which keeps every decimal of its
+    value (``"0.125"``, ``"1.5"``: :func:`~rxpolicy.language.values.number_text`); without it a Decimal of
+    exactly two decimals is taken for money."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
-    if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
-        return str(value)
     if isinstance(value, Decimal):
-        exponent = value.as_tuple().exponent
-        money = isinstance(exponent, int) and exponent <= -2
-        return format_money(value) if money or value == value.to_integral_value() else str(value)
+        return format_money(value) if is_money(value, typ) else number_text(value)
     if isinstance(value, SupplyLimit):
         return str(value.duration)
     if isinstance(value, (Duration, dt.date)):

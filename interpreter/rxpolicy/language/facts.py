@@ -30,8 +30,9 @@ from rxpolicy.language import ast
 from rxpolicy.language import types as t
 from rxpolicy.diagnostics import Diagnostic, RxError, did_you_mean
 from rxpolicy.language.source import Span
-from rxpolicy.language.types import Kind
-from rxpolicy.language.values import DEFAULT_LEAP_DAY_BIRTHDAY, LEAP_DAY_BIRTHDAYS, add_months, whole_years_between
+from rxpolicy.language.types import Kind, Type
+from rxpolicy.language.values import (DEFAULT_LEAP_DAY_BIRTHDAY, LEAP_DAY_BIRTHDAYS, add_months, is_money, number_text,
+                                      whole_years_between)
 
 __all__ = ["BUILTINS", "Builtin", "CaseSchema", "Choice", "FieldSpec", "FactRef", "read_facts", "statutory_facts",
            "LANGUAGES", "field_index"]
@@ -404,8 +405,8 @@ class _Reader:
             else:
                 default = self.constant(item, typ, expr, "default")
                 if allowed and default not in allowed and default is not None:
-                    self.problem("RX380", expr.span, f"the default of `{item.path}` ({_shown(default)}) is not one "
-                                 "of its allowed values", "write one of: " + ", ".join(_shown(a) for a in allowed))
+                    self.problem("RX380", expr.span, f"the default of `{item.path}` ({_shown(default, typ)}) is not "
+                                 "one of its allowed values", "write one of: " + ", ".join(_shown(a, typ) for a in allowed))
         elif (not item.required and item.computed_by is None and item.default is None and not typ.nullable
               and typ.kind is not Kind.LIST and typ.kind is not Kind.NOTHING):
             self.problem("RX380", where, f"`{item.path}` has no default and is not required",
@@ -607,11 +608,15 @@ def _kind_words(kind: Kind) -> str:
     return {Kind.BOOL: "yes or no", Kind.ATC: "ATC code"}.get(kind, kind.value)
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, typ: Type) -> str:
+    """A value as the fact's declaration writes it: money with ``EUR`` (by the fact's type: a number of two
+    decimals is no amount), a percentage with ``%``."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal) and is_money(value, typ):
         return f"{value} EUR"
+    if isinstance(value, Decimal):
+        return number_text(value) + (" %" if typ.kind is Kind.PERCENT else "")
     return str(value)
 
 

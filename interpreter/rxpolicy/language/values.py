@@ -19,6 +19,8 @@ from typing import ClassVar
 
 import attrs
 
+from rxpolicy.language.types import Kind, Type
+
 __all__ = [
     "CENT",
     "MONEY_CONTEXT",
@@ -37,6 +39,8 @@ __all__ = [
     "describe",
     "days_in_year",
     "format_money",
+    "is_money",
+    "number_text",
     "round_money",
     "round_number",
     "whole_count",
@@ -270,12 +274,39 @@ def format_money(amount: Decimal) -> str:
     return str(amount.quantize(CENT, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT.copy()))
 
 
-def describe(value: object) -> str:
-    """A value in plain words for a message: ``yes``/``no``, ``12.40 EUR``, ``1 month``, ``not applicable``."""
+def number_text(value: int | Decimal) -> str:
+    """A number or a percentage as every renderer writes it: exact, with no exponent and no trailing zeros
+    (``0.125``, ``1.5``, ``3``, ``0.3333333333333333333333333333``).
+
+    The text of the value, not of the decimals the arithmetic happened to leave: ``2 * 1.50`` is ``3.00`` per case
+    and 300 at scale 2 on the batch columns, and both are written ``3``, so the two roads give one text. (Money is
+    different: always exactly two decimals, :func:`format_money`.)
+    """
+    if isinstance(value, int) or not value:  # no "-0" for a zero a negative factor left
+        return str(int(value))
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def is_money(value: object, typ: Type | None) -> bool:
+    """Whether a value is shown as money: by its declared type where known (a number or percentage with two
+    decimals is not money); a value of unknown type only by its shape, a Decimal of exactly two decimals."""
+    if typ is not None:
+        return typ.kind is Kind.MONEY and isinstance(value, Decimal)
+    return isinstance(value, Decimal) and (text := str(value))[-3:-2] == "." and "E" not in text
+
+
+def describe(value: object, typ: Type | None = None) -> str:
+    """A value in plain words for a message: ``yes``/``no``, ``12.40 EUR``, ``1 month``, ``not applicable``.
+
+    ``typ``, the value's declared type where known, tells money (``1.50 EUR``) from a number (``1.5``) or a
+    percentage (``1.5 %``); without it a Decimal is taken for money."""
     if value is None:
         return "not applicable"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Decimal) and typ is not None and not is_money(value, typ):
+        return number_text(value) + (" %" if typ.kind is Kind.PERCENT else "")
     if isinstance(value, Decimal):
         return f"{format_money(value)} EUR"
     if isinstance(value, dt.date):

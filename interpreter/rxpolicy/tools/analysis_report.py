@@ -221,7 +221,8 @@ class Reporter:
         a, b = (self.policy.rules[i] for i in key[2:])  # type: ignore[call-overload]
         outcome = self.run.outcome(witness)
         hits = dict(outcome.hits) if isinstance(outcome, runtime.Conflict) else {}
-        va, vb = describe(hits.get(a.index)), describe(hits.get(b.index))
+        typ = self.policy.decisions[key[1]].type  # type: ignore[call-overload]
+        va, vb = describe(hits.get(a.index), typ), describe(hits.get(b.index), typ)
         if a.validity is not None and b.validity is not None and a.validity != b.validity:
             start = max(a.validity.start, b.validity.start)
             ends = [v.end for v in (a.validity, b.validity) if v.end is not None]

@@ -29,6 +29,7 @@ from rxpolicy.explain.whatif import change_unit, section_dates
 from rxpolicy.explain.diff import DiffReport, Finding, Key, NotCompared, Side, Verdict
 from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
+from rxpolicy.language.types import Type
 from rxpolicy.language.values import days_in_year, describe
 from rxpolicy.tools.diff_sides import birthdays_of, changed_case, move_case, not_loadable, parse_side
 from rxpolicy.tools.explore import ConditionSpace, base_case, condition_space, minimise, named_after_atc
@@ -46,7 +47,8 @@ def _verdict(policy: CompiledPolicy, case: Case) -> Verdict:
     names = [d.name for d in policy.decisions]
     return Verdict(values=dict(zip(names, evaluation.values)),
                    rules={name: tuple(policy.rules[i] for i in deciders)
-                          for name, deciders in zip(names, evaluation.deciders)})
+                          for name, deciders in zip(names, evaluation.deciders)},
+                   types={d.name: d.type for d in policy.decisions})
 
 
 @attrs.define
@@ -128,6 +130,8 @@ class _Signature(NamedTuple):
     rules: Mapping[str, tuple[object, ...]]
     definitions: Mapping[str, ast.Expr]
     amounts: Mapping[str, object]
+    #: The amounts' declared types (a number parameter is no amount of money, whatever its decimals).
+    types: Mapping[str, Type]
 
     def changes(self, new: _Signature) -> list[str]:
         """What differs from the new side's, in words (empty when the two decide alike for the same facts)."""
@@ -136,7 +140,8 @@ class _Signature(NamedTuple):
         said += [f"{rule} only on the new side" for rule in new.rules if rule not in self.rules]
         said += [f"the definition {name} differs" for name in sorted({*self.definitions, *new.definitions})
                  if self.definitions.get(name) != new.definitions.get(name)]
-        return said + [f"{name}: {describe(self.amounts.get(name))} → {describe(new.amounts.get(name))}"
+        return said + [f"{name}: {describe(self.amounts.get(name), self.types.get(name))} → "
+                       f"{describe(new.amounts.get(name), new.types.get(name))}"
                        for name in sorted({*self.amounts, *new.amounts})
                        if self.amounts.get(name) != new.amounts.get(name)]
 
@@ -148,6 +153,7 @@ def _signature(side: Side, decision: str) -> _Signature:
     todo = [e for r in rules for e in (r.rule.when, *(a.value for a in r.rule.assignments)) if e is not None]
     definitions: dict[str, ast.Expr] = {}
     amounts: dict[str, object] = {}
+    types: dict[str, Type] = {}
     while todo:
         for node in ast.walk(todo.pop()):
             resolved = checked.names.get(id(node)) if isinstance(node, ast.Name) else None
@@ -157,8 +163,9 @@ def _signature(side: Side, decision: str) -> _Signature:
             elif resolved is not None and resolved.kind is SymbolKind.PARAMETER:
                 found = checked.parameters[resolved.target].value_on(side.day)
                 amounts[resolved.target] = found.value if found is not None else None
+                types[resolved.target] = checked.parameters[resolved.target].type
     written = {r.id: (r.rule.when, r.rule.assignments, r.parents, r.table, r.rule.row_index) for r in rules}
-    return _Signature(rules=written, definitions=definitions, amounts=amounts)
+    return _Signature(rules=written, definitions=definitions, amounts=amounts, types=types)
 
 
 def diff(old: Side, new: Side, cases: Sequence[tuple[Case, str]] | None = None, *,
@@ -312,7 +319,7 @@ def _finding(comparer: _Comparer, key: Key, case: Case, origin: str | None, base
     witness = _minimal(comparer, case, (key,), base, own_medicine=origin is not None)
     old, new = _compared(comparer, witness)
     name = key[0]
-    why = [f"{d}: {describe(old.values.get(d))} → {describe(new.values.get(d))}"
+    why = [f"{d}: {describe(old.values.get(d), old.types.get(d))} → {describe(new.values.get(d), new.types.get(d))}"
            for d in comparer.decisions if d in comparer.reads.get(name, ()) and old.values.get(d) != new.values.get(d)]
     if not name:
         kind = "error"

@@ -32,11 +32,11 @@ from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
 from rxpolicy.engine.trace import RuleStatus
 from rxpolicy.explain.views import because
-from rxpolicy.explain.words import fact_sentence, json_value
+from rxpolicy.explain.words import declared_type, fact_sentence, json_value
 from rxpolicy.language import ast
 from rxpolicy.language.load import read_rule_files
 from rxpolicy.language.types import Kind, Type
-from rxpolicy.language.values import add_months
+from rxpolicy.language.values import add_months, number_text
 from rxpolicy.tools.ruletest_format import (
     TEST_SUFFIX,
     Change,
@@ -358,13 +358,24 @@ def _show(value: object) -> str:
     return str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else json.dumps(value)
 
 
+def _got(evaluation: Evaluation, name: str) -> object:
+    """A decision's value as a test compares and shows it: the decision JSON's form, by the decision's declared
+    type (money ``"1.50"``); a number or percentage as the bare number it is (``0.125``, never cut to cents)."""
+    value, typ = evaluation[name].value, declared_type(evaluation.policy, name)
+    if isinstance(value, Decimal) and typ is not None and typ.kind in (Kind.NUMBER, Kind.PERCENT):
+        return Decimal(number_text(value))
+    return json_value(value, typ)
+
+
 def _same(expected: object, got: object) -> bool:
     """Whether a value in JSON form is what the test expects; amounts compare as numbers (17.5 = "17.50")."""
     if isinstance(expected, bool) or expected is None or isinstance(got, bool) or got is None:
         return expected is got
-    if isinstance(got, str) and _AMOUNT.fullmatch(got) and (
-            isinstance(expected, (int, Decimal)) or (isinstance(expected, str) and _AMOUNT.fullmatch(expected))):
-        return Decimal(got) == Decimal(str(expected))
+    def numeric(value: object) -> bool:  # a number, or the text of one (money "17.50", a number as JSON has it)
+        return isinstance(value, (int, Decimal)) or (isinstance(value, str) and bool(_AMOUNT.fullmatch(value)))
+
+    if isinstance(got, (str, Decimal)) and numeric(got) and numeric(expected):
+        return Decimal(str(got)) == Decimal(str(expected))
     return expected == got
 
 
@@ -390,7 +401,7 @@ def _value_failures(evaluation: Evaluation, test: RuleTest, explained: set[str])
     for expected in test.expect:
         name = expected.decision.text
         decision = (evaluation.policy.outcome or name) if name == OUTCOME else name
-        got = evaluation.outcome if name == OUTCOME else json_value(evaluation[name].value)
+        got = evaluation.outcome if name == OUTCOME else _got(evaluation, name)
         if not _same(expected.value, got):
             failures.append(Failure(summary=f"{name}: expected {_show(expected.value)}, got {_show(got)}",
                                     details=_decided(evaluation, decision, explained)))
@@ -403,7 +414,7 @@ def _decider_failures(evaluation: Evaluation, test: RuleTest, explained: set[str
         name, wanted = refs.decision.text, [r.text for r in refs.rules]
         got = [r.id for r in evaluation[name].rules]
         if set(got) != set(wanted):
-            value = _show(json_value(evaluation[name].value))
+            value = _show(_got(evaluation, name))
             failures.append(Failure(
                 summary=f"{name}: expected to be decided by {_rules_text(wanted)}, but {_rules_text(got)} "
                         f"decided it ({value})",
@@ -416,7 +427,7 @@ def _decider_failures(evaluation: Evaluation, test: RuleTest, explained: set[str
         if wrong:
             failures.append(Failure(
                 summary=f"{name}: decided by {_rules_text(wrong)}, which the test says must not decide it "
-                        f"({_show(json_value(evaluation[name].value))})",
+                        f"({_show(_got(evaluation, name))})",
                 details=_decided(evaluation, name, explained)))
     return failures
 

@@ -288,8 +288,10 @@ def _changes(directory: Path, policy: CompiledPolicy, store: PolicyStore,
                 continue
             before = finding.old.rules.get(finding.decision, ())
             after = finding.new.rules.get(finding.decision, ())
-            old_value = value_text(finding.old.values.get(finding.decision))
-            new_value = value_text(finding.new.values.get(finding.decision))
+            old_value = value_text(finding.old.values.get(finding.decision), "en",
+                                   finding.old.types.get(finding.decision))
+            new_value = value_text(finding.new.values.get(finding.decision), "en",
+                                   finding.new.types.get(finding.decision))
             sentence = (f"`{finding.decision}` can be {old_value} in {old_year} and {new_value} in {new_year} for "
                         f"the same case: decided by {_ids(before)} then, by {_ids(after)} now")
             if finding.why:

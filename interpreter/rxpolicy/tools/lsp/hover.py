@@ -14,7 +14,7 @@ from rxpolicy.language import ast
 from rxpolicy.language.facts import FactRef
 from rxpolicy.language.values import describe
 from rxpolicy.language.source import SourceFile
-from rxpolicy.language.types import Kind
+from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.sources import SourceRegistry
 from rxpolicy.tools.citations import published, resolve_citation
 from rxpolicy.tools.lsp.index import Occurrence, PolicyIndex, SymbolKind
@@ -92,7 +92,7 @@ def _rule(index: PolicyIndex, rule_id: str, registry: SourceRegistry | None, han
     return "\n".join(out).rstrip() + "\n"
 
 
-def _default_text(default: object) -> str:
+def _default_text(default: object, typ: Type) -> str:
     if isinstance(default, FactRef):
         return f"the value of `{default.path}`"
     if default is None:
@@ -101,7 +101,7 @@ def _default_text(default: object) -> str:
         return "yes" if default else "no"
     if isinstance(default, tuple):
         return ", ".join(map(str, default)) or "none"
-    return describe(default)
+    return describe(default, typ)
 
 
 def _field(index: PolicyIndex, path: str) -> str:
@@ -121,7 +121,7 @@ def _field(index: PolicyIndex, path: str) -> str:
     if spec.required:
         out.append("Required in every case.")
     elif not spec.derived:
-        out.append(f"Default: {_default_text(spec.default)}.")
+        out.append(f"Default: {_default_text(spec.default, spec.type)}.")
     if spec.at_least is not None:
         out.append(f"At least {spec.at_least}" + (f" ({spec.at_least_reason})" if spec.at_least_reason else "") + ".")
     if typ.kind in (Kind.ENUM, Kind.LIST):
