@@ -10,6 +10,7 @@ mid-way, nothing looks complete that is not, and `--resume` completes it to what
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import signal
@@ -138,6 +139,33 @@ def test_bad_records_become_error_rows_and_the_counts_add_up(tmp_path: Path) -> 
     assert err.strip().splitlines()[-1] == (
         "rxpolicy batch: read 8 records: 2 evaluated (1 covered, 1 not covered), 6 error rows "
         "(RX402: 1, RX403: 1, RX405: 1, RX501: 1, RX802: 2)")
+
+
+@pytest.mark.parametrize("engine", ["columnar", "per-case"])
+def test_a_parquet_day_python_cannot_hold_is_an_error_row(tmp_path: Path, engine: str) -> None:
+    # Parquet holds days of any year (date32 counts days from 1970 in 32 bits); Python's dates stop at 9999, and
+    # reading such a day stopped the run with an internal error on both roads.
+    table = pa.Table.from_pylist([flatten(_valid()) for _ in range(4)])
+    typed = {"dispensed_on": pa.date32(), "insured.born_on": pa.date32(), "insured.excess_used": pa.decimal128(12, 2),
+             "medicine.price": pa.decimal128(12, 2), "dispensing.fees.dispensing": pa.decimal128(12, 2)}
+    table = table.cast(pa.schema([pa.field(f.name, typed.get(f.name, f.type)) for f in table.schema]))
+    born = pa.array([3_000_000, 0, -800_000, 0], pa.date32())  # 10183-09-21, 1970-01-01, -0221-09-04, 1970-01-01
+    table = table.set_column(table.schema.get_field_index("insured.born_on"), "insured.born_on", born)
+    insured_until = pa.array([None, 2**52, None, None], pa.date64())  # a day past 9999, in milliseconds
+    table = table.append_column("insured.insured_until", insured_until)
+    claims = tmp_path / "claims.parquet"
+    pq.write_table(table, claims)
+    code, out, err = _invoke("batch", str(claims), "--policy", "hollandzorg", "--format", "jsonl",
+                             "--engine", engine)
+    assert code == 1, err
+    assert "internal error" not in err
+    rows = _rows(out)
+    assert [(r["record"], r["error_code"], r["error_field"]) for r in rows] == [
+        (1, "RX405", "insured.born_on"), (2, "RX405", "insured.insured_until"), (3, "RX405", "insured.born_on"),
+        (4, None, None)]
+    assert "`10183-09-21`, outside the dates rxpolicy works with" in str(rows[0]["error_message"])
+    assert "`-0221-09-04`, outside the dates" in str(rows[2]["error_message"])
+    assert rows[3]["outcome"] == "covered"
 
 
 def test_exit_codes_say_whether_every_record_was_evaluated(tmp_path: Path) -> None:
@@ -274,3 +302,13 @@ def test_the_core_takes_records_in_and_gives_rows_out() -> None:
         "record": 10, "outcome": "covered", "covered": True, "covered.rule": "coverage/conditions-met",
         "insurer_pays": "17.50", "insurer_pays.rule": "payment/insurer-covered"}
     assert row_dict(rows[1], selection)["error_code"] == "RX402"
+
+
+def test_a_far_day_is_written_as_the_calendar_says() -> None:
+    from rxpolicy.bulk.records import _day_text
+
+    epoch = dt.date(1970, 1, 1)
+    for days in [*range(-719_162, 2_932_897, 9_973), -719_162, 2_932_896, 0, 11_016]:  # 0001-01-01 … 9999-12-31
+        assert _day_text(days) == (epoch + dt.timedelta(days=days)).isoformat()
+    # Past Python's dates: the 400-year cycle repeats, so a day 146,097 days on is the same day 400 years on.
+    assert _day_text(2_932_896 + 146_097) == "10399-12-31" and _day_text(-719_162 - 146_097) == "-0399-01-01"  # year 0 counted

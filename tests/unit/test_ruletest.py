@@ -577,3 +577,22 @@ def test_the_guide_names_every_code_of_the_rule_tests() -> None:
                       for name in ("ruletest.py", "ruletest_format.py", "ruletest_coverage.py"))
     codes = set(re.findall(r'"(RX7\d\d)"', sources))
     assert codes and all(f"| {code} |" in guide for code in codes), sorted(codes)
+
+
+def test_a_layer_test_moved_into_another_year_keeps_a_29_february_birthday(tmp_path: Path) -> None:
+    # Born 29 February 2008, dispensed 28 February 2026: 17 by the declared reading (18 on 1 March), so no excess.
+    # Moved into HollandZorg's 2025 the person must stay 17; moving the date of birth as a calendar day (28
+    # February 2007) made them 18 the day before and the test failed for HollandZorg alone.
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    test_file = tmp_path / "rules" / "model" / "tests" / "leap_day.test.yaml"
+    test_file.write_text(
+        "base:\n  dispensed_on: 2026-02-28\n  insured: {born_on: 2008-02-29}\n  prescription: {prescriber: gp}\n"
+        "  medicine: {name: amlodipine 5 mg tablet, atc: C08CA01, price: 10.00}\n"
+        "  dispensing: {supply_days: 30, fees: {dispensing: 7.50}}\n"
+        "tests:\n  - name: the day before an 18th birthday on 29 February is under 18\n"
+        "    rule: excess-exempt/under-18\n    changes: {}\n    expect: {excess_exempt: true}\n"
+        "    decided_by: {excess_exempt: excess-exempt/under-18}\n", encoding="utf-8")
+    (tests,) = discover([test_file])
+    results = run(tests, PolicyStore())
+    assert sorted(r.policy.name for r in results) == ["asr", "hollandzorg"]
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]

@@ -145,6 +145,9 @@ class ColumnarPeriod:
     #: Those of them that hold dates (left out of the claims the columns do not evaluate, see
     #: :func:`_whole_chunk`).
     dates: tuple[str, ...] = ()
+    #: The decision the policy declares its outcome (``is the outcome``), if any: the result's ``outcome`` is its
+    #: name when it is yes and ``not_`` and its name when not, as :attr:`rxpolicy.Evaluation.outcome` says.
+    outcome: str | None = None
     #: The output step's expressions per selection of decisions (see :meth:`outputs`).
     memo: dict[Any, _Outputs] = attrs.field(factory=dict, eq=False, repr=False)
 
@@ -157,9 +160,9 @@ class ColumnarPeriod:
             assert self.decisions is not None and self.trouble is not None
             undecided = pl.any_horizontal([self.decisions[n].undecided for n in names] + [self.trouble])
             found = self.memo[selection] = _Outputs(
-                values=(*_outputs(self.decisions, selection, names), undecided.alias("_undecided")),
+                values=(*_outputs(self.decisions, selection, self.outcome), undecided.alias("_undecided")),
                 keep=(~pl.col("_undecided") & ~_unwritable(selection)).fill_null(False),
-                schema=_result_schema(selection))
+                schema=_result_schema(selection), outcomes=_outcome_texts(self.outcome))
         return found
 
 
@@ -172,6 +175,8 @@ class _Outputs:
     keep: pl.Expr
     #: The result table's schema (the per-case path's).
     schema: Any
+    #: The texts of the outcome column, indexed by the plan's outcome column (see :func:`_outcome_texts`).
+    outcomes: Any
 
 
 @attrs.frozen
@@ -201,7 +206,8 @@ def compile_columnar(policy: CompiledPolicy) -> ColumnarPolicy:
             inputs = tuple(sorted({name for e in read for name in e.meta.root_names()} - made))
             dates = tuple(name for name in inputs if _is_date(policy, name))
             periods.append(ColumnarPeriod(epoch=epoch, decisions=decisions, stages=_levels(compiler.stages),
-                                          trouble=trouble, reason=None, inputs=inputs, dates=dates))
+                                          trouble=trouble, reason=None, inputs=inputs, dates=dates,
+                                          outcome=policy.outcome))
         except Unsupported as why:
             periods.append(ColumnarPeriod(epoch=epoch, decisions=None, stages=(), trouble=None, reason=str(why)))
     return ColumnarPolicy(policy=policy, periods=tuple(periods))
@@ -827,7 +833,7 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
         out = lazy.select(pl.col("_i"), *plan.values).filter(plan.keep).drop("_undecided") \
             .collect(engine="in-memory", optimizations=_NO_OPTIMISATION)
         if out.height:
-            parts.append((out, columns, plan.schema))
+            parts.append((out, columns, plan))
     clock.lap("columns")
     decided = pl.concat([out.get_column("_i") for out, _, _ in parts]) if parts \
         else pl.Series("_i", [], pl.UInt32)
@@ -846,8 +852,8 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
         order = None
         if rest is not None or len(parts) > 1:
             order = pl.concat([decided, pl.Series("_i", leftover, pl.UInt32)]).arg_sort().to_arrow()
-        schema = parts[0][2]
-        result = _in_order([_arrow(out, columns, chunk.first, selection, schema) for out, columns, _ in parts], rest,
+        schema = parts[0][2].schema
+        result = _in_order([_arrow(out, columns, chunk.first, selection, plan) for out, columns, plan in parts], rest,
                            order, schema)
     clock.lap("output")
     return result
@@ -908,7 +914,7 @@ def _whole_chunk(period: ColumnarPeriod, frame: pl.DataFrame, everything_clean: 
     clock.lap("per_case")
     assert period.decisions is not None
     replaced = keep.not_().to_arrow() if rest is not None else None
-    pieces = _arrow(out, period.decisions, first, selection, plan.schema, whole=True, replaced=replaced)
+    pieces = _arrow(out, period.decisions, first, selection, plan, whole=True, replaced=replaced)
     if rest is None:
         result = _in_order([pieces], None, None, plan.schema)
     else:
@@ -943,17 +949,22 @@ class _Clock:
             self.last = now
 
 
-#: The outcomes of decided claims, which the plan gives as an index (0 when covered, 1 when not).
-_OUTCOMES = ("covered", "not_covered")
+def _outcome_texts(outcome: str | None) -> Any:
+    """The outcome column's texts, which the plan gives as an index: 0 when the outcome decision is yes (its name,
+    ``covered``), 1 when not (``not_covered``); none when the policy declares no outcome."""
+    import pyarrow as pa
+
+    return pa.array([outcome, f"not_{outcome}"] if outcome is not None else [], pa.string())
 
 
-def _outputs(columns: Mapping[str, DecisionColumns], selection: Any, names: list[str]) -> list[pl.Expr]:
+def _outputs(columns: Mapping[str, DecisionColumns], selection: Any, outcome: str | None) -> list[pl.Expr]:
     """The plan's output columns, as numbers where a text has few forms (made text in Arrow, see :func:`_arrow`):
-    the outcome's index into ``_OUTCOMES``, per selected decision its value and its hit pattern."""
+    the outcome's index into :func:`_outcome_texts`, per selected decision its value and its hit pattern."""
     out = []
-    if "covered" in columns:
-        covered = columns["covered"].value.expr
-        out.append(pl.when(covered).then(pl.lit(0, pl.Int8)).otherwise(pl.lit(1, pl.Int8)).alias("outcome"))
+    if outcome is not None and outcome in columns:
+        # As the per-case evaluator says it: the outcome decision's name when it is yes, else `not_` and its name.
+        said = columns[outcome].value.expr
+        out.append(pl.when(said).then(pl.lit(0, pl.Int8)).otherwise(pl.lit(1, pl.Int8)).alias("outcome"))
     else:
         out.append(pl.lit(None, pl.Int8).alias("outcome"))
     for name, kind in zip(selection.names, selection.kinds):
@@ -1025,10 +1036,10 @@ def _result_schema(selection: Any) -> Any:
     return result_schema(selection, False)
 
 
-def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: int, selection: Any, schema: Any,
+def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: int, selection: Any, plan: _Outputs,
            whole: bool = False, replaced: Any = None) -> list[_Piece]:
-    """The result columns of one plan's rows, one per field of ``schema`` (money as decimal128(12, 2), texts as
-    :class:`_Coded`).
+    """The result columns of one plan's rows, one per field of ``plan.schema`` (money as decimal128(12, 2), texts
+    as :class:`_Coded`).
 
     ``whole``: the rows are the chunk's, in record order (no ``_i`` column), those the columns do not decide
     included (their values are replaced by :func:`_replaced`; a hit pattern without a rule is one of them).
@@ -1045,13 +1056,13 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
     height = table.num_rows
     rules = {f"{name}.rule": name for name in selection.names}
     pieces: list[_Piece] = []
-    for field in schema:
+    for field in plan.schema:
         name = field.name
         if name == "record":
             pieces.append(pl.int_range(first, first + height, dtype=pl.Int64, eager=True).to_arrow() if whole
                           else pc.add(column("_i").cast(pa.int64()), _int64(first)))
         elif name == "outcome":
-            pieces.append(_Coded(column(name), pa.array(_OUTCOMES, pa.string())))
+            pieces.append(_Coded(column(name), plan.outcomes))
         elif name in rules:
             pieces.append(_rule_texts(column(name), columns[rules[name]], whole))
         elif name in columns and name in table.column_names:

@@ -313,7 +313,7 @@ def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Recor
         chunk += 1
         if chunk <= skip:  # a chunk already done: only its length matters
             return table.num_rows, [], None
-        return table.num_rows, None, table
+        return table.num_rows, None, _within_python_dates(table)
 
     try:
         # Batches end at row-group boundaries; they are cut into chunks of exactly `size` rows, so a chunk
@@ -331,3 +331,51 @@ def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Recor
             yield take(pa.Table.from_batches(pending).combine_chunks())
     except (OSError, pa.ArrowInvalid) as error:
         raise _unreadable(path, "Parquet", error) from None
+
+
+def _within_python_dates(table: Any) -> Any:
+    """A Parquet chunk whose date and time columns hold only days Python can hold (years 1 to 9999): a column
+    holding any other (Parquet can hold a day of the year 10183) is given as the text of its days
+    (``10183-09-21``), which the case check refuses as a date outside those rxpolicy works with (RX405), where
+    reading the day would fail."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for position, field in enumerate(table.schema):
+        if not (pa.types.is_date(field.type) or pa.types.is_timestamp(field.type)):
+            continue
+        column = table.column(position)
+        if column.null_count == len(column):
+            continue
+        extremes = pc.min_max(column)
+        try:
+            extremes["min"].as_py(), extremes["max"].as_py()
+        except (OverflowError, ValueError):
+            texts = [None if day is None else _day_text(day) for day in _days(column)]
+            table = table.set_column(position, field.with_type(pa.string()), pa.array(texts, pa.string()))
+    return table
+
+
+def _days(column: Any) -> list[int | None]:
+    """A date or time column as whole days since 1970-01-01 (a time of day left out; a rare road, in Python)."""
+    import pyarrow as pa
+
+    if pa.types.is_date32(column.type):
+        return list(column.cast(pa.int32()).to_pylist())
+    per_day = 86_400 * {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[
+        "ms" if pa.types.is_date64(column.type) else column.type.unit]
+    return [None if count is None else count // per_day for count in column.cast(pa.int64()).to_pylist()]
+
+
+def _day_text(days: int) -> str:
+    """The proleptic Gregorian day ``days`` after 1970-01-01 as ``YYYY-MM-DD``, for any year (``-0221-09-04``,
+    ``10183-09-21``); the civil-from-days arithmetic of the 400-year cycle."""
+    shifted = days + 719_468  # days since 0000-03-01
+    era, day_of_era = divmod(shifted, 146_097)
+    year_of_era = (day_of_era - day_of_era // 1_460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_from_march = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_from_march + 2) // 5 + 1
+    month = month_from_march + 3 if month_from_march < 10 else month_from_march - 9
+    year = year_of_era + era * 400 + (month <= 2)
+    return f"{'-' if year < 0 else ''}{abs(year):04d}-{month:02d}-{day:02d}"

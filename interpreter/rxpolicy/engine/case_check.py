@@ -40,6 +40,9 @@ __all__ = ["CheckRun", "Item", "Scalar", "accepts_as_written", "compose_yaml", "
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATE_LIKE = re.compile(r"(?=.*\d)[\d\s./:T-]+")
+#: A day of a year before 1 or after 9999, as Arrow writes one a Parquet file holds (``10183-09-21``,
+#: ``-0221-09-04``): a date, but none Python (or rxpolicy) can hold.
+_FAR_DATE = re.compile(r"(?:[+-]?\d{5,}|-\d{4})-\d{2}-\d{2}", re.ASCII)
 _ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII)
 #: Tags a scalar may carry: YAML's own, plus those of Python values (``pyfloat`` so that money can refuse it).
 _KNOWN_TAGS = frozenset({"null", "bool", "int", "float", "str", "timestamp", "date", "datetime", "pyfloat"})
@@ -259,6 +262,9 @@ def _date(spec: FieldSpec, s: Scalar) -> dt.date:
             raise _Problem("RX405", f"is `{text}`, outside the dates rxpolicy works with ({FIRST_DATE} to "
                            f"{LAST_DATE})", f"check the year, e.g. `{_line(spec)}`")
         return day
+    if written and _FAR_DATE.fullmatch(text):
+        raise _Problem("RX405", f"is `{text}`, outside the dates rxpolicy works with ({FIRST_DATE} to {LAST_DATE})",
+                       f"check the year, e.g. `{_line(spec)}`")
     if (written or s.tag == "datetime") and _DATE_LIKE.fullmatch(text):
         raise _Problem("RX405", f"is `{text}`, not a date written as YYYY-MM-DD",
                        f"write the date as year-month-day, e.g. `{_line(spec)}`")

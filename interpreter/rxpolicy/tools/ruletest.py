@@ -37,6 +37,7 @@ from rxpolicy.language import ast
 from rxpolicy.language.load import read_rule_files
 from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.values import add_months, number_text
+from rxpolicy.tools.diff_sides import birthdays_of
 from rxpolicy.tools.ruletest_format import (
     TEST_SUFFIX,
     Change,
@@ -117,13 +118,18 @@ def _case(test_file: TestFile, test: RuleTest, base: Case | None, policy: Compil
 
 def _into_period(case: Case, policy: CompiledPolicy) -> Case:
     """A layer test's case with every date written in it moved by the whole years that bring its dispensing
-    date into the policy's period (unchanged when the policy is in force then, or has no period)."""
+    date into the policy's period (unchanged when the policy is in force then, or has no period); a date of birth
+    moves by the policy's reading of a 29 February birthday (:func:`rxpolicy.tools.diff_sides.shift_date`)."""
     validity = policy.validity
     if validity is None or validity.contains(case.dispensed_on):
         return case
-    years = validity.start.year - case.dispensed_on.year
-    if not validity.contains(add_months(case.dispensed_on, 12 * years)):
+    start = case.dispensed_on
+    day = add_months(start, 12 * (validity.start.year - start.year))
+    if not validity.contains(day):
         return case  # no year of the period has this day: evaluation says the policy is not in force
+    # A date of birth moves by the policy's reading of a 29 February birthday, as diff and impact move it, so the
+    # person is as old in the moved case as the test wrote them.
+    birthdays = birthdays_of(policy)
     written: dict[str, object] = {}
 
     def walk(data: Mapping[str, object], prefix: str) -> None:
@@ -131,8 +137,8 @@ def _into_period(case: Case, policy: CompiledPolicy) -> Case:
             path = f"{prefix}{key}"
             if isinstance(value, Mapping):
                 walk(value, f"{path}.")
-            elif isinstance(day := case.get(path), dt.date):
-                written[path] = add_months(day, 12 * years)
+            elif isinstance(written_day := case.get(path), dt.date):
+                written[path] = birthdays.move(path, written_day, start, day)
 
     walk(case.to_mapping(only_changed=True), "")
     return case.replace(written)
