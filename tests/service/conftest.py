@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -45,14 +46,15 @@ class Answer:
 class Server:
     """`rxpolicy serve` in a subprocess; its standard error (the access log) goes to a file."""
 
-    def __init__(self, tmp: Path, *args: str) -> None:
+    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"server-{self.port}.log"
         self._log = self.log_path.open("wb")
         exe = shutil.which("rxpolicy", path=str(Path(sys.executable).parent)) or "rxpolicy"
         self.process = subprocess.Popen([exe, "serve", "--port", str(self.port), *args],
-                                        stdout=subprocess.DEVNULL, stderr=self._log, cwd=ROOT)
+                                        stdout=subprocess.DEVNULL, stderr=self._log, cwd=ROOT,
+                                        env={**os.environ, **env} if env else None)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

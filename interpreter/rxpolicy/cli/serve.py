@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -18,7 +20,7 @@ __all__ = ["command"]
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes; each loads the rules (use --watch so all of them follow a change).")
+              help="Worker processes; a reload (POST /v1/reload or --watch) reaches all of them.")
 @click.option("--watch", "watch", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Poll the rule files every SECONDS and reload when one changes.")
 @click.option("--timeout", "timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
@@ -47,19 +49,27 @@ def command(policies: Path | None, host: str, port: int, workers: int, watch: fl
     for field in log_case_fields:
         if field not in FIELDS:
             raise click.BadParameter(f"`{field}` is not a case field", param_hint="--log-case-field")
-    config = ServiceConfig(policies=policies, max_body_bytes=max_body, max_batch_bytes=max_batch,
-                           timeout_seconds=timeout, watch_seconds=watch, log_case_fields=log_case_fields,
-                           access_log=not no_access_log)
-    # The rules are checked here first, so rules that do not check stop the command with their messages.
-    app = create_app(config)
-    configure_access_log(config.access_log)
-    click.echo(f"rxpolicy: serving on http://{host}:{port}/ (workbench at /, API at /v1/, /openapi.json)",
-               err=True)
-    common = {"host": host, "port": port, "access_log": False, "log_level": "warning",
-              "timeout_graceful_shutdown": 10}
-    if workers == 1:
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
-    else:
-        os.environ["RXPOLICY_SERVICE_CONFIG"] = config.to_json()
-        uvicorn.run("rxpolicy.service.app:app_from_environment", factory=True, workers=workers,
-                    **common)  # type: ignore[arg-type]
+    # Several workers share a private directory: the rules a reload in one checked, and the stamp that makes every
+    # other follow them before its next request (rxpolicy.service.shared). Removed when the command ends.
+    shared = Path(tempfile.mkdtemp(prefix="rxpolicy-serve-")) if workers > 1 else None
+    try:
+        config = ServiceConfig(policies=policies, max_body_bytes=max_body, max_batch_bytes=max_batch,
+                               timeout_seconds=timeout, watch_seconds=watch, log_case_fields=log_case_fields,
+                               access_log=not no_access_log, shared_dir=shared)
+        # The rules are checked here first, so rules that do not check stop the command with their messages
+        # (with workers, the checked rules are what each of them starts on).
+        app = create_app(config)
+        configure_access_log(config.access_log)
+        click.echo(f"rxpolicy: serving on http://{host}:{port}/ (workbench at /, API at /v1/, /openapi.json)",
+                   err=True)
+        common = {"host": host, "port": port, "access_log": False, "log_level": "warning",
+                  "timeout_graceful_shutdown": 10}
+        if workers == 1:
+            uvicorn.run(app, **common)  # type: ignore[arg-type]
+        else:
+            os.environ["RXPOLICY_SERVICE_CONFIG"] = config.to_json()
+            uvicorn.run("rxpolicy.service.app:app_from_environment", factory=True, workers=workers,
+                        **common)  # type: ignore[arg-type]
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)

@@ -21,7 +21,7 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
-__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "RuleFileParser", "RuleFileReader", "builtin_policies",
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RuleFileParser", "RuleFileReader", "builtin_policies",
            "builtin_rules_dir", "display_path", "display_paths", "policy_sources", "read_from_disk", "read_rule_files", "registry_beside",
            "resolve_policy_dir", "split_policy_year"]
 
@@ -87,14 +87,23 @@ def read_from_disk(path: Path) -> tuple[str, str]:
 #: Parses one rule file (:func:`rxpolicy.language.lower.parse_rule_file`, or a cache in front of it).
 RuleFileParser = Callable[[SourceFile], ast.RuleFile]
 
+#: For files read from a copy of a rules directory: the path each copied file stands for (its original).
+OriginalPath = Callable[[Path], Path]
+
+
+def _same(path: Path) -> Path:
+    return path
+
 
 def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
-                    parse: RuleFileParser | None = None) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
+                    parse: RuleFileParser | None = None, *,
+                    original: OriginalPath = _same) -> tuple[list[ast.RuleFile], list[Diagnostic]]:
     """Parse every rule file of a directory, in name order; problems of all files are returned.
 
     ``read`` gives each file's text and ``parse`` parses it (default: ``lower.parse_rule_file``): the language
     server passes the unsaved text of the editor's open files, and a cache so that only the file being typed
-    in is parsed again.
+    in is parsed again. ``original`` maps a file of a copied directory to the file it is a copy of, so that its
+    name (in receipts and fingerprints) is the original's: the service's worker processes compile a snapshot.
     """
     if parse is None:
         from rxpolicy.language.lower import parse_rule_file  # here: it brings Lark, which a cached policy never needs
@@ -111,7 +120,7 @@ def read_rule_files(directory: Path, read: RuleFileReader = read_from_disk,
             continue
         try:
             shown, text = read(path)
-            files.append(parse(SourceFile(path=shown, text=text, name=rule_file_name(path))))
+            files.append(parse(SourceFile(path=shown, text=text, name=rule_file_name(original(path)))))
         except RxError as error:
             problems.extend(error.diagnostics)
     return files, problems
@@ -177,23 +186,27 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
     return [item for f in files for item in f.items if isinstance(item, kind)]
 
 
-def registry_beside(policy_dir: Path) -> SourceRegistry | None:
-    """The source registry of a policy: ``sources.yaml`` beside its directory (where its layers are), else in it."""
+def registry_beside(policy_dir: Path, original: OriginalPath = _same) -> SourceRegistry | None:
+    """The source registry of a policy: ``sources.yaml`` beside its directory (where its layers are), else in it.
+
+    Messages name it as ``original`` maps it (:func:`read_rule_files`).
+    """
     for candidate in (policy_dir.resolve().parent / REGISTRY_FILE, policy_dir / REGISTRY_FILE):
         if candidate.is_file():
-            return load_registry(candidate, display_path(candidate))
+            return load_registry(candidate, display_path(original(candidate)))
     return None
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
-                   parse: RuleFileParser | None = None) -> PolicySources:
+                   parse: RuleFileParser | None = None, *, original: OriginalPath = _same) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
 
     ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`),
-    ``parse`` parses one (default: :func:`rxpolicy.language.lower.parse_rule_file`).
+    ``parse`` parses one (default: :func:`rxpolicy.language.lower.parse_rule_file`); ``original``: see
+    :func:`read_rule_files`.
     """
     directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
-    files, problems = read_rule_files(directory, read, parse)
+    files, problems = read_rule_files(directory, read, parse, original=original)
     policies = _declaration(files, ast.Policy)
     layers_here = _declaration(files, ast.Layer)
     for extra in policies[1:]:
@@ -210,7 +223,7 @@ def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
                                            help=f"create the directory {display_path(layer_dir)} with its rule files, "
                                                 "or correct `built on`"))
                 continue
-            layer_files, layer_problems = read_rule_files(layer_dir, read, parse)
+            layer_files, layer_problems = read_rule_files(layer_dir, read, parse, original=original)
             problems.extend(layer_problems)
             declared = [d for d in _declaration(layer_files, ast.Layer) if isinstance(d, ast.Layer)]
             title = next((d.titles[0] for d in declared if d.titles), base)
@@ -227,7 +240,7 @@ def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
     if problems:
         raise RxError(problems)
     return PolicySources(name=directory.name, declaration=declaration if isinstance(declaration, ast.Policy) else None,
-                         registry=registry_beside(directory),
+                         registry=registry_beside(directory, original),
                          layers=tuple(layers))
 
 

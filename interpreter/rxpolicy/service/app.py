@@ -46,6 +46,7 @@ from rxpolicy.engine.evaluate import evaluate
 from rxpolicy.explain.diff import diff_dict
 from rxpolicy.language.source import SourceFile
 from rxpolicy.service.catalogue import Catalogue, CatalogueHolder, load_catalogue, rules_stamp
+from rxpolicy.service.shared import SharedRules
 from rxpolicy.service.schemas import case_json_schema, decision_json_schema, openapi_document
 from rxpolicy.service.wire import (BODY, bad_request, case_from_body, case_from_data, decision_data,
                                    diagnostic_data, edited_sources, has_errors, json_document, standalone_sources)
@@ -80,16 +81,21 @@ class ServiceConfig:
     log_case_fields: tuple[str, ...] = ()
     #: Write one JSON access-log line per request (to the ``rxpolicy.service.access`` logger).
     access_log: bool = True
+    #: A private directory the worker processes of one service share (:mod:`rxpolicy.service.shared`), so that a
+    #: reload in one reaches all; None for a service in one process. ``rxpolicy serve --workers N`` makes it.
+    shared_dir: Path | None = None
 
     def to_json(self) -> str:
         """The configuration as JSON, to hand to worker processes."""
-        return json.dumps({**attrs.asdict(self), "policies": str(self.policies) if self.policies else None})
+        return json.dumps({**attrs.asdict(self), "policies": str(self.policies) if self.policies else None,
+                           "shared_dir": str(self.shared_dir) if self.shared_dir else None})
 
     @classmethod
     def from_json(cls, text: str) -> ServiceConfig:
         """The configuration :meth:`to_json` wrote."""
         data = json.loads(text)
         data["policies"] = Path(data["policies"]) if data["policies"] else None
+        data["shared_dir"] = Path(data["shared_dir"]) if data.get("shared_dir") else None
         data["log_case_fields"] = tuple(data["log_case_fields"])
         return cls(**data)
 
@@ -456,8 +462,8 @@ async def _reload(service: _Service, trigger: str) -> JSONResponse:
                             "policies": {name: p.fingerprint for name, p in catalogue.policies.items()}}
     outcome = "changed" if result.changed else "refused" if result.problems else "unchanged"
     service.metrics.reloads.labels(outcome).inc()
-    service.metrics.generation.set(catalogue.generation)
-    _log({"event": "reload", "trigger": trigger, "result": outcome, "generation": catalogue.generation,
+    _log({"event": "reload", "trigger": trigger, "worker": os.getpid(), "result": outcome,
+          "generation": catalogue.generation,
           "rules_fingerprint": catalogue.fingerprint, "problems": [d.code for d in result.problems]})
     if result.problems:
         sources: dict[str, SourceFile] = {}
@@ -551,12 +557,16 @@ class _Envelope:
     def __init__(self, app: ASGIApp, service: _Service) -> None:
         self.app = app
         self.service = service
+        #: The worker process (its id): with ``--workers N``, which of them answered.
+        self.pid = os.getpid()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if self.service.holder.stale():  # another worker reloaded: its rules answer this request, not the old
+            await _follow(self.service, "request")
         catalogue = self.service.holder.current
         request_id = uuid.uuid4().hex[:16]
         facts: dict[str, Any] = scope.setdefault("rxpolicy", {})
@@ -585,7 +595,8 @@ class _Envelope:
             elapsed = time.perf_counter() - started
             self.service.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.service.metrics.latency.labels(route).observe(elapsed)
-            record: dict[str, Any] = {"event": "request", "request_id": request_id, "method": scope["method"],
+            record: dict[str, Any] = {"event": "request", "request_id": request_id, "worker": self.pid,
+                                      "method": scope["method"],
                                       "path": path, "status": status, "ms": round(elapsed * 1000, 3),
                                       "bytes_out": sent}
             for key in ("policy", "outcome", "fingerprint", "case"):
@@ -600,16 +611,22 @@ class _Envelope:
 def create_app(config: ServiceConfig | None = None) -> Starlette:
     """The service with its workbench; loads and checks every policy first (RxError when they do not check)."""
     config = config or ServiceConfig()
-    service = _Service(config=config, holder=CatalogueHolder(load_catalogue(config.policies)))
+    holder = (CatalogueHolder(load_catalogue(config.policies)) if config.shared_dir is None
+              else CatalogueHolder.open_shared(config.policies, SharedRules(config.shared_dir)))
+    service = _Service(config=config, holder=holder)
+    # Read when scraped, so that it is the generation serving even when another worker reloaded.
+    service.metrics.generation.set_function(lambda: holder.current.generation)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(_watch(service)) if config.watch_seconds else None
+        tasks = [asyncio.create_task(_watch(service))] if config.watch_seconds else []
+        if config.shared_dir is not None:
+            tasks.append(asyncio.create_task(_follower(service)))
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
 
     routes = [
         Route("/", workbench),
@@ -640,13 +657,39 @@ async def _watch(service: _Service) -> None:
     """Poll the rule files; reload when one changes (a reload that does not check keeps the old rules)."""
     root = service.holder.current.root
     seconds = service.config.watch_seconds or 1.0
-    last = await run_in_threadpool(rules_stamp, root)
+    # With workers, from the files as they were copied for the rules serving (a change while workers start counts).
+    last = service.holder.files_read
+    if last is None:
+        last = await run_in_threadpool(rules_stamp, root)
     while True:
         await asyncio.sleep(seconds)
         stamp = await run_in_threadpool(rules_stamp, root)
         if stamp != last:
             last = stamp
             await _reload(service, "watch")
+
+
+#: How often an idle worker looks whether another one reloaded (a request looks anyway, before it is answered).
+_FOLLOW_SECONDS = 0.25
+
+
+async def _follow(service: _Service, trigger: str) -> None:
+    """Serve the rules another worker published (compiled in a thread; requests that arrive meanwhile wait)."""
+    new = await run_in_threadpool(service.holder.follow)
+    if new is not None:
+        _log({"event": "follow", "trigger": trigger, "worker": os.getpid(), "generation": new.generation,
+              "rules_fingerprint": new.fingerprint})
+
+
+async def _follower(service: _Service) -> None:
+    """Follow another worker's reload while idle too, so that the next request need not wait for the compile."""
+    while True:
+        await asyncio.sleep(_FOLLOW_SECONDS)
+        if service.holder.stale():
+            try:
+                await _follow(service, "idle")
+            except Exception as error:  # noqa: BLE001 - the next request tries again, and fails visibly
+                _log({"event": "follow_failed", "worker": os.getpid(), "error": type(error).__name__})
 
 
 def configure_access_log(enabled: bool) -> None:

@@ -4,6 +4,8 @@ A :class:`Catalogue` is an immutable snapshot (catalogus) of every policy under 
 compiled. The :class:`CatalogueHolder` keeps the current one; a request takes the snapshot once at its
 start, so a reload that swaps in a new one never changes the rules under a request in flight. A reload
 whose rules do not check leaves the old snapshot serving and returns the diagnostics that stopped it.
+With several worker processes, the holders share a directory (:mod:`rxpolicy.service.shared`): a reload
+in one publishes the rules it checked, and every other holder follows before its next request.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from typing import Any
 
 import attrs
 
-from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.language.check import PolicySources, check_policy
-from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, policy_sources
+from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_sources
+from rxpolicy.service.shared import FilesStamp, SharedRules, Stamp, StampKey
 from rxpolicy.service.wire import rule_references
 
 __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "rules_stamp"]
+
+#: How often a worker's holder tries to follow a stamp it cannot compile before the request fails (a snapshot
+#: removed while it was read, when two reloads were published meanwhile: the next try reads the newest stamp).
+_FOLLOW_TRIES = 3
 
 
 @attrs.frozen(kw_only=True)
@@ -67,7 +74,7 @@ def _policy_dirs(root: Path) -> list[Path]:
             if any("\npolicy " in "\n" + f.read_text(encoding="utf-8") for f in d.glob(f"*{RULE_SUFFIX}"))]
 
 
-def rules_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+def rules_stamp(root: Path) -> FilesStamp:
     """A cheap stamp of every rule file under ``root`` (name, size, modification time) for the watcher."""
     stamp = []
     for path in sorted(root.glob(f"*/*{RULE_SUFFIX}")):
@@ -79,18 +86,32 @@ def rules_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(stamp)
 
 
-def load_catalogue(root: Path | None = None, generation: int = 0) -> Catalogue:
-    """Check and compile every policy under ``root`` (default: the built-in rules); RxError with all problems."""
+def load_catalogue(root: Path | None = None, generation: int = 0, *, copy: Path | None = None) -> Catalogue:
+    """Check and compile every policy under ``root`` (default: the built-in rules); RxError with all problems.
+
+    With ``copy`` (a snapshot of ``root``'s rule files, :class:`~rxpolicy.service.shared.SharedRules`), the files
+    are read from the copy but named as the originals in messages, receipts and fingerprints.
+    """
     root = (root or builtin_rules_dir()).resolve()
     if not root.is_dir():
         raise RxError(Diagnostic(code="RX001", message=f"the policies directory {root} does not exist",
                                  help="give a directory holding one directory per policy and layer, like rules/"))
+    where = copy.resolve() if copy is not None else root
+
+    def original(path: Path) -> Path:
+        return root / path.relative_to(where)
+
+    def read_copy(path: Path) -> tuple[str, str]:
+        shown = display_path(original(path))
+        return shown, read_text(path, shown, kind="rule file")
+
     policies: dict[str, CompiledPolicy] = {}
     sources: dict[str, PolicySources] = {}
     problems: list[Diagnostic] = []
-    for directory in _policy_dirs(root):
+    for directory in _policy_dirs(where):
         try:
-            read = policy_sources(directory)
+            read = policy_sources(directory) if copy is None else policy_sources(directory, read_copy,
+                                                                                 original=original)
             checked, _ = check_policy(read)
         except RxError as error:
             problems.extend(error.diagnostics)
@@ -121,20 +142,121 @@ class ReloadResult:
 
 
 class CatalogueHolder:
-    """The current catalogue, replaced atomically; one reload at a time."""
+    """The current catalogue, replaced atomically; one reload at a time.
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    With ``shared`` (the worker processes' directory, :meth:`open_shared`), a reload publishes the rules it
+    checked to every worker, and :meth:`follow` brings this worker's catalogue up to what was last published.
+    """
+
+    def __init__(self, catalogue: Catalogue, shared: SharedRules | None = None, seen: StampKey = None,
+                 stamp: Stamp | None = None) -> None:
         self._current = catalogue
         self._reload_lock = threading.Lock()
+        self._shared = shared
+        #: The stamp (as a stat sees it, and as read) whose rules this holder serves.
+        self._seen = seen
+        self._stamp = stamp
+
+    @classmethod
+    def open_shared(cls, root: Path | None, shared: SharedRules) -> CatalogueHolder:
+        """A worker's holder: the rules last published in ``shared``; the first one publishes ``root``'s rules.
+
+        The first (the ``serve`` command itself, checking the rules before it starts the workers) copies, checks
+        and publishes the rules as generation 0; every worker then compiles that snapshot, so files changed while
+        the workers start change nothing, and a worker started later serves what the others serve.
+        """
+        for attempt in range(_FOLLOW_TRIES):
+            key = shared.key()  # before reading, as in follow
+            stamp = shared.read()
+            if stamp is None:
+                with shared.locked():
+                    key, stamp = shared.key(), shared.read()
+                    if stamp is None:  # still the first: no other process published meanwhile
+                        return cls._publish_first(root, shared)
+            try:
+                # Not under the reload lock: workers starting together compile at the same time.
+                return cls(_load_stamp(root, shared, stamp), shared, key, stamp)
+            except (RxError, OSError):
+                if attempt + 1 == _FOLLOW_TRIES:
+                    raise
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    @classmethod
+    def _publish_first(cls, root: Path | None, shared: SharedRules) -> CatalogueHolder:
+        resolved = (root or builtin_rules_dir()).resolve()
+        files = rules_stamp(resolved)  # before the copy: a file changed while it is made is seen as changed
+        snapshot = shared.take_snapshot(resolved, 0)
+        try:
+            catalogue = load_catalogue(resolved, 0, copy=snapshot)
+        except BaseException:
+            shared.discard(snapshot)
+            raise
+        stamp = Stamp(generation=0, fingerprint=catalogue.fingerprint, snapshot=snapshot.name, files=files)
+        shared.publish(stamp)
+        return cls(catalogue, shared, shared.key(), stamp)
 
     @property
     def current(self) -> Catalogue:
-        """The snapshot serving now; take it once per request."""
+        """The snapshot serving now; take it once per request (after :meth:`follow` when :meth:`stale`)."""
         return self._current
 
-    def reload(self) -> ReloadResult:
-        """Read, check and compile the rules again; swap only when everything checks."""
+    @property
+    def files_read(self) -> FilesStamp | None:
+        """:func:`rules_stamp` of the rule files as they were when the rules serving now were copied (shared by
+        workers; None in one process): the watcher's starting point, so that a file changed after the copy,
+        while the workers were starting, is reloaded."""
+        return self._stamp.files if self._stamp is not None else None
+
+    def stale(self) -> bool:
+        """Whether another worker published rules this one does not serve yet (one ``os.stat``)."""
+        return self._shared is not None and self._shared.key() != self._seen
+
+    def follow(self) -> Catalogue | None:
+        """Serve the rules another worker published, when they are not served yet: the new catalogue, or None.
+
+        Once per publication: a request that waited here while another compiled finds the work done.
+        """
         with self._reload_lock:
+            return self._follow_locked()
+
+    def _follow_locked(self) -> Catalogue | None:
+        if self._shared is None:
+            return None
+        for attempt in range(_FOLLOW_TRIES):
+            key = self._shared.key()  # before reading: a stamp replaced meanwhile is newer, and seen next time
+            if key == self._seen:
+                return None
+            stamp = self._shared.read()
+            if key is None or stamp is None:
+                # The stamp is gone (its directory removed from under the service, by a tmp cleaner say): keep
+                # serving, and look no further until a reload writes one again.
+                self._seen = None
+                return None
+            old = self._current
+            if (stamp.generation, stamp.fingerprint) == (old.generation, old.fingerprint):
+                self._seen = key
+                return None
+            try:
+                new = _load_stamp(old.root, self._shared, stamp)
+            except (RxError, OSError):
+                if attempt + 1 == _FOLLOW_TRIES:
+                    raise
+                continue
+            self._current = new  # first the rules, then the stamp they follow: a stale look never misses them
+            self._seen, self._stamp = key, stamp
+            return new
+        return None
+
+    def reload(self) -> ReloadResult:
+        """Read, check and compile the rules again; swap only when everything checks.
+
+        Shared by workers: under the workers' reload lock, follow what was published, check a snapshot of the
+        rule files, and publish it when it checks and differs; rules that do not check publish nothing.
+        """
+        with self._reload_lock:
+            if self._shared is not None:
+                with self._shared.locked():
+                    return self._reload_shared(self._shared)
             old = self._current
             try:
                 new = load_catalogue(old.root, generation=old.generation + 1)
@@ -145,5 +267,42 @@ class CatalogueHolder:
             # One reference assignment: a request either sees the old snapshot or the new one, never a mix.
             self._current = new
             return ReloadResult(changed=True, catalogue=new)
+
+    def _reload_shared(self, shared: SharedRules) -> ReloadResult:
+        self._follow_locked()
+        old = self._current
+        previous = shared.read()
+        files = rules_stamp(old.root)  # before the copy: a file changed while it is made is seen as changed
+        try:
+            snapshot = shared.take_snapshot(old.root, old.generation + 1)
+        except RxError as error:  # a rule file that cannot be read: as loading it from the directory would say
+            return ReloadResult(changed=False, catalogue=old, problems=error.diagnostics)
+        try:
+            new = load_catalogue(old.root, generation=old.generation + 1, copy=snapshot)
+        except RxError as error:
+            shared.discard(snapshot)
+            return ReloadResult(changed=False, catalogue=old, problems=error.diagnostics)
+        except BaseException:
+            shared.discard(snapshot)
+            raise
+        if new.fingerprint == old.fingerprint:
+            shared.discard(snapshot)
+            return ReloadResult(changed=False, catalogue=old)
+        stamp = Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name, files=files)
+        shared.publish(stamp)
+        self._current = new
+        self._seen, self._stamp = shared.key(), stamp  # no other stamp can come between: we hold the reload lock
+        shared.prune({snapshot.name} | ({previous.snapshot} if previous else set()))
+        return ReloadResult(changed=True, catalogue=new)
+
+
+def _load_stamp(root: Path | None, shared: SharedRules, stamp: Stamp) -> Catalogue:
+    """Compile the snapshot a stamp names; it checked when it was published, so it compiles the same here."""
+    catalogue = load_catalogue(root, stamp.generation, copy=shared.snapshot(stamp))
+    if catalogue.fingerprint != stamp.fingerprint:
+        # The same texts and the same engine give the same fingerprint: a difference is a bug, not a rule problem.
+        raise RuntimeError(f"the snapshot {stamp.snapshot} compiled to {catalogue.fingerprint}, not to "
+                           f"{stamp.fingerprint} as published")
+    return catalogue
 
 

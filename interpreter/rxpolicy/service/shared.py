@@ -1,0 +1,163 @@
+"""Rules shared by the worker processes of one service, so that a reload in one reaches all (``--workers N``).
+
+``rxpolicy serve --workers N`` runs N processes that each hold their own compiled rules. The parent command
+makes a private directory for them and names it in the configuration it hands every worker. In it:
+
+- ``rules-<generation>-<id>/``: a snapshot (momentopname) of the rule files exactly as a reload read and checked
+  them. Workers compile the snapshot, not the rules directory: when a file changes again while they follow,
+  every worker still serves the very texts the reload checked, and a worker started later (uvicorn starts a
+  new one when one dies) starts on them too.
+- ``stamp.json``: the generation and fingerprint serving now and the snapshot they were compiled from. It is
+  replaced whole (written beside, then renamed), so a reader sees the old stamp or the new one, never half of
+  one; every request stats it first (one system call) and a worker whose rules are older follows it before
+  answering.
+- ``reload.lock``: held (``flock``) by the one process that reloads, so that generations are numbered once for
+  all workers and two reloads never publish at the same time.
+
+Nothing here is personal data: the directory holds rule texts and numbers only, and only its owner may read it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+
+from rxpolicy.diagnostics import Diagnostic, RxError, read_text
+from rxpolicy.language.load import RULE_SUFFIX, display_path
+from rxpolicy.language.sources import REGISTRY_FILE
+
+__all__ = ["FilesStamp", "SharedRules", "Stamp", "StampKey"]
+
+#: What a stat of the stamp says about which stamp it is: (inode, modification time, size), None when absent.
+#: Every stamp is a new file renamed into place, so a new stamp has a new inode or (when the file system hands the
+#: freed inode out again) a later modification time: two stamps are at least one compilation apart.
+StampKey = tuple[int, int, int] | None
+
+_SNAPSHOT_PREFIX = "rules-"
+
+#: The rule files under a directory as the watcher sees them: (path, size, modification time) each.
+FilesStamp = tuple[tuple[str, int, int], ...]
+
+
+@attrs.frozen(kw_only=True)
+class Stamp:
+    """Which rules every worker serves now: their generation, fingerprint and snapshot directory name."""
+
+    generation: int
+    fingerprint: str
+    snapshot: str
+    #: The rule files (path, size, modification time) as they were when the snapshot was copied.
+    files: FilesStamp = ()
+
+
+class SharedRules:
+    """The directory the workers of one service share (see the module): stamp, snapshots and the reload lock."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stamp = directory / "stamp.json"
+        self._stamp_name = str(self._stamp)  # os.stat of a str skips the Path's conversion on every request
+        self._lock = directory / "reload.lock"
+
+    def key(self) -> StampKey:
+        """The stamp's identity as one ``os.stat`` tells it (cheap enough for every request), None when absent."""
+        try:
+            info = os.stat(self._stamp_name)
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def read(self) -> Stamp | None:
+        """The stamp now, or None before the first one is written."""
+        try:
+            data = json.loads(self._stamp.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return Stamp(generation=int(data["generation"]), fingerprint=str(data["fingerprint"]),
+                     snapshot=str(data["snapshot"]),
+                     files=tuple((str(p), int(size), int(mtime)) for p, size, mtime in data.get("files", ())))
+
+    def publish(self, stamp: Stamp) -> None:
+        """Replace the stamp in one step (a temporary file renamed over it); hold :meth:`locked` while calling."""
+        temporary = self.directory / f".stamp-{os.getpid()}-{uuid.uuid4().hex}"
+        temporary.write_text(json.dumps(attrs.asdict(stamp)), encoding="utf-8")
+        os.replace(temporary, self._stamp)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the reload lock (exclusive across the workers' processes) for the ``with`` block."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
+
+    def snapshot(self, stamp: Stamp) -> Path:
+        """The directory of the snapshot a stamp names."""
+        return self.directory / stamp.snapshot
+
+    def take_snapshot(self, root: Path, generation: int) -> Path:
+        """Copy the rule files under ``root`` (every ``*/*.rxp`` and source registry) to a new snapshot.
+
+        A rule file that cannot be read stops the copy with the message loading it from ``root`` would give
+        (RxError). The copy is made before the rules are checked, and the check reads the copy: what a reload
+        checked is byte for byte what every worker then compiles.
+        """
+        target = self.directory / f"{_SNAPSHOT_PREFIX}{generation}-{uuid.uuid4().hex[:12]}"
+        target.mkdir(parents=True)
+        try:
+            _copy_rules(root, target)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        return target
+
+    def discard(self, snapshot: Path) -> None:
+        """Remove a snapshot no stamp names (its rules did not check, or did not change)."""
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+    def prune(self, keep: set[str]) -> None:
+        """Remove every snapshot but those named (the stamp's and the one before, which a worker may still be
+        reading); hold :meth:`locked` while calling, so that no snapshot being made is removed."""
+        for entry in self.directory.iterdir():
+            if entry.name.startswith(_SNAPSHOT_PREFIX) and entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _copy_rules(root: Path, target: Path) -> None:
+    """Copy what loading the policies under ``root`` reads: its directories' rule files and the registries."""
+    _copy_registry(root / REGISTRY_FILE, target / REGISTRY_FILE)
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+        copied = target / directory.name
+        copied.mkdir()
+        _copy_registry(directory / REGISTRY_FILE, copied / REGISTRY_FILE)
+        for path in sorted(directory.glob(f"*{RULE_SUFFIX}")):
+            if path.is_dir():  # kept as a directory, so that checking the copy reports it as checking root would
+                (copied / path.name).mkdir()
+                continue
+            # Read as the loader reads a rule file (same checks, same messages), written back unchanged.
+            text = read_text(path, display_path(path), kind="rule file")
+            (copied / path.name).write_text(text, encoding="utf-8", newline="")
+
+
+def _copy_registry(path: Path, target: Path) -> None:
+    if not path.is_file():
+        return
+    try:
+        shutil.copyfile(path, target)
+    except OSError as error:
+        raise RxError(Diagnostic(code="RX001", message=f"cannot read the source registry {display_path(path)}: "
+                                 f"{error.strerror}", help="check that the file is readable")) from None
