@@ -6,9 +6,13 @@ request) reach both workers; the access log's `worker` says which answered, and 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import shutil
 from pathlib import Path
+
+import pytest
 
 from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
 from rxpolicy.service.shared import SharedRules
@@ -166,3 +170,55 @@ def test_workers_follow_the_texts_a_reload_checked_not_the_files_as_they_are_lat
     path.write_text(text.replace(SENTENCE, NEW))
     assert first.reload().changed and second.stale() and second.follow() is not None
     assert _max_supply(second).startswith("Benzodiazepine medicines") and second.current.generation == 3
+
+
+def test_a_snapshot_changed_under_a_compile_is_read_again_and_a_request_is_never_answered_by_old_rules(
+        rules_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two reloads within one compile: the snapshot a worker compiles is pruned under it, so it compiles to other
+    rules than its stamp says. The worker reads the stamp again (the newer one) instead of failing; when it cannot
+    take up the rules at all, a request gets RX906 (503), not an answer from the old rules."""
+    from rxpolicy.service import catalogue as catalogue_module
+    from rxpolicy.service.app import ServiceConfig, create_app
+
+    shared = tmp_path / "shared"
+    first = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    second = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    path, text = _benzo_rule(rules_copy)
+    path.write_text(text.replace(SENTENCE, NEW))
+    assert first.reload().changed and second.stale()
+
+    real, calls = catalogue_module._load_stamp, []
+
+    def pruned_once(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise catalogue_module.SnapshotChanged("pruned under the compile")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalogue_module, "_load_stamp", pruned_once)
+    assert second.follow() is not None and len(calls) == 2
+    assert _max_supply(second).startswith("Benzodiazepine medicines")
+
+    def never(*args: object) -> object:
+        raise catalogue_module.SnapshotChanged("pruned under every compile")
+
+    app = create_app(ServiceConfig(policies=rules_copy, shared_dir=shared))  # a third worker, on generation 1
+    monkeypatch.setattr(catalogue_module, "_load_stamp", never)
+    path.write_text(text)
+    assert first.reload().changed
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": case_json(BENZO).encode(), "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/evaluate", "raw_path": b"/v1/evaluate",
+             "query_string": b"", "headers": [(b"content-type", b"application/json")], "http_version": "1.1",
+             "scheme": "http", "server": ("test", 80), "client": ("test", 1), "root_path": ""}
+    asyncio.run(app(scope, receive, send))  # the middleware's own road, the injected failure in one process
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])  # type: ignore[misc]
+    headers = dict(start["headers"])  # type: ignore[arg-type]
+    assert start["status"] == 503 and headers[b"retry-after"] == b"1"
+    assert json.loads(body)["diagnostics"][0]["code"] == "RX906"

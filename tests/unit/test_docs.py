@@ -42,7 +42,7 @@ DOCS = ROOT / "docs"
 MARKDOWN = (ROOT / "README.md", *sorted(DOCS.glob("*.md")))
 
 #: Codes only the decision service (`rxpolicy serve`) answers with.
-SERVICE_CODES = ("RX901", "RX902", "RX903", "RX904", "RX905")
+SERVICE_CODES = ("RX901", "RX902", "RX903", "RX904", "RX905", "RX906")
 _SOURCE_CODE = re.compile(r"""["'](RX\d{3})["']""")
 _SECTION = re.compile(r"^## (RX\d{3})\b", re.MULTILINE)
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -950,8 +950,8 @@ class _Clock:
 
 
 def _outcome_texts(outcome: str | None) -> Any:
-    """The outcome column's texts, which the plan gives as an index: 0 when the outcome decision is yes (its name,
-    ``covered``), 1 when not (``not_covered``); none when the policy declares no outcome."""
+    """The outcome column's texts, which the plan gives as an index: 0 when the outcome decision is yes (its name),
+    1 when not (``not_`` and its name); none when the policy declares no outcome."""
     import pyarrow as pa
 
     return pa.array([outcome, f"not_{outcome}"] if outcome is not None else [], pa.string())

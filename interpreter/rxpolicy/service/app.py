@@ -566,7 +566,18 @@ class _Envelope:
             return
         started = time.perf_counter()
         if self.service.holder.stale():  # another worker reloaded: its rules answer this request, not the old
-            await _follow(self.service, "request")
+            try:
+                await _follow(self.service, "request")
+            except Exception as error:  # noqa: BLE001 - answered, not raised: the old rules must not answer
+                _log({"event": "follow_failed", "trigger": "request", "worker": self.pid,
+                      "error": type(error).__name__})
+                response = _error_response(RxError(Diagnostic(
+                    code="RX906", message="this worker could not take up the rules another worker reloaded",
+                    help="send the request again in a moment; the server log says why (event follow_failed)")))
+                response.status_code = 503
+                response.headers["Retry-After"] = "1"
+                await response(scope, receive, send)
+                return
         catalogue = self.service.holder.current
         request_id = uuid.uuid4().hex[:16]
         facts: dict[str, Any] = scope.setdefault("rxpolicy", {})
@@ -666,6 +677,16 @@ async def _watch(service: _Service) -> None:
         stamp = await run_in_threadpool(rules_stamp, root)
         if stamp != last:
             last = stamp
+            # With workers, every one's watcher sees the edit: the first to reload publishes it, the others follow
+            # those rules (one compile) rather than compile the same files again to find them unchanged.
+            if service.holder.stale():
+                try:
+                    await _follow(service, "watch")
+                except Exception as error:  # noqa: BLE001 - the reload below compiles the files itself
+                    _log({"event": "follow_failed", "trigger": "watch", "worker": os.getpid(),
+                          "error": type(error).__name__})
+                if stamp == service.holder.files_read:
+                    continue
             await _reload(service, "watch")
 
 

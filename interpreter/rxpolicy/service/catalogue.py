@@ -33,6 +33,12 @@ __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "ru
 _FOLLOW_TRIES = 3
 
 
+class SnapshotChanged(Exception):
+    """A published snapshot compiled to other rules than its stamp says: it was pruned (or replaced) while this
+    worker compiled it, after two reloads published during one compile; reading the stamp again finds the rules
+    to follow."""
+
+
 @attrs.frozen(kw_only=True)
 class Catalogue:
     """Every policy of a rules directory, compiled; shared read-only by all requests."""
@@ -176,7 +182,7 @@ class CatalogueHolder:
             try:
                 # Not under the reload lock: workers starting together compile at the same time.
                 return cls(_load_stamp(root, shared, stamp), shared, key, stamp)
-            except (RxError, OSError):
+            except (RxError, OSError, SnapshotChanged):
                 if attempt + 1 == _FOLLOW_TRIES:
                     raise
         raise AssertionError("unreachable: the last try returns or raises")
@@ -238,7 +244,7 @@ class CatalogueHolder:
                 return None
             try:
                 new = _load_stamp(old.root, self._shared, stamp)
-            except (RxError, OSError):
+            except (RxError, OSError, SnapshotChanged):
                 if attempt + 1 == _FOLLOW_TRIES:
                     raise
                 continue
@@ -300,9 +306,10 @@ def _load_stamp(root: Path | None, shared: SharedRules, stamp: Stamp) -> Catalog
     """Compile the snapshot a stamp names; it checked when it was published, so it compiles the same here."""
     catalogue = load_catalogue(root, stamp.generation, copy=shared.snapshot(stamp))
     if catalogue.fingerprint != stamp.fingerprint:
-        # The same texts and the same engine give the same fingerprint: a difference is a bug, not a rule problem.
-        raise RuntimeError(f"the snapshot {stamp.snapshot} compiled to {catalogue.fingerprint}, not to "
-                           f"{stamp.fingerprint} as published")
+        # The same texts and the same engine give the same fingerprint: a difference means the snapshot's files
+        # changed under the compile (a prune by a later reload), which a new reading of the stamp settles.
+        raise SnapshotChanged(f"the snapshot {stamp.snapshot} compiled to {catalogue.fingerprint}, not to "
+                              f"{stamp.fingerprint} as published")
     return catalogue
 
 
