@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from rxpolicy.language import ast
 from rxpolicy.language.check.model import CheckedPolicy
 from rxpolicy.engine.case_build import adopt_builder, builder_code
 from rxpolicy.engine.compile import CompiledPolicy, Epoch, EpochCode, bind_epoch
@@ -68,19 +69,8 @@ class _Pickler(pickle.Pickler):
 
 def _reachable(checked: CheckedPolicy) -> Iterator[object]:
     """Every attrs object reachable from the policy (the expression nodes among them)."""
-    seen: set[int] = set()
-    stack: list[object] = [checked.files_ast, list(checked.definitions.values()), list(checked.parameters.values()),
-                           list(checked.decisions.values()), checked.rules]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (tuple, list)):
-            stack.extend(item)
-        elif attrs.has(type(item)):
-            yield item
-            stack.extend(getattr(item, f.name) for f in attrs.fields(type(item)))  # type: ignore[arg-type]
+    return ast.reachable(checked.files_ast, list(checked.definitions.values()), list(checked.parameters.values()),
+                         list(checked.decisions.values()), checked.rules)
 
 
 def _read_only(content: dict[Any, Any]) -> Mapping[Any, Any]:

@@ -225,6 +225,24 @@ def walk(node: Expr) -> Iterator[Expr]:
         yield from walk(child)
 
 
+def reachable(*roots: object) -> Iterator[object]:
+    """Every AST object reachable from ``roots`` (rule files, rules, clauses, expressions; in tuples and lists),
+    each once, without the spans: what a pass over a whole policy reads (its ``birthday(…)`` calls, the nodes
+    a cache on disk keeps). Iterative, so deep expressions do not exhaust the stack."""
+    seen: set[int] = set()
+    stack: list[object] = list(roots)
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif attrs.has(type(item)) and not isinstance(item, Span):
+            yield item
+            stack.extend(getattr(item, f.name) for f in attrs.fields(type(item)))  # type: ignore[arg-type]
+
+
 # ----------------------------------------------------------------------------- clauses
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)

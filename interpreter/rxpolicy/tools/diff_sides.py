@@ -50,7 +50,6 @@ from rxpolicy.language import ast
 from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.facts import CaseSchema, FactRef
 from rxpolicy.language.load import split_policy_year
-from rxpolicy.language.source import Span
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import add_months, birthday, whole_years_between
 from rxpolicy.tools.explore import with_changes
@@ -172,21 +171,11 @@ def _counted_by_facts(schema: CaseSchema) -> frozenset[str]:
 
 def _given_to_birthday(checked: CheckedPolicy) -> Iterator[str]:
     """The facts the policy's rule files give to ``birthday(…)`` as the date of birth."""
-    stack: list[object] = [checked.files_ast]
-    seen: set[int] = set()
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (tuple, list)):
-            stack.extend(item)
-        elif attrs.has(type(item)) and not isinstance(item, Span):
-            if isinstance(item, ast.Call) and item.function == "birthday" and isinstance(item.args[0], ast.Name):
-                resolved = checked.names.get(id(item.args[0]))
-                if resolved is not None and resolved.kind is SymbolKind.FIELD:
-                    yield resolved.target
-            stack.extend(getattr(item, f.name) for f in attrs.fields(type(item)))  # type: ignore[arg-type]
+    for item in ast.reachable(checked.files_ast):
+        if isinstance(item, ast.Call) and item.function == "birthday" and isinstance(item.args[0], ast.Name):
+            resolved = checked.names.get(id(item.args[0]))
+            if resolved is not None and resolved.kind is SymbolKind.FIELD:
+                yield resolved.target
 
 
 def move_case(case: Case, day: dt.date, by: CompiledPolicy | None = None) -> Case:
