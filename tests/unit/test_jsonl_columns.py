@@ -365,13 +365,10 @@ def test_the_first_of_several_problems_is_the_lines_whatever_words_say_there_are
     assert on_columns.equals(each)
 
 
-def test_a_claim_is_evaluated_per_case_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A claim with several problems left per case from the start (a negative amount: the reading leaves it per
-    case) was evaluated per case twice before: once for its row, once more because the row said "more problems"."""
+def _per_case_numbers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The record numbers the batch run gives to the per-case evaluator, gathered as it runs."""
     from rxpolicy.bulk import core, run
 
-    claim = _two_problems()
-    claim["medicine"]["price"] = "-1.00"
     evaluated: list[int] = []
     real = core.evaluate_records
 
@@ -380,6 +377,15 @@ def test_a_claim_is_evaluated_per_case_once(monkeypatch: pytest.MonkeyPatch) -> 
         return real(*args, numbers=numbers, **options)
 
     monkeypatch.setattr(run, "evaluate_records", counting)
+    return evaluated
+
+
+def test_a_claim_is_evaluated_per_case_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim with several problems left per case from the start (a negative amount: the reading leaves it per
+    case) was evaluated per case twice before: once for its row, once more because the row said "more problems"."""
+    claim = _two_problems()
+    claim["medicine"]["price"] = "-1.00"
+    evaluated = _per_case_numbers(monkeypatch)
     on_columns, each, taken = both_roads([line(base()), line(claim), line(_two_problems())])
     assert on_columns.equals(each) and taken == [True, False, True]
     assert "(and 2 more problems)" in each.column("error_message").to_pylist()[1]
@@ -457,7 +463,6 @@ def test_the_counts_say_which_claims_were_decided_written_from_the_columns_or_ev
         text: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """``evaluate_chunk``'s counts tell the three roads apart: before, the claims refused with an error row written
     from the columns' checks were counted (and timed) as evaluated per case."""
-    from rxpolicy.bulk import core, run
     from rxpolicy.bulk.synth_files import claims_table, flatten
 
     found = claims("hollandzorg", 3_000, 7)
@@ -465,14 +470,7 @@ def test_the_counts_say_which_claims_were_decided_written_from_the_columns_or_ev
         chunk = Chunk(index=0, first=1, count=len(found), lines=[line(c) for c in found])
     else:
         chunk = Chunk(index=0, first=1, count=len(found), table=claims_table([flatten(c) for c in found]))
-    evaluated: list[int] = []
-    real = core.evaluate_records
-
-    def counting(*args: Any, numbers: list[int], **options: Any) -> Any:
-        evaluated.extend(numbers)
-        return real(*args, numbers=numbers, **options)
-
-    monkeypatch.setattr(run, "evaluate_records", counting)
+    evaluated = _per_case_numbers(monkeypatch)
     counts: dict[str, int] = {}
     timings: dict[str, float] = {}
     result = evaluate_chunk(runs("hollandzorg")[0], chunk, timings, counts)
