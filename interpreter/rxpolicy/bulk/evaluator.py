@@ -159,9 +159,7 @@ def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
     import polars as pl
 
     if isinstance(claims, pl.DataFrame):
-        # The oldest compatibility level: plain large strings and lists, not the views newer Arrow readers may
-        # not know; `_typed` then makes them what a Parquet file gives.
-        claims = claims.to_arrow(compat_level=pl.CompatLevel.oldest())
+        claims = claims.to_arrow()  # (large strings and lists: `_typed` makes them what a Parquet file holds)
     if isinstance(claims, pa.RecordBatch):
         claims = pa.Table.from_batches([claims])
     if isinstance(claims, pa.Table):
