@@ -264,3 +264,4 @@ def test_one_evaluator_serves_two_threads_at_once(policy: Any, files: tuple[Path
     assert evaluator.decisions == tuple(expected.column_names[2:-4:2])
     assert evaluator.schema.equals(expected.schema)
     assert evaluator.evaluate([]).schema.equals(expected.schema) and evaluator.evaluate([]).num_rows == 0
+    assert repr(evaluator).startswith("ClaimsEvaluator(policy='hollandzorg', decisions=['in_package', ")

@@ -66,6 +66,12 @@ class ClaimsEvaluator:
                                        lang=lang, engine=engine).with_columnar()
         self._chunk_size = chunk_size
 
+    def __repr__(self) -> str:
+        settings = self._settings
+        return (f"ClaimsEvaluator(policy={settings.policy.name!r}, decisions={list(settings.selection.names)!r}, "
+                f"explain={settings.explain!r}, lang={settings.lang!r}, chunk_size={self._chunk_size!r}, "
+                f"engine={settings.engine!r})")
+
     @property
     def policy(self) -> CompiledPolicy:
         """The policy the claims are evaluated by."""
