@@ -22,7 +22,7 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.language.check import PolicySources, check_policy
-from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_sources
+from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_input_files, policy_sources
 from rxpolicy.service.shared import FilesStamp, SharedRules, Stamp, StampKey
 from rxpolicy.service.wire import rule_references
 
@@ -81,9 +81,15 @@ def _policy_dirs(root: Path) -> list[Path]:
 
 
 def rules_stamp(root: Path) -> FilesStamp:
-    """A cheap stamp of every rule file under ``root`` (name, size, modification time) for the watcher."""
+    """A cheap stamp (name, size, modification time) of every input of the policies under ``root`` for the watcher:
+    what :func:`~rxpolicy.language.load.policy_input_files` lists for each directory (rule files and the source
+    registry it uses), without reading a file to tell the policies from the layers."""
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir()]
+    except OSError:  # the directory is gone or unreadable: no inputs now, and the next poll looks again
+        folders = []
     stamp = []
-    for path in sorted(root.glob(f"*/*{RULE_SUFFIX}")):
+    for path in sorted({path for folder in folders for path in policy_input_files(folder)}):
         try:
             info = path.stat()
         except OSError:  # removed between the listing and the stat: the next poll sees the new state
