@@ -117,7 +117,7 @@ def _signature(directory: Path) -> tuple[object, ...]:
             info = os.stat(path)
         except OSError:  # removed since the listing: the next load sees the new state
             continue
-        parts.append((str(path), info.st_size, info.st_mtime_ns, info.st_ino))
+        parts.append((path, info.st_size, info.st_mtime_ns, info.st_ino))
     return tuple(parts)
 
 
@@ -125,7 +125,7 @@ def _content_key(directory: Path) -> str:
     """A hash of everything a compiled policy depends on: its input files (rule files and source registry, as
     messages name them), grammar, engine."""
     digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
-    files = policy_input_files(directory)
+    files = [Path(name) for name in policy_input_files(directory)]
     for path, shown in zip(files, display_paths(files)):
         digest.update(f"\0{shown}\0".encode())
         digest.update(path.read_bytes())

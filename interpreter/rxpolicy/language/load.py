@@ -191,8 +191,14 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
 def registry_file(policy_dir: Path) -> Path | None:
     """The source registry file a policy uses: ``sources.yaml`` beside its directory (where its layers are), else
     in it; None when there is neither."""
-    for candidate in (policy_dir.resolve().parent / REGISTRY_FILE, policy_dir / REGISTRY_FILE):
-        if candidate.is_file():
+    found = _registry_file(os.path.realpath(policy_dir), str(policy_dir))
+    return Path(found) if found is not None else None
+
+
+def _registry_file(resolved: str, given: str) -> str | None:
+    # In os.path terms: the policy store asks before every load (see policy_input_files).
+    for candidate in (os.path.join(os.path.dirname(resolved), REGISTRY_FILE), os.path.join(given, REGISTRY_FILE)):
+        if os.path.isfile(candidate):
             return candidate
     return None
 
@@ -206,18 +212,19 @@ def registry_beside(policy_dir: Path, original: OriginalPath = _same) -> SourceR
     return load_registry(path, display_path(original(path))) if path is not None else None
 
 
-def policy_input_files(policy_dir: Path) -> list[Path]:
-    """Every file a policy compiled from ``policy_dir`` depends on: what decides whether it is still current.
+def policy_input_files(policy_dir: Path) -> list[str]:
+    """Every file a policy compiled from ``policy_dir`` depends on (its path): what decides whether it is current.
 
     The rule files of its directory and of every sibling directory (the layers it may be built on; found without
     reading a file, so a few more than it uses), in path order, then the source registry it uses
     (:func:`registry_file`), when it has one: its titles and sections are in explanations. Only that one: a
     ``sources.yaml`` the policy does not read is no input, and a registry that appears or goes is a change.
-    Listed with one ``scandir`` per folder (the policy store checks these files before every load).
+    Paths as text, from one ``scandir`` per folder: the policy store checks these files before every load, and
+    making a ``Path`` of each would double what that costs.
     """
-    policy_dir = policy_dir.resolve()
+    resolved = os.path.realpath(policy_dir)
     try:
-        with os.scandir(policy_dir.parent) as siblings:
+        with os.scandir(os.path.dirname(resolved)) as siblings:
             folders = [entry.path for entry in siblings if entry.is_dir()]
     except OSError:  # gone or unreadable: no inputs (reading the policy says why)
         folders = []
@@ -229,9 +236,9 @@ def policy_input_files(policy_dir: Path) -> list[Path]:
                 found.extend(entry.path for entry in entries if entry.name.endswith(RULE_SUFFIX) and entry.is_file())
         except OSError:  # removed or unreadable meanwhile: as if empty (reading the policy reports its own)
             continue
-    files = [Path(path) for path in sorted(found)]  # sorted: the order of a directory listing is not promised
-    registry = registry_file(policy_dir)
-    return files if registry is None else [*files, registry]
+    found.sort()  # the order of a directory listing is not promised
+    registry = _registry_file(resolved, str(policy_dir))
+    return found if registry is None else [*found, registry]
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,

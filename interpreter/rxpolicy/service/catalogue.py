@@ -11,6 +11,7 @@ in one publishes the rules it checked, and every other holder follows before its
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -93,10 +94,10 @@ def rules_stamp(root: Path) -> FilesStamp:
     stamp = []
     for path in sorted({path for folder in folders for path in policy_input_files(folder)}):
         try:
-            info = path.stat()
+            info = os.stat(path)
         except OSError:  # removed between the listing and the stat: the next poll sees the new state
             continue
-        stamp.append((str(path), info.st_size, info.st_mtime_ns))
+        stamp.append((path, info.st_size, info.st_mtime_ns))
     return tuple(stamp)
 
 
