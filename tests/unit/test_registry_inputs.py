@@ -8,8 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from rxpolicy import PolicyStore, api, evaluate, load_case, load_policy
+from rxpolicy.cli import cli
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.json import evaluation_json
 from rxpolicy.service.catalogue import rules_stamp
@@ -105,3 +108,14 @@ def test_the_services_watcher_sees_an_edit_of_a_registry(rules: Path) -> None:
     assert str(rules / "sources.yaml") in {path for path, _, _ in before}
     _edit(rules / "sources.yaml", CITED, REVISED)
     assert rules_stamp(rules) != before
+
+
+def test_a_batch_run_is_not_resumed_after_an_edit_of_the_registry(rules: Path, tmp_path: Path) -> None:
+    """The run's manifest names the policy's fingerprint: citations that changed make another run."""
+    claims, out = tmp_path / "claims.jsonl", tmp_path / "run"
+    claims.write_text(json.dumps(yaml.safe_load(BENZO.read_text()), default=str) + "\n")
+    command = ["batch", str(claims), "--policy", str(rules / "hollandzorg"), "--out", str(out), "--format", "jsonl"]
+    assert CliRunner().invoke(cli, command).exit_code == 0
+    _edit(rules / "sources.yaml", CITED, REVISED)
+    resumed = CliRunner().invoke(cli, [*command, "--resume"])
+    assert resumed.exit_code == 2 and "RX804" in resumed.stderr and "policy_fingerprint" in resumed.stderr

@@ -20,7 +20,7 @@ A tmp cleaner may remove the directory while the workers run. Generations still 
 finds the stamp gone makes the directory again (private, and refused when another user made one in its place)
 and publishes again the rules it serves, under their generation, from the texts it keeps of them; and a worker
 that finds a stamp numbered below what it serves (one started again before any other put the stamp back numbers
-its rules from 0) publishes it again numbered after its own generation.
+its rules from 0) publishes its own rules again, under its own generation, for that one to follow.
 """
 
 from __future__ import annotations
@@ -152,8 +152,9 @@ class SharedRules:
         return self.directory / stamp.snapshot
 
     def snapshot_texts(self, snapshot: Path) -> SnapshotTexts:
-        """Every file of a snapshot, by its path inside it: what :meth:`restore` writes again (OSError when the
-        snapshot is gone)."""
+        """Every file of a snapshot, by its path inside it: what :meth:`restore` writes again. Read before the
+        snapshot is compiled: a snapshot is only ever removed, never changed, so a file missing here is missing
+        from the compile too, which then does not give the stamp's fingerprint."""
         texts = {}
         for path in sorted(snapshot.rglob("*")):
             if path.is_file():
