@@ -42,7 +42,10 @@ class Counts:
 
     def add(self, table: Any) -> None:
         """Count the rows of a result table (and keep the first error rows as examples)."""
-        outcomes = collections.Counter(table.column("outcome").to_pylist())
+        import pyarrow.compute as pc
+
+        # Counted in Arrow: the outcome is a dictionary column, whose rows Python reads ~15 times slower than text.
+        outcomes = {found["values"]: found["counts"] for found in pc.value_counts(table.column("outcome")).to_pylist()}
         error_codes = table.column("error_code").to_pylist()
         codes = collections.Counter(c for c in error_codes if c is not None)
         if codes and len(self.samples) < SAMPLES and "error_message" in table.column_names:
