@@ -186,3 +186,14 @@ def test_a_decision_computed_per_claim_stays_plain_text_and_a_constant_one_is_cl
     assert table.column("days").to_pylist() == ["5", "30", "10", "21"]
     assert table.column("outcome").to_pylist() == ["short", "not_short", "short", "not_short"]
     assert table.column("days.rule").chunk(0).dictionary.to_pylist() == ["days/all"]
+
+
+def test_a_run_written_before_the_dictionary_columns_is_not_resumed(claims: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert _invoke("batch", str(claims), "--out", str(out), "--chunk-size", "1000", "--quiet")[0] == 1
+    manifest = json.loads((out / "_batch.json").read_text())
+    del manifest["result_schema"]  # as a run of an earlier version wrote it, its text columns plain strings
+    (out / "_batch.json").write_text(json.dumps(manifest))
+    (out / "part-000002.parquet").unlink()
+    code, _, err = _invoke("batch", str(claims), "--out", str(out), "--chunk-size", "1000", "--resume", "--quiet")
+    assert code == 2 and "RX804" in err and "result_schema" in err

@@ -1097,7 +1097,10 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
                 pieces.append(_decimal(array, field.type, replaced))
             elif fixed is not None:  # a text of a closed set, computed per claim (a choice, a number's text)
                 texts = array.cast(pa.string())
-                pieces.append(_dictionary_array(pc.index_in(texts, value_set=fixed[0]).cast(pa.int16()), fixed[0]))
+                indices = pc.index_in(texts, value_set=fixed[0]).cast(pa.int16())
+                if indices.null_count != texts.null_count:  # a fault of .dictionaries, not to be written as nulls
+                    raise AssertionError(f"the dictionary of `{name}` lacks a text the columns computed")
+                pieces.append(_dictionary_array(indices, fixed[0]))
             else:
                 pieces.append(array.cast(field.type))
         else:
@@ -1113,13 +1116,16 @@ def _nulls(height: int, typ: Any, fixed: tuple[Any, Mapping[str, int]] | None) -
 
 
 def _in_dictionary(coded: _Coded, fixed: tuple[Any, Mapping[str, int]]) -> Any:
-    """A coded text column as a column of the fixed dictionary: its few texts' indices in the dictionary, then
-    each row's (a take of 16-bit numbers, no text copied). A text the dictionary lacks is null: the rows the
-    columns do not decide only (checked by :func:`_check_rules` for the rule columns)."""
+    """A coded text column (the outcome, a duration's code) as a column of the fixed dictionary: its few texts'
+    indices in the dictionary, then each row's (a take of 16-bit numbers, no text copied)."""
     import pyarrow as pa
 
     values, position = fixed
-    table = [position.get(text) for text in coded.texts.to_pylist()]
+    texts = coded.texts.to_pylist()
+    table = [position.get(text) for text in texts]
+    missing = [text for text, index in zip(texts, table) if text is not None and index is None]
+    if missing:  # a fault of .dictionaries, reported rather than written as empty cells
+        raise AssertionError(f"a result column's dictionary lacks {missing}")
     if table == list(range(len(table))):  # the same texts in the same order (the outcome): the codes are indices
         return _dictionary_array(coded.indices.cast(pa.int16()), values)
     return _dictionary_array(pa.array(table, pa.int16()).take(coded.indices), values)

@@ -131,7 +131,14 @@ class BatchRun:
                 "input_mtime_ns": stat.st_mtime_ns, "input_format": self.input_format,
                 "chunk_size": self.chunk_size, "policy": self.policy.name,
                 "policy_fingerprint": self.policy.fingerprint, "decisions": list(self.selection.names),
-                "explain": self.explain, "lang": self.lang, "format": self.output_format}
+                "explain": self.explain, "lang": self.lang, "format": self.output_format,
+                "result_schema": RESULT_SCHEMA}
+
+
+#: The version of the result table's layout, in the manifest: a run written with another (before 2: the closed-set
+#: text columns as plain strings, not dictionaries) is not resumed, since its partitions and the new ones would not
+#: read as one dataset.
+RESULT_SCHEMA = 2
 
 
 def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None = None,
