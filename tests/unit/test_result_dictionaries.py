@@ -197,3 +197,89 @@ def test_a_run_written_before_the_dictionary_columns_is_not_resumed(claims: Path
     (out / "part-000002.parquet").unlink()
     code, _, err = _invoke("batch", str(claims), "--out", str(out), "--chunk-size", "1000", "--resume", "--quiet")
     assert code == 2 and "RX804" in err and "result_schema" in err
+
+
+def test_a_rule_column_of_too_many_combinations_stays_plain_text(tmp_path: Path) -> None:
+    """Sixteen rules that may all apply and agree make 65,535 texts, more than 16-bit indices reach: that rule
+    column is a plain string column, on both roads alike; the others keep their dictionaries."""
+    root = tmp_path / "rules"
+    (root / "statutory").mkdir(parents=True)
+    (root / "statutory" / "layer.rxp").write_text(LAYER, encoding="utf-8")
+    (root / "p").mkdir()
+    rules = "".join(_rule(f"short/over-{n}", "short = no", f"dispensing.supply_days > {n}") for n in range(10, 26))
+    (root / "p" / "policy.rxp").write_text(
+        'policy p\n  title "P"\n  built on statutory\n  in force from 2024-01-01 until 2025-12-31\nend\n\n'
+        + _rule("short/yes", "short = yes", "dispensing.supply_days <= 10") + rules
+        + _rule("tier/all", "tier = 1") + _rule("days/all", "days = dispensing.supply_days"), encoding="utf-8")
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text("".join(json.dumps(
+        {"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"}, "prescription": {"prescriber": "gp"},
+         "medicine": {"name": "test medicine", "atc": "C08CA01", "price": "10.00"},
+         "dispensing": {"supply_days": n}}) + "\n" for n in (5, 12, 30)), encoding="utf-8")
+    tables = []
+    for engine in ("columnar", "per-case"):
+        out = tmp_path / engine
+        code, _, err = _invoke("batch", str(claims), "--policy", str(root / "p"), "--engine", engine,
+                               "--out", str(out), "--quiet")
+        assert code == 0, err
+        tables.append(pa.concat_tables(_parts(out)))
+    table = tables[0]
+    assert table.equals(tables[1])
+    assert table.schema.field("short.rule").type == pa.string()
+    assert table.column("short.rule").to_pylist() == [
+        "short/yes", "short/over-10, short/over-11",
+        ", ".join(f"short/over-{n}" for n in range(10, 26))]
+    assert table.schema.field("tier.rule").type == DICTIONARY
+    assert table.schema.field("outcome").type == DICTIONARY
+
+
+@pytest.mark.parametrize("rest_empty", [False, True])
+def test_per_case_rows_put_in_place_keep_the_fixed_dictionary(rest_empty: bool) -> None:
+    """The columnar road's dictionary columns (in chunks, with nulls) with some rows replaced by per-case rows
+    (texts, or none: an error row's) and, the other way, put in record order: the texts row by row, one
+    dictionary."""
+    import random
+
+    from rxpolicy.bulk.columnar import _in_order, _replaced
+
+    rng = random.Random(5)
+    n = 600
+    outcomes = pa.array(["covered", "not_covered"])
+    rules = pa.array(["R1", "R2", "R1, R2", "R3"])
+    schema = pa.schema([pa.field("record", pa.int64(), nullable=False), ("outcome", DICTIONARY),
+                        ("v.rule", DICTIONARY), ("error_code", pa.string())])
+    outcome = [rng.randrange(2) for _ in range(n)]
+    codes = [rng.choice([0, 1, 2, 3, None]) for _ in range(n)]
+    pieces = [pa.array(range(1, n + 1), pa.int64()),
+              pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array(outcome[:200], pa.int16()), outcomes),
+                                pa.DictionaryArray.from_arrays(pa.array(outcome[200:], pa.int16()), outcomes)]),
+              pa.DictionaryArray.from_arrays(pa.array(codes, pa.int16()), rules),
+              pa.nulls(n, pa.string())]
+    replaced = sorted(rng.sample(range(n), 50))
+    mask = pa.array([i in set(replaced) for i in range(n)])
+    rows = [{"record": i + 1, "outcome": rng.choice([0, 1, None]), "v.rule": rng.choice([3, None]),
+             "error_code": rng.choice(["RX405", None])} for i in replaced]
+    if rest_empty:
+        rows = [{k: (v if k == "record" else None) for k, v in row.items()} for row in rows]
+    rest = pa.Table.from_arrays(
+        [pa.array([r["record"] for r in rows], pa.int64()),
+         pa.DictionaryArray.from_arrays(pa.array([r["outcome"] for r in rows], pa.int16()), outcomes),
+         pa.DictionaryArray.from_arrays(pa.array([r["v.rule"] for r in rows], pa.int16()), rules),
+         pa.array([r["error_code"] for r in rows], pa.string())], schema=schema)
+    theirs = iter(rest.to_pylist())
+    want = [next(theirs) if i in set(replaced) else
+            {"record": i + 1, "outcome": ["covered", "not_covered"][outcome[i]],
+             "v.rule": None if codes[i] is None else rules[codes[i]].as_py(), "error_code": None} for i in range(n)]
+    got = _replaced(pieces, rest, mask, schema)
+    assert got.schema == schema
+    assert got.to_pylist() == want
+    for name, texts in (("outcome", outcomes), ("v.rule", rules)):
+        assert all(chunk.dictionary.equals(texts) for chunk in got.column(name).chunks)
+    # The same rows from the kept part and the per-case rows put in record order by `order`.
+    kept = [i for i in range(n) if i not in set(replaced)]
+    part = [pieces[0].take(kept), pieces[1].take(pa.array(kept)), pieces[2].take(pa.array(kept)),
+            pa.nulls(len(kept), pa.string())]
+    order = pa.array(sorted(range(n), key=lambda p: (kept + replaced)[p]))
+    ordered = _in_order([part], rest, order, schema)
+    assert ordered.to_pylist() == want
+    assert all(chunk.dictionary.equals(rules) for chunk in ordered.column("v.rule").chunks)
