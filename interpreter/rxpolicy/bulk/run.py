@@ -12,7 +12,7 @@ import collections
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import attrs
 
@@ -22,7 +22,7 @@ from .core import Selection, evaluate_records, rows_table
 from .output import OutputDir, encode_text
 from .records import Chunk, check_readable, read_chunks
 
-__all__ = ["BatchRun", "Counts", "SAMPLES", "evaluate_chunk", "run_batch"]
+__all__ = ["BatchRun", "ChunkSettings", "Counts", "SAMPLES", "evaluate_chunk", "run_batch"]
 
 #: How many error rows are shown on stderr as examples.
 SAMPLES = 5
@@ -98,31 +98,40 @@ def _count(count: int, noun: str) -> str:
 
 
 @attrs.frozen(kw_only=True)
-class BatchRun:
-    """What to run: the claims, the policy, the decisions reported and where the results go."""
+class ChunkSettings:
+    """How claims are evaluated, wherever they come from: the policy, the decisions reported, the explanations and
+    the engine (with the policy compiled to columns, once). What :func:`evaluate_chunk` needs, and all it needs:
+    a file's run (:class:`BatchRun`) and an embedder's tables (:class:`rxpolicy.bulk.evaluator.ClaimsEvaluator`)
+    are evaluated by the same settings. Immutable, so one may serve many threads."""
 
-    claims: Path
-    input_format: str
     policy: CompiledPolicy
     selection: Selection
-    out: Path | None
-    output_format: str
     explain: bool = False
     lang: str = "en"
-    chunk_size: int = 50_000
-    resume: bool = False
-    overwrite: bool = False
     #: 'columnar' (the fast path where it applies, per case elsewhere) or 'per-case'.
     engine: str = "columnar"
     columnar: Any = attrs.field(default=None, eq=False, repr=False)
 
-    def with_columnar(self) -> BatchRun:
-        """This run with its policy compiled to columns (once), when the columnar engine is asked for."""
+    def with_columnar(self) -> Self:
+        """These settings with the policy compiled to columns (once), when the columnar engine is asked for."""
         if self.engine != "columnar" or self.explain or self.columnar is not None:
             return self
         from .columnar import compile_columnar
 
         return attrs.evolve(self, columnar=compile_columnar(self.policy))
+
+
+@attrs.frozen(kw_only=True)
+class BatchRun(ChunkSettings):
+    """What to run: the claims file, how they are evaluated (:class:`ChunkSettings`) and where the results go."""
+
+    claims: Path
+    input_format: str
+    out: Path | None
+    output_format: str
+    chunk_size: int = 50_000
+    resume: bool = False
+    overwrite: bool = False
 
     def manifest(self) -> dict[str, object]:
         """What makes two runs the same run (``--resume`` checks it)."""
@@ -141,7 +150,7 @@ class BatchRun:
 RESULT_SCHEMA = 2
 
 
-def evaluate_chunk(run: BatchRun, chunk: Chunk, timings: dict[str, float] | None = None,
+def evaluate_chunk(run: ChunkSettings, chunk: Chunk, timings: dict[str, float] | None = None,
                    counts: dict[str, int] | None = None) -> Any:
     """The result table of one chunk: on the columns where they apply (see :mod:`.columnar`), else per case.
 
@@ -201,7 +210,7 @@ class _Roads:
         self._add(self.counts, "per_case", claims)
         self._add(self.timings, "per_case", seconds)
 
-    def columnar(self, run: BatchRun, chunk: Chunk, per_case: Callable[[list[int]], Any]) -> Any:
+    def columnar(self, run: ChunkSettings, chunk: Chunk, per_case: Callable[[list[int]], Any]) -> Any:
         """:func:`.columnar.evaluate_columnar` of the chunk, with what it counts and times as "per case" (all it
         leaves to its ``per_case``) told apart: the error rows it writes from the columns' checks, and the claims
         that reach ``per_case``."""
@@ -228,7 +237,7 @@ class _Roads:
             into[key] = into.get(key, 0) + value
 
 
-def _on_columns(run: BatchRun, chunk: Chunk, table: Any, doubtful: list[int],
+def _on_columns(run: ChunkSettings, chunk: Chunk, table: Any, doubtful: list[int],
                 per_case: Callable[[list[int]], Any], roads: _Roads) -> Any:
     """The chunk on the columns (``table``: its claims as typed columns), but the claims at ``doubtful`` positions,
     which the columns never see: they go per case, and the rows are put together in record order."""

@@ -1,0 +1,268 @@
+"""Claims in bulk for embedders: claims held in memory (an Arrow table, a Polars DataFrame, case mappings) or a
+claims file in, the result table of ``rxpolicy batch`` out, in the same process.
+
+:class:`ClaimsEvaluator` holds a policy compiled to columns and the decisions reported, so a claims service that
+evaluates one message batch after another compiles once; :func:`evaluate_claims` and
+:func:`evaluate_claims_file` are the one-off forms. Every input record is accounted for: a result row, or an
+error row (its code, field, message and fix) for a record that is not a valid case or that the policy cannot
+decide, in record order, numbered from 1. The tables are those ``rxpolicy batch --format parquet`` writes for the
+same records (:func:`rxpolicy.bulk.core.result_schema`), made by the same code (:func:`.run.evaluate_chunk`).
+
+Problems with the input as a whole raise :class:`RxError` with the codes the command uses: claims of a type this
+module does not read or a file that cannot be read (RX801), an unknown decision (RX803), an option out of range
+(RX804); and, for a table, a column that is no field of a case (RX403, RX401) or a required field without a
+column (RX402) — for a table these hold for every record, so they are said once instead of as an error row per
+record (which is what ``rxpolicy batch`` writes for such a file, and what :func:`evaluate_claims_file` gives).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from rxpolicy.diagnostics import Diagnostic, RxError
+from rxpolicy.engine.case_check import CheckRun, from_python
+from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.language.facts import CaseSchema
+
+from .core import result_schema, rows_table, select_decisions
+from .records import FORMATS, Chunk, Record, RecordProblem, _within_python_dates, check_readable, read_chunks, unflatten
+from .run import ChunkSettings, evaluate_chunk
+
+__all__ = ["ENGINES", "ClaimsEvaluator", "evaluate_claims", "evaluate_claims_file"]
+
+#: The engines: ``columnar`` (a chunk at a time in vectorised columns where they apply, per case elsewhere; the
+#: results are the same) and ``per-case`` (one claim at a time).
+ENGINES = ("columnar", "per-case")
+_LANGUAGES = ("en", "nl")
+_CODES_OF_COLUMNS = ("RX401", "RX402", "RX403")
+
+
+class ClaimsEvaluator:
+    """A policy ready to evaluate claims in bulk (*declaraties*): compiled to columns once, then any number of
+    tables evaluated, from any number of threads at once (nothing changes after construction).
+
+    ``decisions`` are the decisions reported, in order (names, or one comma-separated text as ``--decisions``;
+    default: every decision of the policy; RX803 for a name the policy does not have). ``explain`` adds each row's
+    JSON explanation in ``lang`` (``en`` or ``nl``; per case, slower). ``chunk_size`` claims are evaluated at a
+    time (memory grows with it). ``engine`` is ``columnar`` or ``per-case``: the tables are the same.
+    """
+
+    def __init__(self, policy: CompiledPolicy, *, decisions: Sequence[str] | str | None = None,
+                 explain: bool = False, lang: str = "en", chunk_size: int = 50_000,
+                 engine: str = "columnar") -> None:
+        if engine not in ENGINES:
+            raise _option("engine", engine, ENGINES)
+        if lang not in _LANGUAGES:
+            raise _option("lang", lang, _LANGUAGES)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise RxError(Diagnostic(code="RX804", message=f"chunk_size={chunk_size!r} is not a number of claims",
+                                     help="give a whole number of claims of 1 or more, e.g. chunk_size=50_000"))
+        names = [n.strip() for n in decisions.split(",") if n.strip()] if isinstance(decisions, str) else decisions
+        self._settings = ChunkSettings(policy=policy, selection=select_decisions(policy, names), explain=explain,
+                                       lang=lang, engine=engine).with_columnar()
+        self._chunk_size = chunk_size
+
+    def __repr__(self) -> str:
+        settings = self._settings
+        return (f"ClaimsEvaluator(policy={settings.policy.name!r}, decisions={list(settings.selection.names)!r}, "
+                f"explain={settings.explain!r}, lang={settings.lang!r}, chunk_size={self._chunk_size!r}, "
+                f"engine={settings.engine!r})")
+
+    @property
+    def policy(self) -> CompiledPolicy:
+        """The policy the claims are evaluated by."""
+        return self._settings.policy
+
+    @property
+    def decisions(self) -> tuple[str, ...]:
+        """The decisions reported, in the order of their columns."""
+        return self._settings.selection.names
+
+    @property
+    def schema(self) -> Any:
+        """The Arrow schema of the result tables: ``record``, ``outcome``, per decision its value and ``….rule``,
+        ``error_code``, ``error_field``, ``error_message``, ``error_help`` (and ``explanation``)."""
+        return result_schema(self._settings.selection, self._settings.explain)
+
+    def unsupported(self) -> list[str]:
+        """Lines saying which periods of the policy the columnar engine leaves to the per-case one, and why (what
+        ``rxpolicy batch`` prints once); empty when every period runs on the columns, or per case is asked for."""
+        columnar = self._settings.columnar
+        return [] if columnar is None else list(columnar.unsupported())
+
+    def evaluate(self, claims: Any) -> Any:
+        """The result table (a ``pyarrow.Table``) of ``claims``: one row per claim, in order, records numbered from 1.
+
+        ``claims`` is a ``pyarrow.Table`` or ``RecordBatch`` or a Polars ``DataFrame`` whose columns are the
+        flattened field paths (``dispensed_on``, ``medicine.atc``, ``dispensing.fees.delivery``: those of a
+        Parquet claims file), or an iterable of case mappings (nested sections, as a JSON Lines line decodes to;
+        dotted keys are accepted too). An item of the iterable that is not a mapping gets an error row (RX802).
+        """
+        tables = list(self._results(_chunks(claims, self._settings.policy.facts, self._chunk_size)))
+        if not tables:
+            return rows_table([], self._settings.selection, self._settings.explain)
+        if len(tables) == 1:
+            return tables[0]
+        import pyarrow as pa
+
+        return pa.concat_tables(tables)
+
+    def evaluate_file(self, path: str | PathLike[str], *, format: str | None = None) -> Iterator[Any]:
+        """The result tables of a claims file (JSON Lines, CSV or Parquet, ``format`` or the suffix says), one per
+        chunk of ``chunk_size`` claims, read as they are asked for (memory stays flat): the partitions
+        ``rxpolicy batch --out DIR --format parquet --chunk-size N`` writes. RX801 (at once, not at the first
+        table) for a file that is not there or a format that cannot be told."""
+        claims = Path(path)
+        if format is not None and format not in FORMATS.values():
+            raise RxError(Diagnostic(code="RX801", message=f"format={format!r} is not a claims format",
+                                     help="give format='jsonl', 'csv' or 'parquet' (or None: the suffix says)"))
+        kind = format or FORMATS.get(claims.suffix.lower())
+        if kind is None:
+            raise RxError(Diagnostic(code="RX801", message=f"cannot tell the format of {claims} from its name",
+                                     help="name the file .jsonl, .csv or .parquet, or give format='jsonl', 'csv' "
+                                          "or 'parquet'"))
+        check_readable(claims)
+        return self._results(read_chunks(claims, kind, self._chunk_size))
+
+    def _results(self, chunks: Iterable[Chunk]) -> Iterator[Any]:
+        for chunk in chunks:
+            yield evaluate_chunk(self._settings, chunk)
+
+
+def evaluate_claims(policy: CompiledPolicy, claims: Any, *, decisions: Sequence[str] | str | None = None,
+                    explain: bool = False, lang: str = "en", chunk_size: int = 50_000,
+                    engine: str = "columnar") -> Any:
+    """The result table of ``claims`` by ``policy``: :meth:`ClaimsEvaluator.evaluate` of a new evaluator (which
+    compiles the policy to columns: to evaluate many tables, make one :class:`ClaimsEvaluator` and keep it)."""
+    return ClaimsEvaluator(policy, decisions=decisions, explain=explain, lang=lang, chunk_size=chunk_size,
+                           engine=engine).evaluate(claims)
+
+
+def evaluate_claims_file(policy: CompiledPolicy, path: str | PathLike[str], *, format: str | None = None,
+                         decisions: Sequence[str] | str | None = None, explain: bool = False, lang: str = "en",
+                         chunk_size: int = 50_000, engine: str = "columnar") -> Iterator[Any]:
+    """The result tables of a claims file, one per chunk: :meth:`ClaimsEvaluator.evaluate_file` of a new
+    evaluator."""
+    return ClaimsEvaluator(policy, decisions=decisions, explain=explain, lang=lang, chunk_size=chunk_size,
+                           engine=engine).evaluate_file(path, format=format)
+
+
+def _option(name: str, given: object, choices: tuple[str, ...]) -> RxError:
+    return RxError(Diagnostic(code="RX804", message=f"{name}={given!r} is not one of {', '.join(choices)}",
+                              help=f"give {' or '.join(f'{name}={c!r}' for c in choices)}"))
+
+
+# ------------------------------------------------------------------------------------------- reading claims
+
+def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
+    """The claims as the chunks :func:`.run.evaluate_chunk` reads: a table's as Parquet's (typed columns), the
+    mappings' as records given (per case). The type and the columns are checked before the first chunk."""
+    import pyarrow as pa
+    import polars as pl
+
+    if isinstance(claims, pl.DataFrame):
+        claims = claims.to_arrow()  # (large strings and lists: `_typed` makes them what a Parquet file holds)
+    if isinstance(claims, pa.RecordBatch):
+        claims = pa.Table.from_batches([claims])
+    if isinstance(claims, pa.Table):
+        _check_columns(claims.schema, facts)
+        return _table_chunks(_within_python_dates(_typed(claims)), size)
+    # (A frame or array of another kind is iterable too, over its column names or values: never claims.)
+    if isinstance(claims, (str, bytes, PathLike, Mapping)) or not isinstance(claims, Iterable) or \
+            type(claims).__module__.partition(".")[0] in ("pandas", "polars", "pyarrow"):
+        raise _not_claims(claims)
+    return _record_chunks(iter(claims), size)
+
+
+def _table_chunks(table: Any, size: int) -> Iterator[Chunk]:
+    for index, start in enumerate(range(0, table.num_rows, size)):
+        part = table.slice(start, size).combine_chunks()
+        yield Chunk(index=index, first=start + 1, count=part.num_rows, table=part)
+
+
+def _record_chunks(claims: Iterator[object], size: int) -> Iterator[Chunk]:
+    first = 1
+    for index in itertools.count():
+        records = [_record(claim) for claim in itertools.islice(claims, size)]
+        if not records:
+            return
+        yield Chunk(index=index, first=first, count=len(records), given=records)
+        first += len(records)
+
+
+def _record(claim: object) -> Record:
+    """A case mapping as a record; anything else as the problem of its error row (as a JSON line that is not an
+    object)."""
+    if isinstance(claim, Mapping):
+        return claim
+    return RecordProblem("RX802", None, f"the record is {type(claim).__name__}, not a mapping",
+                         "give each claim as a mapping in the case file's shape, e.g. "
+                         '{"dispensed_on": "2025-03-14", "medicine": {"atc": "N05BA04", ...}, ...}')
+
+
+def _not_claims(claims: object) -> RxError:
+    kind = f"{type(claims).__module__}.{type(claims).__qualname__}".removeprefix("builtins.")
+    if isinstance(claims, (str, PathLike)):
+        fix = "for a claims file use `evaluate_claims_file` (or `ClaimsEvaluator.evaluate_file`)"
+    elif isinstance(claims, Mapping):
+        fix = "for one claim give a list of one mapping: `[claim]`"
+    elif kind.startswith("pandas."):
+        fix = "make it an Arrow table first: `pyarrow.Table.from_pandas(frame, preserve_index=False)`"
+    elif kind.startswith("polars.") and hasattr(claims, "collect"):
+        fix = "collect it first: `frame.collect()`"
+    else:
+        fix = "give a pyarrow Table or RecordBatch, a Polars DataFrame, or an iterable of case mappings"
+    return RxError(Diagnostic(code="RX801", message=f"claims of type {kind} cannot be read as claims", help=fix))
+
+
+def _typed(table: Any) -> Any:
+    """The table with the types a Parquet claims file holds where it has their large or dictionary-encoded forms
+    (Polars gives ``large_string``; pandas categories are dictionaries), so the columns read it as they read a
+    file."""
+    import pyarrow as pa
+
+    def plain(kind: Any) -> Any:
+        if pa.types.is_dictionary(kind):
+            return plain(kind.value_type)
+        if pa.types.is_large_string(kind) or _is(pa, "string_view", kind):
+            return pa.string()
+        if pa.types.is_large_list(kind) or _is(pa, "list_view", kind) or pa.types.is_list(kind):
+            return pa.list_(plain(kind.value_type))
+        return kind
+
+    target = pa.schema([field.with_type(plain(field.type)) for field in table.schema])
+    return table if target.equals(table.schema) else table.cast(target)
+
+
+def _is(pa: Any, name: str, kind: Any) -> bool:
+    """Whether ``kind`` is a type of the name that older pyarrow releases do not have."""
+    test = getattr(pa.types, f"is_{name}", None)
+    return bool(test(kind)) if test is not None else False
+
+
+def _check_columns(schema: Any, facts: CaseSchema) -> None:
+    """RX403 (RX401) for a column that is no field of a case, RX402 for a required field without a column: what
+    the case validator says of every record of such a table, said once. The validator itself is asked, with a
+    record that writes every column (a struct column as its section), so the words are its own."""
+    probe = unflatten({field.name: _written(field.type) for field in schema})
+    run = CheckRun(schema=facts, source="claims", from_file=False)
+    run.walk(from_python(probe), "")
+    run.missing()
+    # (A missing fact of an `all or none` section is a problem only in the records that write the section.)
+    problems = [d for d in run.problems if d.code in _CODES_OF_COLUMNS and not (
+        d.code == "RX402" and d.field is not None and d.field in facts.fields and not facts.fields[d.field].required)]
+    if problems:
+        raise RxError(problems)
+
+
+def _written(kind: Any) -> object:
+    """A value standing for a column's cells in the probe record: a struct's fields as a section."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(kind):
+        return {kind.field(i).name: _written(kind.field(i).type) for i in range(kind.num_fields)}
+    return True
