@@ -25,7 +25,7 @@ from rxpolicy.engine.evaluate import Evaluation, evaluate
 from rxpolicy.engine.persist import policy_from_bytes, policy_to_bytes
 from rxpolicy.language.check import CheckedPolicy, check_policy
 from rxpolicy.language.grammar import grammar_path, grammar_sha256
-from rxpolicy.language.load import RULE_SUFFIX, display_paths, policy_sources, resolve_policy_dir
+from rxpolicy.language.load import display_paths, policy_input_files, policy_sources, resolve_policy_dir
 
 __all__ = ["PolicyStore", "check", "evaluate_case_file", "load_policy"]
 
@@ -49,9 +49,9 @@ def evaluate_case_file(case_path: Path, policy: CompiledPolicy, *, trace: bool =
 class PolicyStore:
     """Compiled policies cached by content, in memory and on disk; safe to share between threads.
 
-    A policy is compiled again only when a rule file, the grammar or the engine changed. In memory, a
-    policy loaded before is found again by the sizes and modification times of its files (no file is
-    read); otherwise the hash of their content names it, in this store and then in the cache on disk
+    A policy is compiled again only when a rule file, its source registry (``sources.yaml``), the grammar or the
+    engine changed. In memory, a policy loaded before is found again by the sizes and modification times of its
+    files (no file is read); otherwise the hash of their content names it, in this store and then in the cache on disk
     (:mod:`rxpolicy.cache`), which spares a fresh process parsing, checking and compiling.
 
     ``cache_dir`` is that directory; by default ``$RXPOLICY_CACHE_DIR`` (empty or ``off``: none), else the
@@ -73,7 +73,8 @@ class PolicyStore:
         return self._disk
 
     def load(self, name_or_path: str = "hollandzorg") -> CompiledPolicy:
-        """The compiled policy, compiled again only when a rule file, the grammar or the engine changed."""
+        """The compiled policy, compiled again only when a rule file, the source registry, the grammar or the engine
+        changed."""
         directory = resolve_policy_dir(name_or_path).resolve()
         signature = _signature(directory)
         with self._lock:
@@ -102,39 +103,29 @@ class PolicyStore:
             return None
 
 
-def _rule_folders(directory: Path) -> list[Path]:
-    """The folders whose rule files a policy may use: its own and its siblings (the layers it is built on)."""
-    return sorted({directory, *(p for p in directory.parent.iterdir() if p.is_dir())})
-
-
 def _signature(directory: Path) -> tuple[object, ...]:
-    """What changes when a rule file or the grammar is edited, added or removed, read from stat alone.
+    """What changes when an input of the policy (:func:`~rxpolicy.language.load.policy_input_files`: a rule file,
+    the source registry) or the grammar is edited, added or removed, read from stat alone.
 
-    One ``scandir`` per folder: this is all :meth:`PolicyStore.load` costs when nothing changed.
+    One ``scandir`` per folder and one ``stat`` per file: this is all :meth:`PolicyStore.load` costs when nothing
+    changed.
     """
     grammar = os.stat(grammar_path())
     parts: list[object] = [os.getcwd(), grammar.st_size, grammar.st_mtime_ns]  # messages show paths relative to cwd
-    with os.scandir(directory.parent) as siblings:
-        folders = sorted(entry.path for entry in siblings if entry.is_dir())
-    files = []
-    for folder in folders:
+    for path in policy_input_files(directory):
         try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.name.endswith(RULE_SUFFIX):
-                        info = entry.stat()
-                        files.append((entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
-        except OSError:
+            info = os.stat(path)
+        except OSError:  # removed since the listing: the next load sees the new state
             continue
-    return (*parts, *sorted(files))  # sorted: the order of a directory listing is not promised
+        parts.append((path, info.st_size, info.st_mtime_ns, info.st_ino))
+    return tuple(parts)
 
 
 def _content_key(directory: Path) -> str:
-    """A hash of everything a compiled policy depends on: rule files (as messages name them), grammar, engine."""
+    """A hash of everything a compiled policy depends on: its input files (rule files and source registry, as
+    messages name them), grammar, engine."""
     digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
-    # A dangling link or a directory is left out: reading the policy reports it if it is one of its own.
-    files = [path for folder in _rule_folders(directory) for path in sorted(folder.glob(f"*{RULE_SUFFIX}"))
-             if path.is_file()]
+    files = [Path(name) for name in policy_input_files(directory)]
     for path, shown in zip(files, display_paths(files)):
         digest.update(f"\0{shown}\0".encode())
         digest.update(path.read_bytes())

@@ -143,3 +143,25 @@ def test_serve_refuses_to_start_on_rules_that_do_not_check(rules_copy: Path) -> 
     assert done.returncode == 2
     assert "dispensing_periods.rxp:" in done.stderr and "RX1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_reload_sees_an_edit_of_the_source_registry_alone(rules_copy: Path, tmp_path: Path) -> None:
+    """`sources.yaml` gives the titles and citations explanations show: editing only it is a change of the rules."""
+    server = Server(tmp_path, "--policies", str(rules_copy))
+    try:
+        before = server.request("POST", "/v1/evaluate", case_json(BENZO)).json
+        assert before["decisions"]["max_supply"]["source"].startswith("HollandZorg, Medicinal care 2025, ")
+        registry = rules_copy / "sources.yaml"
+        text = registry.read_text()
+        cited = "cite_as: HollandZorg, Medicinal care 2025\n"
+        assert text.count(cited) == 1
+        registry.write_text(text.replace(cited, "cite_as: HollandZorg, Medicinal care 2025 (revised)\n"))
+        answer = server.request("POST", "/v1/reload")
+        assert answer.status == 200 and answer.json["reloaded"] is True and answer.json["generation"] == 1
+        after = server.request("POST", "/v1/evaluate", case_json(BENZO)).json
+        assert after["decisions"]["max_supply"]["source"].startswith("HollandZorg, Medicinal care 2025 (revised), ")
+        assert after["sources"]["hollandzorg-2025"]["cite_as"] == "HollandZorg, Medicinal care 2025 (revised)"
+        assert after["receipt"]["policy_fingerprint"] != before["receipt"]["policy_fingerprint"]
+        assert server.request("POST", "/v1/reload").json["reloaded"] is False  # and then nothing changed
+    finally:
+        server.stop()

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -112,6 +116,50 @@ def test_a_reload_reaches_every_worker_and_a_refused_one_changes_none(rules_copy
     assert not shared.exists()  # removed when the service stopped
 
 
+def test_a_tmp_cleaner_removing_the_shared_directory_sends_no_generation_back(rules_copy: Path,
+                                                                              tmp_path: Path) -> None:
+    """The real service: its shared directory removed, then a worker killed (uvicorn starts a new one). Every worker
+    still answers with the generation and rules published before, and the next reload is numbered after them."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    server = Server(tmp_path, "--policies", str(rules_copy), "--workers", "2", env={"TMPDIR": str(temporary)})
+    try:
+        (shared,) = temporary.glob("rxpolicy-serve-*")
+        path, text = _benzo_rule(rules_copy)
+        path.write_text(text.replace(SENTENCE, NEW))
+        reloaded = server.request("POST", "/v1/reload").json
+        assert reloaded["generation"] == 1
+        workers, _ = _explanations(server, 4)
+        assert len(workers) == 2
+
+        shutil.rmtree(shared)
+        path.write_text(text.replace(SENTENCE, "Edited but not reloaded"))  # a new worker must not serve this
+        deadline = time.monotonic() + 60
+        while not (shared / "stamp.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (shared / "stamp.json").exists(), "no worker published the rules it serves again"
+        assert shared.stat().st_mode & 0o077 == 0  # made again the owner's only
+
+        os.kill(min(workers), signal.SIGKILL)
+        started: set[int] = set()
+        while not started and time.monotonic() < deadline + 60:
+            answered, explanations = _explanations(server, 10)
+            started = answered - workers
+        assert started, "uvicorn started no new worker"
+        assert all(e.startswith("Benzodiazepine medicines") for e in explanations)
+        views = _views(server)
+        assert len(views[0]) == 2 and views[1:] == ({(1, reloaded["rules_fingerprint"])}, {1.0})
+        assert {server.request("GET", "/readyz").json["generation"] for _ in range(10)} == {1}
+
+        again = server.request("POST", "/v1/reload")
+        assert again.status == 200 and again.json["generation"] == 2
+        workers, explanations = _explanations(server)
+        assert len(workers) == 2 and all(e.startswith("Edited but not reloaded") for e in explanations)
+        assert _views(server)[1:] == ({(2, again.json["rules_fingerprint"])}, {2.0})
+    finally:
+        server.stop()
+
+
 def _max_supply(holder: CatalogueHolder) -> str:
     policy = holder.current.policies["hollandzorg"]
     rule = next(r for r in policy.rules if r.id == "dispensing-period/benzodiazepines")
@@ -163,8 +211,8 @@ def test_workers_follow_the_texts_a_reload_checked_not_the_files_as_they_are_lat
     assert first.stale() and first.reload().changed is False and first.current.generation == 2
     assert _max_supply(first).startswith("Benzodiazepines")
 
-    # The shared directory removed from under the service (a tmp cleaner): the rules serve on, nobody looks for
-    # the stamp on every request, and the next reload writes it again.
+    # The shared directory removed from under the service (a tmp cleaner): the rules serve on, and the first worker
+    # to look publishes them again under their generation (nobody looks for the stamp on every request after that).
     shutil.rmtree(shared)
     assert first.stale() and first.follow() is None and not first.stale()
     path.write_text(text.replace(SENTENCE, NEW))
@@ -222,3 +270,96 @@ def test_a_snapshot_changed_under_a_compile_is_read_again_and_a_request_is_never
     headers = dict(start["headers"])  # type: ignore[arg-type]
     assert start["status"] == 503 and headers[b"retry-after"] == b"1"
     assert json.loads(body)["diagnostics"][0]["code"] == "RX906"
+
+
+def _generation(shared: Path) -> int:
+    stamp = SharedRules(shared).read()
+    assert stamp is not None
+    return stamp.generation
+
+
+def test_generations_never_go_back_when_the_shared_directory_is_removed(rules_copy: Path, tmp_path: Path) -> None:
+    """A tmp cleaner removes the workers' directory; a worker started afterwards (uvicorn starts one when one dies)
+    must not make any worker serve, or any client see, a generation below the one served before."""
+    shared = tmp_path / "shared"
+    first = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    second = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    path, text = _benzo_rule(rules_copy)
+    path.write_text(text.replace(SENTENCE, NEW))
+    assert first.reload().catalogue.generation == 1
+    path.write_text(text)
+    assert first.reload().catalogue.generation == 2 and second.follow() is not None
+    served = first.current.fingerprint
+
+    # A worker looks before the next one starts: it makes the directory again (the owner's only) and publishes the
+    # rules it serves, from the files it kept; a worker started later takes them up under their generation.
+    shutil.rmtree(shared)
+    assert first.stale() and first.follow() is None and _generation(shared) == 2
+    assert shared.stat().st_mode & 0o077 == 0
+    assert second.stale() and second.follow() is None and not second.stale()  # the same rules: nothing to compile
+    path.write_text(text.replace(SENTENCE, "Something edited but not reloaded"))
+    later = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert (later.current.generation, later.current.fingerprint) == (2, served)
+    assert _max_supply(later).startswith("Benzodiazepines")  # what the others serve, not the files as they are now
+
+    # A worker started before any other looked numbers the files as they are from 0 again: the first worker to
+    # look publishes its own rules again as generation 2, and the new worker follows them.
+    shutil.rmtree(shared)
+    early = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert early.current.generation == 0 and early.current.fingerprint != served
+    assert first.stale() and first.follow() is None and first.current.generation == 2
+    assert _generation(shared) == 2
+    followed = early.follow()
+    assert followed is not None and (followed.generation, followed.fingerprint) == (2, served)
+    assert _max_supply(early).startswith("Benzodiazepines")
+    assert second.follow() is None and second.current.generation == 2 and later.follow() is None
+
+    # The same rules numbered 0 by a new worker: renumbered, and followed without a compile.
+    path.write_text(text)
+    shutil.rmtree(shared)
+    same = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert (same.current.generation, same.current.fingerprint) == (0, served)
+    assert second.follow() is None and _generation(shared) == 2
+    renumbered = same.follow()
+    assert renumbered is not None and (renumbered.generation, renumbered.fingerprint) == (2, served)
+    assert renumbered.policies is same.current.policies is not None
+    # And the next reload is numbered after that, whichever worker makes it.
+    path.write_text(text.replace(SENTENCE, NEW))
+    assert same.reload().catalogue.generation == 3
+    assert all(h.follow() is not None and h.current.generation == 3 for h in (first, second, later, early))
+
+
+def test_a_worker_started_when_the_stamp_is_gone_waits_for_another_to_publish_it_again(rules_copy: Path,
+                                                                                       tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    first = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    path, text = _benzo_rule(rules_copy)
+    path.write_text(text.replace(SENTENCE, NEW))
+    assert first.reload().catalogue.generation == 1
+    shutil.rmtree(shared)
+    path.write_text(text)  # edited, not reloaded
+    survivor = threading.Timer(0.2, first.follow)  # the other worker's idle look, a moment after this one starts
+    survivor.start()
+    started = CatalogueHolder.open_shared(rules_copy, SharedRules(shared), wait=60)
+    survivor.join()
+    assert (started.current.generation, started.current.fingerprint) == (1, first.current.fingerprint)
+    assert _max_supply(started).startswith("Benzodiazepine medicines")
+
+
+def test_a_shared_directory_made_again_by_someone_else_is_refused(rules_copy: Path, tmp_path: Path) -> None:
+    """After a removal, a directory in its place that is not private to this user is not read from or written to:
+    the workers serve on with the rules they have, and a reload says why it cannot be published."""
+    from rxpolicy.diagnostics import RxError
+
+    shared = tmp_path / "shared"
+    first = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    shutil.rmtree(shared)
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)  # as another user's would be: others may read it (and, with 777, write it)
+    with pytest.raises(RxError) as raised:
+        first.follow()
+    assert raised.value.diagnostics[0].code == "RX906" and "restart the service" in raised.value.diagnostics[0].help
+    assert not first.stale() and first.current.generation == 0  # said once; the rules it has serve on
+    with pytest.raises(RxError):
+        first.reload()
+    assert not list(shared.iterdir())  # nothing written there

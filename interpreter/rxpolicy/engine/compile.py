@@ -33,6 +33,7 @@ from rxpolicy.language.check import CheckedPolicy, SymbolKind
 from rxpolicy.language.check.model import DecisionInfo, LayerInfo
 from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.grammar import grammar_sha256
+from rxpolicy.language.sources import REGISTRY_FILE
 from rxpolicy.language.values import Duration, SupplyLimit, Unit, add_months, whole_count
 
 if TYPE_CHECKING:
@@ -215,6 +216,10 @@ def compile_policy(checked: CheckedPolicy, *, structured: bool = True) -> Compil
     digest.update(grammar_sha256().encode())
     for path, sha in sorted(file_hashes.items()):
         digest.update(f"{path}:{sha}".encode())
+    if checked.registry is not None:
+        # The registry gives the titles and sections explanations cite: a run resumed (batch --resume) or a reload
+        # must see its edit as a change of the rules. By content, as the rule files: not where it was read from.
+        digest.update(f"\0{REGISTRY_FILE}:{checked.registry.sha256}".encode())
     warnings = tuple(_warning_meta(i, info, checked) for i, info in enumerate(checked.warnings))
     return CompiledPolicy(name=checked.name, title=checked.title, validity=checked.validity, plans=checked.plans,
                           layers=checked.layers, decisions=decisions, rules=rules, leaves=leaves, epochs=epochs,

@@ -9,6 +9,7 @@ are reported together.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from rxpolicy.language.source import SourceFile
 from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
 __all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RuleFileParser", "RuleFileReader", "builtin_policies",
-           "builtin_rules_dir", "display_path", "display_paths", "policy_sources", "read_from_disk", "read_rule_files", "registry_beside",
+           "builtin_rules_dir", "display_path", "display_paths", "policy_input_files", "policy_sources", "read_from_disk", "read_rule_files",
+           "registry_beside", "registry_file",
            "resolve_policy_dir", "split_policy_year"]
 
 RULE_SUFFIX = ".rxp"
@@ -186,15 +188,57 @@ def _declaration(files: list[ast.RuleFile], kind: type[ast.Policy] | type[ast.La
     return [item for f in files for item in f.items if isinstance(item, kind)]
 
 
+def registry_file(policy_dir: Path) -> Path | None:
+    """The source registry file a policy uses: ``sources.yaml`` beside its directory (where its layers are), else
+    in it; None when there is neither."""
+    found = _registry_file(os.path.realpath(policy_dir), str(policy_dir))
+    return Path(found) if found is not None else None
+
+
+def _registry_file(resolved: str, given: str) -> str | None:
+    # In os.path terms: the policy store asks before every load (see policy_input_files).
+    for candidate in (os.path.join(os.path.dirname(resolved), REGISTRY_FILE), os.path.join(given, REGISTRY_FILE)):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
 def registry_beside(policy_dir: Path, original: OriginalPath = _same) -> SourceRegistry | None:
-    """The source registry of a policy: ``sources.yaml`` beside its directory (where its layers are), else in it.
+    """The source registry of a policy (:func:`registry_file`), read; None when it has none.
 
     Messages name it as ``original`` maps it (:func:`read_rule_files`).
     """
-    for candidate in (policy_dir.resolve().parent / REGISTRY_FILE, policy_dir / REGISTRY_FILE):
-        if candidate.is_file():
-            return load_registry(candidate, display_path(original(candidate)))
-    return None
+    path = registry_file(policy_dir)
+    return load_registry(path, display_path(original(path))) if path is not None else None
+
+
+def policy_input_files(policy_dir: Path) -> list[str]:
+    """Every file a policy compiled from ``policy_dir`` depends on (its path): what decides whether it is current.
+
+    The rule files of its directory and of every sibling directory (the layers it may be built on; found without
+    reading a file, so a few more than it uses), in path order, then the source registry it uses
+    (:func:`registry_file`), when it has one: its titles and sections are in explanations. Only that one: a
+    ``sources.yaml`` the policy does not read is no input, and a registry that appears or goes is a change.
+    Paths as text, from one ``scandir`` per folder: the policy store checks these files before every load, and
+    making a ``Path`` of each would double what that costs.
+    """
+    resolved = os.path.realpath(policy_dir)
+    try:
+        with os.scandir(os.path.dirname(resolved)) as siblings:
+            folders = [entry.path for entry in siblings if entry.is_dir()]
+    except OSError:  # gone or unreadable: no inputs (reading the policy says why)
+        folders = []
+    found: list[str] = []
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                # A dangling link or a directory is left out: reading the policy reports it if it is one of its own.
+                found.extend(entry.path for entry in entries if entry.name.endswith(RULE_SUFFIX) and entry.is_file())
+        except OSError:  # removed or unreadable meanwhile: as if empty (reading the policy reports its own)
+            continue
+    found.sort()  # the order of a directory listing is not promised
+    registry = _registry_file(resolved, str(policy_dir))
+    return found if registry is None else [*found, registry]
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,

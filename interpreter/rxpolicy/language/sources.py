@@ -10,6 +10,7 @@ whether a source confirms each.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -97,6 +98,8 @@ class SourceRegistry(Fieldwise):
     path: str
     sources: Mapping[str, Source]
     rejection_codes: Mapping[str, RejectionCode]
+    #: The SHA-256 of the registry's text: part of the fingerprint of a policy that cites it, as its rule files are.
+    sha256: str
 
     def get(self, source_id: str) -> Source | None:
         """The source with this id, or None."""
@@ -192,7 +195,7 @@ def _rejection_codes(raw: object, sources: Mapping[str, Source], path: str) -> d
 
 
 @functools.lru_cache(maxsize=32)
-def _load(path: Path, mtime_ns: int, shown: str) -> SourceRegistry:
+def _load(path: Path, mtime_ns: int, size: int, shown: str) -> SourceRegistry:
     text = read_text(path, shown, kind="source registry")
     try:
         data = yaml.safe_load(text)
@@ -205,12 +208,16 @@ def _load(path: Path, mtime_ns: int, shown: str) -> SourceRegistry:
         raise _problem(shown, "needs a `sources:` mapping", "list each source under `sources:` by its id")
     sources = {str(k): _source(str(k), v, shown) for k, v in raw.items()}
     codes = _rejection_codes(data.get("rejection_codes"), sources, shown)
-    return SourceRegistry(path=shown, sources=MappingProxyType(sources), rejection_codes=MappingProxyType(codes))
+    return SourceRegistry(path=shown, sources=MappingProxyType(sources), rejection_codes=MappingProxyType(codes),
+                          sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
 def load_registry(path: Path, shown: str | None = None) -> SourceRegistry:
     """Read a source registry (``shown``: its path as messages name it); raises :class:`RxError` (RX709) when it
-    is not well formed. Registries are immutable and cached per file and modification time, so threads share them.
+    is not well formed. Registries are immutable and cached per file, modification time and size, so threads share
+    them (the size too: an edit within the file system's clock tick keeps the time, and the policy store, which
+    hashes the file's content, would otherwise compile the registry read before under the key of the edited one).
     """
     resolved = path.resolve()
-    return _load(resolved, resolved.stat().st_mtime_ns, shown or str(path))
+    info = resolved.stat()
+    return _load(resolved, info.st_mtime_ns, info.st_size, shown or str(path))

@@ -221,7 +221,7 @@ def _year_matches(policy: CompiledPolicy, name: str, year: int | None, case: Cas
 def _error_response(error: RxError) -> JSONResponse:
     """An RxError as the 4xx answer: every diagnostic as data and as the CLI's text."""
     codes = {d.code for d in error.diagnostics}
-    status = (413 if "RX901" in codes else 503 if "RX904" in codes else
+    status = (413 if "RX901" in codes else 503 if "RX904" in codes or "RX906" in codes else
               422 if any(c.startswith("RX5") for c in codes) else 404 if "RX905" in codes else 400)
     diagnostics = [diagnostic_data(d, error.sources) for d in error.diagnostics]
     first = diagnostics[0] if diagnostics else {"text": str(error)}
@@ -619,11 +619,20 @@ class _Envelope:
 
 # --------------------------------------------------------------------------------------------- the application
 
-def create_app(config: ServiceConfig | None = None) -> Starlette:
-    """The service with its workbench; loads and checks every policy first (RxError when they do not check)."""
+#: How long a worker process that starts and finds the shared directory gone waits for another worker to publish
+#: the rules it serves again (CatalogueHolder.open_shared), so that it does not number them from 0.
+_WORKER_WAIT_SECONDS = 2.0
+
+
+def create_app(config: ServiceConfig | None = None, *, worker: bool = False) -> Starlette:
+    """The service with its workbench; loads and checks every policy first (RxError when they do not check).
+
+    ``worker``: this is one of the processes of ``serve --workers N``, started after the command published the rules.
+    """
     config = config or ServiceConfig()
     holder = (CatalogueHolder(load_catalogue(config.policies)) if config.shared_dir is None
-              else CatalogueHolder.open_shared(config.policies, SharedRules(config.shared_dir)))
+              else CatalogueHolder.open_shared(config.policies, SharedRules(config.shared_dir),
+                                               wait=_WORKER_WAIT_SECONDS if worker else 0.0))
     service = _Service(config=config, holder=holder)
     # Read when scraped, so that it is the generation serving even when another worker reloaded.
     service.metrics.generation.set_function(lambda: holder.current.generation)
@@ -730,4 +739,4 @@ def app_from_environment() -> Starlette:
     """The application for a worker process (``--workers N``): its configuration comes from the environment."""
     config = ServiceConfig.from_json(os.environ["RXPOLICY_SERVICE_CONFIG"])
     configure_access_log(config.access_log)
-    return create_app(config)
+    return create_app(config, worker=True)

@@ -11,8 +11,11 @@ in one publishes the rules it checked, and every other holder follows before its
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -22,8 +25,8 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.language.check import PolicySources, check_policy
-from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_sources
-from rxpolicy.service.shared import FilesStamp, SharedRules, Stamp, StampKey
+from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_input_files, policy_sources
+from rxpolicy.service.shared import FilesStamp, SharedRules, SnapshotTexts, Stamp, StampKey
 from rxpolicy.service.wire import rule_references
 
 __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "rules_stamp"]
@@ -81,14 +84,20 @@ def _policy_dirs(root: Path) -> list[Path]:
 
 
 def rules_stamp(root: Path) -> FilesStamp:
-    """A cheap stamp of every rule file under ``root`` (name, size, modification time) for the watcher."""
+    """A cheap stamp (name, size, modification time) of every input of the policies under ``root`` for the watcher:
+    what :func:`~rxpolicy.language.load.policy_input_files` lists for each directory (rule files and the source
+    registry it uses), without reading a file to tell the policies from the layers."""
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir()]
+    except OSError:  # the directory is gone or unreadable: no inputs now, and the next poll looks again
+        folders = []
     stamp = []
-    for path in sorted(root.glob(f"*/*{RULE_SUFFIX}")):
+    for path in sorted({path for folder in folders for path in policy_input_files(folder)}):
         try:
-            info = path.stat()
+            info = os.stat(path)
         except OSError:  # removed between the listing and the stat: the next poll sees the new state
             continue
-        stamp.append((str(path), info.st_size, info.st_mtime_ns))
+        stamp.append((path, info.st_size, info.st_mtime_ns))
     return tuple(stamp)
 
 
@@ -155,22 +164,31 @@ class CatalogueHolder:
     """
 
     def __init__(self, catalogue: Catalogue, shared: SharedRules | None = None, seen: StampKey = None,
-                 stamp: Stamp | None = None) -> None:
+                 stamp: Stamp | None = None, texts: SnapshotTexts | None = None) -> None:
         self._current = catalogue
         self._reload_lock = threading.Lock()
         self._shared = shared
         #: The stamp (as a stat sees it, and as read) whose rules this holder serves.
         self._seen = seen
         self._stamp = stamp
+        #: The files of the snapshot those rules were compiled from: published again if the directory is removed.
+        self._texts = texts
 
     @classmethod
-    def open_shared(cls, root: Path | None, shared: SharedRules) -> CatalogueHolder:
+    def open_shared(cls, root: Path | None, shared: SharedRules, *, wait: float = 0.0) -> CatalogueHolder:
         """A worker's holder: the rules last published in ``shared``; the first one publishes ``root``'s rules.
 
         The first (the ``serve`` command itself, checking the rules before it starts the workers) copies, checks
         and publishes the rules as generation 0; every worker then compiles that snapshot, so files changed while
         the workers start change nothing, and a worker started later serves what the others serve.
+
+        ``wait``: seconds a worker started after the first publication waits, when it finds no stamp (the directory
+        was removed), for another worker to publish the rules it serves again (:meth:`follow` does, within its
+        0.25 s), before it numbers the files as they are from 0 itself.
         """
+        deadline = time.monotonic() + wait
+        while shared.key() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         for attempt in range(_FOLLOW_TRIES):
             key = shared.key()  # before reading, as in follow
             stamp = shared.read()
@@ -181,7 +199,8 @@ class CatalogueHolder:
                         return cls._publish_first(root, shared)
             try:
                 # Not under the reload lock: workers starting together compile at the same time.
-                return cls(_load_stamp(root, shared, stamp), shared, key, stamp)
+                catalogue, texts = _load_stamp(root, shared, stamp)
+                return cls(catalogue, shared, key, stamp, texts)
             except (RxError, OSError, SnapshotChanged):
                 if attempt + 1 == _FOLLOW_TRIES:
                     raise
@@ -193,13 +212,14 @@ class CatalogueHolder:
         files = rules_stamp(resolved)  # before the copy: a file changed while it is made is seen as changed
         snapshot = shared.take_snapshot(resolved, 0)
         try:
+            texts = shared.snapshot_texts(snapshot)
             catalogue = load_catalogue(resolved, 0, copy=snapshot)
         except BaseException:
             shared.discard(snapshot)
             raise
         stamp = Stamp(generation=0, fingerprint=catalogue.fingerprint, snapshot=snapshot.name, files=files)
         shared.publish(stamp)
-        return cls(catalogue, shared, shared.key(), stamp)
+        return cls(catalogue, shared, shared.key(), stamp, texts)
 
     @property
     def current(self) -> Catalogue:
@@ -223,35 +243,74 @@ class CatalogueHolder:
         Once per publication: a request that waited here while another compiled finds the work done.
         """
         with self._reload_lock:
-            return self._follow_locked()
+            return self._follow_locked(held=False)
 
-    def _follow_locked(self) -> Catalogue | None:
+    def _follow_locked(self, *, held: bool) -> Catalogue | None:
+        """:meth:`follow` under the reload lock; ``held``: the workers' lock (:meth:`SharedRules.locked`) too."""
         if self._shared is None:
             return None
-        for attempt in range(_FOLLOW_TRIES):
-            key = self._shared.key()  # before reading: a stamp replaced meanwhile is newer, and seen next time
+        shared, attempt = self._shared, 0
+        while attempt < _FOLLOW_TRIES:
+            key = shared.key()  # before reading: a stamp replaced meanwhile is newer, and seen next time
             if key == self._seen:
                 return None
-            stamp = self._shared.read()
-            if key is None or stamp is None:
-                # The stamp is gone (its directory removed from under the service, by a tmp cleaner say): keep
-                # serving, and look no further until a reload writes one again.
-                self._seen = None
-                return None
-            old = self._current
-            if (stamp.generation, stamp.fingerprint) == (old.generation, old.fingerprint):
-                self._seen = key
-                return None
+            # The stamp is gone (its directory removed from under the service, by a tmp cleaner say), or a worker
+            # started while it was gone numbered its rules from 0 again: publish the rules serving here again, under
+            # their generation, so that a worker started later takes them up and no client sees the generation go back.
             try:
-                new = _load_stamp(old.root, self._shared, stamp)
+                stamp = shared.read()
+                behind = key is None or stamp is None or stamp.generation < self._current.generation
+                if behind and self._publish_own(shared, held, replacing=stamp if key is not None else None):
+                    return None
+            except RxError:
+                # A directory in its place that is not the service's own (SharedRules.read): serve on with the rules
+                # this worker has, and say so once (the caller logs it), not on every request.
+                self._seen = shared.key()
+                raise
+            if behind or stamp is None:
+                attempt += 1  # another worker published meanwhile: follow that
+                continue
+            old = self._current
+            if stamp.fingerprint == old.fingerprint:  # the same rules published again: no compile
+                self._seen, self._stamp = key, stamp
+                if stamp.generation == old.generation:
+                    return None
+                self._current = attrs.evolve(old, generation=stamp.generation)
+                return self._current
+            try:
+                new, texts = _load_stamp(old.root, shared, stamp)
             except (RxError, OSError, SnapshotChanged):
-                if attempt + 1 == _FOLLOW_TRIES:
+                attempt += 1
+                if attempt == _FOLLOW_TRIES:
                     raise
                 continue
             self._current = new  # first the rules, then the stamp they follow: a stale look never misses them
-            self._seen, self._stamp = key, stamp
+            self._seen, self._stamp, self._texts = key, stamp, texts
             return new
         return None
+
+    def _publish_own(self, shared: SharedRules, held: bool, replacing: Stamp | None) -> bool:
+        """Publish the rules serving here again, under their generation, in place of ``replacing`` (the stamp read,
+        None when it was gone); False when another worker replaced it first. From the files this worker keeps of
+        their snapshot (which went with the directory), or, when ``replacing`` has the same rules, by renumbering
+        it. The directory is made again, private, by :meth:`SharedRules.locked`."""
+        if self._texts is None or self._stamp is None:  # not a worker's holder (no shared directory): nothing kept
+            self._seen = None
+            return True
+        current = self._current
+        lock: AbstractContextManager[None] = nullcontext() if held else shared.locked()
+        with lock:
+            if shared.read() != replacing:
+                return False
+            if replacing is not None and replacing.fingerprint == current.fingerprint:
+                stamp = attrs.evolve(replacing, generation=current.generation)
+            else:
+                snapshot = shared.restore(current.generation, self._texts)
+                stamp = Stamp(generation=current.generation, fingerprint=current.fingerprint, snapshot=snapshot.name,
+                              files=self._stamp.files)
+            shared.publish(stamp)
+            self._seen, self._stamp = shared.key(), stamp
+        return True
 
     def reload(self) -> ReloadResult:
         """Read, check and compile the rules again; swap only when everything checks.
@@ -275,7 +334,7 @@ class CatalogueHolder:
             return ReloadResult(changed=True, catalogue=new)
 
     def _reload_shared(self, shared: SharedRules) -> ReloadResult:
-        self._follow_locked()
+        self._follow_locked(held=True)
         old = self._current
         previous = shared.read()
         files = rules_stamp(old.root)  # before the copy: a file changed while it is made is seen as changed
@@ -284,6 +343,7 @@ class CatalogueHolder:
         except RxError as error:  # a rule file that cannot be read: as loading it from the directory would say
             return ReloadResult(changed=False, catalogue=old, problems=error.diagnostics)
         try:
+            texts = shared.snapshot_texts(snapshot)
             new = load_catalogue(old.root, generation=old.generation + 1, copy=snapshot)
         except RxError as error:
             shared.discard(snapshot)
@@ -297,19 +357,24 @@ class CatalogueHolder:
         stamp = Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name, files=files)
         shared.publish(stamp)
         self._current = new
-        self._seen, self._stamp = shared.key(), stamp  # no other stamp can come between: we hold the reload lock
+        # No other stamp can come between: we hold the reload lock.
+        self._seen, self._stamp, self._texts = shared.key(), stamp, texts
         shared.prune({snapshot.name} | ({previous.snapshot} if previous else set()))
         return ReloadResult(changed=True, catalogue=new)
 
 
-def _load_stamp(root: Path | None, shared: SharedRules, stamp: Stamp) -> Catalogue:
-    """Compile the snapshot a stamp names; it checked when it was published, so it compiles the same here."""
+def _load_stamp(root: Path | None, shared: SharedRules, stamp: Stamp) -> tuple[Catalogue, SnapshotTexts]:
+    """Compile the snapshot a stamp names, and keep its files; it checked when it was published, so it compiles
+    the same here."""
+    # The files first: a snapshot is never changed, only removed, so files read whole before a compile that gives
+    # the stamp's fingerprint are the texts it was compiled from.
+    texts = shared.snapshot_texts(shared.snapshot(stamp))
     catalogue = load_catalogue(root, stamp.generation, copy=shared.snapshot(stamp))
     if catalogue.fingerprint != stamp.fingerprint:
         # The same texts and the same engine give the same fingerprint: a difference means the snapshot's files
         # changed under the compile (a prune by a later reload), which a new reading of the stamp settles.
         raise SnapshotChanged(f"the snapshot {stamp.snapshot} compiled to {catalogue.fingerprint}, not to "
                               f"{stamp.fingerprint} as published")
-    return catalogue
+    return catalogue, texts
 
 

@@ -15,6 +15,12 @@ makes a private directory for them and names it in the configuration it hands ev
   all workers and two reloads never publish at the same time.
 
 Nothing here is personal data: the directory holds rule texts and numbers only, and only its owner may read it.
+
+A tmp cleaner may remove the directory while the workers run. Generations still never go backwards: a worker that
+finds the stamp gone makes the directory again (private, and refused when another user made one in its place)
+and publishes again the rules it serves, under their generation, from the texts it keeps of them; and a worker
+that finds a stamp numbered below what it serves (one started again before any other put the stamp back numbers
+its rules from 0) publishes its own rules again, under its own generation, for that one to follow.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,7 +41,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.language.load import RULE_SUFFIX, display_path
 from rxpolicy.language.sources import REGISTRY_FILE
 
-__all__ = ["FilesStamp", "SharedRules", "Stamp", "StampKey"]
+__all__ = ["FilesStamp", "SharedRules", "SnapshotTexts", "Stamp", "StampKey"]
 
 #: What a stat of the stamp says about which stamp it is: (inode, modification time, size), None when absent.
 #: Every stamp is a new file renamed into place, so a new stamp has a new inode or (when the file system hands the
@@ -45,6 +52,10 @@ _SNAPSHOT_PREFIX = "rules-"
 
 #: The rule files under a directory as the watcher sees them: (path, size, modification time) each.
 FilesStamp = tuple[tuple[str, int, int], ...]
+
+#: The files of a snapshot, by their path inside it (``hollandzorg/policy.rxp``, ``sources.yaml``): what a worker
+#: keeps of the rules it serves, to publish them again when the directory was removed from under the service.
+SnapshotTexts = Mapping[str, bytes]
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +87,13 @@ class SharedRules:
         return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def read(self) -> Stamp | None:
-        """The stamp now, or None before the first one is written."""
+        """The stamp now, or None before the first one is written (or when the directory is gone).
+
+        Raises :class:`RxError` (RX906) when the directory is not this user's private one: no worker takes up rules
+        from a directory another user made where the service's was.
+        """
+        if not self._private(create=False):
+            return None
         try:
             data = json.loads(self._stamp.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -93,9 +110,12 @@ class SharedRules:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the reload lock (exclusive across the workers' processes) for the ``with`` block."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT, 0o600)
+        """Hold the reload lock (exclusive across the workers' processes) for the ``with`` block.
+
+        Makes the directory again (mode 700) when it was removed; RxError (RX906) when it is not this user's own.
+        """
+        self._private(create=True)
+        descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             try:
@@ -105,9 +125,60 @@ class SharedRules:
         finally:
             os.close(descriptor)
 
+    def _private(self, *, create: bool) -> bool:
+        """Whether the directory is there (made when ``create``); RxError (RX906) when it is there but is not a
+        directory of this user that only this user may use (as ``mkdtemp`` made it)."""
+        if create:
+            try:
+                self.directory.mkdir(mode=0o700, parents=True)
+            except FileExistsError:
+                pass  # ours (checked below), or another's (refused below)
+        try:
+            info = os.lstat(self.directory)
+        except FileNotFoundError:
+            return False
+        if (not stat.S_ISDIR(info.st_mode) or info.st_mode & 0o077
+                or (hasattr(os, "getuid") and info.st_uid != os.getuid())):
+            raise RxError(Diagnostic(
+                code="RX906", message=f"the directory the workers share, {self.directory}, is not this service's own "
+                                      "any more (not a private directory of this user): it was removed and made again "
+                                      "by someone else",
+                help="restart the service (it makes a new private directory); until then every worker keeps the "
+                     "rules it serves, and no reload is published"))
+        return True
+
     def snapshot(self, stamp: Stamp) -> Path:
         """The directory of the snapshot a stamp names."""
         return self.directory / stamp.snapshot
+
+    def snapshot_texts(self, snapshot: Path) -> SnapshotTexts:
+        """Every file of a snapshot, by its path inside it: what :meth:`restore` writes again. Read before the
+        snapshot is compiled: a snapshot is only ever removed, never changed, so a file missing here is missing
+        from the compile too, which then does not give the stamp's fingerprint."""
+        texts = {}
+        for path in sorted(snapshot.rglob("*")):
+            if path.is_file():
+                texts[path.relative_to(snapshot).as_posix()] = path.read_bytes()
+            elif path.is_dir() and not any(path.iterdir()):
+                texts[path.relative_to(snapshot).as_posix() + "/"] = b""  # an empty folder, or a folder `x.rxp`
+        return texts
+
+    def restore(self, generation: int, texts: SnapshotTexts) -> Path:
+        """A new snapshot holding ``texts`` (:meth:`snapshot_texts`), byte for byte; hold :meth:`locked`."""
+        target = self.directory / f"{_SNAPSHOT_PREFIX}{generation}-{uuid.uuid4().hex[:12]}"
+        target.mkdir()
+        try:
+            for name, data in texts.items():
+                path = target / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if name.endswith("/"):
+                    path.mkdir(exist_ok=True)
+                else:
+                    path.write_bytes(data)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        return target
 
     def take_snapshot(self, root: Path, generation: int) -> Path:
         """Copy the rule files under ``root`` (every ``*/*.rxp`` and source registry) to a new snapshot.
