@@ -184,7 +184,7 @@ def report_in_process(m: InProcess) -> None:
         ("inner loop: hand-written decide, pre-built values", m.valid, m.reference),
     )
     for what, count, rate in lines:
-        print(f"{what:<58} {count / rate:>8.2f} {rate:>10,.0f}")
+        print(f"{what:<58} {count / rate:>8.3f} {rate:>10,.0f}")
     print(f"columnar / hand-written, file in: {m.file_columnar / m.file_reference:.1f}x with the invalid claims, "
           f"{m.file_columnar_valid / m.file_reference:.1f}x on the same valid claims")
     print(f"columnar / hand-written, inner loops: {m.columnar / m.reference:.1f}x with the invalid claims, "
