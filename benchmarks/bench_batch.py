@@ -18,7 +18,7 @@ Prints one table. Every figure is timed around what a user calls:
   timed: the reference is given every advantage); with the columnar path's seconds per step (prepare the input,
   the columns, error rows written from the columns, per case, output) and how many claims took each road.
 
-Each in-process figure is the best of three runs.
+Each in-process figure is the best of five runs.
 
 Usage: ``.venv/bin/python benchmarks/bench_batch.py [--claims 1000000] [--per-case 20000] [--keep DIR]``.
 Exit code 1 when the columnar and per-case results of the per-case file differ.
@@ -76,7 +76,7 @@ def synth(n: int, path: Path, years: str = "2023-2025") -> float:
 STEPS = ("prepare", "columns", "error_rows", "per_case", "output")
 #: Timed runs of each in-process figure; the best is reported (the machine is shared: the best is the least
 #: disturbed, and the same rule holds for both sides of the ratio).
-REPEATS = 3
+REPEATS = 5
 
 
 @attrs.frozen
