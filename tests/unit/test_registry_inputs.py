@@ -4,8 +4,10 @@ by the policy store, the cache on disk, the fingerprint and the service's watche
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +17,8 @@ from rxpolicy import PolicyStore, api, evaluate, load_case, load_policy
 from rxpolicy.cli import cli
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.json import evaluation_json
-from rxpolicy.service.catalogue import rules_stamp
+from rxpolicy.language.check import CheckedPolicy, PolicySources
+from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 BENZO = ROOT / "examples" / "hollandzorg" / "benzodiazepine-chronic.yaml"
@@ -35,13 +38,13 @@ def rules(tmp_path: Path) -> Path:
 def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every policy the store compiles (instead of finding it in memory or on disk)."""
     compiled: list[str] = []
-    real = api.load_policy
+    real = api.compile_policy
 
-    def counting(name_or_path: str = "hollandzorg") -> CompiledPolicy:
-        compiled.append(name_or_path)
-        return real(name_or_path)
+    def counting(checked: CheckedPolicy) -> CompiledPolicy:
+        compiled.append(checked.name)
+        return real(checked)
 
-    monkeypatch.setattr(api, "load_policy", counting)
+    monkeypatch.setattr(api, "compile_policy", counting)
     return compiled
 
 
@@ -119,3 +122,73 @@ def test_a_batch_run_is_not_resumed_after_an_edit_of_the_registry(rules: Path, t
     _edit(rules / "sources.yaml", CITED, REVISED)
     resumed = CliRunner().invoke(cli, [*command, "--resume"])
     assert resumed.exit_code == 2 and "RX804" in resumed.stderr and "policy_fingerprint" in resumed.stderr
+
+
+def _replace_keeping_time(path: Path, old: str, new: str) -> None:
+    """An edit of the same size renamed into place with the old modification time: as an editor that saves within
+    the file system's clock tick, or a sync tool that keeps times, leaves it."""
+    text, info = path.read_text(), path.stat()
+    edited = text.replace(old, new)
+    assert old in text and len(edited) == len(text)
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(edited)
+    os.utime(temporary, ns=(info.st_atime_ns, info.st_mtime_ns))
+    os.replace(temporary, path)
+
+
+def test_a_registry_edit_of_the_same_size_and_time_is_compiled_and_filed_by_its_text(rules: Path,
+                                                                                    tmp_path: Path) -> None:
+    """Failed before: the registry was cached by path, time and size, so the store hashed the new text but compiled
+    the old one, filed it under the new key on disk, and a new process found that stale policy there."""
+    cache, directory, registry = tmp_path / "cache", str(rules / "hollandzorg"), rules / "sources.yaml"
+    store = PolicyStore(cache)
+    first = store.load(directory)
+    _replace_keeping_time(registry, "cite_as: Zvw\n", "cite_as: ZVW\n")
+    second = store.load(directory)
+    fresh = PolicyStore(disk_cache=False).load(directory)
+    assert second.fingerprint == fresh.fingerprint != first.fingerprint
+    assert PolicyStore(cache).load(directory).fingerprint == fresh.fingerprint  # what the cache on disk holds
+
+
+def test_a_one_process_service_reload_sees_a_registry_edit_of_the_same_size_and_time(rules: Path) -> None:
+    """Failed before: `POST /v1/reload` in one process said `changed=False` (the registry read before was reused)."""
+    holder = CatalogueHolder(load_catalogue(rules))
+    _replace_keeping_time(rules / "sources.yaml", "cite_as: Zvw\n", "cite_as: ZVW\n")
+    assert holder.reload().changed
+
+
+def test_the_store_compiles_the_text_it_hashed(rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry edited after the store hashed it and before it compiled: the policy compiled, and filed under
+    the key, is the one of the text hashed. Failed before: the compile read the file again and took the edit."""
+    cache, directory, registry = tmp_path / "cache", str(rules / "hollandzorg"), rules / "sources.yaml"
+    before = PolicyStore(disk_cache=False).load(directory)
+    real = api.policy_sources
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> PolicySources:
+        _edit(registry, CITED, REVISED)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "policy_sources", edited_meanwhile)
+    compiled = PolicyStore(cache).load(directory)
+    monkeypatch.setattr(api, "policy_sources", real)
+    assert compiled.fingerprint == before.fingerprint and "(revised)" not in _cited(compiled)
+    _edit(registry, REVISED, CITED)
+    assert PolicyStore(cache).load(directory).fingerprint == before.fingerprint
+
+
+def test_a_rule_file_added_between_the_listing_and_the_compile_is_not_filed_under_the_key(
+        rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key names the files listed; a compile that read another is served, but not kept in the cache on disk."""
+    cache, directory = tmp_path / "cache", rules / "hollandzorg"
+    real = api.policy_sources
+
+    def added_meanwhile(*args: Any, **kwargs: Any) -> PolicySources:
+        (directory / "zz-extra.rxp").write_text("# nothing but a comment\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "policy_sources", added_meanwhile)
+    served = PolicyStore(cache).load(str(directory))
+    monkeypatch.setattr(api, "policy_sources", real)
+    (directory / "zz-extra.rxp").unlink()  # the files as listed again: their key must not find that compile
+    listed = PolicyStore(cache).load(str(directory))
+    assert listed.fingerprint == PolicyStore(disk_cache=False).load(str(directory)).fingerprint != served.fingerprint

@@ -22,8 +22,8 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
-__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RuleFileParser", "RuleFileReader", "builtin_policies",
-           "builtin_rules_dir", "display_path", "display_paths", "policy_input_files", "policy_sources", "read_from_disk", "read_rule_files",
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RegistryReader", "RuleFileParser", "RuleFileReader", "builtin_policies",
+           "builtin_rules_dir", "display_path", "display_paths", "policy_input_files", "policy_sources", "read_from_disk", "read_registry_from_disk", "read_rule_files",
            "registry_beside", "registry_file",
            "resolve_policy_dir", "split_policy_year"]
 
@@ -203,13 +203,27 @@ def _registry_file(resolved: str, given: str) -> str | None:
     return None
 
 
-def registry_beside(policy_dir: Path, original: OriginalPath = _same) -> SourceRegistry | None:
-    """The source registry of a policy (:func:`registry_file`), read; None when it has none.
+#: Gives the text of a source registry file (its path, and the path messages show): what the policy store
+#: passes to compile the very text it hashed.
+RegistryReader = Callable[[Path, str], str]
+
+
+def read_registry_from_disk(path: Path, shown: str) -> str:
+    """The default :data:`RegistryReader`: the file on disk."""
+    return read_text(path, shown, kind="source registry")
+
+
+def registry_beside(policy_dir: Path, original: OriginalPath = _same,
+                    read: RegistryReader = read_registry_from_disk) -> SourceRegistry | None:
+    """The source registry of a policy (:func:`registry_file`), read by ``read``; None when it has none.
 
     Messages name it as ``original`` maps it (:func:`read_rule_files`).
     """
     path = registry_file(policy_dir)
-    return load_registry(path, display_path(original(path))) if path is not None else None
+    if path is None:
+        return None
+    shown = display_path(original(path))
+    return load_registry(path, shown, text=read(path, shown))
 
 
 def policy_input_files(policy_dir: Path) -> list[str]:
@@ -242,12 +256,13 @@ def policy_input_files(policy_dir: Path) -> list[str]:
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
-                   parse: RuleFileParser | None = None, *, original: OriginalPath = _same) -> PolicySources:
+                   parse: RuleFileParser | None = None, *, original: OriginalPath = _same,
+                   read_registry: RegistryReader = read_registry_from_disk) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
 
     ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`),
     ``parse`` parses one (default: :func:`rxpolicy.language.lower.parse_rule_file`); ``original``: see
-    :func:`read_rule_files`.
+    :func:`read_rule_files`; ``read_registry`` gives the source registry's text (default: from disk).
     """
     directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
     files, problems = read_rule_files(directory, read, parse, original=original)
@@ -284,7 +299,7 @@ def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
     if problems:
         raise RxError(problems)
     return PolicySources(name=directory.name, declaration=declaration if isinstance(declaration, ast.Policy) else None,
-                         registry=registry_beside(directory, original),
+                         registry=registry_beside(directory, original, read_registry),
                          layers=tuple(layers))
 
 
