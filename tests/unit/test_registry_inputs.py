@@ -18,6 +18,7 @@ from rxpolicy.cli import cli
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.json import evaluation_json
 from rxpolicy.language.check import CheckedPolicy, PolicySources
+from rxpolicy.language.load import policy_input_files
 from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +193,25 @@ def test_a_rule_file_added_between_the_listing_and_the_compile_is_not_filed_unde
     (directory / "zz-extra.rxp").unlink()  # the files as listed again: their key must not find that compile
     listed = PolicyStore(cache).load(str(directory))
     assert listed.fingerprint == PolicyStore(disk_cache=False).load(str(directory)).fingerprint != served.fingerprint
+
+
+def test_the_watchers_stamp_lists_each_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What every poll of --watch stats: the inputs of every policy, each listed once. Failed before: each folder
+    listed all its siblings again (40 folders: 1,640 directory listings a poll instead of 41)."""
+    root = tmp_path / "many"
+    for number in range(40):
+        (root / f"layer{number}").mkdir(parents=True)
+        (root / f"layer{number}" / "a.rxp").write_text("# a rule file\n")
+    (root / "sources.yaml").write_text("sources: {}\n")
+    every = sorted({name for folder in root.iterdir() if folder.is_dir() for name in policy_input_files(folder)})
+    listings: list[str] = []
+    real = os.scandir
+
+    def counting(path: str) -> Any:
+        listings.append(path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    stamp = rules_stamp(root)
+    assert [name for name, _, _ in stamp] == every and len(every) == 41
+    assert len(listings) == 41  # the root once, each folder once

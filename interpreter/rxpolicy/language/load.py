@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import attrs
@@ -23,7 +23,7 @@ from rxpolicy.language.source import SourceFile
 from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
 __all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RegistryReader", "RuleFileParser", "RuleFileReader", "builtin_policies",
-           "builtin_rules_dir", "display_path", "display_paths", "policy_input_files", "policy_sources", "read_from_disk", "read_registry_from_disk", "read_rule_files",
+           "builtin_rules_dir", "display_path", "display_paths", "policies_input_files", "policy_input_files", "policy_sources", "read_from_disk", "read_registry_from_disk", "read_rule_files",
            "registry_beside", "registry_file",
            "resolve_policy_dir", "split_policy_year"]
 
@@ -237,8 +237,33 @@ def policy_input_files(policy_dir: Path) -> list[str]:
     making a ``Path`` of each would double what that costs.
     """
     resolved = os.path.realpath(policy_dir)
+    found = _rule_files_under(os.path.dirname(resolved))
+    registry = _registry_file(resolved, str(policy_dir))
+    return found if registry is None else [*found, registry]
+
+
+def policies_input_files(policy_dirs: Iterable[Path]) -> list[str]:
+    """The files :func:`policy_input_files` lists for any of ``policy_dirs``, each once, in path order: what the
+    service's watcher stats on every poll. One listing per parent folder (not one per directory, each listing
+    every sibling again: that grew with the square of the number of folders)."""
+    found: set[str] = set()
+    listed: set[str] = set()
+    for policy_dir in policy_dirs:
+        resolved = os.path.realpath(policy_dir)
+        parent = os.path.dirname(resolved)
+        if parent not in listed:
+            listed.add(parent)
+            found.update(_rule_files_under(parent))
+        registry = _registry_file(resolved, str(policy_dir))
+        if registry is not None:
+            found.add(registry)
+    return sorted(found)
+
+
+def _rule_files_under(parent: str) -> list[str]:
+    """The rule files of every folder in ``parent``, in path order (found without reading a file)."""
     try:
-        with os.scandir(os.path.dirname(resolved)) as siblings:
+        with os.scandir(parent) as siblings:
             folders = [entry.path for entry in siblings if entry.is_dir()]
     except OSError:  # gone or unreadable: no inputs (reading the policy says why)
         folders = []
@@ -251,8 +276,7 @@ def policy_input_files(policy_dir: Path) -> list[str]:
         except OSError:  # removed or unreadable meanwhile: as if empty (reading the policy reports its own)
             continue
     found.sort()  # the order of a directory listing is not promised
-    registry = _registry_file(resolved, str(policy_dir))
-    return found if registry is None else [*found, registry]
+    return found
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
