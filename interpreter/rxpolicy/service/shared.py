@@ -20,7 +20,9 @@ A tmp cleaner may remove the directory while the workers run. Generations still 
 finds the stamp gone makes the directory again (private, and refused when another user made one in its place)
 and publishes again the rules it serves, under their generation, from the texts it keeps of them; and a worker
 that finds a stamp numbered below what it serves (one started again before any other put the stamp back numbers
-its rules from 0) publishes its own rules again, under its own generation, for that one to follow.
+its rules from 0) publishes its own rules again, under its own generation, for that one to follow; so does one that
+finds other rules under its own generation published after its own (``Stamp.since``). A publication happens only
+under the directory's lock of now and names a snapshot that is there (:class:`DirectoryReplaced` otherwise).
 """
 
 from __future__ import annotations
