@@ -215,3 +215,17 @@ def test_the_watchers_stamp_lists_each_folder_once(tmp_path: Path, monkeypatch: 
     stamp = rules_stamp(root)
     assert [name for name, _, _ in stamp] == every and len(every) == 41
     assert len(listings) == 41  # the root once, each folder once
+
+
+def test_the_watchers_stamp_follows_a_linked_folder_as_the_store_does(tmp_path: Path) -> None:
+    """A policy folder that is a link to a folder elsewhere has its layers beside its target (policy_input_files):
+    the watcher stats those, and the registry there, as the store does."""
+    root, elsewhere = tmp_path / "rules", tmp_path / "elsewhere"
+    for folder in (root / "statutory", elsewhere / "policy", elsewhere / "layer"):
+        folder.mkdir(parents=True)
+        (folder / "a.rxp").write_text("# a rule file\n")
+    (elsewhere / "sources.yaml").write_text("sources: {}\n")
+    (root / "linked").symlink_to(elsewhere / "policy")
+    every = sorted({name for folder in root.iterdir() if folder.is_dir() for name in policy_input_files(folder)})
+    assert str(elsewhere / "layer" / "a.rxp") in every and str(elsewhere / "sources.yaml") in every
+    assert [name for name, _, _ in rules_stamp(root)] == every

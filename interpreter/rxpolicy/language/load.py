@@ -247,16 +247,25 @@ def policies_input_files(policy_dirs: Iterable[Path]) -> list[str]:
     service's watcher stats on every poll. One listing per parent folder (not one per directory, each listing
     every sibling again: that grew with the square of the number of folders)."""
     found: set[str] = set()
-    listed: set[str] = set()
+    beside: dict[str, bool] = {}  # parent folder → whether a registry is there (then every policy in it uses it)
+    real_heads: dict[str, str] = {}  # realpath per containing folder, not per directory (a dozen lstat calls each)
     for policy_dir in policy_dirs:
-        resolved = os.path.realpath(policy_dir)
+        head, name = os.path.split(os.path.abspath(policy_dir))
+        if head not in real_heads:
+            real_heads[head] = os.path.realpath(head)
+        resolved = os.path.join(real_heads[head], name)
+        if os.path.islink(resolved):
+            resolved = os.path.realpath(resolved)
         parent = os.path.dirname(resolved)
-        if parent not in listed:
-            listed.add(parent)
+        if parent not in beside:
             found.update(_rule_files_under(parent))
-        registry = _registry_file(resolved, str(policy_dir))
-        if registry is not None:
-            found.add(registry)
+            beside[parent] = os.path.isfile(os.path.join(parent, REGISTRY_FILE))
+            if beside[parent]:
+                found.add(os.path.join(parent, REGISTRY_FILE))
+        if not beside[parent]:
+            registry = _registry_file(resolved, str(policy_dir))  # the one in it, when there is one
+            if registry is not None:
+                found.add(registry)
     return sorted(found)
 
 
