@@ -156,8 +156,8 @@ def test_a_bad_cell_in_a_table_is_an_error_row(policy: Any, files: tuple[Path, P
     table = table.set_column(column, table.schema.field(column), pa.array([days[0], None, *days[2:]], pa.date32()))
     rows = evaluate_claims(policy, table).to_pylist()
     assert [(r["record"], r["error_code"], r["error_field"]) for r in rows][1] == (2, "RX402", "dispensed_on")
-    assert pa.Table.from_pylist([rows[0], *rows[2:]], schema=expected.schema).equals(
-        expected.take([0, 2, 3, 4]))
+    # Row by row, decoded (a table built from these rows would make dictionaries of its own, not the policy's).
+    assert [rows[0], *rows[2:]] == expected.take([0, 2, 3, 4]).to_pylist()
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -29,8 +29,10 @@ Decision values and deciding rules are therefore the per-case evaluator's on eve
 (``tests/unit/test_columnar.py``) checks it on 100,000 claims that reach every rule of both built-in policies.
 
 **Output.** The plan gives numbers only (the outcome as an index, hit patterns, duration codes, cents), which go
-to Arrow without a copy; texts are indices into a few texts until the rows are in record order, then copied
-once; cents become ``decimal128(12, 2)`` by reading the exact whole-decimal cast with scale 2. A chunk whose
+to Arrow without a copy. A closed-set text column (the outcome, the rule columns, a decision of constant texts)
+is a dictionary column with the policy's fixed dictionary (:mod:`rxpolicy.bulk.dictionaries`): its codes become
+16-bit indices into that dictionary by one take from a small table, and no text is copied. Other texts are
+indices into a few texts until the rows are in record order, then copied once; cents become ``decimal128(12, 2)`` by reading the exact whole-decimal cast with scale 2. A chunk whose
 claims the columns may evaluate are all in one period (and at least half of it) is evaluated whole, its refused
 claims too, and the per-case rows then replace theirs in place (a column they leave empty, as error rows leave
 the decisions, is only marked null there; see :func:`_whole_chunk`); otherwise each period's claims are filtered
@@ -58,6 +60,8 @@ from rxpolicy.language import ast
 from rxpolicy.language.check import SymbolKind
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import Duration, SupplyLimit, Unit
+
+from .dictionaries import arrow_dictionaries
 
 __all__ = ["ColumnarPeriod", "ColumnarPolicy", "Unsupported", "compile_columnar", "field_column"]
 
@@ -100,7 +104,7 @@ class DecisionColumns:
     ids: tuple[str, ...]
     undecided: pl.Expr
     #: What the output step works out once per policy rather than per chunk (see :meth:`every_rule_text`).
-    memo: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    memo: dict[Hashable, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     def rule_text(self, code: int) -> str | None:
         """The deciding rules of a hit pattern as the per-case path writes them (agreeing rules, once each)."""
@@ -121,6 +125,19 @@ class DecisionColumns:
             self.memo["texts"] = pa.array([self.rule_text(code) or "" for code in range(1 << len(self.ids))],
                                           pa.string()) if fits else None
         return self.memo["texts"]
+
+    def every_rule_index(self, fixed: tuple[Any, Mapping[str, int]]) -> Any:
+        """As :meth:`every_rule_text`, each pattern's index in the column's fixed dictionary (16 bits; null for
+        pattern 0 and for a pattern of disagreeing rules, which no decided row has)."""
+        key = ("indices", id(fixed))
+        if key not in self.memo:  # (the dictionary is kept with its table: its id is not reused meanwhile)
+            import pyarrow as pa
+
+            fits = len(self.ids) <= _TABLED_RULES
+            position = fixed[1]
+            self.memo[key] = fixed, pa.array([position.get(self.rule_text(code) or "")
+                                              for code in range(1 << len(self.ids))], pa.int16()) if fits else None
+        return self.memo[key][1]
 
 
 #: Decisions with at most this many rules have their rule texts tabled for every hit pattern (4,096 texts).
@@ -856,7 +873,7 @@ def evaluate_columnar(compiled: ColumnarPolicy, chunk: Any, selection: Any,
         result = _in_order([_arrow(out, columns, chunk.first, selection, plan) for out, columns, plan in parts], rest,
                            order, schema)
     clock.lap("output")
-    return result
+    return _check_rules(result, selection)
 
 
 #: The share of a chunk's claims that must be ones the columns may evaluate for the chunk to be evaluated whole.
@@ -920,7 +937,7 @@ def _whole_chunk(period: ColumnarPeriod, frame: pl.DataFrame, everything_clean: 
     else:
         result = _replaced(pieces, rest, replaced, plan.schema)
     clock.lap("output")
-    return result
+    return _check_rules(result, selection)
 
 
 def _unwritable(selection: Any) -> pl.Expr:
@@ -1055,40 +1072,104 @@ def _arrow(part: pl.DataFrame, columns: Mapping[str, DecisionColumns], first: in
 
     height = table.num_rows
     rules = {f"{name}.rule": name for name in selection.names}
+    closed = arrow_dictionaries(selection.dictionaries)
     pieces: list[_Piece] = []
     for field in plan.schema:
         name = field.name
+        fixed = closed.get(name)
         if name == "record":
             pieces.append(pl.int_range(first, first + height, dtype=pl.Int64, eager=True).to_arrow() if whole
                           else pc.add(column("_i").cast(pa.int64()), _int64(first)))
         elif name == "outcome":
-            pieces.append(_Coded(column(name), plan.outcomes))
+            coded = _Coded(column(name), plan.outcomes)
+            pieces.append(_in_dictionary(coded, fixed) if fixed is not None else coded)
         elif name in rules:
-            pieces.append(_rule_texts(column(name), columns[rules[name]], whole))
+            pieces.append(_rule_texts(column(name), columns[rules[name]], whole, fixed))
         elif name in columns and name in table.column_names:
             value, array = columns[name].value, column(name)
             if pa.types.is_null(array.type):
-                pieces.append(pa.nulls(height, field.type))
+                pieces.append(_nulls(height, field.type, fixed))
             elif value.kind == "dur":
                 texts = [str(json_value(choice)) for choice in value.choices]
-                pieces.append(_Coded(array, pa.array(texts, pa.string())))
+                coded = _Coded(array, pa.array(texts, pa.string()))
+                pieces.append(_in_dictionary(coded, fixed) if fixed is not None else coded)
             elif pa.types.is_decimal(field.type):
                 pieces.append(_decimal(array, field.type, replaced))
+            elif fixed is not None:  # a text of a closed set, computed per claim (a choice, a number's text)
+                texts = array.cast(pa.string())
+                indices = pc.index_in(texts, value_set=fixed[0]).cast(pa.int16())
+                if indices.null_count != texts.null_count:  # a fault of .dictionaries, not to be written as nulls
+                    raise AssertionError(f"the dictionary of `{name}` lacks a text the columns computed")
+                pieces.append(_dictionary_array(indices, fixed[0]))
             else:
                 pieces.append(array.cast(field.type))
         else:
-            pieces.append(pa.nulls(height, field.type))
+            pieces.append(_nulls(height, field.type, fixed))
     return pieces
 
 
-def _rule_texts(codes: Any, decision: DecisionColumns, whole: bool = False) -> _Coded:
-    """A hit pattern column as indices into its rule texts: the pattern itself into the decision's table of every
-    pattern's text, or (a decision of many rules) into the texts of the patterns the chunk has.
+def _nulls(height: int, typ: Any, fixed: tuple[Any, Mapping[str, int]] | None) -> Any:
+    """A column of nulls; a dictionary column's has the column's fixed dictionary, as all its pieces do."""
+    import pyarrow as pa
 
+    return pa.nulls(height, typ) if fixed is None else _dictionary_array(pa.nulls(height, pa.int16()), fixed[0])
+
+
+def _in_dictionary(coded: _Coded, fixed: tuple[Any, Mapping[str, int]]) -> Any:
+    """A coded text column (the outcome, a duration's code) as a column of the fixed dictionary: its few texts'
+    indices in the dictionary, then each row's (a take of 16-bit numbers, no text copied)."""
+    import pyarrow as pa
+
+    values, position = fixed
+    texts = coded.texts.to_pylist()
+    table = [position.get(text) for text in texts]
+    missing = [text for text, index in zip(texts, table) if text is not None and index is None]
+    if missing:  # a fault of .dictionaries, reported rather than written as empty cells
+        raise AssertionError(f"a result column's dictionary lacks {missing}")
+    if table == list(range(len(table))):  # the same texts in the same order (the outcome): the codes are indices
+        return _dictionary_array(coded.indices.cast(pa.int16()), values)
+    return _dictionary_array(pa.array(table, pa.int16()).take(coded.indices), values)
+
+
+def _dictionary_array(indices: Any, values: Any) -> Any:
+    """A dictionary column of ``values`` from its indices (an array or a chunked array), nothing copied."""
+    import pyarrow as pa
+
+    if isinstance(indices, pa.ChunkedArray):
+        return pa.chunked_array([pa.DictionaryArray.from_arrays(chunk, values) for chunk in indices.chunks],
+                                pa.dictionary(indices.type, pa.string()))
+    return pa.DictionaryArray.from_arrays(indices, values)
+
+
+def _indices(piece: Any) -> Any:
+    """The indices of a dictionary column (an array or a chunked array)."""
+    import pyarrow as pa
+
+    if isinstance(piece, pa.ChunkedArray):
+        return pa.chunked_array([chunk.indices for chunk in piece.chunks], piece.type.index_type)
+    return piece.indices
+
+
+def _rule_texts(codes: Any, decision: DecisionColumns, whole: bool = False,
+                fixed: tuple[Any, Mapping[str, int]] | None = None) -> Any:
+    """A hit pattern column as its rule texts: as indices into the column's fixed dictionary (``fixed``), or
+    (a decision whose rule combinations are too many for one) as a :class:`_Coded` column.
+
+    The pattern itself indexes the decision's table of every pattern's text (or its index in the dictionary);
+    for a decision of many rules, the patterns the chunk has are found first.
     ``whole``: a row without a rule (pattern 0) is one whose values are replaced, so its text is left as it is."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if fixed is not None:
+        tabled = decision.every_rule_index(fixed)
+        if tabled is None:
+            found = pc.dictionary_encode(codes.combine_chunks())  # one dictionary for all the chunks
+            position = fixed[1]
+            table = pa.array([position.get(decision.rule_text(code) or "") for code in found.dictionary.to_pylist()],
+                             pa.int16())
+            return _dictionary_array(table.take(found.indices), fixed[0])
+        return _dictionary_array(tabled.take(codes), fixed[0])  # pattern 0 and patterns of no text: null
     every = decision.every_rule_text()
     if every is None:
         found = pc.dictionary_encode(codes.combine_chunks())  # one dictionary for all the chunks
@@ -1097,6 +1178,19 @@ def _rule_texts(codes: Any, decision: DecisionColumns, whole: bool = False) -> _
     if not whole and (codes.null_count or pc.min(codes).as_py() == 0):  # no rule, no text (a decided row always has a rule)
         codes = pc.if_else(pc.not_equal(codes, _int64(0)), codes, pa.scalar(None, codes.type))
     return _Coded(codes, every)
+
+
+def _check_rules(result: Any, selection: Any) -> Any:
+    """``result``, once its rule columns are known to have a text on every row that is not an error row (a
+    decided row always has a rule): a null there would be a combination of rules missing from the column's
+    dictionary (see :mod:`.dictionaries`), a fault to report rather than write. Counts of nulls only: no row read."""
+    errors = result.num_rows - result.column("error_code").null_count
+    for name in selection.names:
+        column = result.column(f"{name}.rule")
+        if column.null_count != errors:
+            raise AssertionError(f"the result column `{name}.rule` has {column.null_count} empty rows for "
+                                 f"{errors} error rows: a rule text its dictionary lacks")
+    return result
 
 
 def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, schema: Any) -> Any:
@@ -1112,10 +1206,13 @@ def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, schema: Any) -> 
     if order is None:
         return pa.Table.from_arrays([piece.texts.take(piece.indices) if isinstance(piece, _Coded) else piece
                                      for piece in parts[0]], schema=schema)
-    numbers, texts = [], {}
+    numbers, texts, dictionaries = [], {}, {}
     for position in range(len(schema)):
         pieces = [part[position] for part in parts] + (rest.column(position).chunks if rest is not None else [])
-        if any(isinstance(piece, _Coded) for piece in pieces) or pa.types.is_string(schema.field(position).type):
+        if pa.types.is_dictionary(schema.field(position).type):  # one fixed dictionary: its indices are put in order
+            dictionaries[position] = _dictionary_of(pieces)
+            numbers.append(pa.concat_arrays(_arrays([_indices(piece) for piece in pieces])))
+        elif any(isinstance(piece, _Coded) for piece in pieces) or pa.types.is_string(schema.field(position).type):
             texts[position], indices = _side_by_side(pieces)
             numbers.append(indices)
         else:
@@ -1124,8 +1221,19 @@ def _in_order(parts: list[list[_Piece]], rest: Any, order: Any, schema: Any) -> 
     frame = pl.from_arrow(side_by_side)
     assert isinstance(frame, pl.DataFrame)
     ordered = frame.select(pl.all().gather(pl.from_arrow(order))).to_arrow()
-    return pa.Table.from_arrays([texts[p].take(ordered.column(p)) if p in texts else ordered.column(p)
-                                 for p in range(len(schema))], schema=schema)
+    return pa.Table.from_arrays([texts[p].take(ordered.column(p)) if p in texts
+                                 else _dictionary_array(ordered.column(p), dictionaries[p]) if p in dictionaries
+                                 else ordered.column(p) for p in range(len(schema))], schema=schema)
+
+
+def _dictionary_of(pieces: list[Any]) -> Any:
+    """The one dictionary of a dictionary column's pieces (the column's fixed dictionary)."""
+    import pyarrow as pa
+
+    for piece in pieces:
+        for chunk in piece.chunks if isinstance(piece, pa.ChunkedArray) else [piece]:
+            return chunk.dictionary
+    raise AssertionError("a column without pieces")
 
 
 def _replaced(pieces: list[_Piece], rest: Any, mask: Any, schema: Any) -> Any:
@@ -1147,6 +1255,14 @@ def _replaced(pieces: list[_Piece], rest: Any, mask: Any, schema: Any) -> Any:
         theirs = rest.column(position).combine_chunks()
         if position == 0:  # the record numbers: the same either way
             columns.append(piece)
+        elif pa.types.is_dictionary(schema.field(position).type):  # one fixed dictionary: indices replaced
+            ours = _indices(piece)
+            if theirs.null_count == len(theirs):
+                columns.append(_dictionary_array(_nulls_at(ours, kept), theirs.dictionary))
+            else:
+                indices = pc.replace_with_mask(ours.combine_chunks() if isinstance(ours, pa.ChunkedArray) else ours,
+                                               mask, theirs.indices)
+                columns.append(_dictionary_array(indices, theirs.dictionary))
         elif theirs.null_count == len(theirs):
             columns.append(_nulls_at(piece.texts.take(piece.indices) if isinstance(piece, _Coded) else piece, kept))
         elif isinstance(piece, _Coded):

@@ -37,7 +37,7 @@ from rxpolicy.engine.case_check import CheckRun, example_line, from_python, miss
 
 from .columnar import field_column
 from .columnar_input import Checks
-from .core import Selection, problem_of, result_schema
+from .core import Selection, null_column, problem_of, result_schema
 from .records import FIELD_ORDER, PER_RECORD, RecordProblem, unflatten
 
 __all__ = ["error_rows", "errors_from_columns"]
@@ -283,7 +283,7 @@ def _table(records: list[int], problems: list[RecordProblem], selection: Selecti
     text = {"error_code": [p.code for p in problems], "error_field": [p.field for p in problems],
             "error_message": [p.message for p in problems], "error_help": [p.help for p in problems]}
     columns = [pa.array(records, pa.int64()) if f.name == "record" else
-               pa.array(text[f.name], pa.string()) if f.name in text else pa.nulls(count, f.type)
+               pa.array(text[f.name], pa.string()) if f.name in text else null_column(selection, f, count)
                for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -27,10 +27,11 @@ from rxpolicy.explain.words import json_value
 from rxpolicy.language.types import Kind, Type
 from rxpolicy.language.values import CENT
 
+from .dictionaries import arrow_dictionaries, column_dictionaries, dictionary_type
 from .records import Record, RecordProblem, unflatten
 
-__all__ = ["MONEY_LIMIT", "ResultRow", "Selection", "evaluate_records", "result_schema", "row_dict", "rows_table",
-           "select_decisions", "unwritable_money"]
+__all__ = ["MONEY_LIMIT", "ResultRow", "Selection", "evaluate_records", "null_column", "result_schema", "row_dict",
+           "rows_table", "select_decisions", "unwritable_money"]
 
 
 @attrs.frozen
@@ -42,6 +43,9 @@ class Selection:
     kinds: tuple[Kind, ...]
     #: The declared types (what tells money from a number in the output, whatever the value's decimals).
     types: tuple[Type, ...]
+    #: The closed-set text columns of the results (``outcome``, ``<decision>.rule``, a decision of constant texts)
+    #: with their fixed dictionaries (see :mod:`.dictionaries`); other text columns are plain strings.
+    dictionaries: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None) -> Selection:
@@ -56,7 +60,10 @@ def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None)
                                  help=f"choose from: {', '.join(known)}"))
     indices = tuple(known.index(n) for n in wanted)
     types = tuple(policy.decisions[i].type for i in indices)
-    return Selection(names=tuple(wanted), indices=indices, kinds=tuple(t.kind for t in types), types=types)
+    every = column_dictionaries(policy)
+    columns = ["outcome", *(c for n in wanted for c in (n, f"{n}.rule"))]
+    return Selection(names=tuple(wanted), indices=indices, kinds=tuple(t.kind for t in types), types=types,
+                     dictionaries=tuple((c, every[c]) for c in columns if c in every))
 
 
 @attrs.frozen(kw_only=True)
@@ -174,13 +181,21 @@ def row_dict(row: ResultRow, selection: Selection) -> dict[str, Any]:
 
 
 def result_schema(selection: Selection, explain: bool) -> Any:
-    """The Arrow schema of result rows: record, outcome, per decision its value and rule, the error columns."""
+    """The Arrow schema of result rows: record, outcome, per decision its value and rule, the error columns.
+
+    A closed-set text column (``selection.dictionaries``) is ``dictionary<values=string, indices=int16>``.
+    """
     import pyarrow as pa
 
-    fields = [pa.field("record", pa.int64(), nullable=False), pa.field("outcome", pa.string())]
+    closed = dict(selection.dictionaries)
+
+    def text(column: str, plain: Any) -> Any:
+        return dictionary_type(len(closed[column])) if column in closed else plain
+
+    fields = [pa.field("record", pa.int64(), nullable=False), pa.field("outcome", text("outcome", pa.string()))]
     for name, kind in zip(selection.names, selection.kinds):
-        fields.append(pa.field(name, _arrow_type(kind)))
-        fields.append(pa.field(f"{name}.rule", pa.string()))
+        fields.append(pa.field(name, text(name, _arrow_type(kind))))
+        fields.append(pa.field(f"{name}.rule", text(f"{name}.rule", pa.string())))
     fields += [pa.field(n, pa.string()) for n in ("error_code", "error_field", "error_message", "error_help")]
     if explain:
         fields.append(pa.field("explanation", pa.string()))
@@ -211,6 +226,7 @@ def rows_table(rows: Sequence[ResultRow], selection: Selection, explain: bool = 
     import pyarrow as pa
 
     schema = result_schema(selection, explain)
+    closed = arrow_dictionaries(selection.dictionaries)
     columns: dict[str, list[object]] = {f.name: [] for f in schema}
     for row in rows:
         columns["record"].append(row.record)
@@ -226,4 +242,29 @@ def rows_table(rows: Sequence[ResultRow], selection: Selection, explain: bool = 
         columns["error_help"].append(error.help if error else None)
         if explain:
             columns["explanation"].append(row.explanation)
-    return pa.table(columns, schema=schema)
+    arrays = [_encoded(columns[f.name], found, f.name) if (found := closed.get(f.name)) is not None
+              else pa.array(columns[f.name], f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def null_column(selection: Selection, field: Any, count: int) -> Any:
+    """A result column of ``count`` nulls (the decisions of error rows); a closed-set text column's with its fixed
+    dictionary, as every chunk's, so that chunks concatenate and compare as they are."""
+    import pyarrow as pa
+
+    found = arrow_dictionaries(selection.dictionaries).get(field.name)
+    if found is None:
+        return pa.nulls(count, field.type)
+    return pa.DictionaryArray.from_arrays(pa.nulls(count, pa.int16()), found[0])
+
+
+def _encoded(texts: list[object], dictionary: tuple[Any, Mapping[str, int]], column: str) -> Any:
+    """Texts as indices into a column's fixed dictionary (a text not in it is a fault of :mod:`.dictionaries`)."""
+    import pyarrow as pa
+
+    values, position = dictionary
+    try:
+        indices = [None if text is None else position[text] for text in texts]  # type: ignore[index]
+    except KeyError as missing:
+        raise AssertionError(f"the result column `{column}` got {missing}, a text its dictionary lacks") from None
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int16()), values)

@@ -355,7 +355,15 @@ def _atc_of(record: Record) -> object:
 
 def _columns(table: Any, names: Sequence[str]) -> dict[str, list[Any]]:
     wanted = ["record", "error_code", *names, *(f"{n}.rule" for n in names)]
-    return {name: table.column(name).to_pylist() for name in wanted}
+    # A dictionary column (outcome, rules: see .dictionaries) read as text first: Python reads its rows ~15 times
+    # slower than text's.
+    return {name: _text(table.column(name)).to_pylist() for name in wanted}
+
+
+def _text(column: Any) -> Any:
+    import pyarrow as pa
+
+    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
 def _compare(report: ImpactReport, chunk: Chunk, tables: Sequence[Any], atc: Sequence[str], witnesses: int) -> None:

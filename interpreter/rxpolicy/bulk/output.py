@@ -111,9 +111,10 @@ def encode_text(table: Any, fmt: str, *, header: bool = True) -> bytes:
     """Result rows as JSON Lines or CSV: money as two-decimal strings, empty cells for what does not apply."""
     import pyarrow as pa
 
-    # Money as text with two decimals: decimal128(12, 2) casts to exactly that ("12.40").
-    text = pa.table({f.name: (table[f.name].cast(pa.string()) if pa.types.is_decimal(f.type) else table[f.name])
-                     for f in table.schema})
+    # Money as text with two decimals: decimal128(12, 2) casts to exactly that ("12.40"); a closed-set text
+    # column (dictionary-encoded, see .dictionaries) as its texts.
+    text = pa.table({f.name: (table[f.name].cast(pa.string()) if pa.types.is_decimal(f.type)
+                              or pa.types.is_dictionary(f.type) else table[f.name]) for f in table.schema})
     if fmt == "csv":
         import pyarrow.csv as pacsv
 

@@ -42,7 +42,10 @@ class Counts:
 
     def add(self, table: Any) -> None:
         """Count the rows of a result table (and keep the first error rows as examples)."""
-        outcomes = collections.Counter(table.column("outcome").to_pylist())
+        import pyarrow.compute as pc
+
+        # Counted in Arrow: the outcome is a dictionary column, whose rows Python reads ~15 times slower than text.
+        outcomes = {found["values"]: found["counts"] for found in pc.value_counts(table.column("outcome")).to_pylist()}
         error_codes = table.column("error_code").to_pylist()
         codes = collections.Counter(c for c in error_codes if c is not None)
         if codes and len(self.samples) < SAMPLES and "error_message" in table.column_names:
@@ -137,7 +140,14 @@ class BatchRun(ChunkSettings):
                 "input_mtime_ns": stat.st_mtime_ns, "input_format": self.input_format,
                 "chunk_size": self.chunk_size, "policy": self.policy.name,
                 "policy_fingerprint": self.policy.fingerprint, "decisions": list(self.selection.names),
-                "explain": self.explain, "lang": self.lang, "format": self.output_format}
+                "explain": self.explain, "lang": self.lang, "format": self.output_format,
+                "result_schema": RESULT_SCHEMA}
+
+
+#: The version of the result table's layout, in the manifest: a run written with another (before 2: the closed-set
+#: text columns as plain strings, not dictionaries) is not resumed, since its partitions and the new ones would not
+#: read as one dataset.
+RESULT_SCHEMA = 2
 
 
 def evaluate_chunk(run: ChunkSettings, chunk: Chunk, timings: dict[str, float] | None = None,

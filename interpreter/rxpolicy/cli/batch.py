@@ -34,6 +34,8 @@ EXIT_INTERRUPTED = 130
               help="A built-in policy name or a directory of rule files.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Directory for the result partitions (part-000000.parquet, …; _SUCCESS when complete). "
+                   "In Parquet, outcome, the .rule columns and decisions of constant texts are dictionary "
+                   "(categorical) columns with the policy's fixed dictionary. "
                    "Without it, JSON Lines or CSV go to stdout.")
 @click.option("--format", "output_format", type=click.Choice(["parquet", "jsonl", "csv"]), default=None,
               help="Result format [default: parquet with --out, jsonl on stdout].")
