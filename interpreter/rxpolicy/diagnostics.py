@@ -92,7 +92,9 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
             # A pipe or a device: reading it could wait forever for a writer, or never end.
             raise RxError(Diagnostic(code="RX001", message=f"{shown} is {_file_kind(mode)}, not a {kind}",
                                      help=f"name the {kind} itself (a regular file)"))
-        data = path.read_bytes()
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise _not_utf8(shown, kind, encoding_code, error) from None
     except FileNotFoundError:
         if path.is_symlink():
             raise RxError(Diagnostic(code="RX001", message=f"the {kind} {shown} is a symbolic link to "
@@ -106,7 +108,6 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
     except OSError as error:
         raise RxError(Diagnostic(code="RX001", message=f"cannot read the {kind} {shown}: {error.strerror}",
                                  help="check that the file is readable")) from None
-    return decode_text(data, shown, kind=kind, encoding_code=encoding_code)
 
 
 def decode_text(data: bytes, shown: str, *, kind: str = "file", encoding_code: str = "RX001") -> str:
@@ -115,10 +116,14 @@ def decode_text(data: bytes, shown: str, *, kind: str = "file", encoding_code: s
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise RxError(Diagnostic(code=encoding_code, message=f"{shown} is not UTF-8 text (byte {error.start + 1} "
-                                 "is not a UTF-8 character)", help=f"save the {kind} as UTF-8 text")) from None
-    # As reading in text mode does (universal newlines): spans count lines the same either way.
+        raise _not_utf8(shown, kind, encoding_code, error) from None
+    # As reading the whole file in text mode does (universal newlines): spans count lines the same either way.
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _not_utf8(shown: str, kind: str, code: str, error: UnicodeDecodeError) -> RxError:
+    return RxError(Diagnostic(code=code, message=f"{shown} is not UTF-8 text (byte {error.start + 1} is not a UTF-8 "
+                              "character)", help=f"save the {kind} as UTF-8 text"))
 
 
 def _file_kind(mode: int) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rxpolicy import PolicyStore, api, evaluate, load_case, load_policy
 from rxpolicy.cli import cli
+from rxpolicy.diagnostics import RxError, decode_text, read_text
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.json import evaluation_json
 from rxpolicy.language.check import CheckedPolicy, PolicySources
@@ -229,3 +230,19 @@ def test_the_watchers_stamp_follows_a_linked_folder_as_the_store_does(tmp_path: 
     every = sorted({name for folder in root.iterdir() if folder.is_dir() for name in policy_input_files(folder)})
     assert str(elsewhere / "layer" / "a.rxp") in every and str(elsewhere / "sources.yaml") in every
     assert [name for name, _, _ in rules_stamp(root)] == every
+
+
+@pytest.mark.parametrize("data", [b"a\r\nb\rc\n", "\ufeffs\u00e9\r\n".encode(), b"ok\n\xff here", b""])
+def test_bytes_read_once_give_the_text_and_the_message_reading_the_file_gives(tmp_path: Path, data: bytes) -> None:
+    """The store hashes bytes and compiles their text (decode_text): the same text, or the same RX001, as read_text."""
+    path = tmp_path / "file.rxp"
+    path.write_bytes(data)
+    try:
+        expected: object = read_text(path, "file.rxp", kind="rule file")
+    except RxError as error:
+        expected = str(error)
+    try:
+        got: object = decode_text(data, "file.rxp", kind="rule file")
+    except RxError as error:
+        got = str(error)
+    assert got == expected
