@@ -265,3 +265,103 @@ def test_one_evaluator_serves_two_threads_at_once(policy: Any, files: tuple[Path
     assert evaluator.schema.equals(expected.schema)
     assert evaluator.evaluate([]).schema.equals(expected.schema) and evaluator.evaluate([]).num_rows == 0
     assert repr(evaluator).startswith("ClaimsEvaluator(policy='hollandzorg', decisions=['in_package', ")
+
+
+# ------------------------------------------------------------------------------------------ review findings
+
+_GOOD = {"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"}, "prescription": {"prescriber": "gp"},
+         "medicine": {"name": "amlodipine 5 mg tablet", "atc": "C08CA01", "price": "10.00"},
+         "dispensing": {"supply_days": 30, "fees": {"dispensing": "7.50"}}}
+
+
+@pytest.mark.parametrize("claim", [{1: 2}, {**_GOOD, 1: 2}, {**_GOOD, "medicine": {**_GOOD["medicine"], ("a",): 1}},
+                                   {**_GOOD, "medicine.price": "10.00", "medicine": {1: "x"}}],
+                         ids=["only", "top level", "in a section", "dotted and nested"])
+def test_a_key_that_is_not_text_is_that_claims_error_row(policy: Any, claim: dict[Any, Any]) -> None:
+    rows = evaluate_claims(policy, [_GOOD, claim, _GOOD]).to_pylist()
+    assert [r["error_code"] for r in rows] == [None, "RX403", None]
+    assert "no field name" in rows[1]["error_message"] and "as text" in rows[1]["error_help"]
+
+
+def test_a_decision_named_twice_is_refused_as_batch_refuses_it(policy: Any, files: tuple[Path, Path, Any]) -> None:
+    code, stderr = _invoke("batch", str(files[0]), "--decisions", "covered,covered", "-q")
+    assert code == 2 and "internal error" not in stderr
+    for engine in ("columnar", "per-case"):
+        [problem] = _problems(lambda: evaluate_claims(policy, [_GOOD], decisions="covered,covered", engine=engine))
+        assert problem[:2] == ("RX803", None) and "`covered` is named twice" in problem[2]
+        assert f"RX803: {problem[2]}" in stderr and f"help: {problem[3]}" in stderr
+
+
+def test_a_table_read_from_csv_the_usual_way_is_refused_once_with_the_fix(policy: Any, tmp_path: Path) -> None:
+    """`pl.read_csv` makes money float64: every claim would be refused for it; one RxError names the columns."""
+    path = tmp_path / "claims.csv"
+    assert _invoke("claims", "synth", "--n", "300", "--seed", "11", "--out", str(path))[0] == 0
+    problems = _problems(lambda: evaluate_claims(policy, pl.read_csv(path)))
+    fields = {field for _, field, _, _ in problems}
+    assert "medicine.price" in fields and {code for code, *_ in problems} == {"RX404"}
+    price = next(p for p in problems if p[1] == "medicine.price")
+    assert "double" in price[2] and "decimal128(12, 2)" in (price[3] or "") and "evaluate_claims_file" in (price[3] or "")
+    # The way the fix says gives the table `rxpolicy batch` writes for the file.
+    assert pa.concat_tables(evaluate_claims_file(policy, path)).equals(_batch(path, tmp_path / "out"))
+
+
+@pytest.mark.parametrize(("column", "cast", "code"), [
+    ("medicine.price", pl.Float64, "RX404"),
+    ("dispensed_on", pl.Datetime("us"), "RX405"),
+    ("dispensed_on", pl.Datetime("us", "Europe/Amsterdam"), "RX404"),
+    ("dispensing.contracted", pl.String, "RX404"),
+    ("medicine.atc", pl.Binary, "RX404"),
+], ids=["float money", "datetime date", "datetime date with zone", "text yes/no", "bytes"])
+def test_a_column_of_a_type_never_valid_for_its_fact_is_said_once(
+        policy: Any, files: tuple[Path, Path, Any], column: str, cast: Any, code: str) -> None:
+    frame = pl.from_arrow(pq.read_table(files[0]).slice(0, 300))
+    changed = frame.with_columns(pl.col(column).cast(cast))
+    [(got, field, message, help)] = _problems(lambda: evaluate_claims(policy, changed))
+    assert (got, field) == (code, column) and f"`{column}`" in message and help and ("cast" in help or "bool" in help)
+    # Whole numbers in a float column are float money all the same; a column of only empty cells gives no value.
+    if column == "medicine.price":
+        whole = frame.with_columns(pl.col(column).cast(pl.Int64).cast(pl.Float64))
+        assert _problems(lambda: evaluate_claims(policy, whole))[0][:2] == ("RX404", column)
+    empty = frame.with_columns(pl.lit(None, cast).alias(column)) if column != "dispensed_on" else None
+    if empty is not None:
+        assert evaluate_claims(policy, empty).num_rows == 300
+
+
+def test_struct_columns_are_read_as_their_dotted_columns(policy: Any, files: tuple[Path, Path, Any]) -> None:
+    """`pl.DataFrame(cases)` makes a struct column per section; a null in it is a field not given, as in the flat
+    Parquet table (where batch writes an empty cell)."""
+    _, jsonl, expected = files
+    lines = jsonl.read_text(encoding="utf-8").splitlines()[:400]
+    cases = [json.loads(line, parse_float=Decimal) for line in lines]
+    reference = evaluate_claims(policy, cases)
+    assert reference.equals(expected.slice(0, 400))
+    nested = pl.DataFrame(cases, infer_schema_length=None)  # (every claim's keys, not the first's only)
+    assert any(isinstance(kind, pl.Struct) for kind in nested.schema.values())
+    assert evaluate_claims(policy, nested).equals(reference)
+    assert evaluate_claims(policy, nested.to_arrow()).equals(reference)
+
+
+def test_a_policy_that_is_not_compiled_is_refused_with_the_fix(policy: Any) -> None:
+    with pytest.raises(TypeError, match=r'PolicyStore\(\)\.load\(.hollandzorg.\)'):
+        evaluate_claims("hollandzorg", [_GOOD])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not a compiled policy"):
+        ClaimsEvaluator(None)  # type: ignore[arg-type]
+
+
+def test_explain_must_be_true_or_false(policy: Any) -> None:
+    [(code, _, message, _)] = _problems(lambda: ClaimsEvaluator(policy, explain="yes"))  # type: ignore[arg-type]
+    assert code == "RX804" and "explain" in message
+
+
+def test_a_polars_int128_column_is_read(policy: Any, files: tuple[Path, Path, Any]) -> None:
+    frame = pl.from_arrow(pq.read_table(files[0]).slice(0, 200))
+    wide = frame.with_columns(pl.col("dispensing.supply_days").cast(pl.Int128))
+    assert evaluate_claims(policy, wide).equals(evaluate_claims(policy, frame))
+
+
+def test_a_file_without_claims_gives_one_empty_table(policy: Any, tmp_path: Path) -> None:
+    path = tmp_path / "claims.jsonl"
+    path.write_text("", encoding="utf-8")
+    evaluator = ClaimsEvaluator(policy)
+    [table] = list(evaluator.evaluate_file(path))
+    assert table.num_rows == 0 and table.schema.equals(evaluator.schema)

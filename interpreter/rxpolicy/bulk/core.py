@@ -49,7 +49,8 @@ class Selection:
 
 
 def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None) -> Selection:
-    """The decisions to report: every decision of the policy, or the ones named (RX803 for an unknown name)."""
+    """The decisions to report: every decision of the policy, or the ones named (RX803 for an unknown name, or one
+    named twice)."""
     known = [d.name for d in policy.decisions]
     wanted = list(names) if names else known
     unknown = [n for n in wanted if n not in known]
@@ -58,6 +59,10 @@ def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None)
         raise RxError(Diagnostic(code="RX803", message=f"the policy `{policy.name}` has no decision "
                                  f"{', '.join(f'`{n}`' for n in unknown)}" + (f"; did you mean `{hint}`?" if hint else ""),
                                  help=f"choose from: {', '.join(known)}"))
+    twice = next((n for i, n in enumerate(wanted) if n in wanted[:i]), None)
+    if twice is not None:  # (two result columns of one name: no table can hold them)
+        raise RxError(Diagnostic(code="RX803", message=f"the decision `{twice}` is named twice",
+                                 help=f"name each decision once, e.g. {', '.join(dict.fromkeys(wanted))}"))
     indices = tuple(known.index(n) for n in wanted)
     types = tuple(policy.decisions[i].type for i in indices)
     every = column_dictionaries(policy)

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from rxpolicy.diagnostics import Diagnostic, RxError
-from rxpolicy.engine.case_check import CheckRun, from_python
+from rxpolicy.engine.case_check import _WORDS, CheckRun, from_python
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language.facts import CaseSchema
+from rxpolicy.language.types import Kind
 
 from .core import result_schema, rows_table, select_decisions
 from .records import FORMATS, Chunk, Record, RecordProblem, _within_python_dates, check_readable, read_chunks, unflatten
@@ -54,6 +55,14 @@ class ClaimsEvaluator:
     def __init__(self, policy: CompiledPolicy, *, decisions: Sequence[str] | str | None = None,
                  explain: bool = False, lang: str = "en", chunk_size: int = 50_000,
                  engine: str = "columnar") -> None:
+        if not isinstance(policy, CompiledPolicy):
+            raise TypeError(f"policy is {type(policy).__name__}, not a compiled policy; load one by name first: "
+                            f"`ClaimsEvaluator(PolicyStore().load({policy!r}))`" if isinstance(policy, str) else
+                            f"policy is {type(policy).__name__}, not a compiled policy; load one first, e.g. "
+                            "`PolicyStore().load(\"hollandzorg\")`")
+        if not isinstance(explain, bool):
+            raise RxError(Diagnostic(code="RX804", message=f"explain={explain!r} is not True or False",
+                                     help="give explain=True (each row's explanation) or explain=False"))
         if engine not in ENGINES:
             raise _option("engine", engine, ENGINES)
         if lang not in _LANGUAGES:
@@ -114,7 +123,8 @@ class ClaimsEvaluator:
     def evaluate_file(self, path: str | PathLike[str], *, format: str | None = None) -> Iterator[Any]:
         """The result tables of a claims file (JSON Lines, CSV or Parquet, ``format`` or the suffix says), one per
         chunk of ``chunk_size`` claims, read as they are asked for (memory stays flat): the partitions
-        ``rxpolicy batch --out DIR --format parquet --chunk-size N`` writes. RX801 (at once, not at the first
+        ``rxpolicy batch --out DIR --format parquet --chunk-size N`` writes (one empty table for a file without
+        claims). RX801 (at once, not at the first
         table) for a file that is not there or a format that cannot be told."""
         claims = Path(path)
         if format is not None and format not in FORMATS.values():
@@ -126,11 +136,17 @@ class ClaimsEvaluator:
                                      help="name the file .jsonl, .csv or .parquet, or give format='jsonl', 'csv' "
                                           "or 'parquet'"))
         check_readable(claims)
-        return self._results(read_chunks(claims, kind, self._chunk_size))
+        return self._results(read_chunks(claims, kind, self._chunk_size), at_least_one=True)
 
-    def _results(self, chunks: Iterable[Chunk]) -> Iterator[Any]:
+    def _results(self, chunks: Iterable[Chunk], at_least_one: bool = False) -> Iterator[Any]:
+        none = True
         for chunk in chunks:
+            none = False
             yield evaluate_chunk(self._settings, chunk)
+        if none and at_least_one:
+            # A file without claims gives one empty table of the schema, so `pa.concat_tables(...)` of the
+            # tables holds for it too (`rxpolicy batch` writes no partition for it).
+            yield rows_table([], self._settings.selection, self._settings.explain)
 
 
 def evaluate_claims(policy: CompiledPolicy, claims: Any, *, decisions: Sequence[str] | str | None = None,
@@ -165,12 +181,19 @@ def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
     import polars as pl
 
     if isinstance(claims, pl.DataFrame):
+        # (Arrow has no 128-bit integers: such a column as the decimal that holds all of them.)
+        wide = [name for name, kind in claims.schema.items() if kind == getattr(pl, "Int128", None)]
+        if wide:
+            claims = claims.with_columns([pl.col(name).cast(pl.Decimal(38, 0)) for name in wide])
         claims = claims.to_arrow()  # (large strings and lists: `_typed` makes them what a Parquet file holds)
     if isinstance(claims, pa.RecordBatch):
         claims = pa.Table.from_batches([claims])
     if isinstance(claims, pa.Table):
+        claims = _flat(claims)
         _check_columns(claims.schema, facts)
-        return _table_chunks(_within_python_dates(_typed(claims)), size)
+        claims = _typed(claims)
+        _check_types(claims, facts)
+        return _table_chunks(_within_python_dates(claims), size)
     # (A frame or array of another kind is iterable too, over its column names or values: never claims.)
     if isinstance(claims, (str, bytes, PathLike, Mapping)) or not isinstance(claims, Iterable) or \
             type(claims).__module__.partition(".")[0] in ("pandas", "polars", "pyarrow"):
@@ -198,10 +221,31 @@ def _record(claim: object) -> Record:
     """A case mapping as a record; anything else as the problem of its error row (as a JSON line that is not an
     object)."""
     if isinstance(claim, Mapping):
-        return claim
+        odd = _key_not_text(claim, "")
+        if odd is None:
+            return claim
+        section, key = odd
+        here = f"`{section}`" if section else "the top level of the claim"
+        # (A key that is no text names no field, as an unknown name in a case file: RX403, said of this claim.)
+        return RecordProblem("RX403", section or None,
+                             f"{here} has the key {key!r} ({type(key).__name__}), which is no field name",
+                             "write each field name as text, e.g. \"dispensed_on\", \"medicine.atc\" or "
+                             "{\"medicine\": {\"atc\": ...}}")
     return RecordProblem("RX802", None, f"the record is {type(claim).__name__}, not a mapping",
                          "give each claim as a mapping in the case file's shape, e.g. "
                          '{"dispensed_on": "2025-03-14", "medicine": {"atc": "N05BA04", ...}, ...}')
+
+
+def _key_not_text(claim: Mapping[Any, object], section: str) -> tuple[str, object] | None:
+    """The section and the first key of ``claim`` (or of a section in it) that is not a text, if any."""
+    for key, value in claim.items():
+        if not isinstance(key, str):
+            return section, key
+        if isinstance(value, Mapping):
+            odd = _key_not_text(value, f"{section}.{key}".lstrip("."))
+            if odd is not None:
+                return odd
+    return None
 
 
 def _not_claims(claims: object) -> RxError:
@@ -266,3 +310,68 @@ def _written(kind: Any) -> object:
     if pa.types.is_struct(kind):
         return {kind.field(i).name: _written(kind.field(i).type) for i in range(kind.num_fields)}
     return True
+
+
+def _flat(table: Any) -> Any:
+    """The table with its struct columns (a section as nested mappings make it, e.g. ``pl.DataFrame(cases)``) as
+    the dotted columns a Parquet claims file has: a null inside a struct, or a null struct, is then an empty cell,
+    a field not given, as a key left out of a case mapping (a struct keeps a null where a mapping leaves a key out)."""
+    import pyarrow as pa
+
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()
+    return table
+
+
+#: Per kind of fact, the kinds of Arrow column (see :func:`_column_kind`) whose values the case check can ever
+#: accept; a column of another kind refuses every value it holds (e.g. a float for money: a float cannot hold
+#: cents exactly, as a float in a case mapping is refused; a timestamp for a date). Texts take any scalar.
+_READABLE = {
+    Kind.BOOL: {"bool"}, Kind.MONEY: {"int", "decimal", "text"}, Kind.NUMBER: {"int", "float", "decimal", "text"},
+    Kind.DATE: {"date", "text"}, Kind.ATC: {"text"},
+    Kind.TEXT: {"bool", "int", "float", "decimal", "text", "date", "timestamp"},
+    Kind.ENUM: {"bool", "int", "float", "decimal", "text", "date", "timestamp"}, Kind.LIST: {"list"},
+}
+#: The Arrow type to cast such a column to, as the fix says.
+_CAST_TO = {Kind.BOOL: "bool", Kind.MONEY: "decimal128(12, 2)", Kind.NUMBER: "int64", Kind.DATE: "date32",
+            Kind.ATC: "string", Kind.TEXT: "string", Kind.ENUM: "string", Kind.LIST: "list<string>"}
+
+
+def _column_kind(kind: Any) -> str:
+    import pyarrow as pa
+
+    for name, test in (("bool", pa.types.is_boolean), ("int", pa.types.is_integer), ("float", pa.types.is_floating),
+                       ("decimal", pa.types.is_decimal), ("text", pa.types.is_string), ("date", pa.types.is_date),
+                       ("timestamp", pa.types.is_timestamp), ("list", pa.types.is_list)):
+        if test(kind):
+            return name
+    return "other"  # (bytes, times of day, durations…: no value of a case reads as one)
+
+
+def _check_types(table: Any, facts: CaseSchema) -> None:
+    """RX404 (RX405 for a timestamp for a date, as per record) for a column whose type never holds a valid value
+    of its fact: what the case validator says of every record that fills the column, said once with the fix for
+    a table. A column of nothing but empty cells gives no record a value, so it is let through."""
+    import pyarrow as pa
+
+    problems = []
+    for field, column in zip(table.schema, table.columns):
+        spec = facts.fields.get(field.name)
+        if spec is None or pa.types.is_null(field.type) or column.null_count == len(column):
+            continue
+        kind, readable = spec.type.kind, _READABLE.get(spec.type.kind)
+        found = _column_kind(field.type)
+        if readable is None or found in readable:
+            continue
+        why = ", and a float cannot hold cents exactly" if kind is Kind.MONEY and found == "float" else ""
+        fix = f"cast the column to {_CAST_TO[kind]}"
+        if kind is Kind.BOOL and found == "text":
+            fix = f"make it a bool column, e.g. `pyarrow.compute.equal(table[{field.name!r}], \"true\")`"
+        code = "RX405" if kind is Kind.DATE and found == "timestamp" and field.type.tz is None else "RX404"
+        problems.append(Diagnostic(
+            code=code, field=field.name,
+            message=f"the column `{field.name}` is {field.type}, which never holds {_WORDS[kind]}{why}",
+            help=f"{fix}; for a CSV file, read it with `rxpolicy.bulk.evaluate_claims_file(policy, 'claims.csv')` "
+                 "(which reads each cell as a case file's value)"))
+    if problems:
+        raise RxError(problems)
