@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from pathlib import Path
 
 from rxpolicy.cache import DiskCache, default_cache_dir, engine_digest
-from rxpolicy.diagnostics import Diagnostic
+from rxpolicy.diagnostics import Diagnostic, decode_text, read_text
 from rxpolicy.engine.case import Case, load_case
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.engine.evaluate import Evaluation, evaluate
 from rxpolicy.engine.persist import policy_from_bytes, policy_to_bytes
-from rxpolicy.language.check import CheckedPolicy, check_policy
+from rxpolicy.language.check import CheckedPolicy, PolicySources, check_policy
 from rxpolicy.language.grammar import grammar_path, grammar_sha256
-from rxpolicy.language.load import display_paths, policy_input_files, policy_sources, resolve_policy_dir
+from rxpolicy.language.load import (RULE_SUFFIX, display_path, display_paths, policy_input_files, policy_sources,
+                                    resolve_policy_dir)
+from rxpolicy.language.sources import REGISTRY_FILE
 
 __all__ = ["PolicyStore", "check", "evaluate_case_file", "load_policy"]
 
@@ -81,12 +84,20 @@ class PolicyStore:
             seen = self._seen.get(directory)
             if seen is not None and seen[0] == signature and seen[1] in self._compiled:
                 return self._compiled[seen[1]]
-            key = _content_key(directory)
+            # Each input read once: the bytes hashed for the key are the bytes compiled (a file edited between the
+            # two is never compiled under the key of the other text).
+            inputs = _Inputs(directory)
+            key = inputs.key(directory)
             found = self._compiled.get(key)
             if found is None:
                 found = self._from_disk(key)
             if found is None:
-                found = load_policy(str(directory))
+                sources = policy_sources(directory, inputs.rule_file, read_registry=inputs.registry)
+                found = compile_policy(check_policy(sources)[0])
+                if not inputs.compiled_exactly(directory, sources):
+                    # A file appeared or went between the listing and the compile: the key names other files than
+                    # the compile read. Served, but filed under no key; the next load lists the files again.
+                    return found
                 if self._disk is not None:
                     self._disk.write("policies", key, policy_to_bytes(found))
             self._compiled[key] = found
@@ -121,15 +132,69 @@ def _signature(directory: Path) -> tuple[object, ...]:
     return tuple(parts)
 
 
-def _content_key(directory: Path) -> str:
-    """A hash of everything a compiled policy depends on: its input files (rule files and source registry, as
-    messages name them), grammar, engine."""
-    digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
-    files = [Path(name) for name in policy_input_files(directory)]
-    for path, shown in zip(files, display_paths(files)):
-        digest.update(f"\0{shown}\0".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+class _Inputs:
+    """The input files of a policy (:func:`~rxpolicy.language.load.policy_input_files`), each read once: hashed
+    for the store's key (with the grammar and engine), and given to the compile as read."""
+
+    def __init__(self, directory: Path) -> None:
+        self.files = policy_input_files(directory)
+        self.data: dict[str, bytes] = {}
+        for name in self.files:
+            try:
+                # Non-blocking: a file replaced by a pipe since the listing must not hang the store.
+                descriptor = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            except OSError:  # gone or unreadable: the compile reads it itself, and says why
+                continue
+            with os.fdopen(descriptor, "rb") as file:
+                if stat.S_ISREG(os.fstat(descriptor).st_mode):
+                    self.data[name] = file.read()
+        #: The files the compile asked for, and whether it asked for one not read here.
+        self.asked: set[str] = set()
+        self.missed = False
+
+    def key(self, directory: Path) -> str:
+        """A hash of everything a compiled policy depends on: its input files (rule files and source registry, as
+        messages name them, and their bytes as read here), grammar, engine."""
+        digest = hashlib.sha256(f"{ENGINE_VERSION}:{engine_digest()}:{grammar_sha256()}:{directory}".encode())
+        for name, shown in zip(self.files, display_paths([Path(name) for name in self.files])):
+            data = self.data.get(name)
+            if data is None:  # not read: marked apart from any content (the compile fails on it, if it is used)
+                digest.update(f"\1{shown}\1".encode())
+            else:
+                digest.update(f"\0{shown}\0".encode())
+                digest.update(data)
+        return digest.hexdigest()
+
+    def rule_file(self, path: Path) -> tuple[str, str]:
+        """A :data:`~rxpolicy.language.load.RuleFileReader`: the rule file's bytes read here."""
+        shown = display_path(path)
+        return shown, self._text(path, shown, "rule file")
+
+    def registry(self, path: Path, shown: str) -> str:
+        """A :data:`~rxpolicy.language.load.RegistryReader`: the source registry's bytes read here."""
+        return self._text(path, shown, "source registry")
+
+    def _text(self, path: Path, shown: str, kind: str) -> str:
+        name = str(path)
+        self.asked.add(name)
+        data = self.data.get(name)
+        if data is None:  # not listed, or not readable, when the key was made
+            self.missed = True
+            return read_text(path, shown, kind=kind)
+        return decode_text(data, shown, kind=kind)
+
+    def compiled_exactly(self, directory: Path, sources: PolicySources) -> bool:
+        """Whether the compile read, from the bytes read here, every input of the folders it read (the policy's
+        and those of the layers it is built on) and the registry, and nothing else: then the key names what
+        was compiled."""
+        if self.missed:
+            return False
+        built_on = sources.declaration.built_on if sources.declaration is not None else ()
+        folders = {str(directory), *(str(directory.parent / layer) for layer in built_on)}
+        expected = {name for name in self.data
+                    if os.path.basename(name) == REGISTRY_FILE
+                    or (name.endswith(RULE_SUFFIX) and os.path.dirname(name) in folders)}
+        return expected <= self.asked
 
 
 __all__ += ["Case", "Evaluation", "evaluate", "load_case"]

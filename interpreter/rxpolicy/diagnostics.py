@@ -24,7 +24,7 @@ import attrs
 
 from rxpolicy.language.source import SourceFile, Span
 
-__all__ = ["Diagnostic", "RxError", "Severity", "did_you_mean", "read_text"]
+__all__ = ["Diagnostic", "RxError", "Severity", "decode_text", "did_you_mean", "read_text"]
 
 
 class Severity(enum.Enum):
@@ -94,8 +94,7 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
                                      help=f"name the {kind} itself (a regular file)"))
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise RxError(Diagnostic(code=encoding_code, message=f"{shown} is not UTF-8 text (byte {error.start + 1} "
-                                 "is not a UTF-8 character)", help=f"save the {kind} as UTF-8 text")) from None
+        raise _not_utf8(shown, kind, encoding_code, error) from None
     except FileNotFoundError:
         if path.is_symlink():
             raise RxError(Diagnostic(code="RX001", message=f"the {kind} {shown} is a symbolic link to "
@@ -109,6 +108,22 @@ def read_text(path: Path, shown: str, *, kind: str = "file", encoding_code: str 
     except OSError as error:
         raise RxError(Diagnostic(code="RX001", message=f"cannot read the {kind} {shown}: {error.strerror}",
                                  help="check that the file is readable")) from None
+
+
+def decode_text(data: bytes, shown: str, *, kind: str = "file", encoding_code: str = "RX001") -> str:
+    """The text of a file's bytes as :func:`read_text` gives it (UTF-8, every line ending a line feed), or
+    :class:`RxError` when they are not UTF-8; for bytes read once and both hashed and parsed (the policy store)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _not_utf8(shown, kind, encoding_code, error) from None
+    # As reading the whole file in text mode does (universal newlines): spans count lines the same either way.
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _not_utf8(shown: str, kind: str, code: str, error: UnicodeDecodeError) -> RxError:
+    return RxError(Diagnostic(code=code, message=f"{shown} is not UTF-8 text (byte {error.start + 1} is not a UTF-8 "
+                              "character)", help=f"save the {kind} as UTF-8 text"))
 
 
 def _file_kind(mode: int) -> str:

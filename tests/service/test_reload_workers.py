@@ -15,10 +15,13 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
+import rxpolicy.service.app as app_module
+import rxpolicy.service.catalogue as catalogue_module
+from rxpolicy.service.catalogue import Catalogue, CatalogueHolder, ReloadResult, load_catalogue, rules_stamp
 from rxpolicy.service.shared import SharedRules
 
 from .conftest import Answer, Server, case_json
@@ -363,3 +366,141 @@ def test_a_shared_directory_made_again_by_someone_else_is_refused(rules_copy: Pa
     with pytest.raises(RxError):
         first.reload()
     assert not list(shared.iterdir())  # nothing written there
+
+
+def test_a_worker_never_takes_up_other_rules_under_the_generation_it_serves(rules_copy: Path, tmp_path: Path) -> None:
+    """No reload yet (generation 0), an edit nobody reloaded, the directory removed, and a worker started before
+    any other looked numbers the files as they are from 0. Failed before: the serving worker took those unreloaded
+    rules up under generation 0; now it publishes what it serves again and the newcomer follows it."""
+    shared = tmp_path / "shared"
+    serving = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    published = serving.current.fingerprint
+    path, text = _benzo_rule(rules_copy)
+    path.write_text(text.replace(SENTENCE, NEW))  # edited, not reloaded
+    shutil.rmtree(shared)
+    newcomer = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert (newcomer.current.generation, newcomer.current.fingerprint != published) == (0, True)
+    assert serving.follow() is None and (serving.current.generation, serving.current.fingerprint) == (0, published)
+    followed = newcomer.follow()
+    assert followed is not None and (followed.generation, followed.fingerprint) == (0, published)
+    assert _max_supply(newcomer).startswith("Benzodiazepines")
+    assert serving.follow() is None and newcomer.follow() is None and not serving.stale() and not newcomer.stale()
+    assert path.read_text() != text and serving.reload().catalogue.generation == 1  # the next reload counts on
+
+
+def test_a_reload_whose_directory_is_removed_and_made_again_never_publishes_a_missing_snapshot(
+        rules_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory removed while a reload compiles, and made again (with a new lock) by another worker. Failed
+    before: the reload, still holding the old deleted lock, published a stamp naming a snapshot that was gone, and
+    every other worker's follow, and a new worker's start, failed with FileNotFoundError."""
+    shared = tmp_path / "shared"
+    holders = [CatalogueHolder.open_shared(rules_copy, SharedRules(shared)) for _ in range(3)]
+    path, text = _benzo_rule(rules_copy)
+    real, removed = catalogue_module.load_catalogue, []
+
+    def removed_meanwhile(*args: Any, **kwargs: Any) -> Catalogue:
+        compiled = real(*args, **kwargs)
+        if not removed:
+            removed.append(True)
+            shutil.rmtree(shared)
+            assert holders[1].follow() is None  # puts the directory, its lock and generation 0 back
+        return compiled
+
+    monkeypatch.setattr(catalogue_module, "load_catalogue", removed_meanwhile)
+    path.write_text(text.replace(SENTENCE, NEW))
+    result = holders[0].reload()
+    monkeypatch.setattr(catalogue_module, "load_catalogue", real)
+    assert removed and result.changed and result.catalogue.generation == 1
+    stamp = SharedRules(shared).read()
+    assert stamp is not None and stamp.generation == 1 and (shared / stamp.snapshot).is_dir()
+    for holder in holders[1:]:
+        assert holder.follow() is not None and holder.current.fingerprint == result.catalogue.fingerprint
+    later = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert (later.current.generation, later.current.fingerprint) == (1, result.catalogue.fingerprint)
+
+
+def test_the_lock_taken_is_the_directorys_lock_of_now(tmp_path: Path) -> None:
+    """A lock file removed (with its directory) while a process waited for it is let go, and the new one taken.
+    Failed before: the waiter went on holding the deleted file while another process held the new one."""
+    shared = SharedRules(tmp_path / "shared")
+    entered, release, inside = threading.Event(), threading.Event(), []
+
+    def holder() -> None:
+        with shared.locked():
+            entered.set()
+            release.wait(10)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert entered.wait(10)
+    waiter = SharedRules(tmp_path / "shared")
+
+    def wait_for_lock() -> None:
+        with waiter.locked():
+            lock = os.stat(tmp_path / "shared" / "reload.lock")
+            inside.append((lock.st_dev, lock.st_ino))
+
+    second = threading.Thread(target=wait_for_lock)
+    second.start()
+    time.sleep(0.2)  # the waiter blocks on the first lock file
+    shutil.rmtree(tmp_path / "shared")
+    with SharedRules(tmp_path / "shared").locked():  # a third takes the directory's new lock, and keeps it a while
+        new = os.stat(tmp_path / "shared" / "reload.lock")
+        release.set()
+        first.join()
+        time.sleep(0.2)
+        assert not inside  # the waiter, given the old lock, let it go and now waits for the new one
+    second.join()
+    assert inside == [(new.st_dev, new.st_ino)]
+
+
+def test_a_worker_starting_on_a_stamp_whose_snapshot_is_gone_starts(rules_copy: Path, tmp_path: Path) -> None:
+    """A tmp cleaner removed the published snapshot alone. Failed before: a worker started then crashed with
+    FileNotFoundError; now it publishes the files as they are, numbered after that stamp, and the others follow."""
+    shared = tmp_path / "shared"
+    serving = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    stamp = SharedRules(shared).read()
+    assert stamp is not None
+    shutil.rmtree(shared / stamp.snapshot)
+    started = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert started.current.generation == 1 and _generation(shared) == 1
+    assert serving.follow() is not None and serving.current.generation == 1
+
+
+def test_a_watch_reload_that_fails_is_logged_and_the_watcher_keeps_watching(
+        rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed before: an exception from a reload (RX906, an OSError) ended that worker's --watch without a word."""
+    holder = CatalogueHolder(load_catalogue(rules_copy))
+    service = app_module._Service(config=app_module.ServiceConfig(policies=rules_copy, watch_seconds=0.05),
+                                  holder=holder)
+    logged: list[dict[str, object]] = []
+    monkeypatch.setattr(app_module, "_log", lambda record: logged.append(dict(record)))
+    real, calls = holder.reload, []
+
+    def failing_once() -> ReloadResult:
+        calls.append(True)
+        if len(calls) == 1:
+            raise OSError("the shared directory went")
+        return real()
+
+    monkeypatch.setattr(holder, "reload", failing_once)
+    path, text = _benzo_rule(rules_copy)
+
+    async def scenario() -> None:
+        watcher = asyncio.create_task(app_module._watch(service))
+        await asyncio.sleep(0.3)
+        path.write_text(text.replace(SENTENCE, NEW))
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if calls:
+                break
+        path.write_text(text.replace(SENTENCE, NEW + " (again)"))
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if holder.current.generation == 1:
+                break
+        watcher.cancel()
+
+    asyncio.run(scenario())
+    assert [r["error"] for r in logged if r["event"] == "reload_failed"] == ["OSError"]
+    assert len(calls) == 2 and holder.current.generation == 1

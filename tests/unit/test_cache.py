@@ -14,6 +14,7 @@ import pytest
 from rxpolicy import PolicyStore, api, case_from_mapping, evaluate
 from rxpolicy.cache import DiskCache
 from rxpolicy.engine.compile import CompiledPolicy
+from rxpolicy.language.check import CheckedPolicy
 from rxpolicy.explain.json import evaluation_json
 from rxpolicy.explain.text import evaluation_text
 from rxpolicy.language import grammar
@@ -29,13 +30,13 @@ def _entries(cache: Path) -> list[Path]:
 def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every policy the store compiles (instead of reading it from a cache)."""
     compiled: list[str] = []
-    real = api.load_policy
+    real = api.compile_policy
 
-    def counting(name_or_path: str = "hollandzorg") -> CompiledPolicy:
-        compiled.append(name_or_path)
-        return real(name_or_path)
+    def counting(checked: CheckedPolicy) -> CompiledPolicy:
+        compiled.append(checked.name)
+        return real(checked)
 
-    monkeypatch.setattr(api, "load_policy", counting)
+    monkeypatch.setattr(api, "compile_policy", counting)
     return compiled
 
 

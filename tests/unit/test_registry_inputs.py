@@ -4,8 +4,10 @@ by the policy store, the cache on disk, the fingerprint and the service's watche
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,9 +15,12 @@ from click.testing import CliRunner
 
 from rxpolicy import PolicyStore, api, evaluate, load_case, load_policy
 from rxpolicy.cli import cli
+from rxpolicy.diagnostics import RxError, decode_text, read_text
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.json import evaluation_json
-from rxpolicy.service.catalogue import rules_stamp
+from rxpolicy.language.check import CheckedPolicy, PolicySources
+from rxpolicy.language.load import policy_input_files
+from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 BENZO = ROOT / "examples" / "hollandzorg" / "benzodiazepine-chronic.yaml"
@@ -35,13 +40,13 @@ def rules(tmp_path: Path) -> Path:
 def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every policy the store compiles (instead of finding it in memory or on disk)."""
     compiled: list[str] = []
-    real = api.load_policy
+    real = api.compile_policy
 
-    def counting(name_or_path: str = "hollandzorg") -> CompiledPolicy:
-        compiled.append(name_or_path)
-        return real(name_or_path)
+    def counting(checked: CheckedPolicy) -> CompiledPolicy:
+        compiled.append(checked.name)
+        return real(checked)
 
-    monkeypatch.setattr(api, "load_policy", counting)
+    monkeypatch.setattr(api, "compile_policy", counting)
     return compiled
 
 
@@ -119,3 +124,125 @@ def test_a_batch_run_is_not_resumed_after_an_edit_of_the_registry(rules: Path, t
     _edit(rules / "sources.yaml", CITED, REVISED)
     resumed = CliRunner().invoke(cli, [*command, "--resume"])
     assert resumed.exit_code == 2 and "RX804" in resumed.stderr and "policy_fingerprint" in resumed.stderr
+
+
+def _replace_keeping_time(path: Path, old: str, new: str) -> None:
+    """An edit of the same size renamed into place with the old modification time: as an editor that saves within
+    the file system's clock tick, or a sync tool that keeps times, leaves it."""
+    text, info = path.read_text(), path.stat()
+    edited = text.replace(old, new)
+    assert old in text and len(edited) == len(text)
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(edited)
+    os.utime(temporary, ns=(info.st_atime_ns, info.st_mtime_ns))
+    os.replace(temporary, path)
+
+
+def test_a_registry_edit_of_the_same_size_and_time_is_compiled_and_filed_by_its_text(rules: Path,
+                                                                                    tmp_path: Path) -> None:
+    """Failed before: the registry was cached by path, time and size, so the store hashed the new text but compiled
+    the old one, filed it under the new key on disk, and a new process found that stale policy there."""
+    cache, directory, registry = tmp_path / "cache", str(rules / "hollandzorg"), rules / "sources.yaml"
+    store = PolicyStore(cache)
+    first = store.load(directory)
+    _replace_keeping_time(registry, "cite_as: Zvw\n", "cite_as: ZVW\n")
+    second = store.load(directory)
+    fresh = PolicyStore(disk_cache=False).load(directory)
+    assert second.fingerprint == fresh.fingerprint != first.fingerprint
+    assert PolicyStore(cache).load(directory).fingerprint == fresh.fingerprint  # what the cache on disk holds
+
+
+def test_a_one_process_service_reload_sees_a_registry_edit_of_the_same_size_and_time(rules: Path) -> None:
+    """Failed before: `POST /v1/reload` in one process said `changed=False` (the registry read before was reused)."""
+    holder = CatalogueHolder(load_catalogue(rules))
+    _replace_keeping_time(rules / "sources.yaml", "cite_as: Zvw\n", "cite_as: ZVW\n")
+    assert holder.reload().changed
+
+
+def test_the_store_compiles_the_text_it_hashed(rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry edited after the store hashed it and before it compiled: the policy compiled, and filed under
+    the key, is the one of the text hashed. Failed before: the compile read the file again and took the edit."""
+    cache, directory, registry = tmp_path / "cache", str(rules / "hollandzorg"), rules / "sources.yaml"
+    before = PolicyStore(disk_cache=False).load(directory)
+    real = api.policy_sources
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> PolicySources:
+        _edit(registry, CITED, REVISED)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "policy_sources", edited_meanwhile)
+    compiled = PolicyStore(cache).load(directory)
+    monkeypatch.setattr(api, "policy_sources", real)
+    assert compiled.fingerprint == before.fingerprint and "(revised)" not in _cited(compiled)
+    _edit(registry, REVISED, CITED)
+    assert PolicyStore(cache).load(directory).fingerprint == before.fingerprint
+
+
+def test_a_rule_file_added_between_the_listing_and_the_compile_is_not_filed_under_the_key(
+        rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key names the files listed; a compile that read another is served, but not kept in the cache on disk."""
+    cache, directory = tmp_path / "cache", rules / "hollandzorg"
+    real = api.policy_sources
+
+    def added_meanwhile(*args: Any, **kwargs: Any) -> PolicySources:
+        (directory / "zz-extra.rxp").write_text("# nothing but a comment\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "policy_sources", added_meanwhile)
+    served = PolicyStore(cache).load(str(directory))
+    monkeypatch.setattr(api, "policy_sources", real)
+    (directory / "zz-extra.rxp").unlink()  # the files as listed again: their key must not find that compile
+    listed = PolicyStore(cache).load(str(directory))
+    assert listed.fingerprint == PolicyStore(disk_cache=False).load(str(directory)).fingerprint != served.fingerprint
+
+
+def test_the_watchers_stamp_lists_each_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What every poll of --watch stats: the inputs of every policy, each listed once. Failed before: each folder
+    listed all its siblings again (40 folders: 1,640 directory listings a poll instead of 41)."""
+    root = tmp_path / "many"
+    for number in range(40):
+        (root / f"layer{number}").mkdir(parents=True)
+        (root / f"layer{number}" / "a.rxp").write_text("# a rule file\n")
+    (root / "sources.yaml").write_text("sources: {}\n")
+    every = sorted({name for folder in root.iterdir() if folder.is_dir() for name in policy_input_files(folder)})
+    listings: list[str] = []
+    real = os.scandir
+
+    def counting(path: str) -> Any:
+        listings.append(path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    stamp = rules_stamp(root)
+    assert [name for name, _, _ in stamp] == every and len(every) == 41
+    assert len(listings) == 41  # the root once, each folder once
+
+
+def test_the_watchers_stamp_follows_a_linked_folder_as_the_store_does(tmp_path: Path) -> None:
+    """A policy folder that is a link to a folder elsewhere has its layers beside its target (policy_input_files):
+    the watcher stats those, and the registry there, as the store does."""
+    root, elsewhere = tmp_path / "rules", tmp_path / "elsewhere"
+    for folder in (root / "statutory", elsewhere / "policy", elsewhere / "layer"):
+        folder.mkdir(parents=True)
+        (folder / "a.rxp").write_text("# a rule file\n")
+    (elsewhere / "sources.yaml").write_text("sources: {}\n")
+    (root / "linked").symlink_to(elsewhere / "policy")
+    every = sorted({name for folder in root.iterdir() if folder.is_dir() for name in policy_input_files(folder)})
+    assert str(elsewhere / "layer" / "a.rxp") in every and str(elsewhere / "sources.yaml") in every
+    assert [name for name, _, _ in rules_stamp(root)] == every
+
+
+@pytest.mark.parametrize("data", [b"a\r\nb\rc\n", "\ufeffs\u00e9\r\n".encode(), b"ok\n\xff here", b""])
+def test_bytes_read_once_give_the_text_and_the_message_reading_the_file_gives(tmp_path: Path, data: bytes) -> None:
+    """The store hashes bytes and compiles their text (decode_text): the same text, or the same RX001, as read_text."""
+    path = tmp_path / "file.rxp"
+    path.write_bytes(data)
+    try:
+        expected: object = read_text(path, "file.rxp", kind="rule file")
+    except RxError as error:
+        expected = str(error)
+    try:
+        got: object = decode_text(data, "file.rxp", kind="rule file")
+    except RxError as error:
+        got = str(error)
+    assert got == expected

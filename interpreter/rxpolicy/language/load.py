@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import attrs
@@ -22,8 +22,8 @@ from rxpolicy.language.grammar import package_data_dir
 from rxpolicy.language.source import SourceFile
 from rxpolicy.language.sources import REGISTRY_FILE, SourceRegistry, load_registry
 
-__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RuleFileParser", "RuleFileReader", "builtin_policies",
-           "builtin_rules_dir", "display_path", "display_paths", "policy_input_files", "policy_sources", "read_from_disk", "read_rule_files",
+__all__ = ["rule_file_name", "source_line", "BuiltinPolicy", "OriginalPath", "RegistryReader", "RuleFileParser", "RuleFileReader", "builtin_policies",
+           "builtin_rules_dir", "display_path", "display_paths", "policies_input_files", "policy_input_files", "policy_sources", "read_from_disk", "read_registry_from_disk", "read_rule_files",
            "registry_beside", "registry_file",
            "resolve_policy_dir", "split_policy_year"]
 
@@ -203,13 +203,27 @@ def _registry_file(resolved: str, given: str) -> str | None:
     return None
 
 
-def registry_beside(policy_dir: Path, original: OriginalPath = _same) -> SourceRegistry | None:
-    """The source registry of a policy (:func:`registry_file`), read; None when it has none.
+#: Gives the text of a source registry file (its path, and the path messages show): what the policy store
+#: passes to compile the very text it hashed.
+RegistryReader = Callable[[Path, str], str]
+
+
+def read_registry_from_disk(path: Path, shown: str) -> str:
+    """The default :data:`RegistryReader`: the file on disk."""
+    return read_text(path, shown, kind="source registry")
+
+
+def registry_beside(policy_dir: Path, original: OriginalPath = _same,
+                    read: RegistryReader = read_registry_from_disk) -> SourceRegistry | None:
+    """The source registry of a policy (:func:`registry_file`), read by ``read``; None when it has none.
 
     Messages name it as ``original`` maps it (:func:`read_rule_files`).
     """
     path = registry_file(policy_dir)
-    return load_registry(path, display_path(original(path))) if path is not None else None
+    if path is None:
+        return None
+    shown = display_path(original(path))
+    return load_registry(path, shown, text=read(path, shown))
 
 
 def policy_input_files(policy_dir: Path) -> list[str]:
@@ -223,8 +237,42 @@ def policy_input_files(policy_dir: Path) -> list[str]:
     making a ``Path`` of each would double what that costs.
     """
     resolved = os.path.realpath(policy_dir)
+    found = _rule_files_under(os.path.dirname(resolved))
+    registry = _registry_file(resolved, str(policy_dir))
+    return found if registry is None else [*found, registry]
+
+
+def policies_input_files(policy_dirs: Iterable[Path]) -> list[str]:
+    """The files :func:`policy_input_files` lists for any of ``policy_dirs``, each once, in path order: what the
+    service's watcher stats on every poll. One listing per parent folder (not one per directory, each listing
+    every sibling again: that grew with the square of the number of folders)."""
+    found: set[str] = set()
+    beside: dict[str, bool] = {}  # parent folder → whether a registry is there (then every policy in it uses it)
+    real_heads: dict[str, str] = {}  # realpath per containing folder, not per directory (a dozen lstat calls each)
+    for policy_dir in policy_dirs:
+        head, name = os.path.split(os.path.abspath(policy_dir))
+        if head not in real_heads:
+            real_heads[head] = os.path.realpath(head)
+        resolved = os.path.join(real_heads[head], name)
+        if os.path.islink(resolved):
+            resolved = os.path.realpath(resolved)
+        parent = os.path.dirname(resolved)
+        if parent not in beside:
+            found.update(_rule_files_under(parent))
+            beside[parent] = os.path.isfile(os.path.join(parent, REGISTRY_FILE))
+            if beside[parent]:
+                found.add(os.path.join(parent, REGISTRY_FILE))
+        if not beside[parent]:
+            registry = _registry_file(resolved, str(policy_dir))  # the one in it, when there is one
+            if registry is not None:
+                found.add(registry)
+    return sorted(found)
+
+
+def _rule_files_under(parent: str) -> list[str]:
+    """The rule files of every folder in ``parent``, in path order (found without reading a file)."""
     try:
-        with os.scandir(os.path.dirname(resolved)) as siblings:
+        with os.scandir(parent) as siblings:
             folders = [entry.path for entry in siblings if entry.is_dir()]
     except OSError:  # gone or unreadable: no inputs (reading the policy says why)
         folders = []
@@ -237,17 +285,17 @@ def policy_input_files(policy_dir: Path) -> list[str]:
         except OSError:  # removed or unreadable meanwhile: as if empty (reading the policy reports its own)
             continue
     found.sort()  # the order of a directory listing is not promised
-    registry = _registry_file(resolved, str(policy_dir))
-    return found if registry is None else [*found, registry]
+    return found
 
 
 def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
-                   parse: RuleFileParser | None = None, *, original: OriginalPath = _same) -> PolicySources:
+                   parse: RuleFileParser | None = None, *, original: OriginalPath = _same,
+                   read_registry: RegistryReader = read_registry_from_disk) -> PolicySources:
     """Read a policy directory and the layers it is built on; raises :class:`RxError` on any file problem.
 
     ``read`` gives each rule file's shown path and text (default: from disk, :func:`read_from_disk`),
     ``parse`` parses one (default: :func:`rxpolicy.language.lower.parse_rule_file`); ``original``: see
-    :func:`read_rule_files`.
+    :func:`read_rule_files`; ``read_registry`` gives the source registry's text (default: from disk).
     """
     directory = directory.resolve()  # `.` has no name, and its parent is not where the layers are
     files, problems = read_rule_files(directory, read, parse, original=original)
@@ -284,7 +332,7 @@ def policy_sources(directory: Path, read: RuleFileReader = read_from_disk,
     if problems:
         raise RxError(problems)
     return PolicySources(name=directory.name, declaration=declaration if isinstance(declaration, ast.Policy) else None,
-                         registry=registry_beside(directory, original),
+                         registry=registry_beside(directory, original, read_registry),
                          layers=tuple(layers))
 
 

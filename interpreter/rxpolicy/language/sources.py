@@ -195,8 +195,9 @@ def _rejection_codes(raw: object, sources: Mapping[str, Source], path: str) -> d
 
 
 @functools.lru_cache(maxsize=32)
-def _load(path: Path, mtime_ns: int, size: int, shown: str) -> SourceRegistry:
-    text = read_text(path, shown, kind="source registry")
+def _parse(text: str, shown: str) -> SourceRegistry:
+    # Keyed by the text itself (its hash, then an equality test): an edited registry is parsed again whatever its
+    # size and modification time, and the registry returned is always the one of the text given.
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -212,12 +213,16 @@ def _load(path: Path, mtime_ns: int, size: int, shown: str) -> SourceRegistry:
                           sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
-def load_registry(path: Path, shown: str | None = None) -> SourceRegistry:
+def load_registry(path: Path, shown: str | None = None, *, text: str | None = None) -> SourceRegistry:
     """Read a source registry (``shown``: its path as messages name it); raises :class:`RxError` (RX709) when it
-    is not well formed. Registries are immutable and cached per file, modification time and size, so threads share
-    them (the size too: an edit within the file system's clock tick keeps the time, and the policy store, which
-    hashes the file's content, would otherwise compile the registry read before under the key of the edited one).
+    is not well formed, RX001 when it cannot be read.
+
+    The file is read every time, as rule files are read for every compile: registries are immutable and cached by
+    their text, so threads share them, but never by the file's size or modification time (an edit of the same size
+    within the file system's clock tick keeps both). ``text``: the registry's text already read, by a caller that
+    also hashes it (the policy store), so that the text hashed is the text parsed; the file is then not read.
     """
-    resolved = path.resolve()
-    info = resolved.stat()
-    return _load(resolved, info.st_mtime_ns, info.st_size, shown or str(path))
+    shown = shown or str(path)
+    if text is None:
+        text = read_text(path, shown, kind="source registry")
+    return _parse(text, shown)

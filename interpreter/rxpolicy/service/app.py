@@ -696,7 +696,12 @@ async def _watch(service: _Service) -> None:
                           "error": type(error).__name__})
                 if stamp == service.holder.files_read:
                     continue
-            await _reload(service, "watch")
+            try:
+                await _reload(service, "watch")
+            except Exception as error:  # noqa: BLE001 - RX906, an OSError: say so and keep watching
+                # Ending here would stop this worker's --watch for good, silently; the next change tries again.
+                _log({"event": "reload_failed", "trigger": "watch", "worker": os.getpid(),
+                      "error": type(error).__name__, "message": str(error)})
 
 
 #: How often an idle worker looks whether another one reloaded (a request looks anyway, before it is answered).

@@ -25,8 +25,8 @@ import attrs
 from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.engine.compile import ENGINE_VERSION, CompiledPolicy, compile_policy
 from rxpolicy.language.check import PolicySources, check_policy
-from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policy_input_files, policy_sources
-from rxpolicy.service.shared import FilesStamp, SharedRules, SnapshotTexts, Stamp, StampKey
+from rxpolicy.language.load import RULE_SUFFIX, builtin_rules_dir, display_path, policies_input_files, policy_sources
+from rxpolicy.service.shared import DirectoryReplaced, FilesStamp, SharedRules, SnapshotTexts, Stamp, StampKey
 from rxpolicy.service.wire import rule_references
 
 __all__ = ["Catalogue", "CatalogueHolder", "ReloadResult", "load_catalogue", "rules_stamp"]
@@ -86,13 +86,13 @@ def _policy_dirs(root: Path) -> list[Path]:
 def rules_stamp(root: Path) -> FilesStamp:
     """A cheap stamp (name, size, modification time) of every input of the policies under ``root`` for the watcher:
     what :func:`~rxpolicy.language.load.policy_input_files` lists for each directory (rule files and the source
-    registry it uses), without reading a file to tell the policies from the layers."""
+    registry it uses), without reading a file to tell the policies from the layers; each file listed once."""
     try:
         folders = [p for p in root.iterdir() if p.is_dir()]
     except OSError:  # the directory is gone or unreadable: no inputs now, and the next poll looks again
         folders = []
     stamp = []
-    for path in sorted({path for folder in folders for path in policy_input_files(folder)}):
+    for path in policies_input_files(folders):
         try:
             info = os.stat(path)
         except OSError:  # removed between the listing and the stat: the next poll sees the new state
@@ -196,29 +196,44 @@ class CatalogueHolder:
                 with shared.locked():
                     key, stamp = shared.key(), shared.read()
                     if stamp is None:  # still the first: no other process published meanwhile
-                        return cls._publish_first(root, shared)
+                        try:
+                            return cls._publish_first(root, shared, 0)
+                        except DirectoryReplaced:  # removed again meanwhile: look again
+                            continue
             try:
                 # Not under the reload lock: workers starting together compile at the same time.
                 catalogue, texts = _load_stamp(root, shared, stamp)
                 return cls(catalogue, shared, key, stamp, texts)
             except (RxError, OSError, SnapshotChanged):
+                if not shared.snapshot(stamp).is_dir():
+                    # A stamp naming a snapshot that is gone (removed by hand, or by a tmp cleaner file by file):
+                    # nobody can compile those rules again. Rather than fail to start, publish the files as they
+                    # are, numbered after that stamp (the generation never goes back; the other workers follow).
+                    with shared.locked():
+                        if shared.read() == stamp and not shared.snapshot(stamp).is_dir():
+                            try:
+                                return cls._publish_first(root, shared, stamp.generation + 1)
+                            except DirectoryReplaced:
+                                pass
+                    continue
                 if attempt + 1 == _FOLLOW_TRIES:
                     raise
-        raise AssertionError("unreachable: the last try returns or raises")
+        raise OSError(f"the rules published in {shared.directory} changed on every try while this worker started")
 
     @classmethod
-    def _publish_first(cls, root: Path | None, shared: SharedRules) -> CatalogueHolder:
+    def _publish_first(cls, root: Path | None, shared: SharedRules, generation: int) -> CatalogueHolder:
         resolved = (root or builtin_rules_dir()).resolve()
         files = rules_stamp(resolved)  # before the copy: a file changed while it is made is seen as changed
-        snapshot = shared.take_snapshot(resolved, 0)
+        snapshot = shared.take_snapshot(resolved, generation)
         try:
             texts = shared.snapshot_texts(snapshot)
-            catalogue = load_catalogue(resolved, 0, copy=snapshot)
+            catalogue = load_catalogue(resolved, generation, copy=snapshot)
+            stamp = Stamp(generation=generation, fingerprint=catalogue.fingerprint, snapshot=snapshot.name,
+                          files=files, since=time.time_ns())
+            shared.publish(stamp)
         except BaseException:
             shared.discard(snapshot)
             raise
-        stamp = Stamp(generation=0, fingerprint=catalogue.fingerprint, snapshot=snapshot.name, files=files)
-        shared.publish(stamp)
         return cls(catalogue, shared, shared.key(), stamp, texts)
 
     @property
@@ -259,7 +274,7 @@ class CatalogueHolder:
             # their generation, so that a worker started later takes them up and no client sees the generation go back.
             try:
                 stamp = shared.read()
-                behind = key is None or stamp is None or stamp.generation < self._current.generation
+                behind = key is None or stamp is None or self._ahead_of(stamp)
                 if behind and self._publish_own(shared, held, replacing=stamp if key is not None else None):
                     return None
             except RxError:
@@ -289,6 +304,17 @@ class CatalogueHolder:
             return new
         return None
 
+    def _ahead_of(self, stamp: Stamp) -> bool:
+        """Whether the rules serving here must be published again in place of ``stamp``: it is numbered below them,
+        or it has their generation with other rules and was published later (by a worker started while the
+        directory was gone, numbering the files as they were from 0). A worker never takes up other rules under
+        the generation it serves: the newcomer follows the workers that were serving, not the other way round."""
+        current, mine = self._current, self._stamp
+        if stamp.generation != current.generation:
+            return stamp.generation < current.generation
+        return (stamp.fingerprint != current.fingerprint and mine is not None
+                and (mine.since, mine.fingerprint) < (stamp.since, stamp.fingerprint))
+
     def _publish_own(self, shared: SharedRules, held: bool, replacing: Stamp | None) -> bool:
         """Publish the rules serving here again, under their generation, in place of ``replacing`` (the stamp read,
         None when it was gone); False when another worker replaced it first. From the files this worker keeps of
@@ -302,13 +328,19 @@ class CatalogueHolder:
         with lock:
             if shared.read() != replacing:
                 return False
+            snapshot = None
             if replacing is not None and replacing.fingerprint == current.fingerprint:
-                stamp = attrs.evolve(replacing, generation=current.generation)
+                stamp = attrs.evolve(replacing, generation=current.generation, since=self._stamp.since)
             else:
                 snapshot = shared.restore(current.generation, self._texts)
                 stamp = Stamp(generation=current.generation, fingerprint=current.fingerprint, snapshot=snapshot.name,
-                              files=self._stamp.files)
-            shared.publish(stamp)
+                              files=self._stamp.files, since=self._stamp.since)
+            try:
+                shared.publish(stamp)
+            except DirectoryReplaced:  # removed again meanwhile: the caller reads what is there now
+                if snapshot is not None:
+                    shared.discard(snapshot)
+                return False
             self._seen, self._stamp = shared.key(), stamp
         return True
 
@@ -320,8 +352,13 @@ class CatalogueHolder:
         """
         with self._reload_lock:
             if self._shared is not None:
-                with self._shared.locked():
-                    return self._reload_shared(self._shared)
+                for _ in range(_FOLLOW_TRIES):
+                    with self._shared.locked():
+                        try:
+                            return self._reload_shared(self._shared)
+                        except DirectoryReplaced:  # removed during the reload: again, under the new directory
+                            continue
+                raise OSError(f"{self._shared.directory} was removed during every try of the reload")
             old = self._current
             try:
                 new = load_catalogue(old.root, generation=old.generation + 1)
@@ -354,8 +391,13 @@ class CatalogueHolder:
         if new.fingerprint == old.fingerprint:
             shared.discard(snapshot)
             return ReloadResult(changed=False, catalogue=old)
-        stamp = Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name, files=files)
-        shared.publish(stamp)
+        stamp = Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name, files=files,
+                      since=time.time_ns())
+        try:
+            shared.publish(stamp)
+        except DirectoryReplaced:
+            shared.discard(snapshot)
+            raise
         self._current = new
         # No other stamp can come between: we hold the reload lock.
         self._seen, self._stamp, self._texts = shared.key(), stamp, texts

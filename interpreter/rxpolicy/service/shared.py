@@ -20,11 +20,14 @@ A tmp cleaner may remove the directory while the workers run. Generations still 
 finds the stamp gone makes the directory again (private, and refused when another user made one in its place)
 and publishes again the rules it serves, under their generation, from the texts it keeps of them; and a worker
 that finds a stamp numbered below what it serves (one started again before any other put the stamp back numbers
-its rules from 0) publishes its own rules again, under its own generation, for that one to follow.
+its rules from 0) publishes its own rules again, under its own generation, for that one to follow; so does one that
+finds other rules under its own generation published after its own (``Stamp.since``). A publication happens only
+under the directory's lock of now and names a snapshot that is there (:class:`DirectoryReplaced` otherwise).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -41,7 +44,7 @@ from rxpolicy.diagnostics import Diagnostic, RxError, read_text
 from rxpolicy.language.load import RULE_SUFFIX, display_path
 from rxpolicy.language.sources import REGISTRY_FILE
 
-__all__ = ["FilesStamp", "SharedRules", "SnapshotTexts", "Stamp", "StampKey"]
+__all__ = ["DirectoryReplaced", "FilesStamp", "SharedRules", "SnapshotTexts", "Stamp", "StampKey"]
 
 #: What a stat of the stamp says about which stamp it is: (inode, modification time, size), None when absent.
 #: Every stamp is a new file renamed into place, so a new stamp has a new inode or (when the file system hands the
@@ -58,6 +61,11 @@ FilesStamp = tuple[tuple[str, int, int], ...]
 SnapshotTexts = Mapping[str, bytes]
 
 
+class DirectoryReplaced(Exception):
+    """The shared directory (or the snapshot to publish) was removed since the reload lock was taken: nothing was
+    published; the caller starts again under the directory's new lock."""
+
+
 @attrs.frozen(kw_only=True)
 class Stamp:
     """Which rules every worker serves now: their generation, fingerprint and snapshot directory name."""
@@ -67,6 +75,10 @@ class Stamp:
     snapshot: str
     #: The rule files (path, size, modification time) as they were when the snapshot was copied.
     files: FilesStamp = ()
+    #: When these rules were first published under this generation (nanoseconds since the epoch), kept when they
+    #: are published again: of two stamps of one generation with different rules (one numbered from 0 by a worker
+    #: started while the directory was gone), the earlier is what the workers were serving.
+    since: int = 0
 
 
 class SharedRules:
@@ -77,6 +89,9 @@ class SharedRules:
         self._stamp = directory / "stamp.json"
         self._stamp_name = str(self._stamp)  # os.stat of a str skips the Path's conversion on every request
         self._lock = directory / "reload.lock"
+        #: The descriptor of the lock file while :meth:`locked` holds it (one holder per process: the holder's
+        #: reload lock serialises its callers), to tell at publication that it is still the directory's lock.
+        self._held: int | None = None
 
     def key(self) -> StampKey:
         """The stamp's identity as one ``os.stat`` tells it (cheap enough for every request), None when absent."""
@@ -100,30 +115,75 @@ class SharedRules:
             return None
         return Stamp(generation=int(data["generation"]), fingerprint=str(data["fingerprint"]),
                      snapshot=str(data["snapshot"]),
-                     files=tuple((str(p), int(size), int(mtime)) for p, size, mtime in data.get("files", ())))
+                     files=tuple((str(p), int(size), int(mtime)) for p, size, mtime in data.get("files", ())),
+                     since=int(data.get("since", 0)))
 
     def publish(self, stamp: Stamp) -> None:
-        """Replace the stamp in one step (a temporary file renamed over it); hold :meth:`locked` while calling."""
+        """Replace the stamp in one step (a temporary file renamed over it); hold :meth:`locked` while calling.
+
+        Raises :class:`DirectoryReplaced`, and leaves no stamp of its own, when the stamp would name a snapshot
+        that is gone: the directory was removed since the lock was taken (and maybe made again by another worker,
+        with a lock of its own), or the snapshot alone was.
+        """
+        self._check_intact(stamp)
         temporary = self.directory / f".stamp-{os.getpid()}-{uuid.uuid4().hex}"
-        temporary.write_text(json.dumps(attrs.asdict(stamp)), encoding="utf-8")
-        os.replace(temporary, self._stamp)
+        try:
+            temporary.write_text(json.dumps(attrs.asdict(stamp)), encoding="utf-8")
+            written = os.stat(temporary).st_ino
+            os.replace(temporary, self._stamp)
+        except FileNotFoundError:  # the directory went meanwhile
+            raise DirectoryReplaced(f"{self.directory} was removed while a stamp was published") from None
+        try:
+            self._check_intact(stamp)
+        except DirectoryReplaced:
+            # Removed and made again between the check and the rename: take our stamp back, so that no worker
+            # follows it to a missing snapshot (the others then publish theirs again, as when the stamp is gone).
+            with contextlib.suppress(OSError):
+                if os.stat(self._stamp_name).st_ino == written:
+                    os.unlink(self._stamp_name)
+            raise
+
+    def _check_intact(self, stamp: Stamp) -> None:
+        """DirectoryReplaced unless the lock held is still the directory's lock and the stamp's snapshot is there."""
+        held = self._held
+        try:
+            mine, now = os.fstat(held) if held is not None else None, os.lstat(self._lock)
+        except FileNotFoundError:
+            mine, now = None, None
+        if mine is None or now is None or (mine.st_dev, mine.st_ino) != (now.st_dev, now.st_ino):
+            raise DirectoryReplaced(f"{self.directory} was removed since its lock was taken")
+        if not os.path.isdir(self.directory / stamp.snapshot):
+            raise DirectoryReplaced(f"the snapshot {stamp.snapshot} was removed before it was published")
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the reload lock (exclusive across the workers' processes) for the ``with`` block.
 
         Makes the directory again (mode 700) when it was removed; RxError (RX906) when it is not this user's own.
+        The lock taken is the one the directory holds then: a lock file removed (with its directory) while this
+        process waited for it is let go and the directory's new one taken, so that two processes never both
+        think they hold the lock.
         """
-        self._private(create=True)
-        descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        while True:
+            self._private(create=True)
+            descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
             try:
-                yield
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                try:
+                    mine, now = os.fstat(descriptor), os.lstat(self._lock)
+                except FileNotFoundError:
+                    continue  # removed while we waited (the finally blocks let it go): take the new one
+                if (mine.st_dev, mine.st_ino) != (now.st_dev, now.st_ino):
+                    continue
+                self._held = descriptor
+                try:
+                    yield
+                finally:
+                    self._held = None
+                return
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
-        finally:
-            os.close(descriptor)
+                os.close(descriptor)
 
     def _private(self, *, create: bool) -> bool:
         """Whether the directory is there (made when ``create``); RxError (RX906) when it is there but is not a
