@@ -13,6 +13,10 @@ eigen risico) EUR 385, personal contribution cap (eigen bijdrage) EUR 250.
 decoded JSON mapping in the contract's shape: a dict lookup per field with the contract's default for a
 field left out, ``date.fromisoformat`` and ``Decimal(str)``, the computed facts worked out, no further
 validation; then :func:`decide` on the values.
+:func:`decide_table` is the same for a file of claims: what hand-written code does with a Parquet file's
+Arrow table of flattened columns (``medicine.atc``, …, as ``rxpolicy batch`` reads them): each column to Python
+values once (pyarrow's ``to_pylist``, the fastest way into Python objects), an empty cell given the contract's
+default, the computed facts worked out; then :func:`decide` on each row.
 ``tests/unit/test_handwritten_agrees.py`` checks it against ``evaluate(policy, case)`` on thousands
 of generated cases, so it doubles as a second, independent reading of the rule files.
 """
@@ -29,7 +33,7 @@ from typing import Any
 from rxpolicy.language.facts import field_index, statutory_facts
 from rxpolicy.language.values import CENT, Duration, SupplyLimit, Unit, add_months, whole_years_between
 
-__all__ = ["DECISIONS", "decide", "decide_mapping"]
+__all__ = ["DECISIONS", "decide", "decide_mapping", "decide_table"]
 
 #: The decisions :func:`decide` returns, in the order of ``CompiledPolicy.decisions``.
 DECISIONS = ("in_package", "preference_met", "appendix_2_conditions", "prescriber_allowed",
@@ -351,3 +355,55 @@ def decide_mapping(case: dict[str, Any]) -> tuple[object, ...]:
         whole_years_between(born, on), days_insured, days_in_year, start_of_year, end_of_year,
     )
     return decide(values)
+
+
+# ----------------------------------------------------------------------------- from an Arrow table
+
+#: The contract's default of each written fact that has one (the same as :func:`decide_mapping`'s ``get``s).
+_DEFAULTS: dict[str, object] = {
+    "insured.voluntary_excess": ZERO, "insured.excess_used": ZERO, "insured.contribution_paid": ZERO,
+    "prescription.expert_in_indication": False, "prescription.first_for_indication": False,
+    "prescription.chronic": False, "prescription.acute": False, "prescription.medical_necessity": False,
+    "prescription.logistical_necessity": False, "prescription.rare_condition": False,
+    "prescription.specialised_in_condition": False, "prescription.appendix_2_condition_met": True,
+    "prescription.purpose": "treatment", "prescription.within_own_care": True,
+    "medicine.route": "oral", "medicine.registered": True, "medicine.appendix_1": True, "medicine.appendix_2": False,
+    "medicine.doctors_note_procedure": False, "medicine.doctors_note_prescribers": (),
+    "medicine.infant_formula": False, "medicine.chemists_preparation": False, "medicine.authorisation_listed": False,
+    "medicine.equivalent_to_non_appendix_1": False, "medicine.on_excess_free_list": False,
+    "dispensing.smallest_pack": False, "dispensing.new_to_patient": False, "dispensing.months_in_use": 0,
+    "dispensing.adjusted": False, "dispensing.during_admission": False, "dispensing.contracted": True,
+    "dispensing.dispenser": "pharmacy", "dispensing.fees.dispensing": ZERO, "dispensing.fees.delivery": ZERO,
+    "dispensing.fees.counselling": ZERO, "dispensing.fees.inhaler_instruction": ZERO,
+    "dispensing.fees.medication_assessment": ZERO,
+}
+#: The written facts, in value order (the computed ones are the last five of :data:`_VALUE_ORDER`).
+_WRITTEN = _VALUE_ORDER[:-5]
+_date = dt.date
+
+
+def decide_table(table: Any) -> list[tuple[object, ...]]:
+    """Every decision for each claim of a pyarrow Table or RecordBatch of flattened columns, in row order."""
+    columns = []
+    for name in _WRITTEN:
+        column = table.column(name).to_pylist()
+        default = _DEFAULTS.get(name)
+        if name == "medicine.doctors_note_prescribers":
+            column = [() if v is None else tuple(v) for v in column]
+        elif default is not None:
+            column = [default if v is None else v for v in column]
+        columns.append(column)
+    decisions = []
+    for row in zip(*columns, strict=True):
+        on, born, insured_from, insured_until = row[0], row[1], row[2], row[3]
+        year = on.year
+        start_of_year, end_of_year = _date(year, 1, 1), _date(year, 12, 31)
+        if insured_from is None:
+            insured_from = start_of_year
+        if insured_until is None:
+            insured_until = end_of_year
+        first, last = max(insured_from, start_of_year), min(insured_until, end_of_year)
+        decisions.append(decide((on, born, insured_from, insured_until, *row[4:], whole_years_between(born, on),
+                                 max(0, (last - first).days + 1), 366 if calendar.isleap(year) else 365,
+                                 start_of_year, end_of_year)))
+    return decisions

@@ -283,6 +283,11 @@ def test_a_key_that_is_not_text_is_that_claims_error_row(policy: Any, claim: dic
     assert "no field name" in rows[1]["error_message"] and "as text" in rows[1]["error_help"]
 
 
+def test_a_decision_that_is_not_a_name_is_refused_with_the_choices(policy: Any) -> None:
+    [problem] = _problems(lambda: evaluate_claims(policy, [_GOOD], decisions=["covered", None]))  # type: ignore[list-item]
+    assert problem[0] == "RX803" and "no decision None" in problem[2] and "covered" in problem[3]
+
+
 def test_a_decision_named_twice_is_refused_as_batch_refuses_it(policy: Any, files: tuple[Path, Path, Any]) -> None:
     code, stderr = _invoke("batch", str(files[0]), "--decisions", "covered,covered", "-q")
     assert code == 2 and "internal error" not in stderr

@@ -43,17 +43,18 @@ SPECIAL_DAYS = (dt.date(YEAR, 1, 1), dt.date(YEAR, 1, 31), dt.date(YEAR, 2, 28),
 AGES = (0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 45, 70)
 
 
-def _load_handwritten() -> tuple[Decide, tuple[str, ...], Callable[[dict[str, Any]], tuple[object, ...]]]:
+def _load_handwritten() -> tuple[Decide, tuple[str, ...], Callable[[dict[str, Any]], tuple[object, ...]],
+                                 Callable[[Any], list[tuple[object, ...]]]]:
     """``benchmarks/`` is not a package: load the module from its file."""
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "handwritten.py"
     spec = importlib.util.spec_from_file_location("rxpolicy_benchmarks_handwritten", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.decide, module.DECISIONS, module.decide_mapping
+    return module.decide, module.DECISIONS, module.decide_mapping, module.decide_table
 
 
-decide, DECISIONS, decide_mapping = _load_handwritten()
+decide, DECISIONS, decide_mapping, decide_table = _load_handwritten()
 
 
 # ----------------------------------------------------------------------------- generating cases
@@ -256,6 +257,19 @@ def test_the_handwritten_reading_of_a_json_mapping_decides_as_from_the_values(ca
     for case in cases[:1500]:
         data = json.loads(json.dumps(case.to_mapping(only_changed=True), default=str))
         assert decide_mapping(data) == decide(case.values), data
+
+
+def test_the_handwritten_reading_of_an_arrow_table_decides_as_from_the_values(cases: list[Case]) -> None:
+    # The benchmark's file-in yardstick reads the flattened columns `rxpolicy batch` reads from Parquet, empty
+    # cells where the case leaves a field to its default; every decision must be what the value tuple gives.
+    pytest.importorskip("pyarrow")
+    from rxpolicy.bulk.synth_files import claims_table, flatten
+
+    chosen = cases[:1500]
+    table = claims_table([flatten(case.to_mapping(only_changed=True)) for case in chosen])
+    assert table.column("insured.insured_from").null_count > 0  # the defaults are really exercised
+    assert decide_table(table) == [decide(case.values) for case in chosen]
+    assert decide_table(table.to_batches(max_chunksize=500)[1]) == [decide(c.values) for c in chosen[500:1000]]
 
 
 def test_trace_changes_no_value_and_no_deciding_rule(policy: CompiledPolicy, cases: list[Case]) -> None:

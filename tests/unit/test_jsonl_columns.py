@@ -92,7 +92,7 @@ def test_synthetic_claims_are_decided_alike_and_mostly_on_the_columns(name: str,
 
 
 def _with(path: str, value: Any, claim: dict[str, Any] | None = None) -> dict[str, Any]:
-    found = json.loads(json.dumps(claim or base()))
+    found: dict[str, Any] = json.loads(json.dumps(claim or base()))
     *sections, name = path.split(".")
     node = found
     for section in sections:
@@ -323,7 +323,7 @@ def test_parquet_claims_beyond_a_declared_limit_get_their_per_case_rows(path: st
 
 
 def test_a_claim_refused_for_several_problems_names_the_first_its_line_lists() -> None:
-    claim = json.loads(json.dumps(base()))
+    claim: dict[str, Any] = json.loads(json.dumps(base()))
     claim["dispensing"]["supply_days"] = 0
     claim["insured"]["voluntary_excess"] = "150"
     # The same claim with its sections in the declared order and in another: the per-case row names the first
@@ -336,7 +336,7 @@ def test_a_claim_refused_for_several_problems_names_the_first_its_line_lists() -
 
 
 def _two_problems() -> dict[str, Any]:
-    claim = json.loads(json.dumps(base()))
+    claim: dict[str, Any] = json.loads(json.dumps(base()))
     claim["dispensing"]["supply_days"] = 0
     claim["insured"]["voluntary_excess"] = "150"
     return claim

@@ -55,9 +55,9 @@ def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None)
     wanted = list(names) if names else known
     unknown = [n for n in wanted if n not in known]
     if unknown:
-        hint = did_you_mean(unknown[0], known)
+        hint = did_you_mean(unknown[0], known) if isinstance(unknown[0], str) else None
         raise RxError(Diagnostic(code="RX803", message=f"the policy `{policy.name}` has no decision "
-                                 f"{', '.join(f'`{n}`' for n in unknown)}" + (f"; did you mean `{hint}`?" if hint else ""),
+                                 f"{', '.join(f'`{n}`' if isinstance(n, str) else repr(n) for n in unknown)}" + (f"; did you mean `{hint}`?" if hint else ""),
                                  help=f"choose from: {', '.join(known)}"))
     twice = next((n for i, n in enumerate(wanted) if n in wanted[:i]), None)
     if twice is not None:  # (two result columns of one name: no table can hold them)
