@@ -197,6 +197,9 @@ def test_a_run_written_before_the_dictionary_columns_is_not_resumed(claims: Path
     (out / "part-000002.parquet").unlink()
     code, _, err = _invoke("batch", str(claims), "--out", str(out), "--chunk-size", "1000", "--resume", "--quiet")
     assert code == 2 and "RX804" in err and "result_schema" in err
+    # Said as what it is (an earlier version's run), with what to do, not as a changed option.
+    assert "written by an earlier version of rxpolicy" in err and "--overwrite" in err and "--out" in err
+    assert "different" not in err
 
 
 def test_a_rule_column_of_too_many_combinations_stays_plain_text(tmp_path: Path) -> None:
