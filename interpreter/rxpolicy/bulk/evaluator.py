@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rxpolicy.diagnostics import Diagnostic, RxError
-from rxpolicy.engine.case_check import _WORDS, CheckRun, from_python
+from rxpolicy.engine.case_check import KIND_WORDS, CheckRun, from_python
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.types import Kind
@@ -370,7 +370,7 @@ def _check_types(table: Any, facts: CaseSchema) -> None:
         code = "RX405" if kind is Kind.DATE and found == "timestamp" and field.type.tz is None else "RX404"
         problems.append(Diagnostic(
             code=code, field=field.name,
-            message=f"the column `{field.name}` is {field.type}, which never holds {_WORDS[kind]}{why}",
+            message=f"the column `{field.name}` is {field.type}, which never holds {KIND_WORDS[kind]}{why}",
             help=f"{fix}; for a CSV file, read it with `rxpolicy.bulk.evaluate_claims_file(policy, 'claims.csv')` "
                  "(which reads each cell as a case file's value)"))
     if problems:
