@@ -187,18 +187,26 @@ class CatalogueHolder:
         the workers start change nothing, and a worker started later serves what the others serve.
 
         ``wait``: seconds a worker started after the first publication waits, when it finds no stamp (the directory
-        was removed), for another worker to publish the rules it serves again (:meth:`follow` does, within its
-        0.25 s), before it numbers the files as they are from 0 itself.
+        was removed, or the stamp named a snapshot that is gone or broken and was withdrawn here), for another
+        worker to publish the rules it serves again (:meth:`follow` does, within its 0.25 s), before it numbers the
+        files as they are itself (from 0, or after the withdrawn stamp). Rules numbered so by a worker (``wait``
+        above 0, or after a withdrawn stamp) are provisional: its next reload publishes even when the files equal
+        them (see :meth:`reload`).
         """
         deadline = time.monotonic() + wait
         #: The generation to number the files from when nobody publishes: 0, or after a stamp withdrawn here.
-        floor, failures = 0, 0
+        floor, failures, turns = 0, 0, 0
         while True:
+            turns += 1
+            if turns > 4 * _FOLLOW_TRIES:  # every look found the directory or the stamp changed again: say so
+                raise OSError(f"the rules published in {shared.directory} changed on every try while this worker "
+                              "started")
             key = shared.key()  # before reading, as in follow
             stamp = shared.read()
             if stamp is None:
                 if time.monotonic() < deadline:  # a serving worker may publish the rules it serves again
                     time.sleep(0.05)
+                    turns -= 1  # waiting is not a try
                     continue
                 with shared.locked():
                     key, stamp = shared.key(), shared.read()
@@ -359,7 +367,9 @@ class CatalogueHolder:
         """Read, check and compile the rules again; swap only when everything checks.
 
         Shared by workers: under the workers' reload lock, follow what was published, check a snapshot of the
-        rule files, and publish it when it checks and differs; rules that do not check publish nothing.
+        rule files, and publish it when it checks and differs (or when the rules serving here are provisional:
+        numbered from the files by this worker at its start, which the workers that were serving may publish
+        theirs over); rules that do not check publish nothing.
         """
         with self._reload_lock:
             if self._shared is not None:

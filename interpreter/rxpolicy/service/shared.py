@@ -22,7 +22,9 @@ and publishes again the rules it serves, under their generation, from the texts 
 that finds a stamp numbered below what it serves (one started again before any other put the stamp back numbers
 its rules from 0) publishes its own rules again, under its own generation, for that one to follow; so does one that
 finds other rules under its own generation published after its own (``Stamp.since``). A publication happens only
-under the directory's lock of now and names a snapshot that is there (:class:`DirectoryReplaced` otherwise).
+under the directory's lock of now and names a snapshot that is there (:class:`DirectoryReplaced` otherwise). A
+worker starting on a stamp whose snapshot is gone or no longer gives its rules withdraws the stamp
+(:meth:`SharedRules.withdraw`), so that the serving workers publish theirs again as when the directory went.
 """
 
 from __future__ import annotations
