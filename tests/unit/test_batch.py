@@ -186,6 +186,25 @@ def test_exit_codes_say_whether_every_record_was_evaluated(tmp_path: Path) -> No
     assert code == 2 and "RX803" in err and "`colour`" in err
 
 
+def test_a_file_naming_a_column_twice_is_refused_before_any_record(tmp_path: Path) -> None:
+    # Which of two `medicine.price` columns holds the price cannot be told: the run stops (exit 2) rather than
+    # deciding every claim by whichever column a reader happens to keep.
+    flat = {k: v for k, v in flatten(_valid()).items() if v is not None}
+    table = pa.table({k: [v] for k, v in flat.items()})
+    table = table.append_column("medicine.price", pa.array(["-1.00"]))
+    parquet = tmp_path / "twice.parquet"
+    pq.write_table(table, parquet)
+    text = tmp_path / "twice.csv"
+    names = list(flat)
+    text.write_text(",".join([*names, "medicine.atc"]) + "\n" + ",".join([*map(str, flat.values()), "A01"]) + "\n")
+    for path, name in ((parquet, "medicine.price"), (text, "medicine.atc")):
+        code, out, err = _invoke("batch", str(path), "--out", str(tmp_path / f"r-{path.suffix[1:]}"))
+        assert (code, out) == (2, ""), err
+        assert f"RX801: {path} has two columns named `{name}`" in err and "keep one column per case field" in err
+        written = tmp_path / f"r-{path.suffix[1:]}"
+        assert not list(written.glob("part-*")) and not (written / "_SUCCESS").exists()
+
+
 # ------------------------------------------------------------------------------------------ results
 
 def _example_cases() -> list[tuple[str, Path]]:

@@ -370,3 +370,19 @@ def test_a_file_without_claims_gives_one_empty_table(policy: Any, tmp_path: Path
     evaluator = ClaimsEvaluator(policy)
     [table] = list(evaluator.evaluate_file(path))
     assert table.num_rows == 0 and table.schema.equals(evaluator.schema)
+
+
+def test_a_table_naming_a_column_twice_is_refused_once(policy: Any) -> None:
+    # As `rxpolicy batch` refuses such a file: which column holds the field cannot be told.
+    good = pa.Table.from_pylist([{"dispensed_on": "2025-03-14", "insured.born_on": "1970-05-01",
+                                  "prescription.prescriber": "gp", "medicine.name": "amlodipine 5 mg tablet",
+                                  "medicine.atc": "C08CA01", "medicine.price": "10.00", "dispensing.supply_days": 30}])
+    twice = good.append_column("medicine.price", pa.array(["-1.00"]))
+    [problem] = _problems(lambda: evaluate_claims(policy, twice))
+    assert problem[0] == "RX801" and "the table has two columns named `medicine.price`" in problem[2]
+    # A section's struct column and a dotted column of one of its fields are two columns of that field too.
+    section = pa.StructArray.from_arrays([pa.array(["C08CA01"])], names=["atc"])
+    both = good.drop_columns(["medicine.name"]).append_column("medicine", section)
+    [problem] = _problems(lambda: evaluate_claims(policy, both))
+    assert problem[0] == "RX801" and "`medicine.atc`" in problem[2] and "struct column" in str(problem[3])
+    assert evaluate_claims(policy, good).column("error_code").to_pylist() == [None]

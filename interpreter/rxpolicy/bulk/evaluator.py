@@ -30,7 +30,8 @@ from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.types import Kind
 
 from .core import result_schema, rows_table, select_decisions
-from .records import FORMATS, Chunk, Record, RecordProblem, _within_python_dates, check_readable, read_chunks, unflatten
+from .records import (FORMATS, Chunk, Record, RecordProblem, _within_python_dates, check_readable, read_chunks,
+                      refuse_columns_named_twice, unflatten)
 from .run import ChunkSettings, evaluate_chunk
 
 __all__ = ["ENGINES", "ClaimsEvaluator", "evaluate_claims", "evaluate_claims_file"]
@@ -190,6 +191,9 @@ def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
         claims = pa.Table.from_batches([claims])
     if isinstance(claims, pa.Table):
         claims = _flat(claims)
+        refuse_columns_named_twice(claims.schema.names, "the table",
+                                   "drop or rename the other one (a section's struct column and a dotted column of "
+                                   "the same field count as two)")
         _check_columns(claims.schema, facts)
         claims = _typed(claims)
         _check_types(claims, facts)

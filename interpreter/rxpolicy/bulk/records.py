@@ -14,9 +14,10 @@ validator, so a claim is accepted or refused exactly as its case file would be.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import yaml
 from rxpolicy.diagnostics import Diagnostic, RxError
 
 __all__ = ["Chunk", "FIELD_ORDER", "FORMATS", "PER_RECORD", "RecordProblem", "check_readable", "input_format",
-           "read_chunks", "text_records", "unflatten"]
+           "read_chunks", "refuse_columns_named_twice", "text_records", "unflatten"]
 
 #: The claims formats, by the suffix that names them.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -160,6 +161,17 @@ def unflatten(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def refuse_columns_named_twice(names: Sequence[str], where: str, fix: str) -> None:
+    """RX801 when two columns of claims (a Parquet file's, a CSV header's, a table's) have one name: which of the
+    two holds the field cannot be told, so nothing is evaluated rather than one of them silently ignored."""
+    twice = [name for name, count in collections.Counter(names).items() if count > 1]
+    if twice:
+        raise RxError(Diagnostic(
+            code="RX801", message=f"{where} has two columns named {', '.join(f'`{n}`' for n in twice)}: "
+                                  "which one holds the field cannot be told",
+            help=f"keep one column per case field: {fix}"))
+
+
 def _unreadable(path: Path, fmt: str, error: Exception) -> RxError:
     return RxError(Diagnostic(code="RX801", message=f"{path} cannot be read as {fmt}: {error}",
                               help=f"check that the file is {fmt}, or give `--input-format` for its real format"))
@@ -218,6 +230,7 @@ def _csv(path: Path, size: int, skip: int) -> Iterator[tuple[int, Any, Any]]:
             header = handle.readline()
         import csv
         names = next(csv.reader([header]))
+        refuse_columns_named_twice(names, str(path), "remove or rename the other one in the header line")
         # Every column as text: a cell is read as its YAML scalar below, like a value in a case file.
         options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                        quoted_strings_can_be_null=False)
@@ -304,6 +317,7 @@ def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Recor
         parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as error:
         raise _unreadable(path, "Parquet", error) from None
+    refuse_columns_named_twice(parquet.schema_arrow.names, str(path), "write the file again with one of them")
     chunk = 0
     pending: list[Any] = []
     held = 0
