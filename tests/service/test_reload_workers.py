@@ -21,6 +21,7 @@ import pytest
 
 import rxpolicy.service.app as app_module
 import rxpolicy.service.catalogue as catalogue_module
+import rxpolicy.service.shared as shared_module
 from rxpolicy.service.catalogue import Catalogue, CatalogueHolder, ReloadResult, load_catalogue, rules_stamp
 from rxpolicy.service.shared import SharedRules
 
@@ -419,7 +420,7 @@ def test_a_reload_whose_directory_is_removed_and_made_again_never_publishes_a_mi
     assert (later.current.generation, later.current.fingerprint) == (1, result.catalogue.fingerprint)
 
 
-def test_the_lock_taken_is_the_directorys_lock_of_now(tmp_path: Path) -> None:
+def test_the_lock_taken_is_the_directorys_lock_of_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lock file removed (with its directory) while a process waited for it is let go, and the new one taken.
     Failed before: the waiter went on holding the deleted file while another process held the new one."""
     shared = SharedRules(tmp_path / "shared")
@@ -440,9 +441,19 @@ def test_the_lock_taken_is_the_directorys_lock_of_now(tmp_path: Path) -> None:
             lock = os.stat(tmp_path / "shared" / "reload.lock")
             inside.append((lock.st_dev, lock.st_ino))
 
+    # The waiter has opened the first lock file when it asks for the lock: from then on it holds that file, and
+    # blocks on it until the first lets go, whether or not it is blocked yet when the directory is removed.
+    real_flock, asking = shared_module.fcntl.flock, threading.Event()
+
+    def flock(descriptor: int, operation: int) -> None:
+        if threading.current_thread() is second and operation == shared_module.fcntl.LOCK_EX:
+            asking.set()
+        real_flock(descriptor, operation)
+
+    monkeypatch.setattr(shared_module.fcntl, "flock", flock)
     second = threading.Thread(target=wait_for_lock)
     second.start()
-    time.sleep(0.2)  # the waiter blocks on the first lock file
+    assert asking.wait(10)
     shutil.rmtree(tmp_path / "shared")
     with SharedRules(tmp_path / "shared").locked():  # a third takes the directory's new lock, and keeps it a while
         new = os.stat(tmp_path / "shared" / "reload.lock")
@@ -467,9 +478,11 @@ def test_a_worker_starting_on_a_stamp_whose_snapshot_is_gone_starts(rules_copy: 
     assert serving.follow() is not None and serving.current.generation == 1
 
 
-def test_a_watch_reload_that_fails_is_logged_and_the_watcher_keeps_watching(
+def test_a_watch_reload_that_fails_is_logged_once_and_retried_at_the_next_poll(
         rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Failed before: an exception from a reload (RX906, an OSError) ended that worker's --watch without a word."""
+    """Failed before: an exception from a reload (RX906, an OSError) ended that worker's --watch without a word; then
+    the watcher took the edit as seen and never retried it. Now the next poll retries, and a failure that repeats
+    alike is logged once."""
     holder = CatalogueHolder(load_catalogue(rules_copy))
     service = app_module._Service(config=app_module.ServiceConfig(policies=rules_copy, watch_seconds=0.05),
                                   holder=holder)
@@ -477,24 +490,28 @@ def test_a_watch_reload_that_fails_is_logged_and_the_watcher_keeps_watching(
     monkeypatch.setattr(app_module, "_log", lambda record: logged.append(dict(record)))
     real, calls = holder.reload, []
 
-    def failing_once() -> ReloadResult:
+    def failing_twice() -> ReloadResult:
         calls.append(True)
-        if len(calls) == 1:
+        if len(calls) <= 2:
             raise OSError("the shared directory went")
         return real()
 
-    monkeypatch.setattr(holder, "reload", failing_once)
+    monkeypatch.setattr(holder, "reload", failing_twice)
+    real_stamp, stamps = app_module.rules_stamp, []
+
+    def counted_stamp(root: Path) -> Any:
+        result = real_stamp(root)
+        stamps.append(result)
+        return result
+
+    monkeypatch.setattr(app_module, "rules_stamp", counted_stamp)
     path, text = _benzo_rule(rules_copy)
 
     async def scenario() -> None:
         watcher = asyncio.create_task(app_module._watch(service))
-        await asyncio.sleep(0.3)
-        path.write_text(text.replace(SENTENCE, NEW))
-        for _ in range(400):
-            await asyncio.sleep(0.05)
-            if calls:
-                break
-        path.write_text(text.replace(SENTENCE, NEW + " (again)"))
+        while not stamps:  # the watcher's starting point is taken (polled: no guess at how long that takes)
+            await asyncio.sleep(0.01)
+        path.write_text(text.replace(SENTENCE, NEW))  # one edit only: the retries need no further change
         for _ in range(400):
             await asyncio.sleep(0.05)
             if holder.current.generation == 1:
@@ -503,4 +520,100 @@ def test_a_watch_reload_that_fails_is_logged_and_the_watcher_keeps_watching(
 
     asyncio.run(scenario())
     assert [r["error"] for r in logged if r["event"] == "reload_failed"] == ["OSError"]
-    assert len(calls) == 2 and holder.current.generation == 1
+    assert len(calls) == 3 and holder.current.generation == 1
+
+
+def _until(condition: Any, what: str) -> None:
+    """Poll ``condition`` (a state another thread brings about) for up to a minute; fail naming ``what``."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def test_a_worker_starts_when_a_tmp_cleaner_emptied_the_snapshot_but_left_its_folders(
+        rules_copy: Path, tmp_path: Path) -> None:
+    """Failed before: the snapshot's folders were there, so the worker compiled an empty copy three times and
+    stopped with RX002 (`rules holds no policy directories`). Now a snapshot that does not give its stamp's rules
+    is treated as a missing one."""
+    shared = tmp_path / "shared"
+    serving = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    stamp = SharedRules(shared).read()
+    assert stamp is not None
+    for folder, _, names in os.walk(shared / stamp.snapshot):
+        for name in names:
+            os.unlink(os.path.join(folder, name))
+    started = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    assert started.current.fingerprint == serving.current.fingerprint
+    assert serving.follow() is not None and serving.current.generation == started.current.generation == 1
+
+
+@pytest.mark.parametrize("edit", ["unreloaded", "broken"])
+def test_a_worker_starting_on_a_removed_snapshot_takes_up_the_rules_served_not_the_files(
+        rules_copy: Path, tmp_path: Path, edit: str) -> None:
+    """The snapshot alone was removed while a rule file was edited and not reloaded. Failed before: the worker
+    starting published the files as they are, and the serving workers followed, so an edit nobody reloaded went
+    live (or, files that do not check, the worker failed to start with RX104). Now it withdraws the stale stamp,
+    a serving worker publishes the rules it serves again, and the newcomer takes those up."""
+    shared = tmp_path / "shared"
+    serving = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    served = serving.current.fingerprint
+    path, text = _benzo_rule(rules_copy)
+    path.write_text(text.replace(SENTENCE, NEW) if edit == "unreloaded" else text + "\nthis is not a rule @@@\n")
+    stamp = SharedRules(shared).read()
+    assert stamp is not None
+    shutil.rmtree(shared / stamp.snapshot)
+    started: list[CatalogueHolder] = []
+    newcomer = threading.Thread(target=lambda: started.append(
+        CatalogueHolder.open_shared(rules_copy, SharedRules(shared), wait=60)))
+    newcomer.start()
+    # The serving worker's idle follow, once the newcomer has withdrawn the stamp (or has started anyway).
+    _until(lambda: SharedRules(shared).key() is None or not newcomer.is_alive(), "the stale stamp withdrawn")
+    serving.follow()
+    newcomer.join()
+    assert started and started[0].current.fingerprint == served
+    assert serving.current.fingerprint == served and serving.current.generation == 0
+    assert serving.follow() is None and _generation(shared) == 0
+
+
+def test_a_reload_on_a_newcomer_that_numbered_the_files_puts_them_live_on_every_worker(
+        rules_copy: Path, tmp_path: Path) -> None:
+    """The shared directory was removed while a rule file was edited; a worker started then numbered the files
+    from 0, and a reload reached it before the serving worker republished its rules. Failed before: the newcomer
+    answered "unchanged" (its rules were the edit), then followed the older worker's rules: the client was told
+    the edit is live, and nobody served it. Now such a reload publishes a new generation, which every worker follows."""
+    shared = tmp_path / "shared"
+    serving = CatalogueHolder.open_shared(rules_copy, SharedRules(shared))
+    before = serving.current.fingerprint
+    path, text = _benzo_rule(rules_copy)
+    path.write_text(text.replace(SENTENCE, NEW))
+    shutil.rmtree(shared)
+    newcomer = CatalogueHolder.open_shared(rules_copy, SharedRules(shared), wait=0.01)
+    assert newcomer.current.generation == 0 and newcomer.current.fingerprint != before
+    result = newcomer.reload()
+    assert result.changed and result.catalogue.generation == 1
+    serving.follow()
+    newcomer.follow()
+    edited = load_catalogue(rules_copy).fingerprint
+    assert serving.current.fingerprint == newcomer.current.fingerprint == edited
+    assert serving.current.generation == newcomer.current.generation == 1
+    assert not newcomer.reload().changed  # settled: a reload of unchanged files changes nothing again
+
+
+def test_the_lock_is_taken_when_the_directory_goes_between_its_making_and_the_lock_files_opening(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed before: FileNotFoundError escaped locked() when the directory was removed just after it was made."""
+    shared = SharedRules(tmp_path / "shared")
+    real_private, made = shared._private, []
+
+    def private_then_removed(*, create: bool) -> bool:
+        result = real_private(create=create)
+        if create and not made:
+            made.append(True)
+            shutil.rmtree(tmp_path / "shared")  # a tmp cleaner, right after the directory was made
+        return result
+
+    monkeypatch.setattr(shared, "_private", private_then_removed)
+    with shared.locked():
+        assert (tmp_path / "shared" / "reload.lock").is_file()
+    assert made

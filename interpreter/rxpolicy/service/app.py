@@ -681,11 +681,12 @@ async def _watch(service: _Service) -> None:
     last = service.holder.files_read
     if last is None:
         last = await run_in_threadpool(rules_stamp, root)
+    failure: str | None = None  # the last reload failure logged, so that a retry failing alike is not logged again
     while True:
         await asyncio.sleep(seconds)
         stamp = await run_in_threadpool(rules_stamp, root)
         if stamp != last:
-            last = stamp
+            previous, last = last, stamp
             # With workers, every one's watcher sees the edit: the first to reload publishes it, the others follow
             # those rules (one compile) rather than compile the same files again to find them unchanged.
             if service.holder.stale():
@@ -698,10 +699,16 @@ async def _watch(service: _Service) -> None:
                     continue
             try:
                 await _reload(service, "watch")
+                failure = None
             except Exception as error:  # noqa: BLE001 - RX906, an OSError: say so and keep watching
-                # Ending here would stop this worker's --watch for good, silently; the next change tries again.
-                _log({"event": "reload_failed", "trigger": "watch", "worker": os.getpid(),
-                      "error": type(error).__name__, "message": str(error)})
+                # Ending here would stop this worker's --watch for good, silently. The edit is not taken up yet:
+                # the next poll tries again (a reload whose rules do not check is not a failure: it answered).
+                last = previous
+                said = f"{type(error).__name__}: {error}"
+                if said != failure:
+                    failure = said
+                    _log({"event": "reload_failed", "trigger": "watch", "worker": os.getpid(),
+                          "error": type(error).__name__, "message": str(error)})
 
 
 #: How often an idle worker looks whether another one reloaded (a request looks anyway, before it is answered).

@@ -173,6 +173,10 @@ class CatalogueHolder:
         self._stamp = stamp
         #: The files of the snapshot those rules were compiled from: published again if the directory is removed.
         self._texts = texts
+        #: Whether the rules serving here were numbered from the files by this worker alone, at a start that found
+        #: no stamp to follow: the workers that were serving may publish theirs again in their place (follow), so
+        #: a reload here publishes even rules equal to these, under a new generation, for every worker to take up.
+        self._provisional = False
 
     @classmethod
     def open_shared(cls, root: Path | None, shared: SharedRules, *, wait: float = 0.0) -> CatalogueHolder:
@@ -183,21 +187,32 @@ class CatalogueHolder:
         the workers start change nothing, and a worker started later serves what the others serve.
 
         ``wait``: seconds a worker started after the first publication waits, when it finds no stamp (the directory
-        was removed), for another worker to publish the rules it serves again (:meth:`follow` does, within its
-        0.25 s), before it numbers the files as they are from 0 itself.
+        was removed, or the stamp named a snapshot that is gone or broken and was withdrawn here), for another
+        worker to publish the rules it serves again (:meth:`follow` does, within its 0.25 s), before it numbers the
+        files as they are itself (from 0, or after the withdrawn stamp). Rules numbered so by a worker (``wait``
+        above 0, or after a withdrawn stamp) are provisional: its next reload publishes even when the files equal
+        them (see :meth:`reload`).
         """
         deadline = time.monotonic() + wait
-        while shared.key() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for attempt in range(_FOLLOW_TRIES):
+        #: The generation to number the files from when nobody publishes: 0, or after a stamp withdrawn here.
+        floor, failures, turns = 0, 0, 0
+        while True:
+            turns += 1
+            if turns > 4 * _FOLLOW_TRIES:  # every look found the directory or the stamp changed again: say so
+                raise OSError(f"the rules published in {shared.directory} changed on every try while this worker "
+                              "started")
             key = shared.key()  # before reading, as in follow
             stamp = shared.read()
             if stamp is None:
+                if time.monotonic() < deadline:  # a serving worker may publish the rules it serves again
+                    time.sleep(0.05)
+                    turns -= 1  # waiting is not a try
+                    continue
                 with shared.locked():
                     key, stamp = shared.key(), shared.read()
-                    if stamp is None:  # still the first: no other process published meanwhile
+                    if stamp is None:  # still nobody: no other process published meanwhile
                         try:
-                            return cls._publish_first(root, shared, 0)
+                            return cls._publish_first(root, shared, floor, provisional=wait > 0 or floor > 0)
                         except DirectoryReplaced:  # removed again meanwhile: look again
                             continue
             try:
@@ -205,23 +220,23 @@ class CatalogueHolder:
                 catalogue, texts = _load_stamp(root, shared, stamp)
                 return cls(catalogue, shared, key, stamp, texts)
             except (RxError, OSError, SnapshotChanged):
-                if not shared.snapshot(stamp).is_dir():
-                    # A stamp naming a snapshot that is gone (removed by hand, or by a tmp cleaner file by file):
-                    # nobody can compile those rules again. Rather than fail to start, publish the files as they
-                    # are, numbered after that stamp (the generation never goes back; the other workers follow).
-                    with shared.locked():
-                        if shared.read() == stamp and not shared.snapshot(stamp).is_dir():
-                            try:
-                                return cls._publish_first(root, shared, stamp.generation + 1)
-                            except DirectoryReplaced:
-                                pass
-                    continue
-                if attempt + 1 == _FOLLOW_TRIES:
+                with shared.locked():
+                    if shared.read() == stamp and not _loads(root, shared, stamp):
+                        # A stamp whose snapshot is gone or broken (removed by hand, or emptied by a tmp cleaner
+                        # file by file): nobody compiles those rules again. Withdraw it, as if the directory had
+                        # gone: the serving workers publish the rules they serve again from the texts they keep
+                        # (CatalogueHolder.follow), and this one takes those up. Only if nobody does within
+                        # ``wait`` are the files numbered as they are, after that stamp (never backwards).
+                        shared.withdraw(stamp)
+                        floor, deadline = max(floor, stamp.generation + 1), time.monotonic() + wait
+                        continue
+                failures += 1
+                if failures == _FOLLOW_TRIES:
                     raise
-        raise OSError(f"the rules published in {shared.directory} changed on every try while this worker started")
 
     @classmethod
-    def _publish_first(cls, root: Path | None, shared: SharedRules, generation: int) -> CatalogueHolder:
+    def _publish_first(cls, root: Path | None, shared: SharedRules, generation: int, *,
+                       provisional: bool) -> CatalogueHolder:
         resolved = (root or builtin_rules_dir()).resolve()
         files = rules_stamp(resolved)  # before the copy: a file changed while it is made is seen as changed
         snapshot = shared.take_snapshot(resolved, generation)
@@ -229,12 +244,14 @@ class CatalogueHolder:
             texts = shared.snapshot_texts(snapshot)
             catalogue = load_catalogue(resolved, generation, copy=snapshot)
             stamp = Stamp(generation=generation, fingerprint=catalogue.fingerprint, snapshot=snapshot.name,
-                          files=files, since=time.time_ns())
+                          files=files, since=time.monotonic_ns())
             shared.publish(stamp)
         except BaseException:
             shared.discard(snapshot)
             raise
-        return cls(catalogue, shared, shared.key(), stamp, texts)
+        holder = cls(catalogue, shared, shared.key(), stamp, texts)
+        holder._provisional = provisional
+        return holder
 
     @property
     def current(self) -> Catalogue:
@@ -288,6 +305,7 @@ class CatalogueHolder:
             old = self._current
             if stamp.fingerprint == old.fingerprint:  # the same rules published again: no compile
                 self._seen, self._stamp = key, stamp
+                self._provisional = False
                 if stamp.generation == old.generation:
                     return None
                 self._current = attrs.evolve(old, generation=stamp.generation)
@@ -301,6 +319,7 @@ class CatalogueHolder:
                 continue
             self._current = new  # first the rules, then the stamp they follow: a stale look never misses them
             self._seen, self._stamp, self._texts = key, stamp, texts
+            self._provisional = False
             return new
         return None
 
@@ -348,7 +367,9 @@ class CatalogueHolder:
         """Read, check and compile the rules again; swap only when everything checks.
 
         Shared by workers: under the workers' reload lock, follow what was published, check a snapshot of the
-        rule files, and publish it when it checks and differs; rules that do not check publish nothing.
+        rule files, and publish it when it checks and differs (or when the rules serving here are provisional:
+        numbered from the files by this worker at its start, which the workers that were serving may publish
+        theirs over); rules that do not check publish nothing.
         """
         with self._reload_lock:
             if self._shared is not None:
@@ -388,11 +409,14 @@ class CatalogueHolder:
         except BaseException:
             shared.discard(snapshot)
             raise
-        if new.fingerprint == old.fingerprint:
+        if new.fingerprint == old.fingerprint and not self._provisional:
             shared.discard(snapshot)
             return ReloadResult(changed=False, catalogue=old)
+        # Provisional rules (numbered from the files at a start that found no stamp) are published again under a
+        # new generation even when the files did not change: the workers that were serving would otherwise publish
+        # theirs again over them, and the client told "unchanged" would be served other rules.
         stamp = Stamp(generation=new.generation, fingerprint=new.fingerprint, snapshot=snapshot.name, files=files,
-                      since=time.time_ns())
+                      since=time.monotonic_ns())
         try:
             shared.publish(stamp)
         except DirectoryReplaced:
@@ -401,8 +425,21 @@ class CatalogueHolder:
         self._current = new
         # No other stamp can come between: we hold the reload lock.
         self._seen, self._stamp, self._texts = shared.key(), stamp, texts
+        self._provisional = False
         shared.prune({snapshot.name} | ({previous.snapshot} if previous else set()))
         return ReloadResult(changed=True, catalogue=new)
+
+
+def _loads(root: Path | None, shared: SharedRules, stamp: Stamp) -> bool:
+    """Whether the snapshot a stamp names is there and compiles to the stamp's rules (read under the lock: no
+    prune runs meanwhile, so a failure is the snapshot's, not a race with a later reload)."""
+    if not shared.snapshot(stamp).is_dir():
+        return False
+    try:
+        _load_stamp(root, shared, stamp)
+    except (RxError, OSError, SnapshotChanged):
+        return False
+    return True
 
 
 def _load_stamp(root: Path | None, shared: SharedRules, stamp: Stamp) -> tuple[Catalogue, SnapshotTexts]:

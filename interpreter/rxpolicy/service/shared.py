@@ -22,7 +22,9 @@ and publishes again the rules it serves, under their generation, from the texts 
 that finds a stamp numbered below what it serves (one started again before any other put the stamp back numbers
 its rules from 0) publishes its own rules again, under its own generation, for that one to follow; so does one that
 finds other rules under its own generation published after its own (``Stamp.since``). A publication happens only
-under the directory's lock of now and names a snapshot that is there (:class:`DirectoryReplaced` otherwise).
+under the directory's lock of now and names a snapshot that is there (:class:`DirectoryReplaced` otherwise). A
+worker starting on a stamp whose snapshot is gone or no longer gives its rules withdraws the stamp
+(:meth:`SharedRules.withdraw`), so that the serving workers publish theirs again as when the directory went.
 """
 
 from __future__ import annotations
@@ -75,9 +77,10 @@ class Stamp:
     snapshot: str
     #: The rule files (path, size, modification time) as they were when the snapshot was copied.
     files: FilesStamp = ()
-    #: When these rules were first published under this generation (nanoseconds since the epoch), kept when they
-    #: are published again: of two stamps of one generation with different rules (one numbered from 0 by a worker
-    #: started while the directory was gone), the earlier is what the workers were serving.
+    #: When these rules were first published under this generation (``time.monotonic_ns``: the machine's monotonic
+    #: clock, which all the service's processes share and which does not step back when the wall clock is set),
+    #: kept when they are published again: of two stamps of one generation with different rules (one numbered from
+    #: 0 by a worker started while the directory was gone), the earlier is what the workers were serving.
     since: int = 0
 
 
@@ -143,6 +146,15 @@ class SharedRules:
                     os.unlink(self._stamp_name)
             raise
 
+    def withdraw(self, stamp: Stamp) -> None:
+        """Remove the stamp when it is still ``stamp`` (its snapshot is gone or broken), and that snapshot; hold
+        :meth:`locked` while calling. The workers then find no stamp and publish the rules they serve again."""
+        if self.read() != stamp:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._stamp_name)
+        self.discard(self.snapshot(stamp))
+
     def _check_intact(self, stamp: Stamp) -> None:
         """DirectoryReplaced unless the lock held is still the directory's lock and the stamp's snapshot is there."""
         held = self._held
@@ -166,7 +178,10 @@ class SharedRules:
         """
         while True:
             self._private(create=True)
-            descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                descriptor = os.open(self._lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            except FileNotFoundError:  # the directory was removed since it was made: make it again
+                continue
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
                 try:
