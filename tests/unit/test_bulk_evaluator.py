@@ -364,6 +364,19 @@ def test_a_polars_int128_column_is_read(policy: Any, files: tuple[Path, Path, An
     assert evaluate_claims(policy, wide).equals(evaluate_claims(policy, frame))
 
 
+def test_a_polars_int128_column_beyond_38_digits_is_refused_naming_it(policy: Any, files: tuple[Path, Path, Any]) -> None:
+    """No decimal Arrow holds such a value: one RX405 naming the column, where Polars once raised
+    InvalidOperationError from the cast."""
+    frame = pl.from_arrow(pq.read_table(files[0]).slice(0, 20))
+    values = [10**38 if n == 3 else 30 for n in range(20)]
+    wide = frame.with_columns(pl.Series("dispensing.supply_days", values, dtype=pl.Int128))
+    [(code, field, message, help)] = _problems(lambda: evaluate_claims(policy, wide))
+    assert code == "RX405" and field == "dispensing.supply_days"
+    assert "`dispensing.supply_days`" in message and "38 digits" in message and "int64" in (help or "")
+    negative = wide.with_columns(pl.col("dispensing.supply_days") * -1)
+    assert _problems(lambda: evaluate_claims(policy, negative))[0][0] == "RX405"
+
+
 def test_a_file_without_claims_gives_one_empty_table(policy: Any, tmp_path: Path) -> None:
     path = tmp_path / "claims.jsonl"
     path.write_text("", encoding="utf-8")

@@ -74,3 +74,26 @@ def test_the_outcome_is_the_declared_decisions_on_both_roads(tmp_path: Path, out
                 "covered": ["not_covered", "covered", "not_covered", "covered"],
                 None: [None, None, None, None]}[outcome]
     assert outcomes == expected
+
+
+@pytest.mark.parametrize("to_directory", [False, True])
+@pytest.mark.parametrize("outcome", ["reimbursed", "covered", None])
+def test_the_summary_counts_the_declared_outcome(tmp_path: Path, outcome: str | None, to_directory: bool) -> None:
+    """The summary on stderr (and in ``_SUCCESS``) counts the declared outcome decision, under its name; it
+    once counted texts `covered` / `not_covered` whatever the policy declared, and so said 0 and 0."""
+    policy = _policy(tmp_path / "rules", outcome)
+    claims = _claims(tmp_path, [5, 30, 10])
+    out = ["--out", str(tmp_path / "out")] if to_directory else []
+    result = CliRunner().invoke(cli, ["batch", str(claims), "--policy", str(policy), *out])
+    assert result.exit_code == 0, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    expected = {"reimbursed": "3 evaluated (2 reimbursed, 1 not reimbursed), 0 error rows",
+                "covered": "3 evaluated (1 covered, 2 not covered), 0 error rows",
+                None: "3 evaluated, 0 error rows"}[outcome]
+    assert summary.endswith("read 3 records: " + expected), summary
+    if to_directory:
+        counts = json.loads((tmp_path / "out" / "_SUCCESS").read_text(encoding="utf-8"))
+        said = {"reimbursed": {"reimbursed": 2, "not_reimbursed": 1}, "covered": {"covered": 1, "not_covered": 2},
+                None: {}}[outcome]
+        found = {k: v for k, v in counts.items() if "reimbursed" in k or "covered" in k}
+        assert found == said, counts

@@ -431,3 +431,14 @@ def test_the_fast_roads_from_many_threads_give_what_one_thread_gives() -> None:
 
 if __name__ == "__main__":
     renew_docs()
+
+
+def test_every_kind_of_fact_has_the_words_messages_say() -> None:
+    """``KIND_WORDS`` is public: the bulk evaluator's message for a claims column of the wrong type says a kind
+    in the same words as a case's RX404 (it once imported the private name)."""
+    from rxpolicy import load_policy
+    from rxpolicy.engine.case_check import KIND_WORDS
+
+    kinds = {field.type.kind for field in load_policy("hollandzorg").case_facts.fields.values()}
+    assert kinds and kinds <= set(KIND_WORDS)
+    assert all(isinstance(words, str) and words for words in KIND_WORDS.values())

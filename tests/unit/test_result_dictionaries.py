@@ -197,6 +197,9 @@ def test_a_run_written_before_the_dictionary_columns_is_not_resumed(claims: Path
     (out / "part-000002.parquet").unlink()
     code, _, err = _invoke("batch", str(claims), "--out", str(out), "--chunk-size", "1000", "--resume", "--quiet")
     assert code == 2 and "RX804" in err and "result_schema" in err
+    # Said as what it is (an earlier version's run), with what to do, not as a changed option.
+    assert "written by an earlier version of rxpolicy" in err and "--overwrite" in err and "--out" in err
+    assert "different" not in err
 
 
 def test_a_rule_column_of_too_many_combinations_stays_plain_text(tmp_path: Path) -> None:
@@ -230,6 +233,64 @@ def test_a_rule_column_of_too_many_combinations_stays_plain_text(tmp_path: Path)
         "short/yes", "short/over-10, short/over-11",
         ", ".join(f"short/over-{n}" for n in range(10, 26))]
     assert table.schema.field("tier.rule").type == DICTIONARY
+    assert table.schema.field("outcome").type == DICTIONARY
+
+
+def _exceptions_policy(root: Path, tops: int, exceptions: int) -> Path:
+    """``tops`` rules deciding ``tier`` that may apply together, each with ``exceptions`` exceptions that may all
+    apply together: per rule 2**exceptions ways, the rules together their product."""
+    (root / "statutory").mkdir(parents=True)
+    (root / "statutory" / "layer.rxp").write_text(LAYER, encoding="utf-8")
+    (root / "p").mkdir()
+    rules = _rule("short/yes", "short = yes", "dispensing.supply_days <= 10") \
+        + _rule("short/no", "short = no", "dispensing.supply_days > 10") + _rule("days/all", "days = 1")
+    for t in range(tops):
+        rules += _rule(f"tier/top{t}", "tier = 1", f"dispensing.supply_days > {t}")
+        for k in range(exceptions):
+            rules += _rule(f"tier/top{t}-x{k}", "tier = 2", f"dispensing.supply_days > {t + k + 1}") \
+                .replace("  when", f"  exception to tier/top{t}\n  when", 1)
+    (root / "p" / "policy.rxp").write_text(
+        'policy p\n  title "P"\n  built on statutory\n  in force from 2024-01-01 until 2025-12-31\nend\n\n' + rules,
+        encoding="utf-8")
+    return root / "p"
+
+
+def test_the_combinations_stop_at_the_limit_not_at_their_product(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rules of ten exceptions each: 1,024 ways each, about a million together. The pairings are counted as
+    they are made, so working out the dictionaries stops soon after the limit (the column then plain text)
+    instead of building all the pairings first (with eleven exceptions, seconds and gigabytes)."""
+    from rxpolicy.bulk import dictionaries
+
+    compared = 0
+    agreed = dictionaries._agreed
+
+    def counting(a: object, b: object) -> object:
+        nonlocal compared
+        compared += 1
+        return agreed(a, b)
+
+    monkeypatch.setattr(dictionaries, "_agreed", counting)
+    closed = column_dictionaries(load_policy(str(_exceptions_policy(tmp_path / "rules", 2, 10))))
+    assert "tier.rule" not in closed  # too many combinations: plain text
+    assert closed["days.rule"] == ("days/all",)
+    assert 0 < compared <= 3 * dictionaries.MOST_TEXTS
+
+
+def test_a_policy_of_astronomically_many_combinations_runs_with_the_rule_column_plain(tmp_path: Path) -> None:
+    """Two rules of thirty exceptions each (2**60 pairings): the batch runs, ``tier.rule`` plain text."""
+    policy = _exceptions_policy(tmp_path / "rules", 2, 30)
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text("".join(json.dumps(
+        {"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"}, "prescription": {"prescriber": "gp"},
+         "medicine": {"name": "test medicine", "atc": "C08CA01", "price": "10.00"},
+         "dispensing": {"supply_days": n}}) + "\n" for n in (1, 3)), encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, err = _invoke("batch", str(claims), "--policy", str(policy), "--out", str(out), "--quiet")
+    assert code == 0, err
+    table = pa.concat_tables(_parts(out))
+    assert table.schema.field("tier.rule").type == pa.string()
+    assert table.column("tier.rule").to_pylist() == ["tier/top0", "tier/top0-x0, tier/top0-x1, tier/top1-x0"]
     assert table.schema.field("outcome").type == DICTIONARY
 
 

@@ -161,11 +161,21 @@ def _together(parts: list[list[_Hits]]) -> list[_Hits]:
     """The sets made of at most one choice of each part (at least one part chosen) whose values agree."""
     sets: list[_Hits] = []
     for choices in parts:
-        joined = [(rules | more, _agreed(value, other)) for rules, value in sets for more, other in choices
-                  if _agreed(value, other) is not _DISAGREE]
-        sets += choices + joined
-        if len(sets) > MOST_TEXTS:
+        # Counted as they are made, not after: two parts of a few thousand sets each would otherwise build
+        # millions of pairings (gigabytes) only to find the column stays plain text.
+        size = len(sets) + len(choices)
+        if size > MOST_TEXTS:
             raise _TooMany
+        joined: list[_Hits] = []
+        for rules, value in sets:
+            for more, other in choices:
+                agreed = _agreed(value, other)
+                if agreed is _DISAGREE:
+                    continue
+                joined.append((rules | more, agreed))
+                if size + len(joined) > MOST_TEXTS:
+                    raise _TooMany
+        sets += choices + joined
     return sets
 
 

@@ -87,7 +87,7 @@ def run_partition(spec: TaskSpec, index: int) -> Counts:
     assert chunk.index == index
     table = evaluate_chunk(run, chunk)
     write_table(table, Path(spec.out) / f"part-{index:06d}.{spec.output_format}", spec.output_format)
-    counts = Counts()
+    counts = Counts(outcome=run.policy.outcome)
     counts.add(table)
     return counts
 
@@ -127,7 +127,7 @@ def run_dask(run: BatchRun, address: str, policy_name: str,
         client = Client(cluster)
     else:
         client = Client(address)
-    counts = Counts()
+    counts = Counts(outcome=run.policy.outcome)
     try:
         futures = [client.submit(run_partition, spec, index, key=f"rxpolicy-batch-{index}", retries=3, pure=False)
                    for index in range(partitions) if index not in done]

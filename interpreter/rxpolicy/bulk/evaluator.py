@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rxpolicy.diagnostics import Diagnostic, RxError
-from rxpolicy.engine.case_check import _WORDS, CheckRun, from_python
+from rxpolicy.engine.case_check import KIND_WORDS, CheckRun, from_python
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.types import Kind
@@ -184,6 +184,16 @@ def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
     if isinstance(claims, pl.DataFrame):
         # (Arrow has no 128-bit integers: such a column as the decimal that holds all of them.)
         wide = [name for name, kind in claims.schema.items() if kind == getattr(pl, "Int128", None)]
+        # A value beyond 38 digits fits no such decimal (Polars would raise on the cast): no fact takes one, so
+        # the column is refused as a whole, named, before any claim is read.
+        most = 10**38 - 1
+        beyond = [name for name in wide if claims.select((pl.col(name) > most) | (pl.col(name) < -most)).to_series().any()]
+        if beyond:
+            raise RxError([Diagnostic(
+                code="RX405", field=name,
+                message=f"the column `{name}` is Int128 and holds a value of more than 38 digits, which no fact takes",
+                help=f"correct the values of `{name}` (a number of days or euros has a few digits), or give the claims "
+                     "as a Parquet file or table of int64 columns") for name in beyond])
         if wide:
             claims = claims.with_columns([pl.col(name).cast(pl.Decimal(38, 0)) for name in wide])
         claims = claims.to_arrow()  # (large strings and lists: `_typed` makes them what a Parquet file holds)
@@ -374,7 +384,7 @@ def _check_types(table: Any, facts: CaseSchema) -> None:
         code = "RX405" if kind is Kind.DATE and found == "timestamp" and field.type.tz is None else "RX404"
         problems.append(Diagnostic(
             code=code, field=field.name,
-            message=f"the column `{field.name}` is {field.type}, which never holds {_WORDS[kind]}{why}",
+            message=f"the column `{field.name}` is {field.type}, which never holds {KIND_WORDS[kind]}{why}",
             help=f"{fix}; for a CSV file, read it with `rxpolicy.bulk.evaluate_claims_file(policy, 'claims.csv')` "
                  "(which reads each cell as a case file's value)"))
     if problems:

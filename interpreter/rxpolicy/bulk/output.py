@@ -49,6 +49,15 @@ class OutputDir:
                                          f"({MANIFEST} is missing)", help="run without --resume to start the run"))
             earlier = json.loads(existing.read_text(encoding="utf-8"))
             changed = [k for k in manifest if earlier.get(k) != manifest[k]]
+            unknown = [k for k in manifest if k not in earlier]
+            if unknown:
+                # A manifest without a key this version writes (`result_schema`) is an earlier rxpolicy's, whose
+                # partitions may differ in type from this version's (Parquet): refused, and said so plainly.
+                raise RxError(Diagnostic(
+                    code="RX804", message=f"--resume: the partitions in {directory} were written by an earlier "
+                    f"version of rxpolicy ({MANIFEST} has no {', '.join(unknown)}), which this version does not "
+                    "continue", help="run again with --overwrite to start over in that directory, or give a new "
+                    "--out directory"))
             if changed:
                 raise RxError(Diagnostic(
                     code="RX804", message=f"--resume: the run in {directory} was made with a different "

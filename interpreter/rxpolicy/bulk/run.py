@@ -30,10 +30,15 @@ SAMPLES = 5
 
 @attrs.define
 class Counts:
-    """What a run did: records read, evaluated (covered, not covered), errors by code."""
+    """What a run did: records read, evaluated (the outcome decision yes or not: covered, not covered), errors by
+    code."""
 
+    #: The decision the policy declares its outcome (``is the outcome``; ``covered`` in the built-in policies),
+    #: whose name the counts and their text use; ``None`` when the policy declares none.
+    outcome: str | None = None
     read: int = 0
     evaluated: int = 0
+    #: Records whose outcome decision is yes (outcome ``covered``) and not (``not_covered``).
     covered: int = 0
     not_covered: int = 0
     errors: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -55,8 +60,9 @@ class Counts:
                     self.samples.append((row["record"], code, row["error_field"], row["error_message"],
                                          row["error_help"]))
         self.read += table.num_rows
-        self.covered += outcomes.get("covered", 0)
-        self.not_covered += outcomes.get("not_covered", 0)
+        if self.outcome is not None:
+            self.covered += outcomes.get(self.outcome, 0)
+            self.not_covered += outcomes.get(f"not_{self.outcome}", 0)
         self.errors.update(codes)
         self.evaluated += table.num_rows - sum(codes.values())
 
@@ -71,8 +77,8 @@ class Counts:
 
     def as_dict(self) -> dict[str, object]:
         """The counts as JSON-ready data."""
-        return {"read": self.read, "evaluated": self.evaluated, "covered": self.covered,
-                "not_covered": self.not_covered, "errors": sum(self.errors.values()),
+        said = {self.outcome: self.covered, f"not_{self.outcome}": self.not_covered} if self.outcome else {}
+        return {"read": self.read, "evaluated": self.evaluated, **said, "errors": sum(self.errors.values()),
                 "errors_by_code": dict(sorted(self.errors.items()))}
 
     def text(self) -> str:
@@ -87,8 +93,9 @@ class Counts:
         if errors > len(self.samples) and self.samples:
             lines.append(f"… and {errors - len(self.samples)} more error rows (their error_code column says which)")
         by_code = ", ".join(f"{code}: {count}" for code, count in sorted(self.errors.items()))
-        lines.append(f"read {_count(self.read, 'record')}: {self.evaluated} evaluated ({self.covered} covered, "
-                     f"{self.not_covered} not covered), {_count(errors, 'error row')}"
+        said = f" ({self.covered} {self.outcome}, {self.not_covered} not {self.outcome})" if self.outcome else ""
+        lines.append(f"read {_count(self.read, 'record')}: {self.evaluated} evaluated{said}, "
+                     f"{_count(errors, 'error row')}"
                      + (f" ({by_code})" if by_code else ""))
         return "".join(line + "\n" for line in lines)
 
@@ -273,7 +280,7 @@ def run_batch(run: BatchRun, *, stdout: IO[bytes] | None = None,
     """Run a batch; results go to ``run.out`` (partitions) or, without it, to ``stdout`` as a stream."""
     check_readable(run.claims)
     run = run.with_columnar()
-    counts = Counts()
+    counts = Counts(outcome=run.policy.outcome)
     if run.out is None:
         assert stdout is not None
         for position, chunk in enumerate(read_chunks(run.claims, run.input_format, run.chunk_size)):

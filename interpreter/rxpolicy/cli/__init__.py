@@ -72,4 +72,15 @@ def import_command(argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
-    cli.main(args=list(argv) if argv is not None else None, prog_name="rxpolicy")
+    import sys
+
+    try:
+        try:
+            cli.main(args=list(argv) if argv is not None else None, prog_name="rxpolicy")
+        finally:
+            # Output still buffered is written here, not at exit, where a closed pipe would print a warning.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        from .common import end_on_closed_pipe
+
+        end_on_closed_pipe()

@@ -33,8 +33,8 @@ from rxpolicy.language.source import SourceFile, Span
 from rxpolicy.language.types import Kind
 from rxpolicy.language.values import CENT
 
-__all__ = ["CheckRun", "Item", "Scalar", "accepts_as_written", "compose_yaml", "from_python", "mark_span",
-           "example_line", "missing_problem", "order_problem"]
+__all__ = ["KIND_WORDS", "CheckRun", "Item", "Scalar", "accepts_as_written", "compose_yaml", "from_python",
+           "mark_span", "example_line", "missing_problem", "order_problem"]
 
 # ASCII only: `\d` alone also matches other scripts' digits (١٢, １２), which Decimal and int would accept.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
@@ -46,7 +46,10 @@ _FAR_DATE = re.compile(r"(?:[+-]?\d{5,}|-\d{4})-\d{2}-\d{2}", re.ASCII)
 _ATC = re.compile(r"[A-Z](\d\d([A-Z]([A-Z](\d\d)?)?)?)?", re.ASCII)
 #: Tags a scalar may carry: YAML's own, plus those of Python values (``pyfloat`` so that money can refuse it).
 _KNOWN_TAGS = frozenset({"null", "bool", "int", "float", "str", "timestamp", "date", "datetime", "pyfloat"})
-_WORDS = MappingProxyType({
+#: What a value of each kind of fact is, in words a message says (``needs a date (YYYY-MM-DD), not …``): the
+#: same words for a case's value refused here and a claims column of a type that never holds the kind
+#: (:mod:`rxpolicy.bulk.evaluator`).
+KIND_WORDS = MappingProxyType({
     Kind.BOOL: "yes or no (true or false)", Kind.MONEY: "an amount in euros", Kind.NUMBER: "a number",
     Kind.DATE: "a date (YYYY-MM-DD)", Kind.TEXT: "text", Kind.ATC: "an ATC code", Kind.ENUM: "one of its choices",
     Kind.LIST: "a list"})
@@ -179,7 +182,7 @@ def _shown(item: Item | Scalar) -> str:
 
 
 def _wrong_type(spec: FieldSpec, item: Item | Scalar) -> _Problem:
-    return _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(item)}",
+    return _Problem("RX404", f"needs {KIND_WORDS[spec.type.kind]}, not {_shown(item)}",
                     f"write one value, e.g. `{_line(spec)}`")
 
 
@@ -215,7 +218,7 @@ def _decimal(spec: FieldSpec, s: Scalar) -> Decimal:
                        "exactly", 'pass the amount as `"12.40"` or `Decimal("12.40")`')
     if s.tag not in ("int", "float", "str", "pyfloat") or not _NUMBER.fullmatch(s.text.strip()):
         digits = " with the digits 0-9" if any(c.isdigit() and not c.isascii() for c in s.text) else ""
-        raise _Problem("RX404", f"needs {_WORDS[spec.type.kind]}, not {_shown(s)}",
+        raise _Problem("RX404", f"needs {KIND_WORDS[spec.type.kind]}, not {_shown(s)}",
                        f"write a plain number{digits}, e.g. `{_line(spec)}`")
     value = Decimal(s.text.strip())
     if value and value.adjusted() >= MAX_WHOLE_DIGITS:
