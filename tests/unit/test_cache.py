@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from rxpolicy import PolicyStore, api, case_from_mapping, evaluate
+from rxpolicy import PolicyStore, case_from_mapping, evaluate
 from rxpolicy.cache import DiskCache
-from rxpolicy.engine.compile import CompiledPolicy
-from rxpolicy.language.check import CheckedPolicy
 from rxpolicy.explain.json import evaluation_json
 from rxpolicy.explain.text import evaluation_text
 from rxpolicy.language import grammar
+from store_helpers import count_compiles
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "hollandzorg").glob("*.yaml"))
@@ -27,22 +26,9 @@ def _entries(cache: Path) -> list[Path]:
     return sorted((cache / "policies").glob("*"))
 
 
-def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every policy the store compiles (instead of reading it from a cache)."""
-    compiled: list[str] = []
-    real = api.compile_policy
-
-    def counting(checked: CheckedPolicy) -> CompiledPolicy:
-        compiled.append(checked.name)
-        return real(checked)
-
-    monkeypatch.setattr(api, "compile_policy", counting)
-    return compiled
-
-
 def test_a_policy_read_from_the_cache_decides_and_explains_as_the_compiled_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     built = PolicyStore(tmp_path).load("hollandzorg")
     read = PolicyStore(tmp_path).load("hollandzorg")  # a new store: from disk
     assert len(compiled) == 1 and read is not built
@@ -72,7 +58,7 @@ def test_a_damaged_or_foreign_entry_is_rebuilt_never_used(tmp_path: Path, monkey
         other = tmp_path / "other"
         PolicyStore(other).load("hollandzorg")
         entry.write_bytes(_entries(other)[0].read_bytes())
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     policy = PolicyStore(tmp_path).load("hollandzorg")
     assert compiled, "the damaged entry was used"
     assert policy.name == "hollandzorg"
@@ -94,7 +80,7 @@ def test_an_entry_that_would_run_code_is_never_unpickled(tmp_path: Path, monkeyp
     data = entry.read_bytes()
     header = data.index(b"\n") + 1 + 32  # magic line, then the HMAC
     entry.write_bytes(data[:header] + pickle.dumps(Payload()))
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     PolicyStore(tmp_path).load("hollandzorg")
     assert not marker.exists() and compiled
 
@@ -102,7 +88,7 @@ def test_an_entry_that_would_run_code_is_never_unpickled(tmp_path: Path, monkeyp
 def test_a_key_others_can_read_or_write_means_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     PolicyStore(tmp_path).load("hollandzorg")
     (tmp_path / "hmac.key").chmod(0o644)
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     PolicyStore(tmp_path).load("hollandzorg")
     assert compiled
 
@@ -153,7 +139,7 @@ def test_two_processes_filling_the_cache_at_once_both_succeed_and_leave_one_whol
     assert outputs[0][0] == outputs[1][0]
     assert len(_entries(tmp_path)) == 1
     assert not list(tmp_path.rglob("*.tmp")), "a temporary file was left behind"
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     assert PolicyStore(tmp_path).load("hollandzorg").fingerprint == outputs[0][0].strip()
     assert not compiled
 

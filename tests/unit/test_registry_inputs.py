@@ -18,9 +18,10 @@ from rxpolicy.cli import cli
 from rxpolicy.diagnostics import RxError, decode_text, read_text
 from rxpolicy.engine.compile import CompiledPolicy
 from rxpolicy.explain.json import evaluation_json
-from rxpolicy.language.check import CheckedPolicy, PolicySources
+from rxpolicy.language.check import PolicySources
 from rxpolicy.language.load import policy_input_files
 from rxpolicy.service.catalogue import CatalogueHolder, load_catalogue, rules_stamp
+from store_helpers import count_compiles
 
 ROOT = Path(__file__).resolve().parents[2]
 BENZO = ROOT / "examples" / "hollandzorg" / "benzodiazepine-chronic.yaml"
@@ -35,19 +36,6 @@ def rules(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "rules", target, ignore=shutil.ignore_patterns("tests", "*.test.yaml"))
     assert (target / "sources.yaml").read_text().count(CITED) == 1
     return target
-
-
-def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every policy the store compiles (instead of finding it in memory or on disk)."""
-    compiled: list[str] = []
-    real = api.compile_policy
-
-    def counting(checked: CheckedPolicy) -> CompiledPolicy:
-        compiled.append(checked.name)
-        return real(checked)
-
-    monkeypatch.setattr(api, "compile_policy", counting)
-    return compiled
 
 
 def _cited(policy: CompiledPolicy) -> str:
@@ -65,7 +53,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_a_store_and_the_cache_on_disk_see_an_edit_of_the_registry_alone(rules: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     cache, directory, registry = tmp_path / "cache", str(rules / "hollandzorg"), rules / "sources.yaml"
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     store = PolicyStore(cache)
     first = store.load(directory)
     assert "HollandZorg, Medicinal care 2025, " in _cited(first) and "(revised)" not in _cited(first)
@@ -88,7 +76,7 @@ def test_only_the_registry_the_policy_uses_counts_and_its_absence_too(rules: Pat
     """`sources.yaml` beside the policy's directory wins over one in it (language/load.py): the one in it is then
     not an input; once the one beside is gone, the one in it is."""
     directory, registry = rules / "hollandzorg", rules / "sources.yaml"
-    compiled = _compiles(monkeypatch)
+    compiled = count_compiles(monkeypatch)
     store = PolicyStore(tmp_path / "cache")
     first = store.load(str(directory))
     (directory / "sources.yaml").write_text(registry.read_text().replace(CITED, REVISED))

@@ -153,6 +153,25 @@ def _rule(name: str, then: str, when: str = "") -> str:
     return f'rule {name}\n  source "test"\n{condition}  then {then}\n  explain en "x"\nend\n\n'
 
 
+def _on_both_engines(policy: Path, supply_days: tuple[int, ...], tmp_path: Path) -> pa.Table:
+    """The results of one claim per number of supply days under ``policy``, by `rxpolicy batch` on each engine:
+    the two tables must be equal, dictionaries included; the columnar one is returned."""
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text("".join(json.dumps(
+        {"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"}, "prescription": {"prescriber": "gp"},
+         "medicine": {"name": "test medicine", "atc": "C08CA01", "price": "10.00"},
+         "dispensing": {"supply_days": n}}) + "\n" for n in supply_days), encoding="utf-8")
+    tables = []
+    for engine in ("columnar", "per-case"):
+        out = tmp_path / engine
+        code, _, err = _invoke("batch", str(claims), "--policy", str(policy), "--engine", engine,
+                               "--out", str(out), "--quiet")
+        assert code == 0, err
+        tables.append(pa.concat_tables(_parts(out)))
+    assert tables[0].equals(tables[1])
+    return tables[0]
+
+
 def test_a_decision_computed_per_claim_stays_plain_text_and_a_constant_one_is_closed(tmp_path: Path) -> None:
     root = tmp_path / "rules"
     (root / "statutory").mkdir(parents=True)
@@ -165,20 +184,7 @@ def test_a_decision_computed_per_claim_stays_plain_text_and_a_constant_one_is_cl
         + _rule("tier/low", "tier = 1", "dispensing.supply_days <= 20")
         + _rule("tier/high", "tier = 2.5", "dispensing.supply_days > 20")
         + _rule("days/all", "days = dispensing.supply_days"), encoding="utf-8")
-    claims = tmp_path / "claims.jsonl"
-    claims.write_text("".join(json.dumps(
-        {"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"}, "prescription": {"prescriber": "gp"},
-         "medicine": {"name": "test medicine", "atc": "C08CA01", "price": "10.00"},
-         "dispensing": {"supply_days": n}}) + "\n" for n in (5, 30, 10, 21)), encoding="utf-8")
-    tables = []
-    for engine in ("columnar", "per-case"):
-        out = tmp_path / engine
-        code, _, err = _invoke("batch", str(claims), "--policy", str(root / "p"), "--engine", engine,
-                               "--out", str(out), "--quiet")
-        assert code == 0, err
-        tables.append(pa.concat_tables(_parts(out)))
-    table = tables[0]
-    assert table.equals(tables[1])
+    table = _on_both_engines(root / "p", (5, 30, 10, 21), tmp_path)
     assert table.schema.field("tier").type == DICTIONARY
     assert table.column("tier").chunk(0).dictionary.to_pylist() == ["1", "2.5"]
     assert table.column("tier").to_pylist() == ["1", "2.5", "1", "2.5"]
@@ -214,20 +220,7 @@ def test_a_rule_column_of_too_many_combinations_stays_plain_text(tmp_path: Path)
         'policy p\n  title "P"\n  built on statutory\n  in force from 2024-01-01 until 2025-12-31\nend\n\n'
         + _rule("short/yes", "short = yes", "dispensing.supply_days <= 10") + rules
         + _rule("tier/all", "tier = 1") + _rule("days/all", "days = dispensing.supply_days"), encoding="utf-8")
-    claims = tmp_path / "claims.jsonl"
-    claims.write_text("".join(json.dumps(
-        {"dispensed_on": "2025-03-14", "insured": {"born_on": "1970-05-01"}, "prescription": {"prescriber": "gp"},
-         "medicine": {"name": "test medicine", "atc": "C08CA01", "price": "10.00"},
-         "dispensing": {"supply_days": n}}) + "\n" for n in (5, 12, 30)), encoding="utf-8")
-    tables = []
-    for engine in ("columnar", "per-case"):
-        out = tmp_path / engine
-        code, _, err = _invoke("batch", str(claims), "--policy", str(root / "p"), "--engine", engine,
-                               "--out", str(out), "--quiet")
-        assert code == 0, err
-        tables.append(pa.concat_tables(_parts(out)))
-    table = tables[0]
-    assert table.equals(tables[1])
+    table = _on_both_engines(root / "p", (5, 12, 30), tmp_path)
     assert table.schema.field("short.rule").type == pa.string()
     assert table.column("short.rule").to_pylist() == [
         "short/yes", "short/over-10, short/over-11",
