@@ -55,9 +55,11 @@ def select_decisions(policy: CompiledPolicy, names: Sequence[str] | None = None)
     wanted = list(names) if names else known
     unknown = [n for n in wanted if n not in known]
     if unknown:
+        # (A name that is no text, e.g. None from an embedder's list, is shown as Python writes it.)
+        named = ", ".join(f"`{n}`" if isinstance(n, str) else repr(n) for n in unknown)
         hint = did_you_mean(unknown[0], known) if isinstance(unknown[0], str) else None
-        raise RxError(Diagnostic(code="RX803", message=f"the policy `{policy.name}` has no decision "
-                                 f"{', '.join(f'`{n}`' if isinstance(n, str) else repr(n) for n in unknown)}" + (f"; did you mean `{hint}`?" if hint else ""),
+        raise RxError(Diagnostic(code="RX803", message=f"the policy `{policy.name}` has no decision {named}"
+                                 + (f"; did you mean `{hint}`?" if hint else ""),
                                  help=f"choose from: {', '.join(known)}"))
     twice = next((n for i, n in enumerate(wanted) if n in wanted[:i]), None)
     if twice is not None:  # (two result columns of one name: no table can hold them)

@@ -30,8 +30,8 @@ from rxpolicy.language.facts import CaseSchema
 from rxpolicy.language.types import Kind
 
 from .core import result_schema, rows_table, select_decisions
-from .records import (FORMATS, Chunk, Record, RecordProblem, _within_python_dates, check_readable, read_chunks,
-                      refuse_columns_named_twice, unflatten)
+from .records import (FORMATS, Chunk, Record, RecordProblem, check_readable, read_chunks, refuse_columns_named_twice,
+                      unflatten, within_python_dates)
 from .run import ChunkSettings, evaluate_chunk
 
 __all__ = ["ENGINES", "ClaimsEvaluator", "evaluate_claims", "evaluate_claims_file"]
@@ -182,21 +182,7 @@ def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
     import polars as pl
 
     if isinstance(claims, pl.DataFrame):
-        # (Arrow has no 128-bit integers: such a column as the decimal that holds all of them.)
-        wide = [name for name, kind in claims.schema.items() if kind == getattr(pl, "Int128", None)]
-        # A value beyond 38 digits fits no such decimal (Polars would raise on the cast): no fact takes one, so
-        # the column is refused as a whole, named, before any claim is read.
-        most = 10**38 - 1
-        beyond = [name for name in wide if claims.select((pl.col(name) > most) | (pl.col(name) < -most)).to_series().any()]
-        if beyond:
-            raise RxError([Diagnostic(
-                code="RX405", field=name,
-                message=f"the column `{name}` is Int128 and holds a value of more than 38 digits, which no fact takes",
-                help=f"correct the values of `{name}` (a number of days or euros has a few digits), or give the claims "
-                     "as a Parquet file or table of int64 columns") for name in beyond])
-        if wide:
-            claims = claims.with_columns([pl.col(name).cast(pl.Decimal(38, 0)) for name in wide])
-        claims = claims.to_arrow()  # (large strings and lists: `_typed` makes them what a Parquet file holds)
+        claims = _from_polars(claims)
     if isinstance(claims, pa.RecordBatch):
         claims = pa.Table.from_batches([claims])
     if isinstance(claims, pa.Table):
@@ -207,12 +193,33 @@ def _chunks(claims: Any, facts: CaseSchema, size: int) -> Iterator[Chunk]:
         _check_columns(claims.schema, facts)
         claims = _typed(claims)
         _check_types(claims, facts)
-        return _table_chunks(_within_python_dates(claims), size)
+        return _table_chunks(within_python_dates(claims), size)
     # (A frame or array of another kind is iterable too, over its column names or values: never claims.)
     if isinstance(claims, (str, bytes, PathLike, Mapping)) or not isinstance(claims, Iterable) or \
             type(claims).__module__.partition(".")[0] in ("pandas", "polars", "pyarrow"):
         raise _not_claims(claims)
     return _record_chunks(iter(claims), size)
+
+
+def _from_polars(frame: Any) -> Any:
+    """A Polars DataFrame of claims as an Arrow table: Int128 columns as the decimal that holds their values (Arrow
+    has no 128-bit integers); RX405 for such a column holding a value beyond 38 digits."""
+    import polars as pl
+
+    wide = [name for name, kind in frame.schema.items() if kind == getattr(pl, "Int128", None)]
+    # A value beyond 38 digits fits no such decimal (Polars would raise on the cast): no fact takes one, so
+    # the column is refused as a whole, named, before any claim is read.
+    most = 10**38 - 1
+    beyond = [name for name in wide if frame.select((pl.col(name) > most) | (pl.col(name) < -most)).to_series().any()]
+    if beyond:
+        raise RxError([Diagnostic(
+            code="RX405", field=name,
+            message=f"the column `{name}` is Int128 and holds a value of more than 38 digits, which no fact takes",
+            help=f"correct the values of `{name}` (a number of days or euros has a few digits), or give the claims "
+                 "as a Parquet file or table of int64 columns") for name in beyond])
+    if wide:
+        frame = frame.with_columns([pl.col(name).cast(pl.Decimal(38, 0)) for name in wide])
+    return frame.to_arrow()  # (large strings and lists: `_typed` makes them what a Parquet file holds)
 
 
 def _table_chunks(table: Any, size: int) -> Iterator[Chunk]:

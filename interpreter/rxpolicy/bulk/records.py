@@ -28,7 +28,7 @@ import yaml
 from rxpolicy.diagnostics import Diagnostic, RxError
 
 __all__ = ["Chunk", "FIELD_ORDER", "FORMATS", "PER_RECORD", "RecordProblem", "check_readable", "input_format",
-           "read_chunks", "refuse_columns_named_twice", "text_records", "unflatten"]
+           "read_chunks", "refuse_columns_named_twice", "text_records", "unflatten", "within_python_dates"]
 
 #: The claims formats, by the suffix that names them.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -327,7 +327,7 @@ def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Recor
         chunk += 1
         if chunk <= skip:  # a chunk already done: only its length matters
             return table.num_rows, [], None
-        return table.num_rows, None, _within_python_dates(table)
+        return table.num_rows, None, within_python_dates(table)
 
     try:
         # Batches end at row-group boundaries; they are cut into chunks of exactly `size` rows, so a chunk
@@ -347,7 +347,7 @@ def _parquet(path: Path, size: int, skip: int) -> Iterator[tuple[int, list[Recor
         raise _unreadable(path, "Parquet", error) from None
 
 
-def _within_python_dates(table: Any) -> Any:
+def within_python_dates(table: Any) -> Any:
     """A Parquet chunk whose date and time columns hold only days Python can hold (years 1 to 9999): a column
     holding any other (Parquet can hold a day of the year 10183) is given as the text of its days
     (``10183-09-21``), which the case check refuses as a date outside those rxpolicy works with (RX405), where
